@@ -1,0 +1,82 @@
+"""Every error leaves the API as ``{"message": "..."}`` with the status of SPEC section 2.
+
+Body validation: malformed JSON and invalid values are 400; well-formed JSON of the wrong
+shape (missing field, wrong type, not an object) is 422. Bad path, query and header values
+are 400.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..domain.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    SchedoError,
+    Unauthorized,
+)
+
+log = logging.getLogger("schedo.api")
+
+STATUS: dict[type[SchedoError], int] = {
+    InvalidInput: 400,
+    Unauthorized: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+}
+SHAPE_TYPES = {"missing", "model_type", "model_attributes_type", "extra_forbidden",
+               "dict_type", "list_type", "is_instance_of"}
+
+
+def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"message": message}, status_code=status, headers=headers)
+
+
+def _where(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc[1:]] if loc and loc[0] in ("body",) else [str(p) for p in loc]
+    if loc and loc[0] in ("path", "query", "header"):
+        parts = [str(p) for p in loc[1:]]
+    return ".".join(parts) or "body"
+
+
+def classify(errors: list[dict[str, Any]]) -> tuple[int, str]:
+    first = errors[0]
+    loc = tuple(first.get("loc", ()))
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return 400, "body: malformed JSON"
+    if loc and loc[0] in ("path", "query", "header"):
+        return 400, f"{_where(loc)}: {first.get('msg', 'invalid value')}"
+    status = 422 if any(
+        e.get("type") in SHAPE_TYPES or str(e.get("type", "")).endswith("_type")
+        for e in errors
+    ) else 400
+    return status, f"{_where(loc)}: {first.get('msg', 'invalid value')}"
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(SchedoError)
+    async def _domain(_r: Request, exc: SchedoError) -> JSONResponse:
+        return error(STATUS.get(type(exc), 400), str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_r: Request, exc: RequestValidationError) -> JSONResponse:
+        status, msg = classify(list(exc.errors()))
+        return error(status, msg)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_r: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(r: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", r.method, r.url.path, exc_info=exc)
+        return error(500, "internal server error")

@@ -1,0 +1,180 @@
+"""Response shapes of SPEC section 2.1, as pydantic models (for OpenAPI) and converters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from ..domain.records import ApiKey, Environment, Execution, Job, Organization
+from ..domain.timefmt import format_duration, rfc3339
+from ..services.keys import shown_prefix
+
+
+class ErrorOut(BaseModel):
+    message: str
+
+
+class JobOut(BaseModel):
+    id: int
+    name: str
+    key: str
+    type: str
+    cron_expression: str
+    timezone: str
+    environment_id: int
+    status: str
+    paused: bool
+    muted: bool
+    blocking: bool
+    timeout_seconds: int
+    timeout: str
+    max_retries: int
+    retry_count: int
+    catch_up: str
+    metadata: dict[str, Any]
+    webhook_url: str | None
+    command: str | None
+    last_run_at: str | None
+    next_run_at: str | None
+    created_at: str
+    updated_at: str
+
+
+class ExecutionOut(BaseModel):
+    id: int
+    job_id: int
+    job_code: str
+    status: str
+    scheduled_for: str
+    attempt: int
+    trigger: str
+    pick_up_time: str | None
+    start_time: str | None
+    end_time: str | None
+    duration: int | None
+    output: str | None
+    error: str | None
+    exit_code: int | None
+    metadata: dict[str, Any]
+
+
+class JobWithConnections(BaseModel):
+    connections_count: int
+    job: JobOut
+
+
+class JobDetail(BaseModel):
+    connections_count: int
+    job: JobOut
+    last_run: ExecutionOut | None
+
+
+class EnvironmentOut(BaseModel):
+    id: int
+    name: str
+    organization_id: int
+    created_at: str
+    webhook_signature_key: str
+
+
+class ApiKeyOut(BaseModel):
+    id: int
+    name: str
+    key: str
+    environment_id: int | None
+    organization_id: int
+    internal: bool
+    revoked: bool
+    admin: bool
+    created_at: str
+
+
+class OrgOut(BaseModel):
+    id: int
+    name: str
+    emails: list[str]
+    single_user_org: bool
+    clerk_id: None
+
+
+def job(j: Job) -> dict[str, Any]:
+    return {
+        "id": j.id,
+        "name": j.name,
+        "key": j.name,
+        "type": j.type.value,
+        "cron_expression": j.cron_expression,
+        "timezone": j.timezone,
+        "environment_id": j.environment_id,
+        "status": j.status.value,
+        "paused": j.paused,
+        "muted": j.muted,
+        "blocking": j.blocking,
+        "timeout_seconds": j.timeout_seconds,
+        "timeout": format_duration(j.timeout_seconds),
+        "max_retries": j.max_retries,
+        "retry_count": j.retry_count,
+        "catch_up": j.catch_up.value,
+        "metadata": j.metadata,
+        "webhook_url": j.webhook_url,
+        "command": j.command,
+        "last_run_at": rfc3339(j.last_run_at),
+        "next_run_at": rfc3339(j.next_run_at),
+        "created_at": rfc3339(j.created_at),
+        "updated_at": rfc3339(j.updated_at),
+    }
+
+
+def execution(e: Execution) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "job_id": e.job_id,
+        "job_code": e.job_code,
+        "status": e.status.value,
+        "scheduled_for": rfc3339(e.scheduled_for),
+        "attempt": e.attempt,
+        "trigger": e.trigger.value,
+        "pick_up_time": rfc3339(e.pick_up_time),
+        "start_time": rfc3339(e.start_time),
+        "end_time": rfc3339(e.end_time),
+        "duration": e.duration,
+        "output": e.output,
+        "error": e.error,
+        "exit_code": e.exit_code,
+        "metadata": e.metadata,
+    }
+
+
+def environment(e: Environment) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "name": e.name,
+        "organization_id": e.organization_id,
+        "created_at": rfc3339(e.created_at),
+        "webhook_signature_key": e.webhook_signature_key,
+    }
+
+
+def api_key(k: ApiKey, secret: str | None = None) -> dict[str, Any]:
+    return {
+        "id": k.id,
+        "name": k.name,
+        "key": secret if secret is not None else shown_prefix(k.prefix),
+        "environment_id": k.environment_id,
+        "organization_id": k.organization_id,
+        "internal": k.internal,
+        "revoked": k.revoked,
+        "admin": k.admin,
+        "created_at": rfc3339(k.created_at),
+    }
+
+
+def org(o: Organization, emails: list[str]) -> dict[str, Any]:
+    return {
+        "id": o.id,
+        "name": o.name,
+        "emails": emails,
+        "single_user_org": False,
+        "clerk_id": None,
+    }

@@ -1,0 +1,80 @@
+"""The ASGI application: API routers at ``/`` and ``/api``, plus the background loops.
+
+``create_app`` builds everything from a Settings object; the lifespan opens the database,
+applies migrations, bootstraps organisation 1 and starts the ticker and the reaper.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from .api import errors, executions, jobs, ops, org
+from .api.middleware import BodyLimit, JsonBodies
+from .bus import Bus
+from .clock import Clock, SystemClock
+from .scheduler.reaper import Reaper
+from .scheduler.ticker import Ticker
+from .services.context import Services
+from .services.tenants import bootstrap
+from .settings import Settings
+from .storage.db import Database
+from .storage.migrate import migrate
+from .storage.sql import SqlStore
+
+log = logging.getLogger("schedo.app")
+
+API_ROUTERS = [executions.router, jobs.router, org.router]
+
+
+def create_app(
+    settings: Settings,
+    clock: Clock | None = None,
+    *,
+    run_loops: bool = True,
+    on_admin_key: Callable[[str], None] | None = None,
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(settings.database_url, pool_size=settings.db_pool_size)
+        await migrate(db)
+        svc = Services(store=SqlStore(db), clock=clock or SystemClock(), settings=settings,
+                       bus=Bus())
+        boot = await bootstrap(svc, settings.admin_key)
+        if boot.admin_key and on_admin_key:
+            on_admin_key(boot.admin_key)
+        app.state.services = svc
+        tasks: list[asyncio.Task[None]] = []
+        if run_loops:
+            loops: list[Callable[[], Awaitable[None]]] = [Ticker(svc).run, Reaper(svc).run]
+            tasks = [asyncio.create_task(loop()) for loop in loops]
+        try:
+            yield
+        finally:
+            for t in tasks:
+                t.cancel()
+            for t in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await t
+            await db.dispose()
+
+    app = FastAPI(
+        title="Schedo",
+        version="0.1.0",
+        description="Self-hostable cron-job service, compatible with the Schedo HTTP API.",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.include_router(ops.router)
+    for r in API_ROUTERS:
+        app.include_router(r)
+    for r in API_ROUTERS:
+        app.include_router(r, prefix="/api", include_in_schema=False)
+    app.add_middleware(JsonBodies)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app

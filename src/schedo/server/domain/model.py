@@ -1,0 +1,77 @@
+"""Plain domain types: job types, execution states and the allowed transitions.
+
+Pure Python: no I/O, no framework imports.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class JobType(StrEnum):
+    SDK = "sdk"
+    PUSH = "push"
+    COMMAND = "command"
+
+
+class JobStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class ExecStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    EXPIRED = "expired"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL
+
+    @property
+    def job_status(self) -> JobStatus:
+        """The job status an execution in this state gives its job (expired counts as failed)."""
+        if self is ExecStatus.EXPIRED:
+            return JobStatus.FAILED
+        if self is ExecStatus.SKIPPED:  # skipped runs never drive the job status
+            raise ValueError("skipped executions do not set the job status")
+        return JobStatus(self.value)
+
+
+class Trigger(StrEnum):
+    SCHEDULE = "schedule"
+    MANUAL = "manual"
+    RETRY = "retry"
+
+
+class CatchUp(StrEnum):
+    NONE = "none"
+    LATEST = "latest"
+    ALL = "all"
+
+
+TERMINAL = frozenset(
+    {ExecStatus.COMPLETED, ExecStatus.FAILED, ExecStatus.SKIPPED, ExecStatus.EXPIRED}
+)
+ACTIVE = frozenset({ExecStatus.PENDING, ExecStatus.RUNNING})
+
+# The execution state machine. Terminal states never change again.
+TRANSITIONS: dict[ExecStatus, frozenset[ExecStatus]] = {
+    ExecStatus.PENDING: frozenset(
+        {ExecStatus.RUNNING, ExecStatus.COMPLETED, ExecStatus.FAILED, ExecStatus.EXPIRED}
+    ),
+    ExecStatus.RUNNING: frozenset({ExecStatus.COMPLETED, ExecStatus.FAILED, ExecStatus.EXPIRED}),
+    ExecStatus.COMPLETED: frozenset(),
+    ExecStatus.FAILED: frozenset(),
+    ExecStatus.SKIPPED: frozenset(),
+    ExecStatus.EXPIRED: frozenset(),
+}
+
+
+def can_transition(old: ExecStatus, new: ExecStatus) -> bool:
+    return new in TRANSITIONS[old]

@@ -1,0 +1,147 @@
+"""Scheduling policies: retry backoff, deadlines and catch-up after downtime.
+
+Pure functions; time is always an argument. The rules are SPEC section 3 and are explained to
+users in docs/semantics.md.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from .model import CatchUp
+
+RETRY_BASE_SECONDS = 10.0
+RETRY_CAP_SECONDS = 600.0
+RETRY_JITTER = 0.2
+PICKUP_WINDOW_CAP_SECONDS = 60
+RUN_GRACE_SECONDS = 5
+DEFAULT_TIMEOUT_SECONDS = 60
+LATEST_MAX_AGE = timedelta(hours=1)
+ALL_MAX_RUNS = 100
+# How many tick instants we enumerate for one job after a downtime before we stop counting
+# exactly (a per-second job down for a week would otherwise mean 600k iterations).
+MISSED_SCAN_CAP = 20_000
+
+
+def retry_delay(retry_number: int, rng: random.Random | None = None) -> float:
+    """Backoff before retry ``retry_number`` (1-based): 10 s doubling, capped at 10 min, ±20 %."""
+    if retry_number < 1:
+        raise ValueError("retry_number is 1-based")
+    base = min(RETRY_BASE_SECONDS * 2 ** (retry_number - 1), RETRY_CAP_SECONDS)
+    r = rng if rng is not None else random
+    return base * (1 + r.uniform(-RETRY_JITTER, RETRY_JITTER))
+
+
+def pickup_deadline(due_at: datetime, timeout_seconds: int) -> datetime:
+    """A run not picked up by this instant expires: due + min(timeout, 60 s)."""
+    return due_at + timedelta(seconds=min(timeout_seconds, PICKUP_WINDOW_CAP_SECONDS))
+
+
+def run_deadline(picked_at: datetime, timeout_seconds: int) -> datetime:
+    """A picked-up run not reported by this instant expires: pick-up + timeout + 5 s grace."""
+    return picked_at + timedelta(seconds=timeout_seconds + RUN_GRACE_SECONDS)
+
+
+@dataclass
+class TickPlan:
+    """What to create for one job whose ticks ``<= now`` have come due.
+
+    ``run``: instants that get a pending execution (attempt 1), oldest first.
+    ``skipped_at``/``missed``: when missed ticks are not run, one skipped execution at the
+    latest such instant records how many (``missed_exact`` False means "at least").
+    """
+
+    run: list[datetime] = field(default_factory=list)
+    skipped_at: datetime | None = None
+    missed: int = 0
+    missed_exact: bool = True
+    next_run_at: datetime | None = None
+
+    def skip_message(self, policy: CatchUp) -> str:
+        n = f"{self.missed}" if self.missed_exact else f"at least {self.missed}"
+        return (
+            f"missed {n} scheduled run(s) while the scheduler was not running "
+            f"(catch_up={policy.value})"
+        )
+
+
+def plan_ticks(
+    ticks: Iterator[datetime],
+    now: datetime,
+    policy: CatchUp,
+    grace: timedelta,
+    resume: Iterator[datetime] | None = None,
+) -> TickPlan:
+    """Split the due ticks of one job into runs and recorded misses, and find the next tick.
+
+    ``ticks`` yields the job's fire instants from its stored ``next_run_at`` on, ascending.
+    A tick is *on time* when ``now - tick <= grace``: it runs whatever the policy. Older ticks
+    are *missed* (the scheduler was down or far behind) and ``policy`` decides:
+    ``none`` runs none of them, ``latest`` runs the most recent one if it is less than an hour
+    old and no on-time tick exists, ``all`` runs the most recent 100. ``resume``, if given,
+    is a fresh iterator starting shortly before ``now`` used when more than MISSED_SCAN_CAP
+    missed ticks were enumerated (the count is then a lower bound).
+    """
+    plan = TickPlan()
+    recent: deque[datetime] = deque(maxlen=ALL_MAX_RUNS)
+    on_time: list[datetime] = []
+    evicted: datetime | None = None  # newest missed tick that fell out of ``recent``
+
+    def miss(t: datetime) -> None:
+        nonlocal evicted
+        plan.missed += 1
+        if len(recent) == recent.maxlen:
+            evicted = recent[0]
+        recent.append(t)
+
+    it = ticks
+    scanned = 0
+    for t in it:
+        if t > now:
+            plan.next_run_at = t
+            break
+        if now - t <= grace:
+            on_time.append(t)
+            continue
+        miss(t)
+        scanned += 1
+        if scanned >= MISSED_SCAN_CAP and resume is not None:
+            plan.missed_exact = False
+            it = resume
+            resume = None
+            for t2 in it:  # skip what we have already seen
+                if recent and t2 <= recent[-1]:
+                    continue
+                if t2 > now:
+                    plan.next_run_at = t2
+                    break
+                if now - t2 <= grace:
+                    on_time.append(t2)
+                else:
+                    miss(t2)
+            break
+    chosen: list[datetime] = []
+    if recent:
+        if policy is CatchUp.ALL:
+            chosen = list(recent)
+        elif policy is CatchUp.LATEST and not on_time and now - recent[-1] < LATEST_MAX_AGE:
+            chosen = [recent[-1]]
+    not_run = plan.missed - len(chosen)
+    if not_run > 0:
+        # the latest missed instant that is not run carries the record
+        chosen_set = set(chosen)
+        for t in reversed(recent):
+            if t not in chosen_set:
+                plan.skipped_at = t
+                break
+        else:  # every instant kept in ``recent`` runs: the record takes an older one
+            plan.skipped_at = evicted
+        plan.missed = not_run
+    else:
+        plan.missed = 0
+    plan.run = chosen + on_time
+    return plan

@@ -1,0 +1,1 @@
+"""Background loops: the ticker (creates due runs) and the reaper (deadlines and retries)."""

@@ -1,0 +1,82 @@
+"""The ticker: creates the executions of due jobs, in batches, exactly once per tick.
+
+It sleeps until the earliest ``next_run_at`` (no polling interval), wakes early when a job
+is defined, changed, paused or resumed (``bus.jobs_changed``), and re-reads at least every
+``MAX_IDLE`` seconds so that changes made by other processes are never missed for long.
+Exactly-once comes from the database (unique key + compare on next_run_at inside the tick
+transaction), not from this loop: several tickers may run at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from datetime import datetime, timedelta
+
+from ..domain.policies import plan_ticks
+from ..domain.records import Job
+from ..domain.schedules import for_job
+from ..services.context import Services
+from ..storage.contracts import TickPlanned
+
+log = logging.getLogger("schedo.ticker")
+MAX_IDLE = 30.0
+RESUME_WINDOW = timedelta(hours=2)
+
+
+def plan_job(job: Job, now: datetime, grace: timedelta) -> TickPlanned:
+    """Pure: what to create for ``job`` whose next_run_at <= now."""
+    assert job.next_run_at is not None
+    sched = for_job(job.cron_expression, job.timezone, job.anchor_at)
+    ticks = itertools.chain([job.next_run_at], sched.iter_after(job.next_run_at))
+    resume = sched.iter_after(max(job.next_run_at, now - RESUME_WINDOW))
+    plan = plan_ticks(ticks, now, job.catch_up, grace, resume)
+    nxt = plan.next_run_at or sched.next_after(now)
+    return TickPlanned(
+        run=plan.run,
+        skipped_at=plan.skipped_at,
+        skipped_error=plan.skip_message(job.catch_up) if plan.skipped_at else None,
+        next_run_at=nxt,
+    )
+
+
+class Ticker:
+    def __init__(self, svc: Services) -> None:
+        self.svc = svc
+        self.grace = timedelta(seconds=svc.settings.misfire_grace_seconds)
+        self.batch = svc.settings.tick_batch_size
+
+    async def tick_once(self, now: datetime) -> int:
+        """Handle every job due at ``now``; return how many pending runs were created."""
+        created = 0
+        while True:
+            res = await self.svc.store.tick(now, self.batch, lambda j: plan_job(j, now, self.grace))
+            pending = [e for e in res.created if e.status.value == "pending"]
+            created += len(pending)
+            if res.created:
+                self.svc.bus.runs_ready.notify()
+                self.svc.bus.deadlines_changed.notify()
+            if pending:
+                log.debug("tick.created count=%d", len(pending))
+            if res.jobs < self.batch:
+                return created
+
+    async def run(self) -> None:
+        clock, bus = self.svc.clock, self.svc.bus
+        while True:
+            seen = bus.jobs_changed.version
+            try:
+                await self.tick_once(clock.now())
+                earliest = await self.svc.store.earliest_next_run_at()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("ticker.error")
+                await asyncio.sleep(1.0)
+                continue
+            timeout = MAX_IDLE
+            if earliest is not None:
+                timeout = min(MAX_IDLE, max(0.0, (earliest - clock.now()).total_seconds()))
+            if timeout > 0:
+                await bus.jobs_changed.wait(timeout, seen)

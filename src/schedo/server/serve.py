@@ -1,0 +1,144 @@
+"""``schedo serve``: preflight checks with clear messages, then uvicorn on our own socket.
+
+- the port is bound here first, so "address in use" is one clear line, not a traceback;
+- the database is opened and migrated before serving, so a bad path or URL is one line too;
+- a SQLite file is locked (``<file>.lock``, flock) for the life of the process, so a second
+  server on the same file is refused (SQLite serves one process; use PostgreSQL to scale).
+SIGTERM/SIGINT: uvicorn stops accepting, finishes in-flight requests, runs the lifespan
+shutdown (loops cancelled, connections closed) and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import fcntl
+import os
+import socket
+import sys
+from pathlib import Path
+from typing import IO
+
+from sqlalchemy.engine import make_url
+
+from .settings import Settings
+
+
+class ServeError(Exception):
+    """A condition that stops the server with one clear message."""
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ServeError(f"port {port} on {host} is already in use; "
+                             "choose another with --port") from None
+        raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def sqlite_path(url: str) -> Path | None:
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite":
+        return None
+    if not u.database or u.database == ":memory:":
+        raise ServeError("database: an in-memory SQLite database cannot be served; "
+                         "give a file path")
+    return Path(u.database)
+
+
+def lock_sqlite(path: Path) -> IO[str]:
+    """Hold an exclusive lock beside the SQLite file for the life of the process."""
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.exists():
+        raise ServeError(f"database: folder {parent} does not exist")
+    lock_path = path.with_name(path.name + ".lock")
+    try:
+        fh = open(lock_path, "a+")  # noqa: SIM115 - held open until exit
+    except OSError as exc:
+        raise ServeError(f"database: cannot open {lock_path}: {exc.strerror}") from None
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.seek(0)
+        holder = fh.read().strip()
+        fh.close()
+        raise ServeError(
+            f"database: {path} is already served by another schedo process"
+            + (f" (pid {holder})" if holder else "")
+            + "; a SQLite file serves one process (use PostgreSQL to run several)"
+        ) from None
+    fh.seek(0)
+    fh.truncate()
+    fh.write(str(os.getpid()))
+    fh.flush()
+    return fh
+
+
+async def _preflight(settings: Settings) -> None:
+    from .storage.db import Database
+    from .storage.migrate import migrate
+
+    db = Database(settings.database_url, pool_size=1)
+    try:
+        await migrate(db)
+    finally:
+        await db.dispose()
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def serve(settings: Settings) -> int:
+    import uvicorn
+
+    from .app import create_app
+    from .logs import configure
+
+    configure(settings.log_level, settings.log_format)
+    try:
+        path = sqlite_path(settings.database_url)
+        lock = lock_sqlite(path) if path is not None else None
+        sock = _bind(settings.host, settings.port)
+        try:
+            asyncio.run(_preflight(settings))
+        except ServeError:
+            raise
+        except Exception as exc:
+            raise ServeError(f"database: cannot open {settings.database_url!r}: "
+                             f"{_describe(exc)}") from None
+    except ServeError as exc:
+        print(f"schedo: {exc}", file=sys.stderr)
+        return 1
+
+    def show_key(key: str) -> None:
+        print(
+            "\n  Admin API key (shown once; keep it safe):\n\n"
+            f"    {key}\n\n"
+            "  Set SCHEDO_ADMIN_KEY to choose it yourself on a new database.\n",
+            flush=True,
+        )
+
+    app = create_app(settings, on_admin_key=show_key)
+    config = uvicorn.Config(app, log_level=settings.log_level.lower(), access_log=False,
+                            timeout_graceful_shutdown=10, lifespan="on")
+    server = uvicorn.Server(config)
+    print(f"schedo: serving on http://{settings.host}:{settings.port} "
+          f"(database {make_url(settings.database_url).render_as_string()})", flush=True)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+        if lock is not None:
+            lock.close()
+    return 0 if server.started else 1

@@ -1,0 +1,52 @@
+"""Authentication: an ``x-api-key`` (and optional ``X-API-ENVIRONMENT``) -> Principal."""
+
+from __future__ import annotations
+
+from ..domain.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from . import keys
+from .context import Principal, Services
+
+
+async def authenticate(svc: Services, api_key: str | None, env_header: str | None) -> Principal:
+    if not api_key:
+        raise Unauthorized("x-api-key: missing API key")
+    if len(api_key) > keys.MAX_KEY_LEN:
+        raise Unauthorized("x-api-key: unknown or revoked API key")
+    stored = await svc.store.find_key(keys.lookup_prefix(api_key))
+    if stored is None or not keys.matches(svc.pepper, api_key, stored.digest):
+        raise Unauthorized("x-api-key: unknown or revoked API key")
+    if stored.revoked:
+        raise Unauthorized("x-api-key: unknown or revoked API key")
+    wanted: int | None = None
+    if env_header is not None and env_header.strip() != "":
+        try:
+            wanted = int(env_header.strip())
+        except ValueError:
+            raise InvalidInput("X-API-ENVIRONMENT: must be an environment id (integer)") from None
+        if wanted <= 0 or wanted > 2**31:
+            raise InvalidInput("X-API-ENVIRONMENT: must be a positive environment id")
+    if stored.admin:
+        if wanted is None:
+            envs = await svc.store.list_environments(stored.organization_id)
+            if not envs:
+                raise NotFound("environment: the organization has no environment")
+            env_id = envs[0].id
+        else:
+            env_id = (await svc.store.get_environment(stored.organization_id, wanted)).id
+    else:
+        assert stored.environment_id is not None
+        if wanted is not None and wanted != stored.environment_id:
+            raise Forbidden("X-API-ENVIRONMENT: an environment key may only use its own environment")
+        env_id = stored.environment_id
+    return Principal(
+        key_id=stored.id,
+        org_id=stored.organization_id,
+        env_id=env_id,
+        admin=stored.admin,
+        key_env_id=stored.environment_id,
+    )
+
+
+def require_admin(p: Principal) -> None:
+    if not p.admin:
+        raise Forbidden("this route needs an admin (organization) key")

@@ -1,0 +1,32 @@
+"""The request principal and the service container handed to every use case."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..bus import Bus
+from ..clock import Clock
+from ..settings import Settings
+from ..storage.contracts import Store
+from .connections import Connections
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the key, its organisation, and the environment it acts in."""
+
+    key_id: int
+    org_id: int
+    env_id: int
+    admin: bool
+    key_env_id: int | None  # the key's own environment (None for admin keys)
+
+
+@dataclass
+class Services:
+    store: Store
+    clock: Clock
+    settings: Settings
+    bus: Bus
+    pepper: str = ""
+    connections: Connections = field(default_factory=Connections)

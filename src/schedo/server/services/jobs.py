@@ -1,0 +1,102 @@
+"""Job use cases: define (create-or-update by name), read, pause/resume, mute, webhook,
+trigger, delete. Each wakes the loops that care."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ..domain.records import Execution, Job
+from ..domain.schedules import for_job
+from . import validation
+from .context import Principal, Services
+
+
+def next_fire(expression: str, timezone: str, anchor: datetime, after: datetime) -> datetime:
+    return for_job(expression, timezone, anchor).next_after(after)
+
+
+async def define(svc: Services, p: Principal, body: dict[str, Any]) -> Job:
+    spec = validation.definition(
+        name=body["name"],
+        schedule_expr=body["schedule"],
+        timezone=body.get("timezone"),
+        blocking=body.get("blocking"),
+        metadata_value=body.get("metadata"),
+        timeout_seconds=body.get("timeout_seconds"),
+        webhook=body.get("webhook_url"),
+        retries=body.get("max_retries"),
+        catch_up_value=body.get("catch_up"),
+        command=body.get("command"),
+    )
+    now = svc.clock.now()
+    existing = await svc.store.get_job_by_name(p.env_id, spec.name)
+    changed = (
+        existing is None
+        or existing.cron_expression != spec.cron_expression
+        or existing.timezone != spec.timezone
+    )
+    anchor = now if changed or existing is None else existing.anchor_at
+    nra = next_fire(spec.cron_expression, spec.timezone, anchor, now)
+    job, _created = await svc.store.upsert_job(p.env_id, spec, now, nra, changed)
+    if changed:
+        svc.bus.jobs_changed.notify()
+    return job
+
+
+async def get(svc: Services, p: Principal, job_id: int) -> Job:
+    return await svc.store.get_job(p.env_id, job_id)
+
+
+async def list_all(svc: Services, p: Principal) -> list[Job]:
+    return await svc.store.list_jobs(p.env_id)
+
+
+def connections(svc: Services, p: Principal, job: Job) -> int:
+    return svc.connections.count(p.env_id, job.name, svc.clock.now())
+
+
+async def delete(svc: Services, p: Principal, job_id: int) -> None:
+    await svc.store.delete_job(p.env_id, job_id)
+    svc.bus.jobs_changed.notify()
+
+
+async def pause(svc: Services, p: Principal, job_id: int) -> Job:
+    job = await svc.store.update_job_flags(p.env_id, job_id, svc.clock.now(), paused=True)
+    svc.bus.jobs_changed.notify()
+    return job
+
+
+async def resume(svc: Services, p: Principal, job_id: int) -> Job:
+    job = await svc.store.get_job(p.env_id, job_id)
+    if not job.paused:
+        return job
+    now = svc.clock.now()
+    nra = next_fire(job.cron_expression, job.timezone, job.anchor_at, now)
+    job = await svc.store.update_job_flags(p.env_id, job_id, now, paused=False, next_run_at=nra)
+    svc.bus.jobs_changed.notify()
+    return job
+
+
+async def mute(svc: Services, p: Principal, job_id: int, muted: bool) -> Job:
+    return await svc.store.update_job_flags(p.env_id, job_id, svc.clock.now(), muted=muted)
+
+
+async def set_webhook(svc: Services, p: Principal, job_id: int, url: str | None) -> Job:
+    if url is not None and url != "":
+        url = validation.webhook_url(url)
+    return await svc.store.update_job_flags(
+        p.env_id, job_id, svc.clock.now(), webhook_url=url or None, set_webhook=True
+    )
+
+
+async def trigger(svc: Services, p: Principal, job_id: int) -> Execution:
+    ex = await svc.store.trigger(p.env_id, job_id, svc.clock.now())
+    svc.bus.runs_ready.notify()
+    svc.bus.deadlines_changed.notify()
+    return ex
+
+
+async def last_run(svc: Services, p: Principal, job_id: int) -> Execution | None:
+    return await svc.store.last_run(p.env_id, job_id)
+

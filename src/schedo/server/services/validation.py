@@ -1,0 +1,157 @@
+"""Semantic checks of user input (structure and types are the API models' job).
+
+Every failure is an ``InvalidInput`` whose message starts with the field name.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..domain import cron
+from ..domain.errors import InvalidInput
+from ..domain.model import CatchUp, JobType
+from ..domain.policies import DEFAULT_TIMEOUT_SECONDS
+from ..domain.records import JobSpec
+
+NAME_MIN, NAME_MAX = 4, 200
+METADATA_MAX_BYTES = 64 * 1024
+TIMEOUT_MAX = 24 * 3600
+RETRIES_MAX = 100
+URL_MAX = 2048
+COMMAND_MAX = 8 * 1024
+EMAIL_MAX = 320
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f\"<>,;]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def job_name(name: str, field: str = "name") -> str:
+    if len(name) < NAME_MIN:
+        raise InvalidInput(f"{field}: must be at least {NAME_MIN} characters")
+    if len(name) > NAME_MAX:
+        raise InvalidInput(f"{field}: must be at most {NAME_MAX} characters")
+    if name != name.strip():
+        raise InvalidInput(f"{field}: must not start or end with white space")
+    if _CONTROL.search(name) or "," in name:
+        raise InvalidInput(f"{field}: must not contain commas or control characters")
+    return name
+
+
+def plain_name(name: str, field: str = "name") -> str:
+    """Names of environments and keys: 1..200 characters, no control characters."""
+    if not name.strip():
+        raise InvalidInput(f"{field}: must not be empty")
+    if len(name) > NAME_MAX:
+        raise InvalidInput(f"{field}: must be at most {NAME_MAX} characters")
+    if _CONTROL.search(name):
+        raise InvalidInput(f"{field}: must not contain control characters")
+    return name
+
+
+def metadata(value: dict[str, Any] | None) -> dict[str, Any]:
+    if value is None:
+        return {}
+    size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+    if size > METADATA_MAX_BYTES:
+        raise InvalidInput(f"metadata: {size} bytes as JSON, at most {METADATA_MAX_BYTES}")
+    return value
+
+
+def timeout(value: int | None) -> int:
+    if value is None:
+        return DEFAULT_TIMEOUT_SECONDS
+    if value <= 0 or value > TIMEOUT_MAX:
+        raise InvalidInput(f"timeout_seconds: must be between 1 and {TIMEOUT_MAX} (24 h)")
+    return value
+
+
+def max_retries(value: int | None) -> int:
+    if value is None:
+        return 0
+    if not 0 <= value <= RETRIES_MAX:
+        raise InvalidInput(f"max_retries: must be between 0 and {RETRIES_MAX}")
+    return value
+
+
+def webhook_url(value: str, field: str = "webhook_url") -> str:
+    if len(value) > URL_MAX:
+        raise InvalidInput(f"{field}: at most {URL_MAX} characters")
+    if _CONTROL.search(value) or " " in value:
+        raise InvalidInput(f"{field}: must not contain spaces or control characters")
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as exc:
+        raise InvalidInput(f"{field}: not a valid URL ({exc})") from None
+    if parts.scheme not in ("http", "https"):
+        raise InvalidInput(f"{field}: only http and https URLs are allowed")
+    if not parts.hostname:
+        raise InvalidInput(f"{field}: the URL has no host")
+    if parts.username or parts.password:
+        raise InvalidInput(f"{field}: credentials in the URL are not allowed")
+    if port == 0:
+        raise InvalidInput(f"{field}: port 0 is not allowed")
+    return value
+
+
+def email(value: str) -> str:
+    v = value.strip()
+    if len(v) > EMAIL_MAX or not _EMAIL.match(v):
+        raise InvalidInput(f"email: {value[:100]!r} is not a well-formed email address")
+    return v
+
+
+def catch_up(value: str | None) -> CatchUp:
+    if value is None:
+        return CatchUp.LATEST
+    try:
+        return CatchUp(value)
+    except ValueError:
+        raise InvalidInput("catch_up: must be one of none, latest, all") from None
+
+
+def schedule(expression: str, timezone: str | None) -> tuple[str, str]:
+    tz = timezone or "UTC"
+    try:
+        cron.parse(expression, tz)
+    except cron.CronError as exc:
+        msg = str(exc)
+        if not (msg.startswith("schedule") or msg.startswith("timezone")):
+            msg = f"schedule: {msg}"
+        raise InvalidInput(msg) from None
+    return expression, tz
+
+
+def definition(
+    *, name: str, schedule_expr: str, timezone: str | None, blocking: bool | None,
+    metadata_value: dict[str, Any] | None, timeout_seconds: int | None,
+    webhook: str | None, retries: int | None, catch_up_value: str | None,
+    command: str | None,
+) -> JobSpec:
+    expr, tz = schedule(schedule_expr, timezone)
+    if webhook is not None and command is not None:
+        raise InvalidInput("command: a job has either a webhook_url or a command, not both")
+    if command is not None:
+        if not command.strip():
+            raise InvalidInput("command: must not be empty")
+        if len(command) > COMMAND_MAX:
+            raise InvalidInput(f"command: at most {COMMAND_MAX} characters")
+        if "\x00" in command:
+            raise InvalidInput("command: must not contain NUL characters")
+    kind = JobType.PUSH if webhook else JobType.COMMAND if command is not None else JobType.SDK
+    return JobSpec(
+        name=job_name(name),
+        type=kind,
+        cron_expression=expr,
+        timezone=tz,
+        catch_up=catch_up(catch_up_value),
+        blocking=bool(blocking),
+        timeout_seconds=timeout(timeout_seconds),
+        max_retries=max_retries(retries),
+        metadata=metadata(metadata_value),
+        webhook_url=webhook_url(webhook) if webhook else None,
+        command=command,
+    )

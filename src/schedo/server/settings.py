@@ -1,0 +1,35 @@
+"""One settings class for the server, read from ``SCHEDO_*`` environment variables.
+
+Command-line options of ``schedo serve`` override the environment (the CLI builds a
+``Settings`` with explicit values).
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SCHEDO_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///schedo.db",
+        description="sqlite:///path.db (default schedo.db in the current folder) or postgresql://…",
+    )
+    admin_key: str | None = Field(
+        default=None, description="Bootstrap admin key; generated and printed once if unset."
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    allow_private_webhooks: bool = False
+    public_url: str = "http://127.0.0.1:8000"
+    log_level: str = "INFO"
+    log_format: str = "console"
+    # Storage
+    db_pool_size: int = 10
+    # Scheduling
+    tick_batch_size: int = 1000
+    misfire_grace_seconds: float = 15.0
+    # Request limits
+    max_body_bytes: int = 1024 * 1024

@@ -1,0 +1,1 @@
+"""Storage: repository protocols (contracts.py) and their SQLAlchemy Core implementation."""

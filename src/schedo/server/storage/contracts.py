@@ -1,0 +1,208 @@
+"""Repository protocols: the whole contract between the services and the database.
+
+Every method is one transaction. Tenant-owned calls take the environment (or organisation)
+and never read or touch rows of another one: a foreign id behaves exactly like a missing id
+(``NotFound``). Times passed in are aware datetimes from the caller's clock; storage never
+reads the wall clock itself. One implementation (``sql.SqlStore``) serves SQLite and
+PostgreSQL; the contract tests in tests/contract run against both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from ..domain.records import (
+    ApiKey,
+    Completion,
+    Environment,
+    Execution,
+    Job,
+    JobSpec,
+    Organization,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TickPlanned:
+    """What the scheduler decided for one due job (see ``SchedulerStore.tick``).
+
+    ``run``: instants that get an execution (attempt 1, trigger "schedule"), ascending.
+    ``skipped_at``/``skipped_error``: one skipped execution recording missed ticks.
+    ``next_run_at``: the job's next fire instant after ``now``.
+    """
+
+    run: Sequence[datetime]
+    skipped_at: datetime | None
+    skipped_error: str | None
+    next_run_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TickResult:
+    jobs: int  # due jobs handled
+    created: list[Execution]  # executions created (pending and skipped)
+
+
+Planner = Callable[[Job], TickPlanned]
+
+
+class OrgStore(Protocol):
+    async def bootstrap(
+        self, *, org_name: str, env_name: str, signature_key: str, admin_prefix: str,
+        admin_digest: str, pepper: str, now: datetime,
+    ) -> bool:
+        """On an empty database create organisation 1, environment 1, the admin key and the
+        key pepper, and return True. On a database that already has organisation 1, change
+        nothing and return False. Safe to call from several processes at once."""
+
+    async def get_meta(self, key: str) -> str | None:
+        """The value stored under ``key`` in server_meta, or None."""
+
+    async def get_org(self, org_id: int) -> Organization:
+        """The organisation; NotFound if absent."""
+
+    async def create_org(self, name: str, now: datetime) -> Organization:
+        """A new organisation (used by tests and future multi-tenant setups)."""
+
+    async def list_emails(self, org_id: int) -> list[str]:
+        """The notification addresses of the organisation, in the order they were added."""
+
+    async def add_email(self, org_id: int, email: str, now: datetime) -> list[str]:
+        """Add the address (no-op if present); return the list."""
+
+    async def remove_email(self, org_id: int, email: str) -> list[str]:
+        """Remove the address (no-op if absent); return the list."""
+
+
+class EnvironmentStore(Protocol):
+    async def create_environment(
+        self, org_id: int, name: str, signature_key: str, now: datetime
+    ) -> Environment:
+        """A new environment of the organisation."""
+
+    async def list_environments(self, org_id: int) -> list[Environment]:
+        """The organisation's environments, oldest first."""
+
+    async def get_environment(self, org_id: int, env_id: int) -> Environment:
+        """NotFound unless the environment exists and belongs to ``org_id``."""
+
+    async def delete_environment(self, org_id: int, env_id: int) -> Environment:
+        """Delete the environment with its jobs, executions and keys. NotFound as above;
+        Conflict if it is the organisation's last environment."""
+
+
+class KeyStore(Protocol):
+    async def create_key(
+        self, *, org_id: int, env_id: int | None, name: str, prefix: str, digest: str,
+        admin: bool, internal: bool, now: datetime,
+    ) -> ApiKey:
+        """Store a key (digest only; the secret never reaches storage)."""
+
+    async def find_key(self, prefix: str) -> ApiKey | None:
+        """The key with this lookup prefix, revoked or not, or None. Never cached: revocation
+        takes effect on the next request."""
+
+    async def list_keys(self, org_id: int, env_id: int) -> list[ApiKey]:
+        """The environment keys of one environment of the organisation."""
+
+    async def revoke_key(
+        self, org_id: int, key_id: int, env_id: int | None, now: datetime
+    ) -> ApiKey:
+        """Mark the key revoked (idempotent). ``env_id`` restricts the search to one
+        environment's keys (environment-key callers); None allows every key of the org.
+        NotFound if no such key in scope."""
+
+
+class JobStore(Protocol):
+    async def upsert_job(
+        self, env_id: int, spec: JobSpec, now: datetime, next_run_at: datetime | None,
+        schedule_changed: bool,
+    ) -> tuple[Job, bool]:
+        """Create the job or update the one with the same name in the environment, keeping
+        its id, paused, muted and history. ``next_run_at`` is stored when the job is new or
+        ``schedule_changed`` (and the job is not paused); otherwise the stored one is kept.
+        Returns (job, created)."""
+
+    async def get_job(self, env_id: int, job_id: int) -> Job:
+        """NotFound unless the job exists in the environment."""
+
+    async def get_job_by_name(self, env_id: int, name: str) -> Job | None:
+        """The job of that name in the environment, or None."""
+
+    async def list_jobs(self, env_id: int) -> list[Job]:
+        """The environment's jobs by id."""
+
+    async def delete_job(self, env_id: int, job_id: int) -> None:
+        """Delete the job and all of its executions. NotFound as for get_job."""
+
+    async def update_job_flags(
+        self, env_id: int, job_id: int, now: datetime, *, paused: bool | None = None,
+        muted: bool | None = None, next_run_at: datetime | None = None,
+        webhook_url: str | None = None, set_webhook: bool = False,
+    ) -> Job:
+        """Change paused/muted/webhook (None leaves a flag alone). When ``paused`` is given,
+        ``next_run_at`` is stored with it (None while paused). ``set_webhook`` stores
+        ``webhook_url`` (None clears it) and sets the type to push / sdk accordingly."""
+
+
+class ExecutionStore(Protocol):
+    async def list_executions(
+        self, env_id: int, job_id: int, cursor: int | None, limit: int
+    ) -> list[Execution]:
+        """Executions of the job, newest first, ids < cursor. NotFound if the job is not in
+        the environment."""
+
+    async def get_execution(self, env_id: int, exec_id: int) -> Execution:
+        """NotFound unless the execution is in the environment."""
+
+    async def last_run(self, env_id: int, job_id: int) -> Execution | None:
+        """The job's latest non-skipped execution."""
+
+    async def trigger(self, env_id: int, job_id: int, now: datetime) -> Execution:
+        """Create a manual run due now (attempt 1, trigger "manual"). Conflict if the job is
+        blocking and has a pending or running execution. NotFound as for get_job."""
+
+    async def complete(
+        self, env_id: int, exec_id: int, report: Completion, now: datetime
+    ) -> tuple[Execution, bool]:
+        """End a pending or running execution as completed/failed. Returns (execution,
+        changed). Repeating the outcome an ended execution already has returns it unchanged
+        (changed False); any other report on an ended execution raises Conflict. A failure
+        creates the retry when the job allows one (see SchedulerStore.expire_overdue)."""
+
+
+class SchedulerStore(Protocol):
+    async def earliest_next_run_at(self) -> datetime | None:
+        """The smallest next_run_at over all unpaused jobs."""
+
+    async def tick(self, now: datetime, limit: int, planner: Planner) -> TickResult:
+        """Handle up to ``limit`` unpaused jobs with next_run_at <= now, oldest due first, in
+        one transaction: call ``planner`` (pure, no I/O) for each, insert the executions it
+        asks for and store its next_run_at. Inserted runs are pending, except that a blocking
+        job with a pending or running execution (or a second run in the same batch) gets a
+        skipped execution instead ("previous run still active"). The unique key (job,
+        source, instant, attempt) makes every insert idempotent, and on PostgreSQL the due
+        rows are locked with SKIP LOCKED, so concurrent schedulers never create a tick
+        twice. A created pending run makes the job "pending" with last_run_at = its instant
+        and retry_count 0."""
+
+    async def expire_overdue(self, now: datetime) -> list[Execution]:
+        """Expire pending executions past their pick-up deadline and running ones past their
+        run deadline, create their retries (attempt+1, trigger "retry", due after the
+        backoff) where max_retries allows, update job status; return the expired ones."""
+
+    async def earliest_deadline(self) -> datetime | None:
+        """The nearest pick-up or run deadline of a live execution (the reaper sleeps until
+        then)."""
+
+
+class Store(OrgStore, EnvironmentStore, KeyStore, JobStore, ExecutionStore, SchedulerStore,
+            Protocol):
+    async def ping(self) -> None:
+        """Raise if the database cannot be reached."""
+
+    async def close(self) -> None:
+        """Release every connection."""

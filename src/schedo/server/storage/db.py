@@ -1,0 +1,99 @@
+"""Engines and the dialect differences, kept in this one module.
+
+SQLite: WAL, ``synchronous=NORMAL``, a busy timeout, and two engines: readers start plain
+``BEGIN`` transactions, writers ``BEGIN IMMEDIATE`` through a single pooled connection, so
+writes queue inside the process instead of spinning on SQLite's lock. PostgreSQL: one asyncpg
+engine for both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from ..domain.errors import InvalidInput
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def normalise_url(url: str) -> str:
+    """Map user-facing URLs to async drivers: sqlite:// -> aiosqlite, postgresql:// -> asyncpg."""
+    try:
+        u = make_url(url)
+    except Exception as exc:  # sqlalchemy raises ArgumentError with a terse text
+        raise InvalidInput(f"database URL: cannot parse {url!r}") from exc
+    backend = u.get_backend_name()
+    if backend == "sqlite":
+        return str(u.set(drivername="sqlite+aiosqlite"))
+    if backend in ("postgresql", "postgres"):
+        return u.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+    raise InvalidInput(f"database URL: unsupported scheme {u.drivername!r} (sqlite or postgresql)")
+
+
+def _sqlite_listeners(engine: AsyncEngine, begin: str) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (pysqlite defers it)
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA synchronous = NORMAL")
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql(begin)
+
+
+class Database:
+    """Owns the engines; ``read()`` and ``write()`` yield a connection inside a transaction."""
+
+    def __init__(self, url: str, pool_size: int = 10) -> None:
+        self.url = normalise_url(url)
+        self.dialect = make_url(self.url).get_backend_name()
+        if self.dialect == "sqlite":
+            self.read_engine = create_async_engine(self.url, pool_size=pool_size)
+            self.write_engine = create_async_engine(self.url, pool_size=1, max_overflow=0,
+                                                    pool_timeout=60)
+            _sqlite_listeners(self.read_engine, "BEGIN")
+            _sqlite_listeners(self.write_engine, "BEGIN IMMEDIATE")
+        else:
+            self.read_engine = create_async_engine(
+                self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            )
+            self.write_engine = self.read_engine
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        async with self.read_engine.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        async with self.write_engine.begin() as conn:
+            yield conn
+
+    def insert(self, table: Any) -> Any:
+        """A dialect insert that supports ``on_conflict_do_nothing``."""
+        return sqlite.insert(table) if self.is_sqlite else postgresql.insert(table)
+
+    def skip_locked(self, stmt: Any) -> Any:
+        """Row locks for claim-style selects: SKIP LOCKED on PostgreSQL; SQLite serialises
+        writers already (BEGIN IMMEDIATE)."""
+        return stmt if self.is_sqlite else stmt.with_for_update(skip_locked=True)
+
+    async def dispose(self) -> None:
+        await self.read_engine.dispose()
+        if self.write_engine is not self.read_engine:
+            await self.write_engine.dispose()

@@ -1,0 +1,92 @@
+"""Row -> record conversion (one place, so every query returns the same shapes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..domain.model import CatchUp, ExecStatus, JobStatus, JobType, Trigger
+from ..domain.records import ApiKey, Environment, Execution, Job, Organization
+
+
+def org(r: Any) -> Organization:
+    return Organization(id=r.id, name=r.name, created_at=r.created_at)
+
+
+def environment(r: Any) -> Environment:
+    return Environment(
+        id=r.id,
+        organization_id=r.organization_id,
+        name=r.name,
+        webhook_signature_key=r.webhook_signature_key,
+        created_at=r.created_at,
+    )
+
+
+def api_key(r: Any) -> ApiKey:
+    return ApiKey(
+        id=r.id,
+        organization_id=r.organization_id,
+        environment_id=r.environment_id,
+        name=r.name,
+        prefix=r.prefix,
+        digest=r.digest,
+        admin=bool(r.admin),
+        internal=bool(r.internal),
+        revoked=bool(r.revoked),
+        created_at=r.created_at,
+    )
+
+
+def job(r: Any) -> Job:
+    return Job(
+        id=r.id,
+        environment_id=r.environment_id,
+        name=r.name,
+        type=JobType(r.type),
+        cron_expression=r.cron_expression,
+        timezone=r.timezone,
+        anchor_at=r.anchor_at,
+        catch_up=CatchUp(r.catch_up),
+        paused=bool(r.paused),
+        muted=bool(r.muted),
+        blocking=bool(r.blocking),
+        timeout_seconds=r.timeout_seconds,
+        max_retries=r.max_retries,
+        retry_count=r.retry_count,
+        metadata=r.metadata or {},
+        webhook_url=r.webhook_url,
+        command=r.command,
+        status=JobStatus(r.status),
+        last_run_at=r.last_run_at,
+        next_run_at=r.next_run_at,
+        created_at=r.created_at,
+        updated_at=r.updated_at,
+    )
+
+
+def execution(r: Any) -> Execution:
+    return Execution(
+        id=r.id,
+        job_id=r.job_id,
+        environment_id=r.environment_id,
+        job_code=r.job_code,
+        job_type=JobType(r.job_type),
+        status=ExecStatus(r.status),
+        source=r.source,
+        scheduled_for=r.scheduled_for,
+        attempt=r.attempt,
+        trigger=Trigger(r.trigger),
+        due_at=r.due_at,
+        pickup_deadline=r.pickup_deadline,
+        run_deadline=r.run_deadline,
+        timeout_seconds=r.timeout_seconds,
+        pick_up_time=r.pick_up_time,
+        start_time=r.start_time,
+        end_time=r.end_time,
+        duration=r.duration,
+        output=r.output,
+        error=r.error,
+        exit_code=r.exit_code,
+        metadata=r.metadata or {},
+        created_at=r.created_at,
+    )

@@ -1,0 +1,228 @@
+"""The declared schema. Alembic migrations must produce exactly this (tested on both databases).
+
+Timestamps are stored as integer milliseconds since the Unix epoch (``EpochMs``): the same
+type, ordering and arithmetic on SQLite and PostgreSQL, and no time-zone surprises.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.types import TypeDecorator
+
+from ..domain.timefmt import from_ms, to_ms
+
+
+class EpochMs(TypeDecorator[datetime]):
+    """Aware datetime <-> BIGINT milliseconds since the epoch."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> int | None:
+        if value is None:
+            return None
+        if isinstance(value, int):
+            return value
+        return to_ms(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        return None if value is None else from_ms(int(value))
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# Server-wide key/value facts (the API key pepper, the schema's owner process, …).
+server_meta = Table(
+    "server_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+organizations = Table(
+    "organizations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("created_at", EpochMs, nullable=False),
+)
+
+org_emails = Table(
+    "org_emails",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "organization_id",
+        Integer,
+        ForeignKey("organizations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("email", String(320), nullable=False),
+    Column("created_at", EpochMs, nullable=False),
+    UniqueConstraint("organization_id", "email"),
+)
+
+environments = Table(
+    "environments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "organization_id",
+        Integer,
+        ForeignKey("organizations.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("name", String(200), nullable=False),
+    Column("webhook_signature_key", String(128), nullable=False),
+    Column("created_at", EpochMs, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "organization_id",
+        Integer,
+        ForeignKey("organizations.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    # NULL for admin (organisation-wide) keys.
+    Column(
+        "environment_id",
+        Integer,
+        ForeignKey("environments.id", ondelete="CASCADE"),
+        nullable=True,
+        index=True,
+    ),
+    Column("name", String(200), nullable=False),
+    Column("prefix", String(32), nullable=False, unique=True),
+    Column("digest", String(64), nullable=False),
+    Column("admin", Boolean, nullable=False),
+    Column("internal", Boolean, nullable=False),
+    Column("revoked", Boolean, nullable=False),
+    Column("created_at", EpochMs, nullable=False),
+    Column("revoked_at", EpochMs, nullable=True),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "environment_id",
+        Integer,
+        ForeignKey("environments.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", String(200), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("cron_expression", String(256), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    # Anchor of ``@every`` schedules (set when the expression is defined or changed).
+    Column("anchor_at", EpochMs, nullable=False),
+    Column("catch_up", String(16), nullable=False),
+    Column("paused", Boolean, nullable=False),
+    Column("muted", Boolean, nullable=False),
+    Column("blocking", Boolean, nullable=False),
+    Column("timeout_seconds", Integer, nullable=False),
+    Column("max_retries", Integer, nullable=False),
+    Column("retry_count", Integer, nullable=False),
+    Column("metadata", JSON, nullable=False),
+    Column("webhook_url", String(2048), nullable=True),
+    Column("command", Text, nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("last_run_at", EpochMs, nullable=True),
+    Column("next_run_at", EpochMs, nullable=True),
+    Column("created_at", EpochMs, nullable=False),
+    Column("updated_at", EpochMs, nullable=False),
+    UniqueConstraint("environment_id", "name"),
+    # The ticker's only query: due, unpaused jobs by next_run_at (paused jobs have NULL).
+    Index("ix_jobs_next_run_at", "next_run_at"),
+)
+
+executions = Table(
+    "executions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("job_id", Integer, ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False),
+    Column("environment_id", Integer, nullable=False),
+    Column("job_code", String(200), nullable=False),
+    Column("job_type", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    # "schedule" for ticks (and their retries and catch-up records), "manual" for triggers.
+    Column("source", String(16), nullable=False),
+    Column("scheduled_for", EpochMs, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("trigger", String(16), nullable=False),
+    Column("due_at", EpochMs, nullable=False),
+    Column("pickup_deadline", EpochMs, nullable=True),
+    Column("run_deadline", EpochMs, nullable=True),
+    Column("timeout_seconds", Integer, nullable=False),
+    Column("pick_up_time", EpochMs, nullable=True),
+    Column("start_time", EpochMs, nullable=True),
+    Column("end_time", EpochMs, nullable=True),
+    Column("duration", BigInteger, nullable=True),
+    Column("output", Text, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("exit_code", Integer, nullable=True),
+    Column("metadata", JSON, nullable=False),
+    Column("created_at", EpochMs, nullable=False),
+    # Exactly once per tick: the database refuses a second execution of the same instant.
+    UniqueConstraint("job_id", "source", "scheduled_for", "attempt", name="uq_executions_tick"),
+    Index("ix_executions_job_id_id", "job_id", "id"),
+    # Claims and the reaper look only at live rows; partial indexes keep them small.
+    Index(
+        "ix_executions_pending",
+        "environment_id",
+        "job_code",
+        "due_at",
+        sqlite_where=text("status = 'pending'"),
+        postgresql_where=text("status = 'pending'"),
+    ),
+    Index(
+        "ix_executions_active_job",
+        "job_id",
+        sqlite_where=text("status IN ('pending', 'running')"),
+        postgresql_where=text("status IN ('pending', 'running')"),
+    ),
+    Index(
+        "ix_executions_pickup_deadline",
+        "pickup_deadline",
+        sqlite_where=text("status = 'pending'"),
+        postgresql_where=text("status = 'pending'"),
+    ),
+    Index(
+        "ix_executions_run_deadline",
+        "run_deadline",
+        sqlite_where=text("status = 'running'"),
+        postgresql_where=text("status = 'running'"),
+    ),
+)

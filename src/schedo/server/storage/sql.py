@@ -1,0 +1,22 @@
+"""``SqlStore``: the one implementation of contracts.Store, on SQLAlchemy Core."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from .db import Database
+from .sql_jobs import JobSql
+from .sql_runs import RunSql
+from .sql_tenants import TenantSql
+
+
+class SqlStore(TenantSql, JobSql, RunSql):
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def ping(self) -> None:
+        async with self.db.read() as c:
+            await c.execute(text("SELECT 1"))
+
+    async def close(self) -> None:
+        await self.db.dispose()

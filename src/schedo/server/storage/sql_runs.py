@@ -1,0 +1,392 @@
+"""Executions and the scheduler's batch writes (contracts: ExecutionStore, SchedulerStore)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, exists, func, select, union_all, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..domain import policies
+from ..domain.errors import Conflict, NotFound
+from ..domain.model import ACTIVE, ExecStatus, JobStatus, Trigger
+from ..domain.records import Completion, Execution, Job
+from ..domain.timefmt import from_ms
+from . import rows
+from .contracts import Planner, TickResult
+from .db import Database
+from .schema import executions, jobs
+
+ACTIVE_VALUES = [s.value for s in ACTIVE]
+BLOCKED_ERROR = "skipped: the previous run of this blocking job is still pending or running"
+REAP_BATCH = 1000
+
+
+def _exec_row(
+    job: Job, *, status: ExecStatus, source: str, scheduled_for: datetime, attempt: int,
+    trigger: Trigger, due_at: datetime, now: datetime, error: str | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    live = status is ExecStatus.PENDING
+    return {
+        "job_id": job.id,
+        "environment_id": job.environment_id,
+        "job_code": job.name,
+        "job_type": job.type.value,
+        "status": status.value,
+        "source": source,
+        "scheduled_for": scheduled_for,
+        "attempt": attempt,
+        "trigger": trigger.value,
+        "due_at": due_at,
+        "pickup_deadline": (
+            policies.pickup_deadline(due_at, job.timeout_seconds) if live else None
+        ),
+        "run_deadline": None,
+        "timeout_seconds": job.timeout_seconds,
+        "pick_up_time": None,
+        "start_time": None,
+        "end_time": None if live else now,
+        "duration": None,
+        "output": None,
+        "error": error,
+        "exit_code": None,
+        "metadata": job.metadata if metadata is None else metadata,
+        "created_at": now,
+    }
+
+
+async def _refresh_job_status(c: AsyncConnection, ended: Sequence[Execution]) -> None:
+    """Mirror each ended execution on its job, if it is still the job's latest non-skipped
+    execution (a later run owns the status otherwise)."""
+    if not ended:
+        return
+    later = exists().where(
+        executions.c.job_id == bindparam("j"),
+        executions.c.id > bindparam("e"),
+        executions.c.status != ExecStatus.SKIPPED.value,
+    )
+    stmt = (
+        update(jobs)
+        .where(jobs.c.id == bindparam("j"), ~later)
+        .values(status=bindparam("s"), retry_count=bindparam("rc"))
+    )
+    params = [
+        {"j": e.job_id, "e": e.id, "s": e.status.job_status.value, "rc": e.attempt - 1}
+        for e in ended
+        if e.status is not ExecStatus.SKIPPED
+    ]
+    if params:
+        await c.execute(stmt, params)
+
+
+class RunSql:
+    db: Database
+
+    # -- reads ---------------------------------------------------------------------------------
+    async def list_executions(
+        self, env_id: int, job_id: int, cursor: int | None, limit: int
+    ) -> list[Execution]:
+        async with self.db.read() as c:
+            await _job_in_env(c, env_id, job_id)
+            q = select(executions).where(executions.c.job_id == job_id)
+            if cursor is not None:
+                q = q.where(executions.c.id < cursor)
+            res = await c.execute(q.order_by(executions.c.id.desc()).limit(limit))
+            return [rows.execution(r) for r in res]
+
+    async def get_execution(self, env_id: int, exec_id: int) -> Execution:
+        async with self.db.read() as c:
+            return await _get_exec(c, env_id, exec_id)
+
+    async def last_run(self, env_id: int, job_id: int) -> Execution | None:
+        async with self.db.read() as c:
+            r = (
+                await c.execute(
+                    select(executions)
+                    .where(
+                        executions.c.job_id == job_id,
+                        executions.c.environment_id == env_id,
+                        executions.c.status != ExecStatus.SKIPPED.value,
+                    )
+                    .order_by(executions.c.id.desc())
+                    .limit(1)
+                )
+            ).first()
+        return None if r is None else rows.execution(r)
+
+    # -- manual trigger and completion ---------------------------------------------------------
+    async def trigger(self, env_id: int, job_id: int, now: datetime) -> Execution:
+        async with self.db.write() as c:
+            job = await _job_in_env(c, env_id, job_id)
+            if job.blocking and await _has_active(c, job.id):
+                raise Conflict(
+                    f"job {job.id} is blocking and its previous run is still pending or running"
+                )
+            row = _exec_row(
+                job, status=ExecStatus.PENDING, source="manual", scheduled_for=now, attempt=1,
+                trigger=Trigger.MANUAL, due_at=now, now=now,
+            )
+            r = (await c.execute(executions.insert().values(**row).returning(*executions.c))).one()
+            await c.execute(
+                update(jobs)
+                .where(jobs.c.id == job.id)
+                .values(status=JobStatus.PENDING.value, retry_count=0, last_run_at=now)
+            )
+            return rows.execution(r)
+
+    async def complete(
+        self, env_id: int, exec_id: int, report: Completion, now: datetime
+    ) -> tuple[Execution, bool]:
+        want = ExecStatus.COMPLETED if report.success else ExecStatus.FAILED
+        async with self.db.write() as c:
+            ex = await _get_exec(c, env_id, exec_id)
+            if ex.status.terminal:
+                if ex.status is want:
+                    return ex, False
+                raise Conflict(
+                    f"execution {exec_id} already ended as {ex.status.value}; "
+                    f"a report of {want.value} is refused"
+                )
+            end = report.end_time or now
+            start = report.start_time or ex.pick_up_time or ex.due_at
+            if start > end:
+                start = end
+            duration = int((end - start).total_seconds() * 1000)
+            r = (
+                await c.execute(
+                    update(executions)
+                    .where(executions.c.id == exec_id,
+                           executions.c.status.in_(ACTIVE_VALUES))
+                    .values(
+                        status=want.value, start_time=start, end_time=end, duration=duration,
+                        output=report.output, error=report.error, exit_code=report.exit_code,
+                    )
+                    .returning(*executions.c)
+                )
+            ).one()
+            done = rows.execution(r)
+            await _refresh_job_status(c, [done])
+            if not report.success:
+                await _create_retries(self.db, c, [done], now)
+            return done, True
+
+    # -- scheduler -----------------------------------------------------------------------------
+    async def earliest_next_run_at(self) -> datetime | None:
+        async with self.db.read() as c:
+            v = (
+                await c.execute(
+                    select(func.min(jobs.c.next_run_at)).where(jobs.c.next_run_at.is_not(None))
+                )
+            ).scalar_one_or_none()
+        return _as_dt(v)
+
+    async def tick(self, now: datetime, limit: int, planner: Planner) -> TickResult:
+        async with self.db.write() as c:
+            q = (
+                select(jobs)
+                .where(jobs.c.next_run_at <= now, jobs.c.paused.is_(False))
+                .order_by(jobs.c.next_run_at)
+                .limit(limit)
+            )
+            due = [rows.job(r) for r in await c.execute(self.db.skip_locked(q))]
+            if not due:
+                return TickResult(jobs=0, created=[])
+            blocking_ids = [j.id for j in due if j.blocking]
+            active: set[int] = set()
+            if blocking_ids:
+                res = await c.execute(
+                    select(executions.c.job_id)
+                    .where(executions.c.job_id.in_(blocking_ids),
+                           executions.c.status.in_(ACTIVE_VALUES))
+                    .distinct()
+                )
+                active = {r[0] for r in res}
+            new_rows: list[dict[str, Any]] = []
+            job_updates: list[dict[str, Any]] = []
+            for job in due:
+                plan = planner(job)
+                last_pending: datetime | None = None
+                for t in plan.run:
+                    if job.blocking and (job.id in active):
+                        new_rows.append(_exec_row(
+                            job, status=ExecStatus.SKIPPED, source="schedule", scheduled_for=t,
+                            attempt=1, trigger=Trigger.SCHEDULE, due_at=t, now=now,
+                            error=BLOCKED_ERROR))
+                        continue
+                    new_rows.append(_exec_row(
+                        job, status=ExecStatus.PENDING, source="schedule", scheduled_for=t,
+                        attempt=1, trigger=Trigger.SCHEDULE, due_at=t, now=now))
+                    last_pending = t
+                    if job.blocking:
+                        active.add(job.id)
+                if plan.skipped_at is not None:
+                    new_rows.append(_exec_row(
+                        job, status=ExecStatus.SKIPPED, source="schedule",
+                        scheduled_for=plan.skipped_at, attempt=1, trigger=Trigger.SCHEDULE,
+                        due_at=plan.skipped_at, now=now, error=plan.skipped_error))
+                job_updates.append({
+                    "j": job.id,
+                    "nra": plan.next_run_at,
+                    "st": JobStatus.PENDING.value if last_pending else job.status.value,
+                    "rc": 0 if last_pending else job.retry_count,
+                    "lra": last_pending or job.last_run_at,
+                })
+            created: list[Execution] = []
+            if new_rows:
+                stmt = self.db.insert(executions).on_conflict_do_nothing(
+                    index_elements=["job_id", "source", "scheduled_for", "attempt"]
+                )
+                # RETURNING with executemany is not portable: insert in one multi-row
+                # statement per chunk (SQLite caps bound variables at 32766).
+                for chunk in _chunks(new_rows, 1000):
+                    res = await c.execute(stmt.values(chunk).returning(*executions.c))
+                    created.extend(rows.execution(r) for r in res)
+            await c.execute(
+                update(jobs)
+                .where(jobs.c.id == bindparam("j"))
+                .values(next_run_at=bindparam("nra", type_=jobs.c.next_run_at.type),
+                        status=bindparam("st"), retry_count=bindparam("rc"),
+                        last_run_at=bindparam("lra", type_=jobs.c.last_run_at.type)),
+                job_updates,
+            )
+            return TickResult(jobs=len(due), created=created)
+
+    async def expire_overdue(self, now: datetime) -> list[Execution]:
+        async with self.db.write() as c:
+            pend = select(executions.c.id).where(
+                executions.c.status == ExecStatus.PENDING.value,
+                executions.c.pickup_deadline <= now,
+            )
+            run = select(executions.c.id).where(
+                executions.c.status == ExecStatus.RUNNING.value,
+                executions.c.run_deadline <= now,
+            )
+            ids = [r[0] for r in await c.execute(union_all(pend, run).limit(REAP_BATCH))]
+            if not ids:
+                return []
+            res = await c.execute(
+                update(executions)
+                .where(executions.c.id.in_(ids), executions.c.status.in_(ACTIVE_VALUES))
+                .values(status=ExecStatus.EXPIRED.value, end_time=now)
+                .returning(*executions.c)
+            )
+            expired = [rows.execution(r) for r in res]
+            fixed: list[Execution] = []
+            for e in expired:  # explain each expiry in its own words
+                if e.pick_up_time is None:
+                    msg = (f"expired: not picked up within "
+                           f"{min(e.timeout_seconds, policies.PICKUP_WINDOW_CAP_SECONDS)}s "
+                           "of becoming due (no worker connected?)")
+                else:
+                    msg = (f"expired: no result reported within timeout "
+                           f"({e.timeout_seconds}s + {policies.RUN_GRACE_SECONDS}s grace)")
+                fixed.append(_replace_error(e, msg))
+            await c.execute(
+                update(executions).where(executions.c.id == bindparam("i"))
+                .values(error=bindparam("m")),
+                [{"i": e.id, "m": e.error} for e in fixed],
+            )
+            await _refresh_job_status(c, fixed)
+            await _create_retries(self.db, c, fixed, now)
+            return fixed
+
+    async def earliest_deadline(self) -> datetime | None:
+        async with self.db.read() as c:
+            a = (await c.execute(
+                select(func.min(executions.c.pickup_deadline))
+                .where(executions.c.status == ExecStatus.PENDING.value)
+            )).scalar_one_or_none()
+            b = (await c.execute(
+                select(func.min(executions.c.run_deadline))
+                .where(executions.c.status == ExecStatus.RUNNING.value)
+            )).scalar_one_or_none()
+        vals = [v for v in (_as_dt(a), _as_dt(b)) if v is not None]
+        return min(vals) if vals else None
+
+
+def _as_dt(v: Any) -> datetime | None:
+    """Aggregates over EpochMs columns come back converted on most drivers; be sure."""
+    if v is None or isinstance(v, datetime):
+        return v
+    return from_ms(int(v))
+
+
+def _chunks(items: list[dict[str, Any]], n: int) -> list[list[dict[str, Any]]]:
+    return [items[i:i + n] for i in range(0, len(items), n)]
+
+
+def _replace_error(e: Execution, msg: str) -> Execution:
+    return replace(e, error=msg)
+
+
+async def _create_retries(
+    db: Database, c: AsyncConnection, ended: Sequence[Execution], now: datetime
+) -> None:
+    """Retry each failed/expired attempt whose job still allows another one."""
+    failed = [e for e in ended if e.status in (ExecStatus.FAILED, ExecStatus.EXPIRED)]
+    if not failed:
+        return
+    res = await c.execute(select(jobs).where(jobs.c.id.in_({e.job_id for e in failed})))
+    by_id = {j.id: j for j in (rows.job(r) for r in res)}
+    new_rows = []
+    for e in failed:
+        job = by_id.get(e.job_id)
+        if job is None or e.attempt > job.max_retries:
+            continue
+        due = now + timedelta(seconds=policies.retry_delay(e.attempt))
+        new_rows.append(_exec_row(
+            job, status=ExecStatus.PENDING, source=e.source, scheduled_for=e.scheduled_for,
+            attempt=e.attempt + 1, trigger=Trigger.RETRY, due_at=due, now=now,
+            metadata=e.metadata))
+    if new_rows:
+        await c.execute(
+            db.insert(executions).on_conflict_do_nothing(
+                index_elements=["job_id", "source", "scheduled_for", "attempt"]
+            ),
+            new_rows,
+        )
+        await c.execute(
+            update(jobs).where(jobs.c.id == bindparam("j"))
+            .values(status=JobStatus.PENDING.value, retry_count=bindparam("rc")),
+            [{"j": r["job_id"], "rc": r["attempt"] - 1} for r in new_rows],
+        )
+
+
+async def _job_in_env(c: AsyncConnection, env_id: int, job_id: int) -> Job:
+    r = (
+        await c.execute(
+            select(jobs).where(jobs.c.id == job_id, jobs.c.environment_id == env_id)
+        )
+    ).first()
+    if r is None:
+        raise NotFound(f"job {job_id} not found")
+    return rows.job(r)
+
+
+async def _get_exec(c: AsyncConnection, env_id: int, exec_id: int) -> Execution:
+    r = (
+        await c.execute(
+            select(executions).where(
+                executions.c.id == exec_id, executions.c.environment_id == env_id
+            )
+        )
+    ).first()
+    if r is None:
+        raise NotFound(f"execution {exec_id} not found")
+    return rows.execution(r)
+
+
+async def _has_active(c: AsyncConnection, job_id: int) -> bool:
+    r = (
+        await c.execute(
+            select(executions.c.id)
+            .where(executions.c.job_id == job_id, executions.c.status.in_(ACTIVE_VALUES))
+            .limit(1)
+        )
+    ).first()
+    return r is not None
+

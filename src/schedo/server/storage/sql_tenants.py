@@ -1,0 +1,223 @@
+"""Organisations, environments, API keys and server facts (contract: contracts.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, literal, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..domain.errors import Conflict, NotFound
+from ..domain.records import ApiKey, Environment, Organization
+from . import rows
+from .db import Database
+from .schema import EpochMs, api_keys, environments, org_emails, organizations, server_meta
+
+PEPPER_KEY = "api_key_pepper"
+
+
+class TenantSql:
+    db: Database
+
+    # -- organisation ------------------------------------------------------------------------
+    async def bootstrap(
+        self, *, org_name: str, env_name: str, signature_key: str, admin_prefix: str,
+        admin_digest: str, pepper: str, now: datetime,
+    ) -> bool:
+        try:
+            async with self.db.write() as c:
+                if (await c.execute(select(organizations.c.id).limit(1))).first() is not None:
+                    return False
+                await c.execute(server_meta.insert().values(key=PEPPER_KEY, value=pepper))
+                await c.execute(
+                    organizations.insert().values(id=1, name=org_name, created_at=now)
+                )
+                await c.execute(
+                    environments.insert().values(
+                        id=1, organization_id=1, name=env_name,
+                        webhook_signature_key=signature_key, created_at=now,
+                    )
+                )
+                await c.execute(
+                    api_keys.insert().values(
+                        organization_id=1, environment_id=None, name="admin",
+                        prefix=admin_prefix, digest=admin_digest, admin=True, internal=True,
+                        revoked=False, created_at=now,
+                    )
+                )
+                if not self.db.is_sqlite:  # explicit ids do not advance PostgreSQL sequences
+                    for t in ("organizations", "environments"):
+                        await c.exec_driver_sql(
+                            f"SELECT setval(pg_get_serial_sequence('{t}', 'id'), "
+                            f"(SELECT max(id) FROM {t}))"
+                        )
+            return True
+        except IntegrityError:  # another process bootstrapped at the same moment
+            return False
+
+    async def get_meta(self, key: str) -> str | None:
+        async with self.db.read() as c:
+            return (
+                await c.execute(select(server_meta.c.value).where(server_meta.c.key == key))
+            ).scalar_one_or_none()
+
+    async def get_org(self, org_id: int) -> Organization:
+        async with self.db.read() as c:
+            r = (
+                await c.execute(select(organizations).where(organizations.c.id == org_id))
+            ).first()
+        if r is None:
+            raise NotFound(f"organization {org_id} not found")
+        return rows.org(r)
+
+    async def create_org(self, name: str, now: datetime) -> Organization:
+        async with self.db.write() as c:
+            r = (
+                await c.execute(
+                    organizations.insert()
+                    .values(name=name, created_at=now)
+                    .returning(*organizations.c)
+                )
+            ).one()
+        return rows.org(r)
+
+    async def list_emails(self, org_id: int) -> list[str]:
+        async with self.db.read() as c:
+            return await _emails(c, org_id)
+
+    async def add_email(self, org_id: int, email: str, now: datetime) -> list[str]:
+        async with self.db.write() as c:
+            await c.execute(
+                self.db.insert(org_emails)
+                .values(organization_id=org_id, email=email, created_at=now)
+                .on_conflict_do_nothing()
+            )
+            return await _emails(c, org_id)
+
+    async def remove_email(self, org_id: int, email: str) -> list[str]:
+        async with self.db.write() as c:
+            await c.execute(
+                org_emails.delete().where(
+                    org_emails.c.organization_id == org_id, org_emails.c.email == email
+                )
+            )
+            return await _emails(c, org_id)
+
+    # -- environments ------------------------------------------------------------------------
+    async def create_environment(
+        self, org_id: int, name: str, signature_key: str, now: datetime
+    ) -> Environment:
+        async with self.db.write() as c:
+            r = (
+                await c.execute(
+                    environments.insert()
+                    .values(organization_id=org_id, name=name,
+                            webhook_signature_key=signature_key, created_at=now)
+                    .returning(*environments.c)
+                )
+            ).one()
+        return rows.environment(r)
+
+    async def list_environments(self, org_id: int) -> list[Environment]:
+        async with self.db.read() as c:
+            res = await c.execute(
+                select(environments)
+                .where(environments.c.organization_id == org_id)
+                .order_by(environments.c.id)
+            )
+            return [rows.environment(r) for r in res]
+
+    async def get_environment(self, org_id: int, env_id: int) -> Environment:
+        async with self.db.read() as c:
+            r = (
+                await c.execute(
+                    select(environments).where(
+                        environments.c.id == env_id, environments.c.organization_id == org_id
+                    )
+                )
+            ).first()
+        if r is None:
+            raise NotFound(f"environment {env_id} not found")
+        return rows.environment(r)
+
+    async def delete_environment(self, org_id: int, env_id: int) -> Environment:
+        async with self.db.write() as c:
+            r = (
+                await c.execute(
+                    select(environments).where(
+                        environments.c.id == env_id, environments.c.organization_id == org_id
+                    )
+                )
+            ).first()
+            if r is None:
+                raise NotFound(f"environment {env_id} not found")
+            count = (
+                await c.execute(
+                    select(func.count()).where(environments.c.organization_id == org_id)
+                )
+            ).scalar_one()
+            if count <= 1:
+                raise Conflict("environment: cannot delete the organization's last environment")
+            await c.execute(environments.delete().where(environments.c.id == env_id))
+        return rows.environment(r)
+
+    # -- API keys ----------------------------------------------------------------------------
+    async def create_key(
+        self, *, org_id: int, env_id: int | None, name: str, prefix: str, digest: str,
+        admin: bool, internal: bool, now: datetime,
+    ) -> ApiKey:
+        async with self.db.write() as c:
+            r = (
+                await c.execute(
+                    api_keys.insert()
+                    .values(organization_id=org_id, environment_id=env_id, name=name,
+                            prefix=prefix, digest=digest, admin=admin, internal=internal,
+                            revoked=False, created_at=now)
+                    .returning(*api_keys.c)
+                )
+            ).one()
+        return rows.api_key(r)
+
+    async def find_key(self, prefix: str) -> ApiKey | None:
+        async with self.db.read() as c:
+            r = (await c.execute(select(api_keys).where(api_keys.c.prefix == prefix))).first()
+        return None if r is None else rows.api_key(r)
+
+    async def list_keys(self, org_id: int, env_id: int) -> list[ApiKey]:
+        async with self.db.read() as c:
+            res = await c.execute(
+                select(api_keys)
+                .where(api_keys.c.organization_id == org_id, api_keys.c.environment_id == env_id)
+                .order_by(api_keys.c.id)
+            )
+            return [rows.api_key(r) for r in res]
+
+    async def revoke_key(
+        self, org_id: int, key_id: int, env_id: int | None, now: datetime
+    ) -> ApiKey:
+        cond = [api_keys.c.id == key_id, api_keys.c.organization_id == org_id]
+        if env_id is not None:
+            cond.append(api_keys.c.environment_id == env_id)
+        async with self.db.write() as c:
+            r = (
+                await c.execute(
+                    update(api_keys)
+                    .where(*cond)
+                    .values(revoked=True, revoked_at=func.coalesce(api_keys.c.revoked_at,
+                                                                     literal(now, EpochMs())))
+                    .returning(*api_keys.c)
+                )
+            ).first()
+        if r is None:
+            raise NotFound(f"api key {key_id} not found")
+        return rows.api_key(r)
+
+
+async def _emails(c: AsyncConnection, org_id: int) -> list[str]:
+    res = await c.execute(
+        select(org_emails.c.email)
+        .where(org_emails.c.organization_id == org_id)
+        .order_by(org_emails.c.id)
+    )
+    return [r[0] for r in res]

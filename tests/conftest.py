@@ -1,0 +1,119 @@
+"""Shared fixtures: an in-process app on a real database, driven by a fake clock."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+
+from schedo.server.app import create_app
+from schedo.server.clock import FakeClock
+from schedo.server.services import keys
+from schedo.server.services.context import Services
+from schedo.server.settings import Settings
+
+ADMIN_KEY = "sk_test_admin_key_0123456789abcdef"
+START = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
+PG_URL = os.environ.get("SCHEDO_TEST_POSTGRES_URL")
+
+
+def _backends() -> list[str]:
+    return ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
+
+
+async def _fresh_pg_database(base: str) -> str:
+    """A new, empty PostgreSQL database for one test (dropped by the caller)."""
+    import asyncpg
+
+    u = make_url(base)
+    name = f"schedo_t_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(
+        user=u.username or "postgres", password=u.password, host=u.host or "127.0.0.1",
+        port=u.port or 5432, database=u.database or "postgres",
+    )
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return u.set(database=name).render_as_string(hide_password=False)
+
+
+async def _drop_pg_database(url: str) -> None:
+    import asyncpg
+
+    u = make_url(url)
+    conn = await asyncpg.connect(
+        user=u.username or "postgres", password=u.password, host=u.host or "127.0.0.1",
+        port=u.port or 5432, database="postgres",
+    )
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{u.database}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(params=_backends())
+async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'schedo.db'}"
+        return
+    assert PG_URL is not None
+    url = await _fresh_pg_database(PG_URL)
+    try:
+        yield url
+    finally:
+        await _drop_pg_database(url)
+
+
+@dataclass
+class Api:
+    """An in-process server: ``client`` talks to it, ``svc`` is its service container."""
+
+    client: httpx.AsyncClient
+    svc: Services
+    clock: FakeClock
+    admin: dict[str, str]
+
+    async def env_key(self, env_id: int = 1, name: str = "test") -> dict[str, str]:
+        r = await self.client.post(
+            "/apikeys", json={"environment_id": env_id, "name": name}, headers=self.admin
+        )
+        assert r.status_code == 200, r.text
+        return {"x-api-key": r.json()["key"]}
+
+    async def define(self, headers: dict[str, str] | None = None, **body: object) -> dict:
+        body.setdefault("schedule", "*/5 * * * *")
+        r = await self.client.post("/jobs/definition", json=body, headers=headers or self.admin)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    async def foreign_org(self) -> dict[str, str]:
+        """An admin key of a second organisation (with its own environment)."""
+        store, now = self.svc.store, self.clock.now()
+        org = await store.create_org("Other org", now)
+        await store.create_environment(org.id, "other-production", keys.new_secret(), now)
+        secret = keys.new_key()
+        await store.create_key(
+            org_id=org.id, env_id=None, name="other-admin", prefix=keys.lookup_prefix(secret),
+            digest=keys.digest(self.svc.pepper, secret), admin=True, internal=False, now=now,
+        )
+        return {"x-api-key": secret}
+
+
+@pytest.fixture
+async def api(db_url: str) -> AsyncIterator[Api]:
+    clock = FakeClock(START)
+    settings = Settings(database_url=db_url, admin_key=ADMIN_KEY)
+    app = create_app(settings, clock=clock, run_loops=False)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://schedo.test") as c:
+            yield Api(client=c, svc=app.state.services, clock=clock,
+                      admin={"x-api-key": ADMIN_KEY})
