@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from .api import errors, executions, jobs, ops, org
+from .api import errors, executions, jobs, ops, org, pull
 from .api.middleware import BodyLimit, JsonBodies
 from .bus import Bus
 from .clock import Clock, SystemClock
@@ -29,7 +30,8 @@ from .storage.sql import SqlStore
 
 log = logging.getLogger("schedo.app")
 
-API_ROUTERS = [executions.router, jobs.router, org.router]
+# pull before executions before jobs: fixed paths win over /jobs/{id} and /jobs/executions/{id}
+API_ROUTERS = [pull.router, executions.router, jobs.router, org.router]
 
 
 def create_app(
@@ -51,7 +53,7 @@ def create_app(
         app.state.services = svc
         tasks: list[asyncio.Task[None]] = []
         if run_loops:
-            loops: list[Callable[[], Awaitable[None]]] = [Ticker(svc).run, Reaper(svc).run]
+            loops: list[Callable[[], Coroutine[Any, Any, None]]] = [Ticker(svc).run, Reaper(svc).run]
             tasks = [asyncio.create_task(loop()) for loop in loops]
         try:
             yield

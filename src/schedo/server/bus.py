@@ -25,7 +25,7 @@ class Signal:
         self._event.set()
         self._event = asyncio.Event()
 
-    async def wait(self, timeout: float | None, seen: int | None = None) -> bool:
+    async def wait(self, timeout: float | None, seen: int | None = None) -> bool:  # noqa: ASYNC109
         """Wait until notified after version ``seen`` (default: now), or ``timeout`` seconds.
         Returns True when woken by a notification."""
         if seen is not None and self._version != seen:

@@ -62,7 +62,7 @@ def lock_sqlite(path: Path) -> IO[str]:
         raise ServeError(f"database: folder {parent} does not exist")
     lock_path = path.with_name(path.name + ".lock")
     try:
-        fh = open(lock_path, "a+")  # noqa: SIM115 - held open until exit
+        fh = open(lock_path, "a+")
     except OSError as exc:
         raise ServeError(f"database: cannot open {lock_path}: {exc.strerror}") from None
     try:

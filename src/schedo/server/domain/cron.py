@@ -30,10 +30,10 @@ its start when started in the second pass of a repeated hour; and its iterator c
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import MAXYEAR, UTC, date, datetime, timedelta, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -161,33 +161,47 @@ class _Matcher:
     Vixie day rule, L, LW, #); time of day by bisecting the sorted hour/minute/second lists.
     """
 
-    __slots__ = ("_hours", "_match_day", "_minutes", "_months", "_seconds", "sim")
+    __slots__ = (
+        "_doms",
+        "_hours",
+        "_match_day",
+        "_minutes",
+        "_month_list",
+        "_months",
+        "_seconds",
+        "sim",
+    )
 
     def __init__(self, expression: str) -> None:
         self.sim = CronSim(expression, datetime(2000, 1, 1))
         self._match_day = self.sim.match_day
         self._months = frozenset(self.sim.months)
+        self._month_list = sorted(self.sim.months)
+        # When both day fields must match and day-of-month lists plain days, only those days
+        # can match: the day search jumps between them ("0 0 29 2 *" is 10x faster).
+        plain = self.sim.day_and and all(d > 0 for d in self.sim.days)
+        self._doms = sorted(self.sim.days) if plain else None
         self._hours = sorted(self.sim.hours)
         self._minutes = sorted(self.sim.minutes)
         self._seconds = sorted(self.sim.seconds)
 
-    def next_after(self, x: datetime) -> datetime:
-        """First matching wall time strictly after naive ``x``; raises _NoFire."""
+    def next_after(self, x: datetime, tz: tzinfo | None = None) -> datetime:
+        """First matching wall time strictly after the wall time of ``x`` (its tzinfo is
+        ignored), returned with ``tz`` attached; raises _NoFire."""
         day = x.date()
         if day.month in self._months and self._match_day(day):
             found = self._time_after(x.hour, x.minute, x.second)
             if found is not None:
-                return datetime(day.year, day.month, day.day, *found)
+                return datetime(day.year, day.month, day.day, *found, tzinfo=tz)
         day = self._day_after(day)
-        return datetime(
-            day.year, day.month, day.day, self._hours[0], self._minutes[0], self._seconds[0]
-        )
+        h, m, s = self._hours[0], self._minutes[0], self._seconds[0]
+        return datetime(day.year, day.month, day.day, h, m, s, tzinfo=tz)
 
     def _time_after(self, h: int, m: int, s: int) -> tuple[int, int, int] | None:
         hours, minutes, seconds = self._hours, self._minutes, self._seconds
-        i = bisect_right(hours, h - 1)  # index of the first hour >= h
+        i = bisect_left(hours, h)
         if i < len(hours) and hours[i] == h:
-            j = bisect_right(minutes, m - 1)
+            j = bisect_left(minutes, m)
             if j < len(minutes) and minutes[j] == m:
                 k = bisect_right(seconds, s)
                 if k < len(seconds):
@@ -201,19 +215,40 @@ class _Matcher:
         return None
 
     def _day_after(self, day: date) -> date:
-        ordinal, limit = (
-            day.toordinal() + 1,
-            min(day.toordinal() + _SCAN_DAYS, date.max.toordinal()),
-        )
+        """First matching day strictly after ``day``; raises _NoFire after 50 years."""
+        ordinal = day.toordinal() + 1
+        limit = min(ordinal + _SCAN_DAYS, date.max.toordinal())
+        months, doms, match_day = self._months, self._doms, self._match_day
         while ordinal <= limit:
             day = date.fromordinal(ordinal)
-            if day.month not in self._months:  # jump to the first of the next month
-                ordinal = (day.replace(day=28) + timedelta(days=4)).replace(day=1).toordinal()
-            elif self._match_day(day):
-                return day
+            y, m = day.year, day.month
+            if m in months:
+                if doms is None:
+                    if match_day(day):
+                        return day
+                    ordinal += 1
+                    continue
+                if day.day in doms and match_day(day):
+                    return day
+                i = bisect_right(doms, day.day)
+                if i < len(doms) and doms[i] <= _month_length(y, m):
+                    ordinal += doms[i] - day.day
+                    continue
+            # on to the first day of the next month in the month field
+            k = bisect_right(self._month_list, m)
+            if k < len(self._month_list):
+                ordinal = date(y, self._month_list[k], 1).toordinal()
+            elif y < MAXYEAR:
+                ordinal = date(y + 1, self._month_list[0], 1).toordinal()
             else:
-                ordinal += 1
+                break
         raise _NoFire
+
+
+def _month_length(year: int, month: int) -> int:
+    if month == 2:
+        return 29 if year % 4 == 0 and (year % 100 != 0 or year % 400 == 0) else 28
+    return 30 if month in (4, 6, 9, 11) else 31
 
 
 @lru_cache(maxsize=4096)
@@ -262,7 +297,22 @@ def _naive(instant: datetime, offset: timedelta) -> datetime:
 
 def _instant(wall: datetime, offset: timedelta) -> datetime:
     """UTC instant of naive ``wall`` read at ``offset``."""
-    return (wall - offset).replace(tzinfo=UTC)
+    u = wall - offset  # the constructor is twice as fast as .replace() on Python 3.11
+    return datetime(u.year, u.month, u.day, u.hour, u.minute, u.second, tzinfo=UTC)
+
+
+def _offsets(zone: ZoneInfo, wall: datetime) -> tuple[timedelta, timedelta]:
+    """Offsets of naive ``wall`` read with fold=0 and fold=1 (PEP 495): equal for a normal
+    time, larger-then-smaller for a repeated time, smaller-then-larger inside a gap."""
+    w = wall
+    again = datetime(w.year, w.month, w.day, w.hour, w.minute, w.second, fold=1)
+    return _off_of(zone, wall), _off_of(zone, again)
+
+
+def _off_of(zone: ZoneInfo, wall: datetime) -> timedelta:
+    offset = zone.utcoffset(wall)
+    assert offset is not None
+    return offset
 
 
 def _transition(zone: ZoneInfo, lo: datetime, hi: datetime) -> datetime:
@@ -308,20 +358,20 @@ class _CronRule:
     def next_after(self, a: datetime) -> datetime:
         zone, match = self.zone, self.matcher.next_after
         if zone is None:
-            return match(a.replace(tzinfo=None)).replace(tzinfo=UTC)
-        loc = a.astimezone(zone)
-        x, off = loc.replace(tzinfo=None), _off(loc)
+            return match(a, UTC)
+        loc = a.astimezone(zone)  # the matcher reads only its wall-clock fields
         if loc.fold:  # `a` is in the second pass of a repeated hour
-            off_first = _off(loc.replace(fold=0))
+            x, off, off_first = loc.replace(tzinfo=None), _off(loc), _off(loc.replace(fold=0))
             end = _naive(_transition(zone, a - (off_first - off), a), off_first)
             if self.wall_clock:  # wall times before `end` fired in the first pass
                 return self._wall_clock_after(a, max(x, end - _ONE_SECOND))
             wall = match(x)
             return _instant(wall, off) if wall < end else self._real_after(end - _ONE_SECOND)
         if self.wall_clock:
-            return self._wall_clock_after(a, x)
-        off_second = _off(loc.replace(fold=1))
+            return self._wall_clock_after(a, loc)
+        off, off_second = _offsets(zone, loc)
         if off_second < off:  # `a` is in the first pass of a repeated hour
+            x = loc.replace(tzinfo=None)
             trans = _transition(zone, a, a + (off - off_second))
             start, end = _naive(trans, off_second), _naive(trans, off)
             wall = match(x)
@@ -330,8 +380,8 @@ class _CronRule:
             wall = match(start - _ONE_SECOND)
             if wall < end:
                 return _instant(wall, off_second)
-            x = end - _ONE_SECOND
-        return self._real_after(x)
+            return self._real_after(end - _ONE_SECOND)
+        return self._real_after(loc)
 
     def _wall_clock_after(self, a: datetime, x: datetime) -> datetime:
         """Wall-clock mode. Wall time -> instant is non-decreasing (a repeated time maps to its
@@ -340,8 +390,7 @@ class _CronRule:
         assert self.zone is not None
         while True:
             wall = self.matcher.next_after(x)
-            loc = wall.replace(tzinfo=self.zone)
-            off0, off1 = _off(loc), _off(loc.replace(fold=1))
+            off0, off1 = _offsets(self.zone, wall)
             if off0 >= off1:  # exists, or is repeated (fold 0 = first pass)
                 instant = _instant(wall, off0)
             else:  # skipped by a spring-forward gap: the first instant after it
@@ -356,8 +405,7 @@ class _CronRule:
         assert self.zone is not None
         while True:
             wall = self.matcher.next_after(x)
-            loc = wall.replace(tzinfo=self.zone)
-            off0, off1 = _off(loc), _off(loc.replace(fold=1))
+            off0, off1 = _offsets(self.zone, wall)
             if off0 >= off1:
                 return _instant(wall, off0)
             gap_end = _naive(

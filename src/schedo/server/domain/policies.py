@@ -33,7 +33,8 @@ def retry_delay(retry_number: int, rng: random.Random | None = None) -> float:
         raise ValueError("retry_number is 1-based")
     base = min(RETRY_BASE_SECONDS * 2 ** (retry_number - 1), RETRY_CAP_SECONDS)
     r = rng if rng is not None else random
-    return base * (1 + r.uniform(-RETRY_JITTER, RETRY_JITTER))
+    jitter: float = r.uniform(-RETRY_JITTER, RETRY_JITTER)
+    return base * (1 + jitter)
 
 
 def pickup_deadline(due_at: datetime, timeout_seconds: int) -> datetime:

@@ -36,7 +36,9 @@ async def authenticate(svc: Services, api_key: str | None, env_header: str | Non
     else:
         assert stored.environment_id is not None
         if wanted is not None and wanted != stored.environment_id:
-            raise Forbidden("X-API-ENVIRONMENT: an environment key may only use its own environment")
+            raise Forbidden(
+                "X-API-ENVIRONMENT: an environment key may only use its own environment"
+            )
         env_id = stored.environment_id
     return Principal(
         key_id=stored.id,

@@ -174,6 +174,23 @@ class ExecutionStore(Protocol):
         creates the retry when the job allows one (see SchedulerStore.expire_overdue)."""
 
 
+class ClaimStore(Protocol):
+    async def claim(
+        self, env_id: int, codes: Sequence[str], types: Sequence[str], now: datetime, limit: int
+    ) -> list[Execution]:
+        """Atomically claim up to ``limit`` pending executions of the environment whose job
+        code is in ``codes``, job type in ``types`` and due_at <= now, oldest due first:
+        status running, pick_up_time = start_time = now, run_deadline = now + timeout + 5 s.
+        One statement (UPDATE … WHERE id IN (SELECT … [FOR UPDATE SKIP LOCKED]) AND status =
+        'pending' RETURNING): an execution is never returned to two callers."""
+
+    async def earliest_pending_due(
+        self, env_id: int, codes: Sequence[str], types: Sequence[str]
+    ) -> datetime | None:
+        """The earliest due_at of a pending execution matching the filters (retries wait in
+        the future), so a long poll can sleep exactly until then."""
+
+
 class SchedulerStore(Protocol):
     async def earliest_next_run_at(self) -> datetime | None:
         """The smallest next_run_at over all unpaused jobs."""
@@ -199,8 +216,8 @@ class SchedulerStore(Protocol):
         then)."""
 
 
-class Store(OrgStore, EnvironmentStore, KeyStore, JobStore, ExecutionStore, SchedulerStore,
-            Protocol):
+class Store(OrgStore, EnvironmentStore, KeyStore, JobStore, ExecutionStore, ClaimStore,
+            SchedulerStore, Protocol):
     async def ping(self) -> None:
         """Raise if the database cannot be reached."""
 

@@ -7,14 +7,14 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, exists, func, select, union_all, update
+from sqlalchemy import BigInteger, bindparam, exists, func, literal, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain import policies
 from ..domain.errors import Conflict, NotFound
 from ..domain.model import ACTIVE, ExecStatus, JobStatus, Trigger
 from ..domain.records import Completion, Execution, Job
-from ..domain.timefmt import from_ms
+from ..domain.timefmt import from_ms, to_ms
 from . import rows
 from .contracts import Planner, TickResult
 from .db import Database
@@ -173,6 +173,59 @@ class RunSql:
             if not report.success:
                 await _create_retries(self.db, c, [done], now)
             return done, True
+
+    # -- claims ------------------------------------------------------------------------------
+    async def claim(
+        self, env_id: int, codes: Sequence[str], types: Sequence[str], now: datetime, limit: int
+    ) -> list[Execution]:
+        if not codes or limit <= 0:
+            return []
+        async with self.db.write() as c:
+            pick = self.db.skip_locked(
+                select(executions.c.id)
+                .where(
+                    executions.c.status == ExecStatus.PENDING.value,
+                    executions.c.environment_id == env_id,
+                    executions.c.job_code.in_(list(codes)),
+                    executions.c.due_at <= now,
+                    executions.c.job_type.in_(list(types)),
+                )
+                .order_by(executions.c.due_at, executions.c.id)
+                .limit(limit)
+            )
+            now_ms = literal(to_ms(now), BigInteger())
+            res = await c.execute(
+                update(executions)
+                .where(executions.c.id.in_(pick.scalar_subquery()),
+                       executions.c.status == ExecStatus.PENDING.value)
+                .values(
+                    status=ExecStatus.RUNNING.value,
+                    pick_up_time=now,
+                    start_time=now,
+                    run_deadline=now_ms + (executions.c.timeout_seconds
+                                           + policies.RUN_GRACE_SECONDS) * 1000,
+                )
+                .returning(*executions.c)
+            )
+            claimed = sorted((rows.execution(r) for r in res), key=lambda e: (e.due_at, e.id))
+            await _refresh_job_status(c, claimed)
+            return claimed
+
+    async def earliest_pending_due(
+        self, env_id: int, codes: Sequence[str], types: Sequence[str]
+    ) -> datetime | None:
+        if not codes:
+            return None
+        async with self.db.read() as c:
+            v = (await c.execute(
+                select(func.min(executions.c.due_at)).where(
+                    executions.c.status == ExecStatus.PENDING.value,
+                    executions.c.environment_id == env_id,
+                    executions.c.job_code.in_(list(codes)),
+                    executions.c.job_type.in_(list(types)),
+                )
+            )).scalar_one_or_none()
+        return _as_dt(v)
 
     # -- scheduler -----------------------------------------------------------------------------
     async def earliest_next_run_at(self) -> datetime | None:

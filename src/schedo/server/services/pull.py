@@ -1,0 +1,92 @@
+"""Worker pulls: long poll and stream, both built on one atomic claim.
+
+A waiting puller sleeps on ``bus.runs_ready`` (woken the moment the ticker, a trigger or a
+retry creates a run), or until the earliest future due time of a pending run it could take
+(retries wait out their backoff), or until its own deadline. There is no polling interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from ..domain.errors import InvalidInput
+from ..domain.model import JobType
+from ..domain.records import Execution
+from . import validation
+from .context import Principal, Services
+
+MAX_WAIT = 30.0
+MAX_LIMIT = 100
+MAX_CODES = 500
+SDK_TYPES = (JobType.SDK.value,)
+
+
+def parse_codes(raw: str | None) -> list[str]:
+    if raw is None or not raw.strip():
+        raise InvalidInput("jobs: name at least one job code (jobs=a,b)")
+    codes = [c.strip() for c in raw.split(",") if c.strip()]
+    if len(codes) > MAX_CODES:
+        raise InvalidInput(f"jobs: at most {MAX_CODES} job codes")
+    for c in codes:
+        validation.job_name(c, field="jobs")
+    return sorted(set(codes))
+
+
+async def _wait_for_runs(
+    svc: Services, p: Principal, codes: list[str], types: tuple[str, ...], seen: int,
+    limit_seconds: float,
+) -> None:
+    timeout = limit_seconds
+    nxt = await svc.store.earliest_pending_due(p.env_id, codes, types)
+    if nxt is not None:
+        timeout = min(timeout, max(0.0, (nxt - svc.clock.now()).total_seconds()))
+    if timeout > 0:
+        await svc.bus.runs_ready.wait(timeout, seen)
+
+
+async def long_poll(
+    svc: Services, p: Principal, codes: list[str], wait: float, limit: int, worker: str,
+    types: tuple[str, ...] = SDK_TYPES,
+) -> list[Execution]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + max(0.0, min(wait, MAX_WAIT))
+    while True:
+        seen = svc.bus.runs_ready.version
+        svc.connections.polled(p.env_id, codes, worker, svc.clock.now())
+        got = await svc.store.claim(p.env_id, codes, types, svc.clock.now(), limit)
+        remaining = deadline - loop.time()
+        if got or remaining <= 0:
+            if got:
+                svc.bus.deadlines_changed.notify()
+            return got
+        await _wait_for_runs(svc, p, codes, types, seen, remaining)
+
+
+async def stream(
+    svc: Services, p: Principal, codes: list[str], limit: int, worker: str,
+    keepalive: float = 15.0, types: tuple[str, ...] = SDK_TYPES,
+) -> AsyncIterator[Execution | None]:
+    """Yield claimed executions as they become due, and None at least every ``keepalive``
+    seconds (the caller sends a comment line)."""
+    loop = asyncio.get_running_loop()
+    svc.connections.stream_opened(p.env_id, codes, worker)
+    try:
+        last_sent = loop.time()
+        while True:
+            seen = svc.bus.runs_ready.version
+            got = await svc.store.claim(p.env_id, codes, types, svc.clock.now(), limit)
+            if got:
+                svc.bus.deadlines_changed.notify()
+                for e in got:
+                    yield e
+                last_sent = loop.time()
+                continue
+            since = loop.time() - last_sent
+            if since >= keepalive:
+                yield None
+                last_sent = loop.time()
+                continue
+            await _wait_for_runs(svc, p, codes, types, seen, keepalive - since)
+    finally:
+        svc.connections.stream_closed(p.env_id, codes, worker)
