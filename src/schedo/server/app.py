@@ -10,8 +10,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
-from typing import Any
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -29,6 +29,7 @@ from .storage.migrate import migrate
 from .storage.sql import SqlStore
 
 log = logging.getLogger("schedo.app")
+Loop = Callable[[], Coroutine[Any, Any, None]]
 
 # pull before executions before jobs: fixed paths win over /jobs/{id} and /jobs/executions/{id}
 API_ROUTERS = [pull.router, executions.router, jobs.router, org.router]
@@ -53,7 +54,7 @@ def create_app(
         app.state.services = svc
         tasks: list[asyncio.Task[None]] = []
         if run_loops:
-            loops: list[Callable[[], Coroutine[Any, Any, None]]] = [Ticker(svc).run, Reaper(svc).run]
+            loops: list[Loop] = [Ticker(svc).run, Reaper(svc).run]
             tasks = [asyncio.create_task(loop()) for loop in loops]
         try:
             yield

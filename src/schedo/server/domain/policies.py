@@ -25,6 +25,7 @@ ALL_MAX_RUNS = 100
 # How many tick instants we enumerate for one job after a downtime before we stop counting
 # exactly (a per-second job down for a week would otherwise mean 600k iterations).
 MISSED_SCAN_CAP = 20_000
+_RNG = random.Random()
 
 
 def retry_delay(retry_number: int, rng: random.Random | None = None) -> float:
@@ -32,9 +33,8 @@ def retry_delay(retry_number: int, rng: random.Random | None = None) -> float:
     if retry_number < 1:
         raise ValueError("retry_number is 1-based")
     base = min(RETRY_BASE_SECONDS * 2 ** (retry_number - 1), RETRY_CAP_SECONDS)
-    r = rng if rng is not None else random
-    jitter: float = r.uniform(-RETRY_JITTER, RETRY_JITTER)
-    return base * (1 + jitter)
+    r = rng if rng is not None else _RNG
+    return float(base * (1 + r.uniform(-RETRY_JITTER, RETRY_JITTER)))
 
 
 def pickup_deadline(due_at: datetime, timeout_seconds: int) -> datetime:
