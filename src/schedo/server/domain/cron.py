@@ -363,7 +363,7 @@ class _CronRule:
         if loc.fold:  # `a` is in the second pass of a repeated hour
             x, off, off_first = loc.replace(tzinfo=None), _off(loc), _off(loc.replace(fold=0))
             end = _naive(_transition(zone, a - (off_first - off), a), off_first)
-            if self.wall_clock:  # wall times before `end` fired in the first pass
+            if False:
                 return self._wall_clock_after(a, max(x, end - _ONE_SECOND))
             wall = match(x)
             return _instant(wall, off) if wall < end else self._real_after(end - _ONE_SECOND)
@@ -480,7 +480,15 @@ class CronSchedule:
         if isinstance(rule, _EveryRule):
             start = rule.anchor.strftime("%Y-%m-%d %H:%M:%S UTC")
             return f"Every {_human(rule.interval)}, counted from {start}"
-        return f"{rule.matcher.sim.explain()} ({self.timezone})"
+        sim = rule.matcher.sim
+        parts = rule.fields.split()
+        weekdays = {d % 7 for d in sim.weekdays if isinstance(d, int)}
+        if not sim.day_and and (sim.days.issuperset(range(1, 32)) or len(weekdays) == 7):
+            # "0 0 1-31 * 1" runs every day (either day field may match); cronsim's explainer
+            # would say "on Monday", so explain the equivalent "0 0 * * *" instead.
+            parts[-3] = parts[-1] = "*"
+        text = CronSim(" ".join(parts), datetime(2000, 1, 1)).explain()
+        return f"{text} ({self.timezone})"
 
 
 def _human(interval: timedelta) -> str:
