@@ -17,7 +17,7 @@ import os
 import socket
 import sys
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from sqlalchemy.engine import make_url
 
@@ -99,8 +99,24 @@ def _describe(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
+def _server_class() -> type:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn re-raises SIGTERM/SIGINT after a graceful shutdown (so the process dies of
+        the signal); a finished graceful shutdown is a normal exit for us: status 0."""
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            super().handle_exit(sig, frame)
+            self._captured_signals.clear()
+
+    return Server
+
+
 def serve(settings: Settings) -> int:
     import uvicorn
+
+    _Server = _server_class()
 
     from .app import create_app
     from .logs import configure
@@ -132,7 +148,7 @@ def serve(settings: Settings) -> int:
     app = create_app(settings, on_admin_key=show_key)
     config = uvicorn.Config(app, log_level=settings.log_level.lower(), access_log=False,
                             timeout_graceful_shutdown=10, lifespan="on")
-    server = uvicorn.Server(config)
+    server = _Server(config)
     print(f"schedo: serving on http://{settings.host}:{settings.port} "
           f"(database {make_url(settings.database_url).render_as_string()})", flush=True)
     try:

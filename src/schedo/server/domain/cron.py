@@ -363,7 +363,7 @@ class _CronRule:
         if loc.fold:  # `a` is in the second pass of a repeated hour
             x, off, off_first = loc.replace(tzinfo=None), _off(loc), _off(loc.replace(fold=0))
             end = _naive(_transition(zone, a - (off_first - off), a), off_first)
-            if False:
+            if self.wall_clock:  # wall times before `end` fired in the first pass
                 return self._wall_clock_after(a, max(x, end - _ONE_SECOND))
             wall = match(x)
             return _instant(wall, off) if wall < end else self._real_after(end - _ONE_SECOND)

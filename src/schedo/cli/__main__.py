@@ -1,0 +1,5 @@
+"""``python -m schedo.cli`` runs the ``schedo`` command."""
+
+from . import main
+
+main()
