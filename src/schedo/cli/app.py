@@ -8,8 +8,11 @@ import typer
 
 from .cron_cmd import cron_app
 
-app = typer.Typer(help="Schedo: a self-hostable cron-job service.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Schedo: a self-hostable cron-job service.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 app.add_typer(cron_app, name="cron")
 
 
@@ -17,18 +20,27 @@ app.add_typer(cron_app, name="cron")
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on [127.0.0.1]")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on [8000]")] = None,
-    db: Annotated[str | None, typer.Option(
-        "--db", help="Database URL (SCHEDO_DATABASE_URL); default sqlite:///schedo.db")] = None,
-    allow_private_webhooks: Annotated[bool | None, typer.Option(
-        "--allow-private-webhooks", help="Allow push targets on private addresses")] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db", help="Database URL (SCHEDO_DATABASE_URL); default sqlite:///schedo.db"
+        ),
+    ] = None,
+    allow_private_webhooks: Annotated[
+        bool | None,
+        typer.Option("--allow-private-webhooks", help="Allow push targets on private addresses"),
+    ] = None,
 ) -> None:
     """Run the API, the scheduler and the dashboard in one process."""
     try:
         from ..server.serve import serve as run_server
         from ..server.settings import Settings
     except ImportError as exc:
-        typer.echo(f"schedo: the server needs the 'server' extra ({exc.name} is missing): "
-                   "pip install 'schedo[server]'", err=True)
+        typer.echo(
+            f"schedo: the server needs the 'server' extra ({exc.name} is missing): "
+            "pip install 'schedo[server]'",
+            err=True,
+        )
         raise typer.Exit(2) from None
     overrides: dict[str, object] = {}
     if host is not None:

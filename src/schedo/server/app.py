@@ -46,8 +46,9 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database(settings.database_url, pool_size=settings.db_pool_size)
         await migrate(db)
-        svc = Services(store=SqlStore(db), clock=clock or SystemClock(), settings=settings,
-                       bus=Bus())
+        svc = Services(
+            store=SqlStore(db), clock=clock or SystemClock(), settings=settings, bus=Bus()
+        )
         boot = await bootstrap(svc, settings.admin_key)
         if boot.admin_key and on_admin_key:
             on_admin_key(boot.admin_key)

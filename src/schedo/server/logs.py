@@ -10,7 +10,8 @@ import structlog
 
 def configure(level: str = "INFO", fmt: str = "console") -> None:
     renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer() if fmt == "json"
+        structlog.processors.JSONRenderer()
+        if fmt == "json"
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
     shared: list[structlog.types.Processor] = [
@@ -20,8 +21,10 @@ def configure(level: str = "INFO", fmt: str = "console") -> None:
     ]
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(foreign_pre_chain=shared, processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer])
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -37,8 +37,9 @@ def _bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
-            raise ServeError(f"port {port} on {host} is already in use; "
-                             "choose another with --port") from None
+            raise ServeError(
+                f"port {port} on {host} is already in use; choose another with --port"
+            ) from None
         raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     sock.listen(2048)
     sock.set_inheritable(True)
@@ -50,8 +51,9 @@ def sqlite_path(url: str) -> Path | None:
     if u.get_backend_name() != "sqlite":
         return None
     if not u.database or u.database == ":memory:":
-        raise ServeError("database: an in-memory SQLite database cannot be served; "
-                         "give a file path")
+        raise ServeError(
+            "database: an in-memory SQLite database cannot be served; give a file path"
+        )
     return Path(u.database)
 
 
@@ -131,8 +133,9 @@ def serve(settings: Settings) -> int:
         except ServeError:
             raise
         except Exception as exc:
-            raise ServeError(f"database: cannot open {settings.database_url!r}: "
-                             f"{_describe(exc)}") from None
+            raise ServeError(
+                f"database: cannot open {settings.database_url!r}: {_describe(exc)}"
+            ) from None
     except ServeError as exc:
         print(f"schedo: {exc}", file=sys.stderr)
         return 1
@@ -146,11 +149,19 @@ def serve(settings: Settings) -> int:
         )
 
     app = create_app(settings, on_admin_key=show_key)
-    config = uvicorn.Config(app, log_level=settings.log_level.lower(), access_log=False,
-                            timeout_graceful_shutdown=10, lifespan="on")
+    config = uvicorn.Config(
+        app,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        timeout_graceful_shutdown=10,
+        lifespan="on",
+    )
     server = _Server(config)
-    print(f"schedo: serving on http://{settings.host}:{settings.port} "
-          f"(database {make_url(settings.database_url).render_as_string()})", flush=True)
+    print(
+        f"schedo: serving on http://{settings.host}:{settings.port} "
+        f"(database {make_url(settings.database_url).render_as_string()})",
+        flush=True,
+    )
     try:
         server.run(sockets=[sock])
     finally:

@@ -33,8 +33,15 @@ STATUS: dict[type[SchedoError], int] = {
     NotFound: 404,
     Conflict: 409,
 }
-SHAPE_TYPES = {"missing", "model_type", "model_attributes_type", "extra_forbidden",
-               "dict_type", "list_type", "is_instance_of"}
+SHAPE_TYPES = {
+    "missing",
+    "model_type",
+    "model_attributes_type",
+    "extra_forbidden",
+    "dict_type",
+    "list_type",
+    "is_instance_of",
+}
 
 
 def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -55,10 +62,13 @@ def classify(errors: list[dict[str, Any]]) -> tuple[int, str]:
         return 400, "body: malformed JSON"
     if loc and loc[0] in ("path", "query", "header"):
         return 400, f"{_where(loc)}: {first.get('msg', 'invalid value')}"
-    status = 422 if any(
-        e.get("type") in SHAPE_TYPES or str(e.get("type", "")).endswith("_type")
-        for e in errors
-    ) else 400
+    status = (
+        422
+        if any(
+            e.get("type") in SHAPE_TYPES or str(e.get("type", "")).endswith("_type") for e in errors
+        )
+        else 400
+    )
     return status, f"{_where(loc)}: {first.get('msg', 'invalid value')}"
 
 

@@ -37,7 +37,12 @@ async def complete(exec_id: Id, body: CompleteIn, svc: Svc, p: Auth) -> dict[str
     if body.exit_code is not None and not -(2**31) <= body.exit_code < 2**31:
         raise InvalidInput("exit_code: must be a 32-bit integer")
     ex = await runs.complete(
-        svc, p, exec_id, success=body.success, output=body.output, error=body.error,
+        svc,
+        p,
+        exec_id,
+        success=body.success,
+        output=body.output,
+        error=body.error,
         start_ms=_ms(body.start_server_time_utc, "start_server_time_utc"),
         end_ms=_ms(body.complete_server_time_utc, "complete_server_time_utc"),
         exit_code=body.exit_code,

@@ -69,9 +69,11 @@ class BodyLimit:
 
 async def _reply(send: Send, status: int, message: str) -> None:
     body = json.dumps({"message": message}).encode()
-    headers: list[Any] = [(b"content-type", b"application/json"),
-                          (b"content-length", str(len(body)).encode()),
-                          (b"connection", b"close")]
+    headers: list[Any] = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 

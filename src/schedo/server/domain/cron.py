@@ -114,41 +114,48 @@ def _value(spec: _Field, token: str) -> int:
     return value
 
 
-def _check_item(spec: _Field, item: str) -> None:
-    """Validate one list item (already upper-case) with the grammar cronsim accepts."""
+def _check_item(spec: _Field, item: str) -> str:
+    """Validate one list item (already upper-case) with the grammar cronsim accepts, and
+    return it as cronsim should see it."""
     if spec is _DOM and item in ("L", "LW"):
-        return
+        return item
     if spec is _DOW and "L" in item:  # "5L": the last Friday of the month
         if not (item.endswith("L") and _is_uint(item[:-1])):
             raise _field_error(spec, f"{item!r}: 'L' must follow a weekday number, as in 5L")
         _value(spec, item[:-1])
-        return
+        return item
     if spec is _DOW and "#" in item:  # "1#2": the second Monday of the month
         day, _, nth = item.partition("#")
         _value(spec, day)
         if not (_is_uint(nth) and 1 <= int(nth) <= 5):
             raise _field_error(spec, f"{item!r}: the number after '#' must be 1-5")
-        return
+        return item
     base, slash, step = item.partition("/")
     if slash and not _is_uint(step):
         raise _field_error(spec, f"step {step!r} in {item!r} is not a number")
     if slash and int(step) == 0:
         raise _field_error(spec, f"step in {item!r} must be at least 1")
     if base == "*":
-        return
+        return item
     start, dash, end = base.partition("-")
     first = _value(spec, start)
     if dash and _value(spec, end) < first:
         raise _field_error(spec, f"range {base!r} runs backwards")
+    if dash and slash and _value(spec, end) == first:
+        return start  # cronsim reads "5-5/10" as "5/10" (5, 15, ...); it means just 5
+    return item
 
 
-def _check_fields(parts: list[str]) -> None:
+def _check_fields(parts: list[str]) -> str:
+    """Validate the fields; return them normalised (upper case, single spaces)."""
     specs = _FIVE if len(parts) == 5 else (_SECOND, *_FIVE)
+    fields = []
     for spec, text in zip(specs, parts, strict=True):
-        for item in text.upper().split(","):
-            if not item:
-                raise _field_error(spec, f"empty list item in {text!r}")
-            _check_item(spec, item)
+        items = text.upper().split(",")
+        if "" in items:
+            raise _field_error(spec, f"empty list item in {text!r}")
+        fields.append(",".join(_check_item(spec, item) for item in items))
+    return " ".join(fields)
 
 
 # --------------------------------------------------------------------------- naive search
@@ -169,11 +176,13 @@ class _Matcher:
         "_month_list",
         "_months",
         "_seconds",
+        "fields",
         "sim",
     )
 
-    def __init__(self, expression: str) -> None:
-        self.sim = CronSim(expression, datetime(2000, 1, 1))
+    def __init__(self, fields: str) -> None:
+        self.fields = fields
+        self.sim = CronSim(fields, datetime(2000, 1, 1))
         self._match_day = self.sim.match_day
         self._months = frozenset(self.sim.months)
         self._month_list = sorted(self.sim.months)
@@ -260,9 +269,8 @@ def _compile(expression: str) -> _Matcher:
             "schedule: expected 5 fields (minute hour day-of-month month day-of-week) "
             f"or 6 (second first), got {len(parts)}"
         )
-    _check_fields(parts)
     try:
-        matcher = _Matcher(expression)
+        matcher = _Matcher(_check_fields(parts))
     except CronSimError as exc:  # the grammar passed, so only impossible days are left
         field_name = str(exc).removeprefix("Bad ")
         raise CronError(
@@ -481,7 +489,7 @@ class CronSchedule:
             start = rule.anchor.strftime("%Y-%m-%d %H:%M:%S UTC")
             return f"Every {_human(rule.interval)}, counted from {start}"
         sim = rule.matcher.sim
-        parts = rule.fields.split()
+        parts = rule.matcher.fields.split()
         weekdays = {d % 7 for d in sim.weekdays if isinstance(d, int)}
         if not sim.day_and and (sim.days.issuperset(range(1, 32)) or len(weekdays) == 7):
             # "0 0 1-31 * 1" runs every day (either day field may match); cronsim's explainer

@@ -99,4 +99,3 @@ async def trigger(svc: Services, p: Principal, job_id: int) -> Execution:
 
 async def last_run(svc: Services, p: Principal, job_id: int) -> Execution | None:
     return await svc.store.last_run(p.env_id, job_id)
-

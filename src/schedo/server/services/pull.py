@@ -34,7 +34,11 @@ def parse_codes(raw: str | None) -> list[str]:
 
 
 async def _wait_for_runs(
-    svc: Services, p: Principal, codes: list[str], types: tuple[str, ...], seen: int,
+    svc: Services,
+    p: Principal,
+    codes: list[str],
+    types: tuple[str, ...],
+    seen: int,
     limit_seconds: float,
 ) -> None:
     timeout = limit_seconds
@@ -46,7 +50,12 @@ async def _wait_for_runs(
 
 
 async def long_poll(
-    svc: Services, p: Principal, codes: list[str], wait: float, limit: int, worker: str,
+    svc: Services,
+    p: Principal,
+    codes: list[str],
+    wait: float,
+    limit: int,
+    worker: str,
     types: tuple[str, ...] = SDK_TYPES,
 ) -> list[Execution]:
     loop = asyncio.get_running_loop()
@@ -64,8 +73,13 @@ async def long_poll(
 
 
 async def stream(
-    svc: Services, p: Principal, codes: list[str], limit: int, worker: str,
-    keepalive: float = 15.0, types: tuple[str, ...] = SDK_TYPES,
+    svc: Services,
+    p: Principal,
+    codes: list[str],
+    limit: int,
+    worker: str,
+    keepalive: float = 15.0,
+    types: tuple[str, ...] = SDK_TYPES,
 ) -> AsyncIterator[Execution | None]:
     """Yield claimed executions as they become due, and None at least every ``keepalive``
     seconds (the caller sends a comment line)."""

@@ -28,8 +28,16 @@ async def history(
 
 
 async def complete(
-    svc: Services, p: Principal, exec_id: int, *, success: bool, output: str | None,
-    error: str | None, start_ms: int | None, end_ms: int | None, exit_code: int | None = None,
+    svc: Services,
+    p: Principal,
+    exec_id: int,
+    *,
+    success: bool,
+    output: str | None,
+    error: str | None,
+    start_ms: int | None,
+    end_ms: int | None,
+    exit_code: int | None = None,
 ) -> Execution:
     report = Completion(
         success=success,

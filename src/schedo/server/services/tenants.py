@@ -33,9 +33,13 @@ async def bootstrap(svc: Services, admin_key: str | None) -> Bootstrap:
     key = admin_key or keys.new_key()
     pepper = keys.new_secret()
     created = await svc.store.bootstrap(
-        org_name=ORG_NAME, env_name=ENV_NAME, signature_key=keys.new_secret(),
-        admin_prefix=keys.lookup_prefix(key), admin_digest=keys.digest(pepper, key),
-        pepper=pepper, now=svc.clock.now(),
+        org_name=ORG_NAME,
+        env_name=ENV_NAME,
+        signature_key=keys.new_secret(),
+        admin_prefix=keys.lookup_prefix(key),
+        admin_digest=keys.digest(pepper, key),
+        pepper=pepper,
+        now=svc.clock.now(),
     )
     stored = await svc.store.get_meta("api_key_pepper")
     if stored is None:
@@ -81,21 +85,25 @@ async def delete_environment(svc: Services, p: Principal, env_id: int) -> Enviro
     return env
 
 
-async def create_key(
-    svc: Services, p: Principal, env_id: int, name: str
-) -> tuple[ApiKey, str]:
+async def create_key(svc: Services, p: Principal, env_id: int, name: str) -> tuple[ApiKey, str]:
     """A new environment key; returns the record and the full secret (shown once)."""
     validation.plain_name(name)
     if not p.admin and env_id != p.key_env_id:
         # an environment key only manages keys of its own environment
         await svc.store.get_environment(p.org_id, env_id)  # foreign org: 404 first
-        raise Forbidden("environment_id: an environment key may only create keys for its "
-                        "own environment")
+        raise Forbidden(
+            "environment_id: an environment key may only create keys for its own environment"
+        )
     await svc.store.get_environment(p.org_id, env_id)
     secret = keys.new_key()
     record = await svc.store.create_key(
-        org_id=p.org_id, env_id=env_id, name=name, prefix=keys.lookup_prefix(secret),
-        digest=keys.digest(svc.pepper, secret), admin=False, internal=False,
+        org_id=p.org_id,
+        env_id=env_id,
+        name=name,
+        prefix=keys.lookup_prefix(secret),
+        digest=keys.digest(svc.pepper, secret),
+        admin=False,
+        internal=False,
         now=svc.clock.now(),
     )
     return record, secret

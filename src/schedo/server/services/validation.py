@@ -23,8 +23,10 @@ RETRIES_MAX = 100
 URL_MAX = 2048
 COMMAND_MAX = 8 * 1024
 EMAIL_MAX = 320
-_EMAIL = re.compile(r"^[^@\s\x00-\x1f\"<>,;]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+_EMAIL = re.compile(
+    r"^[^@\s\x00-\x1f\"<>,;]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -126,9 +128,16 @@ def schedule(expression: str, timezone: str | None) -> tuple[str, str]:
 
 
 def definition(
-    *, name: str, schedule_expr: str, timezone: str | None, blocking: bool | None,
-    metadata_value: dict[str, Any] | None, timeout_seconds: int | None,
-    webhook: str | None, retries: int | None, catch_up_value: str | None,
+    *,
+    name: str,
+    schedule_expr: str,
+    timezone: str | None,
+    blocking: bool | None,
+    metadata_value: dict[str, Any] | None,
+    timeout_seconds: int | None,
+    webhook: str | None,
+    retries: int | None,
+    catch_up_value: str | None,
     command: str | None,
 ) -> JobSpec:
     expr, tz = schedule(schedule_expr, timezone)

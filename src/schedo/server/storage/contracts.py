@@ -51,8 +51,15 @@ Planner = Callable[[Job], TickPlanned]
 
 class OrgStore(Protocol):
     async def bootstrap(
-        self, *, org_name: str, env_name: str, signature_key: str, admin_prefix: str,
-        admin_digest: str, pepper: str, now: datetime,
+        self,
+        *,
+        org_name: str,
+        env_name: str,
+        signature_key: str,
+        admin_prefix: str,
+        admin_digest: str,
+        pepper: str,
+        now: datetime,
     ) -> bool:
         """On an empty database create organisation 1, environment 1, the admin key and the
         key pepper, and return True. On a database that already has organisation 1, change
@@ -96,8 +103,16 @@ class EnvironmentStore(Protocol):
 
 class KeyStore(Protocol):
     async def create_key(
-        self, *, org_id: int, env_id: int | None, name: str, prefix: str, digest: str,
-        admin: bool, internal: bool, now: datetime,
+        self,
+        *,
+        org_id: int,
+        env_id: int | None,
+        name: str,
+        prefix: str,
+        digest: str,
+        admin: bool,
+        internal: bool,
+        now: datetime,
     ) -> ApiKey:
         """Store a key (digest only; the secret never reaches storage)."""
 
@@ -118,7 +133,11 @@ class KeyStore(Protocol):
 
 class JobStore(Protocol):
     async def upsert_job(
-        self, env_id: int, spec: JobSpec, now: datetime, next_run_at: datetime | None,
+        self,
+        env_id: int,
+        spec: JobSpec,
+        now: datetime,
+        next_run_at: datetime | None,
         schedule_changed: bool,
     ) -> tuple[Job, bool]:
         """Create the job or update the one with the same name in the environment, keeping
@@ -139,9 +158,16 @@ class JobStore(Protocol):
         """Delete the job and all of its executions. NotFound as for get_job."""
 
     async def update_job_flags(
-        self, env_id: int, job_id: int, now: datetime, *, paused: bool | None = None,
-        muted: bool | None = None, next_run_at: datetime | None = None,
-        webhook_url: str | None = None, set_webhook: bool = False,
+        self,
+        env_id: int,
+        job_id: int,
+        now: datetime,
+        *,
+        paused: bool | None = None,
+        muted: bool | None = None,
+        next_run_at: datetime | None = None,
+        webhook_url: str | None = None,
+        set_webhook: bool = False,
     ) -> Job:
         """Change paused/muted/webhook (None leaves a flag alone). When ``paused`` is given,
         ``next_run_at`` is stored with it (None while paused). ``set_webhook`` stores
@@ -216,8 +242,16 @@ class SchedulerStore(Protocol):
         then)."""
 
 
-class Store(OrgStore, EnvironmentStore, KeyStore, JobStore, ExecutionStore, ClaimStore,
-            SchedulerStore, Protocol):
+class Store(
+    OrgStore,
+    EnvironmentStore,
+    KeyStore,
+    JobStore,
+    ExecutionStore,
+    ClaimStore,
+    SchedulerStore,
+    Protocol,
+):
     async def ping(self) -> None:
         """Raise if the database cannot be reached."""
 

@@ -60,8 +60,9 @@ class Database:
         self.dialect = make_url(self.url).get_backend_name()
         if self.dialect == "sqlite":
             self.read_engine = create_async_engine(self.url, pool_size=pool_size)
-            self.write_engine = create_async_engine(self.url, pool_size=1, max_overflow=0,
-                                                    pool_timeout=60)
+            self.write_engine = create_async_engine(
+                self.url, pool_size=1, max_overflow=0, pool_timeout=60
+            )
             _sqlite_listeners(self.read_engine, "BEGIN")
             _sqlite_listeners(self.write_engine, "BEGIN IMMEDIATE")
         else:

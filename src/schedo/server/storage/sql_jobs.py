@@ -35,7 +35,11 @@ class JobSql:
     db: Database
 
     async def upsert_job(
-        self, env_id: int, spec: JobSpec, now: datetime, next_run_at: datetime | None,
+        self,
+        env_id: int,
+        spec: JobSpec,
+        now: datetime,
+        next_run_at: datetime | None,
         schedule_changed: bool,
     ) -> tuple[Job, bool]:
         for _ in range(3):  # a concurrent create of the same name: retry as an update
@@ -46,7 +50,11 @@ class JobSql:
         return await self._upsert_once(env_id, spec, now, next_run_at, schedule_changed)
 
     async def _upsert_once(
-        self, env_id: int, spec: JobSpec, now: datetime, next_run_at: datetime | None,
+        self,
+        env_id: int,
+        spec: JobSpec,
+        now: datetime,
+        next_run_at: datetime | None,
         schedule_changed: bool,
     ) -> tuple[Job, bool]:
         values = _spec_values(spec)
@@ -63,10 +71,18 @@ class JobSql:
                     await c.execute(
                         jobs.insert()
                         .values(
-                            environment_id=env_id, name=spec.name, anchor_at=now,
-                            paused=False, muted=False, retry_count=0,
-                            status=JobStatus.PENDING.value, last_run_at=None,
-                            next_run_at=next_run_at, created_at=now, updated_at=now, **values,
+                            environment_id=env_id,
+                            name=spec.name,
+                            anchor_at=now,
+                            paused=False,
+                            muted=False,
+                            retry_count=0,
+                            status=JobStatus.PENDING.value,
+                            last_run_at=None,
+                            next_run_at=next_run_at,
+                            created_at=now,
+                            updated_at=now,
+                            **values,
                         )
                         .returning(*jobs.c)
                     )
@@ -126,9 +142,16 @@ class JobSql:
             await c.execute(jobs.delete().where(jobs.c.id == job_id))
 
     async def update_job_flags(
-        self, env_id: int, job_id: int, now: datetime, *, paused: bool | None = None,
-        muted: bool | None = None, next_run_at: datetime | None = None,
-        webhook_url: str | None = None, set_webhook: bool = False,
+        self,
+        env_id: int,
+        job_id: int,
+        now: datetime,
+        *,
+        paused: bool | None = None,
+        muted: bool | None = None,
+        next_run_at: datetime | None = None,
+        webhook_url: str | None = None,
+        set_webhook: bool = False,
     ) -> Job:
         values: dict[str, Any] = {"updated_at": now}
         if paused is not None:

@@ -26,8 +26,16 @@ REAP_BATCH = 1000
 
 
 def _exec_row(
-    job: Job, *, status: ExecStatus, source: str, scheduled_for: datetime, attempt: int,
-    trigger: Trigger, due_at: datetime, now: datetime, error: str | None = None,
+    job: Job,
+    *,
+    status: ExecStatus,
+    source: str,
+    scheduled_for: datetime,
+    attempt: int,
+    trigger: Trigger,
+    due_at: datetime,
+    now: datetime,
+    error: str | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     live = status is ExecStatus.PENDING
@@ -127,8 +135,14 @@ class RunSql:
                     f"job {job.id} is blocking and its previous run is still pending or running"
                 )
             row = _exec_row(
-                job, status=ExecStatus.PENDING, source="manual", scheduled_for=now, attempt=1,
-                trigger=Trigger.MANUAL, due_at=now, now=now,
+                job,
+                status=ExecStatus.PENDING,
+                source="manual",
+                scheduled_for=now,
+                attempt=1,
+                trigger=Trigger.MANUAL,
+                due_at=now,
+                now=now,
             )
             r = (await c.execute(executions.insert().values(**row).returning(*executions.c))).one()
             await c.execute(
@@ -159,11 +173,15 @@ class RunSql:
             r = (
                 await c.execute(
                     update(executions)
-                    .where(executions.c.id == exec_id,
-                           executions.c.status.in_(ACTIVE_VALUES))
+                    .where(executions.c.id == exec_id, executions.c.status.in_(ACTIVE_VALUES))
                     .values(
-                        status=want.value, start_time=start, end_time=end, duration=duration,
-                        output=report.output, error=report.error, exit_code=report.exit_code,
+                        status=want.value,
+                        start_time=start,
+                        end_time=end,
+                        duration=duration,
+                        output=report.output,
+                        error=report.error,
+                        exit_code=report.exit_code,
                     )
                     .returning(*executions.c)
                 )
@@ -196,14 +214,16 @@ class RunSql:
             now_ms = literal(to_ms(now), BigInteger())
             res = await c.execute(
                 update(executions)
-                .where(executions.c.id.in_(pick.scalar_subquery()),
-                       executions.c.status == ExecStatus.PENDING.value)
+                .where(
+                    executions.c.id.in_(pick.scalar_subquery()),
+                    executions.c.status == ExecStatus.PENDING.value,
+                )
                 .values(
                     status=ExecStatus.RUNNING.value,
                     pick_up_time=now,
                     start_time=now,
-                    run_deadline=now_ms + (executions.c.timeout_seconds
-                                           + policies.RUN_GRACE_SECONDS) * 1000,
+                    run_deadline=now_ms
+                    + (executions.c.timeout_seconds + policies.RUN_GRACE_SECONDS) * 1000,
                 )
                 .returning(*executions.c)
             )
@@ -217,14 +237,16 @@ class RunSql:
         if not codes:
             return None
         async with self.db.read() as c:
-            v = (await c.execute(
-                select(func.min(executions.c.due_at)).where(
-                    executions.c.status == ExecStatus.PENDING.value,
-                    executions.c.environment_id == env_id,
-                    executions.c.job_code.in_(list(codes)),
-                    executions.c.job_type.in_(list(types)),
+            v = (
+                await c.execute(
+                    select(func.min(executions.c.due_at)).where(
+                        executions.c.status == ExecStatus.PENDING.value,
+                        executions.c.environment_id == env_id,
+                        executions.c.job_code.in_(list(codes)),
+                        executions.c.job_type.in_(list(types)),
+                    )
                 )
-            )).scalar_one_or_none()
+            ).scalar_one_or_none()
         return _as_dt(v)
 
     # -- scheduler -----------------------------------------------------------------------------
@@ -253,8 +275,10 @@ class RunSql:
             if blocking_ids:
                 res = await c.execute(
                     select(executions.c.job_id)
-                    .where(executions.c.job_id.in_(blocking_ids),
-                           executions.c.status.in_(ACTIVE_VALUES))
+                    .where(
+                        executions.c.job_id.in_(blocking_ids),
+                        executions.c.status.in_(ACTIVE_VALUES),
+                    )
                     .distinct()
                 )
                 active = {r[0] for r in res}
@@ -265,29 +289,58 @@ class RunSql:
                 last_pending: datetime | None = None
                 for t in plan.run:
                     if job.blocking and (job.id in active):
-                        new_rows.append(_exec_row(
-                            job, status=ExecStatus.SKIPPED, source="schedule", scheduled_for=t,
-                            attempt=1, trigger=Trigger.SCHEDULE, due_at=t, now=now,
-                            error=BLOCKED_ERROR))
+                        new_rows.append(
+                            _exec_row(
+                                job,
+                                status=ExecStatus.SKIPPED,
+                                source="schedule",
+                                scheduled_for=t,
+                                attempt=1,
+                                trigger=Trigger.SCHEDULE,
+                                due_at=t,
+                                now=now,
+                                error=BLOCKED_ERROR,
+                            )
+                        )
                         continue
-                    new_rows.append(_exec_row(
-                        job, status=ExecStatus.PENDING, source="schedule", scheduled_for=t,
-                        attempt=1, trigger=Trigger.SCHEDULE, due_at=t, now=now))
+                    new_rows.append(
+                        _exec_row(
+                            job,
+                            status=ExecStatus.PENDING,
+                            source="schedule",
+                            scheduled_for=t,
+                            attempt=1,
+                            trigger=Trigger.SCHEDULE,
+                            due_at=t,
+                            now=now,
+                        )
+                    )
                     last_pending = t
                     if job.blocking:
                         active.add(job.id)
                 if plan.skipped_at is not None:
-                    new_rows.append(_exec_row(
-                        job, status=ExecStatus.SKIPPED, source="schedule",
-                        scheduled_for=plan.skipped_at, attempt=1, trigger=Trigger.SCHEDULE,
-                        due_at=plan.skipped_at, now=now, error=plan.skipped_error))
-                job_updates.append({
-                    "j": job.id,
-                    "nra": plan.next_run_at,
-                    "st": JobStatus.PENDING.value if last_pending else job.status.value,
-                    "rc": 0 if last_pending else job.retry_count,
-                    "lra": last_pending or job.last_run_at,
-                })
+                    new_rows.append(
+                        _exec_row(
+                            job,
+                            status=ExecStatus.SKIPPED,
+                            source="schedule",
+                            scheduled_for=plan.skipped_at,
+                            attempt=1,
+                            trigger=Trigger.SCHEDULE,
+                            due_at=plan.skipped_at,
+                            now=now,
+                            error=plan.skipped_error,
+                        )
+                    )
+                job_updates.append(
+                    {
+                        "j": job.id,
+                        "nra": plan.next_run_at,
+                        "st": JobStatus.PENDING.value if last_pending else job.status.value,
+                        "rc": 0 if last_pending else job.retry_count,
+                        "lra": last_pending or job.last_run_at,
+                    }
+                )
             created: list[Execution] = []
             if new_rows:
                 stmt = self.db.insert(executions).on_conflict_do_nothing(
@@ -301,9 +354,12 @@ class RunSql:
             await c.execute(
                 update(jobs)
                 .where(jobs.c.id == bindparam("j"))
-                .values(next_run_at=bindparam("nra", type_=jobs.c.next_run_at.type),
-                        status=bindparam("st"), retry_count=bindparam("rc"),
-                        last_run_at=bindparam("lra", type_=jobs.c.last_run_at.type)),
+                .values(
+                    next_run_at=bindparam("nra", type_=jobs.c.next_run_at.type),
+                    status=bindparam("st"),
+                    retry_count=bindparam("rc"),
+                    last_run_at=bindparam("lra", type_=jobs.c.last_run_at.type),
+                ),
                 job_updates,
             )
             return TickResult(jobs=len(due), created=created)
@@ -331,15 +387,20 @@ class RunSql:
             fixed: list[Execution] = []
             for e in expired:  # explain each expiry in its own words
                 if e.pick_up_time is None:
-                    msg = (f"expired: not picked up within "
-                           f"{min(e.timeout_seconds, policies.PICKUP_WINDOW_CAP_SECONDS)}s "
-                           "of becoming due (no worker connected?)")
+                    msg = (
+                        f"expired: not picked up within "
+                        f"{min(e.timeout_seconds, policies.PICKUP_WINDOW_CAP_SECONDS)}s "
+                        "of becoming due (no worker connected?)"
+                    )
                 else:
-                    msg = (f"expired: no result reported within timeout "
-                           f"({e.timeout_seconds}s + {policies.RUN_GRACE_SECONDS}s grace)")
+                    msg = (
+                        f"expired: no result reported within timeout "
+                        f"({e.timeout_seconds}s + {policies.RUN_GRACE_SECONDS}s grace)"
+                    )
                 fixed.append(_replace_error(e, msg))
             await c.execute(
-                update(executions).where(executions.c.id == bindparam("i"))
+                update(executions)
+                .where(executions.c.id == bindparam("i"))
                 .values(error=bindparam("m")),
                 [{"i": e.id, "m": e.error} for e in fixed],
             )
@@ -349,14 +410,20 @@ class RunSql:
 
     async def earliest_deadline(self) -> datetime | None:
         async with self.db.read() as c:
-            a = (await c.execute(
-                select(func.min(executions.c.pickup_deadline))
-                .where(executions.c.status == ExecStatus.PENDING.value)
-            )).scalar_one_or_none()
-            b = (await c.execute(
-                select(func.min(executions.c.run_deadline))
-                .where(executions.c.status == ExecStatus.RUNNING.value)
-            )).scalar_one_or_none()
+            a = (
+                await c.execute(
+                    select(func.min(executions.c.pickup_deadline)).where(
+                        executions.c.status == ExecStatus.PENDING.value
+                    )
+                )
+            ).scalar_one_or_none()
+            b = (
+                await c.execute(
+                    select(func.min(executions.c.run_deadline)).where(
+                        executions.c.status == ExecStatus.RUNNING.value
+                    )
+                )
+            ).scalar_one_or_none()
         vals = [v for v in (_as_dt(a), _as_dt(b)) if v is not None]
         return min(vals) if vals else None
 
@@ -369,7 +436,7 @@ def _as_dt(v: Any) -> datetime | None:
 
 
 def _chunks(items: list[dict[str, Any]], n: int) -> list[list[dict[str, Any]]]:
-    return [items[i:i + n] for i in range(0, len(items), n)]
+    return [items[i : i + n] for i in range(0, len(items), n)]
 
 
 def _replace_error(e: Execution, msg: str) -> Execution:
@@ -391,10 +458,19 @@ async def _create_retries(
         if job is None or e.attempt > job.max_retries:
             continue
         due = now + timedelta(seconds=policies.retry_delay(e.attempt))
-        new_rows.append(_exec_row(
-            job, status=ExecStatus.PENDING, source=e.source, scheduled_for=e.scheduled_for,
-            attempt=e.attempt + 1, trigger=Trigger.RETRY, due_at=due, now=now,
-            metadata=e.metadata))
+        new_rows.append(
+            _exec_row(
+                job,
+                status=ExecStatus.PENDING,
+                source=e.source,
+                scheduled_for=e.scheduled_for,
+                attempt=e.attempt + 1,
+                trigger=Trigger.RETRY,
+                due_at=due,
+                now=now,
+                metadata=e.metadata,
+            )
+        )
     if new_rows:
         await c.execute(
             db.insert(executions).on_conflict_do_nothing(
@@ -403,7 +479,8 @@ async def _create_retries(
             new_rows,
         )
         await c.execute(
-            update(jobs).where(jobs.c.id == bindparam("j"))
+            update(jobs)
+            .where(jobs.c.id == bindparam("j"))
             .values(status=JobStatus.PENDING.value, retry_count=bindparam("rc")),
             [{"j": r["job_id"], "rc": r["attempt"] - 1} for r in new_rows],
         )
@@ -411,9 +488,7 @@ async def _create_retries(
 
 async def _job_in_env(c: AsyncConnection, env_id: int, job_id: int) -> Job:
     r = (
-        await c.execute(
-            select(jobs).where(jobs.c.id == job_id, jobs.c.environment_id == env_id)
-        )
+        await c.execute(select(jobs).where(jobs.c.id == job_id, jobs.c.environment_id == env_id))
     ).first()
     if r is None:
         raise NotFound(f"job {job_id} not found")
@@ -442,4 +517,3 @@ async def _has_active(c: AsyncConnection, job_id: int) -> bool:
         )
     ).first()
     return r is not None
-

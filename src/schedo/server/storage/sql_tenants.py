@@ -22,28 +22,42 @@ class TenantSql:
 
     # -- organisation ------------------------------------------------------------------------
     async def bootstrap(
-        self, *, org_name: str, env_name: str, signature_key: str, admin_prefix: str,
-        admin_digest: str, pepper: str, now: datetime,
+        self,
+        *,
+        org_name: str,
+        env_name: str,
+        signature_key: str,
+        admin_prefix: str,
+        admin_digest: str,
+        pepper: str,
+        now: datetime,
     ) -> bool:
         try:
             async with self.db.write() as c:
                 if (await c.execute(select(organizations.c.id).limit(1))).first() is not None:
                     return False
                 await c.execute(server_meta.insert().values(key=PEPPER_KEY, value=pepper))
-                await c.execute(
-                    organizations.insert().values(id=1, name=org_name, created_at=now)
-                )
+                await c.execute(organizations.insert().values(id=1, name=org_name, created_at=now))
                 await c.execute(
                     environments.insert().values(
-                        id=1, organization_id=1, name=env_name,
-                        webhook_signature_key=signature_key, created_at=now,
+                        id=1,
+                        organization_id=1,
+                        name=env_name,
+                        webhook_signature_key=signature_key,
+                        created_at=now,
                     )
                 )
                 await c.execute(
                     api_keys.insert().values(
-                        organization_id=1, environment_id=None, name="admin",
-                        prefix=admin_prefix, digest=admin_digest, admin=True, internal=True,
-                        revoked=False, created_at=now,
+                        organization_id=1,
+                        environment_id=None,
+                        name="admin",
+                        prefix=admin_prefix,
+                        digest=admin_digest,
+                        admin=True,
+                        internal=True,
+                        revoked=False,
+                        created_at=now,
                     )
                 )
                 if not self.db.is_sqlite:  # explicit ids do not advance PostgreSQL sequences
@@ -64,9 +78,7 @@ class TenantSql:
 
     async def get_org(self, org_id: int) -> Organization:
         async with self.db.read() as c:
-            r = (
-                await c.execute(select(organizations).where(organizations.c.id == org_id))
-            ).first()
+            r = (await c.execute(select(organizations).where(organizations.c.id == org_id))).first()
         if r is None:
             raise NotFound(f"organization {org_id} not found")
         return rows.org(r)
@@ -112,8 +124,12 @@ class TenantSql:
             r = (
                 await c.execute(
                     environments.insert()
-                    .values(organization_id=org_id, name=name,
-                            webhook_signature_key=signature_key, created_at=now)
+                    .values(
+                        organization_id=org_id,
+                        name=name,
+                        webhook_signature_key=signature_key,
+                        created_at=now,
+                    )
                     .returning(*environments.c)
                 )
             ).one()
@@ -164,16 +180,32 @@ class TenantSql:
 
     # -- API keys ----------------------------------------------------------------------------
     async def create_key(
-        self, *, org_id: int, env_id: int | None, name: str, prefix: str, digest: str,
-        admin: bool, internal: bool, now: datetime,
+        self,
+        *,
+        org_id: int,
+        env_id: int | None,
+        name: str,
+        prefix: str,
+        digest: str,
+        admin: bool,
+        internal: bool,
+        now: datetime,
     ) -> ApiKey:
         async with self.db.write() as c:
             r = (
                 await c.execute(
                     api_keys.insert()
-                    .values(organization_id=org_id, environment_id=env_id, name=name,
-                            prefix=prefix, digest=digest, admin=admin, internal=internal,
-                            revoked=False, created_at=now)
+                    .values(
+                        organization_id=org_id,
+                        environment_id=env_id,
+                        name=name,
+                        prefix=prefix,
+                        digest=digest,
+                        admin=admin,
+                        internal=internal,
+                        revoked=False,
+                        created_at=now,
+                    )
                     .returning(*api_keys.c)
                 )
             ).one()
@@ -204,8 +236,10 @@ class TenantSql:
                 await c.execute(
                     update(api_keys)
                     .where(*cond)
-                    .values(revoked=True, revoked_at=func.coalesce(api_keys.c.revoked_at,
-                                                                     literal(now, EpochMs())))
+                    .values(
+                        revoked=True,
+                        revoked_at=func.coalesce(api_keys.c.revoked_at, literal(now, EpochMs())),
+                    )
                     .returning(*api_keys.c)
                 )
             ).first()
