@@ -217,6 +217,17 @@ class ClaimStore(Protocol):
         the future), so a long poll can sleep exactly until then."""
 
 
+    async def claim_any(
+        self, types: Sequence[str], now: datetime, limit: int
+    ) -> list[tuple[Execution, str | None, str]]:
+        """Like ``claim`` over every environment and job code (the push dispatcher). Returns
+        each claimed execution with its job's webhook_url and its environment's
+        webhook_signature_key."""
+
+    async def earliest_due_of_types(self, types: Sequence[str]) -> datetime | None:
+        """The earliest due_at of a pending execution of these job types."""
+
+
 class SchedulerStore(Protocol):
     async def earliest_next_run_at(self) -> datetime | None:
         """The smallest next_run_at over all unpaused jobs."""

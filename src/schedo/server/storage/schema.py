@@ -208,6 +208,13 @@ executions = Table(
         postgresql_where=text("status = 'pending'"),
     ),
     Index(
+        "ix_executions_pending_type",
+        "job_type",
+        "due_at",
+        sqlite_where=text("status = 'pending'"),
+        postgresql_where=text("status = 'pending'"),
+    ),
+    Index(
         "ix_executions_active_job",
         "job_id",
         sqlite_where=text("status IN ('pending', 'running')"),

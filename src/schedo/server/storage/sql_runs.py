@@ -18,7 +18,7 @@ from ..domain.timefmt import from_ms, to_ms
 from . import rows
 from .contracts import Planner, TickResult
 from .db import Database
-from .schema import executions, jobs
+from .schema import environments, executions, jobs
 
 ACTIVE_VALUES = [s.value for s in ACTIVE]
 BLOCKED_ERROR = "skipped: the previous run of this blocking job is still pending or running"
@@ -211,25 +211,65 @@ class RunSql:
                 .order_by(executions.c.due_at, executions.c.id)
                 .limit(limit)
             )
-            now_ms = literal(to_ms(now), BigInteger())
-            res = await c.execute(
-                update(executions)
-                .where(
-                    executions.c.id.in_(pick.scalar_subquery()),
-                    executions.c.status == ExecStatus.PENDING.value,
-                )
-                .values(
-                    status=ExecStatus.RUNNING.value,
-                    pick_up_time=now,
-                    start_time=now,
-                    run_deadline=now_ms
-                    + (executions.c.timeout_seconds + policies.RUN_GRACE_SECONDS) * 1000,
-                )
-                .returning(*executions.c)
+            return await self._mark_running(c, pick, now)
+
+    async def _mark_running(
+        self, c: AsyncConnection, pick: Any, now: datetime
+    ) -> list[Execution]:
+        now_ms = literal(to_ms(now), BigInteger())
+        res = await c.execute(
+            update(executions)
+            .where(executions.c.id.in_(pick.scalar_subquery()),
+                   executions.c.status == ExecStatus.PENDING.value)
+            .values(
+                status=ExecStatus.RUNNING.value,
+                pick_up_time=now,
+                start_time=now,
+                run_deadline=now_ms + (executions.c.timeout_seconds
+                                       + policies.RUN_GRACE_SECONDS) * 1000,
             )
-            claimed = sorted((rows.execution(r) for r in res), key=lambda e: (e.due_at, e.id))
-            await _refresh_job_status(c, claimed)
-            return claimed
+            .returning(*executions.c)
+        )
+        claimed = sorted((rows.execution(r) for r in res), key=lambda e: (e.due_at, e.id))
+        await _refresh_job_status(c, claimed)
+        return claimed
+
+    async def claim_any(
+        self, types: Sequence[str], now: datetime, limit: int
+    ) -> list[tuple[Execution, str | None, str]]:
+        if limit <= 0:
+            return []
+        async with self.db.write() as c:
+            pick = self.db.skip_locked(
+                select(executions.c.id)
+                .where(
+                    executions.c.status == ExecStatus.PENDING.value,
+                    executions.c.job_type.in_(list(types)),
+                    executions.c.due_at <= now,
+                )
+                .order_by(executions.c.due_at, executions.c.id)
+                .limit(limit)
+            )
+            claimed = await self._mark_running(c, pick, now)
+            if not claimed:
+                return []
+            res = await c.execute(
+                select(jobs.c.id, jobs.c.webhook_url, environments.c.webhook_signature_key)
+                .join(environments, environments.c.id == jobs.c.environment_id)
+                .where(jobs.c.id.in_({e.job_id for e in claimed}))
+            )
+            targets = {r.id: (r.webhook_url, r.webhook_signature_key) for r in res}
+            return [(e, *targets.get(e.job_id, (None, ""))) for e in claimed]
+
+    async def earliest_due_of_types(self, types: Sequence[str]) -> datetime | None:
+        async with self.db.read() as c:
+            v = (await c.execute(
+                select(func.min(executions.c.due_at)).where(
+                    executions.c.status == ExecStatus.PENDING.value,
+                    executions.c.job_type.in_(list(types)),
+                )
+            )).scalar_one_or_none()
+        return _as_dt(v)
 
     async def earliest_pending_due(
         self, env_id: int, codes: Sequence[str], types: Sequence[str]

@@ -183,6 +183,13 @@ def upgrade() -> None:
         )
         batch_op.create_index("ix_executions_job_id_id", ["job_id", "id"], unique=False)
         batch_op.create_index(
+            "ix_executions_pending_type",
+            ["job_type", "due_at"],
+            unique=False,
+            sqlite_where=sa.text("status = 'pending'"),
+            postgresql_where=sa.text("status = 'pending'"),
+        )
+        batch_op.create_index(
             "ix_executions_pending",
             ["environment_id", "job_code", "due_at"],
             unique=False,
@@ -215,6 +222,11 @@ def downgrade() -> None:
         )
         batch_op.drop_index(
             "ix_executions_pickup_deadline",
+            sqlite_where=sa.text("status = 'pending'"),
+            postgresql_where=sa.text("status = 'pending'"),
+        )
+        batch_op.drop_index(
+            "ix_executions_pending_type",
             sqlite_where=sa.text("status = 'pending'"),
             postgresql_where=sa.text("status = 'pending'"),
         )
