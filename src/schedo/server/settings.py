@@ -31,5 +31,11 @@ class Settings(BaseSettings):
     # Scheduling
     tick_batch_size: int = 1000
     misfire_grace_seconds: float = 15.0
+    # Notifications (SPEC 4)
+    smtp_url: str | None = Field(
+        default=None, description="smtp://user:pass@host:587?starttls=1 (smtps:// for TLS)"
+    )
+    mail_from: str = "schedo@localhost"
+    notify_webhook_url: str | None = None
     # Request limits
     max_body_bytes: int = 1024 * 1024

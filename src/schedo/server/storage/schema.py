@@ -159,6 +159,8 @@ jobs = Table(
     Column("webhook_url", String(2048), nullable=True),
     Column("command", Text, nullable=True),
     Column("status", String(16), nullable=False),
+    # Notification state: NULL (no run ended yet), "ok" or "failing" (SPEC 4 turns).
+    Column("health", String(16), nullable=True),
     Column("last_run_at", EpochMs, nullable=True),
     Column("next_run_at", EpochMs, nullable=True),
     Column("created_at", EpochMs, nullable=False),
@@ -231,5 +233,60 @@ executions = Table(
         "run_deadline",
         sqlite_where=text("status = 'running'"),
         postgresql_where=text("status = 'running'"),
+    ),
+)
+
+# The notification outbox (SPEC 4): one row per turn of a job (failing / recovered), written in
+# the transaction that ended the run; deliveries are fanned out and sent by notify/.
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("organization_id", Integer, nullable=False),
+    Column("environment_id", Integer, nullable=False),
+    Column("job_id", Integer, nullable=False),  # no FK: the record outlives a deleted job
+    Column("job_name", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),  # "failing" | "recovered"
+    Column("execution_id", Integer, nullable=False),
+    Column("execution_status", String(16), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("scheduled_for", EpochMs, nullable=False),
+    Column("error", Text, nullable=True),
+    Column("output", Text, nullable=True),  # the start of the run's output
+    Column("fanned_out", Boolean, nullable=False),
+    Column("created_at", EpochMs, nullable=False),
+    UniqueConstraint("execution_id", "kind"),
+    Index("ix_notifications_org_id", "organization_id", "id"),
+    Index(
+        "ix_notifications_pending_fanout",
+        "id",
+        sqlite_where=text("fanned_out = 0"),
+        postgresql_where=text("fanned_out = false"),
+    ),
+)
+
+notification_deliveries = Table(
+    "notification_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "notification_id",
+        Integer,
+        ForeignKey("notifications.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("channel", String(16), nullable=False),  # "email" | "webhook"
+    Column("target", String(2048), nullable=False),
+    Column("status", String(16), nullable=False),  # "pending" | "sent" | "failed"
+    Column("tries", Integer, nullable=False),
+    Column("next_attempt_at", EpochMs, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("sent_at", EpochMs, nullable=True),
+    UniqueConstraint("notification_id", "channel", "target"),
+    Index(
+        "ix_notification_deliveries_due",
+        "next_attempt_at",
+        sqlite_where=text("status = 'pending'"),
+        postgresql_where=text("status = 'pending'"),
     ),
 )

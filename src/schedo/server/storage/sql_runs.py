@@ -18,7 +18,7 @@ from ..domain.timefmt import from_ms, to_ms
 from . import rows
 from .contracts import Planner, TickResult
 from .db import Database
-from .schema import environments, executions, jobs
+from .schema import environments, executions, jobs, notifications
 
 ACTIVE_VALUES = [s.value for s in ACTIVE]
 BLOCKED_ERROR = "skipped: the previous run of this blocking job is still pending or running"
@@ -89,6 +89,52 @@ async def _refresh_job_status(c: AsyncConnection, ended: Sequence[Execution]) ->
     ]
     if params:
         await c.execute(stmt, params)
+
+
+NOTIFY_OUTPUT_HEAD = 2000
+
+
+async def _track_health(c: AsyncConnection, ended: Sequence[Execution], now: datetime) -> None:
+    """Turn detection for notifications (SPEC 4), in the transaction that ended the runs.
+
+    A job turns *failing* on a failed or expired run when it was not failing (after a success,
+    or its first run ever), and *recovered* on a completed run while failing. Each turn of an
+    unmuted job writes one outbox row (notifications); runs that do not turn write nothing.
+    """
+    relevant = [e for e in ended if e.status in (ExecStatus.COMPLETED, ExecStatus.FAILED,
+                                                 ExecStatus.EXPIRED)]
+    if not relevant:
+        return
+    res = await c.execute(
+        select(jobs.c.id, jobs.c.health, jobs.c.muted, environments.c.organization_id)
+        .join(environments, environments.c.id == jobs.c.environment_id)
+        .where(jobs.c.id.in_({e.job_id for e in relevant}))
+    )
+    state = {r.id: [r.health, bool(r.muted), r.organization_id] for r in res}
+    turns: list[dict[str, Any]] = []
+    for e in relevant:
+        if e.job_id not in state:
+            continue
+        health, muted, org_id = state[e.job_id]
+        failing = e.status is not ExecStatus.COMPLETED
+        new = "failing" if failing else "ok"
+        if new == health:
+            continue
+        state[e.job_id][0] = new
+        kind = "failing" if failing else ("recovered" if health == "failing" else None)
+        await c.execute(update(jobs).where(jobs.c.id == e.job_id).values(health=new))
+        if kind is None or muted:
+            continue
+        turns.append({
+            "organization_id": org_id, "environment_id": e.environment_id,
+            "job_id": e.job_id, "job_name": e.job_code, "kind": kind,
+            "execution_id": e.id, "execution_status": e.status.value, "attempt": e.attempt,
+            "scheduled_for": e.scheduled_for, "error": e.error,
+            "output": (e.output or "")[:NOTIFY_OUTPUT_HEAD] or None,
+            "fanned_out": False, "created_at": now,
+        })
+    for t in turns:
+        await c.execute(notifications.insert().values(**t))
 
 
 class RunSql:
@@ -188,6 +234,7 @@ class RunSql:
             ).one()
             done = rows.execution(r)
             await _refresh_job_status(c, [done])
+            await _track_health(c, [done], now)
             if not report.success:
                 await _create_retries(self.db, c, [done], now)
             return done, True
@@ -445,6 +492,7 @@ class RunSql:
                 [{"i": e.id, "m": e.error} for e in fixed],
             )
             await _refresh_job_status(c, fixed)
+            await _track_health(c, fixed, now)
             await _create_retries(self.db, c, fixed, now)
             return fixed
 

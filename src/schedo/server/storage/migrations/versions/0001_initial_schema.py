@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 12:16:32.907016
+Create Date: 2026-11-28 12:31:47.353288
 """
 
 from __future__ import annotations
@@ -17,6 +17,37 @@ depends_on = None
 
 
 def upgrade() -> None:
+
+    op.create_table(
+        "notifications",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("organization_id", sa.Integer(), nullable=False),
+        sa.Column("environment_id", sa.Integer(), nullable=False),
+        sa.Column("job_id", sa.Integer(), nullable=False),
+        sa.Column("job_name", sa.String(length=200), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("execution_id", sa.Integer(), nullable=False),
+        sa.Column("execution_status", sa.String(length=16), nullable=False),
+        sa.Column("attempt", sa.Integer(), nullable=False),
+        sa.Column("scheduled_for", sa.BigInteger(), nullable=False),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("output", sa.Text(), nullable=True),
+        sa.Column("fanned_out", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notifications")),
+        sa.UniqueConstraint(
+            "execution_id", "kind", name=op.f("uq_notifications_execution_id_kind")
+        ),
+    )
+    with op.batch_alter_table("notifications", schema=None) as batch_op:
+        batch_op.create_index("ix_notifications_org_id", ["organization_id", "id"], unique=False)
+        batch_op.create_index(
+            "ix_notifications_pending_fanout",
+            ["id"],
+            unique=False,
+            sqlite_where=sa.text("fanned_out = 0"),
+            postgresql_where=sa.text("fanned_out = false"),
+        )
 
     op.create_table(
         "organizations",
@@ -49,6 +80,40 @@ def upgrade() -> None:
     with op.batch_alter_table("environments", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_environments_organization_id"), ["organization_id"], unique=False
+        )
+
+    op.create_table(
+        "notification_deliveries",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("notification_id", sa.Integer(), nullable=False),
+        sa.Column("channel", sa.String(length=16), nullable=False),
+        sa.Column("target", sa.String(length=2048), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("tries", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.BigInteger(), nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("sent_at", sa.BigInteger(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["notification_id"],
+            ["notifications.id"],
+            name=op.f("fk_notification_deliveries_notification_id_notifications"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notification_deliveries")),
+        sa.UniqueConstraint(
+            "notification_id",
+            "channel",
+            "target",
+            name=op.f("uq_notification_deliveries_notification_id_channel_target"),
+        ),
+    )
+    with op.batch_alter_table("notification_deliveries", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_notification_deliveries_due",
+            ["next_attempt_at"],
+            unique=False,
+            sqlite_where=sa.text("status = 'pending'"),
+            postgresql_where=sa.text("status = 'pending'"),
         )
 
     op.create_table(
@@ -124,6 +189,7 @@ def upgrade() -> None:
         sa.Column("webhook_url", sa.String(length=2048), nullable=True),
         sa.Column("command", sa.Text(), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("health", sa.String(length=16), nullable=True),
         sa.Column("last_run_at", sa.BigInteger(), nullable=True),
         sa.Column("next_run_at", sa.BigInteger(), nullable=True),
         sa.Column("created_at", sa.BigInteger(), nullable=False),
@@ -183,15 +249,15 @@ def upgrade() -> None:
         )
         batch_op.create_index("ix_executions_job_id_id", ["job_id", "id"], unique=False)
         batch_op.create_index(
-            "ix_executions_pending_type",
-            ["job_type", "due_at"],
+            "ix_executions_pending",
+            ["environment_id", "job_code", "due_at"],
             unique=False,
             sqlite_where=sa.text("status = 'pending'"),
             postgresql_where=sa.text("status = 'pending'"),
         )
         batch_op.create_index(
-            "ix_executions_pending",
-            ["environment_id", "job_code", "due_at"],
+            "ix_executions_pending_type",
+            ["job_type", "due_at"],
             unique=False,
             sqlite_where=sa.text("status = 'pending'"),
             postgresql_where=sa.text("status = 'pending'"),
@@ -253,9 +319,26 @@ def downgrade() -> None:
 
     op.drop_table("api_keys")
     op.drop_table("org_emails")
+    with op.batch_alter_table("notification_deliveries", schema=None) as batch_op:
+        batch_op.drop_index(
+            "ix_notification_deliveries_due",
+            sqlite_where=sa.text("status = 'pending'"),
+            postgresql_where=sa.text("status = 'pending'"),
+        )
+
+    op.drop_table("notification_deliveries")
     with op.batch_alter_table("environments", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_environments_organization_id"))
 
     op.drop_table("environments")
     op.drop_table("server_meta")
     op.drop_table("organizations")
+    with op.batch_alter_table("notifications", schema=None) as batch_op:
+        batch_op.drop_index(
+            "ix_notifications_pending_fanout",
+            sqlite_where=sa.text("fanned_out = 0"),
+            postgresql_where=sa.text("fanned_out = false"),
+        )
+        batch_op.drop_index("ix_notifications_org_id")
+
+    op.drop_table("notifications")
