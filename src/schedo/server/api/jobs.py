@@ -31,10 +31,9 @@ async def list_jobs(svc: Svc, p: Auth) -> list[dict[str, Any]]:
 
 @router.get("/jobs/list", response_model=list[shapes.JobWithConnections])
 async def list_with_connections(svc: Svc, p: Auth) -> list[dict[str, Any]]:
-    return [
-        {"connections_count": svc_jobs.connections(svc, p, j), "job": shapes.job(j)}
-        for j in await svc_jobs.list_all(svc, p)
-    ]
+    jobs = await svc_jobs.list_all(svc, p)
+    counts = await svc_jobs.connections(svc, p, jobs)
+    return [{"connections_count": counts[j.name], "job": shapes.job(j)} for j in jobs]
 
 
 @router.patch("/jobs/mute/{job_id}", response_model=shapes.JobOut)
@@ -64,7 +63,8 @@ async def webhook(job_id: Id, body: WebhookIn, svc: Svc, p: Auth) -> dict[str, A
 
 @router.get("/jobs/{job_id}/connections/count", response_model=int)
 async def connections_count(job_id: Id, svc: Svc, p: Auth) -> int:
-    return svc_jobs.connections(svc, p, await svc_jobs.get(svc, p, job_id))
+    job = await svc_jobs.get(svc, p, job_id)
+    return (await svc_jobs.connections(svc, p, [job]))[job.name]
 
 
 @router.get("/jobs/{job_id}", response_model=shapes.JobDetail)
@@ -72,7 +72,7 @@ async def get_job(job_id: Id, svc: Svc, p: Auth) -> dict[str, Any]:
     job = await svc_jobs.get(svc, p, job_id)
     last = await svc_jobs.last_run(svc, p, job_id)
     return {
-        "connections_count": svc_jobs.connections(svc, p, job),
+        "connections_count": (await svc_jobs.connections(svc, p, [job]))[job.name],
         "job": shapes.job(job),
         "last_run": shapes.execution(last) if last else None,
     }

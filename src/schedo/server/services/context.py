@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..bus import Bus
 from ..clock import Clock
@@ -29,4 +29,6 @@ class Services:
     settings: Settings
     bus: Bus
     pepper: str = ""
-    connections: Connections = field(default_factory=Connections)
+
+    def __post_init__(self) -> None:
+        self.connections = Connections(self.store)

@@ -52,8 +52,9 @@ async def list_all(svc: Services, p: Principal) -> list[Job]:
     return await svc.store.list_jobs(p.env_id)
 
 
-def connections(svc: Services, p: Principal, job: Job) -> int:
-    return svc.connections.count(p.env_id, job.name, svc.clock.now())
+async def connections(svc: Services, p: Principal, jobs: list[Job]) -> dict[str, int]:
+    """Worker connections now serving each job, by job name."""
+    return await svc.connections.counts(p.env_id, [j.name for j in jobs], svc.clock.now())
 
 
 async def delete(svc: Services, p: Principal, job_id: int) -> None:

@@ -62,7 +62,7 @@ async def long_poll(
     deadline = loop.time() + max(0.0, min(wait, MAX_WAIT))
     while True:
         seen = svc.bus.runs_ready.version
-        svc.connections.polled(p.env_id, codes, worker, svc.clock.now())
+        await svc.connections.seen(p.env_id, codes, worker, svc.clock.now())
         got = await svc.store.claim(p.env_id, codes, types, svc.clock.now(), limit)
         remaining = deadline - loop.time()
         if got or remaining <= 0:
@@ -84,10 +84,10 @@ async def stream(
     """Yield claimed executions as they become due, and None at least every ``keepalive``
     seconds (the caller sends a comment line)."""
     loop = asyncio.get_running_loop()
-    svc.connections.stream_opened(p.env_id, codes, worker)
     try:
         last_sent = loop.time()
         while True:
+            await svc.connections.seen(p.env_id, codes, worker, svc.clock.now())
             seen = svc.bus.runs_ready.version
             got = await svc.store.claim(p.env_id, codes, types, svc.clock.now(), limit)
             if got:
@@ -101,6 +101,7 @@ async def stream(
                 yield None
                 last_sent = loop.time()
                 continue
-            await _wait_for_runs(svc, p, codes, types, seen, keepalive - since)
+            # wake at least every 10 s so the connection row stays fresh
+            await _wait_for_runs(svc, p, codes, types, seen, min(10.0, keepalive - since))
     finally:
-        svc.connections.stream_closed(p.env_id, codes, worker)
+        await svc.connections.closed(p.env_id, codes, worker)

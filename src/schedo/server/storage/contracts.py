@@ -228,6 +228,26 @@ class ClaimStore(Protocol):
         """The earliest due_at of a pending execution of these job types."""
 
 
+class WorkerStore(Protocol):
+    async def touch_connections(
+        self, env_id: int, codes: Sequence[str], worker: str, now: datetime
+    ) -> None:
+        """Record that ``worker`` serves ``codes`` in the environment as of ``now``
+        (upsert; shared by every server process)."""
+
+    async def drop_connections(self, env_id: int, codes: Sequence[str], worker: str) -> None:
+        """Forget the worker's rows for these codes (its stream closed)."""
+
+    async def count_connections(
+        self, env_id: int, codes: Sequence[str], since: datetime
+    ) -> dict[str, int]:
+        """For each code, how many distinct workers were seen at or after ``since``
+        (codes with none are absent)."""
+
+    async def prune_connections(self, before: datetime) -> int:
+        """Delete rows last seen before ``before``; return how many."""
+
+
 class SchedulerStore(Protocol):
     async def earliest_next_run_at(self) -> datetime | None:
         """The smallest next_run_at over all unpaused jobs."""
@@ -260,6 +280,7 @@ class Store(
     JobStore,
     ExecutionStore,
     ClaimStore,
+    WorkerStore,
     SchedulerStore,
     Protocol,
 ):

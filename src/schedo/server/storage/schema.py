@@ -236,6 +236,17 @@ executions = Table(
     ),
 )
 
+# Workers connected now (SPEC 2.3 connections_count), shared by every server process: a row is
+# refreshed while a worker polls or holds a stream; rows older than 30 s do not count.
+worker_connections = Table(
+    "worker_connections",
+    metadata,
+    Column("environment_id", Integer, primary_key=True),
+    Column("job_code", String(200), primary_key=True),
+    Column("worker_id", String(200), primary_key=True),
+    Column("last_seen", EpochMs, nullable=False),
+)
+
 # The notification outbox (SPEC 4): one row per turn of a job (failing / recovered), written in
 # the transaction that ended the run; deliveries are fanned out and sent by notify/.
 notifications = Table(

@@ -8,9 +8,10 @@ from .db import Database
 from .sql_jobs import JobSql
 from .sql_runs import RunSql
 from .sql_tenants import TenantSql
+from .sql_workers import WorkerSql
 
 
-class SqlStore(TenantSql, JobSql, RunSql):
+class SqlStore(TenantSql, JobSql, RunSql, WorkerSql):
     def __init__(self, db: Database) -> None:
         self.db = db
 

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import BigInteger, bindparam, exists, func, literal, select, union_all, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain import policies
@@ -174,21 +175,30 @@ class RunSql:
 
     # -- manual trigger and completion ---------------------------------------------------------
     async def trigger(self, env_id: int, job_id: int, now: datetime) -> Execution:
+        for _ in range(5):
+            try:
+                return await self._trigger_once(env_id, job_id, now)
+            except IntegrityError:  # a concurrent trigger took the same instant: take the next
+                continue
+        return await self._trigger_once(env_id, job_id, now)
+
+    async def _trigger_once(self, env_id: int, job_id: int, now: datetime) -> Execution:
         async with self.db.write() as c:
             job = await _job_in_env(c, env_id, job_id)
             if job.blocking and await _has_active(c, job.id):
                 raise Conflict(
                     f"job {job.id} is blocking and its previous run is still pending or running"
                 )
+            # Manual runs are keyed by their instant too; two triggers in the same
+            # millisecond get consecutive milliseconds.
+            last = _as_dt((await c.execute(
+                select(func.max(executions.c.scheduled_for))
+                .where(executions.c.job_id == job.id, executions.c.source == "manual")
+            )).scalar_one_or_none())
+            instant = now if last is None or last < now else last + timedelta(milliseconds=1)
             row = _exec_row(
-                job,
-                status=ExecStatus.PENDING,
-                source="manual",
-                scheduled_for=now,
-                attempt=1,
-                trigger=Trigger.MANUAL,
-                due_at=now,
-                now=now,
+                job, status=ExecStatus.PENDING, source="manual", scheduled_for=instant,
+                attempt=1, trigger=Trigger.MANUAL, due_at=now, now=now,
             )
             r = (await c.execute(executions.insert().values(**row).returning(*executions.c))).one()
             await c.execute(

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 12:31:47.353288
+Create Date: 2026-11-28 12:33:49.232219
 """
 
 from __future__ import annotations
@@ -61,6 +61,16 @@ def upgrade() -> None:
         sa.Column("key", sa.String(length=64), nullable=False),
         sa.Column("value", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_server_meta")),
+    )
+    op.create_table(
+        "worker_connections",
+        sa.Column("environment_id", sa.Integer(), nullable=False),
+        sa.Column("job_code", sa.String(length=200), nullable=False),
+        sa.Column("worker_id", sa.String(length=200), nullable=False),
+        sa.Column("last_seen", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "environment_id", "job_code", "worker_id", name=op.f("pk_worker_connections")
+        ),
     )
     op.create_table(
         "environments",
@@ -331,6 +341,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_environments_organization_id"))
 
     op.drop_table("environments")
+    op.drop_table("worker_connections")
     op.drop_table("server_meta")
     op.drop_table("organizations")
     with op.batch_alter_table("notifications", schema=None) as batch_op:

@@ -1,0 +1,1 @@
+"""Push jobs: the address guard, the one outbound HTTP client for user URLs, the dispatcher."""

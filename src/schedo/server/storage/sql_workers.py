@@ -1,0 +1,55 @@
+"""Worker connections shared through the database (contract: contracts.WorkerStore)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+
+from .db import Database
+from .schema import worker_connections as wc
+
+
+class WorkerSql:
+    db: Database
+
+    async def touch_connections(
+        self, env_id: int, codes: Sequence[str], worker: str, now: datetime
+    ) -> None:
+        if not codes:
+            return
+        rows = [{"environment_id": env_id, "job_code": c, "worker_id": worker, "last_seen": now}
+                for c in codes]
+        stmt = self.db.insert(wc).values(rows)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["environment_id", "job_code", "worker_id"],
+            set_={"last_seen": stmt.excluded.last_seen},
+        )
+        async with self.db.write() as c:
+            await c.execute(stmt)
+
+    async def drop_connections(self, env_id: int, codes: Sequence[str], worker: str) -> None:
+        async with self.db.write() as c:
+            await c.execute(delete(wc).where(wc.c.environment_id == env_id,
+                                             wc.c.job_code.in_(list(codes)),
+                                             wc.c.worker_id == worker))
+
+    async def count_connections(
+        self, env_id: int, codes: Sequence[str], since: datetime
+    ) -> dict[str, int]:
+        if not codes:
+            return {}
+        async with self.db.read() as c:
+            res = await c.execute(
+                select(wc.c.job_code, func.count())
+                .where(wc.c.environment_id == env_id, wc.c.job_code.in_(list(codes)),
+                       wc.c.last_seen >= since)
+                .group_by(wc.c.job_code)
+            )
+            return {r[0]: int(r[1]) for r in res}
+
+    async def prune_connections(self, before: datetime) -> int:
+        async with self.db.write() as c:
+            res = await c.execute(delete(wc).where(wc.c.last_seen < before))
+            return int(res.rowcount or 0)

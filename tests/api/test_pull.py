@@ -1,0 +1,83 @@
+"""Worker pulls (SPEC 2.3): claims are exclusive, long polls wake at once, connections count."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.conftest import Api
+
+
+async def test_concurrent_pollers_never_share_an_execution(api: Api) -> None:
+    job = await api.define(name="shared-job")
+    for _ in range(40):
+        await api.client.post(f"/jobs/trigger/{job['id']}", headers=api.admin)
+
+    async def poll() -> list[int]:
+        r = await api.client.get("/jobs/executions?jobs=shared-job&limit=3&wait=0",
+                                 headers=api.admin)
+        assert r.status_code == 200
+        return [e["id"] for e in r.json()]
+
+    got: list[int] = []
+    for batch in await asyncio.gather(*(poll() for _ in range(20))):
+        got.extend(batch)
+    assert len(got) == len(set(got)) == 40
+    runs = (await api.client.get(f"/jobs/executions/{job['id']}", headers=api.admin)).json()
+    assert all(e["status"] == "running" and e["pick_up_time"] for e in runs)
+
+
+async def test_long_poll_wakes_when_a_run_is_created(api: Api) -> None:
+    job = await api.define(name="wake-me")
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    poll = asyncio.create_task(api.client.get("/jobs/executions?jobs=wake-me&wait=20",
+                                              headers=api.admin))
+    await asyncio.sleep(0.3)
+    assert not poll.done()
+    await api.client.post(f"/jobs/trigger/{job['id']}", headers=api.admin)
+    r = await asyncio.wait_for(poll, 5)
+    assert [e["job_code"] for e in r.json()] == ["wake-me"]
+    assert loop.time() - started < 5  # woken, not timed out at 20 s
+
+
+async def test_long_poll_returns_empty_after_wait(api: Api) -> None:
+    await api.define(name="idle-job")
+    r = await api.client.get("/jobs/executions?jobs=idle-job&wait=0.2", headers=api.admin)
+    assert r.status_code == 200 and r.json() == []
+
+
+async def test_pull_filters_by_codes_type_and_environment(api: Api) -> None:
+    a = await api.define(name="mine-job")
+    b = await api.define(name="other-job")
+    p = await api.define(name="push-job", webhook_url="https://example.com/h")
+    for j in (a, b, p):
+        await api.client.post(f"/jobs/trigger/{j['id']}", headers=api.admin)
+    r = await api.client.get("/jobs/executions?jobs=mine-job,push-job", headers=api.admin)
+    assert [e["job_code"] for e in r.json()] == ["mine-job"]
+    env2 = (await api.client.post("/org/environments", json={"name": "e2"},
+                                  headers=api.admin)).json()
+    k2 = await api.env_key(env2["id"])
+    r = await api.client.get("/jobs/executions?jobs=other-job", headers=k2)
+    assert r.json() == []
+
+
+async def test_bad_pull_parameters(api: Api) -> None:
+    for q in ("", "?jobs=", "?jobs=ab", "?jobs=a-job&wait=31", "?jobs=a-job&wait=-1",
+              "?jobs=a-job&limit=0", "?jobs=a-job&limit=101", "?jobs=a-job&wait=x"):
+        r = await api.client.get("/jobs/executions" + q, headers=api.admin)
+        assert r.status_code == 400, (q, r.text)
+    assert (await api.client.get("/jobs/executions?jobs=a-job")).status_code == 401
+
+
+async def test_connections_count_follows_recent_polls(api: Api) -> None:
+    job = await api.define(name="counted-job")
+    for worker in ("w1", "w2"):
+        await api.client.get("/jobs/executions?jobs=counted-job",
+                             headers={**api.admin, "x-schedo-worker-id": worker})
+    assert (await api.client.get(f"/jobs/{job['id']}/connections/count",
+                                 headers=api.admin)).json() == 2
+    listed = (await api.client.get("/jobs/list", headers=api.admin)).json()
+    assert listed[0]["connections_count"] == 2
+    api.clock.advance(31)
+    assert (await api.client.get(f"/jobs/{job['id']}",
+                                 headers=api.admin)).json()["connections_count"] == 0
