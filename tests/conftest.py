@@ -108,9 +108,16 @@ class Api:
 
 
 @pytest.fixture
-async def api(db_url: str) -> AsyncIterator[Api]:
+def settings_overrides() -> dict[str, object]:
+    """Override in a test module to change the in-process server's settings."""
+    return {}
+
+
+@pytest.fixture
+async def api(db_url: str, settings_overrides: dict[str, object]) -> AsyncIterator[Api]:
     clock = FakeClock(START)
-    settings = Settings(database_url=db_url, admin_key=ADMIN_KEY)
+    settings = Settings(database_url=db_url, admin_key=ADMIN_KEY,
+                        **settings_overrides)  # type: ignore[arg-type]
     app = create_app(settings, clock=clock, run_loops=False)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

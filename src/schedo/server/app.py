@@ -19,6 +19,7 @@ from .api import errors, executions, jobs, ops, org, pull
 from .api.middleware import BodyLimit, JsonBodies
 from .bus import Bus
 from .clock import Clock, SystemClock
+from .push.dispatcher import Dispatcher
 from .scheduler.reaper import Reaper
 from .scheduler.ticker import Ticker
 from .services.context import Services
@@ -46,16 +47,29 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database(settings.database_url, pool_size=settings.db_pool_size)
         await migrate(db)
-        svc = Services(
-            store=SqlStore(db), clock=clock or SystemClock(), settings=settings, bus=Bus()
-        )
+        bus = Bus()
+        loops: list[Loop] = []
+        the_clock: Clock = clock or SystemClock()
+        if not db.is_sqlite:
+            from .pgbridge import DbClock, PgBridge, asyncpg_dsn
+
+            dsn = asyncpg_dsn(db.url)
+            if clock is None:
+                db_clock = DbClock(dsn, settings.clock_skew_seconds)
+                await db_clock.sync()
+                the_clock = db_clock
+                loops.append(db_clock.run)
+            bridge = PgBridge(dsn, bus)
+            bridge.install()
+            loops.append(bridge.run)
+        svc = Services(store=SqlStore(db), clock=the_clock, settings=settings, bus=bus)
         boot = await bootstrap(svc, settings.admin_key)
         if boot.admin_key and on_admin_key:
             on_admin_key(boot.admin_key)
         app.state.services = svc
         tasks: list[asyncio.Task[None]] = []
         if run_loops:
-            loops: list[Loop] = [Ticker(svc).run, Reaper(svc).run]
+            loops += [Ticker(svc).run, Reaper(svc).run, Dispatcher(svc).run]
             tasks = [asyncio.create_task(loop()) for loop in loops]
         try:
             yield

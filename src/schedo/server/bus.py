@@ -1,5 +1,5 @@
-"""In-process wake-ups between services and loops (one process; PostgreSQL LISTEN/NOTIFY
-extends it across processes in the scale-out issue).
+"""Wake-ups between services and loops. In one process they are asyncio events; with
+PostgreSQL, ``pgbridge.PgBridge`` carries them to every server process (LISTEN/NOTIFY).
 
 ``Signal`` is a level-triggered, many-waiter wake-up: ``notify()`` wakes every task waiting
 at that moment and every later ``wait()`` until the waiter has seen it.
@@ -9,18 +9,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 
 
 class Signal:
-    def __init__(self) -> None:
+    def __init__(self, name: str = "") -> None:
+        self.name = name
         self._version = 0
         self._event = asyncio.Event()
+        # Set by a cross-process bridge (PostgreSQL LISTEN/NOTIFY) to publish notifications.
+        self.publish: Callable[[str], None] | None = None
 
     @property
     def version(self) -> int:
         return self._version
 
     def notify(self) -> None:
+        """Wake local waiters and, through the bridge if any, the other server processes."""
+        self.notify_local()
+        if self.publish is not None:
+            self.publish(self.name)
+
+    def notify_local(self) -> None:
         self._version += 1
         self._event.set()
         self._event = asyncio.Event()
@@ -41,6 +51,12 @@ class Bus:
     """The wake-up signals of one server process."""
 
     def __init__(self) -> None:
-        self.jobs_changed = Signal()  # ticker: a job was defined/changed/paused/resumed
-        self.runs_ready = Signal()  # worker pulls and dispatchers: new pending runs
-        self.deadlines_changed = Signal()  # reaper: a new earlier deadline may exist
+        # ticker: a job was defined/changed/paused/resumed
+        self.jobs_changed = Signal("jobs_changed")
+        # worker pulls and dispatchers: new pending runs
+        self.runs_ready = Signal("runs_ready")
+        # reaper: a new earlier deadline may exist
+        self.deadlines_changed = Signal("deadlines_changed")
+
+    def signals(self) -> dict[str, Signal]:
+        return {s.name: s for s in (self.jobs_changed, self.runs_ready, self.deadlines_changed)}

@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     # Scheduling
     tick_batch_size: int = 1000
     misfire_grace_seconds: float = 15.0
+    # Test hook only: pretend this host's clock is off by this much (PostgreSQL corrects it).
+    clock_skew_seconds: float = 0.0
     # Notifications (SPEC 4)
     smtp_url: str | None = Field(
         default=None, description="smtp://user:pass@host:587?starttls=1 (smtps:// for TLS)"

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
@@ -69,9 +69,7 @@ METADATA_HOSTS = frozenset(
         "instance-data.ec2.internal",
     }
 )
-LOOPBACK_HOSTS = frozenset(
-    {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
-)
+LOOPBACK_HOSTS = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
 
 _Net = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -178,6 +176,7 @@ def check_url(url: str, *, allow_private: bool) -> None:
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, ValueError) as exc:
+        _judge_unparsable(url, allow_private)
         raise AddressRefused(f"webhook_url is not a valid URL: {exc}") from None
     scheme = parsed.scheme.lower()
     if scheme not in ("http", "https") or "://" not in url:
@@ -213,6 +212,17 @@ def check_url(url: str, *, allow_private: bool) -> None:
         )
     if not allow_private and (name in LOOPBACK_HOSTS or name.endswith(".localhost")):
         raise AddressRefused(f"webhook_url host {name!r} is a loopback name; {ALLOW_HINT}")
+
+
+def _judge_unparsable(url: str, allow_private: bool) -> None:
+    """Say what a URL httpx cannot parse (``http://0177.0.0.1/``) points to, if it is refused."""
+    try:
+        host = urlsplit(url).hostname
+        ip4 = _loose_ipv4(host.rstrip(".")) if host else None
+    except (ValueError, AddressRefused):
+        return
+    if ip4 is not None:
+        check_ip(ip4, allow_private=allow_private)
 
 
 def _loose_ipv4(name: str) -> ipaddress.IPv4Address | None:

@@ -28,6 +28,7 @@ async def define(svc: Services, p: Principal, body: dict[str, Any]) -> Job:
         retries=body.get("max_retries"),
         catch_up_value=body.get("catch_up"),
         command=body.get("command"),
+        allow_private=svc.settings.allow_private_webhooks,
     )
     now = svc.clock.now()
     existing = await svc.store.get_job_by_name(p.env_id, spec.name)
@@ -85,7 +86,7 @@ async def mute(svc: Services, p: Principal, job_id: int, muted: bool) -> Job:
 
 async def set_webhook(svc: Services, p: Principal, job_id: int, url: str | None) -> Job:
     if url is not None and url != "":
-        url = validation.webhook_url(url)
+        url = validation.webhook_url(url, allow_private=svc.settings.allow_private_webhooks)
     return await svc.store.update_job_flags(
         p.env_id, job_id, svc.clock.now(), webhook_url=url or None, set_webhook=True
     )

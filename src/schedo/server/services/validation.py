@@ -15,6 +15,7 @@ from ..domain.errors import InvalidInput
 from ..domain.model import CatchUp, JobType
 from ..domain.policies import DEFAULT_TIMEOUT_SECONDS
 from ..domain.records import JobSpec
+from ..push import guard
 
 NAME_MIN, NAME_MAX = 4, 200
 METADATA_MAX_BYTES = 64 * 1024
@@ -78,7 +79,7 @@ def max_retries(value: int | None) -> int:
     return value
 
 
-def webhook_url(value: str, field: str = "webhook_url") -> str:
+def webhook_url(value: str, field: str = "webhook_url", *, allow_private: bool = False) -> str:
     if len(value) > URL_MAX:
         raise InvalidInput(f"{field}: at most {URL_MAX} characters")
     if _CONTROL.search(value) or " " in value:
@@ -96,6 +97,11 @@ def webhook_url(value: str, field: str = "webhook_url") -> str:
         raise InvalidInput(f"{field}: credentials in the URL are not allowed")
     if port == 0:
         raise InvalidInput(f"{field}: port 0 is not allowed")
+    try:
+        guard.check_url(value, allow_private=allow_private)
+    except guard.AddressRefused as exc:
+        msg = str(exc)
+        raise InvalidInput(msg if msg.startswith(field) else f"{field}: {msg}") from None
     return value
 
 
@@ -138,7 +144,7 @@ def definition(
     webhook: str | None,
     retries: int | None,
     catch_up_value: str | None,
-    command: str | None,
+    command: str | None, allow_private: bool = False,
 ) -> JobSpec:
     expr, tz = schedule(schedule_expr, timezone)
     if webhook is not None and command is not None:
@@ -161,6 +167,6 @@ def definition(
         timeout_seconds=timeout(timeout_seconds),
         max_retries=max_retries(retries),
         metadata=metadata(metadata_value),
-        webhook_url=webhook_url(webhook) if webhook else None,
+        webhook_url=webhook_url(webhook, allow_private=allow_private) if webhook else None,
         command=command,
     )

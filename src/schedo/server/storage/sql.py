@@ -6,12 +6,13 @@ from sqlalchemy import text
 
 from .db import Database
 from .sql_jobs import JobSql
+from .sql_notify import NotifySql
 from .sql_runs import RunSql
 from .sql_tenants import TenantSql
 from .sql_workers import WorkerSql
 
 
-class SqlStore(TenantSql, JobSql, RunSql, WorkerSql):
+class SqlStore(TenantSql, JobSql, RunSql, WorkerSql, NotifySql):
     def __init__(self, db: Database) -> None:
         self.db = db
 
