@@ -81,3 +81,16 @@ async def test_connections_count_follows_recent_polls(api: Api) -> None:
     api.clock.advance(31)
     assert (await api.client.get(f"/jobs/{job['id']}",
                                  headers=api.admin)).json()["connections_count"] == 0
+
+
+async def test_agents_pull_command_runs_without_naming_jobs(api: Api) -> None:
+    cmd = await api.define(name="cmd-job", command="echo hi")
+    sdk = await api.define(name="sdk-job")
+    for j in (cmd, sdk):
+        await api.client.post(f"/jobs/trigger/{j['id']}", headers=api.admin)
+    r = await api.client.get("/jobs/executions?type=command", headers=api.admin)
+    assert [e["job_code"] for e in r.json()] == ["cmd-job"]
+    r = await api.client.get("/jobs/executions?jobs=cmd-job", headers=api.admin)
+    assert r.json() == []  # sdk workers never receive command runs
+    r = await api.client.get("/jobs/executions?type=shell", headers=api.admin)
+    assert r.status_code == 400 and "type" in r.json()["message"]

@@ -16,6 +16,7 @@ from .deps import Auth, Svc
 router = APIRouter(tags=["workers"])
 
 WorkerId = Annotated[str | None, Header(alias="x-schedo-worker-id", max_length=200)]
+Kind = Annotated[str, Query(alias="type", description="sdk (workers) or command (agents)")]
 
 
 def _worker(request: Request, p: Any, header: str | None) -> str:
@@ -34,9 +35,12 @@ async def long_poll(
     wait: Annotated[float, Query(ge=0, le=pull.MAX_WAIT)] = 0,
     limit: Annotated[int, Query(ge=1, le=pull.MAX_LIMIT)] = 10,
     worker_id: WorkerId = None,
+    kind: Kind = "sdk",
 ) -> list[dict[str, Any]]:
-    codes = pull.parse_codes(jobs)
-    got = await pull.long_poll(svc, p, codes, wait, limit, _worker(request, p, worker_id))
+    types = pull.types_for(kind)
+    codes = pull.parse_codes(jobs, optional=kind == "command")
+    got = await pull.long_poll(svc, p, codes, wait, limit, _worker(request, p, worker_id),
+                               types)
     return [shapes.execution(e) for e in got]
 
 
@@ -48,15 +52,17 @@ async def sse(
     jobs: Annotated[str | None, Query(max_length=100_000)] = None,
     limit: Annotated[int, Query(ge=1, le=pull.MAX_LIMIT)] = 10,
     worker_id: WorkerId = None,
+    kind: Kind = "sdk",
 ) -> StreamingResponse:
     """A text/event-stream: one ``data:`` event per claimed JobExecution, and a comment
     line at least every 15 s."""
-    codes = pull.parse_codes(jobs)
+    types = pull.types_for(kind)
+    codes = pull.parse_codes(jobs, optional=kind == "command")
     worker = _worker(request, p, worker_id)
 
     async def events() -> AsyncIterator[bytes]:
         yield b": connected\n\n"
-        async for e in pull.stream(svc, p, codes, limit, worker):
+        async for e in pull.stream(svc, p, codes, limit, worker, types=types):
             if e is None:
                 yield b": keepalive\n\n"
             else:

@@ -205,8 +205,9 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         )
 
 
-def _no_cookies() -> httpx.Cookies:
-    return httpx.Cookies(CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])))
+def _no_cookies() -> CookieJar:
+    """A jar that accepts and returns nothing (httpx copies ``Cookies``, so pass the jar)."""
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
 
 
 class OutboundClient:

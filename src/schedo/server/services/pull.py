@@ -20,10 +20,23 @@ MAX_WAIT = 30.0
 MAX_LIMIT = 100
 MAX_CODES = 500
 SDK_TYPES = (JobType.SDK.value,)
+COMMAND_TYPES = (JobType.COMMAND.value,)
 
 
-def parse_codes(raw: str | None) -> list[str]:
+def types_for(kind: str) -> tuple[str, ...]:
+    """Workers pull sdk runs; ``schedo agent`` pulls command runs (extension ``type=command``)."""
+    if kind == "sdk":
+        return SDK_TYPES
+    if kind == "command":
+        return COMMAND_TYPES
+    raise InvalidInput("type: must be sdk or command")
+
+
+def parse_codes(raw: str | None, *, optional: bool = False) -> list[str] | None:
+    """The job codes of ``jobs=a,b``; None (every code) only where ``optional``."""
     if raw is None or not raw.strip():
+        if optional:
+            return None
         raise InvalidInput("jobs: name at least one job code (jobs=a,b)")
     codes = [c.strip() for c in raw.split(",") if c.strip()]
     if len(codes) > MAX_CODES:
@@ -33,10 +46,15 @@ def parse_codes(raw: str | None) -> list[str]:
     return sorted(set(codes))
 
 
+async def _seen(svc: Services, p: Principal, codes: list[str] | None, worker: str) -> None:
+    if codes:
+        await svc.connections.seen(p.env_id, codes, worker, svc.clock.now())
+
+
 async def _wait_for_runs(
     svc: Services,
     p: Principal,
-    codes: list[str],
+    codes: list[str] | None,
     types: tuple[str, ...],
     seen: int,
     limit_seconds: float,
@@ -52,7 +70,7 @@ async def _wait_for_runs(
 async def long_poll(
     svc: Services,
     p: Principal,
-    codes: list[str],
+    codes: list[str] | None,
     wait: float,
     limit: int,
     worker: str,
@@ -62,7 +80,7 @@ async def long_poll(
     deadline = loop.time() + max(0.0, min(wait, MAX_WAIT))
     while True:
         seen = svc.bus.runs_ready.version
-        await svc.connections.seen(p.env_id, codes, worker, svc.clock.now())
+        await _seen(svc, p, codes, worker)
         got = await svc.store.claim(p.env_id, codes, types, svc.clock.now(), limit)
         remaining = deadline - loop.time()
         if got or remaining <= 0:
@@ -75,7 +93,7 @@ async def long_poll(
 async def stream(
     svc: Services,
     p: Principal,
-    codes: list[str],
+    codes: list[str] | None,
     limit: int,
     worker: str,
     keepalive: float = 15.0,
@@ -87,7 +105,7 @@ async def stream(
     try:
         last_sent = loop.time()
         while True:
-            await svc.connections.seen(p.env_id, codes, worker, svc.clock.now())
+            await _seen(svc, p, codes, worker)
             seen = svc.bus.runs_ready.version
             got = await svc.store.claim(p.env_id, codes, types, svc.clock.now(), limit)
             if got:
@@ -104,4 +122,5 @@ async def stream(
             # wake at least every 10 s so the connection row stays fresh
             await _wait_for_runs(svc, p, codes, types, seen, min(10.0, keepalive - since))
     finally:
-        await svc.connections.closed(p.env_id, codes, worker)
+        if codes:
+            await svc.connections.closed(p.env_id, codes, worker)

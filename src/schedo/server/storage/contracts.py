@@ -202,16 +202,21 @@ class ExecutionStore(Protocol):
 
 class ClaimStore(Protocol):
     async def claim(
-        self, env_id: int, codes: Sequence[str], types: Sequence[str], now: datetime, limit: int
+        self,
+        env_id: int,
+        codes: Sequence[str] | None,
+        types: Sequence[str],
+        now: datetime,
+        limit: int,
     ) -> list[Execution]:
         """Atomically claim up to ``limit`` pending executions of the environment whose job
-        code is in ``codes``, job type in ``types`` and due_at <= now, oldest due first:
+        code is in ``codes`` (None: any code), job type in ``types`` and due_at <= now, oldest due first:
         status running, pick_up_time = start_time = now, run_deadline = now + timeout + 5 s.
         One statement (UPDATE … WHERE id IN (SELECT … [FOR UPDATE SKIP LOCKED]) AND status =
         'pending' RETURNING): an execution is never returned to two callers."""
 
     async def earliest_pending_due(
-        self, env_id: int, codes: Sequence[str], types: Sequence[str]
+        self, env_id: int, codes: Sequence[str] | None, types: Sequence[str]
     ) -> datetime | None:
         """The earliest due_at of a pending execution matching the filters (retries wait in
         the future), so a long poll can sleep exactly until then."""

@@ -7,7 +7,17 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, bindparam, exists, func, literal, select, union_all, update
+from sqlalchemy import (
+    BigInteger,
+    bindparam,
+    exists,
+    func,
+    literal,
+    select,
+    true,
+    union_all,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -251,9 +261,10 @@ class RunSql:
 
     # -- claims ------------------------------------------------------------------------------
     async def claim(
-        self, env_id: int, codes: Sequence[str], types: Sequence[str], now: datetime, limit: int
+        self, env_id: int, codes: Sequence[str] | None, types: Sequence[str], now: datetime,
+        limit: int,
     ) -> list[Execution]:
-        if not codes or limit <= 0:
+        if codes is not None and not codes or limit <= 0:
             return []
         async with self.db.write() as c:
             pick = self.db.skip_locked(
@@ -261,7 +272,7 @@ class RunSql:
                 .where(
                     executions.c.status == ExecStatus.PENDING.value,
                     executions.c.environment_id == env_id,
-                    executions.c.job_code.in_(list(codes)),
+                    _codes_filter(codes),
                     executions.c.due_at <= now,
                     executions.c.job_type.in_(list(types)),
                 )
@@ -329,9 +340,9 @@ class RunSql:
         return _as_dt(v)
 
     async def earliest_pending_due(
-        self, env_id: int, codes: Sequence[str], types: Sequence[str]
+        self, env_id: int, codes: Sequence[str] | None, types: Sequence[str]
     ) -> datetime | None:
-        if not codes:
+        if codes is not None and not codes:
             return None
         async with self.db.read() as c:
             v = (
@@ -339,7 +350,7 @@ class RunSql:
                     select(func.min(executions.c.due_at)).where(
                         executions.c.status == ExecStatus.PENDING.value,
                         executions.c.environment_id == env_id,
-                        executions.c.job_code.in_(list(codes)),
+                        _codes_filter(codes),
                         executions.c.job_type.in_(list(types)),
                     )
                 )
@@ -531,6 +542,11 @@ def _as_dt(v: Any) -> datetime | None:
     if v is None or isinstance(v, datetime):
         return v
     return from_ms(int(v))
+
+
+def _codes_filter(codes: Sequence[str] | None) -> Any:
+    """``job_code IN codes``; None means every job code of the environment."""
+    return true() if codes is None else executions.c.job_code.in_(list(codes))
 
 
 def _chunks(items: list[dict[str, Any]], n: int) -> list[list[dict[str, Any]]]:
