@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
 import socket
 import ssl
 import time
@@ -146,7 +147,8 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> AsyncNetworkStream:
         options = list(socket_options) if socket_options is not None else None
-        last: httpcore.ConnectError | httpcore.ConnectTimeout | None = None
+        failures: list[str] = []
+        timeouts = 0
         for ip in await self.addresses(host, port, timeout):
             try:
                 return await self._inner.connect_tcp(
@@ -156,10 +158,14 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
                     local_address=local_address,
                     socket_options=options,
                 )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                last = exc
-        assert last is not None
-        raise last
+            except httpcore.ConnectTimeout:
+                timeouts += 1
+                failures.append(f"{ip} port {port}: timed out")
+            except httpcore.ConnectError as exc:
+                failures.append(f"{ip} port {port}: {_os_reason(exc)}")
+        if timeouts == len(failures):
+            raise httpcore.ConnectTimeout("; ".join(failures))
+        raise httpcore.ConnectError("; ".join(failures))
 
     async def connect_unix_socket(
         self,
@@ -332,6 +338,16 @@ class OutboundClient:
             close = getattr(chunks, "aclose", None)  # an async generator: stop it now
             if close is not None:
                 await close()
+
+
+def _os_reason(exc: BaseException) -> str:
+    """The operating system's word for a failed connect ("Connection refused"), if any."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, OSError) and cause.errno is not None:
+            return os.strerror(cause.errno)
+        cause = cause.__cause__ or cause.__context__
+    return str(exc) or type(exc).__name__
 
 
 def _describe_transport_error(exc: httpx.TransportError) -> str:
