@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from .cron_cmd import cron_app
+from .worker_cmd import register as register_worker
 
 app = typer.Typer(
     help="Schedo: a self-hostable cron-job service.",
@@ -14,6 +15,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(cron_app, name="cron")
+register_worker(app)
 
 
 @app.command()

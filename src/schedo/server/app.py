@@ -15,10 +15,11 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from .api import errors, executions, jobs, ops, org, pull
+from .api import errors, executions, jobs, notifications, ops, org, pull
 from .api.middleware import BodyLimit, JsonBodies
 from .bus import Bus
 from .clock import Clock, SystemClock
+from .notify.sender import Notifier
 from .push.dispatcher import Dispatcher
 from .scheduler.reaper import Reaper
 from .scheduler.ticker import Ticker
@@ -33,7 +34,7 @@ log = logging.getLogger("schedo.app")
 Loop = Callable[[], Coroutine[Any, Any, None]]
 
 # pull before executions before jobs: fixed paths win over /jobs/{id} and /jobs/executions/{id}
-API_ROUTERS = [pull.router, executions.router, jobs.router, org.router]
+API_ROUTERS = [pull.router, executions.router, jobs.router, org.router, notifications.router]
 
 
 def create_app(
@@ -69,7 +70,7 @@ def create_app(
         app.state.services = svc
         tasks: list[asyncio.Task[None]] = []
         if run_loops:
-            loops += [Ticker(svc).run, Reaper(svc).run, Dispatcher(svc).run]
+            loops += [Ticker(svc).run, Reaper(svc).run, Dispatcher(svc).run, Notifier(svc).run]
             tasks = [asyncio.create_task(loop()) for loop in loops]
         try:
             yield

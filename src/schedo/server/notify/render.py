@@ -111,8 +111,8 @@ def subject(n: Notification) -> str:
 
 
 def context(n: Notification, environment_name: str | None, public_url: str) -> dict[str, Any]:
-    env = f"{environment_name} (id {n.environment_id})" if environment_name else str(
-        n.environment_id
+    env = (
+        f"{environment_name} (id {n.environment_id})" if environment_name else str(n.environment_id)
     )
     return {
         "subject": subject(n),

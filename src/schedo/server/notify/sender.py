@@ -13,8 +13,10 @@ lease), so a lease never runs out under a send that is still in progress.
 
 Retries: a failed try is retried after 30 s, doubling (1 min, 2 min, … capped at 1 h), up to
 ``MAX_TRIES`` (10) tries, about 3 hours in all; then the delivery is ``failed`` with the last
-error. A permanent failure (SMTP 5xx for the recipient or the message, a webhook 4xx) fails
-that delivery at once and never blocks the other addresses of the list.
+error. A permanent failure (SMTP 5xx for the recipient or the message, a webhook 4xx)
+fails that delivery at once and never blocks the other addresses of the list. A delivery
+whose notification is more than 24 hours old when its turn comes (say the server was down
+for a day) is ``skipped`` rather than sent as stale news.
 
 No SMTP server configured (``SCHEDO_SMTP_URL`` unset): the notification is still recorded and
 listed (GET /org/notifications, the dashboard), and each email delivery is marked
@@ -53,11 +55,13 @@ FAN_OUT_BATCH = 200
 POLL_SECONDS = 2.0
 MIN_WAIT = 0.05
 SMTP_MISSING = "SMTP not configured (SCHEDO_SMTP_URL is not set)"
+MAX_AGE = timedelta(hours=24)
+STALE = "not sent: the news is more than 24 hours old"
 
 
 def retry_delay(tries: int) -> float:
     """Seconds before the next try after ``tries`` failed ones: 30, 60, 120, … capped at 1 h."""
-    return min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** max(0, tries - 1))
+    return min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * (1 << min(max(0, tries - 1), 20)))
 
 
 class Notifier:
@@ -115,6 +119,10 @@ class Notifier:
             await store.mark_skipped(dv.id, SMTP_MISSING)
             log.info("notify.skipped delivery=%s notification=%s reason=no_smtp", dv.id, n.id)
             return
+        if now - n.created_at > MAX_AGE:  # e.g. the server was down for days
+            await store.mark_skipped(dv.id, STALE)
+            log.info("notify.skipped delivery=%s notification=%s reason=stale", dv.id, n.id)
+            return
         if dv.tries > MAX_TRIES:  # the process died during the last try (lease ran out)
             await store.mark_failed(dv.id, f"gave up after {MAX_TRIES} tries")
             return
@@ -130,21 +138,39 @@ class Notifier:
         now = self.svc.clock.now()
         if result.ok:
             await store.mark_sent(dv.id, now)
-            log.info("notify.sent delivery=%s notification=%s channel=%s kind=%s tries=%d",
-                     dv.id, n.id, dv.channel, n.kind, dv.tries)
+            log.info(
+                "notify.sent delivery=%s notification=%s channel=%s kind=%s tries=%d",
+                dv.id,
+                n.id,
+                dv.channel,
+                n.kind,
+                dv.tries,
+            )
             return
         error = result.error or "delivery failed"
         if result.permanent or dv.tries >= MAX_TRIES:
             if not result.permanent:
                 error = f"gave up after {dv.tries} tries: {error}"
             await store.mark_failed(dv.id, error)
-            log.warning("notify.failed delivery=%s notification=%s channel=%s error=%r",
-                        dv.id, n.id, dv.channel, error)
+            log.warning(
+                "notify.failed delivery=%s notification=%s channel=%s error=%r",
+                dv.id,
+                n.id,
+                dv.channel,
+                error,
+            )
             return
         later = now + timedelta(seconds=retry_delay(dv.tries))
         await store.mark_retry(dv.id, error, later)
-        log.info("notify.retry delivery=%s notification=%s channel=%s tries=%d at=%s error=%r",
-                 dv.id, n.id, dv.channel, dv.tries, later.isoformat(), error)
+        log.info(
+            "notify.retry delivery=%s notification=%s channel=%s tries=%d at=%s error=%r",
+            dv.id,
+            n.id,
+            dv.channel,
+            dv.tries,
+            later.isoformat(),
+            error,
+        )
 
     async def _send(self, d: DueDelivery) -> Outcome:
         dv, n = d.delivery, d.notification
@@ -160,8 +186,12 @@ class Notifier:
             except NotFound:
                 return Outcome(False, "environment deleted: no key to sign with", True)
             return await webhook.deliver(
-                self.client, dv.target, n, secret=env.webhook_signature_key,
-                public_url=settings.public_url, now=self.svc.clock.now(),
+                self.client,
+                dv.target,
+                n,
+                secret=env.webhook_signature_key,
+                public_url=settings.public_url,
+                now=self.svc.clock.now(),
             )
         return Outcome(False, f"unknown channel {dv.channel!r}", True)
 

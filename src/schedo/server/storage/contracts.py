@@ -278,24 +278,6 @@ class SchedulerStore(Protocol):
         then)."""
 
 
-class Store(
-    OrgStore,
-    EnvironmentStore,
-    KeyStore,
-    JobStore,
-    ExecutionStore,
-    ClaimStore,
-    WorkerStore,
-    SchedulerStore,
-    Protocol,
-):
-    async def ping(self) -> None:
-        """Raise if the database cannot be reached."""
-
-    async def close(self) -> None:
-        """Release every connection."""
-
-
 # -- notifications (SPEC 4) ----------------------------------------------------------------------
 
 
@@ -402,7 +384,8 @@ class NotifyStore(Protocol):
 
     async def mark_skipped(self, delivery_id: int, reason: str) -> bool:
         """A pending delivery will never be sent (e.g. no SMTP server configured): status
-        skipped, last_error ``reason``. Returns False if it was not pending."""
+        skipped, last_error ``reason``, and tries one less (the claim that led here was not a
+        try). Returns False if it was not pending."""
 
     async def notify_work(self) -> NotifyWork:
         """Whether notifications wait to be fanned out, and the earliest next_attempt_at of a
@@ -415,3 +398,22 @@ class NotifyStore(Protocol):
         deliveries (oldest first). ``env_id`` restricts them to one environment (environment
         keys); None returns every environment of the organisation. Never another
         organisation's."""
+
+
+class Store(
+    OrgStore,
+    EnvironmentStore,
+    KeyStore,
+    JobStore,
+    ExecutionStore,
+    ClaimStore,
+    WorkerStore,
+    SchedulerStore,
+    NotifyStore,
+    Protocol,
+):
+    async def ping(self) -> None:
+        """Raise if the database cannot be reached."""
+
+    async def close(self) -> None:
+        """Release every connection."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, false, func, select, update
+from sqlalchemy import case, exists, false, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.timefmt import from_ms
@@ -98,9 +98,14 @@ class NotifySql:
                     targets.append(("webhook", webhook_url))
                 new.extend(
                     {
-                        "notification_id": nid, "channel": channel, "target": target,
-                        "status": PENDING, "tries": 0, "next_attempt_at": now,
-                        "last_error": None, "sent_at": None,
+                        "notification_id": nid,
+                        "channel": channel,
+                        "target": target,
+                        "status": PENDING,
+                        "tries": 0,
+                        "next_attempt_at": now,
+                        "last_error": None,
+                        "sent_at": None,
                     }
                     for channel, target in targets
                 )
@@ -171,7 +176,12 @@ class NotifySql:
         return await self._finish(delivery_id, status="failed", last_error=error)
 
     async def mark_skipped(self, delivery_id: int, reason: str) -> bool:
-        return await self._finish(delivery_id, status="skipped", last_error=reason)
+        return await self._finish(
+            delivery_id,
+            status="skipped",
+            last_error=reason,
+            tries=case((d_.tries > 0, d_.tries - 1), else_=0),
+        )
 
     async def notify_work(self) -> NotifyWork:
         async with self.db.read() as c:
@@ -179,9 +189,7 @@ class NotifySql:
                 await c.execute(select(exists().where(n_.fanned_out == false())))
             ).scalar_one()
             nxt = (
-                await c.execute(
-                    select(func.min(d_.next_attempt_at)).where(d_.status == PENDING)
-                )
+                await c.execute(select(func.min(d_.next_attempt_at)).where(d_.status == PENDING))
             ).scalar_one_or_none()
         return NotifyWork(unfanned=bool(unfanned), next_attempt_at=_as_dt(nxt))
 
@@ -218,4 +226,3 @@ def _as_dt(v: Any) -> datetime | None:
     if v is None or isinstance(v, datetime):
         return v
     return from_ms(int(v))
-
