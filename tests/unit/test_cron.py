@@ -24,12 +24,13 @@ def utc(text: str) -> datetime:
 
 def fires(expr: str, start: str, end: str, tz: str = "UTC") -> list[str]:
     """Fire instants in (start, end], as 'YYYY-MM-DD HH:MM[:SS]' UTC strings."""
-    schedule, stop, out = parse(expr, tz), utc(end), []
+    schedule, stop, out = parse(expr, tz), utc(end), list[str]()
     for instant in schedule.iter_after(utc(start)):
         if instant > stop:
-            return out
+            break
         text = f"{instant:%Y-%m-%d %H:%M:%S}"
         out.append(text if schedule.has_seconds else text[:-3])
+    return out
 
 
 # --------------------------------------------------------------------------- forms
@@ -44,6 +45,8 @@ def fires(expr: str, start: str, end: str, tz: str = "UTC") -> list[str]:
         ("10-12 9 * * *", "2026-05-05 09:10", ["2026-05-05 09:11", "2026-05-05 09:12"]),
         ("1-30/10 0 * * *", "2026-05-05 00:01", ["2026-05-05 00:11", "2026-05-05 00:21"]),
         ("5/20 1 * * *", "2026-05-05 00:00", ["2026-05-05 01:05", "2026-05-05 01:25"]),
+        # a one-value range with a step is that value (cronsim alone would read 5/10)
+        ("5-5/10 1 * * *", "2026-05-05 00:00", ["2026-05-05 01:05", "2026-05-06 01:05"]),
         ("0 0 1 * *", "2026-05-05 00:00", ["2026-06-01 00:00", "2026-07-01 00:00"]),
         ("0 12 * 2 *", "2026-05-05 00:00", ["2027-02-01 12:00", "2027-02-02 12:00"]),
         ("0 0 29 2 *", "2026-05-05 00:00", ["2028-02-29 00:00", "2032-02-29 00:00"]),
@@ -447,6 +450,14 @@ def test_describe(expr: str, zone: str, text: str) -> None:
         ),
         (
             "0 */2 * * *",
+            "Europe/Berlin",
+            "2026-10-24 21:30",
+            "2026-10-25 03:00",
+            ["2026-10-24 22:00", "2026-10-25 00:00", "2026-10-25 01:00", "2026-10-25 03:00"],
+        ),
+        # a step that does not start with '*' is a step too: 02:00 runs in both passes
+        (
+            "0 0-4/2 * * *",
             "Europe/Berlin",
             "2026-10-24 21:30",
             "2026-10-25 03:00",

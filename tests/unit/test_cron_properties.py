@@ -14,23 +14,26 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from schedo.server.domain.cron import CronError, parse
 
-ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Asia/Kathmandu"]
-TRANSITIONS_2026 = [  # UTC instants of the 2026 offset changes of the zones above
-    datetime(2026, 3, 29, 1, tzinfo=UTC),
-    datetime(2026, 10, 25, 1, tzinfo=UTC),
-    datetime(2026, 3, 8, 7, tzinfo=UTC),
-    datetime(2026, 11, 1, 6, tzinfo=UTC),
-    datetime(2026, 4, 4, 15, tzinfo=UTC),
-    datetime(2026, 10, 3, 15, 30, tzinfo=UTC),
-]
+TRANSITIONS_2026 = {  # UTC instants of each zone's 2026 offset changes
+    "Europe/Berlin": [datetime(2026, 3, 29, 1, tzinfo=UTC), datetime(2026, 10, 25, 1, tzinfo=UTC)],
+    "America/New_York": [datetime(2026, 3, 8, 7, tzinfo=UTC), datetime(2026, 11, 1, 6, tzinfo=UTC)],
+    "Australia/Lord_Howe": [
+        datetime(2026, 4, 4, 15, tzinfo=UTC),
+        datetime(2026, 10, 3, 15, 30, tzinfo=UTC),
+    ],
+    "America/Havana": [datetime(2026, 3, 8, 5, tzinfo=UTC), datetime(2026, 11, 1, 5, tzinfo=UTC)],
+    "Asia/Kathmandu": [],
+    "UTC": [],
+}
+ZONES = list(TRANSITIONS_2026)
 MONTHS = "JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split()
 DAYS = "SUN MON TUE WED THU FRI SAT".split()
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 # --------------------------------------------------------------------------- generated fields
@@ -74,7 +77,7 @@ def numeric_field(
     draw: st.DrawFn, lo: int, hi: int, names: list[str] | None = None, star_weight: int = 1
 ) -> tuple[str, frozenset[int]]:
     """A list of 1-3 items: *, */s, v, a-b, a-b/s, v/s (values or names)."""
-    items, values = [], set()
+    items, values = list[str](), set[int]()
     for _ in range(draw(st.integers(1, 3))):
         kind = draw(st.sampled_from(["*"] * star_weight + ["*/s", "v", "a-b", "a-b/s", "v/s"]))
         a, b = sorted(draw(st.lists(st.integers(lo, hi), min_size=2, max_size=2)))
@@ -170,13 +173,21 @@ def expressions(draw: st.DrawFn, six: bool | None = None, specials: bool = True)
 
 
 @st.composite
-def instants(draw: st.DrawFn) -> datetime:
-    if draw(st.booleans()):
-        base = draw(st.sampled_from(TRANSITIONS_2026))
-        return base + timedelta(seconds=draw(st.integers(-6 * 3600, 6 * 3600)))
-    lo, hi = datetime(2025, 6, 1, tzinfo=UTC), datetime(2027, 6, 1, tzinfo=UTC)
-    seconds = draw(st.integers(0, int((hi - lo).total_seconds())))
-    return lo + timedelta(seconds=seconds, microseconds=draw(st.integers(0, 999_999)))
+def zone_and_instant(draw: st.DrawFn, horizon: timedelta) -> tuple[str, datetime]:
+    """A zone and a start instant; mostly a window of ``horizon`` that crosses (or starts just
+    after, e.g. inside a repeated hour) one of the zone's 2026 transitions."""
+    zone = draw(st.sampled_from(ZONES))
+    micro = timedelta(microseconds=draw(st.sampled_from([0, 0, 1, 500_000, 999_999])))
+    if TRANSITIONS_2026[zone] and draw(st.integers(0, 3)) < 3:
+        base = draw(st.sampled_from(TRANSITIONS_2026[zone]))
+        span = int(horizon.total_seconds())
+        if draw(st.integers(0, 3)) < 3:  # the window holds the transition
+            offset = -draw(st.integers(1, span))
+        else:  # the window starts just after it (e.g. inside a repeated hour)
+            offset = draw(st.integers(0, 90 * 60))
+        return zone, base + timedelta(seconds=offset) + micro
+    lo = datetime(2025, 6, 1, tzinfo=UTC)
+    return zone, lo + timedelta(seconds=draw(st.integers(0, 2 * 366 * 86400))) + micro
 
 
 # --------------------------------------------------------------------------- the oracle
@@ -229,7 +240,7 @@ def oracle_fires(expr: Expr, zone_name: str, after: datetime, horizon: timedelta
         after.timestamp() // step.total_seconds() * step.total_seconds(), UTC
     )
     u += step
-    end, out = after + horizon, []
+    end, out = after + horizon, list[datetime]()
     previous_offset = (u - timedelta(seconds=1)).astimezone(zone).utcoffset()
     while u <= end:
         local = u.astimezone(zone)
@@ -253,12 +264,19 @@ def oracle_fires(expr: Expr, zone_name: str, after: datetime, horizon: timedelta
 
 
 def facade_fires(text: str, zone: str, after: datetime, horizon: timedelta) -> list[datetime]:
-    out = []
+    out = list[datetime]()
     for instant in parse(text, zone).iter_after(after):
         if instant > after + horizon:
-            return out
+            break
         out.append(instant)
-    raise AssertionError("unreachable")
+    return out
+
+
+def _events(zone: str, after: datetime, horizon: timedelta, fires: list[datetime]) -> None:
+    """Statistics for --hypothesis-show-statistics: how often the window crosses a DST change
+    and holds fire instants."""
+    crosses = any(after < t <= after + horizon for t in TRANSITIONS_2026[zone])
+    event(f"window crosses a transition: {crosses}; fires: {bool(fires)}")
 
 
 def _parse_or_skip(expr: Expr, zone: str) -> None:
@@ -273,30 +291,31 @@ def _parse_or_skip(expr: Expr, zone: str) -> None:
 
 
 @SETTINGS
-@given(expressions(six=False), st.sampled_from(ZONES), instants())
-def test_five_field_agrees_with_the_oracle(expr: Expr, zone: str, after: datetime) -> None:
+@given(expressions(six=False), zone_and_instant(timedelta(days=2)))
+def test_five_field_agrees_with_the_oracle(expr: Expr, start: tuple[str, datetime]) -> None:
+    (zone, after), horizon = start, timedelta(days=2)
     _parse_or_skip(expr, zone)
-    horizon = timedelta(days=2)
-    assert facade_fires(expr.text, zone, after, horizon) == oracle_fires(
-        expr, zone, after, horizon
-    ), expr.text
+    expected = oracle_fires(expr, zone, after, horizon)
+    _events(zone, after, horizon, expected)
+    assert facade_fires(expr.text, zone, after, horizon) == expected, expr.text
 
 
 @SETTINGS
-@given(expressions(six=True), st.sampled_from(ZONES), instants())
-def test_six_field_agrees_with_the_oracle(expr: Expr, zone: str, after: datetime) -> None:
+@given(expressions(six=True), zone_and_instant(timedelta(hours=2)))
+def test_six_field_agrees_with_the_oracle(expr: Expr, start: tuple[str, datetime]) -> None:
+    (zone, after), horizon = start, timedelta(hours=2)
     _parse_or_skip(expr, zone)
-    horizon = timedelta(hours=2)
-    assert facade_fires(expr.text, zone, after, horizon) == oracle_fires(
-        expr, zone, after, horizon
-    ), expr.text
+    expected = oracle_fires(expr, zone, after, horizon)
+    _events(zone, after, horizon, expected)
+    assert facade_fires(expr.text, zone, after, horizon) == expected, expr.text
 
 
 @settings(max_examples=300, deadline=None)
-@given(expressions(), st.sampled_from(ZONES), instants())
+@given(expressions(), zone_and_instant(timedelta(days=1)))
 def test_next_after_is_strictly_later_and_describable(
-    expr: Expr, zone: str, after: datetime
+    expr: Expr, start: tuple[str, datetime]
 ) -> None:
+    zone, after = start
     _parse_or_skip(expr, zone)
     schedule = parse(expr.text, zone)
     first = schedule.next_after(after)
@@ -314,22 +333,21 @@ def _croniter_comparable(expr: Expr) -> bool:
     wanted = [expr.minutes, expr.hours, expr.day.dom, expr.months, expr.day.dow]
     expanded = croniter(expr.text).expanded
     for values, full_range, want in zip(expanded, full, wanted, strict=True):
-        got = (
-            set(full_range)
-            if values == ["*"]
-            else {int(v) % 7 if full_range == range(7) else int(v) for v in values}
-        )
+        if "*" in values:  # croniter keeps "*" inside a list: "1,*"
+            got = set(full_range)
+        else:
+            got = {int(v) % 7 if full_range == range(7) else int(v) for v in values}
         if got != want:
             return False
-    dom, dow = expr.text.split()[2], expr.text.split()[4]
-    full_dom = expanded[2] == ["*"] and not dom.startswith("*")
-    full_dow = expanded[4] == ["*"] and not dow.startswith("*")
-    return not (full_dom or full_dow)
+    vixie_and = expr.day.dom_star or expr.day.dow_star
+    croniter_and = vixie_and or expanded[2][0] == "*" or expanded[4][0] == "*"
+    return vixie_and == croniter_and
 
 
 @settings(max_examples=300, deadline=None)
-@given(expressions(six=False, specials=False), instants())
-def test_utc_five_field_agrees_with_croniter(expr: Expr, after: datetime) -> None:
+@given(expressions(six=False, specials=False), zone_and_instant(timedelta(days=1)))
+def test_utc_five_field_agrees_with_croniter(expr: Expr, start: tuple[str, datetime]) -> None:
+    after = start[1]
     _parse_or_skip(expr, "UTC")
     assume(_croniter_comparable(expr))
     # day_or=True with implement_cron_bug=True is Vixie's rule: OR unless a field starts with *

@@ -12,27 +12,27 @@ async def authenticate(svc: Services, api_key: str | None, env_header: str | Non
         raise Unauthorized("x-api-key: missing API key")
     if len(api_key) > keys.MAX_KEY_LEN:
         raise Unauthorized("x-api-key: unknown or revoked API key")
-    stored = await svc.store.find_key(keys.lookup_prefix(api_key))
-    if stored is None or not keys.matches(svc.pepper, api_key, stored.digest):
-        raise Unauthorized("x-api-key: unknown or revoked API key")
-    if stored.revoked:
-        raise Unauthorized("x-api-key: unknown or revoked API key")
     wanted: int | None = None
+    bad_header: str | None = None
     if env_header is not None and env_header.strip() != "":
         try:
             wanted = int(env_header.strip())
         except ValueError:
-            raise InvalidInput("X-API-ENVIRONMENT: must be an environment id (integer)") from None
-        if wanted <= 0 or wanted > 2**31:
-            raise InvalidInput("X-API-ENVIRONMENT: must be a positive environment id")
-    if stored.admin:
-        if wanted is None:
-            envs = await svc.store.list_environments(stored.organization_id)
-            if not envs:
-                raise NotFound("environment: the organization has no environment")
-            env_id = envs[0].id
+            bad_header = "X-API-ENVIRONMENT: must be an environment id (integer)"
         else:
-            env_id = (await svc.store.get_environment(stored.organization_id, wanted)).id
+            if wanted <= 0 or wanted > 2**31 - 1:
+                wanted, bad_header = None, "X-API-ENVIRONMENT: must be a positive environment id"
+    found = await svc.store.resolve_key(keys.lookup_prefix(api_key), wanted)
+    if found is None or not keys.matches(svc.pepper, api_key, found[0].digest) or found[0].revoked:
+        raise Unauthorized("x-api-key: unknown or revoked API key")
+    if bad_header is not None:
+        raise InvalidInput(bad_header)
+    stored, resolved = found
+    if stored.admin:
+        if resolved is None:
+            raise NotFound(f"environment {wanted} not found" if wanted is not None
+                           else "environment: the organization has no environment")
+        env_id = resolved
     else:
         assert stored.environment_id is not None
         if wanted is not None and wanted != stored.environment_id:

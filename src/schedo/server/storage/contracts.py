@@ -120,6 +120,14 @@ class KeyStore(Protocol):
         """The key with this lookup prefix, revoked or not, or None. Never cached: revocation
         takes effect on the next request."""
 
+    async def resolve_key(
+        self, prefix: str, wanted_env: int | None
+    ) -> tuple[ApiKey, int | None] | None:
+        """One read for authentication: the key with this lookup prefix (revoked or not) and
+        an environment of the key's organisation: ``wanted_env`` if it belongs to that
+        organisation (else None), or the organisation's first environment when
+        ``wanted_env`` is None. None when no key has this prefix."""
+
     async def list_keys(self, org_id: int, env_id: int) -> list[ApiKey]:
         """The environment keys of one environment of the organisation."""
 

@@ -1,8 +1,10 @@
 """Engines and the dialect differences, kept in this one module.
 
-SQLite: WAL, ``synchronous=NORMAL``, a busy timeout, and two engines: readers start plain
-``BEGIN`` transactions, writers ``BEGIN IMMEDIATE`` through a single pooled connection, so
-writes queue inside the process instead of spinning on SQLite's lock. PostgreSQL: one asyncpg
+SQLite: WAL, ``synchronous=NORMAL``, a busy timeout, and two engines: readers run in
+autocommit (each SELECT sees its own consistent snapshot; no BEGIN/COMMIT round trips through
+aiosqlite's thread), writers use ``BEGIN IMMEDIATE`` through a single pooled connection, so
+writes queue inside the process instead of spinning on SQLite's lock. Storage methods that need
+several consistent reads use ``write()``. PostgreSQL: one asyncpg
 engine for both.
 """
 
@@ -36,7 +38,7 @@ def normalise_url(url: str) -> str:
     raise InvalidInput(f"database URL: unsupported scheme {u.drivername!r} (sqlite or postgresql)")
 
 
-def _sqlite_listeners(engine: AsyncEngine, begin: str) -> None:
+def _sqlite_listeners(engine: AsyncEngine, begin: str | None) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (pysqlite defers it)
@@ -46,6 +48,9 @@ def _sqlite_listeners(engine: AsyncEngine, begin: str) -> None:
         cur.execute("PRAGMA synchronous = NORMAL")
         cur.execute("PRAGMA foreign_keys = ON")
         cur.close()
+
+    if begin is None:  # autocommit: each read statement is its own snapshot, no round trips
+        return
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: Any) -> None:
@@ -63,13 +68,14 @@ class Database:
             self.write_engine = create_async_engine(
                 self.url, pool_size=1, max_overflow=0, pool_timeout=60
             )
-            _sqlite_listeners(self.read_engine, "BEGIN")
+            _sqlite_listeners(self.read_engine, None)
             _sqlite_listeners(self.write_engine, "BEGIN IMMEDIATE")
         else:
-            self.read_engine = create_async_engine(
-                self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            self.write_engine = create_async_engine(
+                self.url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=300
             )
-            self.write_engine = self.read_engine
+            # reads in autocommit: one round trip per statement instead of BEGIN/…/COMMIT
+            self.read_engine = self.write_engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @property
     def is_sqlite(self) -> bool:
@@ -95,6 +101,6 @@ class Database:
         return stmt if self.is_sqlite else stmt.with_for_update(skip_locked=True)
 
     async def dispose(self) -> None:
-        await self.read_engine.dispose()
-        if self.write_engine is not self.read_engine:
-            await self.write_engine.dispose()
+        await self.write_engine.dispose()
+        if self.is_sqlite:
+            await self.read_engine.dispose()

@@ -216,6 +216,25 @@ class TenantSql:
             r = (await c.execute(select(api_keys).where(api_keys.c.prefix == prefix))).first()
         return None if r is None else rows.api_key(r)
 
+    async def resolve_key(
+        self, prefix: str, wanted_env: int | None
+    ) -> tuple[ApiKey, int | None] | None:
+        envs = environments.alias("e")
+        org = api_keys.c.organization_id
+        if wanted_env is None:
+            env_q = select(func.min(envs.c.id)).where(envs.c.organization_id == org)
+        else:
+            env_q = select(envs.c.id).where(envs.c.id == wanted_env, envs.c.organization_id == org)
+        async with self.db.read() as c:
+            r = (
+                await c.execute(
+                    select(api_keys, env_q.scalar_subquery().label("resolved_env")).where(
+                        api_keys.c.prefix == prefix
+                    )
+                )
+            ).first()
+        return None if r is None else (rows.api_key(r), r.resolved_env)
+
     async def list_keys(self, org_id: int, env_id: int) -> list[ApiKey]:
         async with self.db.read() as c:
             res = await c.execute(
