@@ -99,3 +99,31 @@ async def test_huge_output_is_truncated(api: Api) -> None:
     out = r.json()["output"]
     assert out.startswith("x" * 1000) and len(out.encode()) < 70 * 1024
     assert out.endswith("[truncated]")
+
+
+async def test_batch_completion_gives_each_report_its_own_result(api: Api) -> None:
+    job = await api.define(name="batch-job", max_retries=1)
+    ids = [(await api.client.post(f"/jobs/trigger/{job['id']}", headers=api.admin)).json()["id"]
+           for _ in range(3)]
+    await api.client.post(f"/jobs/executions/complete/{ids[2]}", json={"success": False},
+                          headers=api.admin)
+    body = {"results": [
+        {"id": ids[0], "success": True, "output": "one"},
+        {"id": ids[1], "success": False, "error": "two failed"},
+        {"id": ids[2], "success": True},  # already failed: conflict
+        {"id": 999999, "success": True},  # unknown
+        {"id": ids[0], "success": True, "start_server_time_utc": 5},  # invalid time
+    ]}
+    r = await api.client.post("/jobs/executions/complete", json=body, headers=api.admin)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert [x["status"] for x in out] == [200, 200, 409, 404, 400]
+    assert out[0]["execution"]["status"] == "completed" and out[0]["execution"]["output"] == "one"
+    assert out[1]["execution"]["status"] == "failed"
+    assert "start_server_time_utc" in out[4]["message"]
+    runs = (await api.client.get(f"/jobs/executions/{job['id']}", headers=api.admin)).json()
+    retries = [e for e in runs if e["trigger"] == "retry"]
+    assert len(retries) == 2  # the two failures each got their retry
+    r = await api.client.post("/jobs/executions/complete", json={"results": "x"},
+                              headers=api.admin)
+    assert r.status_code == 422

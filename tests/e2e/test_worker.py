@@ -23,14 +23,15 @@ from tests.support.server import ADMIN_KEY, ServerProcess, wait_until
 ROOT = Path(__file__).resolve().parents[2]
 APPS = "tests/e2e/apps"
 TERMINAL = {"completed", "failed", "expired", "skipped"}
-WORKER = [sys.executable, "/tmp/smoke/runworker.py", "worker"]
+WORKER = [sys.executable, "-m", "schedo.cli", "worker"]
 
 
 class WorkerProcess:
     """``python -m schedo.cli worker <target>`` with its output in a log file."""
 
-    def __init__(self, target: str, server: ServerProcess, workdir: Path,
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, target: str, server: ServerProcess, workdir: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.target = target
         self.server = server
         self.log_path = workdir / f"worker-{uuid.uuid4().hex[:8]}.log"
@@ -39,12 +40,21 @@ class WorkerProcess:
 
     def start(self) -> WorkerProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDO_")}
-        env.update({"SCHEDO_API_KEY": ADMIN_KEY, "SCHEDO_BASE_URL": self.server.url,
-                    "PYTHONUNBUFFERED": "1", **self.env})
+        env.update(
+            {
+                "SCHEDO_API_KEY": ADMIN_KEY,
+                "SCHEDO_BASE_URL": self.server.url,
+                "PYTHONUNBUFFERED": "1",
+                **self.env,
+            }
+        )
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [*WORKER, self.target],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         return self
 
@@ -69,7 +79,7 @@ class WorkerProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(5)
-            raise AssertionError(f"worker did not exit within {timeout}s:\n{self.log()}")
+            raise AssertionError(f"worker did not exit within {timeout}s:\n{self.log()}") from None
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -103,16 +113,19 @@ def prefix() -> str:
     return f"e2e-{uuid.uuid4().hex[:6]}-"
 
 
-def start_worker(workers: list[WorkerProcess], target: str, server: ServerProcess,
-                 workdir: Path, **env: str) -> WorkerProcess:
+def start_worker(
+    workers: list[WorkerProcess], target: str, server: ServerProcess, workdir: Path, **env: str
+) -> WorkerProcess:
     w = WorkerProcess(target, server, workdir, env).start()
     workers.append(w)
     return w
 
 
-def job_ids(c: schedo.Client, *names: str, worker: WorkerProcess | None = None,
-            timeout: float = 20) -> dict[str, int]:
+def job_ids(
+    c: schedo.Client, *names: str, worker: WorkerProcess | None = None, timeout: float = 20
+) -> dict[str, int]:
     """Wait until the worker defined ``names``; their ids."""
+
     def defined() -> dict[str, int] | None:
         if worker is not None and not worker.alive():
             raise AssertionError(f"worker exited early:\n{worker.log()}")
@@ -127,8 +140,14 @@ def runs(c: schedo.Client, job_id: int) -> list[Execution]:
     return list(c.iter_executions(job_id))
 
 
-def wait_status(c: schedo.Client, job_id: int, exec_id: int, statuses: set[str],
-                timeout: float, worker: WorkerProcess | None = None) -> Execution:
+def wait_status(
+    c: schedo.Client,
+    job_id: int,
+    exec_id: int,
+    statuses: set[str],
+    timeout: float,
+    worker: WorkerProcess | None = None,
+) -> Execution:
     def reached() -> Execution | None:
         for e in c.list_executions(job_id, limit=200):
             if e.id == exec_id and e.status in statuses:
@@ -136,8 +155,9 @@ def wait_status(c: schedo.Client, job_id: int, exec_id: int, statuses: set[str],
         return None
 
     try:
-        found: Execution = wait_until(reached, timeout, interval=0.1,
-                                      what=f"execution {exec_id} in {statuses}")
+        found: Execution = wait_until(
+            reached, timeout, interval=0.1, what=f"execution {exec_id} in {statuses}"
+        )
     except AssertionError:
         if worker is not None:
             print(worker.log())
@@ -150,7 +170,18 @@ def wait_status(c: schedo.Client, job_id: int, exec_id: int, statuses: set[str],
 
 @pytest.mark.slow
 def test_every_second_job_runs_each_tick_exactly_once_on_two_workers(
-        server: ServerProcess, workers: list[WorkerProcess], tmp_path: Path) -> None:
+    db_url: str, workers: list[WorkerProcess], tmp_path: Path
+) -> None:
+    server = ServerProcess(db_url, tmp_path).start()
+    try:
+        _every_tick_exactly_once(server, workers, tmp_path)
+    finally:
+        server.kill()
+
+
+def _every_tick_exactly_once(
+    server: ServerProcess, workers: list[WorkerProcess], tmp_path: Path
+) -> None:
     name = f"e2e-tick-{uuid.uuid4().hex[:6]}"
     a = start_worker(workers, f"{APPS}/ticker.py:app", server, tmp_path, E2E_TICKER_JOB=name)
     b = start_worker(workers, f"{APPS}/ticker.py:app", server, tmp_path, E2E_TICKER_JOB=name)
@@ -159,14 +190,16 @@ def test_every_second_job_runs_each_tick_exactly_once_on_two_workers(
         wait_until(lambda: c.connections_count(jid) == 2, 30, what="two worker connections")
 
         def ten_seconds_done() -> bool:
-            done = sorted(e.scheduled_for for e in runs(c, jid)
-                          if e.status == "completed" and e.scheduled_for)
+            done = sorted(
+                e.scheduled_for for e in runs(c, jid) if e.status == "completed" and e.scheduled_for
+            )
             return len(done) >= 2 and done[-1] - done[0] >= timedelta(seconds=10)
 
         wait_until(ten_seconds_done, 40, interval=0.25, what="10 s of completed ticks")
         c.pause_job(jid)
-        wait_until(lambda: all(e.status in TERMINAL for e in runs(c, jid)), 20,
-                   what="the last runs to end")
+        wait_until(
+            lambda: all(e.status in TERMINAL for e in runs(c, jid)), 20, what="the last runs to end"
+        )
         assert a.stop() == 0, a.log()
         assert b.stop() == 0, b.log()
         history = runs(c, jid)
@@ -175,16 +208,19 @@ def test_every_second_job_runs_each_tick_exactly_once_on_two_workers(
     instants = [e.scheduled_for for e in first_attempts if e.scheduled_for is not None]
     assert len(instants) == len(set(instants)), "a tick was created twice"
     assert len(first_attempts) == len(history), "no retries or manual runs were expected"
-    done = sorted(e.scheduled_for for e in history
-                  if e.status == "completed" and e.scheduled_for is not None)
+    done = sorted(
+        e.scheduled_for for e in history if e.status == "completed" and e.scheduled_for is not None
+    )
     first, last = done[0], done[-1]
     assert last - first >= timedelta(seconds=10)
     expected = [first + timedelta(seconds=s) for s in range(int((last - first).seconds) + 1)]
     assert done == expected, f"missing ticks: {sorted(set(expected) - set(done))}"
-    window = [e for e in history if e.scheduled_for is not None
-              and first <= e.scheduled_for <= last]
+    window = [
+        e for e in history if e.scheduled_for is not None and first <= e.scheduled_for <= last
+    ]
     assert all(e.status == "completed" for e in window), [
-        (e.id, e.status, e.error) for e in window if e.status != "completed"]
+        (e.id, e.status, e.error) for e in window if e.status != "completed"
+    ]
     pids = {str(a.pid), str(b.pid)}
     for e in window:
         assert e.output is not None and e.output.startswith("tick ")
@@ -200,16 +236,18 @@ def test_every_second_job_runs_each_tick_exactly_once_on_two_workers(
 
 @pytest.mark.slow
 def test_failures_timeouts_and_objects_are_reported(
-        server: ServerProcess, workers: list[WorkerProcess], tmp_path: Path) -> None:
+    server: ServerProcess, workers: list[WorkerProcess], tmp_path: Path
+) -> None:
     p = prefix()
     w = start_worker(workers, f"{APPS}/behaviours.py:app", server, tmp_path, E2E_PREFIX=p)
     names = [p + n for n in ("raises", "hangs-sync", "hangs-async", "returns-dict")]
     with schedo.Client(ADMIN_KEY, server.url) as c:
         ids = job_ids(c, *names, worker=w)
         triggered = {n: c.trigger_job(ids[n]).id for n in names}
-        end = {n.removeprefix(p): wait_status(c, ids[n], triggered[n], {"completed", "failed"},
-                                              20, w)
-               for n in names}
+        end = {
+            n.removeprefix(p): wait_status(c, ids[n], triggered[n], {"completed", "failed"}, 20, w)
+            for n in names
+        }
 
     raised = end["raises"]
     assert raised.status == "failed"
@@ -227,7 +265,6 @@ def test_failures_timeouts_and_objects_are_reported(
     assert obj.status == "completed" and obj.error is None
     assert obj.output == '{"rows": 123, "attempt": 1, "meta": {"team": "data"}}'
 
-
     # the sync handler's thread is still sleeping: the worker exits anyway, status 0
     assert w.stop() == 0, w.log()
     log = w.log()
@@ -241,15 +278,20 @@ def test_failures_timeouts_and_objects_are_reported(
 
 @pytest.mark.slow
 def test_sigterm_lets_the_running_handler_finish_and_report(
-        server: ServerProcess, workers: list[WorkerProcess], tmp_path: Path) -> None:
+    server: ServerProcess, workers: list[WorkerProcess], tmp_path: Path
+) -> None:
     p = prefix()
-    w = start_worker(workers, f"{APPS}/behaviours.py:app", server, tmp_path, E2E_PREFIX=p,
-                     E2E_SLOW_SECONDS="3")
+    w = start_worker(
+        workers, f"{APPS}/behaviours.py:app", server, tmp_path, E2E_PREFIX=p, E2E_SLOW_SECONDS="3"
+    )
     with schedo.Client(ADMIN_KEY, server.url) as c:
         jid = job_ids(c, p + "slow", worker=w)[p + "slow"]
         run = c.trigger_job(jid)
-        wait_until(lambda: f"run.started job={p}slow execution={run.id}" in w.log(), 20,
-                   what="the handler to start")
+        wait_until(
+            lambda: f"run.started job={p}slow execution={run.id}" in w.log(),
+            20,
+            what="the handler to start",
+        )
         assert w.proc is not None
         w.proc.send_signal(signal.SIGTERM)
         wait_until(lambda: "SIGTERM: stopping" in w.log(), 10, what="the stop request")
@@ -263,11 +305,16 @@ def test_sigterm_lets_the_running_handler_finish_and_report(
     assert "worker stopped" in log and "Traceback" not in log, log
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "server bug: a long poll abandoned by its client (a worker that stopped) keeps waiting "
-    "on the server and claims runs that nobody receives; they expire at their deadline"))
+@pytest.mark.xfail(
+    strict=False,
+    reason=(
+        "server bug: a long poll abandoned by its client (a worker that stopped) keeps waiting "
+        "on the server and claims runs that nobody receives; they expire at their deadline"
+    ),
+)
 def test_no_run_is_claimed_for_a_worker_that_stopped(
-        server: ServerProcess, workers: list[WorkerProcess], tmp_path: Path) -> None:
+    server: ServerProcess, workers: list[WorkerProcess], tmp_path: Path
+) -> None:
     p = prefix()
     w = start_worker(workers, f"{APPS}/behaviours.py:app", server, tmp_path, E2E_PREFIX=p)
     with schedo.Client(ADMIN_KEY, server.url) as c:
@@ -281,12 +328,19 @@ def test_no_run_is_claimed_for_a_worker_that_stopped(
 
 
 def test_refused_schedule_stops_the_worker_with_one_line(
-        server: ServerProcess, tmp_path: Path) -> None:
+    server: ServerProcess, tmp_path: Path
+) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDO_")}
     env.update({"SCHEDO_API_KEY": ADMIN_KEY, "SCHEDO_BASE_URL": server.url})
     cmd = WORKER
-    r = subprocess.run([*cmd, f"{APPS}/bad_schedule.py:app"], cwd=ROOT, env=env,
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [*cmd, f"{APPS}/bad_schedule.py:app"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode not in (0, 2), r.stderr
     last = r.stderr.strip().splitlines()[-1]
     assert last.startswith("schedo worker: job 'e2e-bad-schedule': schedule:"), r.stderr
@@ -294,12 +348,15 @@ def test_refused_schedule_stops_the_worker_with_one_line(
     with schedo.Client(ADMIN_KEY, server.url) as c:
         assert "e2e-bad-schedule" not in {j.name for j in c.list_jobs()}
 
-    for target, words in ((f"{APPS}/not_an_app.py:app", "not a schedo.Schedo app"),
-                          (f"{APPS}/missing.py:app", "no such file"),
-                          ("tests.e2e.apps.nothing_here:app", "cannot import module"),
-                          (f"{APPS}/ticker.py:nope", "has no attribute 'nope'")):
-        r = subprocess.run([*cmd, target], cwd=ROOT, env=env, capture_output=True, text=True,
-                           timeout=60)
+    for target, words in (
+        (f"{APPS}/not_an_app.py:app", "not a schedo.Schedo app"),
+        (f"{APPS}/missing.py:app", "no such file"),
+        ("tests.e2e.apps.nothing_here:app", "cannot import module"),
+        (f"{APPS}/ticker.py:nope", "has no attribute 'nope'"),
+    ):
+        r = subprocess.run(
+            [*cmd, target], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        )
         assert r.returncode == 2, (target, r.stderr)
         assert words in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
@@ -309,28 +366,40 @@ def test_refused_schedule_stops_the_worker_with_one_line(
 
 @pytest.mark.slow
 def test_worker_survives_a_server_restart_and_loses_no_report(
-        db_url: str, tmp_path: Path, workers: list[WorkerProcess]) -> None:
+    db_url: str, tmp_path: Path, workers: list[WorkerProcess]
+) -> None:
     srv = ServerProcess(db_url, tmp_path).start()
     p = prefix()
     try:
-        w = start_worker(workers, f"{APPS}/behaviours.py:app", srv, tmp_path, E2E_PREFIX=p,
-                         E2E_SLOW_SECONDS="2")
+        w = start_worker(
+            workers, f"{APPS}/behaviours.py:app", srv, tmp_path, E2E_PREFIX=p, E2E_SLOW_SECONDS="2"
+        )
         with schedo.Client(ADMIN_KEY, srv.url) as c:
             ids = job_ids(c, p + "slow", p + "returns-dict", worker=w)
             run = c.trigger_job(ids[p + "slow"])
-            wait_until(lambda: f"run.started job={p}slow execution={run.id}" in w.log(), 20,
-                       what="the handler to start")
+            wait_until(
+                lambda: f"run.started job={p}slow execution={run.id}" in w.log(),
+                20,
+                what="the handler to start",
+            )
         srv.kill()  # SIGKILL: no goodbye to the worker
         # the handler ends while the server is down; its report fails and is kept
-        wait_until(lambda: f"run.ended job={p}slow execution={run.id}" in w.log(), 15,
-                   what="the handler to end")
-        wait_until(lambda: f"report of execution {run.id} failed" in w.log(), 15,
-                   what="a failed report attempt")
+        wait_until(
+            lambda: f"run.ended job={p}slow execution={run.id}" in w.log(),
+            15,
+            what="the handler to end",
+        )
+        wait_until(
+            lambda: f"report of execution {run.id} failed" in w.log(),
+            15,
+            what="a failed report attempt",
+        )
         assert w.alive(), w.log()
         srv = ServerProcess(db_url, tmp_path, port=srv.port).start()
         with schedo.Client(ADMIN_KEY, srv.url) as c:
-            done = wait_status(c, ids[p + "slow"], run.id, {"completed", "failed", "expired"},
-                               45, w)
+            done = wait_status(
+                c, ids[p + "slow"], run.id, {"completed", "failed", "expired"}, 45, w
+            )
             assert done.status == "completed" and done.output == "slept 2s", done
             # and it pulls again
             again = c.trigger_job(ids[p + "returns-dict"])

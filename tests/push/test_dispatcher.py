@@ -36,10 +36,10 @@ class Receiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["content-length"]))
-                receiver.requests.append({"path": self.path, "body": body,
-                                          "headers": {k.lower(): v for k, v in self.headers.items()},
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                receiver.requests.append({"path": self.path, "body": body, "headers": headers,
                                           "valid": receiver.verify(body, self.headers)})
                 if self.path == "/ok":
                     self._answer(200, b"all done")

@@ -59,7 +59,7 @@ class ServerProcess:
         env.update(self.extra_env)
         if self.admin_key is not None:
             env["SCHEDO_ADMIN_KEY"] = self.admin_key
-        log = open(self.log_path, "a")  # noqa: SIM115 - closed with the process
+        log = open(self.log_path, "a")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "schedo.cli", "serve", "--port", str(self.port),
              "--db", self.db_url, *self.args],

@@ -6,11 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from ..domain.errors import InvalidInput
+from ..domain.errors import InvalidInput, SchedoError
+from ..domain.records import Completion
 from ..services import runs
 from . import shapes
 from .deps import MAX_ID, Auth, Id, Svc
-from .models import CompleteIn
+from .errors import STATUS
+from .models import BatchCompleteIn, CompleteIn
 
 router = APIRouter(tags=["executions"])
 
@@ -26,25 +28,43 @@ async def history(
     return [shapes.execution(e) for e in await runs.history(svc, p, job_id, cursor, limit)]
 
 
-def _ms(value: int | None, field: str) -> int | None:
-    if value is not None and not runs.MS_MIN <= value <= runs.MS_MAX:
-        raise InvalidInput(f"{field}: Unix milliseconds between years 2000 and 2200")
-    return value
+def _report(body: CompleteIn) -> Completion:
+    return runs.completion(
+        success=body.success, output=body.output, error=body.error,
+        start_ms=body.start_server_time_utc, end_ms=body.complete_server_time_utc,
+        exit_code=body.exit_code,
+    )
 
 
 @router.post("/jobs/executions/complete/{exec_id}", response_model=shapes.ExecutionOut)
 async def complete(exec_id: Id, body: CompleteIn, svc: Svc, p: Auth) -> dict[str, Any]:
-    if body.exit_code is not None and not -(2**31) <= body.exit_code < 2**31:
-        raise InvalidInput("exit_code: must be a 32-bit integer")
-    ex = await runs.complete(
-        svc,
-        p,
-        exec_id,
-        success=body.success,
-        output=body.output,
-        error=body.error,
-        start_ms=_ms(body.start_server_time_utc, "start_server_time_utc"),
-        end_ms=_ms(body.complete_server_time_utc, "complete_server_time_utc"),
-        exit_code=body.exit_code,
-    )
-    return shapes.execution(ex)
+    return shapes.execution(await runs.complete(svc, p, exec_id, _report(body)))
+
+
+@router.post("/jobs/executions/complete", response_model=list[shapes.BatchResultOut])
+async def complete_batch(body: BatchCompleteIn, svc: Svc, p: Auth) -> list[dict[str, Any]]:
+    """Extension: many reports in one request and one transaction. Each result carries its
+    own status: 200 with the execution, or 400/404/409 with a message; one bad report never
+    affects the others."""
+    results: dict[int, dict[str, Any]] = {}
+    valid: list[tuple[int, Completion]] = []
+    for item in body.results:
+        try:
+            if not 0 < item.id <= MAX_ID:
+                raise InvalidInput("id: must be a positive integer")
+            valid.append((item.id, _report(item)))
+        except InvalidInput as exc:
+            results[id(item)] = {"id": item.id, "status": 400, "message": str(exc)}
+    done = iter(await runs.complete_batch(svc, p, valid)) if valid else iter(())
+    out: list[dict[str, Any]] = []
+    for item in body.results:
+        if id(item) in results:
+            out.append(results[id(item)])
+            continue
+        exec_id, result = next(done)
+        if isinstance(result, SchedoError):
+            out.append({"id": exec_id, "status": STATUS.get(type(result), 400),
+                        "message": str(result)})
+        else:
+            out.append({"id": exec_id, "status": 200, "execution": shapes.execution(result)})
+    return out

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class _In(BaseModel):
@@ -41,6 +41,14 @@ class CompleteIn(_In):
     start_server_time_utc: int | None = None
     complete_server_time_utc: int | None = None
     exit_code: int | None = None
+
+
+class BatchItemIn(CompleteIn):
+    id: int
+
+
+class BatchCompleteIn(_In):
+    results: list[BatchItemIn] = Field(max_length=1000)
 
 
 class EnvironmentIn(_In):

@@ -59,6 +59,13 @@ class ExecutionOut(BaseModel):
     metadata: dict[str, Any]
 
 
+class BatchResultOut(BaseModel):
+    id: int
+    status: int
+    message: str | None = None
+    execution: ExecutionOut | None = None
+
+
 class JobWithConnections(BaseModel):
     connections_count: int
     job: JobOut

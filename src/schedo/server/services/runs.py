@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..domain.errors import InvalidInput, SchedoError
+from ..domain.model import ExecStatus
 from ..domain.records import Completion, Execution
 from ..domain.timefmt import from_ms
 from .context import Principal, Services
@@ -27,19 +29,17 @@ async def history(
     return await svc.store.list_executions(p.env_id, job_id, cursor, limit)
 
 
-async def complete(
-    svc: Services,
-    p: Principal,
-    exec_id: int,
-    *,
-    success: bool,
-    output: str | None,
-    error: str | None,
-    start_ms: int | None,
-    end_ms: int | None,
-    exit_code: int | None = None,
-) -> Execution:
-    report = Completion(
+def completion(
+    *, success: bool, output: str | None, error: str | None, start_ms: int | None,
+    end_ms: int | None, exit_code: int | None = None,
+) -> Completion:
+    """A report as the server stores it (caps applied, times checked)."""
+    for value, field in ((start_ms, "start_server_time_utc"), (end_ms, "complete_server_time_utc")):
+        if value is not None and not MS_MIN <= value <= MS_MAX:
+            raise InvalidInput(f"{field}: Unix milliseconds between years 2000 and 2200")
+    if exit_code is not None and not -(2**31) <= exit_code < 2**31:
+        raise InvalidInput("exit_code: must be a 32-bit integer")
+    return Completion(
         success=success,
         output=_cap(output, OUTPUT_MAX),
         error=_cap(error, ERROR_MAX),
@@ -47,8 +47,30 @@ async def complete(
         start_time=from_ms(start_ms) if start_ms is not None else None,
         end_time=from_ms(end_ms) if end_ms is not None else None,
     )
-    ex, changed = await svc.store.complete(p.env_id, exec_id, report, svc.clock.now())
-    if changed and not success:
-        svc.bus.runs_ready.notify()  # a retry may exist now
+
+
+async def complete_batch(
+    svc: Services, p: Principal, reports: list[tuple[int, Completion]]
+) -> list[tuple[int, Execution | SchedoError]]:
+    """Many reports in one transaction; each gets its own outcome."""
+    done = await svc.store.complete_many(p.env_id, reports, svc.clock.now())
+    out: list[tuple[int, Execution | SchedoError]] = []
+    retry = False
+    for exec_id, result in done:
+        if isinstance(result, SchedoError):
+            out.append((exec_id, result))
+            continue
+        ex, changed = result
+        retry = retry or (changed and ex.status is ExecStatus.FAILED)
+        out.append((exec_id, ex))
+    if retry:
+        svc.bus.runs_ready.notify()
         svc.bus.deadlines_changed.notify()
-    return ex
+    return out
+
+
+async def complete(svc: Services, p: Principal, exec_id: int, report: Completion) -> Execution:
+    [(_, result)] = await complete_batch(svc, p, [(exec_id, report)])
+    if isinstance(result, SchedoError):
+        raise result
+    return result

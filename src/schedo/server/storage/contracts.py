@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from ..domain.errors import Conflict, NotFound
 from ..domain.records import (
     ApiKey,
     Completion,
@@ -207,6 +208,14 @@ class ExecutionStore(Protocol):
         (changed False); any other report on an ended execution raises Conflict. A failure
         creates the retry when the job allows one (see SchedulerStore.expire_overdue)."""
 
+    async def complete_many(
+        self, env_id: int, reports: Sequence[tuple[int, Completion]], now: datetime
+    ) -> list[tuple[int, tuple[Execution, bool] | NotFound | Conflict]]:
+        """``complete`` for many executions in one transaction (the batch report of
+        workers). Each report gets its own outcome, in order: (execution, changed), or the
+        NotFound / Conflict that ``complete`` would have raised; one bad report never
+        affects the others."""
+
 
 class ClaimStore(Protocol):
     async def claim(
@@ -218,8 +227,8 @@ class ClaimStore(Protocol):
         limit: int,
     ) -> list[Execution]:
         """Atomically claim up to ``limit`` pending executions of the environment whose job
-        code is in ``codes`` (None: any code), job type in ``types`` and due_at <= now, oldest due first:
-        status running, pick_up_time = start_time = now, run_deadline = now + timeout + 5 s.
+        code is in ``codes`` (None: any code), job type in ``types`` and due_at <= now, oldest
+        due first: status running, pick_up_time = start_time = now, run_deadline = now + timeout + 5 s.
         One statement (UPDATE … WHERE id IN (SELECT … [FOR UPDATE SKIP LOCKED]) AND status =
         'pending' RETURNING): an execution is never returned to two callers."""
 

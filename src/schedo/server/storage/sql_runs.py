@@ -221,50 +221,37 @@ class RunSql:
     async def complete(
         self, env_id: int, exec_id: int, report: Completion, now: datetime
     ) -> tuple[Execution, bool]:
-        want = ExecStatus.COMPLETED if report.success else ExecStatus.FAILED
+        [(_, result)] = await self.complete_many(env_id, [(exec_id, report)], now)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    async def complete_many(
+        self, env_id: int, reports: Sequence[tuple[int, Completion]], now: datetime
+    ) -> list[tuple[int, tuple[Execution, bool] | NotFound | Conflict]]:
+        out: list[tuple[int, tuple[Execution, bool] | NotFound | Conflict]] = []
         async with self.db.write() as c:
-            ex = await _get_exec(c, env_id, exec_id)
-            if ex.status.terminal:
-                if ex.status is want:
-                    return ex, False
-                raise Conflict(
-                    f"execution {exec_id} already ended as {ex.status.value}; "
-                    f"a report of {want.value} is refused"
-                )
-            end = report.end_time or now
-            start = report.start_time or ex.pick_up_time or ex.due_at
-            if start > end:
-                start = end
-            duration = int((end - start).total_seconds() * 1000)
-            r = (
-                await c.execute(
-                    update(executions)
-                    .where(executions.c.id == exec_id, executions.c.status.in_(ACTIVE_VALUES))
-                    .values(
-                        status=want.value,
-                        start_time=start,
-                        end_time=end,
-                        duration=duration,
-                        output=report.output,
-                        error=report.error,
-                        exit_code=report.exit_code,
-                    )
-                    .returning(*executions.c)
-                )
-            ).one()
-            done = rows.execution(r)
-            await _refresh_job_status(c, [done])
-            await _track_health(c, [done], now)
-            if not report.success:
-                await _create_retries(self.db, c, [done], now)
-            return done, True
+            ended: list[Execution] = []
+            for exec_id, report in reports:
+                try:
+                    done, changed = await _end_one(c, env_id, exec_id, report, now)
+                except (NotFound, Conflict) as exc:
+                    out.append((exec_id, exc))
+                    continue
+                out.append((exec_id, (done, changed)))
+                if changed:
+                    ended.append(done)
+            await _refresh_job_status(c, ended)
+            await _track_health(c, ended, now)
+            await _create_retries(self.db, c, ended, now)
+        return out
 
     # -- claims ------------------------------------------------------------------------------
     async def claim(
         self, env_id: int, codes: Sequence[str] | None, types: Sequence[str], now: datetime,
         limit: int,
     ) -> list[Execution]:
-        if codes is not None and not codes or limit <= 0:
+        if (codes is not None and not codes) or limit <= 0:
             return []
         async with self.db.write() as c:
             pick = self.db.skip_locked(
@@ -598,6 +585,44 @@ async def _create_retries(
             .values(status=JobStatus.PENDING.value, retry_count=bindparam("rc")),
             [{"j": r["job_id"], "rc": r["attempt"] - 1} for r in new_rows],
         )
+
+
+async def _end_one(
+    c: AsyncConnection, env_id: int, exec_id: int, report: Completion, now: datetime
+) -> tuple[Execution, bool]:
+    """End one pending/running execution as the report says (compare-and-swap on its
+    status). An ended execution: same outcome -> (it, False); another -> Conflict."""
+    want = ExecStatus.COMPLETED if report.success else ExecStatus.FAILED
+    ex = await _get_exec(c, env_id, exec_id)
+    if ex.status.terminal:
+        if ex.status is want:
+            return ex, False
+        raise Conflict(
+            f"execution {exec_id} already ended as {ex.status.value}; "
+            f"a report of {want.value} is refused"
+        )
+    end = report.end_time or now
+    start = report.start_time or ex.pick_up_time or ex.due_at
+    if start > end:
+        start = end
+    duration = int((end - start).total_seconds() * 1000)
+    r = (
+        await c.execute(
+            update(executions)
+            .where(executions.c.id == exec_id, executions.c.status.in_(ACTIVE_VALUES))
+            .values(
+                status=want.value,
+                start_time=start,
+                end_time=end,
+                duration=duration,
+                output=report.output,
+                error=report.error,
+                exit_code=report.exit_code,
+            )
+            .returning(*executions.c)
+        )
+    ).one()
+    return rows.execution(r), True
 
 
 async def _job_in_env(c: AsyncConnection, env_id: int, job_id: int) -> Job:
