@@ -16,6 +16,10 @@ class ConnectionFailed(SchedoError):
     """The server could not be reached, or the connection broke before an answer."""
 
 
+class ConfigurationError(SchedoError, ValueError):
+    """The SDK is missing a setting (e.g. no API key given and ``SCHEDO_API_KEY`` unset)."""
+
+
 class DefinitionError(SchedoError, ValueError):
     """A job definition refused before it reached the server (bad name, timeout, ...)."""
 

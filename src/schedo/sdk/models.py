@@ -34,13 +34,6 @@ def _time(data: Mapping[str, Any], key: str) -> datetime | None:
     return parse_time(data.get(key))
 
 
-def _required_time(data: Mapping[str, Any], key: str) -> datetime:
-    value = parse_time(data.get(key))
-    if value is None:
-        return datetime.fromtimestamp(0, tz=UTC)
-    return value
-
-
 def _int(data: Mapping[str, Any], key: str, default: int = 0) -> int:
     value = data.get(key)
     return int(value) if value is not None else default
@@ -172,8 +165,10 @@ class JobWithConnections:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> JobWithConnections:
-        return cls(connections_count=_int(data, "connections_count"),
-                   job=Job.from_json(data.get("job") or {}))
+        return cls(
+            connections_count=_int(data, "connections_count"),
+            job=Job.from_json(data.get("job") or {}),
+        )
 
 
 @dataclass(frozen=True, slots=True)
