@@ -229,8 +229,9 @@ class ClaimStore(Protocol):
         """Atomically claim up to ``limit`` pending executions of the environment whose job
         code is in ``codes`` (None: any code), job type in ``types`` and due_at <= now, oldest
         due first: status running, pick_up_time = start_time = now,
-        run_deadline = now + timeout + 5 s. One statement (UPDATE … WHERE id IN (SELECT … [FOR UPDATE SKIP LOCKED]) AND status =
-        'pending' RETURNING): an execution is never returned to two callers."""
+        run_deadline = now + timeout + 5 s. One statement (UPDATE … WHERE id IN (SELECT …
+        [FOR UPDATE SKIP LOCKED]) AND status = 'pending' RETURNING): an execution is never
+        returned to two callers."""
 
     async def earliest_pending_due(
         self, env_id: int, codes: Sequence[str] | None, types: Sequence[str]
