@@ -1,0 +1,14 @@
+"""One call that adds every client-side command (``jobs``, ``runs``, ``env``, ``keys``,
+``emails``, ``agent``, ``import-crontab``) to the ``schedo`` Typer app."""
+
+from __future__ import annotations
+
+import typer
+
+from . import agent, crontab, manage
+
+
+def register_all(app: typer.Typer) -> None:
+    manage.register(app)
+    agent.register(app)
+    crontab.register(app)

@@ -1,0 +1,282 @@
+"""``Schedo``: the application object that collects job handlers and runs them as a worker.
+
+```python
+app = Schedo()
+
+@app.job("nightly-report", "0 2 * * *", timezone="Europe/Berlin", timeout=300)
+async def nightly_report(ctx): ...
+
+app.run()          # or: schedo worker myapp:app
+```
+
+Definitions are checked locally when decorated (name, timeout, retries, catch-up, metadata);
+the schedule itself is checked by the server, which the worker asks to define every job
+(create-or-update by name) before it pulls anything: a bad schedule stops the worker with the
+server's message before any handler runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import signal
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from .errors import DefinitionError
+from .runner import is_async_callable, takes_context
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+log = logging.getLogger("schedo.worker")
+
+CATCH_UP = ("none", "latest", "all")
+NAME_MIN, NAME_MAX = 4, 200
+TIMEOUT_MAX = 24 * 3600
+RETRIES_MAX = 100
+METADATA_MAX_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class JobDefinition:
+    """A job as the worker defines it with the server, and the handler that runs it."""
+
+    name: str
+    schedule: str
+    handler: Callable[..., Any]
+    timezone: str = "UTC"
+    timeout: float = 60
+    blocking: bool = False
+    max_retries: int = 0
+    metadata: dict[str, Any] = field(default_factory=dict)
+    catch_up: str = "latest"
+    is_async: bool = False
+    takes_context: bool = True
+
+    @property
+    def timeout_seconds(self) -> int:
+        """The server's deadline is whole seconds; the local timeout may be finer."""
+        return max(1, math.ceil(self.timeout))
+
+
+def _check_name(name: object) -> str:
+    if not isinstance(name, str):
+        raise DefinitionError(f"name: must be a string, got {type(name).__name__}")
+    if not NAME_MIN <= len(name) <= NAME_MAX:
+        raise DefinitionError(
+            f"name: {name!r} must be between {NAME_MIN} and {NAME_MAX} characters"
+        )
+    if name != name.strip():
+        raise DefinitionError(f"name: {name!r} must not start or end with white space")
+    if "," in name or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise DefinitionError(f"name: {name!r} must not contain commas or control characters")
+    return name
+
+
+def make_definition(
+    handler: Callable[..., Any],
+    name: str,
+    schedule: str,
+    *,
+    timezone: str,
+    timeout: float,
+    blocking: bool,
+    max_retries: int,
+    metadata: Mapping[str, Any] | None,
+    catch_up: str,
+) -> JobDefinition:
+    _check_name(name)
+    if not callable(handler):
+        raise DefinitionError(f"job {name!r}: the handler must be callable")
+    if not isinstance(schedule, str) or not schedule.strip():
+        raise DefinitionError(f"job {name!r}: schedule: must be a non-empty cron expression")
+    if not isinstance(timezone, str) or not timezone.strip():
+        raise DefinitionError(f"job {name!r}: timezone: must be an IANA zone name")
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not 0 < timeout <= TIMEOUT_MAX
+        or math.isnan(timeout)
+    ):
+        raise DefinitionError(
+            f"job {name!r}: timeout: must be between 0 and {TIMEOUT_MAX} seconds (24 h)"
+        )
+    if (
+        isinstance(max_retries, bool)
+        or not isinstance(max_retries, int)
+        or not 0 <= max_retries <= RETRIES_MAX
+    ):
+        raise DefinitionError(f"job {name!r}: max_retries: must be between 0 and {RETRIES_MAX}")
+    if catch_up not in CATCH_UP:
+        raise DefinitionError(f"job {name!r}: catch_up: must be one of {', '.join(CATCH_UP)}")
+    meta = dict(metadata or {})
+    try:
+        size = len(json.dumps(meta, separators=(",", ":"), ensure_ascii=False).encode())
+    except (TypeError, ValueError) as exc:
+        raise DefinitionError(f"job {name!r}: metadata: not JSON-serialisable ({exc})") from None
+    if size > METADATA_MAX_BYTES:
+        raise DefinitionError(
+            f"job {name!r}: metadata: {size} bytes as JSON, at most {METADATA_MAX_BYTES}"
+        )
+    return JobDefinition(
+        name=name,
+        schedule=schedule.strip(),
+        handler=handler,
+        timezone=timezone,
+        timeout=float(timeout),
+        blocking=bool(blocking),
+        max_retries=max_retries,
+        metadata=meta,
+        catch_up=catch_up,
+        is_async=is_async_callable(handler),
+        takes_context=takes_context(handler),
+    )
+
+
+class Schedo:
+    """A worker application: register handlers with ``@app.job(...)``, then ``app.run()``.
+
+    ``api_key`` / ``base_url`` default to ``SCHEDO_API_KEY`` / ``SCHEDO_BASE_URL`` (read
+    when the worker starts). ``concurrency`` bounds how many handlers run at once;
+    ``shutdown_grace`` is how long SIGTERM/SIGINT waits for running handlers.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        concurrency: int = 10,
+        environment_id: int | None = None,
+        shutdown_grace: float = 30.0,
+        poll_wait: float = 25.0,
+    ) -> None:
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise DefinitionError("concurrency: must be a positive integer")
+        if shutdown_grace < 0:
+            raise DefinitionError("shutdown_grace: must not be negative")
+        self.api_key = api_key
+        self.base_url = base_url
+        self.concurrency = concurrency
+        self.environment_id = environment_id
+        self.shutdown_grace = float(shutdown_grace)
+        self.poll_wait = float(poll_wait)
+        self._jobs: dict[str, JobDefinition] = {}
+        self._lock = threading.Lock()
+        self._running: tuple[asyncio.AbstractEventLoop, Callable[[str], None]] | None = None
+
+    @property
+    def jobs(self) -> Mapping[str, JobDefinition]:
+        """The registered jobs by name."""
+        return dict(self._jobs)
+
+    def job(
+        self,
+        name: str,
+        schedule: str,
+        *,
+        timezone: str = "UTC",
+        timeout: float = 60,
+        blocking: bool = False,
+        max_retries: int = 0,
+        metadata: Mapping[str, Any] | None = None,
+        catch_up: str = "latest",
+    ) -> Callable[[F], F]:
+        """Register the decorated function (``def`` or ``async def``, taking ``ctx``) as
+        the handler of job ``name``. ``timeout`` is in seconds and enforced locally."""
+
+        def register(handler: F) -> F:
+            definition = make_definition(
+                handler,
+                name,
+                schedule,
+                timezone=timezone,
+                timeout=timeout,
+                blocking=blocking,
+                max_retries=max_retries,
+                metadata=metadata,
+                catch_up=catch_up,
+            )
+            with self._lock:
+                if name in self._jobs:
+                    raise DefinitionError(f"job {name!r} is defined twice in this app")
+                self._jobs[name] = definition
+            return handler
+
+        return register
+
+    # -- running ---------------------------------------------------------------------------
+    def run(self, *, concurrency: int | None = None) -> int:
+        """Define the jobs, then pull and run them until SIGTERM/SIGINT. Blocks; returns the
+        exit status (0 after a clean shutdown). Raises ``BadRequest`` (a ``ValueError``) if
+        the server refuses a definition, ``Unauthorized`` for a bad key."""
+        _default_logging()
+        return asyncio.run(self.run_async(concurrency=concurrency, install_signal_handlers=True))
+
+    async def run_async(
+        self, *, concurrency: int | None = None, install_signal_handlers: bool = False
+    ) -> int:
+        """``run()`` inside a running event loop (for embedding): stop it with ``stop()``
+        or by cancelling the task."""
+        from .client import AsyncClient
+        from .worker import Worker
+
+        if not self._jobs:
+            raise DefinitionError("no jobs: decorate at least one handler with @app.job(...)")
+        client = AsyncClient(
+            self.api_key, self.base_url, environment_id=self.environment_id, timeout=30.0
+        )
+        worker = Worker(
+            self._jobs,
+            client,
+            concurrency=concurrency or self.concurrency,
+            shutdown_grace=self.shutdown_grace,
+            poll_wait=self.poll_wait,
+        )
+        loop = asyncio.get_running_loop()
+        installed: list[int] = []
+        if install_signal_handlers:
+            installed = _install_signals(loop, worker.request_stop)
+        self._running = (loop, worker.request_stop)
+        try:
+            return await worker.run()
+        finally:
+            self._running = None
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+            await client.aclose()
+
+    def stop(self) -> None:
+        """Ask a running worker to shut down gracefully (safe from any thread)."""
+        running = self._running
+        if running is not None:
+            loop, request_stop = running
+            loop.call_soon_threadsafe(request_stop, "stop()")
+
+
+def _install_signals(loop: asyncio.AbstractEventLoop, stop: Callable[[str], None]) -> list[int]:
+    installed: list[int] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stop, sig.name)
+        except (NotImplementedError, RuntimeError, ValueError):  # not main thread / Windows
+            continue
+        installed.append(sig)
+    return installed
+
+
+def _default_logging() -> None:
+    """One line per event on stderr, unless the application configured logging itself."""
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(
+            level=logging.INFO,
+            stream=sys.stderr,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise

@@ -1,0 +1,430 @@
+"""``Client`` and ``AsyncClient``: typed access to every endpoint of SPEC 2.2.
+
+Both send the same ``Call`` descriptions (see ``calls.py``); only the transport differs.
+Non-2xx answers raise an ``ApiError`` subclass; an unreachable server raises
+``ConnectionFailed``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import httpx
+
+from . import calls
+from .calls import Call
+from .errors import ConnectionFailed
+from .models import ApiKey, Environment, Execution, Job, JobDetail, JobWithConnections, Org
+
+T = TypeVar("T")
+
+
+def _user_agent() -> str:
+    from .. import __version__
+
+    return f"schedo-python/{__version__}"
+
+
+def _request_args(call: Call[Any]) -> dict[str, Any]:
+    args: dict[str, Any] = {}
+    if call.params is not None:
+        args["params"] = dict(call.params)
+    if call.has_body:
+        args["json"] = call.body
+    if call.headers:
+        args["headers"] = dict(call.headers)
+    if call.timeout is not None:
+        args["timeout"] = call.timeout
+    return args
+
+
+def _failed(settings: calls.Settings, call: Call[Any], exc: Exception) -> ConnectionFailed:
+    detail = str(exc) or type(exc).__name__
+    return ConnectionFailed(
+        f"{call.method} {settings.base_url}{call.path}: cannot reach the server ({detail})"
+    )
+
+
+class _Base:
+    _settings: calls.Settings
+
+    @property
+    def base_url(self) -> str:
+        return self._settings.base_url
+
+    @property
+    def environment_id(self) -> int | None:
+        return self._settings.environment_id
+
+
+class Client(_Base):
+    """Synchronous client of the Schedo API (one pooled ``httpx.Client``).
+
+    ``api_key`` and ``base_url`` default to ``SCHEDO_API_KEY`` and ``SCHEDO_BASE_URL``
+    (else ``http://127.0.0.1:8000``). ``environment_id`` (admin keys) picks the environment
+    with the ``X-API-ENVIRONMENT`` header. Use it as a context manager or call ``close()``.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        environment_id: int | None = None,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._settings = calls.resolve(api_key, base_url, environment_id, timeout)
+        self._http = httpx.Client(
+            base_url=self._settings.base_url,
+            headers=self._settings.headers(_user_agent()),
+            timeout=timeout,
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    # -- plumbing ----------------------------------------------------------------------------
+    def send(self, call: Call[T]) -> T:
+        """Send one ``Call`` and return its parsed answer."""
+        try:
+            r = self._http.request(call.method, call.path, **_request_args(call))
+        except httpx.RequestError as exc:
+            raise _failed(self._settings, call, exc) from exc
+        return calls.decode(call, r.status_code, r.headers, r.content, r.reason_phrase)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- jobs --------------------------------------------------------------------------------
+    def define_job(
+        self,
+        name: str,
+        schedule: str,
+        *,
+        blocking: bool | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        timeout_seconds: int | None = None,
+        webhook_url: str | None = None,
+        max_retries: int | None = None,
+        timezone: str | None = None,
+        catch_up: str | None = None,
+        command: str | None = None,
+    ) -> Job:
+        """Create or update the job ``name`` (``POST /jobs/definition``). Options left as
+        None take the server's defaults."""
+        return self.send(
+            calls.define_job(
+                name,
+                schedule,
+                blocking=blocking,
+                metadata=metadata,
+                timeout_seconds=timeout_seconds,
+                webhook_url=webhook_url,
+                max_retries=max_retries,
+                timezone=timezone,
+                catch_up=catch_up,
+                command=command,
+            )
+        )
+
+    def list_jobs(self) -> list[Job]:
+        return self.send(calls.list_jobs())
+
+    def list_jobs_with_connections(self) -> list[JobWithConnections]:
+        return self.send(calls.list_jobs_with_connections())
+
+    def get_job(self, job_id: int) -> JobDetail:
+        return self.send(calls.get_job(job_id))
+
+    def delete_job(self, job_id: int) -> str:
+        return self.send(calls.delete_job(job_id))
+
+    def connections_count(self, job_id: int) -> int:
+        return self.send(calls.connections_count(job_id))
+
+    def mute_job(self, job_id: int, muted: bool = True) -> Job:
+        return self.send(calls.mute_job(job_id, muted))
+
+    def pause_job(self, job_id: int) -> Job:
+        return self.send(calls.pause_job(job_id))
+
+    def resume_job(self, job_id: int) -> Job:
+        return self.send(calls.resume_job(job_id))
+
+    def trigger_job(self, job_id: int) -> Execution:
+        return self.send(calls.trigger_job(job_id))
+
+    def set_webhook(self, job_id: int, url: str | None) -> Job:
+        return self.send(calls.set_webhook(job_id, url))
+
+    # -- executions --------------------------------------------------------------------------
+    def list_executions(
+        self, job_id: int, cursor: int | None = None, limit: int = 50
+    ) -> list[Execution]:
+        """One page of a job's executions, newest first (ids < ``cursor``)."""
+        return self.send(calls.list_executions(job_id, cursor, limit))
+
+    def iter_executions(self, job_id: int, *, page_size: int = 200) -> Iterator[Execution]:
+        """Every execution of a job, newest first, following the cursor page by page."""
+        cursor: int | None = None
+        while True:
+            page = self.list_executions(job_id, cursor, page_size)
+            yield from page
+            if len(page) < page_size:
+                return
+            cursor = min(e.id for e in page)
+
+    def complete_execution(
+        self,
+        execution_id: int,
+        success: bool,
+        output: str | None = None,
+        error: str | None = None,
+        start_ms: int | datetime | None = None,
+        end_ms: int | datetime | None = None,
+        exit_code: int | None = None,
+    ) -> Execution:
+        """Report the end of a run. Repeating the same report is harmless; a different
+        report for a run that already ended raises ``Conflict``."""
+        return self.send(
+            calls.complete_execution(
+                execution_id, success, output, error, start_ms, end_ms, exit_code
+            )
+        )
+
+    def pull_executions(
+        self,
+        jobs: Sequence[str] | str,
+        wait: float = 25,
+        limit: int = 10,
+        *,
+        worker_id: str | None = None,
+    ) -> list[Execution]:
+        """Long poll for due runs of ``jobs``; every returned execution is claimed for you."""
+        return self.send(calls.pull_executions(jobs, wait, limit, worker_id=worker_id))
+
+    # -- keys, environments, organisation ----------------------------------------------------
+    def create_api_key(self, environment_id: int, name: str) -> ApiKey:
+        """A new environment key; its full secret is in ``.key`` only in this answer."""
+        return self.send(calls.create_api_key(environment_id, name))
+
+    def list_api_keys(self) -> list[ApiKey]:
+        return self.send(calls.list_api_keys())
+
+    def revoke_api_key(self, key_id: int) -> ApiKey:
+        """Revoke a key; returns the revoked key."""
+        return self.send(calls.revoke_api_key(key_id))
+
+    def create_environment(self, name: str) -> Environment:
+        return self.send(calls.create_environment(name))
+
+    def list_environments(self) -> list[Environment]:
+        return self.send(calls.list_environments())
+
+    def delete_environment(self, environment_id: int) -> Environment:
+        return self.send(calls.delete_environment(environment_id))
+
+    def get_org(self) -> Org:
+        return self.send(calls.get_org())
+
+    def list_emails(self) -> list[str]:
+        return self.send(calls.list_emails())
+
+    def add_email(self, address: str) -> list[str]:
+        return self.send(calls.add_email(address))
+
+    def remove_email(self, address: str) -> list[str]:
+        return self.send(calls.remove_email(address))
+
+
+class AsyncClient(_Base):
+    """The asynchronous twin of ``Client`` (one pooled ``httpx.AsyncClient``); every method
+    is a coroutine, ``iter_executions`` an async iterator."""
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        environment_id: int | None = None,
+        timeout: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._settings = calls.resolve(api_key, base_url, environment_id, timeout)
+        self._http = httpx.AsyncClient(
+            base_url=self._settings.base_url,
+            headers=self._settings.headers(_user_agent()),
+            timeout=timeout,
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    async def send(self, call: Call[T]) -> T:
+        try:
+            r = await self._http.request(call.method, call.path, **_request_args(call))
+        except httpx.RequestError as exc:
+            raise _failed(self._settings, call, exc) from exc
+        return calls.decode(call, r.status_code, r.headers, r.content, r.reason_phrase)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- jobs --------------------------------------------------------------------------------
+    async def define_job(
+        self,
+        name: str,
+        schedule: str,
+        *,
+        blocking: bool | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        timeout_seconds: int | None = None,
+        webhook_url: str | None = None,
+        max_retries: int | None = None,
+        timezone: str | None = None,
+        catch_up: str | None = None,
+        command: str | None = None,
+    ) -> Job:
+        return await self.send(
+            calls.define_job(
+                name,
+                schedule,
+                blocking=blocking,
+                metadata=metadata,
+                timeout_seconds=timeout_seconds,
+                webhook_url=webhook_url,
+                max_retries=max_retries,
+                timezone=timezone,
+                catch_up=catch_up,
+                command=command,
+            )
+        )
+
+    async def list_jobs(self) -> list[Job]:
+        return await self.send(calls.list_jobs())
+
+    async def list_jobs_with_connections(self) -> list[JobWithConnections]:
+        return await self.send(calls.list_jobs_with_connections())
+
+    async def get_job(self, job_id: int) -> JobDetail:
+        return await self.send(calls.get_job(job_id))
+
+    async def delete_job(self, job_id: int) -> str:
+        return await self.send(calls.delete_job(job_id))
+
+    async def connections_count(self, job_id: int) -> int:
+        return await self.send(calls.connections_count(job_id))
+
+    async def mute_job(self, job_id: int, muted: bool = True) -> Job:
+        return await self.send(calls.mute_job(job_id, muted))
+
+    async def pause_job(self, job_id: int) -> Job:
+        return await self.send(calls.pause_job(job_id))
+
+    async def resume_job(self, job_id: int) -> Job:
+        return await self.send(calls.resume_job(job_id))
+
+    async def trigger_job(self, job_id: int) -> Execution:
+        return await self.send(calls.trigger_job(job_id))
+
+    async def set_webhook(self, job_id: int, url: str | None) -> Job:
+        return await self.send(calls.set_webhook(job_id, url))
+
+    # -- executions --------------------------------------------------------------------------
+    async def list_executions(
+        self, job_id: int, cursor: int | None = None, limit: int = 50
+    ) -> list[Execution]:
+        return await self.send(calls.list_executions(job_id, cursor, limit))
+
+    async def iter_executions(
+        self, job_id: int, *, page_size: int = 200
+    ) -> AsyncIterator[Execution]:
+        cursor: int | None = None
+        while True:
+            page = await self.list_executions(job_id, cursor, page_size)
+            for e in page:
+                yield e
+            if len(page) < page_size:
+                return
+            cursor = min(e.id for e in page)
+
+    async def complete_execution(
+        self,
+        execution_id: int,
+        success: bool,
+        output: str | None = None,
+        error: str | None = None,
+        start_ms: int | datetime | None = None,
+        end_ms: int | datetime | None = None,
+        exit_code: int | None = None,
+    ) -> Execution:
+        return await self.send(
+            calls.complete_execution(
+                execution_id, success, output, error, start_ms, end_ms, exit_code
+            )
+        )
+
+    async def pull_executions(
+        self,
+        jobs: Sequence[str] | str,
+        wait: float = 25,
+        limit: int = 10,
+        *,
+        worker_id: str | None = None,
+    ) -> list[Execution]:
+        return await self.send(calls.pull_executions(jobs, wait, limit, worker_id=worker_id))
+
+    # -- keys, environments, organisation ----------------------------------------------------
+    async def create_api_key(self, environment_id: int, name: str) -> ApiKey:
+        return await self.send(calls.create_api_key(environment_id, name))
+
+    async def list_api_keys(self) -> list[ApiKey]:
+        return await self.send(calls.list_api_keys())
+
+    async def revoke_api_key(self, key_id: int) -> ApiKey:
+        return await self.send(calls.revoke_api_key(key_id))
+
+    async def create_environment(self, name: str) -> Environment:
+        return await self.send(calls.create_environment(name))
+
+    async def list_environments(self) -> list[Environment]:
+        return await self.send(calls.list_environments())
+
+    async def delete_environment(self, environment_id: int) -> Environment:
+        return await self.send(calls.delete_environment(environment_id))
+
+    async def get_org(self) -> Org:
+        return await self.send(calls.get_org())
+
+    async def list_emails(self) -> list[str]:
+        return await self.send(calls.list_emails())
+
+    async def add_email(self, address: str) -> list[str]:
+        return await self.send(calls.add_email(address))
+
+    async def remove_email(self, address: str) -> list[str]:
+        return await self.send(calls.remove_email(address))

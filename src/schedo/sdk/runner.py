@@ -1,0 +1,213 @@
+"""Running one handler: sync handlers in a thread, async ones as tasks, a local timeout, and
+the run's outcome (output / error) as the report expects it.
+
+Sync handlers run in their own daemon thread (not a ThreadPoolExecutor): a handler that
+overruns its timeout cannot be killed, and the executor's non-daemon threads would keep the
+process from exiting after a graceful shutdown. Concurrency is already bounded by the
+worker's slots, so one thread per running sync handler is the same bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+import json
+import logging
+import threading
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger("schedo.worker")
+
+OUTPUT_MAX_BYTES = 64 * 1024  # the server keeps at most 64 KiB of output
+ERROR_MAX_BYTES = 16 * 1024  # ... and 16 KiB of error
+TRACEBACK_TAIL = 4 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    success: bool
+    output: str | None = None
+    error: str | None = None
+
+    @property
+    def label(self) -> str:
+        return "completed" if self.success else "failed"
+
+
+class HandlerTimeout(Exception):
+    """The handler overran its local timeout."""
+
+
+class Aborted(Exception):
+    """The worker gave up waiting for the handler (shutdown grace expired)."""
+
+
+def is_async_callable(fn: Callable[..., Any]) -> bool:
+    if inspect.iscoroutinefunction(fn):
+        return True
+    call = getattr(fn, "__call__", None)  # noqa: B004 - an object with an async __call__
+    return call is not None and inspect.iscoroutinefunction(call)
+
+
+def takes_context(fn: Callable[..., Any]) -> bool:
+    """False for a handler written without parameters (``def handler():``)."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return True
+    for p in sig.parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            return True
+    return False
+
+
+def _cap_head(text: str, limit: int) -> str:
+    data = text.encode("utf-8", "replace")
+    if len(data) <= limit:
+        return text
+    return data[: limit - 32].decode("utf-8", "ignore") + "\n… [truncated by the worker]"
+
+
+def _cap_tail(text: str, limit: int) -> str:
+    data = text.encode("utf-8", "replace")
+    if len(data) <= limit:
+        return text
+    return "… " + data[-limit:].decode("utf-8", "ignore")
+
+
+def format_output(value: Any) -> str | None:
+    """``str`` as is, None as no output, anything else as JSON (``default=str``)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value
+    else:
+        try:
+            text = json.dumps(value, default=str)
+        except (TypeError, ValueError):  # e.g. a circular structure
+            text = repr(value)
+    return _cap_head(text, OUTPUT_MAX_BYTES)
+
+
+def describe_exception(exc: BaseException) -> str:
+    message = str(exc)
+    name = type(exc).__name__
+    return f"{name}: {message}" if message else name
+
+
+def failure(exc: BaseException) -> Outcome:
+    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return Outcome(
+        success=False,
+        output=_cap_tail(tb, TRACEBACK_TAIL),
+        error=_cap_head(describe_exception(exc), ERROR_MAX_BYTES),
+    )
+
+
+def format_seconds(seconds: float) -> str:
+    return f"{int(seconds)}s" if float(seconds).is_integer() else f"{seconds:g}s"
+
+
+def _in_thread(fn: Callable[..., Any], args: tuple[Any, ...], name: str) -> asyncio.Future[Any]:
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future[Any] = loop.create_future()
+    ctx = contextvars.copy_context()
+
+    def settle(result: Any, exc: BaseException | None) -> None:
+        if fut.done():
+            return
+        if exc is not None:
+            fut.set_exception(exc)
+        else:
+            fut.set_result(result)
+
+    def target() -> None:
+        try:
+            result = ctx.run(fn, *args)
+        except BaseException as exc:  # the handler's failure, reported as such
+            outcome: tuple[Any, BaseException | None] = (None, exc)
+        else:
+            outcome = (result, None)
+        try:
+            loop.call_soon_threadsafe(settle, *outcome)
+        except RuntimeError:  # the loop closed while the handler overran: nobody waits
+            pass
+
+    threading.Thread(target=target, name=name, daemon=True).start()
+    return fut
+
+
+async def run_handler(
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    *,
+    is_async: bool,
+    seconds: float,
+    abort: asyncio.Event,
+    thread_name: str,
+) -> Any:
+    """Run ``fn(*args)`` and return its value. Raises ``HandlerTimeout`` past ``seconds``,
+    ``Aborted`` when ``abort`` is set first, or whatever the handler raised."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    work: asyncio.Future[Any]
+    if is_async:
+        work = asyncio.ensure_future(fn(*args))
+    else:
+        work = _in_thread(fn, args, thread_name)
+    result = await _wait(work, deadline, abort, is_async, thread_name)
+    if inspect.isawaitable(result):  # a plain function that returned a coroutine
+        result = await _wait(asyncio.ensure_future(result), deadline, abort, True, thread_name)
+    return result
+
+
+async def _wait(
+    work: asyncio.Future[Any],
+    deadline: float,
+    abort: asyncio.Event,
+    cancellable: bool,
+    thread_name: str,
+) -> Any:
+    loop = asyncio.get_running_loop()
+    aborter = asyncio.ensure_future(abort.wait())
+    try:
+        await asyncio.wait(
+            {work, aborter},
+            timeout=max(0.0, deadline - loop.time()),
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+    except asyncio.CancelledError:
+        work.cancel()
+        raise
+    finally:
+        aborter.cancel()
+    if work.done():
+        return work.result()
+    reason: Exception = Aborted() if abort.is_set() else HandlerTimeout()
+    if cancellable:
+        work.cancel()
+        await _settle(work, 5.0)
+    else:
+        work.cancel()  # only detaches: the thread cannot be stopped
+        log.warning(
+            "handler thread %s is still running after its run was given up; "
+            "it is left to finish on its own",
+            thread_name,
+        )
+    raise reason
+
+
+async def _settle(work: Awaitable[Any], seconds: float) -> None:
+    """Give a cancelled handler a moment to unwind; do not wait for one that ignores it."""
+    try:
+        await asyncio.wait_for(asyncio.shield(work), seconds)
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise  # we are being cancelled ourselves
+    except Exception:  # the outcome is already decided
+        pass

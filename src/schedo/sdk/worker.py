@@ -1,0 +1,478 @@
+"""The worker runtime behind ``Schedo.run()``: define, pull, run, report, shut down.
+
+- Defines every job (``POST /jobs/definition``) before pulling; a refused definition (4xx)
+  stops the worker with the server's message, an unreachable server is retried.
+- Pulls with a long poll for as many runs as it has free slots (``limit=free``), sending
+  ``x-schedo-worker-id``; connection errors and 5xx back off (0.5 s doubling to 30 s,
+  jittered), one log line per failure.
+- Every result is kept in memory until the server answers its report: 2xx is done; 404/409
+  and other 4xx are refusals, logged and dropped; connection errors and 5xx are retried
+  until shutdown. The first request that gets through after failures (a pull or a report)
+  wakes the others waiting out their backoff, so recovery does not wait for the longest one.
+- Shutdown (SIGTERM/SIGINT or ``request_stop``): stop pulling, wait up to ``shutdown_grace``
+  for running handlers (those still running then are reported failed), keep retrying the
+  reports until the grace ends (at least ``REPORT_GRACE`` seconds after the last handler),
+  and return 0; 1 if some result could not be reported. A second signal shortens the wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+import uuid
+from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from .app import JobDefinition
+from .backoff import Backoff, Pulse
+from .client import AsyncClient
+from .context import JobContext, run_logger
+from .errors import (
+    ApiError,
+    Conflict,
+    ConnectionFailed,
+    Forbidden,
+    NotFound,
+    RateLimited,
+    ServerError,
+    Unauthorized,
+)
+from .models import Execution
+from .runner import (
+    Aborted,
+    HandlerTimeout,
+    Outcome,
+    failure,
+    format_output,
+    format_seconds,
+    run_handler,
+)
+
+T = TypeVar("T")
+log = logging.getLogger("schedo.worker")
+
+REPORT_GRACE = 5.0  # seconds the reports get after the last handler ended, at least
+HURRIED_REPORT_GRACE = 2.0  # ... and after a second signal
+_PROCESS_ID: tuple[int, str] | None = None
+
+
+def process_worker_id() -> str:
+    """One random id per process (``x-schedo-worker-id``); a forked child gets its own."""
+    global _PROCESS_ID
+    pid = os.getpid()
+    if _PROCESS_ID is None or _PROCESS_ID[0] != pid:
+        _PROCESS_ID = (pid, str(uuid.uuid4()))
+    return _PROCESS_ID[1]
+
+
+def _retryable(exc: BaseException) -> bool:
+    return isinstance(exc, ConnectionFailed | ServerError | RateLimited) or (
+        isinstance(exc, ApiError) and exc.status == 408
+    )
+
+
+def _delay(exc: BaseException, backoff: Backoff) -> float:
+    delay = backoff.next()
+    if isinstance(exc, RateLimited) and exc.retry_after is not None:
+        delay = max(delay, min(exc.retry_after, 300.0))
+    return delay
+
+
+@dataclass(frozen=True, slots=True)
+class _Report:
+    execution: Execution
+    outcome: Outcome
+    start_ms: int
+    end_ms: int
+
+
+class _Stopped(Exception):
+    pass
+
+
+class Worker:
+    def __init__(
+        self,
+        jobs: Mapping[str, JobDefinition],
+        client: AsyncClient,
+        *,
+        concurrency: int = 10,
+        shutdown_grace: float = 30.0,
+        poll_wait: float = 25.0,
+        worker_id: str | None = None,
+    ) -> None:
+        self.jobs = dict(jobs)
+        self.client = client
+        self.concurrency = concurrency
+        self.shutdown_grace = shutdown_grace
+        self.poll_wait = poll_wait
+        self.worker_id = worker_id or process_worker_id()
+        self._stopping = asyncio.Event()
+        self._hurry = asyncio.Event()  # second signal: stop waiting
+        self._abort = asyncio.Event()  # give up on running handlers
+        self._slot_freed = asyncio.Event()
+        self._server_back = Pulse()
+        self._running: dict[int, asyncio.Task[None]] = {}
+        self._reports: dict[int, asyncio.Task[None]] = {}
+        self._unreported: dict[int, _Report] = {}
+        self._fatal: BaseException | None = None
+        self.lost_reports: list[int] = []
+
+    # -- public ----------------------------------------------------------------------------
+    def request_stop(self, reason: str = "stop requested") -> None:
+        if self._stopping.is_set():
+            log.warning("%s again: shutting down now without waiting for running handlers", reason)
+            self._hurry.set()
+            self._abort.set()
+            return
+        log.info(
+            "%s: stopping (waiting up to %s for %d running handler(s))",
+            reason,
+            format_seconds(self.shutdown_grace),
+            len(self._running),
+        )
+        self._stopping.set()
+
+    @property
+    def unreported(self) -> list[int]:
+        return sorted(self._unreported)
+
+    async def run(self) -> int:
+        """Define, pull and run until stopped; 0 after a clean stop, 1 if results could not
+        be reported. Cancelling the task stops at once (as a second signal would)."""
+        try:
+            await self._define_all()
+            if not self._stopping.is_set():
+                log.info(
+                    "worker %s serving %s (concurrency %d)",
+                    self.worker_id,
+                    ", ".join(sorted(self.jobs)),
+                    self.concurrency,
+                )
+                await self._pull_loop()
+        except asyncio.CancelledError:
+            self._hurry.set()
+            self._abort.set()
+            raise
+        finally:
+            await self._drain()
+        if self._fatal is not None:
+            raise self._fatal
+        if self.lost_reports:
+            return 1
+        log.info("worker stopped")
+        return 0
+
+    # -- helpers ---------------------------------------------------------------------------
+    async def _until_stopped(self, aw: Awaitable[T]) -> T:
+        """Await ``aw`` unless a stop request comes first (then cancel it, raise _Stopped).
+        An answer that arrived together with the stop request is still returned."""
+        task = asyncio.ensure_future(aw)
+        stopper = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        finally:
+            stopper.cancel()
+        if task.done():
+            return task.result()
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
+        except Exception:  # its answer is no longer wanted
+            pass
+        raise _Stopped
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await self._until_stopped(asyncio.sleep(seconds))
+        except _Stopped:
+            pass
+
+    # -- definitions -----------------------------------------------------------------------
+    async def _define_all(self) -> None:
+        backoff = Backoff()
+        for d in self.jobs.values():
+            while not self._stopping.is_set():
+                try:
+                    job = await self._until_stopped(
+                        self.client.define_job(
+                            d.name,
+                            d.schedule,
+                            blocking=d.blocking,
+                            metadata=d.metadata,
+                            timeout_seconds=d.timeout_seconds,
+                            max_retries=d.max_retries,
+                            timezone=d.timezone,
+                            catch_up=d.catch_up,
+                        )
+                    )
+                except _Stopped:
+                    return
+                except Exception as exc:
+                    if not _retryable(exc):
+                        if isinstance(exc, ApiError):
+                            raise type(exc)(exc.status, f"job {d.name!r}: {exc.message}") from None
+                        raise
+                    delay = _delay(exc, backoff)
+                    log.warning(
+                        "defining job %s failed (%s); retrying in %.1fs", d.name, exc, delay
+                    )
+                    await self._sleep(delay)
+                    continue
+                log.info(
+                    "defined job %s (id %d, schedule %r, timezone %s)",
+                    job.name,
+                    job.id,
+                    job.cron_expression,
+                    job.timezone,
+                )
+                break
+
+    # -- pulling ---------------------------------------------------------------------------
+    async def _pull_loop(self) -> None:
+        codes = sorted(self.jobs)
+        backoff = Backoff()
+        while not self._stopping.is_set():
+            free = self.concurrency - len(self._running)
+            if free <= 0:
+                self._slot_freed.clear()
+                try:
+                    await self._until_stopped(self._slot_freed.wait())
+                except _Stopped:
+                    return
+                continue
+            try:
+                runs = await self._until_stopped(
+                    self.client.pull_executions(
+                        codes, wait=self.poll_wait, limit=free, worker_id=self.worker_id
+                    )
+                )
+            except _Stopped:
+                return
+            except (Unauthorized, Forbidden) as exc:
+                log.error("pull refused (%s): stopping the worker", exc)
+                self._fatal = exc
+                self._stopping.set()
+                return
+            except Exception as exc:
+                delay = _delay(exc, backoff)
+                level = logging.WARNING if _retryable(exc) else logging.ERROR
+                log.log(level, "pull failed (%s); retrying in %.1fs", exc, delay)
+                try:  # a report that gets through meanwhile ends the wait
+                    await self._until_stopped(self._server_back.wait(delay))
+                except _Stopped:
+                    return
+                continue
+            if backoff.failures:
+                log.info(
+                    "reconnected to %s after %d failed attempt(s)",
+                    self.client.base_url,
+                    backoff.failures,
+                )
+                backoff.reset()
+                self._server_back.notify()
+            for execution in runs:
+                self._start(execution)
+
+    # -- running ---------------------------------------------------------------------------
+    def _start(self, execution: Execution) -> None:
+        if execution.id in self._running or execution.id in self._unreported:
+            log.warning("execution %d was handed out twice; ignoring the copy", execution.id)
+            return
+        task = asyncio.create_task(self._execute(execution), name=f"schedo-run-{execution.id}")
+        self._running[execution.id] = task
+
+        def done(_t: asyncio.Task[None]) -> None:
+            self._running.pop(execution.id, None)
+            self._slot_freed.set()
+
+        task.add_done_callback(done)
+
+    async def _execute(self, ex: Execution) -> None:
+        definition = self.jobs.get(ex.job_code)
+        scheduled = ex.scheduled_for or ex.pick_up_time or datetime.now(UTC)
+        ctx = JobContext(
+            execution_id=ex.id,
+            job_code=ex.job_code,
+            attempt=ex.attempt,
+            scheduled_for=scheduled,
+            metadata=dict(ex.metadata),
+            trigger=ex.trigger,
+            job_id=ex.job_id,
+            log=run_logger(ex.job_code, ex.id),
+        )
+        log.info(
+            "run.started job=%s execution=%d attempt=%d trigger=%s scheduled_for=%s",
+            ex.job_code,
+            ex.id,
+            ex.attempt,
+            ex.trigger,
+            scheduled.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+        start_ms = int(time.time() * 1000)
+        started = time.monotonic()
+        outcome = await self._outcome(definition, ctx)
+        end_ms = max(start_ms, int(time.time() * 1000))
+        duration = time.monotonic() - started
+        if outcome.success:
+            log.info(
+                "run.ended job=%s execution=%d attempt=%d duration=%.3fs outcome=completed",
+                ex.job_code,
+                ex.id,
+                ex.attempt,
+                duration,
+            )
+        else:
+            log.warning(
+                "run.ended job=%s execution=%d attempt=%d duration=%.3fs outcome=failed error=%s",
+                ex.job_code,
+                ex.id,
+                ex.attempt,
+                duration,
+                (outcome.error or "").splitlines()[0] if outcome.error else "",
+            )
+        self._report(_Report(ex, outcome, start_ms, end_ms))
+
+    async def _outcome(self, definition: JobDefinition | None, ctx: JobContext) -> Outcome:
+        if definition is None:
+            return Outcome(
+                False, None, f"LookupError: this worker has no handler for job {ctx.job_code!r}"
+            )
+        args: tuple[Any, ...] = (ctx,) if definition.takes_context else ()
+        try:
+            value = await run_handler(
+                definition.handler,
+                args,
+                is_async=definition.is_async,
+                seconds=definition.timeout,
+                abort=self._abort,
+                thread_name=f"schedo-{ctx.job_code}-{ctx.execution_id}",
+            )
+        except HandlerTimeout:
+            return Outcome(
+                False, None, f"TimeoutError: handler exceeded {format_seconds(definition.timeout)}"
+            )
+        except Aborted:
+            return Outcome(
+                False,
+                None,
+                "WorkerShutdown: the worker stopped before the "
+                "handler finished (shutdown grace "
+                f"{format_seconds(self.shutdown_grace)} expired)",
+            )
+        except asyncio.CancelledError as exc:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
+            return failure(exc)  # the handler itself raised CancelledError
+        except BaseException as exc:  # every handler failure is reported
+            return failure(exc)
+        try:
+            return Outcome(True, format_output(value), None)
+        except Exception as exc:  # a str() / default=str that raised
+            return failure(exc)
+
+    # -- reporting -------------------------------------------------------------------------
+    def _report(self, report: _Report) -> None:
+        exec_id = report.execution.id
+        self._unreported[exec_id] = report
+        task = asyncio.create_task(self._deliver(report), name=f"schedo-report-{exec_id}")
+        self._reports[exec_id] = task
+        task.add_done_callback(lambda _t: self._reports.pop(exec_id, None))
+
+    async def _deliver(self, report: _Report) -> None:
+        ex, out = report.execution, report.outcome
+        backoff = Backoff()
+        while True:
+            try:
+                await self.client.complete_execution(
+                    ex.id, out.success, out.output, out.error, report.start_ms, report.end_ms
+                )
+            except Exception as exc:
+                if _retryable(exc):
+                    delay = _delay(exc, backoff)
+                    log.warning(
+                        "report of execution %d failed (%s); retrying in %.1fs", ex.id, exc, delay
+                    )
+                    await self._server_back.wait(delay)
+                    continue
+                if isinstance(exc, Conflict | NotFound):
+                    log.warning(
+                        "report of execution %d refused by the server (%s); dropped", ex.id, exc
+                    )
+                else:
+                    log.error("report of execution %d failed (%s); dropped", ex.id, exc)
+                self._unreported.pop(ex.id, None)
+                return
+            self._unreported.pop(ex.id, None)
+            if backoff.failures:
+                self._server_back.notify()  # the server answers again: wake the others
+                log.info(
+                    "report of execution %d delivered after %d retries", ex.id, backoff.failures
+                )
+            return
+
+    # -- shutdown --------------------------------------------------------------------------
+    async def _wait_tasks(
+        self, tasks: list[asyncio.Task[None]], until: float, hurry_ends: bool = True
+    ) -> None:
+        if not tasks:
+            return
+        loop = asyncio.get_running_loop()
+        hurry = asyncio.ensure_future(self._hurry.wait() if hurry_ends else asyncio.Event().wait())
+        try:
+            while not hurry.done():
+                pending = {t for t in tasks if not t.done()}
+                remaining = until - loop.time()
+                if not pending or remaining <= 0:
+                    break
+                await asyncio.wait(
+                    {*pending, hurry}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+                )
+        finally:
+            hurry.cancel()
+
+    async def _drain(self) -> None:
+        self._stopping.set()
+        loop = asyncio.get_running_loop()
+        grace_end = loop.time() + self.shutdown_grace
+        running = list(self._running.values())
+        if running:
+            await self._wait_tasks(running, grace_end)
+            if any(not t.done() for t in running):
+                self._abort.set()  # each is reported failed by its own task
+                await asyncio.wait(running, timeout=10)
+        reports = list(self._reports.values())
+        if reports:
+            until = max(grace_end, loop.time() + REPORT_GRACE)
+            await self._wait_tasks(reports, until)
+            if self._hurry.is_set():  # a second signal: one short last chance to report
+                await self._wait_tasks(
+                    list(self._reports.values()),
+                    loop.time() + HURRIED_REPORT_GRACE,
+                    hurry_ends=False,
+                )
+        for task in [*self._running.values(), *self._reports.values()]:
+            task.cancel()
+        leftovers = [*self._running.values(), *self._reports.values()]
+        if leftovers:
+            await asyncio.wait(leftovers, timeout=5)
+        if self._unreported:
+            self.lost_reports = sorted(self._unreported)
+            log.error(
+                "could not report %d result(s) before shutting down (executions %s); "
+                "the server will expire them",
+                len(self.lost_reports),
+                ", ".join(map(str, self.lost_reports)),
+            )

@@ -1,0 +1,273 @@
+"""The worker runtime in-process against a real server: definitions, concurrency, outcomes,
+report retries and graceful stops. (tests/e2e/test_worker.py runs it as real processes.)"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+import schedo
+from schedo import BadRequest, DefinitionError, Execution, JobContext, Schedo
+from schedo.sdk.backoff import Backoff
+from schedo.sdk.runner import failure, format_output
+from schedo.sdk.worker import Worker
+from tests.support.server import ADMIN_KEY, ServerProcess
+
+NEVER = "0 0 1 1 *"
+
+
+async def wait_for(cond: Callable[[], Awaitable[Any]], seconds: float, what: str) -> Any:
+    deadline = time.monotonic() + seconds
+    last = None
+    while time.monotonic() < deadline:
+        last = await cond()
+        if last:
+            return last
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out after {seconds}s waiting for {what} (last: {last!r})")
+
+
+async def finished(c: schedo.AsyncClient, job_id: int, count: int) -> list[Execution]:
+    runs = [e async for e in c.iter_executions(job_id)]
+    done = [e for e in runs if e.status in ("completed", "failed")]
+    return done if len(done) >= count else []
+
+
+async def job_id(c: schedo.AsyncClient, name: str) -> int:
+    return next(j.id for j in await c.list_jobs() if j.name == name)
+
+
+# -- definitions ------------------------------------------------------------------------------
+
+
+def test_decorator_refuses_bad_definitions() -> None:
+    app = Schedo("k")
+
+    def h(ctx: JobContext) -> None: ...
+
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"name": "abc"}, "at least|between"),
+        ({"name": "a,b,c,d"}, "commas"),
+        ({"timeout": 0}, "timeout"),
+        ({"timeout": 90_000}, "timeout"),
+        ({"max_retries": 101}, "max_retries"),
+        ({"catch_up": "sometimes"}, "catch_up"),
+        ({"metadata": {"x": object()}}, "metadata"),
+        ({"schedule": "  "}, "schedule"),
+    ]
+    for override, match in cases:
+        args: dict[str, Any] = {"name": "valid-name", "schedule": NEVER, **override}
+        name, schedule = args.pop("name"), args.pop("schedule")
+        with pytest.raises(DefinitionError, match=match):
+            app.job(name, schedule, **args)(h)
+    app.job("valid-name", NEVER)(h)
+    with pytest.raises(DefinitionError, match="twice"):
+        app.job("valid-name", NEVER)(h)
+    with pytest.raises(ValueError, match="concurrency"):
+        Schedo("k", concurrency=0)
+    assert list(app.jobs) == ["valid-name"] and app.jobs["valid-name"].handler is h
+
+
+async def test_invalid_schedule_raises_before_anything_runs(
+    server: ServerProcess, name: str
+) -> None:
+    app = Schedo(ADMIN_KEY, server.url)
+    ran: list[int] = []
+
+    @app.job(name, "* * * * * *")
+    def good(ctx: JobContext) -> None:
+        ran.append(ctx.execution_id)
+
+    @app.job(name + "-bad", "0 24 * * *")
+    def bad(ctx: JobContext) -> None:
+        ran.append(ctx.execution_id)
+
+    with pytest.raises(BadRequest) as err:
+        await asyncio.wait_for(app.run_async(), 20)
+    assert isinstance(err.value, ValueError)
+    assert name + "-bad" in err.value.message and "hour" in err.value.message
+    assert ran == []
+
+
+# -- outcomes ---------------------------------------------------------------------------------
+
+
+def test_output_formatting() -> None:
+    assert format_output(None) is None
+    assert format_output("plain text") == "plain text"
+    assert json.loads(format_output({"rows": 3, "ok": True}) or "") == {"rows": 3, "ok": True}
+    assert format_output([1, "a"]) == '[1, "a"]'
+    assert format_output(12) == "12"
+    from datetime import UTC, datetime
+
+    assert format_output({"at": datetime(2026, 1, 1, tzinfo=UTC)}) == (
+        '{"at": "2026-01-01 00:00:00+00:00"}'
+    )
+    big = format_output("x" * 200_000) or ""
+    assert len(big.encode()) <= 64 * 1024 and big.endswith("[truncated by the worker]")
+
+
+def test_failure_has_type_message_and_traceback_tail() -> None:
+    def deep(n: int) -> None:
+        if n == 0:
+            raise KeyError("missing thing")
+        deep(n - 1)
+
+    try:
+        deep(200)
+    except KeyError as exc:
+        out = failure(exc)
+    assert out.success is False and out.error == "KeyError: 'missing thing'"
+    assert out.output is not None and len(out.output.encode()) <= 4 * 1024 + 8
+    assert out.output.rstrip().endswith("KeyError: 'missing thing'")
+    assert failure(RuntimeError()).error == "RuntimeError"
+
+
+def test_backoff_doubles_with_jitter_up_to_the_cap() -> None:
+    b = Backoff()
+    delays = [b.next() for _ in range(12)]
+    assert 0.4 <= delays[0] <= 0.6 and 0.8 <= delays[1] <= 1.2 and 1.6 <= delays[2] <= 2.4
+    assert all(d <= 30.0 for d in delays) and delays[-1] >= 24.0
+    b.reset()
+    assert b.next() <= 0.6
+
+
+# -- running ----------------------------------------------------------------------------------
+
+
+async def test_runs_handlers_within_the_concurrency_limit(server: ServerProcess, name: str) -> None:
+    app = Schedo(ADMIN_KEY, server.url, concurrency=2, poll_wait=2)
+    active = 0
+    peak = 0
+    seen: list[JobContext] = []
+
+    @app.job(name, NEVER, metadata={"team": "data"}, timeout=30)
+    async def handler(ctx: JobContext) -> dict[str, Any]:
+        nonlocal active, peak
+        active += 1
+        peak = max(peak, active)
+        seen.append(ctx)
+        await asyncio.sleep(0.4)
+        active -= 1
+        return {"n": ctx.execution_id}
+
+    @app.job(name + "-noctx", NEVER)
+    def no_context() -> str:
+        return "no ctx needed"
+
+    runner = asyncio.create_task(app.run_async())
+    async with schedo.AsyncClient(ADMIN_KEY, server.url) as c:
+        jid = await wait_for(lambda: _maybe_id(c, name + "-noctx"), 10, "definitions")
+        main_id = await job_id(c, name)
+        ids = [(await c.trigger_job(main_id)).id for _ in range(6)]
+        await c.trigger_job(jid)
+        done = await wait_for(lambda: finished(c, main_id, 6), 30, "six runs")
+        other = await wait_for(lambda: finished(c, jid, 1), 10, "the no-ctx run")
+    app.stop()
+    assert await asyncio.wait_for(runner, 20) == 0
+    assert peak == 2
+    assert sorted(e.id for e in done) == sorted(ids)
+    assert all(e.status == "completed" and json.loads(e.output or "") == {"n": e.id} for e in done)
+    assert other[0].output == "no ctx needed"
+    ctx = seen[0]
+    assert ctx.job_code == name and ctx.attempt == 1 and ctx.metadata == {"team": "data"}
+    assert ctx.scheduled_for.tzinfo is not None and ctx.trigger == "manual"
+
+
+async def _maybe_id(c: schedo.AsyncClient, name: str) -> int | None:
+    return next((j.id for j in await c.list_jobs() if j.name == name), None)
+
+
+async def test_shutdown_grace_expiry_reports_the_run_failed(
+    server: ServerProcess, name: str
+) -> None:
+    app = Schedo(ADMIN_KEY, server.url, shutdown_grace=0.5, poll_wait=2)
+    started = asyncio.Event()
+
+    @app.job(name, NEVER, timeout=60)
+    async def forever(ctx: JobContext) -> None:
+        started.set()
+        await asyncio.sleep(60)
+
+    runner = asyncio.create_task(app.run_async())
+    async with schedo.AsyncClient(ADMIN_KEY, server.url) as c:
+        jid = await wait_for(lambda: _maybe_id(c, name), 10, "definition")
+        await c.trigger_job(jid)
+        await asyncio.wait_for(started.wait(), 10)
+        app.stop()
+        assert await asyncio.wait_for(runner, 20) == 0
+        [run] = await c.list_executions(jid)
+    assert run.status == "failed" and run.error is not None
+    assert run.error.startswith("WorkerShutdown:")
+
+
+class FlakyTransport(httpx.AsyncBaseTransport):
+    """The real transport, but the first ``failures`` completion reports never arrive."""
+
+    def __init__(self, failures: int) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.failures = failures
+        self.refused = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if "/executions/complete/" in request.url.path and self.refused < self.failures:
+            self.refused += 1
+            raise httpx.ConnectError("connection refused (test)", request=request)
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_reports_are_retried_until_the_server_answers(
+    server: ServerProcess, name: str
+) -> None:
+    app = Schedo(ADMIN_KEY, server.url)
+
+    @app.job(name, NEVER)
+    def ok(ctx: JobContext) -> str:
+        return "delivered"
+
+    transport = FlakyTransport(failures=3)
+    client = schedo.AsyncClient(ADMIN_KEY, server.url, transport=transport)
+    worker = Worker(app.jobs, client, concurrency=2, poll_wait=2)
+    runner = asyncio.create_task(worker.run())
+    async with schedo.AsyncClient(ADMIN_KEY, server.url) as c:
+        jid = await wait_for(lambda: _maybe_id(c, name), 10, "definition")
+        await c.trigger_job(jid)
+        [run] = await wait_for(lambda: finished(c, jid, 1), 20, "the delivered report")
+    worker.request_stop("test")
+    assert await asyncio.wait_for(runner, 20) == 0
+    await client.aclose()
+    assert transport.refused == 3 and run.output == "delivered"
+
+
+async def test_cancelling_run_async_stops_at_once_and_reports(
+    server: ServerProcess, name: str
+) -> None:
+    app = Schedo(ADMIN_KEY, server.url, poll_wait=2)
+    started = asyncio.Event()
+
+    @app.job(name, NEVER, timeout=60)
+    async def forever(ctx: JobContext) -> None:
+        started.set()
+        await asyncio.sleep(60)
+
+    runner = asyncio.create_task(app.run_async())
+    async with schedo.AsyncClient(ADMIN_KEY, server.url) as c:
+        jid = await wait_for(lambda: _maybe_id(c, name), 10, "definition")
+        await c.trigger_job(jid)
+        await asyncio.wait_for(started.wait(), 10)
+        t0 = time.monotonic()
+        runner.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(runner, 20)
+        assert time.monotonic() - t0 < 10
+        [run] = await c.list_executions(jid)
+    assert run.status == "failed" and (run.error or "").startswith("WorkerShutdown:")
