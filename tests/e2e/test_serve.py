@@ -113,3 +113,31 @@ def test_sigterm_while_serving_requests_exits_zero(tmp_path: Path) -> None:
                                      headers=srv.headers).json()) > 0, 10, what="ticks")
     assert srv.stop(signal.SIGTERM) == 0, srv.log()
     assert "Traceback" not in srv.log()
+
+
+def test_sigterm_ends_open_long_polls_at_once(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    srv = ServerProcess(f"sqlite:///{tmp_path / 'lp.db'}", tmp_path).start()
+    with srv.client() as c:
+        c.post("/jobs/definition", json={"name": "idle-job", "schedule": "0 0 1 1 *"})
+    answers: list[object] = []
+
+    def poll() -> None:
+        try:
+            r = httpx.get(srv.url + "/jobs/executions?jobs=idle-job&wait=25",
+                          headers=srv.headers, timeout=40)
+            answers.append(r.json())
+        except httpx.HTTPError as exc:
+            answers.append(exc)
+
+    t = threading.Thread(target=poll)
+    t.start()
+    time.sleep(1)
+    started = time.monotonic()
+    assert srv.stop(signal.SIGTERM) == 0, srv.log()
+    assert time.monotonic() - started < 5, "shutdown waited for the long poll"
+    t.join(10)
+    assert answers == [[]]
+    assert "Traceback" not in srv.log()

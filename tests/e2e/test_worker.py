@@ -305,13 +305,6 @@ def test_sigterm_lets_the_running_handler_finish_and_report(
     assert "worker stopped" in log and "Traceback" not in log, log
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "server bug: a long poll abandoned by its client (a worker that stopped) keeps waiting "
-        "on the server and claims runs that nobody receives; they expire at their deadline"
-    ),
-)
 def test_no_run_is_claimed_for_a_worker_that_stopped(
     server: ServerProcess, workers: list[WorkerProcess], tmp_path: Path
 ) -> None:

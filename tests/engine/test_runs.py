@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from schedo.server.domain import policies
 from tests.engine.conftest import Engine
@@ -192,3 +192,30 @@ async def test_every_is_anchored_at_definition(engine: Engine) -> None:
     await engine.step_to("2026-11-28T12:04:40Z", step=5)
     assert [e["scheduled_for"] for e in await engine.runs(job["id"])] == [
         "2026-11-28T12:01:37Z", "2026-11-28T12:03:07Z", "2026-11-28T12:04:37Z"]
+
+
+async def test_many_due_jobs_are_ticked_in_batches(engine: Engine) -> None:
+    """2,500 jobs due in the same second: three transactions of at most 1,000, not 2,500."""
+    from schedo.server.domain.model import CatchUp, JobType
+    from schedo.server.domain.records import JobSpec
+
+    svc = engine.api.svc
+    nra = datetime.fromisoformat("2026-11-28T12:01:00+00:00")
+    for i in range(2500):
+        spec = JobSpec(name=f"herd-{i:04d}", type=JobType.SDK, cron_expression="* * * * *",
+                       timezone="UTC", catch_up=CatchUp.LATEST, blocking=False,
+                       timeout_seconds=60, max_retries=0, metadata={}, webhook_url=None,
+                       command=None)
+        await svc.store.upsert_job(1, spec, engine.now, nra, True)
+    calls: list[int] = []
+    real_tick = svc.store.tick
+
+    async def counting_tick(now, limit, planner):  # type: ignore[no-untyped-def]
+        res = await real_tick(now, limit, planner)
+        calls.append(res.jobs)
+        return res
+
+    svc.store.tick = counting_tick  # type: ignore[method-assign]
+    engine.at("2026-11-28T12:01:00Z")
+    assert await engine.tick() == 2500
+    assert calls == [1000, 1000, 500]

@@ -68,6 +68,7 @@ def create_app(
         if boot.admin_key and on_admin_key:
             on_admin_key(boot.admin_key)
         app.state.services = svc
+        app.state.loop = asyncio.get_running_loop()
         tasks: list[asyncio.Task[None]] = []
         if run_loops:
             loops += [Ticker(svc).run, Reaper(svc).run, Dispatcher(svc).run, Notifier(svc).run]

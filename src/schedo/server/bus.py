@@ -35,16 +35,29 @@ class Signal:
         self._event.set()
         self._event = asyncio.Event()
 
-    async def wait(self, timeout: float | None, seen: int | None = None) -> bool:  # noqa: ASYNC109
+    async def wait(  # noqa: ASYNC109
+        self, timeout: float | None, seen: int | None = None,
+        abort: asyncio.Event | None = None,
+    ) -> bool:
         """Wait until notified after version ``seen`` (default: now), or ``timeout`` seconds.
         Returns True when woken by a notification."""
         if seen is not None and self._version != seen:
             return True
         event = self._event
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), timeout)
-            return True
-        return False
+        if abort is None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), timeout)
+                return True
+            return False
+        if abort.is_set():
+            return False
+        waiters = {asyncio.create_task(event.wait()), asyncio.create_task(abort.wait())}
+        try:
+            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in waiters:
+                t.cancel()
+        return event.is_set() and not abort.is_set()
 
 
 class Bus:
@@ -57,6 +70,8 @@ class Bus:
         self.runs_ready = Signal("runs_ready")
         # reaper: a new earlier deadline may exist
         self.deadlines_changed = Signal("deadlines_changed")
+        # set when the server begins a graceful shutdown: long polls and streams end at once
+        self.stopping = asyncio.Event()
 
     def signals(self) -> dict[str, Signal]:
         return {s.name: s for s in (self.jobs_changed, self.runs_ready, self.deadlines_changed)}

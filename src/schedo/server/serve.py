@@ -111,6 +111,11 @@ def _server_class() -> type:
         def handle_exit(self, sig: int, frame: Any) -> None:
             super().handle_exit(sig, frame)
             self._captured_signals.clear()
+            # end long polls and streams now, so connections close within the grace period
+            state = getattr(self.config.app, "state", None)
+            svc, loop = getattr(state, "services", None), getattr(state, "loop", None)
+            if svc is not None and loop is not None:
+                loop.call_soon_threadsafe(svc.bus.stopping.set)
 
     return Server
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
@@ -14,6 +16,30 @@ from . import shapes
 from .deps import Auth, Svc
 
 router = APIRouter(tags=["workers"])
+
+
+async def _disconnected(request: Request) -> None:
+    """Returns when the client has gone (for a GET, receive() blocks until then)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+@asynccontextmanager
+async def _abort_when(*conditions: Awaitable[Any]) -> AsyncIterator[asyncio.Event]:
+    """An event set as soon as any condition completes (client gone, server stopping)."""
+    abort = asyncio.Event()
+    tasks = [asyncio.ensure_future(c) for c in conditions]
+
+    async def watch() -> None:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        abort.set()
+
+    watcher = asyncio.create_task(watch())
+    try:
+        yield abort
+    finally:
+        for t in (*tasks, watcher):
+            t.cancel()
 
 WorkerId = Annotated[str | None, Header(alias="x-schedo-worker-id", max_length=200)]
 Kind = Annotated[str, Query(alias="type", description="sdk (workers) or command (agents)")]
@@ -39,8 +65,11 @@ async def long_poll(
 ) -> list[dict[str, Any]]:
     types = pull.types_for(kind)
     codes = pull.parse_codes(jobs, optional=kind == "command")
-    got = await pull.long_poll(svc, p, codes, wait, limit, _worker(request, p, worker_id),
-                               types)
+    # Never claim for a client that went away or while the server stops: those runs would
+    # reach nobody and sit until their deadline.
+    async with _abort_when(_disconnected(request), svc.bus.stopping.wait()) as abort:
+        got = await pull.long_poll(svc, p, codes, wait, limit, _worker(request, p, worker_id),
+                                   types, abort)
     return [shapes.execution(e) for e in got]
 
 
@@ -61,13 +90,16 @@ async def sse(
     worker = _worker(request, p, worker_id)
 
     async def events() -> AsyncIterator[bytes]:
+        # Starlette cancels this generator when the client disconnects; the server stopping
+        # ends it cleanly.
         yield b": connected\n\n"
-        async for e in pull.stream(svc, p, codes, limit, worker, types=types):
-            if e is None:
-                yield b": keepalive\n\n"
-            else:
-                data = json.dumps(shapes.execution(e), separators=(",", ":"))
-                yield f"id: {e.id}\ndata: {data}\n\n".encode()
+        async with _abort_when(svc.bus.stopping.wait()) as abort:
+            async for e in pull.stream(svc, p, codes, limit, worker, types=types, abort=abort):
+                if e is None:
+                    yield b": keepalive\n\n"
+                else:
+                    data = json.dumps(shapes.execution(e), separators=(",", ":"))
+                    yield f"id: {e.id}\ndata: {data}\n\n".encode()
 
     return StreamingResponse(
         events(),

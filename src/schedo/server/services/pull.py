@@ -58,13 +58,14 @@ async def _wait_for_runs(
     types: tuple[str, ...],
     seen: int,
     limit_seconds: float,
+    abort: asyncio.Event | None = None,
 ) -> None:
     timeout = limit_seconds
     nxt = await svc.store.earliest_pending_due(p.env_id, codes, types)
     if nxt is not None:
         timeout = min(timeout, max(0.0, (nxt - svc.clock.now()).total_seconds()))
     if timeout > 0:
-        await svc.bus.runs_ready.wait(timeout, seen)
+        await svc.bus.runs_ready.wait(timeout, seen, abort)
 
 
 async def long_poll(
@@ -75,10 +76,15 @@ async def long_poll(
     limit: int,
     worker: str,
     types: tuple[str, ...] = SDK_TYPES,
+    abort: asyncio.Event | None = None,
 ) -> list[Execution]:
+    """Claim what is due, or wait for it up to ``wait`` seconds. ``abort`` (the client went
+    away, or the server is shutting down) ends the wait with ``[]`` and nothing claimed."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max(0.0, min(wait, MAX_WAIT))
     while True:
+        if abort is not None and abort.is_set():
+            return []
         seen = svc.bus.runs_ready.version
         await _seen(svc, p, codes, worker)
         got = await svc.store.claim(p.env_id, codes, types, svc.clock.now(), limit)
@@ -87,7 +93,7 @@ async def long_poll(
             if got:
                 svc.bus.deadlines_changed.notify()
             return got
-        await _wait_for_runs(svc, p, codes, types, seen, remaining)
+        await _wait_for_runs(svc, p, codes, types, seen, remaining, abort)
 
 
 async def stream(
@@ -98,13 +104,14 @@ async def stream(
     worker: str,
     keepalive: float = 15.0,
     types: tuple[str, ...] = SDK_TYPES,
+    abort: asyncio.Event | None = None,
 ) -> AsyncIterator[Execution | None]:
     """Yield claimed executions as they become due, and None at least every ``keepalive``
-    seconds (the caller sends a comment line)."""
+    seconds (the caller sends a comment line). Ends when ``abort`` is set."""
     loop = asyncio.get_running_loop()
     try:
         last_sent = loop.time()
-        while True:
+        while abort is None or not abort.is_set():
             await _seen(svc, p, codes, worker)
             seen = svc.bus.runs_ready.version
             got = await svc.store.claim(p.env_id, codes, types, svc.clock.now(), limit)
@@ -120,7 +127,8 @@ async def stream(
                 last_sent = loop.time()
                 continue
             # wake at least every 10 s so the connection row stays fresh
-            await _wait_for_runs(svc, p, codes, types, seen, min(10.0, keepalive - since))
+            await _wait_for_runs(svc, p, codes, types, seen, min(10.0, keepalive - since),
+                                 abort)
     finally:
         if codes:
             await svc.connections.closed(p.env_id, codes, worker)
