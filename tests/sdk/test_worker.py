@@ -216,7 +216,7 @@ class FlakyTransport(httpx.AsyncBaseTransport):
         self.refused = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if "/executions/complete/" in request.url.path and self.refused < self.failures:
+        if "/executions/complete" in request.url.path and self.refused < self.failures:
             self.refused += 1
             raise httpx.ConnectError("connection refused (test)", request=request)
         return await self.inner.handle_async_request(request)

@@ -319,6 +319,61 @@ def complete_execution(
     )
 
 
+@dataclass(frozen=True)
+class Report:
+    """One result for ``complete_executions`` (the batch report)."""
+
+    execution_id: int
+    success: bool
+    output: str | None = None
+    error: str | None = None
+    start_ms: int | datetime | None = None
+    end_ms: int | datetime | None = None
+    exit_code: int | None = None
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """The server's answer for one report of a batch: ``status`` 200 with the execution, or
+    400/404/409 with ``message``."""
+
+    execution_id: int
+    status: int
+    message: str | None
+    execution: Execution | None
+
+
+def _report_results(data: Any) -> list[ReportResult]:
+    if not isinstance(data, list):
+        raise ValueError("expected a list of results")
+    return [
+        ReportResult(
+            execution_id=int(item["id"]),
+            status=int(item["status"]),
+            message=item.get("message"),
+            execution=Execution.from_json(item["execution"]) if item.get("execution") else None,
+        )
+        for item in data
+    ]
+
+
+def complete_executions(reports: Sequence[Report]) -> Call[list[ReportResult]]:
+    """Extension: many reports in one request (``POST /jobs/executions/complete``)."""
+    items = []
+    for r in reports:
+        item: dict[str, Any] = {"id": _id(r.execution_id), "success": bool(r.success)}
+        optional: dict[str, Any] = {
+            "output": r.output,
+            "error": r.error,
+            "start_server_time_utc": _ms(r.start_ms),
+            "complete_server_time_utc": _ms(r.end_ms),
+            "exit_code": r.exit_code,
+        }
+        item.update({k: v for k, v in optional.items() if v is not None})
+        items.append(item)
+    return Call("POST", "/jobs/executions/complete", _report_results, body={"results": items})
+
+
 def pull_executions(
     jobs: Sequence[str] | str,
     wait: float = 25,

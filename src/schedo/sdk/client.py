@@ -388,6 +388,12 @@ class AsyncClient(_Base):
             )
         )
 
+    async def complete_executions(
+        self, reports: Sequence[calls.Report]
+    ) -> list[calls.ReportResult]:
+        """Many reports in one request and one server transaction (extension)."""
+        return await self.send(calls.complete_executions(reports))
+
     async def pull_executions(
         self,
         jobs: Sequence[str] | str,

@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 from .app import JobDefinition
 from .backoff import Backoff, Pulse
+from .calls import Report
 from .client import AsyncClient
 from .context import JobContext, run_logger
 from .errors import (
@@ -42,6 +43,7 @@ from .errors import (
     Unauthorized,
 )
 from .models import Execution
+from .reports import ReportBatcher
 from .runner import (
     Aborted,
     HandlerTimeout,
@@ -107,6 +109,7 @@ class Worker:
     ) -> None:
         self.jobs = dict(jobs)
         self.client = client
+        self._batcher = ReportBatcher(client)
         self.concurrency = concurrency
         self.shutdown_grace = shutdown_grace
         self.poll_wait = poll_wait
@@ -396,8 +399,9 @@ class Worker:
         backoff = Backoff()
         while True:
             try:
-                await self.client.complete_execution(
-                    ex.id, out.success, out.output, out.error, report.start_ms, report.end_ms
+                await self._batcher.submit(
+                    Report(ex.id, out.success, out.output, out.error, report.start_ms,
+                           report.end_ms)
                 )
             except Exception as exc:
                 if _retryable(exc):
