@@ -205,7 +205,7 @@ async def _terminate_group(
         await asyncio.sleep(0.1)
     else:
         log.info(
-            "process group %d still alive %ss after SIGTERM: SIGKILL", pgid, format_seconds(grace)
+            "process group %d still alive %s after SIGTERM: SIGKILL", pgid, format_seconds(grace)
         )
         _signal_group(pgid, signal.SIGKILL)
     with contextlib.suppress(TimeoutError, asyncio.CancelledError):
@@ -282,6 +282,9 @@ async def run_command(
     code: int | None = None
     with contextlib.suppress(TimeoutError):
         code = exit_status(await asyncio.wait_for(asyncio.shield(exited), report_wait))
+    if code is not None:  # its last words, unless children still hold the pipe
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(reader), 0.5)
     return Outcome(False, capture.text(), reason, code, start_ms, end_ms)
 
 
@@ -415,7 +418,7 @@ class Agent:
             )
             await self._until_stopped(poll)
             if poll.cancelled():
-                return  # stopped; a run claimed in an answer cut off here expires and retries
+                return  # stopped (the server claims nothing for a poll whose client left)
             try:
                 executions = poll.result()
             except (ConnectionFailed, ServerError, RateLimited) as exc:

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from .cron_cmd import cron_app
+from .commands import register_all
 from .worker_cmd import register as register_worker
 
 app = typer.Typer(
@@ -16,6 +17,7 @@ app = typer.Typer(
 )
 app.add_typer(cron_app, name="cron")
 register_worker(app)
+register_all(app)
 
 
 @app.command()

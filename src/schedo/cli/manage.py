@@ -65,6 +65,7 @@ from .support import (
 
 JobArg = Annotated[str, typer.Argument(metavar="JOB", help="Job id or job name.")]
 FOLLOW_INTERVAL = 1.0
+FOLLOW_WINDOW = 50  # runs --follow watches the newest 50 runs (or --limit, if more)
 RUNS_PAGE_MAX = 200  # the server's page limit for GET /jobs/executions/{id}
 
 
@@ -364,7 +365,9 @@ def runs(
     """
     with handled(), Connection(url, key, env).client() as client:
         target = resolve_job(client, job)
-        latest = _latest_runs(client, target.id, limit)
+        window = min(max(limit, FOLLOW_WINDOW), RUNS_PAGE_MAX) if follow else limit
+        fetched = _latest_runs(client, target.id, max(limit, window))
+        latest = fetched[:limit]
         if not follow:
             if as_json:
                 print_json([e.raw for e in latest])
@@ -372,7 +375,7 @@ def runs(
                 print_table(RUN_HEADERS, [_run_row(e) for e in latest], right=["ID", "TRY"])
             return
         try:
-            _follow(client, target, latest, as_json)
+            _follow(client, target, latest, fetched, window, as_json)
         except KeyboardInterrupt:
             raise typer.Exit(0) from None
 
@@ -408,20 +411,26 @@ def _follow_line(e: Execution, as_json: bool) -> None:
     sys.stdout.flush()
 
 
-def _follow(client: Client, job: Job, latest: list[Execution], as_json: bool) -> None:
-    """Poll every second; print each run whose state changed. Transient failures (the
-    server unreachable or answering 5xx) are reported once and polling goes on."""
-    seen: dict[int, tuple[Any, ...]] = {}
+def _follow(
+    client: Client,
+    job: Job,
+    latest: list[Execution],
+    fetched: list[Execution],
+    window: int,
+    as_json: bool,
+) -> None:
+    """Print ``latest`` oldest first, then poll the newest ``window`` runs every second and
+    print each run that is new or whose state changed (also runs older than those shown at
+    the start: ``fetched`` holds their state). Transient failures (the server unreachable or
+    answering 5xx) are reported once and polling goes on."""
+    seen: dict[int, tuple[Any, ...]] = {e.id: _state(e) for e in fetched}
     for e in reversed(latest):
-        seen[e.id] = _state(e)
         _follow_line(e, as_json)
-    window = max(len(latest), 50)
-    newest = max(seen, default=0)
     failing = False
     while True:
         time.sleep(FOLLOW_INTERVAL)
         try:
-            page = client.list_executions(job.id, limit=min(window, RUNS_PAGE_MAX))
+            page = client.list_executions(job.id, limit=window)
         except (ConnectionFailed, ServerError) as exc:
             if not failing:
                 typer.echo(f"schedo: {describe_error(exc)}; still trying", err=True)
@@ -431,12 +440,9 @@ def _follow(client: Client, job: Job, latest: list[Execution], as_json: bool) ->
             typer.echo("schedo: the server answers again", err=True)
             failing = False
         for e in sorted(page, key=lambda x: x.id):
-            if e.id not in seen and e.id < newest:
-                continue  # older than what was shown at the start
             state = _state(e)
             if seen.get(e.id) != state:
                 seen[e.id] = state
-                newest = max(newest, e.id)
                 _follow_line(e, as_json)
 
 
