@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from .cron_cmd import cron_app
 from .commands import register_all
+from .cron_cmd import cron_app
 from .worker_cmd import register as register_worker
 
 app = typer.Typer(

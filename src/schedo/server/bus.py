@@ -35,8 +35,8 @@ class Signal:
         self._event.set()
         self._event = asyncio.Event()
 
-    async def wait(  # noqa: ASYNC109
-        self, timeout: float | None, seen: int | None = None,
+    async def wait(
+        self, timeout: float | None, seen: int | None = None,  # noqa: ASYNC109
         abort: asyncio.Event | None = None,
     ) -> bool:
         """Wait until notified after version ``seen`` (default: now), or ``timeout`` seconds.
