@@ -62,6 +62,9 @@ HURRIED_REPORT_GRACE = 2.0  # ... and after a second signal
 _PROCESS_ID: tuple[int, str] | None = None
 
 
+DEFINE_CONCURRENCY = 8
+
+
 def process_worker_id() -> str:
     """One random id per process (``x-schedo-worker-id``); a forked child gets its own."""
     global _PROCESS_ID
@@ -204,43 +207,57 @@ class Worker:
 
     # -- definitions -----------------------------------------------------------------------
     async def _define_all(self) -> None:
+        """Define every job (create-or-update), a few at a time: an app with thousands of
+        jobs starts in seconds, not minutes. The first refusal (e.g. a bad schedule) stops
+        the worker before anything runs."""
+        sem = asyncio.Semaphore(DEFINE_CONCURRENCY)
+
+        async def one(d: JobDefinition) -> None:
+            async with sem:
+                await self._define(d)
+
+        tasks = [asyncio.create_task(one(d)) for d in self.jobs.values()]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for t in tasks:
+                t.cancel()
+
+    async def _define(self, d: JobDefinition) -> None:
         backoff = Backoff()
-        for d in self.jobs.values():
-            while not self._stopping.is_set():
-                try:
-                    job = await self._until_stopped(
-                        self.client.define_job(
-                            d.name,
-                            d.schedule,
-                            blocking=d.blocking,
-                            metadata=d.metadata,
-                            timeout_seconds=d.timeout_seconds,
-                            max_retries=d.max_retries,
-                            timezone=d.timezone,
-                            catch_up=d.catch_up,
-                        )
+        while not self._stopping.is_set():
+            try:
+                job = await self._until_stopped(
+                    self.client.define_job(
+                        d.name,
+                        d.schedule,
+                        blocking=d.blocking,
+                        metadata=d.metadata,
+                        timeout_seconds=d.timeout_seconds,
+                        max_retries=d.max_retries,
+                        timezone=d.timezone,
+                        catch_up=d.catch_up,
                     )
-                except _Stopped:
-                    return
-                except Exception as exc:
-                    if not _retryable(exc):
-                        if isinstance(exc, ApiError):
-                            raise type(exc)(exc.status, f"job {d.name!r}: {exc.message}") from None
-                        raise
-                    delay = _delay(exc, backoff)
-                    log.warning(
-                        "defining job %s failed (%s); retrying in %.1fs", d.name, exc, delay
-                    )
-                    await self._sleep(delay)
-                    continue
-                log.info(
-                    "defined job %s (id %d, schedule %r, timezone %s)",
-                    job.name,
-                    job.id,
-                    job.cron_expression,
-                    job.timezone,
                 )
-                break
+            except _Stopped:
+                return
+            except Exception as exc:
+                if not _retryable(exc):
+                    if isinstance(exc, ApiError):
+                        raise type(exc)(exc.status, f"job {d.name!r}: {exc.message}") from None
+                    raise
+                delay = _delay(exc, backoff)
+                log.warning("defining job %s failed (%s); retrying in %.1fs", d.name, exc, delay)
+                await self._sleep(delay)
+                continue
+            log.info(
+                "defined job %s (id %d, schedule %r, timezone %s)",
+                job.name,
+                job.id,
+                job.cron_expression,
+                job.timezone,
+            )
+            return
 
     # -- pulling ---------------------------------------------------------------------------
     async def _pull_loop(self) -> None:

@@ -14,4 +14,5 @@ def handler(ctx: JobContext) -> str:
 
 
 for i in range(int(os.environ.get("E2E_MANY_JOBS", "200"))):
-    app.job(f"many-{i:03d}", "* * * * * *", timeout=10)(handler)
+    app.job(f"many-{i:03d}", os.environ.get("E2E_MANY_SCHEDULE", "* * * * * *"),
+            timeout=int(os.environ.get("E2E_MANY_TIMEOUT", "10")))(handler)

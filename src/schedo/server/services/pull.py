@@ -18,7 +18,7 @@ from .context import Principal, Services
 
 MAX_WAIT = 30.0
 MAX_LIMIT = 100
-MAX_CODES = 500
+MAX_CODES = 5000  # one worker process may serve thousands of jobs
 SDK_TYPES = (JobType.SDK.value,)
 COMMAND_TYPES = (JobType.COMMAND.value,)
 
