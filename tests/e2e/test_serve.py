@@ -141,3 +141,13 @@ def test_sigterm_ends_open_long_polls_at_once(tmp_path: Path) -> None:
     t.join(10)
     assert answers == [[]]
     assert "Traceback" not in srv.log()
+
+
+def test_bad_smtp_url_is_one_clear_line(tmp_path: Path) -> None:
+    r = subprocess.run([sys.executable, "-m", "schedo.cli", "serve", "--port", str(free_port()),
+                        "--db", f"sqlite:///{tmp_path / 'm.db'}"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=30,
+                       env={"PATH": "/usr/bin:/bin", "SCHEDO_ADMIN_KEY": "x" * 20,
+                            "SCHEDO_SMTP_URL": "ftp://mail.example.com"})
+    assert r.returncode == 1
+    assert r.stderr.strip().startswith("schedo: SCHEDO_SMTP_URL:") and "Traceback" not in r.stderr

@@ -86,8 +86,17 @@ def lock_sqlite(path: Path) -> IO[str]:
 
 
 async def _preflight(settings: Settings) -> None:
+    from .notify.smtp import parse_smtp_url
     from .storage.db import Database
     from .storage.migrate import migrate
+
+    if settings.smtp_url:
+        try:
+            parse_smtp_url(settings.smtp_url)
+        except ValueError as exc:
+            msg = str(exc)
+            raise ServeError(msg if msg.startswith("SCHEDO_SMTP_URL") else
+                             f"SCHEDO_SMTP_URL: {msg}") from None
 
     db = Database(settings.database_url, pool_size=1)
     try:
