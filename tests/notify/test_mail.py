@@ -39,7 +39,7 @@ async def test_fail_fail_fail_succeed_sends_one_failing_and_one_recovered_mail(
     assert failing.msg["Auto-Submitted"] == "auto-generated"
     first = runs[0]
     text, html = failing.part("plain"), failing.part("html")
-    link = f"{PUBLIC_URL}/jobs/{job['id']}/runs/{first['id']}"
+    link = f"{PUBLIC_URL}/ui/jobs/{job['id']}/runs/{first['id']}"
     for part in (text, html):
         assert "nightly-report" in part
         assert link in part
@@ -54,8 +54,8 @@ async def test_fail_fail_fail_succeed_sends_one_failing_and_one_recovered_mail(
 
     rtext = recovered.part("plain")
     assert "has recovered" in rtext
-    assert f"{PUBLIC_URL}/jobs/{job['id']}/runs/{ok['id']}" in rtext
-    assert f"{PUBLIC_URL}/jobs/{job['id']}/runs/{ok['id']}" in recovered.part("html")
+    assert f"{PUBLIC_URL}/ui/jobs/{job['id']}/runs/{ok['id']}" in rtext
+    assert f"{PUBLIC_URL}/ui/jobs/{job['id']}/runs/{ok['id']}" in recovered.part("html")
 
     listed = await napi.notifications()
     assert [(n["kind"], n["execution_id"]) for n in listed] == [

@@ -37,7 +37,7 @@ def test_message_parts_and_headers() -> None:
     html = msg.get_body(preferencelist=("html",))
     assert text is not None and html is not None
     for part in (text.get_content(), html.get_content()):  # type: ignore[attr-defined]
-        assert "https://schedo.example.com/jobs/12/runs/99" in part
+        assert "https://schedo.example.com/ui/jobs/12/runs/99" in part
         assert "staging (id 3)" in part
         assert "attempt 2" in part
         assert "2026-11-28T12:00:00Z" in part and "2026-11-28T12:00:42Z" in part

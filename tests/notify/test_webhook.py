@@ -64,7 +64,7 @@ async def test_webhook_gets_signed_json_once_per_turn(
         "ended_at": fails[0]["end_time"],
         "error": "bad thing",
         "output": "out",
-        "url": f"{PUBLIC_URL}/jobs/{job['id']}/runs/{fails[0]['id']}",
+        "url": f"{PUBLIC_URL}/ui/jobs/{job['id']}/runs/{fails[0]['id']}",
     }
     rbody = recovered.json()
     assert (rbody["type"], rbody["execution_id"], rbody["status"]) == (

@@ -29,6 +29,7 @@ from .settings import Settings
 from .storage.db import Database
 from .storage.migrate import migrate
 from .storage.sql import SqlStore
+from .web import mount as mount_dashboard
 
 log = logging.getLogger("schedo.app")
 Loop = Callable[[], Coroutine[Any, Any, None]]
@@ -95,6 +96,7 @@ def create_app(
         app.include_router(r)
     for r in API_ROUTERS:
         app.include_router(r, prefix="/api", include_in_schema=False)
+    mount_dashboard(app)  # /ui/..., GET / (browsers only), /static
     app.add_middleware(JsonBodies)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

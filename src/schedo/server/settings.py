@@ -41,3 +41,24 @@ class Settings(BaseSettings):
     notify_webhook_url: str | None = None
     # Request limits
     max_body_bytes: int = 1024 * 1024
+    # Hardening (docs/hardening.md): metrics, abuse limits, retention
+    metrics_token: str | None = Field(
+        default=None, description="If set, GET /metrics needs 'Authorization: Bearer <token>'."
+    )
+    rate_limit_per_second: float = Field(
+        default=200.0, ge=0, description="Requests per second per API key (0 disables)."
+    )
+    rate_limit_burst: int = Field(default=400, ge=0, description="Token bucket size per key.")
+    auth_failure_limit: int = Field(
+        default=20, ge=0, description="Failed authentications per client address per window."
+    )
+    auth_failure_window_seconds: float = Field(default=60.0, gt=0)
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated CIDRs whose X-Forwarded-For is believed (e.g. 10.0.0.0/8).",
+    )
+    retention_days: float = Field(
+        default=30.0, ge=0, description="Prune executions/notifications older than this (0: keep)."
+    )
+    retention_interval_seconds: float = Field(default=3600.0, gt=0)
+    retention_batch_size: int = Field(default=500, ge=1, le=10_000)

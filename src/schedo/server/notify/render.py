@@ -5,8 +5,8 @@ the HTML environment autoescapes everything (job names, errors and output are us
 
 Each mail says which job (name and id), which environment, when (the scheduled instant and
 when the run ended, UTC), what failed (the error and the start of the output), which attempt
-it was, and links to the run in the dashboard: ``{public_url}/jobs/{job_id}/runs/{execution_id}``
-(``run_url``). The dashboard issue serves that path.
+it was, and links to the run in the dashboard: ``{public_url}/ui/jobs/{job_id}/runs/{execution_id}``
+(``run_url``), served by the dashboard.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ class Rendered:
 
 def run_url(public_url: str, job_id: int, execution_id: int) -> str:
     """The dashboard page of one run (served by the dashboard)."""
-    return f"{public_url.rstrip('/')}/jobs/{job_id}/runs/{execution_id}"
+    return f"{public_url.rstrip('/')}/ui/jobs/{job_id}/runs/{execution_id}"
 
 
 def _one_line(text: str) -> str:

@@ -7,12 +7,14 @@ from sqlalchemy import text
 from .db import Database
 from .sql_jobs import JobSql
 from .sql_notify import NotifySql
+from .sql_retention import RetentionSql
 from .sql_runs import RunSql
+from .sql_stats import StatsSql
 from .sql_tenants import TenantSql
 from .sql_workers import WorkerSql
 
 
-class SqlStore(TenantSql, JobSql, RunSql, WorkerSql, NotifySql):
+class SqlStore(TenantSql, JobSql, RunSql, WorkerSql, NotifySql, RetentionSql, StatsSql):
     def __init__(self, db: Database) -> None:
         self.db = db
 

@@ -1,0 +1,136 @@
+"""Metrics observed at the storage and outbound-HTTP seams (see ``metrics``).
+
+``MeteredStore`` is ``SqlStore`` plus counting: every run is created by ``tick`` or
+``trigger``, handed out by ``claim``/``claim_any`` and ended by ``complete_many`` or
+``expire_overdue``; the return values say exactly which rows this call wrote (inserts are
+``ON CONFLICT DO NOTHING … RETURNING``, claims and ends are compare-and-swap updates), so the
+counts are right however many processes share the database, with no call added to the
+services or loops.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from .domain.errors import Conflict, NotFound
+from .domain.records import Completion, Execution
+from .metrics import Metrics
+from .push.http import DeliveryResult, OutboundClient
+from .storage.contracts import DueDelivery, Planner, PruneBatch, TickResult
+from .storage.db import Database
+from .storage.sql import SqlStore
+
+CHANNEL_MEMORY = 10_000  # delivery id -> channel, for claimed deliveries awaiting their outcome
+
+
+class MeteredStore(SqlStore):
+    def __init__(self, db: Database, metrics: Metrics) -> None:
+        super().__init__(db)
+        self.metrics = metrics
+        self._channels: OrderedDict[int, str] = OrderedDict()
+
+    async def tick(self, now: datetime, limit: int, planner: Planner) -> TickResult:
+        res = await super().tick(now, limit, planner)
+        self.metrics.ticks_created(res.created)
+        return res
+
+    async def claim(
+        self,
+        env_id: int,
+        codes: Sequence[str] | None,
+        types: Sequence[str],
+        now: datetime,
+        limit: int,
+    ) -> list[Execution]:
+        got = await super().claim(env_id, codes, types, now, limit)
+        self.metrics.runs_claimed(got)
+        return got
+
+    async def claim_any(
+        self, types: Sequence[str], now: datetime, limit: int
+    ) -> list[tuple[Execution, str | None, str]]:
+        got = await super().claim_any(types, now, limit)
+        self.metrics.runs_claimed(e for e, _, _ in got)
+        return got
+
+    async def complete_many(
+        self, env_id: int, reports: Sequence[tuple[int, Completion]], now: datetime
+    ) -> list[tuple[int, tuple[Execution, bool] | NotFound | Conflict]]:
+        out = await super().complete_many(env_id, reports, now)
+        self.metrics.runs_ended(
+            r[0] for _, r in out if isinstance(r, tuple) and r[1]
+        )
+        return out
+
+    async def expire_overdue(self, now: datetime) -> list[Execution]:
+        got = await super().expire_overdue(now)
+        self.metrics.runs_ended(got)
+        return got
+
+    # -- notification deliveries ----------------------------------------------------------------
+    async def due_deliveries(
+        self, now: datetime, limit: int, lease_seconds: float = 120.0
+    ) -> list[DueDelivery]:
+        got = await super().due_deliveries(now, limit, lease_seconds)
+        for d in got:
+            self._channels[d.delivery.id] = d.delivery.channel
+            self._channels.move_to_end(d.delivery.id)
+        while len(self._channels) > CHANNEL_MEMORY:
+            self._channels.popitem(last=False)
+        return got
+
+    def _outcome(self, delivery_id: int, changed: bool, outcome: str) -> bool:
+        channel = self._channels.pop(delivery_id, "other")
+        if changed:
+            self.metrics.notification_delivery(channel, outcome)
+        return changed
+
+    async def mark_sent(self, delivery_id: int, now: datetime) -> bool:
+        return self._outcome(delivery_id, await super().mark_sent(delivery_id, now), "sent")
+
+    async def mark_retry(self, delivery_id: int, error: str, next_attempt_at: datetime) -> bool:
+        changed = await super().mark_retry(delivery_id, error, next_attempt_at)
+        return self._outcome(delivery_id, changed, "retry")
+
+    async def mark_failed(self, delivery_id: int, error: str) -> bool:
+        changed = await super().mark_failed(delivery_id, error)
+        return self._outcome(delivery_id, changed, "failed")
+
+    async def mark_skipped(self, delivery_id: int, reason: str) -> bool:
+        changed = await super().mark_skipped(delivery_id, reason)
+        return self._outcome(delivery_id, changed, "skipped")
+
+    # -- retention ------------------------------------------------------------------------------
+    async def prune_executions(self, before: datetime, after_id: int, limit: int) -> PruneBatch:
+        res = await super().prune_executions(before, after_id, limit)
+        self.metrics.rows_pruned("executions", res.deleted)
+        return res
+
+    async def prune_notifications(
+        self, before: datetime, after_id: int, limit: int
+    ) -> PruneBatch:
+        res = await super().prune_notifications(before, after_id, limit)
+        self.metrics.rows_pruned("notifications", res.deleted)
+        return res
+
+
+class MeteredOutboundClient(OutboundClient):
+    """The push dispatcher's client, counting each delivery's outcome and duration."""
+
+    def __init__(self, allow_private: bool, *, metrics: Metrics, **kwargs: Any) -> None:
+        super().__init__(allow_private, **kwargs)
+        self.metrics = metrics
+
+    async def post(
+        self,
+        url: str,
+        body: bytes,
+        headers: dict[str, str],
+        timeout: float,  # noqa: ASYNC109 (passed through)
+    ) -> DeliveryResult:
+        res = await super().post(url, body, headers, timeout)
+        self.metrics.push_delivered(res.status, res.duration_ms)
+        return res

@@ -1,0 +1,174 @@
+"""Sign-in, sign-out, the environment switcher, and the browser entry point ``GET /``."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse, RedirectResponse
+
+from ..domain.errors import InvalidInput, NotFound, SchedoError, Unauthorized
+from ..services import keys
+from ..services.auth import authenticate
+from . import session
+from .render import html
+from .routing import (
+    WebRoute,
+    WebSession,
+    checked_form,
+    clear_session_cookie,
+    current,
+    read_form,
+    redirect,
+    safe_next,
+    services,
+    set_session_cookie,
+)
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+Session = Annotated[WebSession, Depends(current)]
+
+REASONS = {
+    "expired": "Your session has ended. Sign in again to continue.",
+    "signedout": "You are signed out.",
+    "revoked": "The key you signed in with was revoked. Sign in with another key.",
+}
+LOGIN_COOKIE_AGE = 3600
+
+
+@router.get("/")
+async def root(request: Request) -> Response:
+    """Browsers go to the dashboard; API clients get the API's usual 404."""
+    if "text/html" in request.headers.get("accept", ""):
+        return RedirectResponse("/ui/", status_code=302)
+    return JSONResponse(
+        {
+            "message": "not found: the API lives at /jobs, /org, /apikeys (see /docs); "
+            "the dashboard at /ui/"
+        },
+        status_code=404,
+    )
+
+
+@router.get("/ui")
+async def ui_slash() -> Response:
+    return RedirectResponse("/ui/", status_code=302)
+
+
+def _login_page(
+    request: Request,
+    next_path: str,
+    *,
+    error: str | None = None,
+    notice: str | None = None,
+    status: int = 200,
+) -> Response:
+    token = secrets.token_urlsafe(24)
+    response = html(
+        "login.html",
+        {"csrf": token, "next": next_path, "error": error, "notice": notice},
+        status=status,
+    )
+    response.set_cookie(
+        session.LOGIN_COOKIE,
+        token,
+        max_age=LOGIN_COOKIE_AGE,
+        path="/ui/login",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+@router.get("/ui/login")
+async def login_form(request: Request) -> Response:
+    next_path = safe_next(request.query_params.get("next"))
+    try:
+        await current(request)
+    except Exception:  # not signed in (or a stale cookie): show the form
+        reason = request.query_params.get("reason", "")
+        return _login_page(request, next_path, notice=REASONS.get(reason))
+    return redirect(next_path)
+
+
+@router.post("/ui/login")
+async def login(request: Request) -> Response:
+    svc = services(request)
+    form = await read_form(request)
+    next_path = safe_next(form.get("next"))
+    expected = request.cookies.get(session.LOGIN_COOKIE, "")
+    given = form.get("csrf", "")
+    if not expected or not hmac.compare_digest(expected, given):
+        return _login_page(
+            request,
+            next_path,
+            status=400,
+            error="The sign-in form had expired or did not come from this page. Try again.",
+        )
+    api_key = form.get("api_key", "").strip()
+    if not api_key:
+        return _login_page(request, next_path, status=400, error="Enter an API key.")
+    try:
+        principal = await authenticate(svc, api_key, None)
+    except Unauthorized:
+        return _login_page(
+            request,
+            next_path,
+            status=401,
+            error="That API key is unknown or has been revoked.",
+        )
+    except (InvalidInput, NotFound) as exc:
+        return _login_page(request, next_path, status=400, error=str(exc))
+    record = await svc.store.find_key(keys.lookup_prefix(api_key))
+    if record is None:  # revoked and deleted in between: treat as unknown
+        return _login_page(
+            request, next_path, status=401, error="That API key is unknown or has been revoked."
+        )
+    token = session.new_token(record, principal.env_id, time.time())
+    response = redirect(next_path)
+    set_session_cookie(request, response, session.encode(session.secret(svc), token))
+    response.delete_cookie(session.LOGIN_COOKIE, path="/ui/login")
+    return response
+
+
+@router.post("/ui/logout")
+async def logout(request: Request, ws: Session) -> Response:
+    await checked_form(request, ws)
+    response = redirect("/ui/login?reason=signedout")
+    clear_session_cookie(request, response)
+    return response
+
+
+def _after_switch(next_path: str) -> str:
+    """A page of one job or run belongs to the old environment: go to the overview."""
+    path = safe_next(next_path)
+    if path.startswith("/ui/jobs/"):
+        return "/ui/jobs"
+    return path
+
+
+@router.post("/ui/env")
+async def switch_environment(request: Request, ws: Session) -> Response:
+    form = await checked_form(request, ws)
+    raw = form.get("env_id", "")
+    if not raw.isdigit() or not ws.principal.admin:
+        raise InvalidInput("environment: choose one of the listed environments")
+    env_id = int(raw)
+    if env_id not in {e.id for e in ws.environments}:
+        raise NotFound(f"environment {env_id} not found")
+    response = redirect(_after_switch(form.get("next", "/ui/")))
+    token = session.with_env(ws.token, env_id)
+    set_session_cookie(request, response, session.encode(ws.secret, token))
+    return response
+
+
+def switch_cookie(request: Request, response: Response, ws: WebSession, env_id: int) -> None:
+    """Move an admin's session to another environment (used when a link points there)."""
+    if not ws.principal.admin:
+        raise SchedoError("only admin keys switch environments")
+    token = session.with_env(ws.token, env_id)
+    set_session_cookie(request, response, session.encode(ws.secret, token))

@@ -1,0 +1,280 @@
+"""Overview, jobs table, job page, run page, and the job actions (trigger, pause, ...)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+
+from ..domain.errors import Conflict, InvalidInput, NotFound
+from ..domain.model import JobType
+from ..domain.records import Execution, Job
+from ..services import jobs
+from . import queries
+from .pages_auth import switch_cookie
+from .render import html
+from .routing import WebRoute, WebSession, checked_form, current, redirect
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+Session = Annotated[WebSession, Depends(current)]
+MAX_ID = 2**31 - 1
+Id = Annotated[int, Path(gt=0, le=MAX_ID)]
+PAGE = 20
+CHART_RUNS = 60
+LIVE_FAST = "every 2s"
+LIVE_SLOW = "every 5s"
+
+DONE = {
+    "created": "Job created. Its runs appear below as they happen.",
+    "triggered": "Run started: it appears in the history below.",
+    "paused": "Job paused: it creates no runs until you resume it.",
+    "resumed": "Job resumed: the next run is computed from now.",
+    "muted": "Notifications muted for this job.",
+    "unmuted": "Notifications are on again for this job.",
+    "webhook": "Webhook URL saved.",
+    "deleted": "Job deleted with its history.",
+}
+
+
+# -- overview ------------------------------------------------------------------------------------
+
+
+async def _overview_ctx(ws: WebSession) -> dict[str, Any]:
+    data = await queries.overview(ws.svc, ws.principal.env_id, ws.now)
+    return {"ov": data, "now": ws.now, "describe": queries.describe, "live": LIVE_SLOW}
+
+
+@router.get("/ui/")
+async def overview(request: Request, ws: Session) -> Response:
+    return html("overview.html", ws.context(request, **await _overview_ctx(ws)))
+
+
+@router.get("/ui/live/overview")
+async def overview_live(ws: Session) -> Response:
+    return html("_overview.html", await _overview_ctx(ws))
+
+
+# -- jobs table ----------------------------------------------------------------------------------
+
+
+def _clip(value: str, allowed: dict[str, str]) -> str:
+    return value if value in allowed else ""
+
+
+async def _jobs_ctx(ws: WebSession, q: str, status: str, kind: str) -> dict[str, Any]:
+    all_jobs = await jobs.list_all(ws.svc, ws.principal)
+    status, kind = _clip(status, queries.STATUS_FILTERS), _clip(kind, queries.TYPE_FILTERS)
+    shown = queries.filter_jobs(all_jobs, q[:200], status, kind)
+    conns = await jobs.connections(ws.svc, ws.principal, shown) if shown else {}
+    return {
+        "jobs": shown,
+        "total": len(all_jobs),
+        "conns": conns,
+        "describe": queries.describe,
+        "q": q[:200],
+        "status": status,
+        "kind": kind,
+        "now": ws.now,
+        "live": LIVE_SLOW,
+        "status_filters": queries.STATUS_FILTERS,
+        "type_filters": queries.TYPE_FILTERS,
+    }
+
+
+@router.get("/ui/jobs")
+async def jobs_page(
+    request: Request,
+    ws: Session,
+    q: str = "",
+    status: str = "",
+    type: str = "",
+    done: str = "",
+) -> Response:
+    ctx = await _jobs_ctx(ws, q, status, type)
+    return html("jobs.html", ws.context(request, done=DONE.get(done), **ctx))
+
+
+@router.get("/ui/live/jobs")
+async def jobs_live(ws: Session, q: str = "", status: str = "", type: str = "") -> Response:
+    return html("_jobs_table.html", await _jobs_ctx(ws, q, status, type))
+
+
+# -- job page ------------------------------------------------------------------------------------
+
+
+async def _history(ws: WebSession, job: Job, before: int | None) -> dict[str, Any]:
+    page = await ws.svc.store.list_executions(ws.principal.env_id, job.id, before, PAGE + 1)
+    more = len(page) > PAGE
+    page = page[:PAGE]
+    recent = (
+        page
+        if before is None and len(page) >= CHART_RUNS
+        else await ws.svc.store.list_executions(ws.principal.env_id, job.id, None, CHART_RUNS)
+    )
+    live = before is None
+    return {
+        "runs": page,
+        "before": before,
+        "older": page[-1].id if more and page else None,
+        "chart": queries.duration_chart(recent),
+        "live": LIVE_FAST if live else None,
+    }
+
+
+async def _job_ctx(ws: WebSession, job_id: int, before: int | None) -> dict[str, Any]:
+    job = await jobs.get(ws.svc, ws.principal, job_id)
+    conns = await jobs.connections(ws.svc, ws.principal, [job])
+    return {
+        "job": job,
+        "conns": conns.get(job.name, 0),
+        "description": queries.describe(job),
+        "next_times": queries.next_fire_times(job, ws.now),
+        "now": ws.now,
+        **await _history(ws, job, before),
+    }
+
+
+def _cursor(before: int | None) -> int | None:
+    return before if before is not None and 0 < before <= MAX_ID else None
+
+
+async def render_job(
+    request: Request,
+    ws: WebSession,
+    job_id: int,
+    *,
+    before: int | None = None,
+    done: str | None = None,
+    error: str | None = None,
+    status: int = 200,
+    webhook_value: str | None = None,
+) -> Response:
+    ctx = await _job_ctx(ws, job_id, _cursor(before))
+    job: Job = ctx["job"]
+    return html(
+        "job.html",
+        ws.context(
+            request,
+            done=DONE.get(done or ""),
+            error=error,
+            webhook_value=webhook_value if webhook_value is not None else (job.webhook_url or ""),
+            **ctx,
+        ),
+        status=status,
+    )
+
+
+@router.get("/ui/jobs/{job_id}")
+async def job_page(
+    request: Request,
+    job_id: Id,
+    ws: Session,
+    before: Annotated[int | None, Query()] = None,
+    done: str = "",
+) -> Response:
+    return await render_job(request, ws, job_id, before=before, done=done)
+
+
+@router.get("/ui/jobs/{job_id}/live")
+async def job_live(
+    job_id: Id, ws: Session, before: Annotated[int | None, Query()] = None
+) -> Response:
+    ctx = await _job_ctx(ws, job_id, _cursor(before))
+    return html("_job_live.html", {**ctx, "oob": True})
+
+
+ACTIONS = ("trigger", "pause", "resume", "mute", "unmute", "webhook", "delete")
+
+
+@router.post("/ui/jobs/{job_id}/{action}")
+async def job_action(request: Request, job_id: Id, action: str, ws: Session) -> Response:
+    form = await checked_form(request, ws)
+    svc, p = ws.svc, ws.principal
+    if action not in ACTIONS:
+        raise NotFound("there is no such action")
+    webhook_value: str | None = None
+    try:
+        if action == "trigger":
+            await jobs.trigger(svc, p, job_id)
+            done = "triggered"
+        elif action == "pause":
+            await jobs.pause(svc, p, job_id)
+            done = "paused"
+        elif action == "resume":
+            await jobs.resume(svc, p, job_id)
+            done = "resumed"
+        elif action in ("mute", "unmute"):
+            await jobs.mute(svc, p, job_id, action == "mute")
+            done = action + "d"
+        elif action == "webhook":
+            webhook_value = form.get("webhook_url", "").strip()
+            job = await jobs.get(svc, p, job_id)
+            if job.type is not JobType.PUSH:
+                raise InvalidInput("webhook_url: only push jobs have a webhook URL")
+            if not webhook_value:
+                raise InvalidInput("webhook_url: enter the URL the server should call")
+            await jobs.set_webhook(svc, p, job_id, webhook_value)
+            done = "webhook"
+        else:  # delete
+            await jobs.delete(svc, p, job_id)
+            return redirect("/ui/jobs?done=deleted")
+    except (InvalidInput, Conflict) as exc:
+        return await render_job(
+            request,
+            ws,
+            job_id,
+            error=str(exc),
+            status=409 if isinstance(exc, Conflict) else 400,
+            webhook_value=webhook_value,
+        )
+    return redirect(f"/ui/jobs/{job_id}?done={done}")
+
+
+# -- run page ------------------------------------------------------------------------------------
+
+
+async def _find_run(ws: WebSession, job_id: int, exec_id: int) -> tuple[WebSession, Execution]:
+    """The run in the session's environment; for an admin key also in the organisation's other
+    environments (links in notifications do not know which one the browser is in)."""
+    try:
+        run = await ws.svc.store.get_execution(ws.principal.env_id, exec_id)
+    except NotFound:
+        if not ws.principal.admin:
+            raise
+        for env in ws.environments:
+            if env.id == ws.principal.env_id:
+                continue
+            try:
+                run = await ws.svc.store.get_execution(env.id, exec_id)
+            except NotFound:
+                continue
+            moved = replace(ws, principal=replace(ws.principal, env_id=env.id), environment=env)
+            if run.job_id == job_id:
+                return moved, run
+        raise
+    if run.job_id != job_id:
+        raise NotFound(f"run {exec_id} of job {job_id} not found")
+    return ws, run
+
+
+async def _run_ctx(ws: WebSession, job_id: int, exec_id: int) -> tuple[WebSession, dict[str, Any]]:
+    ws, run = await _find_run(ws, job_id, exec_id)
+    job = await jobs.get(ws.svc, ws.principal, job_id)
+    live = LIVE_FAST if not run.status.terminal else None
+    return ws, {"job": job, "run": run, "now": ws.now, "live": live}
+
+
+@router.get("/ui/jobs/{job_id}/runs/{exec_id}")
+async def run_page(request: Request, job_id: Id, exec_id: Id, ws: Session) -> Response:
+    moved, ctx = await _run_ctx(ws, job_id, exec_id)
+    response = html("run.html", moved.context(request, **ctx))
+    if moved.principal.env_id != ws.principal.env_id:
+        switch_cookie(request, response, ws, moved.principal.env_id)
+    return response
+
+
+@router.get("/ui/jobs/{job_id}/runs/{exec_id}/live")
+async def run_live(job_id: Id, exec_id: Id, ws: Session) -> Response:
+    _ws, ctx = await _run_ctx(ws, job_id, exec_id)
+    return html("_run_live.html", ctx)

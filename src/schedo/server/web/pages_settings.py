@@ -1,0 +1,153 @@
+"""Settings: environments, API keys, notification emails and recent notifications."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Request, Response
+
+from ..domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from ..services import tenants
+from ..services.keys import shown_prefix
+from .render import html
+from .routing import (
+    WebRoute,
+    WebSession,
+    checked_form,
+    clear_session_cookie,
+    current,
+    login_url,
+    redirect,
+)
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+Session = Annotated[WebSession, Depends(current)]
+Id = Annotated[int, Path(gt=0, le=2**31 - 1)]
+NOTIFICATIONS = 20
+
+DONE = {
+    "env-created": "Environment created. Switch to it with the environment menu at the top.",
+    "env-deleted": "Environment deleted with its jobs, runs and keys.",
+    "key-revoked": "Key revoked: requests with it are refused from now on.",
+    "email-added": "Address added: it gets a mail when a job starts failing or recovers.",
+    "email-removed": "Address removed.",
+}
+
+
+async def _ctx(ws: WebSession) -> dict[str, Any]:
+    svc, p = ws.svc, ws.principal
+    notes = await svc.store.list_notifications(
+        p.org_id, NOTIFICATIONS, env_id=None if p.admin else p.key_env_id
+    )
+    env_names = {e.id: e.name for e in ws.environments}
+    return {
+        "keys": await tenants.list_keys(svc, p),
+        "emails": await tenants.emails(svc, p),
+        "notifications": notes,
+        "env_names": env_names,
+        "shown_prefix": shown_prefix,
+    }
+
+
+async def render_settings(
+    request: Request,
+    ws: WebSession,
+    *,
+    done: str = "",
+    errors: dict[str, str] | None = None,
+    new_key: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    ctx = await _ctx(ws)
+    headers = {"Cache-Control": "no-store"}
+    return html(
+        "settings.html",
+        ws.context(request, done=DONE.get(done), errors=errors or {}, new_key=new_key, **ctx),
+        status=status,
+        headers=headers,
+    )
+
+
+@router.get("/ui/settings")
+async def settings_page(request: Request, ws: Session, done: str = "") -> Response:
+    return await render_settings(request, ws, done=done)
+
+
+def _status(exc: Exception) -> int:
+    if isinstance(exc, Forbidden):
+        return 403
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, Conflict):
+        return 409
+    return 400
+
+
+Failures = (InvalidInput, Forbidden, NotFound, Conflict)
+
+
+@router.post("/ui/settings/keys")
+async def create_key(request: Request, ws: Session) -> Response:
+    form = await checked_form(request, ws)
+    name = form.get("name", "").strip()
+    try:
+        record, secret = await tenants.create_key(ws.svc, ws.principal, ws.principal.env_id, name)
+    except Failures as exc:
+        return await render_settings(request, ws, errors={"keys": str(exc)}, status=_status(exc))
+    # shown once, in this response only (never in a URL or a cookie)
+    new_key = {"name": record.name, "secret": secret, "env": ws.environment.name}
+    return await render_settings(request, ws, new_key=new_key)
+
+
+@router.post("/ui/settings/keys/{key_id}/revoke")
+async def revoke_key(request: Request, key_id: Id, ws: Session) -> Response:
+    await checked_form(request, ws)
+    try:
+        await tenants.revoke_key(ws.svc, ws.principal, key_id)
+    except Failures as exc:
+        return await render_settings(request, ws, errors={"keys": str(exc)}, status=_status(exc))
+    if key_id == ws.key.id:  # revoked the key of this very session
+        response = redirect(login_url(None, "revoked"))
+        clear_session_cookie(request, response)
+        return response
+    return redirect("/ui/settings?done=key-revoked#keys")
+
+
+@router.post("/ui/settings/environments")
+async def create_environment(request: Request, ws: Session) -> Response:
+    form = await checked_form(request, ws)
+    try:
+        await tenants.create_environment(ws.svc, ws.principal, form.get("name", "").strip())
+    except Failures as exc:
+        return await render_settings(request, ws, errors={"envs": str(exc)}, status=_status(exc))
+    return redirect("/ui/settings?done=env-created#environments")
+
+
+@router.post("/ui/settings/environments/{env_id}/delete")
+async def delete_environment(request: Request, env_id: Id, ws: Session) -> Response:
+    await checked_form(request, ws)
+    try:
+        await tenants.delete_environment(ws.svc, ws.principal, env_id)
+    except Failures as exc:
+        return await render_settings(request, ws, errors={"envs": str(exc)}, status=_status(exc))
+    return redirect("/ui/settings?done=env-deleted#environments")
+
+
+@router.post("/ui/settings/emails")
+async def add_email(request: Request, ws: Session) -> Response:
+    form = await checked_form(request, ws)
+    try:
+        await tenants.add_email(ws.svc, ws.principal, form.get("email", ""))
+    except Failures as exc:
+        return await render_settings(request, ws, errors={"emails": str(exc)}, status=_status(exc))
+    return redirect("/ui/settings?done=email-added#emails")
+
+
+@router.post("/ui/settings/emails/remove")
+async def remove_email(request: Request, ws: Session) -> Response:
+    form = await checked_form(request, ws)
+    try:
+        await tenants.remove_email(ws.svc, ws.principal, form.get("email", ""))
+    except Failures as exc:
+        return await render_settings(request, ws, errors={"emails": str(exc)}, status=_status(exc))
+    return redirect("/ui/settings?done=email-removed#emails")

@@ -1,0 +1,144 @@
+"""Templates: the Jinja2 environment, display filters and HTML responses with safe headers."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from ..domain.model import ExecStatus, JobStatus
+from ..domain.timefmt import format_duration
+
+HERE = Path(__file__).parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+STATIC_VERSION = "1"  # bump when a static file changes (cache busting)
+
+# No inline scripts or styles anywhere: the policy below forbids them, which makes injected
+# markup inert even if escaping ever failed.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; "
+    "object-src 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+# status -> (icon, word, css class): every status shows a word and an icon, never colour alone
+STATUS: dict[str, tuple[str, str, str]] = {
+    "completed": ("✓", "Succeeded", "ok"),
+    "failed": ("✗", "Failed", "bad"),
+    "expired": ("◴", "Expired", "bad"),
+    "running": ("▶", "Running", "run"),
+    "pending": ("…", "Pending", "wait"),
+    "skipped": ("↷", "Skipped", "muted"),
+}
+
+
+def utc_text(dt: datetime | None) -> str:
+    if dt is None:
+        return "—"
+    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def local_text(dt: datetime | None, tz: str) -> str:
+    if dt is None:
+        return "—"
+    try:
+        zone = ZoneInfo(tz)
+    except Exception:  # an unknown zone never reaches storage; be safe anyway
+        return utc_text(dt)
+    return dt.astimezone(zone).strftime("%a %Y-%m-%d %H:%M:%S %Z")
+
+
+def iso(dt: datetime | None) -> str:
+    return "" if dt is None else dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def relative(dt: datetime | None, now: datetime) -> str:
+    """``in 3 min`` / ``5 s ago``."""
+    if dt is None:
+        return "—"
+    delta = (dt - now).total_seconds()
+    future, secs = delta > 0, abs(delta)
+    if secs < 1:
+        return "now"
+    if secs < 60:
+        text = f"{int(secs)} s"
+    elif secs < 3600:
+        text = f"{int(secs // 60)} min"
+    elif secs < 86400:
+        text = f"{int(secs // 3600)} h {int(secs % 3600 // 60)} min"
+    else:
+        text = f"{int(secs // 86400)} d {int(secs % 86400 // 3600)} h"
+    return f"in {text}" if future else f"{text} ago"
+
+
+def duration_ms(ms: int | float | None) -> str:
+    if ms is None:
+        return "—"
+    if ms < 1000:
+        return f"{int(ms)} ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.1f} s"
+    minutes, rest = divmod(int(ms // 1000), 60)
+    if minutes < 60:
+        return f"{minutes} min {rest} s"
+    return f"{minutes // 60} h {minutes % 60} min"
+
+
+def seconds_text(seconds: int) -> str:
+    """``30s``, ``5m``, ``1h30m`` (the API's own timeout notation)."""
+    return format_duration(seconds)
+
+
+def pretty_json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+
+
+def status_of(value: ExecStatus | JobStatus | str) -> tuple[str, str, str]:
+    key = value.value if isinstance(value, ExecStatus | JobStatus) else str(value)
+    return STATUS.get(key, ("•", key.capitalize(), "muted"))
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        utc=utc_text,
+        local=local_text,
+        iso=iso,
+        ms=duration_ms,
+        secs=seconds_text,
+        pretty_json=pretty_json,
+    )
+    env.globals.update(status_of=status_of, static_version=STATIC_VERSION, relative=relative)
+    return env
+
+
+templates = _environment()
+
+
+def html(
+    name: str,
+    context: dict[str, Any],
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    body = templates.get_template(name).render(**context)
+    return HTMLResponse(body, status_code=status, headers={**SECURITY_HEADERS, **(headers or {})})

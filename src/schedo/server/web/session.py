@@ -1,0 +1,167 @@
+"""Dashboard sessions and CSRF tokens.
+
+Design (docs/dashboard.md has the long form):
+
+- Signing in checks the API key with ``services.auth.authenticate`` exactly like the API does.
+  The key itself is never stored: the session cookie holds a signed, expiring token with the
+  key's id, its public lookup prefix, a tag of its stored digest, the chosen environment (admin
+  keys) and a random nonce.
+- The signing secret is derived from the server's API-key pepper (kept in the database), so every
+  server process sharing a database accepts the same cookies and a restart keeps people signed
+  in. Nothing else needs configuring.
+- Every request re-reads the key by its prefix (one indexed read, the same one the API's
+  authentication does) and checks id, digest tag and ``revoked``: revoking a key ends its
+  dashboard sessions on their next request.
+- CSRF: each form carries ``HMAC(secret, "csrf." + nonce)``; every POST is checked against the
+  nonce of the session. The sign-in form (no session yet) uses a double-submit cookie. The
+  cookies are also ``HttpOnly`` and ``SameSite=Strict``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+from ..domain.records import ApiKey
+from ..services.context import Principal, Services
+
+COOKIE = "schedo_session"
+LOGIN_COOKIE = "schedo_login_csrf"
+COOKIE_PATH = "/ui"
+TTL_SECONDS = 12 * 3600
+DIGEST_TAG_LEN = 16
+_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    key_id: int
+    prefix: str  # the key's lookup prefix (public: listings show it)
+    digest_tag: str  # the start of the key's stored digest: binds the token to that exact key
+    env_id: int | None  # the environment an admin key works in (None: the org's first)
+    nonce: str  # random per sign-in; the CSRF token is derived from it
+    expires: int  # Unix seconds
+
+
+@lru_cache(maxsize=8)
+def _derive(pepper: str) -> bytes:
+    return hmac.new(pepper.encode(), b"schedo/web/session/v1", hashlib.sha256).digest()
+
+
+def secret(svc: Services) -> bytes:
+    """The per-server signing key (derived from the pepper stored in the database)."""
+    if not svc.pepper:
+        raise RuntimeError("the server has not loaded its key pepper yet")
+    return _derive(svc.pepper)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _sign(key: bytes, purpose: str, data: str) -> str:
+    return _b64(hmac.new(key, f"{purpose}.{data}".encode(), hashlib.sha256).digest())
+
+
+def new_token(record: ApiKey, env_id: int | None, now: float) -> Token:
+    return Token(
+        key_id=record.id,
+        prefix=record.prefix,
+        digest_tag=record.digest[:DIGEST_TAG_LEN],
+        env_id=env_id if record.admin else None,
+        nonce=secrets.token_urlsafe(16),
+        expires=int(now) + TTL_SECONDS,
+    )
+
+
+def with_env(token: Token, env_id: int) -> Token:
+    return replace(token, env_id=env_id)
+
+
+def encode(key: bytes, token: Token) -> str:
+    body = {
+        "v": _VERSION,
+        "k": token.key_id,
+        "p": token.prefix,
+        "d": token.digest_tag,
+        "e": token.env_id,
+        "n": token.nonce,
+        "x": token.expires,
+    }
+    payload = _b64(json.dumps(body, separators=(",", ":")).encode())
+    return f"{payload}.{_sign(key, 'session', payload)}"
+
+
+def decode(key: bytes, raw: str | None, now: float) -> Token | None:
+    """The token in a cookie value, or None when it is missing, forged, malformed or expired."""
+    if not raw or len(raw) > 1024 or raw.count(".") != 1:
+        return None
+    payload, signature = raw.split(".")
+    if not hmac.compare_digest(signature, _sign(key, "session", payload)):
+        return None
+    try:
+        body = json.loads(_unb64(payload))
+        token = Token(
+            key_id=int(body["k"]),
+            prefix=str(body["p"]),
+            digest_tag=str(body["d"]),
+            env_id=None if body["e"] is None else int(body["e"]),
+            nonce=str(body["n"]),
+            expires=int(body["x"]),
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
+    if body.get("v") != _VERSION or token.expires <= now:
+        return None
+    return token
+
+
+def csrf_for(key: bytes, nonce: str) -> str:
+    return _sign(key, "csrf", nonce)
+
+
+def csrf_ok(key: bytes, nonce: str, given: str | None) -> bool:
+    return bool(given) and hmac.compare_digest(csrf_for(key, nonce), given or "")
+
+
+async def resolve(svc: Services, token: Token) -> tuple[Principal, ApiKey] | None:
+    """Re-authenticate the token's key (never cached): None if it is gone, revoked or not
+    the key the token was issued for. An admin whose chosen environment was deleted falls back
+    to the organisation's first environment."""
+    found = await svc.store.resolve_key(token.prefix, token.env_id)
+    if found is None:
+        return None
+    record, env_id = found
+    if (
+        record.id != token.key_id
+        or record.revoked
+        or not hmac.compare_digest(record.digest[:DIGEST_TAG_LEN], token.digest_tag)
+    ):
+        return None
+    if record.admin:
+        if env_id is None:
+            again = await svc.store.resolve_key(token.prefix, None)
+            env_id = again[1] if again is not None else None
+        if env_id is None:
+            return None
+    else:
+        env_id = record.environment_id
+    if env_id is None:
+        return None
+    principal = Principal(
+        key_id=record.id,
+        org_id=record.organization_id,
+        env_id=env_id,
+        admin=record.admin,
+        key_env_id=record.environment_id,
+    )
+    return principal, record

@@ -1,0 +1,35 @@
+/* Schedo dashboard: small progressive enhancements. Every page works without this file.
+   - schedule preset buttons fill in the cron expression (and so refresh the live preview);
+   - live regions (data-live) skip a refresh while the tab is hidden, while a run's output is
+     open, or while keyboard focus is inside them, so nothing collapses under the reader;
+   - the one-time API key is selected on focus, ready to copy. */
+(function () {
+  "use strict";
+
+  document.addEventListener("click", function (ev) {
+    var target = ev.target;
+    var btn = target && target.closest ? target.closest("button.preset") : null;
+    if (!btn) { return; }
+    var input = document.getElementById("schedule");
+    if (!input) { return; }
+    input.value = btn.getAttribute("data-schedule") || "";
+    input.dispatchEvent(new Event("input", { bubbles: true }));
+    input.dispatchEvent(new Event("change", { bubbles: true }));
+    input.focus();
+  });
+
+  document.addEventListener("htmx:beforeRequest", function (ev) {
+    var elt = ev.detail && ev.detail.elt;
+    if (!elt || !elt.hasAttribute || !elt.hasAttribute("data-live")) { return; }
+    var active = document.activeElement;
+    if (document.hidden || elt.querySelector("details[open]") ||
+        (active && active !== document.body && elt.contains(active))) {
+      ev.preventDefault();
+    }
+  });
+
+  document.addEventListener("focusin", function (ev) {
+    var t = ev.target;
+    if (t && t.matches && t.matches("[data-select-on-focus]")) { t.select(); }
+  });
+})();
