@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from .backup_cmd import register as register_backup
 from .commands import register_all
 from .cron_cmd import cron_app
 from .worker_cmd import register as register_worker
@@ -17,6 +18,7 @@ app = typer.Typer(
 )
 app.add_typer(cron_app, name="cron")
 register_worker(app)
+register_backup(app)
 register_all(app)
 
 

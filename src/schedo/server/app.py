@@ -15,20 +15,22 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from .api import errors, executions, jobs, notifications, ops, org, pull
+from . import metrics
+from .api import errors, executions, jobs, limits, notifications, openapi_errors, ops, org, pull
 from .api.middleware import BodyLimit, JsonBodies
 from .bus import Bus
 from .clock import Clock, SystemClock
+from .metrics_store import MeteredOutboundClient, MeteredStore
 from .notify.sender import Notifier
 from .push.dispatcher import Dispatcher
 from .scheduler.reaper import Reaper
+from .scheduler.retention import Retention
 from .scheduler.ticker import Ticker
 from .services.context import Services
 from .services.tenants import bootstrap
 from .settings import Settings
 from .storage.db import Database
 from .storage.migrate import migrate
-from .storage.sql import SqlStore
 from .web import mount as mount_dashboard
 
 log = logging.getLogger("schedo.app")
@@ -64,7 +66,9 @@ def create_app(
             bridge = PgBridge(dsn, bus)
             bridge.install()
             loops.append(bridge.run)
-        svc = Services(store=SqlStore(db), clock=the_clock, settings=settings, bus=bus)
+        svc = Services(
+            store=MeteredStore(db, app.state.metrics), clock=the_clock, settings=settings, bus=bus
+        )
         boot = await bootstrap(svc, settings.admin_key)
         if boot.admin_key and on_admin_key:
             on_admin_key(boot.admin_key)
@@ -72,7 +76,16 @@ def create_app(
         app.state.loop = asyncio.get_running_loop()
         tasks: list[asyncio.Task[None]] = []
         if run_loops:
-            loops += [Ticker(svc).run, Reaper(svc).run, Dispatcher(svc).run, Notifier(svc).run]
+            push_client = MeteredOutboundClient(
+                settings.allow_private_webhooks, metrics=app.state.metrics
+            )
+            loops += [
+                Ticker(svc).run,
+                Reaper(svc).run,
+                Dispatcher(svc, client=push_client).run,
+                Notifier(svc).run,
+                Retention(svc).run,
+            ]
             tasks = [asyncio.create_task(loop()) for loop in loops]
         try:
             yield
@@ -99,4 +112,7 @@ def create_app(
     mount_dashboard(app)  # /ui/..., GET / (browsers only), /static
     app.add_middleware(JsonBodies)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    limits.install(app, settings)  # ValueError for a bad SCHEDO_TRUSTED_PROXIES
+    openapi_errors.install(app)
+    metrics.install(app, settings.metrics_token)  # last: its middleware is the outermost
     return app

@@ -7,6 +7,8 @@ import sys
 
 import structlog
 
+from .logs_hardening import quiet_secret_loggers
+
 
 def configure(level: str = "INFO", fmt: str = "console") -> None:
     renderer: structlog.types.Processor = (
@@ -35,3 +37,4 @@ def configure(level: str = "INFO", fmt: str = "console") -> None:
         logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=True,
     )
+    quiet_secret_loggers()

@@ -358,6 +358,10 @@ class HttpMetrics:
         started = time.perf_counter()
         status = 500
         box = _RouteBox()
+        # what matching needs, as it is now (the router rewrites root_path for mounts)
+        probe: Scope = {"type": "http", "path": scope.get("path", ""),
+                        "root_path": scope.get("root_path", ""),
+                        "method": scope.get("method", "")}
         scope = {**scope, ROUTE_BOX: box}
 
         async def observe(msg: Message) -> None:
@@ -372,7 +376,7 @@ class HttpMetrics:
             route = box.template
             if route is None:
                 try:
-                    route = route_template(self.routes, scope)
+                    route = route_template(self.routes, probe)
                 except Exception:  # never let accounting break a response
                     route = UNMATCHED
             self.metrics.http_request(

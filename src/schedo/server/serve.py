@@ -162,13 +162,21 @@ def serve(settings: Settings) -> int:
             flush=True,
         )
 
-    app = create_app(settings, on_admin_key=show_key)
+    try:
+        app = create_app(settings, on_admin_key=show_key)
+    except ValueError as exc:  # a setting only the app can check (SCHEDO_TRUSTED_PROXIES)
+        print(f"schedo: {exc}", file=sys.stderr)
+        sock.close()
+        if lock is not None:
+            lock.close()
+        return 1
     config = uvicorn.Config(
         app,
         log_level=settings.log_level.lower(),
         access_log=False,
         timeout_graceful_shutdown=10,
         lifespan="on",
+        proxy_headers=False,  # X-Forwarded-For is believed only from SCHEDO_TRUSTED_PROXIES
     )
     server = _Server(config)
     print(

@@ -46,9 +46,9 @@ class Settings(BaseSettings):
         default=None, description="If set, GET /metrics needs 'Authorization: Bearer <token>'."
     )
     rate_limit_per_second: float = Field(
-        default=200.0, ge=0, description="Requests per second per API key (0 disables)."
+        default=1000.0, ge=0, description="Requests per second per API key (0 disables)."
     )
-    rate_limit_burst: int = Field(default=400, ge=0, description="Token bucket size per key.")
+    rate_limit_burst: int = Field(default=2000, ge=0, description="Token bucket size per key.")
     auth_failure_limit: int = Field(
         default=20, ge=0, description="Failed authentications per client address per window."
     )

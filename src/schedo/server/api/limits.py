@@ -21,7 +21,8 @@ load balancer that spreads a client over N processes. Memory is bounded (least r
 seen entries are forgotten beyond ``MAX_ENTRIES``).
 
 Wiring: ``install(app, settings)`` overrides the ``principal`` dependency of every router
-with ``limited_principal`` (``app.dependency_overrides``), so no route changes.
+with ``limited_principal`` (``app.state.auth_guard``, called by ``deps.principal``), so no
+route changes.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from starlette.types import Scope
 
 from ..domain.errors import Unauthorized
 from ..services import keys
+from ..services.auth import authenticate
 from ..services.context import Principal, Services
 from ..settings import Settings
 from . import deps
@@ -229,7 +231,7 @@ async def limited_principal(
     x_api_key: Annotated[str | None, Header(alias="x-api-key")] = None,
     x_api_environment: Annotated[str | None, Header(alias="X-API-ENVIRONMENT")] = None,
 ) -> Principal:
-    """``deps.principal`` behind both limits (installed as a dependency override)."""
+    """``deps.principal`` behind both limits (installed as ``app.state.auth_guard``)."""
     limiter: Limiter = request.app.state.limiter
     address = limiter.address(request.scope)
     wait = limiter.blocked(address)
@@ -237,7 +239,7 @@ async def limited_principal(
         _metrics_hook(request, "rate_limited", "auth_failures")
         raise too_many("too many failed authentications from this address", wait)
     try:
-        p = await deps.principal(request, x_api_key, x_api_environment)
+        p = await authenticate(deps.services(request), x_api_key, x_api_environment)
     except Unauthorized:
         if x_api_key and not await _genuine_revoked(deps.services(request), x_api_key):
             limiter.failed(address)
@@ -255,5 +257,5 @@ def install(app: FastAPI, settings: Settings) -> Limiter:
     dependency through it. Raises ValueError for a bad ``SCHEDO_TRUSTED_PROXIES``."""
     limiter = Limiter.from_settings(settings)
     app.state.limiter = limiter
-    app.dependency_overrides[deps.principal] = limited_principal
+    app.state.auth_guard = limited_principal  # deps.principal calls it
     return limiter

@@ -74,6 +74,9 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
 
 def install(app: FastAPI) -> None:
     """Make ``app.openapi()`` return the document with the error responses."""
+    if getattr(app.state, "openapi_errors_installed", False):
+        return
+    app.state.openapi_errors_installed = True
     original = app.openapi
 
     def openapi() -> dict[str, Any]:

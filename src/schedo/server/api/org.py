@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body
 from ..domain.errors import InvalidInput
 from ..services import tenants
 from . import shapes
-from .deps import Auth, Id, Svc
+from .deps import MAX_ID, Auth, Id, Svc
 from .models import ApiKeyIn, EnvironmentIn
 
 router = APIRouter(tags=["organization"])
@@ -19,7 +19,7 @@ Email = Annotated[str, Body(description="The address, as a bare JSON string", st
 
 @router.post("/apikeys", response_model=shapes.ApiKeyOut)
 async def create_key(body: ApiKeyIn, svc: Svc, p: Auth) -> dict[str, Any]:
-    if body.environment_id <= 0:
+    if not 0 < body.environment_id <= MAX_ID:
         raise InvalidInput("environment_id: must be a positive integer")
     record, secret = await tenants.create_key(svc, p, body.environment_id, body.name)
     return shapes.api_key(record, secret)

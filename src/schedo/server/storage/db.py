@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from ..domain.errors import InvalidInput
+from . import onehop
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -57,6 +58,15 @@ def _sqlite_listeners(engine: AsyncEngine, begin: str | None) -> None:
         conn.exec_driver_sql(begin)
 
 
+def _one_hop_creator(url: str) -> dict[str, Any]:
+    """``async_creator`` for file databases: one thread hop per statement (storage/onehop.py).
+    In-memory URLs keep the dialect's own connect (their pool shares one connection)."""
+    path = make_url(url).database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return {}
+    return {"async_creator": lambda: onehop.connect(path)}
+
+
 class Database:
     """Owns the engines; ``read()`` and ``write()`` yield a connection inside a transaction."""
 
@@ -64,9 +74,14 @@ class Database:
         self.url = normalise_url(url)
         self.dialect = make_url(self.url).get_backend_name()
         if self.dialect == "sqlite":
-            self.read_engine = create_async_engine(self.url, pool_size=pool_size)
+            fast = _one_hop_creator(self.url)
+            # readers: autocommit (isolation_level None, set on connect), so the rollback the
+            # pool and Connection.close() would send is skipped (no thread hop per query)
+            self.read_engine = create_async_engine(
+                self.url, pool_size=pool_size, skip_autocommit_rollback=True, **fast
+            )
             self.write_engine = create_async_engine(
-                self.url, pool_size=1, max_overflow=0, pool_timeout=60
+                self.url, pool_size=1, max_overflow=0, pool_timeout=60, **fast
             )
             _sqlite_listeners(self.read_engine, None)
             _sqlite_listeners(self.write_engine, "BEGIN IMMEDIATE")
@@ -83,7 +98,9 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        async with self.read_engine.begin() as conn:
+        """A connection in autocommit: every statement sees its own committed snapshot.
+        Nothing is committed or rolled back at the end (reads only)."""
+        async with self.read_engine.connect() as conn:
             yield conn
 
     @asynccontextmanager

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, literal, select, update
+from sqlalchemy import Select, bindparam, func, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -15,6 +16,26 @@ from .db import Database
 from .schema import EpochMs, api_keys, environments, org_emails, organizations, server_meta
 
 PEPPER_KEY = "api_key_pepper"
+
+
+def _resolve_statement(wanted: bool) -> Select[Any]:
+    """The key by its prefix, with the environment it acts on: the wanted one if it belongs
+    to the key's organisation, else (no header) the organisation's first. Built once."""
+    envs = environments.alias("e")
+    org = api_keys.c.organization_id
+    if wanted:
+        env_q = select(envs.c.id).where(
+            envs.c.id == bindparam("wanted"), envs.c.organization_id == org
+        )
+    else:
+        env_q = select(func.min(envs.c.id)).where(envs.c.organization_id == org)
+    return select(api_keys, env_q.scalar_subquery().label("resolved_env")).where(
+        api_keys.c.prefix == bindparam("prefix")
+    )
+
+
+_RESOLVE_ENV = _resolve_statement(True)
+_RESOLVE_FIRST_ENV = _resolve_statement(False)
 
 
 class TenantSql:
@@ -219,20 +240,12 @@ class TenantSql:
     async def resolve_key(
         self, prefix: str, wanted_env: int | None
     ) -> tuple[ApiKey, int | None] | None:
-        envs = environments.alias("e")
-        org = api_keys.c.organization_id
-        if wanted_env is None:
-            env_q = select(func.min(envs.c.id)).where(envs.c.organization_id == org)
-        else:
-            env_q = select(envs.c.id).where(envs.c.id == wanted_env, envs.c.organization_id == org)
         async with self.db.read() as c:
-            r = (
-                await c.execute(
-                    select(api_keys, env_q.scalar_subquery().label("resolved_env")).where(
-                        api_keys.c.prefix == prefix
-                    )
-                )
-            ).first()
+            if wanted_env is None:
+                res = await c.execute(_RESOLVE_FIRST_ENV, {"prefix": prefix})
+            else:
+                res = await c.execute(_RESOLVE_ENV, {"prefix": prefix, "wanted": wanted_env})
+            r = res.first()
         return None if r is None else (rows.api_key(r), r.resolved_env)
 
     async def list_keys(self, org_id: int, env_id: int) -> list[ApiKey]:
