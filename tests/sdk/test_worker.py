@@ -141,6 +141,26 @@ def test_backoff_doubles_with_jitter_up_to_the_cap() -> None:
 # -- running ----------------------------------------------------------------------------------
 
 
+async def test_a_concurrency_above_the_pull_limit_still_pulls(
+    server: ServerProcess, name: str
+) -> None:
+    """concurrency 150 > the API's limit of 100 runs per pull: pulls ask for at most 100."""
+    app = Schedo(ADMIN_KEY, server.url, concurrency=150, poll_wait=2)
+
+    @app.job(name, NEVER)
+    def handler() -> str:
+        return "ok"
+
+    runner = asyncio.create_task(app.run_async())
+    async with schedo.AsyncClient(ADMIN_KEY, server.url) as c:
+        jid = await wait_for(lambda: _maybe_id(c, name), 10, "the definition")
+        await c.trigger_job(jid)
+        [run] = await wait_for(lambda: finished(c, jid, 1), 20, "the run")
+    app.stop()
+    assert await asyncio.wait_for(runner, 20) == 0
+    assert run.status == "completed" and run.output == "ok"
+
+
 async def test_runs_handlers_within_the_concurrency_limit(server: ServerProcess, name: str) -> None:
     app = Schedo(ADMIN_KEY, server.url, concurrency=2, poll_wait=2)
     active = 0

@@ -55,6 +55,7 @@ from .runner import (
 )
 
 T = TypeVar("T")
+MAX_PULL = 100  # runs per pull request: the API's limit (a larger concurrency pulls again)
 log = logging.getLogger("schedo.worker")
 
 REPORT_GRACE = 5.0  # seconds the reports get after the last handler ended, at least
@@ -275,7 +276,10 @@ class Worker:
             try:
                 runs = await self._until_stopped(
                     self.client.pull_executions(
-                        codes, wait=self.poll_wait, limit=free, worker_id=self.worker_id
+                        codes,
+                        wait=self.poll_wait,
+                        limit=min(free, MAX_PULL),
+                        worker_id=self.worker_id,
                     )
                 )
             except _Stopped:
