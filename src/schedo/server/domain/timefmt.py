@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 
 def utc(dt: datetime) -> datetime:
@@ -12,14 +12,20 @@ def utc(dt: datetime) -> datetime:
     return dt.astimezone(UTC)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+
 def to_ms(dt: datetime) -> int:
     """Aware datetime -> integer milliseconds since the Unix epoch (floor)."""
-    d = utc(dt)
-    return (int(d.replace(microsecond=0).timestamp()) * 1000) + d.microsecond // 1000
+    if dt.tzinfo is None:
+        raise ValueError("naive datetime: every time in Schedo is timezone-aware")
+    return (dt - _EPOCH) // _MS
 
 
-def from_ms(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms // 1000, tz=UTC).replace(microsecond=(ms % 1000) * 1000)
+def from_ms(ms: int, _epoch: datetime = _EPOCH, _td: type[timedelta] = timedelta) -> datetime:
+    """Milliseconds since the Unix epoch -> aware UTC datetime (hot: every stored time)."""
+    return _epoch + _td(0, 0, 0, ms)
 
 
 def rfc3339(dt: datetime | None) -> str | None:
