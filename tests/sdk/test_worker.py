@@ -141,6 +141,54 @@ def test_backoff_doubles_with_jitter_up_to_the_cap() -> None:
 # -- running ----------------------------------------------------------------------------------
 
 
+def test_job_codes_are_split_into_pulls_that_fit_a_request_line() -> None:
+    from schedo.sdk.worker import MAX_CODES_CHARS, code_groups
+
+    few = {f"job-{i:03d}": None for i in range(50)}
+    assert code_groups(few) == [sorted(few)]
+    many = {f"{'x' * 180}-{i:04d}": None for i in range(400)}  # ~74,000 characters in all
+    groups = code_groups(many)
+    assert len(groups) > 1
+    assert sorted(c for g in groups for c in g) == sorted(many)
+    assert all(sum(len(c) * 3 + 1 for c in g) <= MAX_CODES_CHARS for g in groups)
+
+
+async def test_a_worker_whose_codes_do_not_fit_one_pull_runs_them_all(
+    server: ServerProcess, name: str
+) -> None:
+    """400 jobs with 199-character names: ~80,000 characters of codes, more than the HTTP
+    server takes in one request line (it refuses them with a 400), so the worker pulls with
+    several loops."""
+    app = Schedo(ADMIN_KEY, server.url, concurrency=4, poll_wait=2)
+    codes = [f"{name}-{i:03d}-".ljust(199, "n") for i in range(400)]
+    active = 0
+    peak = 0
+
+    async def handler() -> str:
+        nonlocal active, peak
+        active += 1
+        peak = max(peak, active)
+        await asyncio.sleep(0.05)
+        active -= 1
+        return "ok"
+
+    for code in codes:
+        app.job(code, NEVER)(handler)
+    runner = asyncio.create_task(app.run_async())
+    async with schedo.AsyncClient(ADMIN_KEY, server.url) as c:
+        picked = [codes[0], codes[199], codes[-1]]
+        ids = [await wait_for(lambda code=code: _maybe_id(c, code), 30, "definitions")
+               for code in picked]
+        for jid in ids:
+            for _ in range(4):
+                await c.trigger_job(jid)
+        done = [await wait_for(lambda jid=jid: finished(c, jid, 4), 30, "runs") for jid in ids]
+    app.stop()
+    assert await asyncio.wait_for(runner, 20) == 0
+    assert all(e.status == "completed" for runs in done for e in runs)
+    assert peak <= 4
+
+
 async def test_a_concurrency_above_the_pull_limit_still_pulls(
     server: ServerProcess, name: str
 ) -> None:

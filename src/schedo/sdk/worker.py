@@ -56,6 +56,24 @@ from .runner import (
 
 T = TypeVar("T")
 MAX_PULL = 100  # runs per pull request: the API's limit (a larger concurrency pulls again)
+MAX_CODES_CHARS = 30_000  # job codes named by one pull (``jobs=a,b,…``), as characters
+MAX_CODES_PER_PULL = 5_000  # the server's cap on the codes of one pull
+
+
+def code_groups(jobs: Mapping[str, object]) -> list[list[str]]:
+    """The job codes split into groups that fit one pull request. HTTP servers refuse request
+    lines over some tens of KiB, so a worker with thousands of jobs (or long names) pulls with
+    one loop per group; its ``concurrency`` stays one limit for all of them."""
+    groups: list[list[str]] = [[]]
+    size = 0
+    for code in sorted(jobs):
+        cost = len(code.encode()) * 3 + 1  # percent-encoded worst case, plus the comma
+        if groups[-1] and (size + cost > MAX_CODES_CHARS or len(groups[-1]) >= MAX_CODES_PER_PULL):
+            groups.append([])
+            size = 0
+        groups[-1].append(code)
+        size += cost
+    return groups
 log = logging.getLogger("schedo.worker")
 
 REPORT_GRACE = 5.0  # seconds the reports get after the last handler ended, at least
@@ -122,6 +140,7 @@ class Worker:
         self._hurry = asyncio.Event()  # second signal: stop waiting
         self._abort = asyncio.Event()  # give up on running handlers
         self._slot_freed = asyncio.Event()
+        self._slots = asyncio.Semaphore(concurrency)
         self._server_back = Pulse()
         self._running: dict[int, asyncio.Task[None]] = {}
         self._reports: dict[int, asyncio.Task[None]] = {}
@@ -160,7 +179,7 @@ class Worker:
                     ", ".join(sorted(self.jobs)),
                     self.concurrency,
                 )
-                await self._pull_loop()
+                await asyncio.gather(*(self._pull_loop(g) for g in code_groups(self.jobs)))
         except asyncio.CancelledError:
             self._hurry.set()
             self._abort.set()
@@ -261,11 +280,10 @@ class Worker:
             return
 
     # -- pulling ---------------------------------------------------------------------------
-    async def _pull_loop(self) -> None:
-        codes = sorted(self.jobs)
+    async def _pull_loop(self, codes: list[str]) -> None:
         backoff = Backoff()
         while not self._stopping.is_set():
-            free = self.concurrency - len(self._running)
+            free = min(self.concurrency - len(self._running), MAX_PULL)
             if free <= 0:
                 self._slot_freed.clear()
                 try:
@@ -276,10 +294,7 @@ class Worker:
             try:
                 runs = await self._until_stopped(
                     self.client.pull_executions(
-                        codes,
-                        wait=self.poll_wait,
-                        limit=min(free, MAX_PULL),
-                        worker_id=self.worker_id,
+                        codes, wait=self.poll_wait, limit=free, worker_id=self.worker_id
                     )
                 )
             except _Stopped:
@@ -336,17 +351,18 @@ class Worker:
             job_id=ex.job_id,
             log=run_logger(ex.job_code, ex.id),
         )
-        log.info(
-            "run.started job=%s execution=%d attempt=%d trigger=%s scheduled_for=%s",
-            ex.job_code,
-            ex.id,
-            ex.attempt,
-            ex.trigger,
-            scheduled.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        )
-        start_ms = int(time.time() * 1000)
-        started = time.monotonic()
-        outcome = await self._outcome(definition, ctx)
+        async with self._slots:  # several pull loops may together claim a few runs too many
+            log.info(
+                "run.started job=%s execution=%d attempt=%d trigger=%s scheduled_for=%s",
+                ex.job_code,
+                ex.id,
+                ex.attempt,
+                ex.trigger,
+                scheduled.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            )
+            start_ms = int(time.time() * 1000)
+            started = time.monotonic()
+            outcome = await self._outcome(definition, ctx)
         end_ms = max(start_ms, int(time.time() * 1000))
         duration = time.monotonic() - started
         if outcome.success:

@@ -41,6 +41,8 @@ async def _abort_when(*conditions: Awaitable[Any]) -> AsyncIterator[asyncio.Even
         for t in (*tasks, watcher):
             t.cancel()
 
+# the codes of one pull must fit one request line (uvicorn refuses lines over ~64 KiB)
+JOBS_MAX_CHARS = 32_768
 WorkerId = Annotated[str | None, Header(alias="x-schedo-worker-id", max_length=200)]
 Kind = Annotated[str, Query(alias="type", description="sdk (workers) or command (agents)")]
 
@@ -57,7 +59,7 @@ async def long_poll(
     request: Request,
     svc: Svc,
     p: Auth,
-    jobs: Annotated[str | None, Query(max_length=1_000_000)] = None,
+    jobs: Annotated[str | None, Query(max_length=JOBS_MAX_CHARS)] = None,
     wait: Annotated[float, Query(ge=0, le=pull.MAX_WAIT)] = 0,
     limit: Annotated[int, Query(ge=1, le=pull.MAX_LIMIT)] = 10,
     worker_id: WorkerId = None,
@@ -78,7 +80,7 @@ async def sse(
     request: Request,
     svc: Svc,
     p: Auth,
-    jobs: Annotated[str | None, Query(max_length=1_000_000)] = None,
+    jobs: Annotated[str | None, Query(max_length=JOBS_MAX_CHARS)] = None,
     limit: Annotated[int, Query(ge=1, le=pull.MAX_LIMIT)] = 10,
     worker_id: WorkerId = None,
     kind: Kind = "sdk",
