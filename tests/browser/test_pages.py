@@ -79,6 +79,27 @@ async def test_sign_in_sets_a_strict_httponly_cookie_and_wrong_keys_are_refused(
         assert (await b.get("/ui/")).status_code == 200
 
 
+async def test_failed_sign_ins_are_limited_per_address(db_url: str) -> None:
+    """The API's limit on failed authentications per client address covers the sign-in form:
+    once over it, even the right key is refused with 429 until the window passes."""
+    settings = Settings(database_url=db_url, admin_key=ADMIN_KEY, auth_failure_limit=3)
+    app = create_app(settings, clock=FakeClock(START), run_loops=False)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://schedo.test") as c:
+            ui = Ui(app_client=c, svc=app.state.services, clock=app.state.services.clock)
+            async with ui.browser() as b:
+                for _ in range(3):
+                    wrong = await ui.sign_in(b, "sk_wrong_key_000000000000000000")
+                    assert wrong.status_code == 401
+                r = await ui.sign_in(b)
+                assert r.status_code == 429 and "Too many failed sign-ins" in r.text
+                assert int(r.headers["retry-after"]) >= 1
+            other = httpx.ASGITransport(app=app, client=("10.1.2.3", 40000))
+            async with httpx.AsyncClient(transport=other, base_url="http://schedo.test") as b2:
+                assert (await ui.sign_in(b2)).status_code == 303  # other addresses sign in
+
+
 async def test_login_form_needs_its_double_submit_token(ui: Ui) -> None:
     async with ui.browser() as b:
         r = await b.post("/ui/login", data={"api_key": ADMIN_KEY, "csrf": "guess"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import math
 import secrets
 import time
 from typing import Annotated
@@ -112,9 +113,25 @@ async def login(request: Request) -> Response:
     api_key = form.get("api_key", "").strip()
     if not api_key:
         return _login_page(request, next_path, status=400, error="Enter an API key.")
+    # the API's limit on failed authentications per address covers this form too
+    limiter = getattr(request.app.state, "limiter", None)
+    address = limiter.address(request.scope) if limiter is not None else ""
+    wait = limiter.blocked(address) if limiter is not None else 0.0
+    if wait > 0:
+        seconds = max(1, math.ceil(wait))
+        page = _login_page(
+            request,
+            next_path,
+            status=429,
+            error=f"Too many failed sign-ins from this address. Try again in {seconds} s.",
+        )
+        page.headers["Retry-After"] = str(seconds)
+        return page
     try:
         principal = await authenticate(svc, api_key, None)
     except Unauthorized:
+        if limiter is not None:
+            limiter.failed(address)
         return _login_page(
             request,
             next_path,
