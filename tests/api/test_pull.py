@@ -40,6 +40,35 @@ async def test_long_poll_wakes_when_a_run_is_created(api: Api) -> None:
     assert loop.time() - started < 5  # woken, not timed out at 20 s
 
 
+async def test_a_waiting_poll_is_woken_only_by_runs_of_its_own_jobs(api: Api) -> None:
+    """Thousands of idle pollers must not all query the database at every tick: a run of
+    another job (or of the same name in another environment) does not wake the wait."""
+    mine = await api.define(name="wake-only-me")
+    other = await api.define(name="not-my-job")
+    store = api.svc.store
+    claims = 0
+    real_claim = store.claim
+
+    async def counting_claim(*args: object, **kw: object) -> object:
+        nonlocal claims
+        claims += 1
+        return await real_claim(*args, **kw)  # type: ignore[arg-type]
+
+    store.claim = counting_claim  # type: ignore[method-assign]
+    poll = asyncio.create_task(api.client.get("/jobs/executions?jobs=wake-only-me&wait=20",
+                                              headers=api.admin))
+    await asyncio.sleep(0.3)
+    assert claims == 1  # the first look found nothing
+    for _ in range(5):
+        await api.client.post(f"/jobs/trigger/{other['id']}", headers=api.admin)
+    await asyncio.sleep(0.3)
+    assert not poll.done() and claims == 1  # not woken by the other job's runs
+    await api.client.post(f"/jobs/trigger/{mine['id']}", headers=api.admin)
+    r = await asyncio.wait_for(poll, 5)
+    assert [e["job_code"] for e in r.json()] == ["wake-only-me"]
+    assert claims == 2
+
+
 async def test_long_poll_returns_empty_after_wait(api: Api) -> None:
     await api.define(name="idle-job")
     r = await api.client.get("/jobs/executions?jobs=idle-job&wait=0.2", headers=api.admin)

@@ -142,15 +142,22 @@ def test_backoff_doubles_with_jitter_up_to_the_cap() -> None:
 
 
 def test_job_codes_are_split_into_pulls_that_fit_a_request_line() -> None:
-    from schedo.sdk.worker import MAX_CODES_CHARS, code_groups
+    from urllib.parse import quote
+
+    from schedo.sdk.worker import MAX_CODES_CHARS, MAX_CODES_URL, code_groups
 
     few = {f"job-{i:03d}": None for i in range(50)}
     assert code_groups(few) == [sorted(few)]
-    many = {f"{'x' * 180}-{i:04d}": None for i in range(400)}  # ~74,000 characters in all
-    groups = code_groups(many)
-    assert len(groups) > 1
-    assert sorted(c for g in groups for c in g) == sorted(many)
-    assert all(sum(len(c) * 3 + 1 for c in g) <= MAX_CODES_CHARS for g in groups)
+    for many in (
+        {f"{'x' * 180}-{i:04d}": None for i in range(400)},  # ~74,000 characters in all
+        {f"{'日本' * 40}-{i:04d}": None for i in range(400)},  # 9x longer once encoded
+    ):
+        groups = code_groups(many)
+        assert len(groups) > 1
+        assert sorted(c for g in groups for c in g) == sorted(many)
+        for g in groups:
+            assert len(",".join(g)) <= MAX_CODES_CHARS
+            assert len(quote(",".join(g), safe="")) <= MAX_CODES_URL
 
 
 async def test_a_worker_whose_codes_do_not_fit_one_pull_runs_them_all(

@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from .app import JobDefinition
 from .backoff import Backoff, Pulse
@@ -56,23 +57,27 @@ from .runner import (
 
 T = TypeVar("T")
 MAX_PULL = 100  # runs per pull request: the API's limit (a larger concurrency pulls again)
-MAX_CODES_CHARS = 30_000  # job codes named by one pull (``jobs=a,b,…``), as characters
+MAX_CODES_CHARS = 32_000  # characters of ``jobs=a,b,…`` in one pull (the server takes 32,768)
+MAX_CODES_URL = 48_000  # the same, percent-encoded (HTTP servers refuse lines over ~64 KiB)
 MAX_CODES_PER_PULL = 5_000  # the server's cap on the codes of one pull
 
 
 def code_groups(jobs: Mapping[str, object]) -> list[list[str]]:
-    """The job codes split into groups that fit one pull request. HTTP servers refuse request
-    lines over some tens of KiB, so a worker with thousands of jobs (or long names) pulls with
-    one loop per group; its ``concurrency`` stays one limit for all of them."""
+    """The job codes split into groups that fit one pull request, in order. A worker with
+    thousands of jobs (or long names) pulls with one loop per group; its ``concurrency``
+    stays one limit for all of them."""
     groups: list[list[str]] = [[]]
-    size = 0
+    chars = encoded = 0
     for code in sorted(jobs):
-        cost = len(code.encode()) * 3 + 1  # percent-encoded worst case, plus the comma
-        if groups[-1] and (size + cost > MAX_CODES_CHARS or len(groups[-1]) >= MAX_CODES_PER_PULL):
+        c, e = len(code) + 1, len(quote(code, safe="")) + 3  # with the comma (%2C)
+        full = (chars + c > MAX_CODES_CHARS or encoded + e > MAX_CODES_URL
+                or len(groups[-1]) >= MAX_CODES_PER_PULL)
+        if groups[-1] and full:
             groups.append([])
-            size = 0
+            chars = encoded = 0
         groups[-1].append(code)
-        size += cost
+        chars += c
+        encoded += e
     return groups
 log = logging.getLogger("schedo.worker")
 

@@ -9,7 +9,47 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterator, Mapping
+
+# What a notification is about: environment id -> job codes (None: anything)
+Topics = Mapping[int, Collection[str]]
+
+
+class Watch:
+    """A waiter interested in some job codes of one environment (``codes`` None: all of
+    them). Registered before the waiter looks for work, so a notification that arrives
+    between the look and the wait is not lost."""
+
+    def __init__(self, env_id: int, codes: Collection[str] | None) -> None:
+        self.env_id = env_id
+        self.codes = None if codes is None else frozenset(codes)
+        self.event = asyncio.Event()
+
+    def concerns(self, topics: Topics | None) -> bool:
+        if topics is None:
+            return True
+        created = topics.get(self.env_id)
+        if created is None:
+            return False
+        if self.codes is None:
+            return True
+        return not self.codes.isdisjoint(created)
+
+    async def wait(self, timeout: float, abort: asyncio.Event | None = None) -> bool:  # noqa: ASYNC109
+        """Wait for a notification that concerns this watch (since the last wait), the
+        timeout, or ``abort``. Returns True when notified."""
+        if not self.event.is_set() and (abort is None or not abort.is_set()):
+            waiters = {asyncio.ensure_future(self.event.wait())}
+            if abort is not None:
+                waiters.add(asyncio.ensure_future(abort.wait()))
+            try:
+                await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for t in waiters:
+                    t.cancel()
+        woken = self.event.is_set() and (abort is None or not abort.is_set())
+        self.event.clear()
+        return woken
 
 
 class Signal:
@@ -17,6 +57,7 @@ class Signal:
         self.name = name
         self._version = 0
         self._event = asyncio.Event()
+        self._watches: set[Watch] = set()
         # Set by a cross-process bridge (PostgreSQL LISTEN/NOTIFY) to publish notifications.
         self.publish: Callable[[str], None] | None = None
 
@@ -24,16 +65,31 @@ class Signal:
     def version(self) -> int:
         return self._version
 
-    def notify(self) -> None:
-        """Wake local waiters and, through the bridge if any, the other server processes."""
-        self.notify_local()
+    def notify(self, topics: Topics | None = None) -> None:
+        """Wake local waiters and, through the bridge if any, the other server processes.
+        ``topics`` (environment -> job codes) wakes only the watches they concern; other
+        processes are woken whole (the bridge carries no topics)."""
+        self.notify_local(topics)
         if self.publish is not None:
             self.publish(self.name)
 
-    def notify_local(self) -> None:
+    def notify_local(self, topics: Topics | None = None) -> None:
         self._version += 1
         self._event.set()
         self._event = asyncio.Event()
+        for w in self._watches:
+            if not w.event.is_set() and w.concerns(topics):
+                w.event.set()
+
+    @contextlib.contextmanager
+    def watch(self, env_id: int, codes: Collection[str] | None) -> Iterator[Watch]:
+        """Register a ``Watch`` for the duration of the block."""
+        w = Watch(env_id, codes)
+        self._watches.add(w)
+        try:
+            yield w
+        finally:
+            self._watches.discard(w)
 
     async def wait(
         self, timeout: float | None, seen: int | None = None,  # noqa: ASYNC109

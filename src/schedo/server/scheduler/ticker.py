@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from ..domain.policies import plan_ticks
-from ..domain.records import Job
+from ..domain.records import Execution, Job
 from ..domain.schedules import for_job
 from ..services.context import Services
 from ..storage.contracts import TickPlanned
@@ -41,6 +42,14 @@ def plan_job(job: Job, now: datetime, grace: timedelta) -> TickPlanned:
     )
 
 
+def topics(created: Sequence[Execution]) -> dict[int, set[str]]:
+    """The environments and job codes that have new runs (who to wake)."""
+    out: dict[int, set[str]] = {}
+    for e in created:
+        out.setdefault(e.environment_id, set()).add(e.job_code)
+    return out
+
+
 class Ticker:
     def __init__(self, svc: Services) -> None:
         self.svc = svc
@@ -55,7 +64,7 @@ class Ticker:
             pending = [e for e in res.created if e.status.value == "pending"]
             created += len(pending)
             if res.created:
-                self.svc.bus.runs_ready.notify()
+                self.svc.bus.runs_ready.notify(topics(pending))
                 self.svc.bus.deadlines_changed.notify()
             if pending:
                 log.debug("tick.created count=%d", len(pending))

@@ -94,7 +94,7 @@ async def set_webhook(svc: Services, p: Principal, job_id: int, url: str | None)
 
 async def trigger(svc: Services, p: Principal, job_id: int) -> Execution:
     ex = await svc.store.trigger(p.env_id, job_id, svc.clock.now())
-    svc.bus.runs_ready.notify()
+    svc.bus.runs_ready.notify({ex.environment_id: {ex.job_code}})
     svc.bus.deadlines_changed.notify()
     return ex
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+from ..bus import Watch
 from ..domain.errors import InvalidInput
 from ..domain.model import JobType
 from ..domain.records import Execution
@@ -56,7 +57,7 @@ async def _wait_for_runs(
     p: Principal,
     codes: list[str] | None,
     types: tuple[str, ...],
-    seen: int,
+    watch: Watch,
     limit_seconds: float,
     abort: asyncio.Event | None = None,
 ) -> None:
@@ -65,7 +66,7 @@ async def _wait_for_runs(
     if nxt is not None:
         timeout = min(timeout, max(0.0, (nxt - svc.clock.now()).total_seconds()))
     if timeout > 0:
-        await svc.bus.runs_ready.wait(timeout, seen, abort)
+        await watch.wait(timeout, abort)
 
 
 async def long_poll(
@@ -79,21 +80,24 @@ async def long_poll(
     abort: asyncio.Event | None = None,
 ) -> list[Execution]:
     """Claim what is due, or wait for it up to ``wait`` seconds. ``abort`` (the client went
-    away, or the server is shutting down) ends the wait with ``[]`` and nothing claimed."""
+    away, or the server is shutting down) ends the wait with ``[]`` and nothing claimed.
+    Only runs of its own job codes wake the waiter (``bus.Watch``): a tick for other jobs
+    does not make thousands of idle pollers query the database."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max(0.0, min(wait, MAX_WAIT))
-    while True:
-        if abort is not None and abort.is_set():
-            return []
-        seen = svc.bus.runs_ready.version
-        await _seen(svc, p, codes, worker)
-        got = await svc.store.claim(p.env_id, codes, types, svc.clock.now(), limit)
-        remaining = deadline - loop.time()
-        if got or remaining <= 0:
-            if got:
-                svc.bus.deadlines_changed.notify()
-            return got
-        await _wait_for_runs(svc, p, codes, types, seen, remaining, abort)
+    with svc.bus.runs_ready.watch(p.env_id, codes) as watch:
+        while True:
+            if abort is not None and abort.is_set():
+                return []
+            watch.event.clear()  # from here on, a new run of these codes wakes the wait
+            await _seen(svc, p, codes, worker)
+            got = await svc.store.claim(p.env_id, codes, types, svc.clock.now(), limit)
+            remaining = deadline - loop.time()
+            if got or remaining <= 0:
+                if got:
+                    svc.bus.deadlines_changed.notify()
+                return got
+            await _wait_for_runs(svc, p, codes, types, watch, remaining, abort)
 
 
 async def stream(
@@ -110,25 +114,26 @@ async def stream(
     seconds (the caller sends a comment line). Ends when ``abort`` is set."""
     loop = asyncio.get_running_loop()
     try:
-        last_sent = loop.time()
-        while abort is None or not abort.is_set():
-            await _seen(svc, p, codes, worker)
-            seen = svc.bus.runs_ready.version
-            got = await svc.store.claim(p.env_id, codes, types, svc.clock.now(), limit)
-            if got:
-                svc.bus.deadlines_changed.notify()
-                for e in got:
-                    yield e
-                last_sent = loop.time()
-                continue
-            since = loop.time() - last_sent
-            if since >= keepalive:
-                yield None
-                last_sent = loop.time()
-                continue
-            # wake at least every 10 s so the connection row stays fresh
-            await _wait_for_runs(svc, p, codes, types, seen, min(10.0, keepalive - since),
-                                 abort)
+        with svc.bus.runs_ready.watch(p.env_id, codes) as watch:
+            last_sent = loop.time()
+            while abort is None or not abort.is_set():
+                await _seen(svc, p, codes, worker)
+                watch.event.clear()
+                got = await svc.store.claim(p.env_id, codes, types, svc.clock.now(), limit)
+                if got:
+                    svc.bus.deadlines_changed.notify()
+                    for e in got:
+                        yield e
+                    last_sent = loop.time()
+                    continue
+                since = loop.time() - last_sent
+                if since >= keepalive:
+                    yield None
+                    last_sent = loop.time()
+                    continue
+                # wake at least every 10 s so the connection row stays fresh
+                await _wait_for_runs(svc, p, codes, types, watch, min(10.0, keepalive - since),
+                                     abort)
     finally:
         if codes:
             await svc.connections.closed(p.env_id, codes, worker)
