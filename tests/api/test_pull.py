@@ -112,6 +112,47 @@ async def test_connections_count_follows_recent_polls(api: Api) -> None:
                                  headers=api.admin)).json()["connections_count"] == 0
 
 
+async def test_a_worker_with_many_jobs_writes_its_codes_once_then_only_heartbeats(
+    api: Api,
+) -> None:
+    """Connection tracking must not rewrite one row per job code at every refresh (a worker
+    serving 100,000 jobs would write 10,000 rows a second)."""
+    codes = [f"many-{i:03d}" for i in range(300)]
+    job = await api.define(name=codes[0])
+    store = api.svc.store
+    writes: list[tuple[str, int]] = []
+    touch, beat = store.touch_connections, store.heartbeat
+
+    async def counting_touch(env_id: int, cs: list[str], worker: str, now: object) -> None:
+        writes.append(("codes", len(cs)))
+        await touch(env_id, cs, worker, now)  # type: ignore[arg-type]
+
+    async def counting_beat(env_id: int, worker: str, now: object) -> None:
+        writes.append(("beat", 1))
+        await beat(env_id, worker, now)  # type: ignore[arg-type]
+
+    store.touch_connections = counting_touch  # type: ignore[method-assign]
+    store.heartbeat = counting_beat  # type: ignore[method-assign]
+    url = "/jobs/executions?wait=0&jobs=" + ",".join(codes)
+    headers = {**api.admin, "x-schedo-worker-id": "big-worker"}
+
+    async def count() -> int:
+        r = await api.client.get(f"/jobs/{job['id']}/connections/count", headers=api.admin)
+        n: int = r.json()
+        return n
+
+    for _ in range(6):  # a minute of polls, one every 10 s
+        assert (await api.client.get(url, headers=headers)).status_code == 200
+        assert await count() == 1
+        api.clock.advance(10)
+    assert writes[0] == ("codes", 300)
+    assert writes[1:] == [("beat", 1)] * 5
+    api.clock.advance(25)  # 35 s since the last poll: not connected any more
+    assert await count() == 0
+    assert (await api.client.get(url, headers=headers)).status_code == 200
+    assert await count() == 1 and writes[-1] == ("beat", 1)
+
+
 async def test_agents_pull_command_runs_without_naming_jobs(api: Api) -> None:
     cmd = await api.define(name="cmd-job", command="echo hi")
     sdk = await api.define(name="sdk-job")

@@ -255,8 +255,11 @@ class WorkerStore(Protocol):
     async def touch_connections(
         self, env_id: int, codes: Sequence[str], worker: str, now: datetime
     ) -> None:
-        """Record that ``worker`` serves ``codes`` in the environment as of ``now``
-        (upsert; shared by every server process)."""
+        """Record that ``worker`` serves ``codes`` in the environment as of ``now`` (upsert of
+        one row per code; shared by every server process). Also a heartbeat."""
+
+    async def heartbeat(self, env_id: int, worker: str, now: datetime) -> None:
+        """Record that ``worker`` is connected as of ``now`` (one row, upserted)."""
 
     async def drop_connections(self, env_id: int, codes: Sequence[str], worker: str) -> None:
         """Forget the worker's rows for these codes (its stream closed)."""
@@ -264,11 +267,11 @@ class WorkerStore(Protocol):
     async def count_connections(
         self, env_id: int, codes: Sequence[str], since: datetime
     ) -> dict[str, int]:
-        """For each code, how many distinct workers were seen at or after ``since``
-        (codes with none are absent)."""
+        """For each code, how many distinct workers that named it have a heartbeat at or
+        after ``since`` (codes with none are absent)."""
 
     async def prune_connections(self, before: datetime) -> int:
-        """Delete rows last seen before ``before``; return how many."""
+        """Delete code rows and heartbeats last written before ``before``; return how many."""
 
 
 class SchedulerStore(Protocol):

@@ -236,13 +236,24 @@ executions = Table(
     ),
 )
 
-# Workers connected now (SPEC 2.3 connections_count), shared by every server process: a row is
-# refreshed while a worker polls or holds a stream; rows older than 30 s do not count.
+# Workers connected now (SPEC 2.3 connections_count), shared by every server process. A worker
+# is connected while its heartbeat (refreshed while it polls or holds a stream) is under 30 s
+# old; it counts for every job code it named (worker_connections). The codes are written when
+# first named and then only rarely (last_seen there serves pruning), so a worker serving
+# thousands of jobs costs one small write per refresh, not one per code.
 worker_connections = Table(
     "worker_connections",
     metadata,
     Column("environment_id", Integer, primary_key=True),
     Column("job_code", String(200), primary_key=True),
+    Column("worker_id", String(200), primary_key=True),
+    Column("last_seen", EpochMs, nullable=False),
+)
+
+worker_heartbeats = Table(
+    "worker_heartbeats",
+    metadata,
+    Column("environment_id", Integer, primary_key=True),
     Column("worker_id", String(200), primary_key=True),
     Column("last_seen", EpochMs, nullable=False),
 )

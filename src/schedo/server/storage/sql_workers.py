@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, func, select
 
 from .db import Database
 from .schema import worker_connections as wc
+from .schema import worker_heartbeats as hb
 
 
 class WorkerSql:
@@ -21,13 +23,27 @@ class WorkerSql:
             return
         rows = [{"environment_id": env_id, "job_code": c, "worker_id": worker, "last_seen": now}
                 for c in codes]
-        stmt = self.db.insert(wc).values(rows)
+        stmt = self.db.insert(wc)
         stmt = stmt.on_conflict_do_update(
             index_elements=["environment_id", "job_code", "worker_id"],
             set_={"last_seen": stmt.excluded.last_seen},
         )
         async with self.db.write() as c:
-            await c.execute(stmt)
+            await c.execute(stmt, rows)
+            await c.execute(self._beat(), {"environment_id": env_id, "worker_id": worker,
+                                           "last_seen": now})
+
+    def _beat(self) -> Any:
+        stmt = self.db.insert(hb)
+        return stmt.on_conflict_do_update(
+            index_elements=["environment_id", "worker_id"],
+            set_={"last_seen": stmt.excluded.last_seen},
+        )
+
+    async def heartbeat(self, env_id: int, worker: str, now: datetime) -> None:
+        async with self.db.write() as c:
+            await c.execute(self._beat(), {"environment_id": env_id, "worker_id": worker,
+                                           "last_seen": now})
 
     async def drop_connections(self, env_id: int, codes: Sequence[str], worker: str) -> None:
         async with self.db.write() as c:
@@ -43,13 +59,16 @@ class WorkerSql:
         async with self.db.read() as c:
             res = await c.execute(
                 select(wc.c.job_code, func.count())
+                .join(hb, (hb.c.environment_id == wc.c.environment_id)
+                      & (hb.c.worker_id == wc.c.worker_id))
                 .where(wc.c.environment_id == env_id, wc.c.job_code.in_(list(codes)),
-                       wc.c.last_seen >= since)
+                       hb.c.last_seen >= since)
                 .group_by(wc.c.job_code)
             )
             return {r[0]: int(r[1]) for r in res}
 
     async def prune_connections(self, before: datetime) -> int:
         async with self.db.write() as c:
-            res = await c.execute(delete(wc).where(wc.c.last_seen < before))
-            return int(res.rowcount or 0)
+            a = await c.execute(delete(wc).where(wc.c.last_seen < before))
+            b = await c.execute(delete(hb).where(hb.c.last_seen < before))
+            return int(a.rowcount or 0) + int(b.rowcount or 0)
