@@ -20,12 +20,18 @@ async def healthz() -> dict[str, Any]:
 
 @router.get("/readyz")
 async def readyz(svc: Svc) -> JSONResponse:
-    """The database is reachable."""
+    """The database is reachable and takes writes."""
     try:
         await svc.store.ping()
     except Exception as exc:  # any driver error means "not ready"
         return JSONResponse(
             {"status": "unavailable", "message": f"database: {type(exc).__name__}"},
+            status_code=503,
+        )
+    failure = await svc.store.write_failure()
+    if failure is not None:
+        return JSONResponse(
+            {"status": "unavailable", "message": f"database not writable: {failure}"},
             status_code=503,
         )
     return JSONResponse({"status": "ok"})

@@ -436,6 +436,11 @@ class Store(
     async def ping(self) -> None:
         """Raise if the database cannot be reached."""
 
+    async def write_failure(self) -> str | None:
+        """Why the database cannot take writes now (disk full, read-only, I/O error), or
+        None. Makes a tiny real write at most every few seconds to find out; a failure seen
+        by any other write counts until a later write commits."""
+
     async def close(self) -> None:
         """Release every connection."""
 

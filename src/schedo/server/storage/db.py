@@ -58,6 +58,31 @@ def _sqlite_listeners(engine: AsyncEngine, begin: str | None) -> None:
         conn.exec_driver_sql(begin)
 
 
+# SQLite result codes (sqlite3.Error.sqlite_errorname) and PostgreSQL SQLSTATE classes that
+# mean the storage cannot take writes, as opposed to a refused statement
+_SQLITE_STORAGE = ("SQLITE_FULL", "SQLITE_READONLY", "SQLITE_IOERR", "SQLITE_CANTOPEN")
+_PG_STORAGE = ("53", "58", "25006")  # resources (53100 disk full), system errors, read-only
+
+
+def storage_failure(exc: BaseException) -> str | None:
+    """A short reason if ``exc`` (or what it wraps) says the database cannot be written."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        name = getattr(e, "sqlite_errorname", None)
+        if isinstance(name, str) and name.startswith(_SQLITE_STORAGE):
+            return f"{name}: {e}"
+        state = getattr(e, "sqlstate", None)
+        if isinstance(state, str) and state.startswith(_PG_STORAGE):
+            return f"SQLSTATE {state}: {e}"
+        todo += [getattr(e, "orig", None), e.__cause__, e.__context__]
+    return None
+
+
 def _one_hop_creator(url: str) -> dict[str, Any]:
     """``async_creator`` for file databases: one thread hop per statement (storage/onehop.py).
     In-memory URLs keep the dialect's own connect (their pool shares one connection)."""
@@ -71,6 +96,7 @@ class Database:
     """Owns the engines; ``read()`` and ``write()`` yield a connection inside a transaction."""
 
     def __init__(self, url: str, pool_size: int = 10) -> None:
+        self.write_failure: str | None = None
         self.url = normalise_url(url)
         self.dialect = make_url(self.url).get_backend_name()
         if self.dialect == "sqlite":
@@ -105,8 +131,17 @@ class Database:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
-        async with self.write_engine.begin() as conn:
-            yield conn
+        """A write transaction. A failure of the storage itself (disk full, read-only file,
+        I/O error) is remembered in ``write_failure`` until a later write commits."""
+        try:
+            async with self.write_engine.begin() as conn:
+                yield conn
+        except BaseException as exc:
+            reason = storage_failure(exc)
+            if reason is not None:
+                self.write_failure = reason
+            raise
+        self.write_failure = None
 
     def insert(self, table: Any) -> Any:
         """A dialect insert that supports ``on_conflict_do_nothing``."""
