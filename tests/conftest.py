@@ -18,10 +18,14 @@ from schedo.server.clock import FakeClock
 from schedo.server.services import keys
 from schedo.server.services.context import Services
 from schedo.server.settings import Settings
+from tests.support.server import SECRET_KEY
 
 ADMIN_KEY = "sk_test_admin_key_0123456789abcdef"
 START = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 PG_URL = os.environ.get("SCHEDO_TEST_POSTGRES_URL")
+# In-process servers seal webhook signature keys with this key (PostgreSQL has no default
+# key file); tests of the key's own rules (tests/hardening/test_sealing.py) unset it.
+os.environ.setdefault("SCHEDO_SECRET_KEY", SECRET_KEY)
 
 
 def _backends() -> list[str]:

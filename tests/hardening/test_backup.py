@@ -59,6 +59,7 @@ def test_backup_while_serving_is_consistent_and_restores(tmp_path: Path) -> None
                 r = c.post("/jobs/definition",
                            json={"name": f"backup-{i:02d}", "schedule": "* * * * * *"})
                 assert r.status_code == 200, r.text
+            sig_key = c.get("/org/environments").json()[0]["webhook_signature_key"]
         wait_until(lambda: _runs(srv) >= 3 * JOBS, 20, what="some ticks")
         sizes = []
         for n in range(3):  # several copies while the ticker writes every second
@@ -67,6 +68,10 @@ def test_backup_while_serving_is_consistent_and_restores(tmp_path: Path) -> None
             assert code == 0, text
             result = json.loads(text)
             assert result["integrity"] == "ok" and result["jobs"] == JOBS
+            # the sealing key file comes with it, private, byte for byte
+            assert result["key"] == f"{out}.key"
+            assert Path(result["key"]).read_bytes() == Path(f"{db}.key").read_bytes()
+            assert Path(result["key"]).stat().st_mode & 0o777 == 0o600
             integrity, jobs, runs, mode = _check(out)
             assert (integrity, jobs, mode) == ("ok", JOBS, "delete")
             assert runs >= 3 * JOBS
@@ -87,16 +92,35 @@ def test_backup_while_serving_is_consistent_and_restores(tmp_path: Path) -> None
         assert _check(dated)[0] == "ok"
     finally:
         srv.stop()
-    # restore (docs/hardening.md): the copy in place of the database, stale -wal/-shm removed
+    # restore without the key file: refused with a clear message, nothing served
     restored = tmp_path / "restored.db"
     (tmp_path / "copy-2.db").rename(restored)
+    lost = ServerProcess(f"sqlite:///{restored}", tmp_path)
+    lost.start(wait=False)
+    assert lost.proc is not None and lost.proc.wait(30) == 1
+    assert "is not the one this database's webhook signature keys were sealed with" in lost.log()
+    # restore (docs/hardening.md): the copy and its key in place of the database and its key
+    (tmp_path / "copy-2.db.key").replace(tmp_path / "restored.db.key")
     srv = ServerProcess(f"sqlite:///{restored}", tmp_path).start()
     try:
         with srv.client() as c:
             names = sorted(j["name"] for j in c.get("/jobs").json())
-        assert names == [f"backup-{i:02d}" for i in range(JOBS)]
+            assert names == [f"backup-{i:02d}" for i in range(JOBS)]
+            assert c.get("/org/environments").json()[0]["webhook_signature_key"] == sig_key
     finally:
         srv.stop()
+
+
+def test_no_key_leaves_the_key_out(tmp_path: Path) -> None:
+    db = tmp_path / "k.db"
+    sqlite3.connect(db).execute("CREATE TABLE jobs (id INTEGER)").connection.close()
+    (tmp_path / "k.db.key").write_text("not used here\n")
+    code, text = _backup(str(tmp_path / "a.db"), "--db", f"sqlite:///{db}", "--no-key")
+    assert code == 0, text
+    assert not (tmp_path / "a.db.key").exists()
+    code, text = _backup(str(tmp_path / "b.db"), "--db", f"sqlite:///{db}")
+    assert code == 0 and "sealing key copied" in text, text
+    assert (tmp_path / "b.db.key").read_text() == "not used here\n"
 
 
 def _runs(srv: ServerProcess) -> int:

@@ -13,6 +13,9 @@ from pathlib import Path
 import httpx
 
 ADMIN_KEY = "sk_e2e_admin_key_0123456789abcdef"
+# The sealing key of test servers on PostgreSQL (which has no default key file); SQLite
+# servers use their default <database>.key file, as a user's would.
+SECRET_KEY = "c2NoZWRvLXRlc3Qtc2VhbGluZy1rZXktMzItYnl0ZXM="
 
 
 def free_port() -> int:
@@ -56,6 +59,8 @@ class ServerProcess:
 
     def start(self, wait: bool = True) -> ServerProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDO_")}
+        if self.db_url.startswith("postgres"):
+            env["SCHEDO_SECRET_KEY"] = SECRET_KEY
         env.update(self.extra_env)
         if self.admin_key is not None:
             env["SCHEDO_ADMIN_KEY"] = self.admin_key

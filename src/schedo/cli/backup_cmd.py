@@ -8,6 +8,12 @@ checked with ``PRAGMA integrity_check``, flushed to disk, then renamed to ``PATH
 never leaves a half-written file under the final name. PostgreSQL databases are refused with
 a pointer to ``pg_dump``. Restore: see docs/hardening.md ("Backup and restore").
 
+The database's sealing key file (``SCHEDO_SECRET_KEY_FILE``, default ``<database>.key``; it
+seals the webhook signature keys) is copied beside the backup as ``<backup>.key`` (mode 0600):
+a backup without its key restores jobs and history but not the signature keys. ``--no-key``
+leaves it out, for backups kept apart from their key. With ``SCHEDO_SECRET_KEY`` (no file),
+keep that value with your backups yourself.
+
 Only the standard library is used (no server extra needed).
 """
 
@@ -50,6 +56,7 @@ class BackupResult:
     executions: int
     seconds: float
     integrity: str
+    key: str | None = None  # the copied sealing key file, if any
 
 
 def sqlite_file(url: str) -> Path:
@@ -96,7 +103,27 @@ def _count(conn: sqlite3.Connection, table: str) -> int:
         return 0
 
 
-def backup(src: Path, dest: Path, *, force: bool = False, check: bool = True) -> BackupResult:
+def key_file(src: Path) -> Path:
+    """The sealing key file of the database ``src`` (storage/sealing.py's rules)."""
+    named = os.environ.get("SCHEDO_SECRET_KEY_FILE")
+    return Path(named) if named else src.with_name(src.name + ".key")
+
+
+def _copy_key(key: Path, dest: Path) -> Path:
+    target = dest.with_name(dest.name + ".key")
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(key.read_bytes())
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, target)
+    return target
+
+
+def backup(
+    src: Path, dest: Path, *, force: bool = False, check: bool = True, with_key: bool = True
+) -> BackupResult:
     started = time.monotonic()
     if not src.is_file():
         raise BackupError(f"database: {src} does not exist", 2)
@@ -137,9 +164,17 @@ def backup(src: Path, dest: Path, *, force: bool = False, check: bool = True) ->
     finally:
         for leftover in (tmp, tmp.with_name(tmp.name + "-journal")):
             leftover.unlink(missing_ok=True)
+    key = key_file(src)
+    copied = None
+    if with_key and key.is_file():
+        try:
+            copied = str(_copy_key(key, dest))
+        except OSError as exc:
+            raise BackupError(f"backup: the database was copied, but not its key {key}: "
+                              f"{exc.strerror}") from None
     return BackupResult(
         path=str(dest), bytes=dest.stat().st_size, jobs=jobs, executions=runs,
-        seconds=round(time.monotonic() - started, 3), integrity=integrity,
+        seconds=round(time.monotonic() - started, 3), integrity=integrity, key=copied,
     )
 
 
@@ -154,11 +189,16 @@ def backup_command(
     no_check: Annotated[
         bool, typer.Option("--no-check", help="Skip PRAGMA integrity_check of the copy")
     ] = False,
+    no_key: Annotated[
+        bool, typer.Option("--no-key", help="Do not copy the sealing key file beside PATH")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
 ) -> None:
-    """Copy a SQLite database with the online backup API (safe while the server runs)."""
+    """Copy a SQLite database with the online backup API (safe while the server runs), and
+    its sealing key file beside it (PATH.key)."""
     try:
-        result = backup(sqlite_file(db), path, force=force, check=not no_check)
+        result = backup(sqlite_file(db), path, force=force, check=not no_check,
+                        with_key=not no_key)
     except BackupError as exc:
         print(f"schedo: {exc}", file=sys.stderr)
         raise typer.Exit(exc.code) from None
@@ -168,6 +208,12 @@ def backup_command(
         print(f"backup written to {result.path}: {result.bytes} bytes, {result.jobs} jobs, "
               f"{result.executions} executions, integrity {result.integrity}, "
               f"{result.seconds:.2f}s")
+        if result.key:
+            print(f"sealing key copied to {result.key} (restore it beside the database as "
+                  "<database>.key; keep it as safe as the database)")
+        elif not no_key:
+            print("no sealing key file beside the database: keep SCHEDO_SECRET_KEY (or your "
+                  "SCHEDO_SECRET_KEY_FILE) with this backup")
 
 
 def register(app: typer.Typer) -> None:

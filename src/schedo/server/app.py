@@ -49,6 +49,7 @@ def create_app(
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        sealer = settings.sealer()  # before the database: a key problem is one clear error
         db = Database(settings.database_url, pool_size=settings.db_pool_size)
         await migrate(db)
         bus = Bus()
@@ -66,9 +67,11 @@ def create_app(
             bridge = PgBridge(dsn, bus)
             bridge.install()
             loops.append(bridge.run)
-        svc = Services(
-            store=MeteredStore(db, app.state.metrics), clock=the_clock, settings=settings, bus=bus
-        )
+        store = MeteredStore(db, app.state.metrics, sealer)
+        resealed = await store.prepare_sealing()
+        if resealed:
+            log.info("sealing.resealed environments=%d", resealed)
+        svc = Services(store=store, clock=the_clock, settings=settings, bus=bus)
         boot = await bootstrap(svc, settings.admin_key)
         if boot.admin_key and on_admin_key:
             on_admin_key(boot.admin_key)

@@ -21,14 +21,15 @@ from .metrics import Metrics
 from .push.http import DeliveryResult, OutboundClient
 from .storage.contracts import DueDelivery, Planner, PruneBatch, TickResult
 from .storage.db import Database
+from .storage.sealing import Sealer
 from .storage.sql import SqlStore
 
 CHANNEL_MEMORY = 10_000  # delivery id -> channel, for claimed deliveries awaiting their outcome
 
 
 class MeteredStore(SqlStore):
-    def __init__(self, db: Database, metrics: Metrics) -> None:
-        super().__init__(db)
+    def __init__(self, db: Database, metrics: Metrics, sealer: Sealer) -> None:
+        super().__init__(db, sealer)
         self.metrics = metrics
         self._channels: OrderedDict[int, str] = OrderedDict()
 

@@ -89,6 +89,8 @@ async def _preflight(settings: Settings) -> None:
     from .notify.smtp import parse_smtp_url
     from .storage.db import Database
     from .storage.migrate import migrate
+    from .storage.sealing import SealError
+    from .storage.sql import SqlStore
 
     if settings.smtp_url:
         try:
@@ -98,9 +100,16 @@ async def _preflight(settings: Settings) -> None:
             raise ServeError(msg if msg.startswith("SCHEDO_SMTP_URL") else
                              f"SCHEDO_SMTP_URL: {msg}") from None
 
+    try:
+        sealer = settings.sealer()
+    except SealError as exc:
+        raise ServeError(str(exc)) from None
     db = Database(settings.database_url, pool_size=1)
     try:
         await migrate(db)
+        await SqlStore(db, sealer).prepare_sealing()
+    except SealError as exc:
+        raise ServeError(str(exc)) from None
     finally:
         await db.dispose()
 

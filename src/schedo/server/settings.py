@@ -6,8 +6,13 @@ Command-line options of ``schedo serve`` override the environment (the CLI build
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import TYPE_CHECKING
+
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from .storage.sealing import Sealer
 
 
 class Settings(BaseSettings):
@@ -19,6 +24,16 @@ class Settings(BaseSettings):
     )
     admin_key: str | None = Field(
         default=None, description="Bootstrap admin key; generated and printed once if unset."
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="base64 of 32 bytes sealing webhook signature keys at rest (required with "
+        "PostgreSQL unless secret_key_file is set); see docs/hardening.md",
+    )
+    secret_key_file: str | None = Field(
+        default=None,
+        description="File holding the sealing key (created 0600 if missing); default "
+        "<database file>.key for SQLite",
     )
     host: str = "127.0.0.1"
     port: int = 8000
@@ -62,3 +77,10 @@ class Settings(BaseSettings):
     )
     retention_interval_seconds: float = Field(default=3600.0, gt=0)
     retention_batch_size: int = Field(default=500, ge=1, le=10_000)
+
+    def sealer(self) -> Sealer:
+        """The sealer for webhook signature keys (storage/sealing.py). Raises SealError."""
+        from .storage.sealing import load_sealer
+
+        key = self.secret_key.get_secret_value() if self.secret_key else None
+        return load_sealer(self.database_url, key, self.secret_key_file)

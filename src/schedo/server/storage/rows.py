@@ -12,12 +12,13 @@ def org(r: Any) -> Organization:
     return Organization(id=r.id, name=r.name, created_at=r.created_at)
 
 
-def environment(r: Any) -> Environment:
+def environment(r: Any, signature_key: str) -> Environment:
+    """``signature_key``: the row's key, unsealed by the caller (sealing.py)."""
     return Environment(
         id=r.id,
         organization_id=r.organization_id,
         name=r.name,
-        webhook_signature_key=r.webhook_signature_key,
+        webhook_signature_key=signature_key,
         created_at=r.created_at,
     )
 

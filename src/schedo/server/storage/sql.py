@@ -5,10 +5,11 @@ from __future__ import annotations
 import contextlib
 import time
 
-from sqlalchemy import text
+from sqlalchemy import select, text, update
 
 from .db import Database
-from .schema import server_meta
+from .schema import environments, server_meta
+from .sealing import CHECK_PLAIN, Sealer, SealError, is_sealed
 from .sql_jobs import JobSql
 from .sql_notify import NotifySql
 from .sql_retention import RetentionSql
@@ -19,12 +20,52 @@ from .sql_workers import WorkerSql
 
 PROBE_EVERY = 5.0  # seconds between two write probes of /readyz
 PROBE_KEY = "readyz_probe"
+KEY_CHECK = "secret_key_check"  # a sealed constant: is this the key the data was sealed with?
 
 
 class SqlStore(TenantSql, JobSql, RunSql, WorkerSql, NotifySql, RetentionSql, StatsSql):
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, sealer: Sealer) -> None:
         self.db = db
+        self.sealer = sealer
         self._probed = -PROBE_EVERY
+
+    async def prepare_sealing(self) -> int:
+        """Check the sealing key against the database (writing the check value on first
+        use) and seal the plaintext signature keys left from before sealing; return how many
+        were sealed. Raises SealError for a key that is not the one the database was sealed
+        with. Safe from several processes at once: the check value is written once (the
+        first process wins and the others are checked against it) and each re-seal is
+        conditional on the value it read."""
+        check = await self.get_meta(KEY_CHECK)
+        if check is None:
+            stmt = self.db.insert(server_meta).on_conflict_do_nothing(index_elements=["key"])
+            async with self.db.write() as c:
+                await c.execute(stmt, {"key": KEY_CHECK, "value": self.sealer.seal(CHECK_PLAIN)})
+            check = await self.get_meta(KEY_CHECK)
+        try:
+            ok = check is not None and self.sealer.unseal(check) == CHECK_PLAIN
+        except SealError:
+            ok = False
+        if not ok:
+            raise SealError(
+                f"the secret key ({self.sealer.source.describe()}) is not the one this "
+                "database's webhook signature keys were sealed with; give the server that key "
+                "(SCHEDO_SECRET_KEY or SCHEDO_SECRET_KEY_FILE), or see docs/hardening.md "
+                "(Secrets at rest) if it is lost"
+            )
+        sealed = 0
+        async with self.db.write() as c:
+            res = await c.execute(select(environments.c.id, environments.c.webhook_signature_key))
+            for env_id, stored in res.all():
+                if not is_sealed(stored):
+                    await c.execute(
+                        update(environments)
+                        .where(environments.c.id == env_id,
+                               environments.c.webhook_signature_key == stored)
+                        .values(webhook_signature_key=self.sealer.seal(stored))
+                    )
+                    sealed += 1
+        return sealed
 
     async def ping(self) -> None:
         async with self.db.read() as c:

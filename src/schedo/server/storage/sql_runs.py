@@ -30,6 +30,7 @@ from . import rows
 from .contracts import Planner, TickResult
 from .db import Database
 from .schema import environments, executions, jobs, notifications
+from .sealing import Sealer
 
 ACTIVE_VALUES = [s.value for s in ACTIVE]
 BLOCKED_ERROR = "skipped: the previous run of this blocking job is still pending or running"
@@ -156,6 +157,7 @@ async def _track_health(c: AsyncConnection, ended: Sequence[Execution], now: dat
 
 class RunSql:
     db: Database
+    sealer: Sealer
 
     # -- reads ---------------------------------------------------------------------------------
     async def list_executions(
@@ -344,7 +346,9 @@ class RunSql:
                 .join(environments, environments.c.id == jobs.c.environment_id)
                 .where(jobs.c.id.in_({e.job_id for e in claimed}))
             )
-            targets = {r.id: (r.webhook_url, r.webhook_signature_key) for r in res}
+            targets = {
+                r.id: (r.webhook_url, self.sealer.unseal(r.webhook_signature_key)) for r in res
+            }
             return [(e, *targets.get(e.job_id, (None, ""))) for e in claimed]
 
     async def earliest_due_of_types(self, types: Sequence[str]) -> datetime | None:

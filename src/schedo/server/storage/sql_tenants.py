@@ -14,6 +14,7 @@ from ..domain.records import ApiKey, Environment, Organization
 from . import rows
 from .db import Database
 from .schema import EpochMs, api_keys, environments, org_emails, organizations, server_meta
+from .sealing import Sealer
 
 PEPPER_KEY = "api_key_pepper"
 
@@ -40,6 +41,10 @@ _RESOLVE_FIRST_ENV = _resolve_statement(False)
 
 class TenantSql:
     db: Database
+    sealer: Sealer
+
+    def _env(self, r: Any) -> Environment:
+        return rows.environment(r, self.sealer.unseal(r.webhook_signature_key))
 
     # -- organisation ------------------------------------------------------------------------
     async def bootstrap(
@@ -64,7 +69,7 @@ class TenantSql:
                         id=1,
                         organization_id=1,
                         name=env_name,
-                        webhook_signature_key=signature_key,
+                        webhook_signature_key=self.sealer.seal(signature_key),
                         created_at=now,
                     )
                 )
@@ -148,13 +153,13 @@ class TenantSql:
                     .values(
                         organization_id=org_id,
                         name=name,
-                        webhook_signature_key=signature_key,
+                        webhook_signature_key=self.sealer.seal(signature_key),
                         created_at=now,
                     )
                     .returning(*environments.c)
                 )
             ).one()
-        return rows.environment(r)
+        return self._env(r)
 
     async def list_environments(self, org_id: int) -> list[Environment]:
         async with self.db.read() as c:
@@ -163,7 +168,7 @@ class TenantSql:
                 .where(environments.c.organization_id == org_id)
                 .order_by(environments.c.id)
             )
-            return [rows.environment(r) for r in res]
+            return [self._env(r) for r in res]
 
     async def get_environment(self, org_id: int, env_id: int) -> Environment:
         async with self.db.read() as c:
@@ -176,7 +181,7 @@ class TenantSql:
             ).first()
         if r is None:
             raise NotFound(f"environment {env_id} not found")
-        return rows.environment(r)
+        return self._env(r)
 
     async def delete_environment(self, org_id: int, env_id: int) -> Environment:
         async with self.db.write() as c:
@@ -197,7 +202,7 @@ class TenantSql:
             if count <= 1:
                 raise Conflict("environment: cannot delete the organization's last environment")
             await c.execute(environments.delete().where(environments.c.id == env_id))
-        return rows.environment(r)
+        return self._env(r)
 
     # -- API keys ----------------------------------------------------------------------------
     async def create_key(

@@ -1,0 +1,175 @@
+"""Sealing of secrets the server must keep in a usable form (webhook signature keys).
+
+API keys are stored as digests, but a signature key has to be read back to sign each push
+delivery and notification webhook, so it is *sealed*: AES-256-GCM under a 32-byte key kept
+outside the database. A stolen database file (or a copy sent to support, or a backup) then
+holds no usable signature key.
+
+Stored form: ``v1:`` + base64(12-byte random nonce ‖ ciphertext ‖ 16-byte tag), with the
+associated data ``schedo/env-sig``: 99 characters for a 43-character key. A value without the
+``v1:`` prefix is plaintext from before sealing existed: it is read as is and re-sealed at start.
+
+Where the key comes from (``load_sealer``), first match wins:
+
+1. ``SCHEDO_SECRET_KEY``: base64 of 32 random bytes (``openssl rand -base64 32``);
+2. ``SCHEDO_SECRET_KEY_FILE``: a file holding that base64 text; created (mode 0600) with a
+   new random key if it does not exist;
+3. SQLite file databases: ``<database file>.key`` beside the database, same rules as 2;
+4. an in-memory SQLite database: a random key for the life of the process (the data dies
+   with it too).
+
+PostgreSQL has no default: several server processes share the database, so each must be
+given the same key (1 or 2), and start fails with a clear message otherwise.
+
+A check value (a sealed constant in ``server_meta``) tells at start whether the key is the one
+the database was sealed with; a wrong or lost key stops the server with a clear message
+instead of signing with garbage (see ``SqlStore.prepare_sealing``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import logging
+import os
+import stat
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy.engine import make_url
+
+PREFIX = "v1:"
+AAD = b"schedo/env-sig"
+NONCE = 12
+KEY_BYTES = 32
+CHECK_PLAIN = "schedo secret key check"
+GENERATE_HINT = "create one with: openssl rand -base64 32"
+
+log = logging.getLogger("schedo.sealing")
+
+
+class SealError(Exception):
+    """A key that cannot be loaded or does not open the stored values (one clear line)."""
+
+
+@dataclass(frozen=True, slots=True)
+class KeySource:
+    """Where the sealing key came from, for messages and for ``schedo backup``."""
+
+    kind: str  # "env" | "file" | "memory"
+    path: Path | None = None
+
+    def describe(self) -> str:
+        if self.kind == "env":
+            return "SCHEDO_SECRET_KEY"
+        if self.kind == "file":
+            return f"key file {self.path}"
+        return "a key for this process only (in-memory database)"
+
+
+class Sealer:
+    def __init__(self, key: bytes, source: KeySource = KeySource("memory")) -> None:
+        if len(key) != KEY_BYTES:
+            raise SealError(f"the secret key must be {KEY_BYTES} bytes, not {len(key)}")
+        self._aead = AESGCM(key)
+        self.source = source
+
+    @classmethod
+    def random(cls) -> Sealer:
+        return cls(AESGCM.generate_key(bit_length=KEY_BYTES * 8))
+
+    def seal(self, plain: str) -> str:
+        nonce = os.urandom(NONCE)
+        sealed = nonce + self._aead.encrypt(nonce, plain.encode(), AAD)
+        return PREFIX + base64.b64encode(sealed).decode()
+
+    def unseal(self, stored: str) -> str:
+        """The plaintext of a stored value (legacy plaintext is returned as is)."""
+        if not is_sealed(stored):
+            return stored
+        try:
+            raw = base64.b64decode(stored[len(PREFIX):], validate=True)
+            return self._aead.decrypt(raw[:NONCE], raw[NONCE:], AAD).decode()
+        except (InvalidTag, binascii.Error, ValueError, UnicodeDecodeError):
+            raise SealError(
+                "a sealed secret in the database does not open with this server's secret key "
+                f"({self.source.describe()})"
+            ) from None
+
+
+def is_sealed(stored: str) -> bool:
+    return stored.startswith(PREFIX)
+
+
+def parse_key(text: str, where: str) -> bytes:
+    try:
+        key = base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        key = b""
+    if len(key) != KEY_BYTES:
+        raise SealError(f"{where}: not the base64 of {KEY_BYTES} bytes; {GENERATE_HINT}")
+    return key
+
+
+def _read_or_create(path: Path) -> bytes:
+    """Read the key file, or create it (0600, exclusive, so two starting processes agree)."""
+    if not path.exists():
+        if not path.parent.is_dir():
+            raise SealError(f"secret key file {path}: folder {path.parent} does not exist")
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another process won the race: read its key below
+        except OSError as exc:
+            raise SealError(f"secret key file {path}: cannot create it: {exc.strerror}") from None
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(base64.b64encode(os.urandom(KEY_BYTES)).decode() + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            log.info("sealing.key_created path=%s", path)
+    for _ in range(50):  # a file being written by a racing process is briefly empty
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise SealError(f"secret key file {path}: cannot read it: {exc.strerror}") from None
+        if text.strip():
+            break
+        time.sleep(0.02)
+    with contextlib.suppress(OSError):
+        if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            log.warning("sealing.key_file_readable_by_others path=%s", path)
+    return parse_key(text, f"secret key file {path}")
+
+
+def default_key_file(database_url: str) -> Path | None:
+    """``<file>.key`` for a SQLite file database; None for in-memory SQLite and PostgreSQL."""
+    u = make_url(database_url)
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+        return None
+    return Path(u.database + ".key")
+
+
+def is_memory_sqlite(database_url: str) -> bool:
+    u = make_url(database_url)
+    return u.get_backend_name() == "sqlite" and (not u.database or u.database == ":memory:")
+
+
+def load_sealer(database_url: str, secret_key: str | None, key_file: str | None) -> Sealer:
+    """The sealer for this server (see the module docstring for the order). Raises SealError."""
+    if secret_key:
+        return Sealer(parse_key(secret_key, "SCHEDO_SECRET_KEY"), KeySource("env"))
+    path = Path(key_file) if key_file else default_key_file(database_url)
+    if path is not None:
+        return Sealer(_read_or_create(path), KeySource("file", path))
+    if is_memory_sqlite(database_url):
+        return Sealer.random()
+    raise SealError(
+        "SCHEDO_SECRET_KEY or SCHEDO_SECRET_KEY_FILE is required with PostgreSQL: webhook "
+        "signature keys are sealed with it, and every server process must use the same key; "
+        + GENERATE_HINT
+    )
