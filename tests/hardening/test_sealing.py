@@ -8,6 +8,8 @@ from __future__ import annotations
 import base64
 import os
 import sqlite3
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -156,6 +158,31 @@ def test_serve_creates_and_keeps_its_key_file(tmp_path: Path) -> None:
     bad.start(wait=False)
     assert bad.proc is not None and bad.proc.wait(30) == 1
     assert "SCHEDO_SECRET_KEY: not the base64 of 32 bytes" in bad.log()
+    # the key file lost: refused; reset-signature-keys (server stopped) is the way back
+    key_file.unlink()
+    lost = ServerProcess(f"sqlite:///{db}", tmp_path)
+    lost.start(wait=False)
+    assert lost.proc is not None and lost.proc.wait(30) == 1
+    assert "reset-signature-keys" in lost.log()
+    assert _cli("reset-signature-keys", "--db", f"sqlite:///{db}").returncode == 2
+    done = _cli("reset-signature-keys", "--db", f"sqlite:///{db}", "--yes")
+    assert done.returncode == 0 and "1 environment(s): production" in done.stdout, done
+    srv = ServerProcess(f"sqlite:///{db}", tmp_path).start()
+    try:
+        with srv.client() as c:
+            new = c.get("/org/environments").json()[0]["webhook_signature_key"]
+        assert new != key and len(new) == len(key)
+        # while a server holds the file, the reset is refused
+        busy = _cli("reset-signature-keys", "--db", f"sqlite:///{db}", "--yes")
+        assert busy.returncode == 1 and "already served" in busy.stderr
+    finally:
+        srv.stop()
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDO_")}
+    return subprocess.run([sys.executable, "-m", "schedo.cli", *args], env=env,
+                          capture_output=True, text=True, timeout=60)
 
 
 @pytest.mark.skipif(not PG_URL, reason="needs SCHEDO_TEST_POSTGRES_URL")

@@ -9,6 +9,7 @@ import typer
 from .backup_cmd import register as register_backup
 from .commands import register_all
 from .cron_cmd import cron_app
+from .secret_cmd import register as register_secret
 from .worker_cmd import register as register_worker
 
 app = typer.Typer(
@@ -19,6 +20,7 @@ app = typer.Typer(
 app.add_typer(cron_app, name="cron")
 register_worker(app)
 register_backup(app)
+register_secret(app)
 register_all(app)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 
 from sqlalchemy import select, text, update
 
@@ -50,8 +51,8 @@ class SqlStore(TenantSql, JobSql, RunSql, WorkerSql, NotifySql, RetentionSql, St
             raise SealError(
                 f"the secret key ({self.sealer.source.describe()}) is not the one this "
                 "database's webhook signature keys were sealed with; give the server that key "
-                "(SCHEDO_SECRET_KEY or SCHEDO_SECRET_KEY_FILE), or see docs/hardening.md "
-                "(Secrets at rest) if it is lost"
+                "(SCHEDO_SECRET_KEY or SCHEDO_SECRET_KEY_FILE), or, if it is lost, run "
+                "'schedo reset-signature-keys' (docs/hardening.md, Secrets at rest)"
             )
         sealed = 0
         async with self.db.write() as c:
@@ -66,6 +67,22 @@ class SqlStore(TenantSql, JobSql, RunSql, WorkerSql, NotifySql, RetentionSql, St
                     )
                     sealed += 1
         return sealed
+
+    async def reset_signature_keys(self, new_key: Callable[[], str]) -> list[str]:
+        """Give every environment a new signature key sealed with this store's key and make
+        this key the database's: the way back from a lost sealing key (receivers must then
+        be given the new keys). Returns the environment names."""
+        async with self.db.write() as c:
+            await c.execute(server_meta.delete().where(server_meta.c.key == KEY_CHECK))
+            await c.execute(server_meta.insert().values(
+                key=KEY_CHECK, value=self.sealer.seal(CHECK_PLAIN)))
+            res = await c.execute(
+                select(environments.c.id, environments.c.name).order_by(environments.c.id))
+            envs = res.all()
+            for env_id, _name in envs:
+                await c.execute(update(environments).where(environments.c.id == env_id)
+                                .values(webhook_signature_key=self.sealer.seal(new_key())))
+        return [name for _id, name in envs]
 
     async def ping(self) -> None:
         async with self.db.read() as c:
