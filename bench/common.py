@@ -248,7 +248,7 @@ class Server:
 
 def fresh_db(path: Path) -> Path:
     """``path`` with any previous SQLite database there (and its WAL files) removed."""
-    for suffix in ("", "-wal", "-shm", ".lock"):
+    for suffix in ("", "-wal", "-shm", ".lock", ".key"):
         Path(str(path) + suffix).unlink(missing_ok=True)
     return path
 

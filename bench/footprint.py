@@ -158,7 +158,7 @@ def run(size: str, workdir: Path, jobs: int | None = None) -> Report:
     )
     # the large database: a copy of the empty one (closed, so checkpointed) plus n jobs
     big = fresh_db(workdir / "fp-big.db")
-    for suffix in ("", "-wal", "-shm"):
+    for suffix in ("", "-wal", "-shm", ".key"):  # .key: the sealing key goes with the file
         if Path(str(db) + suffix).exists():
             shutil.copyfile(str(db) + suffix, str(big) + suffix)
     conn = loader.connect(big)
