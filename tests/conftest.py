@@ -18,6 +18,8 @@ from schedo.server.clock import FakeClock
 from schedo.server.services import keys
 from schedo.server.services.context import Services
 from schedo.server.settings import Settings
+from tests.support import secret_watch
+from tests.support.server import ADMIN_KEY as E2E_ADMIN_KEY
 from tests.support.server import SECRET_KEY
 
 ADMIN_KEY = "sk_test_admin_key_0123456789abcdef"
@@ -26,6 +28,34 @@ PG_URL = os.environ.get("SCHEDO_TEST_POSTGRES_URL")
 # In-process servers seal webhook signature keys with this key (PostgreSQL has no default
 # key file); tests of the key's own rules (tests/hardening/test_sealing.py) unset it.
 os.environ.setdefault("SCHEDO_SECRET_KEY", SECRET_KEY)
+
+
+# -- the suite-wide secret watch (tests/support/secret_watch.py) -------------------------------
+_WATCH_HANDLER: secret_watch.WatchHandler | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _WATCH_HANDLER
+    _WATCH_HANDLER = secret_watch.install(
+        secret_watch.WATCH, [ADMIN_KEY, E2E_ADMIN_KEY, SECRET_KEY]
+    )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if _WATCH_HANDLER is not None:
+        secret_watch.attach(_WATCH_HANDLER)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    w = secret_watch.WATCH
+    leaks = w.leaks()
+    line = (f"secret watch: {w.records:,} log lines at DEBUG, {len(w.secrets) + len(w.literal):,} "
+            f"secrets tracked, {len(leaks)} found in the logs")
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(line + (f": {leaks}" if leaks else ""))
+    if (leaks or w.records == 0) and session.testscollected:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def _backends() -> list[str]:

@@ -62,7 +62,7 @@ def _serve(args: list[str], cwd: Path, timeout: float = 30) -> subprocess.Comple
     return subprocess.run([sys.executable, "-m", "schedo.cli", "serve", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=timeout,
                           env={"PATH": "/usr/bin:/bin", "SCHEDO_ADMIN_KEY": "x" * 20,
-                               "HOME": str(cwd)})
+                               "HOME": str(cwd), "SCHEDO_SECRET_KEY_FILE": str(cwd / "k.key")})
 
 
 def test_port_in_use_is_one_clear_line(tmp_path: Path) -> None:

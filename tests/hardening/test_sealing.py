@@ -5,6 +5,7 @@ file on SQLite and without a key on PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import sqlite3
@@ -23,7 +24,7 @@ from schedo.server.storage.migrate import migrate
 from schedo.server.storage.schema import environments, server_meta
 from schedo.server.storage.sealing import Sealer, SealError, load_sealer, parse_key
 from schedo.server.storage.sql import KEY_CHECK, SqlStore
-from tests.conftest import PG_URL
+from tests.conftest import PG_URL, _drop_pg_database, _fresh_pg_database
 from tests.support.server import ServerProcess
 
 NOW = datetime(2026, 11, 29, tzinfo=UTC)
@@ -188,7 +189,12 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.skipif(not PG_URL, reason="needs SCHEDO_TEST_POSTGRES_URL")
 def test_serve_on_postgres_needs_a_key(tmp_path: Path) -> None:
     assert PG_URL is not None
-    srv = ServerProcess(PG_URL, tmp_path, extra_env={"SCHEDO_SECRET_KEY": ""})
-    srv.start(wait=False)
-    assert srv.proc is not None and srv.proc.wait(30) == 1
-    assert "SCHEDO_SECRET_KEY or SCHEDO_SECRET_KEY_FILE is required with PostgreSQL" in srv.log()
+    url = asyncio.run(_fresh_pg_database(PG_URL))
+    try:
+        srv = ServerProcess(url, tmp_path, extra_env={"SCHEDO_SECRET_KEY": ""})
+        srv.start(wait=False)
+        assert srv.proc is not None and srv.proc.wait(30) == 1
+        assert ("SCHEDO_SECRET_KEY or SCHEDO_SECRET_KEY_FILE is required with PostgreSQL"
+                in srv.log())
+    finally:
+        asyncio.run(_drop_pg_database(url))

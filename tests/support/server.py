@@ -12,6 +12,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.secret_watch import WATCH
+
 ADMIN_KEY = "sk_e2e_admin_key_0123456789abcdef"
 # The sealing key of test servers on PostgreSQL (which has no default key file); SQLite
 # servers use their default <database>.key file, as a user's would.
@@ -61,6 +63,8 @@ class ServerProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDO_")}
         if self.db_url.startswith("postgres"):
             env["SCHEDO_SECRET_KEY"] = SECRET_KEY
+        env["SCHEDO_LOG_LEVEL"] = "DEBUG"  # scanned for secrets at the end (secret_watch.py)
+        WATCH.files.append(self.log_path)
         env.update(self.extra_env)
         if self.admin_key is not None:
             env["SCHEDO_ADMIN_KEY"] = self.admin_key

@@ -100,14 +100,10 @@ async def _preflight(settings: Settings) -> None:
             raise ServeError(msg if msg.startswith("SCHEDO_SMTP_URL") else
                              f"SCHEDO_SMTP_URL: {msg}") from None
 
-    try:
-        sealer = settings.sealer()
-    except SealError as exc:
-        raise ServeError(str(exc)) from None
     db = Database(settings.database_url, pool_size=1)
     try:
-        await migrate(db)
-        await SqlStore(db, sealer).prepare_sealing()
+        await migrate(db)  # first: a bad URL or an unreachable database is the first message
+        await SqlStore(db, settings.sealer()).prepare_sealing()
     except SealError as exc:
         raise ServeError(str(exc)) from None
     finally:
