@@ -59,7 +59,7 @@ class Signal:
         self._event = asyncio.Event()
         self._watches: set[Watch] = set()
         # Set by a cross-process bridge (PostgreSQL LISTEN/NOTIFY) to publish notifications.
-        self.publish: Callable[[str], None] | None = None
+        self.publish: Callable[[str, Topics | None], None] | None = None
 
     @property
     def version(self) -> int:
@@ -67,11 +67,11 @@ class Signal:
 
     def notify(self, topics: Topics | None = None) -> None:
         """Wake local waiters and, through the bridge if any, the other server processes.
-        ``topics`` (environment -> job codes) wakes only the watches they concern; other
-        processes are woken whole (the bridge carries no topics)."""
+        ``topics`` (environment -> job codes) wakes only the watches they concern, here and
+        in the other processes (the bridge carries them)."""
         self.notify_local(topics)
         if self.publish is not None:
-            self.publish(self.name)
+            self.publish(self.name, topics)
 
     def notify_local(self, topics: Topics | None = None) -> None:
         self._version += 1

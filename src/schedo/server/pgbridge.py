@@ -3,7 +3,12 @@
 ``PgBridge`` carries bus notifications between server processes with LISTEN/NOTIFY on one
 dedicated asyncpg connection, reconnecting with backoff when the database goes away (the loops
 re-read at least every 30 s anyway, so a lost notification only delays, never loses, work).
-Publishing is coalesced: one NOTIFY per signal per event-loop turn.
+Publishing is coalesced: one NOTIFY per signal per event-loop turn, carrying the union of the
+topics (environment -> job codes) notified in that turn, so a long poll in another process is
+woken only by runs of its own jobs, as in one process. A payload that would not fit a NOTIFY
+(``MAX_PAYLOAD``) is sent without topics: it wakes every waiter (more queries, nothing lost).
+Payload: ``{"from": tag, "signal": name, "topics": {"env id": [codes]} | null}``; a payload in
+the earlier ``tag:name`` form (a process not yet upgraded) wakes everything.
 
 ``DbClock`` makes due times and deadlines follow the database's clock: it measures the offset
 between this host's clock and ``clock_timestamp()`` (half the round trip corrected) every 30 s,
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import time
@@ -23,10 +29,36 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from .bus import Bus
+from .bus import Bus, Topics
 
 log = logging.getLogger("schedo.pg")
 CHANNEL = "schedo_events"
+MAX_PAYLOAD = 7900  # bytes; PostgreSQL refuses NOTIFY payloads of 8000 bytes or more
+Pending = dict[int, set[str]] | None  # merged topics of a signal; None: wake everything
+
+
+def encode(tag: str, name: str, topics: Pending) -> str:
+    body = None if topics is None else {str(e): sorted(c) for e, c in topics.items()}
+    payload = json.dumps({"from": tag, "signal": name, "topics": body},
+                         separators=(",", ":"))
+    if len(payload.encode()) > MAX_PAYLOAD:
+        payload = json.dumps({"from": tag, "signal": name, "topics": None},
+                             separators=(",", ":"))
+    return payload
+
+
+def decode(payload: str) -> tuple[str, str, Topics | None] | None:
+    """(sender tag, signal name, topics) of a payload; None if it is not one of ours."""
+    if not payload.startswith("{"):
+        tag, sep, name = payload.partition(":")  # the earlier form: wakes everything
+        return (tag, name, None) if sep else None
+    try:
+        msg = json.loads(payload)
+        raw = msg["topics"]
+        topics = None if raw is None else {int(e): frozenset(map(str, c)) for e, c in raw.items()}
+        return str(msg["from"]), str(msg["signal"]), topics
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 def asyncpg_dsn(sqlalchemy_url: str) -> str:
@@ -39,7 +71,7 @@ class PgBridge:
         self.dsn = dsn
         self.bus = bus
         self.signals = bus.signals()
-        self._pending: set[str] = set()
+        self._pending: dict[str, Pending] = {}
         self._wake = asyncio.Event()
         self._conn: Any = None
         self._tag = f"{os.getpid()}-{id(self)}"
@@ -48,17 +80,24 @@ class PgBridge:
         for s in self.signals.values():
             s.publish = self._queue
 
-    def _queue(self, name: str) -> None:
-        self._pending.add(name)
+    def _queue(self, name: str, topics: Topics | None) -> None:
+        if name not in self._pending:
+            self._pending[name] = None if topics is None else {}
+        merged = self._pending[name]
+        if topics is None:
+            self._pending[name] = None
+        elif merged is not None:
+            for env_id, codes in topics.items():
+                merged.setdefault(env_id, set()).update(codes)
         self._wake.set()
 
     def _on_message(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
-        tag, _, name = payload.partition(":")
-        if tag == self._tag:
+        msg = decode(payload)
+        if msg is None or msg[0] == self._tag:
             return
-        sig = self.signals.get(name)
+        sig = self.signals.get(msg[1])
         if sig is not None:
-            sig.notify_local()
+            sig.notify_local(msg[2])
 
     async def run(self) -> None:
         backoff = 0.5
@@ -73,10 +112,10 @@ class PgBridge:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), 5.0)
                     self._wake.clear()
-                    names, self._pending = self._pending, set()
-                    for name in names:
+                    names, self._pending = self._pending, {}
+                    for name, topics in names.items():
                         await self._conn.execute("SELECT pg_notify($1, $2)", CHANNEL,
-                                                 f"{self._tag}:{name}")
+                                                 encode(self._tag, name, topics))
                     if not names:
                         await self._conn.execute("SELECT 1")  # notice a dead connection
             except asyncio.CancelledError:
