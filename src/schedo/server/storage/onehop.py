@@ -27,21 +27,15 @@ import aiosqlite
 _Outcome = tuple[Any, list[Any], int, int | None]
 
 
-def _run(conn: sqlite3.Connection, sql: str, params: Any) -> _Outcome:
+def _run(conn: sqlite3.Connection, sql: str, params: Any, many: bool = False) -> _Outcome:
+    """One statement (``many``: ``executemany`` over a sequence of parameters), in the
+    connection's thread: everything the cursor will be asked for, in one hop."""
     cur = conn.cursor()
     try:
-        cur.execute(sql, params)
-        desc = cur.description
-        rows = cur.fetchall() if desc else []
-        return desc, rows, cur.rowcount, cur.lastrowid
-    finally:
-        cur.close()
-
-
-def _run_many(conn: sqlite3.Connection, sql: str, seq: Iterable[Any]) -> _Outcome:
-    cur = conn.cursor()
-    try:
-        cur.executemany(sql, seq)
+        if many:
+            cur.executemany(sql, params)
+        else:
+            cur.execute(sql, params)
         desc = cur.description
         rows = cur.fetchall() if desc else []
         return desc, rows, cur.rowcount, cur.lastrowid
@@ -72,15 +66,15 @@ class OneHopCursor:
         self._pos = 0
         return self
 
-    async def _hop(self, fn: Any, sql: str, params: Any) -> OneHopCursor:
-        outcome = await self._conn._execute(fn, self._conn._conn, sql, params)  # type: ignore[no-untyped-call]
+    async def _hop(self, sql: str, params: Any, many: bool) -> OneHopCursor:
+        outcome = await self._conn._execute(_run, self._conn._conn, sql, params, many)  # type: ignore[no-untyped-call]
         return self._keep(outcome)
 
     async def execute(self, sql: str, parameters: Any = None) -> OneHopCursor:
-        return await self._hop(_run, sql, () if parameters is None else parameters)
+        return await self._hop(sql, () if parameters is None else parameters, False)
 
     async def executemany(self, sql: str, parameters: Iterable[Any]) -> OneHopCursor:
-        return await self._hop(_run_many, sql, parameters)
+        return await self._hop(sql, parameters, True)
 
     async def fetchone(self) -> Any:
         if self._pos >= len(self._rows):
