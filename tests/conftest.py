@@ -48,13 +48,14 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     w = secret_watch.WATCH
-    leaks = w.leaks()
-    line = (f"secret watch: {w.records:,} log lines at DEBUG, {len(w.secrets) + len(w.literal):,} "
-            f"secrets tracked, {len(leaks)} found in the logs")
+    leaks, in_errors = w.leaks(), w.error_leaks()
+    line = (f"secret watch: {w.records:,} log lines at DEBUG and {w.errors:,} error bodies, "
+            f"{len(w.secrets) + len(w.literal):,} secrets tracked; in the logs: {leaks or 0}, "
+            f"in error bodies: {in_errors or 0}")
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
-        reporter.write_line(line + (f": {leaks}" if leaks else ""))
-    if (leaks or w.records == 0) and session.testscollected:
+        reporter.write_line(line)
+    if (leaks or in_errors or w.records == 0) and session.testscollected:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 

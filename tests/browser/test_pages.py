@@ -202,8 +202,12 @@ async def test_bad_input_is_a_page_never_a_500(ui: Ui) -> None:
             assert 'role="alert"' in r.text and "Not created" in r.text
         r = await b.post("/ui/settings/environments", data={"csrf": token, "name": ""})
         assert r.status_code == 400 and "name: must not be empty" in r.text
+        # an error page shows no signing secret (the 200 page does, to admins)
+        sig = (await ui.svc.store.get_environment(1, 1)).webhook_signature_key
+        assert sig not in r.text and "Reload to show" in r.text
+        assert sig in (await b.get("/ui/settings")).text
         r = await b.post("/ui/settings/environments/1/delete", data={"csrf": token})
-        assert r.status_code == 409  # the last environment stays
+        assert r.status_code == 409 and sig not in r.text  # the last environment stays
         r = await b.post("/ui/settings/keys/999/revoke", data={"csrf": token})
         assert r.status_code == 404 and 'role="alert"' in r.text
         r = await b.post("/ui/jobs/1/explode", data={"csrf": token})

@@ -41,6 +41,12 @@ def test_responses_name_their_secrets_but_job_keys_are_not_secrets() -> None:
                     b'{"webhook_signature_key": "BBBBBBBBBBBBBBBBBBBBBBBB"},'
                     b'{"key":"nightly-backup-job-name","name":"x"}]')
     assert w.secrets == {"sk_AAAAAAAAAAAAAAAAAAAAAAAA", "BBBBBBBBBBBBBBBBBBBBBBBB"}
+    # error bodies are where secrets must not be; one echoing a secret is found
+    w.scan_response(b'{"message":"name: \'sk_AAAAAAAAAAAAAAAAAAAAAAAA\' is invalid"}', 400,
+                    "POST /jobs/definition")
+    w.scan_response(b'{"message":"not found"}', 404)
+    assert w.error_leaks() == ["sk_AAA… (POST /jobs/definition 400)"] and w.errors == 2
+    assert "sk_AAAAAAAAAAAAAAAAAAAAAAAA" in w.secrets  # an error body names no new secret
 
 
 def test_server_log_files_are_scanned_except_the_admin_key_banner(tmp_path: Path) -> None:

@@ -13,9 +13,12 @@ Over the whole test run:
   key (``"key": "sk_…"``) and ``webhook_signature_key`` in a JSON response any httpx client
   received (keys of subprocess servers), the tests' fixed admin keys and the test sealing key.
 
-At the end of the session a leak (a secret equal to a token of a log line) fails the run, as
-does a watch that saw no record at all. Matching is by whole token (``[A-Za-z0-9_-]+``): a
-secret written in clear into a log line is such a token, whatever surrounds it.
+The bodies of every response with status >= 400 that an httpx client of the suite received
+are watched the same way (no secret in any error body).
+
+At the end of the session a leak (a secret equal to a token of a log line or of an error
+body) fails the run, as does a watch that saw no record at all. Matching is by whole token
+(``[A-Za-z0-9_-]+``): a secret written in clear is such a token, whatever surrounds it.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ class SecretWatch:
     secrets: set[str] = field(default_factory=set)
     literal: set[str] = field(default_factory=set)  # non-token secrets: substring checks
     tokens: set[str] = field(default_factory=set)
+    error_tokens: dict[str, str] = field(default_factory=dict)  # token -> "GET /path 404"
+    errors: int = 0
     literal_hits: set[str] = field(default_factory=set)
     records: int = 0
     events: set[str] = field(default_factory=set)
@@ -53,7 +58,12 @@ class SecretWatch:
             self.literal.add(value)
         return value
 
-    def scan_response(self, content: bytes) -> None:
+    def scan_response(self, content: bytes, status: int = 200, where: str = "") -> None:
+        if status >= 400:
+            self.errors += 1
+            for t in TOKEN.findall(content.decode(errors="replace")):
+                self.error_tokens.setdefault(t, f"{where} {status}")
+            return
         for m in SECRET_FIELD.finditer(content):
             self.secrets.add((m.group(1) or m.group(2)).decode())
 
@@ -89,6 +99,10 @@ class SecretWatch:
         found = (self.secrets & self.tokens) | self.literal_hits
         return sorted(s[:6] + "…" for s in found)
 
+    def error_leaks(self) -> list[str]:
+        return sorted(f"{s[:6]}… ({self.error_tokens[s]})"
+                      for s in self.secrets & self.error_tokens.keys())
+
 
 class WatchHandler(logging.Handler):
     def __init__(self, watch: SecretWatch, formatter: logging.Formatter) -> None:
@@ -112,13 +126,15 @@ def patch_httpx(watch: SecretWatch) -> None:
     def send(self: httpx.Client, request: httpx.Request, **kw: Any) -> httpx.Response:
         resp = sync_send(self, request, **kw)
         if not kw.get("stream"):
-            watch.scan_response(resp.content)
+            watch.scan_response(resp.content, resp.status_code,
+                               f"{request.method} {request.url.path}")
         return resp
 
     async def asend(self: httpx.AsyncClient, request: httpx.Request, **kw: Any) -> httpx.Response:
         resp = await async_send(self, request, **kw)
         if not kw.get("stream"):
-            watch.scan_response(resp.content)
+            watch.scan_response(resp.content, resp.status_code,
+                               f"{request.method} {request.url.path}")
         return resp
 
     httpx.Client.send = send  # type: ignore[method-assign]

@@ -60,9 +60,11 @@ async def render_settings(
 ) -> Response:
     ctx = await _ctx(ws)
     headers = {"Cache-Control": "no-store"}
+    # an error page carries no secret (docs/hardening.md): signing secrets only on a 200
     return html(
         "settings.html",
-        ws.context(request, done=DONE.get(done), errors=errors or {}, new_key=new_key, **ctx),
+        ws.context(request, done=DONE.get(done), errors=errors or {}, new_key=new_key,
+                   secrets_hidden=status >= 400, **ctx),
         status=status,
         headers=headers,
     )
