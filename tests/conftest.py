@@ -46,6 +46,11 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         secret_watch.attach(_WATCH_HANDLER)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _watch_temp_logs(tmp_path_factory: pytest.TempPathFactory) -> None:
+    secret_watch.WATCH.roots.append(tmp_path_factory.getbasetemp())
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     w = secret_watch.WATCH
     leaks, in_errors = w.leaks(), w.error_leaks()

@@ -71,3 +71,15 @@ def test_the_watch_is_live_in_this_run() -> None:
     assert secret_watch.WATCH.records == before + 1
     assert keys.new_secret() in secret_watch.WATCH.secrets
     assert logging.getLogger("sqlalchemy").level == logging.WARNING
+
+
+def test_log_files_below_the_temp_roots_are_scanned(tmp_path: Path) -> None:
+    w = SecretWatch()
+    key = w.secret("sk_worker_seen_key_0123456789abc")
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "b" / "worker-1.log").write_text(f"INFO worker started key={key[:8]}\n")
+    (tmp_path / "a" / "notes.txt").write_text(key)  # not a log file
+    w.roots.append(tmp_path)
+    assert w.leaks() == []
+    (tmp_path / "a" / "b" / "worker-2.log").write_text(f"DEBUG pulling with {key}\n")
+    assert w.leaks() == ["sk_wor…"]

@@ -8,6 +8,8 @@ Over the whole test run:
 - every server started through ``tests.support.server.ServerProcess`` runs with
   ``SCHEDO_LOG_LEVEL=DEBUG`` and its log file is scanned at the end (the admin key banner,
   printed once by design when a key is generated, is cut out first);
+- so is every ``*.log`` file the run's tests wrote below pytest's base temporary folder: the
+  output of SDK workers, agents and other processes the tests started (at their own level);
 - the secrets are gathered as they are made: every API key, webhook signature key and key
   pepper generated in the test process (``services.keys.new_key``/``new_secret``), every API
   key (``"key": "sk_…"``) and ``webhook_signature_key`` in a JSON response any httpx client
@@ -49,6 +51,7 @@ class SecretWatch:
     records: int = 0
     events: set[str] = field(default_factory=set)
     files: list[Path] = field(default_factory=list)
+    roots: list[Path] = field(default_factory=list)  # every *.log below them is scanned too
 
     # -- what is secret --------------------------------------------------------------------
     def secret(self, value: str) -> str:
@@ -93,7 +96,8 @@ class SecretWatch:
             self.line(ln)
 
     def leaks(self) -> list[str]:
-        for f in dict.fromkeys(self.files):  # a restarted server appends to its file
+        logs = [*self.files, *(f for r in self.roots for f in sorted(r.rglob("*.log")))]
+        for f in dict.fromkeys(logs):  # a restarted server appends to its file
             self.scan_file(f)
         self.files.clear()
         found = (self.secrets & self.tokens) | self.literal_hits
