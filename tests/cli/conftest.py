@@ -20,7 +20,7 @@ from typer.testing import CliRunner, Result
 import schedo
 from schedo import Execution
 from schedo.cli.commands import register_all
-from tests.support.server import ADMIN_KEY, ServerProcess, wait_until
+from tests.support.server import ADMIN_KEY, ServerProcess, child_env, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 # A ``schedo`` command line of our own, independent of the registration in cli/app.py.
@@ -104,12 +104,6 @@ class Cli:
 @pytest.fixture
 def cli(server: ServerProcess) -> Cli:
     return Cli(server, CliRunner(), make_app())
-
-
-def child_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDO_")}
-    env.update({"PYTHONUNBUFFERED": "1", **extra})
-    return env
 
 
 class Process:

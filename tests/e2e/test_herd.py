@@ -4,7 +4,6 @@ measured in bench/, never with timed assertions."""
 
 from __future__ import annotations
 
-import os
 import statistics
 import subprocess
 import sys
@@ -15,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.server import ADMIN_KEY, ServerProcess, wait_until
+from tests.support.server import ADMIN_KEY, ServerProcess, child_env, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 JOBS = 2000
@@ -29,10 +28,9 @@ def _ts(s: str) -> float:
 @pytest.mark.slow
 def test_two_thousand_jobs_due_in_the_same_second(tmp_path: Path) -> None:
     srv = ServerProcess(f"sqlite:///{tmp_path / 'herd.db'}", tmp_path).start()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDO_")}
-    env.update({"SCHEDO_API_KEY": ADMIN_KEY, "SCHEDO_BASE_URL": srv.url,
-                "E2E_MANY_JOBS": str(JOBS), "E2E_MANY_SCHEDULE": "0 * * * * *",
-                "E2E_MANY_TIMEOUT": "60", "E2E_MANY_CONCURRENCY": "100"})
+    env = child_env(SCHEDO_API_KEY=ADMIN_KEY, SCHEDO_BASE_URL=srv.url, E2E_MANY_JOBS=str(JOBS),
+                    E2E_MANY_SCHEDULE="0 * * * * *", E2E_MANY_TIMEOUT="60",
+                    E2E_MANY_CONCURRENCY="100", SCHEDO_LOG_LEVEL="INFO")  # lean logs: a herd
     workers = []
     try:
         # the first worker defines the jobs; the others start once they exist

@@ -5,7 +5,6 @@ Zero duplicate ticks, zero missed ticks, every run completed or visibly expired.
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ import httpx
 import pytest
 
 from tests.conftest import PG_URL, _drop_pg_database, _fresh_pg_database
-from tests.support.server import ADMIN_KEY, ServerProcess, wait_until
+from tests.support.server import ADMIN_KEY, ServerProcess, child_env, wait_until
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not PG_URL, reason="needs SCHEDO_TEST_POSTGRES_URL")]
@@ -35,9 +34,8 @@ def pg_db() -> Iterator[str]:
 
 
 def _worker(server: ServerProcess, log: Path) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDO_")}
-    env.update({"SCHEDO_API_KEY": ADMIN_KEY, "SCHEDO_BASE_URL": server.url,
-                "E2E_MANY_JOBS": str(JOBS), "PYTHONUNBUFFERED": "1"})
+    env = child_env(SCHEDO_API_KEY=ADMIN_KEY, SCHEDO_BASE_URL=server.url,
+                    E2E_MANY_JOBS=str(JOBS), SCHEDO_LOG_LEVEL="INFO")  # a load test: lean logs
     with open(log, "ab") as fh:
         return subprocess.Popen([sys.executable, "-m", "schedo.cli", "worker",
                                  "tests/e2e/apps/many.py:app"], cwd=ROOT, env=env,

@@ -5,7 +5,6 @@ Every wait is a condition polled with a deadline; sleeps are never assertions.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -18,7 +17,7 @@ import pytest
 
 import schedo
 from schedo import Execution
-from tests.support.server import ADMIN_KEY, ServerProcess, wait_until
+from tests.support.server import ADMIN_KEY, ServerProcess, child_env, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 APPS = "tests/e2e/apps"
@@ -39,15 +38,7 @@ class WorkerProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> WorkerProcess:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDO_")}
-        env.update(
-            {
-                "SCHEDO_API_KEY": ADMIN_KEY,
-                "SCHEDO_BASE_URL": self.server.url,
-                "PYTHONUNBUFFERED": "1",
-                **self.env,
-            }
-        )
+        env = child_env(SCHEDO_API_KEY=ADMIN_KEY, SCHEDO_BASE_URL=self.server.url, **self.env)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [*WORKER, self.target],
@@ -326,8 +317,7 @@ def test_no_run_is_claimed_for_a_worker_that_stopped(
 def test_refused_schedule_stops_the_worker_with_one_line(
     server: ServerProcess, tmp_path: Path
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDO_")}
-    env.update({"SCHEDO_API_KEY": ADMIN_KEY, "SCHEDO_BASE_URL": server.url})
+    env = child_env(SCHEDO_API_KEY=ADMIN_KEY, SCHEDO_BASE_URL=server.url)
     cmd = WORKER
     r = subprocess.run(
         [*cmd, f"{APPS}/bad_schedule.py:app"],

@@ -34,7 +34,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.server import ADMIN_KEY, ServerProcess, wait_until
+from tests.support.server import ADMIN_KEY, ServerProcess, child_env, wait_until
 
 LONG = os.environ.get("SCHEDO_LONG_TESTS") == "1"
 JOBS = 10
@@ -49,10 +49,8 @@ class Worker:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Worker:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDO_")}
-        env.update({"SCHEDO_API_KEY": ADMIN_KEY, "SCHEDO_BASE_URL": self.server.url,
-                    "HISTORY_FILE": str(self.history), "HISTORY_JOBS": str(JOBS),
-                    "PYTHONUNBUFFERED": "1"})
+        env = child_env(SCHEDO_API_KEY=ADMIN_KEY, SCHEDO_BASE_URL=self.server.url,
+                        HISTORY_FILE=str(self.history), HISTORY_JOBS=str(JOBS))
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "schedo.cli", "worker", APP],

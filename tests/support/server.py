@@ -38,6 +38,15 @@ def wait_until(cond, timeout: float, interval: float = 0.05, what: str = "condit
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment of a process a test starts (worker, agent, CLI): ours without any
+    SCHEDO_* setting, unbuffered, logging at DEBUG (its log is scanned for secrets at the end,
+    tests/support/secret_watch.py), plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDO_")}
+    env.update({"PYTHONUNBUFFERED": "1", "SCHEDO_LOG_LEVEL": "DEBUG", **extra})
+    return env
+
+
 class ServerProcess:
     def __init__(self, db_url: str, workdir: Path, port: int | None = None,
                  admin_key: str | None = ADMIN_KEY, extra_env: dict[str, str] | None = None,
