@@ -32,7 +32,8 @@ def _cli() -> typer.Typer:
 
 
 def _backup(*args: str) -> tuple[int, str]:
-    res = CliRunner().invoke(_cli(), ["backup", *args])
+    # as on a server using its key file (the suite sets SCHEDO_SECRET_KEY for itself)
+    res = CliRunner().invoke(_cli(), ["backup", *args], env={"SCHEDO_SECRET_KEY": None})
     return res.exit_code, res.output
 
 
@@ -174,3 +175,13 @@ def _check_jobs(path: Path) -> int:
         return int(conn.execute("SELECT count(*) FROM jobs").fetchone()[0])
     finally:
         conn.close()
+
+
+def test_no_key_file_copied_when_the_key_is_in_the_environment(tmp_path: Path) -> None:
+    db = tmp_path / "e.db"
+    sqlite3.connect(db).execute("CREATE TABLE jobs (id INTEGER)").connection.close()
+    (tmp_path / "e.db.key").write_text("stale\n")
+    res = CliRunner().invoke(_cli(), ["backup", str(tmp_path / "c.db"), "--db",
+                                      f"sqlite:///{db}"], env={"SCHEDO_SECRET_KEY": "x" * 44})
+    assert res.exit_code == 0 and "keep that key with this backup" in res.output, res.output
+    assert not (tmp_path / "c.db.key").exists()

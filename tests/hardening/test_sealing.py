@@ -198,3 +198,62 @@ def test_serve_on_postgres_needs_a_key(tmp_path: Path) -> None:
                 in srv.log())
     finally:
         asyncio.run(_drop_pg_database(url))
+
+
+async def test_a_key_sealed_with_another_key_is_refused_at_start(db_url: str) -> None:
+    store = await _bootstrapped(db_url, Sealer.random())
+    try:
+        foreign = Sealer.random().seal("from-a-process-with-another-key")
+        async with store.db.write() as c:
+            await c.execute(update(environments).where(environments.c.id == 2)
+                            .values(webhook_signature_key=foreign))
+        with pytest.raises(SealError, match=r"environment\(s\) \[2\] do not open"):
+            await store.prepare_sealing()
+    finally:
+        await store.close()
+
+
+async def test_one_unreadable_key_fails_its_own_pushes_only(tmp_path: Path) -> None:
+    from schedo.server.clock import FakeClock
+    from schedo.server.metrics_store import MeteredOutboundClient
+    from schedo.server.push.dispatcher import Dispatcher
+    from schedo.server.settings import Settings
+    from tests.conftest import ADMIN_KEY, START
+    from tests.hardening.conftest import running
+    from tests.hardening.test_secrets import _Receiver
+
+    receiver = _Receiver()
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'u.db'}", admin_key=ADMIN_KEY,
+                        allow_private_webhooks=True)
+    try:
+        async with running(settings, FakeClock(START)) as h:
+            staging = (await h.client.post("/org/environments", json={"name": "staging"},
+                                           headers=h.admin)).json()
+            for env_id in (1, staging["id"]):
+                hdr = {**h.admin, "X-API-ENVIRONMENT": str(env_id)}
+                job = (await h.client.post("/jobs/definition", headers=hdr, json={
+                    "name": "push", "schedule": "0 0 1 1 *", "webhook_url": receiver.url,
+                })).json()
+                r = await h.client.post(f"/jobs/trigger/{job['id']}", headers=hdr)
+                assert r.status_code == 200, r.text
+            async with h.svc.store.db.write() as c:  # as if sealed by a process with another key
+                await c.execute(update(environments).where(environments.c.id == staging["id"])
+                                .values(webhook_signature_key=Sealer.random().seal("k" * 43)))
+            client = MeteredOutboundClient(True, metrics=h.metrics)
+            try:
+                tasks = await Dispatcher(h.svc, client=client).dispatch_once(h.clock.now())
+                await asyncio.wait_for(asyncio.gather(*tasks), 20)
+            finally:
+                await client.aclose()
+            outcomes = {}
+            for env_id in (1, staging["id"]):
+                hdr = {**h.admin, "X-API-ENVIRONMENT": str(env_id)}
+                [job] = (await h.client.get("/jobs", headers=hdr)).json()
+                [run] = (await h.client.get(f"/jobs/executions/{job['id']}", headers=hdr)).json()
+                outcomes[env_id] = (run["status"], run.get("error") or "")
+        assert outcomes[1] == ("completed", "")
+        status, error = outcomes[staging["id"]]
+        assert status == "failed" and "cannot unseal" in error
+        assert len(receiver.received) == 1  # nothing was sent with a wrong signature
+    finally:
+        receiver.server.shutdown()

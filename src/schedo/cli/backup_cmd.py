@@ -112,7 +112,8 @@ def key_file(src: Path) -> Path:
 def _copy_key(key: Path, dest: Path) -> Path:
     target = dest.with_name(dest.name + ".key")
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(key.read_bytes())
         fh.flush()
@@ -166,7 +167,8 @@ def backup(
             leftover.unlink(missing_ok=True)
     key = key_file(src)
     copied = None
-    if with_key and key.is_file():
+    # with SCHEDO_SECRET_KEY the server uses no file: a file there would be a stale one
+    if with_key and not os.environ.get("SCHEDO_SECRET_KEY") and key.is_file():
         try:
             copied = str(_copy_key(key, dest))
         except OSError as exc:
@@ -212,8 +214,8 @@ def backup_command(
             print(f"sealing key copied to {result.key} (restore it beside the database as "
                   "<database>.key; keep it as safe as the database)")
         elif not no_key:
-            print("no sealing key file beside the database: keep SCHEDO_SECRET_KEY (or your "
-                  "SCHEDO_SECRET_KEY_FILE) with this backup")
+            print("sealing key not copied (SCHEDO_SECRET_KEY is set, or no key file): keep "
+                  "that key with this backup")
 
 
 def register(app: typer.Typer) -> None:

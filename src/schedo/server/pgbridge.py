@@ -8,7 +8,9 @@ topics (environment -> job codes) notified in that turn, so a long poll in anoth
 woken only by runs of its own jobs, as in one process. A payload that would not fit a NOTIFY
 (``MAX_PAYLOAD``) is sent without topics: it wakes every waiter (more queries, nothing lost).
 Payload: ``{"from": tag, "signal": name, "topics": {"env id": [codes]} | null}``; a payload in
-the earlier ``tag:name`` form (a process not yet upgraded) wakes everything.
+the earlier ``tag:name`` form (a process not yet upgraded) wakes everything. The reverse does
+not hold: a process of the earlier version ignores the JSON form, so its polls wake only at
+their 30 s re-read until it is upgraded (upgrades that seal keys stop every process anyway).
 
 ``DbClock`` makes due times and deadlines follow the database's clock: it measures the offset
 between this host's clock and ``clock_timestamp()`` (half the round trip corrected) every 30 s,

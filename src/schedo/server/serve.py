@@ -152,9 +152,8 @@ def serve(settings: Settings) -> int:
         except ServeError:
             raise
         except Exception as exc:
-            raise ServeError(
-                f"database: cannot open {settings.database_url!r}: {_describe(exc)}"
-            ) from None
+            shown = make_url(settings.database_url).render_as_string(hide_password=True)
+            raise ServeError(f"database: cannot open {shown!r}: {_describe(exc)}") from None
     except ServeError as exc:
         print(f"schedo: {exc}", file=sys.stderr)
         return 1

@@ -99,6 +99,11 @@ class Dispatcher:
         if not url:
             await self._record(ex, Completion(success=False, error="job has no webhook_url"))
             return
+        if not secret:  # sealed with another secret key (storage logged sealing.unseal_failed)
+            await self._record(ex, Completion(
+                success=False, error="not sent: this server cannot unseal the environment's "
+                "webhook signature key (see docs/hardening.md, Secrets at rest)"))
+            return
         body = payload(ex)
         headers = {"content-type": "application/json",
                    **sign(body, secret, webhook_id(ex), int(self.svc.clock.now().timestamp()))}

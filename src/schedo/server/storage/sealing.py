@@ -34,7 +34,6 @@ import contextlib
 import logging
 import os
 import stat
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,31 +114,45 @@ def parse_key(text: str, where: str) -> bytes:
     return key
 
 
+def _create(path: Path) -> None:
+    """Create the key file whole or not at all: written and flushed under a private temporary
+    name, then linked to ``path`` (which fails if another process made it first: its key
+    wins), then the folder flushed, so a crash never leaves an empty or missing key behind
+    sealed data."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(base64.b64encode(os.urandom(KEY_BYTES)).decode() + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return  # another process won the race: its key is read by the caller
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        log.info("sealing.key_created path=%s", path)
+    except OSError as exc:
+        raise SealError(f"secret key file {path}: cannot create it: {exc.strerror}") from None
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
 def _read_or_create(path: Path) -> bytes:
-    """Read the key file, or create it (0600, exclusive, so two starting processes agree)."""
+    """Read the key file, or create it (0600; processes starting together agree on one)."""
     if not path.exists():
         if not path.parent.is_dir():
             raise SealError(f"secret key file {path}: folder {path.parent} does not exist")
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another process won the race: read its key below
-        except OSError as exc:
-            raise SealError(f"secret key file {path}: cannot create it: {exc.strerror}") from None
-        else:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(base64.b64encode(os.urandom(KEY_BYTES)).decode() + "\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            log.info("sealing.key_created path=%s", path)
-    for _ in range(50):  # a file being written by a racing process is briefly empty
-        try:
-            text = path.read_text()
-        except OSError as exc:
-            raise SealError(f"secret key file {path}: cannot read it: {exc.strerror}") from None
-        if text.strip():
-            break
-        time.sleep(0.02)
+        _create(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise SealError(f"secret key file {path}: cannot read it: {exc.strerror}") from None
     with contextlib.suppress(OSError):
         if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
             log.warning("sealing.key_file_readable_by_others path=%s", path)

@@ -54,18 +54,31 @@ class SqlStore(TenantSql, JobSql, RunSql, WorkerSql, NotifySql, RetentionSql, St
                 "(SCHEDO_SECRET_KEY or SCHEDO_SECRET_KEY_FILE), or, if it is lost, run "
                 "'schedo reset-signature-keys' (docs/hardening.md, Secrets at rest)"
             )
-        sealed = 0
+        sealed, unreadable = 0, []
         async with self.db.write() as c:
-            res = await c.execute(select(environments.c.id, environments.c.webhook_signature_key))
+            res = await c.execute(select(environments.c.id, environments.c.webhook_signature_key)
+                                  .order_by(environments.c.id))  # one lock order for all
             for env_id, stored in res.all():
-                if not is_sealed(stored):
-                    await c.execute(
-                        update(environments)
-                        .where(environments.c.id == env_id,
-                               environments.c.webhook_signature_key == stored)
-                        .values(webhook_signature_key=self.sealer.seal(stored))
-                    )
-                    sealed += 1
+                if is_sealed(stored):
+                    try:
+                        self.sealer.unseal(stored)
+                    except SealError:
+                        unreadable.append(env_id)
+                    continue
+                done = await c.execute(
+                    update(environments)
+                    .where(environments.c.id == env_id,
+                           environments.c.webhook_signature_key == stored)
+                    .values(webhook_signature_key=self.sealer.seal(stored))
+                )
+                sealed += done.rowcount
+        if unreadable:
+            raise SealError(
+                f"the webhook signature keys of environment(s) {unreadable[:20]} do not open with "
+                f"this server's secret key ({self.sealer.source.describe()}): were they sealed by "
+                "a process with another SCHEDO_SECRET_KEY? Give every process the same key, or "
+                "run 'schedo reset-signature-keys'"
+            )
         return sealed
 
     async def reset_signature_keys(self, new_key: Callable[[], str]) -> list[str]:
