@@ -22,28 +22,37 @@ from schedo.server.services import keys
 from schedo.server.storage.db import Database
 from schedo.server.storage.migrate import migrate
 from schedo.server.storage.schema import environments, server_meta
-from schedo.server.storage.sealing import Sealer, SealError, load_sealer, parse_key
+from schedo.server.storage.sealing import (
+    Sealer,
+    SealError,
+    env_context,
+    load_sealer,
+    parse_key,
+)
 from schedo.server.storage.sql import KEY_CHECK, SqlStore
 from tests.conftest import PG_URL, _drop_pg_database, _fresh_pg_database
 from tests.support.server import ServerProcess
 
 NOW = datetime(2026, 11, 29, tzinfo=UTC)
+C = env_context(1)
 
 
 def test_seal_round_trip_is_randomised_bounded_and_authenticated() -> None:
     s = Sealer.random()
     secret = keys.new_secret()
-    a, b = s.seal(secret), s.seal(secret)
+    a, b = s.seal(secret, C), s.seal(secret, C)
     assert a != b and a.startswith("v1:") and len(a) <= 128  # fits String(128)
     assert secret not in a
-    assert s.unseal(a) == secret == s.unseal(b)
-    assert s.unseal(secret) == secret  # legacy plaintext reads as is
+    assert s.unseal(a, C) == secret == s.unseal(b, C)
+    assert s.unseal(secret, C) == secret  # legacy plaintext reads as is
     flipped = a[:-6] + ("A" if a[-6] != "A" else "B") + a[-5:]
     for bad in (flipped, "v1:not-base64!", "v1:" + base64.b64encode(b"short").decode()):
         with pytest.raises(SealError, match="does not open"):
-            s.unseal(bad)
+            s.unseal(bad, C)
     with pytest.raises(SealError, match="does not open"):
-        Sealer.random().unseal(a)  # another key
+        Sealer.random().unseal(a, C)  # another key
+    with pytest.raises(SealError, match="does not open"):
+        s.unseal(a, env_context(2))  # another environment's row
 
 
 @pytest.mark.parametrize("text", ["", "abc", base64.b64encode(b"x" * 31).decode(), "%%%%"])
@@ -58,16 +67,16 @@ def test_key_sources(tmp_path: Path) -> None:
     key_file = tmp_path / "a.db.key"
     assert key_file.stat().st_mode & 0o777 == 0o600
     again = load_sealer(url, None, None)
-    assert again.unseal(first.seal("x")) == "x"  # the same key, read back
+    assert again.unseal(first.seal("x", C), C) == "x"  # the same key, read back
     named = tmp_path / "elsewhere.key"
     other = load_sealer(url, None, str(named))
     assert named.exists() and other.source.path == named
     with pytest.raises(SealError):
-        other.unseal(first.seal("x"))
+        other.unseal(first.seal("x", C), C)
     env = base64.b64encode(os.urandom(32)).decode()
     from_env = load_sealer(url, env, str(named))  # SCHEDO_SECRET_KEY wins
     assert from_env.source.kind == "env"
-    assert Sealer(base64.b64decode(env)).unseal(from_env.seal("y")) == "y"
+    assert Sealer(base64.b64decode(env)).unseal(from_env.seal("y", C), C) == "y"
     assert load_sealer("sqlite://", None, None).source.kind == "memory"
     with pytest.raises(SealError, match="required with PostgreSQL"):
         load_sealer("postgresql://u@127.0.0.1/db", None, None)
@@ -89,8 +98,8 @@ def test_processes_starting_together_agree_on_one_key_file(tmp_path: Path) -> No
         t.start()
     for t in threads:
         t.join()
-    sealed = got[0].seal("same")
-    assert len(got) == 8 and all(s.unseal(sealed) == "same" for s in got)
+    sealed = got[0].seal("same", C)
+    assert len(got) == 8 and all(s.unseal(sealed, C) == "same" for s in got)
 
 
 async def _bootstrapped(db_url: str, sealer: Sealer) -> SqlStore:
@@ -203,7 +212,7 @@ def test_serve_on_postgres_needs_a_key(tmp_path: Path) -> None:
 async def test_a_key_sealed_with_another_key_is_refused_at_start(db_url: str) -> None:
     store = await _bootstrapped(db_url, Sealer.random())
     try:
-        foreign = Sealer.random().seal("from-a-process-with-another-key")
+        foreign = Sealer.random().seal("from-a-process-with-another-key", env_context(2))
         async with store.db.write() as c:
             await c.execute(update(environments).where(environments.c.id == 2)
                             .values(webhook_signature_key=foreign))
@@ -238,7 +247,7 @@ async def test_one_unreadable_key_fails_its_own_pushes_only(tmp_path: Path) -> N
                 assert r.status_code == 200, r.text
             async with h.svc.store.db.write() as c:  # as if sealed by a process with another key
                 await c.execute(update(environments).where(environments.c.id == staging["id"])
-                                .values(webhook_signature_key=Sealer.random().seal("k" * 43)))
+                                .values(webhook_signature_key=Sealer.random().seal("k" * 43, C)))
             client = MeteredOutboundClient(True, metrics=h.metrics)
             try:
                 tasks = await Dispatcher(h.svc, client=client).dispatch_once(h.clock.now())
@@ -257,3 +266,22 @@ async def test_one_unreadable_key_fails_its_own_pushes_only(tmp_path: Path) -> N
         assert len(receiver.received) == 1  # nothing was sent with a wrong signature
     finally:
         receiver.server.shutdown()
+
+
+async def test_a_sealed_key_copied_to_another_environment_does_not_open_there(
+    db_url: str,
+) -> None:
+    store = await _bootstrapped(db_url, Sealer.random())
+    try:
+        async with store.db.write() as c:
+            env1 = (await c.execute(select(environments.c.webhook_signature_key)
+                                    .where(environments.c.id == 1))).scalar_one()
+            await c.execute(update(environments).where(environments.c.id == 2)
+                            .values(webhook_signature_key=env1))
+        # served: shown empty, not env 1's key, and no error; at start: refused
+        envs = {e.id: e.webhook_signature_key for e in await store.list_environments(1)}
+        assert envs == {1: "plain-key-1", 2: ""}
+        with pytest.raises(SealError, match=r"\[2\] do not open"):
+            await store.prepare_sealing()
+    finally:
+        await store.close()

@@ -185,6 +185,9 @@ class Notifier:
                 env = await self.svc.store.get_environment(n.organization_id, n.environment_id)
             except NotFound:
                 return Outcome(False, "environment deleted: no key to sign with", True)
+            if not env.webhook_signature_key:  # did not unseal (storage logged why)
+                return Outcome(False, "not sent: this server cannot unseal the environment's "
+                               "webhook signature key", True)
             return await webhook.deliver(
                 self.client,
                 dv.target,

@@ -5,8 +5,10 @@ delivery and notification webhook, so it is *sealed*: AES-256-GCM under a 32-byt
 outside the database. A stolen database file (or a copy sent to support, or a backup) then
 holds no usable signature key.
 
-Stored form: ``v1:`` + base64(12-byte random nonce ‖ ciphertext ‖ 16-byte tag), with the
-associated data ``schedo/env-sig``: 99 characters for a 43-character key. A value without the
+Stored form: ``v1:`` + base64(12-byte random nonce ‖ ciphertext ‖ 16-byte tag): 99
+characters for a 43-character key. The associated data names what the value belongs to
+(``schedo/env-sig/<environment id>``, ``schedo/key-check``), so a sealed value copied into
+another row does not open there. A value without the
 ``v1:`` prefix is plaintext from before sealing existed: it is read as is and re-sealed at start.
 
 Where the key comes from (``load_sealer``), first match wins:
@@ -42,7 +44,6 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.engine import make_url
 
 PREFIX = "v1:"
-AAD = b"schedo/env-sig"
 NONCE = 12
 KEY_BYTES = 32
 CHECK_PLAIN = "schedo secret key check"
@@ -81,23 +82,36 @@ class Sealer:
     def random(cls) -> Sealer:
         return cls(AESGCM.generate_key(bit_length=KEY_BYTES * 8))
 
-    def seal(self, plain: str) -> str:
+    def seal(self, plain: str, context: str) -> str:
+        """``context``: what the value belongs to (``env_context``, ``CHECK_CONTEXT``)."""
         nonce = os.urandom(NONCE)
-        sealed = nonce + self._aead.encrypt(nonce, plain.encode(), AAD)
+        sealed = nonce + self._aead.encrypt(nonce, plain.encode(), _aad(context))
         return PREFIX + base64.b64encode(sealed).decode()
 
-    def unseal(self, stored: str) -> str:
+    def unseal(self, stored: str, context: str) -> str:
         """The plaintext of a stored value (legacy plaintext is returned as is)."""
         if not is_sealed(stored):
             return stored
         try:
             raw = base64.b64decode(stored[len(PREFIX):], validate=True)
-            return self._aead.decrypt(raw[:NONCE], raw[NONCE:], AAD).decode()
+            return self._aead.decrypt(raw[:NONCE], raw[NONCE:], _aad(context)).decode()
         except (InvalidTag, binascii.Error, ValueError, UnicodeDecodeError):
             raise SealError(
                 "a sealed secret in the database does not open with this server's secret key "
                 f"({self.source.describe()})"
             ) from None
+
+
+CHECK_CONTEXT = "key-check"
+
+
+def env_context(env_id: int) -> str:
+    """The context of environment ``env_id``'s signature key."""
+    return f"env-sig/{env_id}"
+
+
+def _aad(context: str) -> bytes:
+    return b"schedo/" + context.encode()
 
 
 def is_sealed(stored: str) -> bool:

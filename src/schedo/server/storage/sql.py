@@ -10,7 +10,7 @@ from sqlalchemy import select, text, update
 
 from .db import Database
 from .schema import environments, server_meta
-from .sealing import CHECK_PLAIN, Sealer, SealError, is_sealed
+from .sealing import CHECK_CONTEXT, CHECK_PLAIN, Sealer, SealError, env_context, is_sealed
 from .sql_jobs import JobSql
 from .sql_notify import NotifySql
 from .sql_retention import RetentionSql
@@ -41,10 +41,11 @@ class SqlStore(TenantSql, JobSql, RunSql, WorkerSql, NotifySql, RetentionSql, St
         if check is None:
             stmt = self.db.insert(server_meta).on_conflict_do_nothing(index_elements=["key"])
             async with self.db.write() as c:
-                await c.execute(stmt, {"key": KEY_CHECK, "value": self.sealer.seal(CHECK_PLAIN)})
+                await c.execute(stmt, {"key": KEY_CHECK,
+                                       "value": self.sealer.seal(CHECK_PLAIN, CHECK_CONTEXT)})
             check = await self.get_meta(KEY_CHECK)
         try:
-            ok = check is not None and self.sealer.unseal(check) == CHECK_PLAIN
+            ok = check is not None and self.sealer.unseal(check, CHECK_CONTEXT) == CHECK_PLAIN
         except SealError:
             ok = False
         if not ok:
@@ -61,7 +62,7 @@ class SqlStore(TenantSql, JobSql, RunSql, WorkerSql, NotifySql, RetentionSql, St
             for env_id, stored in res.all():
                 if is_sealed(stored):
                     try:
-                        self.sealer.unseal(stored)
+                        self.sealer.unseal(stored, env_context(env_id))
                     except SealError:
                         unreadable.append(env_id)
                     continue
@@ -69,7 +70,7 @@ class SqlStore(TenantSql, JobSql, RunSql, WorkerSql, NotifySql, RetentionSql, St
                     update(environments)
                     .where(environments.c.id == env_id,
                            environments.c.webhook_signature_key == stored)
-                    .values(webhook_signature_key=self.sealer.seal(stored))
+                    .values(webhook_signature_key=self.sealer.seal(stored, env_context(env_id)))
                 )
                 sealed += done.rowcount
         if unreadable:
@@ -88,13 +89,14 @@ class SqlStore(TenantSql, JobSql, RunSql, WorkerSql, NotifySql, RetentionSql, St
         async with self.db.write() as c:
             await c.execute(server_meta.delete().where(server_meta.c.key == KEY_CHECK))
             await c.execute(server_meta.insert().values(
-                key=KEY_CHECK, value=self.sealer.seal(CHECK_PLAIN)))
+                key=KEY_CHECK, value=self.sealer.seal(CHECK_PLAIN, CHECK_CONTEXT)))
             res = await c.execute(
                 select(environments.c.id, environments.c.name).order_by(environments.c.id))
             envs = res.all()
             for env_id, _name in envs:
                 await c.execute(update(environments).where(environments.c.id == env_id)
-                                .values(webhook_signature_key=self.sealer.seal(new_key())))
+                                .values(webhook_signature_key=self.sealer.seal(
+                                    new_key(), env_context(env_id))))
         return [name for _id, name in envs]
 
     async def ping(self) -> None:

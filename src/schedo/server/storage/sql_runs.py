@@ -31,7 +31,7 @@ from . import rows
 from .contracts import Planner, TickResult
 from .db import Database
 from .schema import environments, executions, jobs, notifications
-from .sealing import Sealer, SealError
+from .sealing import Sealer, SealError, env_context
 
 log = logging.getLogger("schedo.storage")
 ACTIVE_VALUES = [s.value for s in ACTIVE]
@@ -165,7 +165,7 @@ class RunSql:
         """The unsealed key; "" (the run then fails, saying why) if it does not open, so one
         environment sealed with another key does not hold up every other push."""
         try:
-            return self.sealer.unseal(r.webhook_signature_key)
+            return self.sealer.unseal(r.webhook_signature_key, env_context(r.env_id))
         except SealError:
             log.error("sealing.unseal_failed job=%s", r.id)
             return ""
@@ -353,7 +353,8 @@ class RunSql:
             if not claimed:
                 return []
             res = await c.execute(
-                select(jobs.c.id, jobs.c.webhook_url, environments.c.webhook_signature_key)
+                select(jobs.c.id, jobs.c.webhook_url, environments.c.webhook_signature_key,
+                       environments.c.id.label("env_id"))
                 .join(environments, environments.c.id == jobs.c.environment_id)
                 .where(jobs.c.id.in_({e.job_id for e in claimed}))
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -14,9 +15,10 @@ from ..domain.records import ApiKey, Environment, Organization
 from . import rows
 from .db import Database
 from .schema import EpochMs, api_keys, environments, org_emails, organizations, server_meta
-from .sealing import Sealer
+from .sealing import Sealer, SealError, env_context
 
 PEPPER_KEY = "api_key_pepper"
+log = logging.getLogger("schedo.storage")
 
 
 def _resolve_statement(wanted: bool) -> Select[Any]:
@@ -44,7 +46,15 @@ class TenantSql:
     sealer: Sealer
 
     def _env(self, r: Any) -> Environment:
-        return rows.environment(r, self.sealer.unseal(r.webhook_signature_key))
+        """The environment with its key unsealed; "" for a key that does not open (sealed by a
+        process with another secret key, or copied from another row): shown empty, never
+        signed with (push and notification webhooks fail saying why), never a 500."""
+        try:
+            key = self.sealer.unseal(r.webhook_signature_key, env_context(r.id))
+        except SealError:
+            log.error("sealing.unseal_failed environment=%s", r.id)
+            key = ""
+        return rows.environment(r, key)
 
     # -- organisation ------------------------------------------------------------------------
     async def bootstrap(
@@ -69,7 +79,7 @@ class TenantSql:
                         id=1,
                         organization_id=1,
                         name=env_name,
-                        webhook_signature_key=self.sealer.seal(signature_key),
+                        webhook_signature_key=self.sealer.seal(signature_key, env_context(1)),
                         created_at=now,
                     )
                 )
@@ -147,15 +157,21 @@ class TenantSql:
         self, org_id: int, name: str, signature_key: str, now: datetime
     ) -> Environment:
         async with self.db.write() as c:
-            r = (
+            # the sealed key names its environment's id: insert, then seal under that id
+            env_id = (
                 await c.execute(
                     environments.insert()
-                    .values(
-                        organization_id=org_id,
-                        name=name,
-                        webhook_signature_key=self.sealer.seal(signature_key),
-                        created_at=now,
-                    )
+                    .values(organization_id=org_id, name=name, webhook_signature_key="",
+                            created_at=now)
+                    .returning(environments.c.id)
+                )
+            ).scalar_one()
+            r = (
+                await c.execute(
+                    update(environments)
+                    .where(environments.c.id == env_id)
+                    .values(webhook_signature_key=self.sealer.seal(signature_key,
+                                                                   env_context(env_id)))
                     .returning(*environments.c)
                 )
             ).one()
