@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
 import sqlite3
 import subprocess
@@ -285,3 +286,35 @@ async def test_a_sealed_key_copied_to_another_environment_does_not_open_there(
             await store.prepare_sealing()
     finally:
         await store.close()
+
+
+@pytest.mark.skipif(not PG_URL, reason="needs SCHEDO_TEST_POSTGRES_URL")
+async def test_reset_is_refused_while_a_server_serves_a_postgres_database() -> None:
+    from schedo.server.bus import Bus
+    from schedo.server.pgbridge import PgBridge, asyncpg_dsn
+
+    assert PG_URL is not None
+    url = await _fresh_pg_database(PG_URL)
+    store = await _bootstrapped(url, Sealer.random())
+    bridge = PgBridge(asyncpg_dsn(url), Bus())  # what every serving process runs
+    task = asyncio.create_task(bridge.run())
+    try:
+        for _ in range(100):
+            if bridge._conn is not None and not bridge._conn.is_closed():
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)  # the shared lock is taken right after connecting
+        with pytest.raises(SealError, match="a schedo server is serving this database"):
+            await store.reset_signature_keys(keys.new_secret)
+        assert [e.webhook_signature_key for e in await store.list_environments(1)] == [
+            "plain-key-1", "plain-key-2"]  # nothing changed
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        assert await store.reset_signature_keys(keys.new_secret) == ["production", "staging"]
+        assert "plain-key-1" not in [e.webhook_signature_key
+                                     for e in await store.list_environments(1)]
+    finally:
+        task.cancel()
+        await store.close()
+        await _drop_pg_database(url)

@@ -32,6 +32,7 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from .bus import Bus, Topics
+from .storage.db import SERVING_LOCK_ID
 
 log = logging.getLogger("schedo.pg")
 CHANNEL = "schedo_events"
@@ -106,6 +107,8 @@ class PgBridge:
         while True:
             try:
                 self._conn = await asyncpg.connect(self.dsn)
+                # "a server serves this database", for offline commands (migrate.SERVING_LOCK_ID)
+                await self._conn.execute("SELECT pg_advisory_lock_shared($1)", SERVING_LOCK_ID)
                 await self._conn.add_listener(CHANNEL, self._on_message)
                 backoff = 0.5
                 for s in self.signals.values():  # we may have missed news while away

@@ -92,6 +92,10 @@ def _one_hop_creator(url: str) -> dict[str, Any]:
     return {"async_creator": lambda: onehop.connect(path)}
 
 
+# PostgreSQL advisory lock held shared by every serving process (pgbridge) and taken
+# exclusively by offline commands that must not run beside a server (reset-signature-keys)
+SERVING_LOCK_ID = 0x5C4ED1
+
 class Database:
     """Owns the engines; ``read()`` and ``write()`` yield a connection inside a transaction."""
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from sqlalchemy import select, text, update
 
-from .db import Database
+from .db import SERVING_LOCK_ID, Database
 from .schema import environments, server_meta
 from .sealing import CHECK_CONTEXT, CHECK_PLAIN, Sealer, SealError, env_context, is_sealed
 from .sql_jobs import JobSql
@@ -85,8 +85,15 @@ class SqlStore(TenantSql, JobSql, RunSql, WorkerSql, NotifySql, RetentionSql, St
     async def reset_signature_keys(self, new_key: Callable[[], str]) -> list[str]:
         """Give every environment a new signature key sealed with this store's key and make
         this key the database's: the way back from a lost sealing key (receivers must then
-        be given the new keys). Returns the environment names."""
+        be given the new keys). Returns the environment names. On PostgreSQL it is refused
+        (SealError) while a server process serves the database (its shared serving lock)."""
         async with self.db.write() as c:
+            if not self.db.is_sqlite:
+                lock = f"SELECT pg_try_advisory_xact_lock({SERVING_LOCK_ID})"
+                got = await c.exec_driver_sql(lock)
+                if not got.scalar():
+                    raise SealError("a schedo server is serving this database: stop every "
+                                    "server process, then run this again")
             await c.execute(server_meta.delete().where(server_meta.c.key == KEY_CHECK))
             await c.execute(server_meta.insert().values(
                 key=KEY_CHECK, value=self.sealer.seal(CHECK_PLAIN, CHECK_CONTEXT)))
