@@ -79,3 +79,13 @@ async def test_other_processes_wake_only_the_watches_concerned(pg: str) -> None:
             assert await b.runs_ready.wait(5, seen)
             await asyncio.sleep(0.5)
             assert a.runs_ready.version == before + 1
+
+
+async def test_notifications_of_one_turn_are_merged() -> None:
+    bridge = PgBridge("postgresql://unused", Bus())
+    bridge._queue("runs_ready", {1: {"a"}})
+    bridge._queue("runs_ready", {1: {"b"}, 2: {"c"}})
+    bridge._queue("jobs_changed", {1: {"a"}})
+    bridge._queue("jobs_changed", None)  # everything wins over topics, before or after
+    bridge._queue("jobs_changed", {3: {"d"}})
+    assert bridge._pending == {"runs_ready": {1: {"a", "b"}, 2: {"c"}}, "jobs_changed": None}

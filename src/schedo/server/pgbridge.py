@@ -84,14 +84,13 @@ class PgBridge:
             s.publish = self._queue
 
     def _queue(self, name: str, topics: Topics | None) -> None:
-        if name not in self._pending:
-            self._pending[name] = None if topics is None else {}
-        merged = self._pending[name]
         if topics is None:
-            self._pending[name] = None
-        elif merged is not None:
-            for env_id, codes in topics.items():
-                merged.setdefault(env_id, set()).update(codes)
+            self._pending[name] = None  # everything: stays so for this turn
+        else:
+            merged = self._pending.setdefault(name, {})
+            if merged is not None:
+                for env_id, codes in topics.items():
+                    merged.setdefault(env_id, set()).update(codes)
         self._wake.set()
 
     def _on_message(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:

@@ -58,7 +58,7 @@ class SealError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class KeySource:
-    """Where the sealing key came from, for messages and for ``schedo backup``."""
+    """Where the sealing key came from, for messages."""
 
     kind: str  # "env" | "file" | "memory"
     path: Path | None = None
@@ -100,6 +100,24 @@ class Sealer:
                 "a sealed secret in the database does not open with this server's secret key "
                 f"({self.source.describe()})"
             ) from None
+
+    def try_unseal(self, stored: str, context: str) -> str | None:
+        """``unseal``, or None for a value that does not open."""
+        try:
+            return self.unseal(stored, context)
+        except SealError:
+            return None
+
+    def signing_key(self, stored: str, env_id: int) -> str:
+        """Environment ``env_id``'s signature key; "" if it does not open (sealed by a process
+        with another secret key, or copied from another row): shown empty, never signed with
+        (push and notification webhooks fail saying why), never a 500, and one environment's
+        bad value holds up no other."""
+        key = self.try_unseal(stored, env_context(env_id))
+        if key is None:
+            log.error("sealing.unseal_failed environment=%s", env_id)
+            return ""
+        return key
 
 
 CHECK_CONTEXT = "key-check"
@@ -173,28 +191,18 @@ def _read_or_create(path: Path) -> bytes:
     return parse_key(text, f"secret key file {path}")
 
 
-def default_key_file(database_url: str) -> Path | None:
-    """``<file>.key`` for a SQLite file database; None for in-memory SQLite and PostgreSQL."""
-    u = make_url(database_url)
-    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
-        return None
-    return Path(u.database + ".key")
-
-
-def is_memory_sqlite(database_url: str) -> bool:
-    u = make_url(database_url)
-    return u.get_backend_name() == "sqlite" and (not u.database or u.database == ":memory:")
-
-
 def load_sealer(database_url: str, secret_key: str | None, key_file: str | None) -> Sealer:
     """The sealer for this server (see the module docstring for the order). Raises SealError."""
     if secret_key:
         return Sealer(parse_key(secret_key, "SCHEDO_SECRET_KEY"), KeySource("env"))
-    path = Path(key_file) if key_file else default_key_file(database_url)
-    if path is not None:
+    u = make_url(database_url)
+    if not key_file and u.get_backend_name() == "sqlite":
+        if not u.database or u.database == ":memory:":
+            return Sealer.random()
+        key_file = u.database + ".key"
+    if key_file:
+        path = Path(key_file)
         return Sealer(_read_or_create(path), KeySource("file", path))
-    if is_memory_sqlite(database_url):
-        return Sealer.random()
     raise SealError(
         "SCHEDO_SECRET_KEY or SCHEDO_SECRET_KEY_FILE is required with PostgreSQL: webhook "
         "signature keys are sealed with it, and every server process must use the same key; "

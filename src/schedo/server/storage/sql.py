@@ -44,11 +44,7 @@ class SqlStore(TenantSql, JobSql, RunSql, WorkerSql, NotifySql, RetentionSql, St
                 await c.execute(stmt, {"key": KEY_CHECK,
                                        "value": self.sealer.seal(CHECK_PLAIN, CHECK_CONTEXT)})
             check = await self.get_meta(KEY_CHECK)
-        try:
-            ok = check is not None and self.sealer.unseal(check, CHECK_CONTEXT) == CHECK_PLAIN
-        except SealError:
-            ok = False
-        if not ok:
+        if check is None or self.sealer.try_unseal(check, CHECK_CONTEXT) != CHECK_PLAIN:
             raise SealError(
                 f"the secret key ({self.sealer.source.describe()}) is not the one this "
                 "database's webhook signature keys were sealed with; give the server that key "
@@ -61,9 +57,7 @@ class SqlStore(TenantSql, JobSql, RunSql, WorkerSql, NotifySql, RetentionSql, St
                                   .order_by(environments.c.id))  # one lock order for all
             for env_id, stored in res.all():
                 if is_sealed(stored):
-                    try:
-                        self.sealer.unseal(stored, env_context(env_id))
-                    except SealError:
+                    if self.sealer.try_unseal(stored, env_context(env_id)) is None:
                         unreadable.append(env_id)
                     continue
                 done = await c.execute(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -31,9 +30,8 @@ from . import rows
 from .contracts import Planner, TickResult
 from .db import Database
 from .schema import environments, executions, jobs, notifications
-from .sealing import Sealer, SealError, env_context
+from .sealing import Sealer
 
-log = logging.getLogger("schedo.storage")
 ACTIVE_VALUES = [s.value for s in ACTIVE]
 BLOCKED_ERROR = "skipped: the previous run of this blocking job is still pending or running"
 REAP_BATCH = 1000
@@ -160,15 +158,6 @@ async def _track_health(c: AsyncConnection, ended: Sequence[Execution], now: dat
 class RunSql:
     db: Database
     sealer: Sealer
-
-    def _signing_key(self, r: Any) -> str:
-        """The unsealed key; "" (the run then fails, saying why) if it does not open, so one
-        environment sealed with another key does not hold up every other push."""
-        try:
-            return self.sealer.unseal(r.webhook_signature_key, env_context(r.env_id))
-        except SealError:
-            log.error("sealing.unseal_failed job=%s", r.id)
-            return ""
 
     # -- reads ---------------------------------------------------------------------------------
     async def list_executions(
@@ -358,7 +347,10 @@ class RunSql:
                 .join(environments, environments.c.id == jobs.c.environment_id)
                 .where(jobs.c.id.in_({e.job_id for e in claimed}))
             )
-            targets = {r.id: (r.webhook_url, self._signing_key(r)) for r in res}
+            targets = {
+                r.id: (r.webhook_url, self.sealer.signing_key(r.webhook_signature_key, r.env_id))
+                for r in res
+            }
             return [(e, *targets.get(e.job_id, (None, ""))) for e in claimed]
 
     async def earliest_due_of_types(self, types: Sequence[str]) -> datetime | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from typing import Any
 
@@ -15,10 +14,9 @@ from ..domain.records import ApiKey, Environment, Organization
 from . import rows
 from .db import Database
 from .schema import EpochMs, api_keys, environments, org_emails, organizations, server_meta
-from .sealing import Sealer, SealError, env_context
+from .sealing import Sealer, env_context
 
 PEPPER_KEY = "api_key_pepper"
-log = logging.getLogger("schedo.storage")
 
 
 def _resolve_statement(wanted: bool) -> Select[Any]:
@@ -46,15 +44,7 @@ class TenantSql:
     sealer: Sealer
 
     def _env(self, r: Any) -> Environment:
-        """The environment with its key unsealed; "" for a key that does not open (sealed by a
-        process with another secret key, or copied from another row): shown empty, never
-        signed with (push and notification webhooks fail saying why), never a 500."""
-        try:
-            key = self.sealer.unseal(r.webhook_signature_key, env_context(r.id))
-        except SealError:
-            log.error("sealing.unseal_failed environment=%s", r.id)
-            key = ""
-        return rows.environment(r, key)
+        return rows.environment(r, self.sealer.signing_key(r.webhook_signature_key, r.id))
 
     # -- organisation ------------------------------------------------------------------------
     async def bootstrap(
