@@ -1,5 +1,7 @@
-"""The ``schedo`` command. Server code is imported only inside ``serve`` so that the other
-commands work on an install without the server extra."""
+"""The ``schedo`` command. Its dependencies (typer, rich, cronsim) are part of the base
+install, so every command but ``serve`` (and the database commands ``backup`` and
+``reset-signature-keys``) runs without the server extra; server code is imported only
+inside the commands that need it."""
 
 from __future__ import annotations
 
@@ -9,10 +11,10 @@ import sys
 def main() -> None:
     try:
         from .app import app
-    except ImportError as exc:  # typer/rich missing on an SDK-only install
+    except ImportError as exc:  # a broken install: typer/rich are base dependencies
         print(
-            f"schedo: the command line needs the 'cli' extra ({exc.name} is missing): "
-            "pip install 'schedo[cli]'",
+            f"schedo: the command line cannot start ({exc.name or exc} is missing); "
+            "reinstall it: pip install --force-reinstall schedo",
             file=sys.stderr,
         )
         raise SystemExit(2) from None
