@@ -23,6 +23,8 @@ from ..domain.errors import InvalidInput
 from . import onehop
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# execution option: this connection sends its own BEGIN/COMMIT (no automatic BEGIN IMMEDIATE)
+MANUAL_BEGIN = "schedo_manual_begin"
 
 
 def normalise_url(url: str) -> str:
@@ -55,6 +57,8 @@ def _sqlite_listeners(engine: AsyncEngine, begin: str | None) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: Any) -> None:
+        if conn.get_execution_options().get(MANUAL_BEGIN):
+            return  # the caller sends BEGIN/COMMIT itself (storage.migrate)
         conn.exec_driver_sql(begin)
 
 

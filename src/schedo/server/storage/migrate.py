@@ -3,6 +3,10 @@
 Two processes starting together must not both migrate: on PostgreSQL the upgrade runs under a
 transaction-scoped advisory lock; on SQLite the write transaction (BEGIN IMMEDIATE) is the
 lock.
+
+SQLite migrations run with foreign keys off, as SQLite's own procedure for rebuilding a table
+requires (a DROP TABLE would otherwise cascade into the child tables); ``PRAGMA
+foreign_key_check`` must come back empty before the transaction commits.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 
-from .db import Database
+from .db import MANUAL_BEGIN, Database
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 ADVISORY_LOCK_ID = 0x5C4ED0  # arbitrary, constant: "schedo migrations"
@@ -32,7 +36,31 @@ def _upgrade(sync_conn: Any) -> None:
 
 
 async def migrate(db: Database) -> None:
+    if db.is_sqlite:
+        await _migrate_sqlite(db)
+        return
     async with db.write_engine.begin() as conn:
         if not db.is_sqlite:
             await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_ID})")
         await conn.run_sync(_upgrade)
+
+
+async def _migrate_sqlite(db: Database) -> None:
+    # the PRAGMA is a no-op inside a transaction: set it first, then BEGIN ourselves
+    async with db.write_engine.connect() as conn:
+        await conn.execution_options(**{MANUAL_BEGIN: True})
+        await conn.exec_driver_sql("PRAGMA foreign_keys = OFF")
+        try:
+            await conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                await conn.run_sync(_upgrade)
+                broken = (await conn.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                if broken:
+                    raise RuntimeError(f"migration left broken foreign keys: {broken[:5]}")
+                await conn.exec_driver_sql("COMMIT")
+            except BaseException:
+                await conn.exec_driver_sql("ROLLBACK")
+                raise
+        finally:
+            await conn.exec_driver_sql("PRAGMA foreign_keys = ON")
+            await conn.commit()  # ends SQLAlchemy's own (empty) transaction

@@ -70,6 +70,7 @@ organizations = Table(
     Column("id", Integer, primary_key=True),
     Column("name", String(200), nullable=False),
     Column("created_at", EpochMs, nullable=False),
+    sqlite_autoincrement=True,  # ids are never reused (migration 0003)
 )
 
 org_emails = Table(
@@ -85,6 +86,7 @@ org_emails = Table(
     Column("email", String(320), nullable=False),
     Column("created_at", EpochMs, nullable=False),
     UniqueConstraint("organization_id", "email"),
+    sqlite_autoincrement=True,  # ids are never reused (migration 0003)
 )
 
 environments = Table(
@@ -101,6 +103,7 @@ environments = Table(
     Column("name", String(200), nullable=False),
     Column("webhook_signature_key", String(128), nullable=False),
     Column("created_at", EpochMs, nullable=False),
+    sqlite_autoincrement=True,  # ids are never reused (migration 0003)
 )
 
 api_keys = Table(
@@ -130,6 +133,7 @@ api_keys = Table(
     Column("revoked", Boolean, nullable=False),
     Column("created_at", EpochMs, nullable=False),
     Column("revoked_at", EpochMs, nullable=True),
+    sqlite_autoincrement=True,  # ids are never reused (migration 0003)
 )
 
 jobs = Table(
@@ -168,6 +172,7 @@ jobs = Table(
     UniqueConstraint("environment_id", "name"),
     # The ticker's only query: due, unpaused jobs by next_run_at (paused jobs have NULL).
     Index("ix_jobs_next_run_at", "next_run_at"),
+    sqlite_autoincrement=True,  # ids are never reused (migration 0003)
 )
 
 executions = Table(
@@ -234,6 +239,7 @@ executions = Table(
         sqlite_where=text("status = 'running'"),
         postgresql_where=text("status = 'running'"),
     ),
+    sqlite_autoincrement=True,  # ids are never reused (migration 0003)
 )
 
 # Workers connected now (SPEC 2.3 connections_count), shared by every server process. A worker
@@ -285,6 +291,7 @@ notifications = Table(
         sqlite_where=text("fanned_out = 0"),
         postgresql_where=text("fanned_out = false"),
     ),
+    sqlite_autoincrement=True,  # ids are never reused (migration 0003)
 )
 
 notification_deliveries = Table(
@@ -311,4 +318,5 @@ notification_deliveries = Table(
         sqlite_where=text("status = 'pending'"),
         postgresql_where=text("status = 'pending'"),
     ),
+    sqlite_autoincrement=True,  # ids are never reused (migration 0003)
 )

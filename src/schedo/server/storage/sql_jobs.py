@@ -11,9 +11,9 @@ from sqlalchemy.exc import IntegrityError
 from ..domain.errors import NotFound
 from ..domain.model import JobStatus, JobType
 from ..domain.records import Job, JobSpec
-from . import rows
+from . import cascade, rows
 from .db import Database
-from .schema import executions, jobs
+from .schema import jobs
 
 
 def _spec_values(spec: JobSpec) -> dict[str, Any]:
@@ -137,9 +137,7 @@ class JobSql:
             ).first()
             if found is None:
                 raise NotFound(f"job {job_id} not found")
-            # explicit, so it does not depend on SQLite's foreign_keys pragma
-            await c.execute(executions.delete().where(executions.c.job_id == job_id))
-            await c.execute(jobs.delete().where(jobs.c.id == job_id))
+            await cascade.delete_job(c, job_id)
 
     async def update_job_flags(
         self,

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.errors import Conflict, NotFound
 from ..domain.records import ApiKey, Environment, Organization
-from . import rows
+from . import cascade, rows
 from .db import Database
 from .schema import EpochMs, api_keys, environments, org_emails, organizations, server_meta
 from .sealing import Sealer, env_context
@@ -207,7 +207,7 @@ class TenantSql:
             ).scalar_one()
             if count <= 1:
                 raise Conflict("environment: cannot delete the organization's last environment")
-            await c.execute(environments.delete().where(environments.c.id == env_id))
+            await cascade.delete_environment(c, env_id)
         return self._env(r)
 
     # -- API keys ----------------------------------------------------------------------------
