@@ -273,3 +273,48 @@ async def test_stale_news_is_skipped_not_sent(napi: NotifyApi, smtp_server: Smtp
     await napi.run(job["id"], True)
     await napi.send()
     assert [m.subject for m in smtp_server.mails] == ["[Schedo] old-news recovered"]
+
+
+async def _fail_then_retry(napi: NotifyApi, code: str, retry_succeeds: bool) -> None:
+    """Tick a job with one retry, fail its first attempt, and end the retry as told."""
+    napi.clock.set(napi.clock.now().replace(minute=1, second=0))
+    assert await napi.ticker.tick_once(napi.clock.now()) == 1
+    r = await napi.client.get(f"/jobs/executions?jobs={code}&wait=0", headers=napi.admin)
+    [first] = r.json()
+    r = await napi.client.post(f"/jobs/executions/complete/{first['id']}",
+                               json={"success": False, "error": "flaky"}, headers=napi.admin)
+    assert r.status_code == 200, r.text
+    await napi.send()
+    napi.clock.advance(15)  # past the retry's backoff (10 s ± 20 %)
+    r = await napi.client.get(f"/jobs/executions?jobs={code}&wait=0", headers=napi.admin)
+    [retry] = r.json()
+    assert (retry["attempt"], retry["trigger"]) == (2, "retry")
+    r = await napi.client.post(f"/jobs/executions/complete/{retry['id']}",
+                               json={"success": retry_succeeds, "error": "still"},
+                               headers=napi.admin)
+    assert r.status_code == 200, r.text
+    await napi.send()
+
+
+async def test_a_retry_that_succeeds_sends_no_mail(
+    napi: NotifyApi, smtp_server: SmtpServer
+) -> None:
+    """A failed attempt that its job retries is not a failing run: the retry absorbs it."""
+    await napi.add_email("ops@example.com")
+    await napi.define(name="flaky-job", schedule="* * * * *", max_retries=1)
+    await _fail_then_retry(napi, "flaky-job", retry_succeeds=True)
+    assert smtp_server.mails == []
+    assert await napi.notifications() == []
+
+
+async def test_a_retry_that_fails_too_sends_one_mail(
+    napi: NotifyApi, smtp_server: SmtpServer
+) -> None:
+    await napi.add_email("ops@example.com")
+    await napi.define(name="broken-job", schedule="* * * * *", max_retries=1)
+    await _fail_then_retry(napi, "broken-job", retry_succeeds=False)
+    [mail] = smtp_server.mails
+    assert mail.subject == "[Schedo] broken-job is failing"
+    assert "attempt 2" in mail.part("plain")
+    [n] = await napi.notifications()
+    assert (n["kind"], n["attempt"]) == ("failing", 2)

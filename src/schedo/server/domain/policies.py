@@ -37,6 +37,12 @@ def retry_delay(retry_number: int, rng: random.Random | None = None) -> float:
     return float(base * (1 + r.uniform(-RETRY_JITTER, RETRY_JITTER)))
 
 
+def will_retry(attempt: int, max_retries: int) -> bool:
+    """A failed or expired ``attempt`` (1-based) gets another one: ``max_retries`` retries
+    follow the first attempt. Alerting waits for the last attempt (SPEC 4 turns)."""
+    return attempt <= max_retries
+
+
 def pickup_deadline(due_at: datetime, timeout_seconds: int) -> datetime:
     """A run not picked up by this instant expires: due + min(timeout, 60 s)."""
     return due_at + timedelta(seconds=min(timeout_seconds, PICKUP_WINDOW_CAP_SECONDS))

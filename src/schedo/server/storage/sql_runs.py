@@ -106,30 +106,37 @@ async def _refresh_job_status(c: AsyncConnection, ended: Sequence[Execution]) ->
 NOTIFY_OUTPUT_HEAD = 2000
 
 
-async def _track_health(c: AsyncConnection, ended: Sequence[Execution], now: datetime) -> None:
+async def _track_health(
+    db: Database, c: AsyncConnection, ended: Sequence[Execution], now: datetime
+) -> None:
     """Turn detection for notifications (SPEC 4), in the transaction that ended the runs.
 
     A job turns *failing* on a failed or expired run when it was not failing (after a success,
     or its first run ever), and *recovered* on a completed run while failing. Each turn of an
     unmuted job writes one outbox row (notifications); runs that do not turn write nothing.
+    A failed or expired attempt that its job will retry (``attempt <= max_retries``) is not a
+    run's end: it changes nothing, so a retry that succeeds sends no mail at all.
     """
     relevant = [e for e in ended if e.status in (ExecStatus.COMPLETED, ExecStatus.FAILED,
                                                  ExecStatus.EXPIRED)]
     if not relevant:
         return
     res = await c.execute(
-        select(jobs.c.id, jobs.c.health, jobs.c.muted, environments.c.organization_id)
+        select(jobs.c.id, jobs.c.health, jobs.c.muted, jobs.c.max_retries,
+               environments.c.organization_id)
         .join(environments, environments.c.id == jobs.c.environment_id)
         .where(jobs.c.id.in_({e.job_id for e in relevant}))
     )
-    state = {r.id: [r.health, bool(r.muted), r.organization_id] for r in res}
+    state = {r.id: [r.health, bool(r.muted), r.organization_id, r.max_retries] for r in res}
     turns: list[dict[str, Any]] = []
     health_updates: dict[int, str] = {}
     for e in relevant:
         if e.job_id not in state:
             continue
-        health, muted, org_id = state[e.job_id]
+        health, muted, org_id, retries = state[e.job_id]
         failing = e.status is not ExecStatus.COMPLETED
+        if failing and policies.will_retry(e.attempt, retries):
+            continue  # not the run's last word: its retry decides
         new = "failing" if failing else "ok"
         if new == health:
             continue
@@ -151,8 +158,13 @@ async def _track_health(c: AsyncConnection, ended: Sequence[Execution], now: dat
             update(jobs).where(jobs.c.id == bindparam("j")).values(health=bindparam("h")),
             [{"j": j, "h": h} for j, h in health_updates.items()],
         )
-    if turns:
-        await c.execute(notifications.insert(), turns)
+    if turns:  # a turn is recorded once per run, whatever replays the end
+        await c.execute(
+            db.insert(notifications).on_conflict_do_nothing(
+                index_elements=["execution_id", "kind"]
+            ),
+            turns,
+        )
 
 
 class RunSql:
@@ -275,7 +287,7 @@ class RunSql:
             if ended:
                 await c.execute(_END_RUN, [_end_params(e) for e in ended])
             await _refresh_job_status(c, ended)
-            await _track_health(c, ended, now)
+            await _track_health(self.db, c, ended, now)
             await _create_retries(self.db, c, ended, now)
         return out
 
@@ -543,7 +555,7 @@ class RunSql:
                 [{"i": e.id, "m": e.error} for e in fixed],
             )
             await _refresh_job_status(c, fixed)
-            await _track_health(c, fixed, now)
+            await _track_health(self.db, c, fixed, now)
             await _create_retries(self.db, c, fixed, now)
             return fixed
 
@@ -595,7 +607,7 @@ async def _create_retries(
     new_rows = []
     for e in failed:
         job = by_id.get(e.job_id)
-        if job is None or e.attempt > job.max_retries:
+        if job is None or not policies.will_retry(e.attempt, job.max_retries):
             continue
         due = now + timedelta(seconds=policies.retry_delay(e.attempt))
         new_rows.append(
