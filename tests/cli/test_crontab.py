@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 
 import schedo
-from schedo.cli.crontab import job_name, parse, slug
+from schedo.cli.crontab import (
+    USER_KEY,
+    current_user,
+    is_system_path,
+    job_name,
+    parse,
+    slug,
+    user_column,
+)
 from tests.cli.conftest import TERMINAL, Cli, Process, agent, wait_run
 
 LONG = "echo " + "x" * 300
@@ -207,16 +215,182 @@ def test_system_crontab_has_a_user_field(cli: Cli, client: schedo.Client, tmp_pa
         "import-crontab", str(path), "--prefix", prefix, "--system", "--timezone", "UTC", "--json"
     )
     assert r.exit_code == 2, r.output  # the last line has a user but no command
-    entries = json.loads(r.stdout)["entries"]
+    doc = json.loads(r.stdout)
+    assert doc["format"] == "system"
+    entries = doc["entries"]
     assert [e["status"] for e in entries] == ["defined", "defined", "error"]
-    assert entries[0]["user"] == "root" and "root" in entries[0]["warnings"][0]
+    assert entries[0]["user"] == "root"
     assert entries[0]["cron_command"] == "cd / && run-parts --report /etc/cron.hourly"
     assert entries[1]["user"] == "nobody" and entries[1]["cron_command"] == "echo weekly"
-    assert len(imported(client, prefix)) == 2
+    me = current_user()
+    for e in entries[:2]:
+        warned = [w for w in e["warnings"] if "not switched to" in w]
+        assert bool(warned) == (e["user"] != me), e
+        if warned:
+            assert repr(e["user"]) in warned[0] and repr(me) in warned[0]
+    jobs = imported(client, prefix)
+    assert len(jobs) == 2
+    # the user column is kept with the job
+    assert {j.metadata.get(USER_KEY) for j in jobs.values()} == {"root", "nobody"}
 
-    # without --system the user is part of the command
+    # read as a user crontab the user is part of the command
     [entry] = parse("17 * * * * root echo hi\n", timezone="UTC")
     assert entry.raw_command == "root echo hi" and entry.user is None
+    [entry] = parse("17 * * * * root echo hi\n", timezone="UTC", system=True, agent_user="ops")
+    assert entry.raw_command == "echo hi" and entry.user == "root"
+    assert entry.warnings == [
+        "user 'root' is not switched to: the agent runs the command as its own user ('ops' here)"
+    ]
+
+
+# Debian's /etc/crontab, as shipped (cron 3.0pl1)
+DEBIAN_CRONTAB = """\
+# /etc/crontab: system-wide crontab
+# Unlike any other crontab you don't have to run the `crontab'
+# command to install the new version when you edit this file
+# and files in /etc/cron.d. These files also have username fields,
+# that none of the other crontabs do.
+
+SHELL=/bin/sh
+# You can also override PATH, but by default, newer versions inherit it from the environment
+#PATH=/usr/local/sbin:/usr/local/bin:/sbin:/bin:/usr/sbin:/usr/bin
+
+# Example of job definition:
+# .---------------- minute (0 - 59)
+# |  .------------- hour (0 - 23)
+# |  |  .---------- day of month (1 - 31)
+# |  |  |  .------- month (1 - 12) OR jan,feb,mar,apr ...
+# |  |  |  |  .---- day of week (0 - 6) (Sunday=0 or 7) OR sun,mon,tue,wed,thu,fri,sat
+# |  |  |  |  |
+# *  *  *  *  * user-name command to be executed
+17 *\t* * *\troot\tcd / && run-parts --report /etc/cron.hourly
+25 6\t* * *\troot\ttest -x /usr/sbin/anacron || { cd / && run-parts --report /etc/cron.daily; }
+47 6\t* * 7\troot\ttest -x /usr/sbin/anacron || { cd / && run-parts --report /etc/cron.weekly; }
+52 6\t1 * *\troot\ttest -x /usr/sbin/anacron || { cd / && run-parts --report /etc/cron.monthly; }
+"""
+
+
+def test_a_system_crontab_is_not_read_as_a_user_crontab(
+    cli: Cli, client: schedo.Client, tmp_path: Path
+) -> None:
+    """Issue 16.6: the README's ``schedo import-crontab /etc/crontab`` defined jobs whose
+    command began with ``root`` (each run failed ``root: not found``)."""
+    prefix = f"ct{uuid.uuid4().hex[:6]}"
+    copy = write(tmp_path, DEBIAN_CRONTAB)
+    # a copy elsewhere: the user column is recognised and the import refused, naming --system
+    for extra in ((), ("--dry-run",)):
+        r = cli("import-crontab", str(copy), "--prefix", prefix, "--timezone", "UTC", *extra)
+        assert r.exit_code == 2, r.output
+        assert r.stderr.count("\n") == 1 and r.stderr.startswith("schedo: ")
+        assert "line 19" in r.stderr and "'root'" in r.stderr
+        assert "--system" in r.stderr and "--user" in r.stderr
+    assert imported(client, prefix) == {}
+    # stdin too
+    r = cli("import-crontab", "-", "--prefix", prefix, input=DEBIAN_CRONTAB)
+    assert r.exit_code == 2 and "stdin: line 19" in r.stderr, r.output
+    # --user keeps the old reading, on purpose
+    r = cli("import-crontab", str(copy), "--user", "--dry-run", "--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["format"] == "user"
+    assert all(e["cron_command"].startswith("root\t") for e in doc["entries"])
+    # --system reads it right
+    r = cli("import-crontab", str(copy), "--system", "--prefix", prefix, "--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["format"] == "system"
+    assert [(e["line"], e["user"]) for e in doc["entries"]] == [
+        (19, "root"), (20, "root"), (21, "root"), (22, "root")
+    ]
+    assert doc["entries"][0]["cron_command"] == "cd / && run-parts --report /etc/cron.hourly"
+    jobs = imported(client, prefix)
+    assert len(jobs) == 4
+    assert all(not j.command.split()[-1].startswith("root") for j in jobs.values())  # type: ignore[union-attr]
+    assert all(j.metadata == {USER_KEY: "root"} for j in jobs.values())
+
+
+def test_system_paths_are_read_in_the_system_format(
+    cli: Cli, client: schedo.Client, tmp_path: Path, processes: list[Process]
+) -> None:
+    """/etc/crontab and /etc/cron.d/* (also through a symlink) need no --system; the command
+    then runs under a real agent without its user column."""
+    assert is_system_path("/etc/crontab") and is_system_path("/etc/cron.d/anything")
+    assert not is_system_path("/etc/crontab.bak") and not is_system_path("/etc/cron.daily/x")
+    assert not is_system_path("-") and not is_system_path(str(tmp_path / "crontab"))
+    real = sorted(p for p in Path("/etc/cron.d").glob("*") if p.is_file() and
+                  not p.name.startswith(".")) if Path("/etc/cron.d").is_dir() else []
+    link = tmp_path / "linked-crontab"
+    if real:  # a real system file of this machine, read where it lies and through a link
+        link.symlink_to(real[0])
+        for path in (real[0], link):
+            r = cli("import-crontab", str(path), "--dry-run", "--json")
+            assert r.exit_code in (0, 2), r.output
+            doc = json.loads(r.stdout)
+            assert doc["format"] == "system"
+            assert all(e["user"] for e in doc["entries"] if e["status"] == "dry-run"), doc
+    # a system line imported and run: its output is the command's, not "root: not found"
+    prefix = f"ct{uuid.uuid4().hex[:6]}"
+    path = write(tmp_path, "0 0 1 1 * root echo ran as $(id -un)\n")
+    r = cli("import-crontab", str(path), "--system", "--prefix", prefix, "--json")
+    assert r.exit_code == 0, r.output
+    [name] = [e["name"] for e in json.loads(r.stdout)["entries"]]
+    job = imported(client, prefix)[name]
+    a = agent(processes, cli.server.url, name, tmp_path)
+    run = client.trigger_job(job.id)
+    done = wait_run(client, job.id, run.id, TERMINAL, 20, a)
+    assert done.status == "completed", done
+    assert done.output == f"ran as {current_user()}\n"
+    assert a.stop() == 0, a.stderr()
+    if current_user() != "root":  # the agent says it does not switch users
+        assert "crontab user 'root'" in a.stderr()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "echo root", "root-cleanup.sh", "cd /tmp && ls", "/usr/bin/env true", "test -e /x",
+        "true nobody", "sh -c 'echo hi'", "nobody", "rootless --flag", "ROOT echo",
+        "exec nobody", "sync now", "mail -s hi root%body", "nobody -x", "nobody somearg",
+    ],
+)
+def test_ordinary_commands_are_not_taken_for_a_user(command: str) -> None:
+    entries = parse(f"* * * * * {command}\n", timezone="UTC")
+    assert user_column(entries) is None, command
+
+
+@pytest.mark.parametrize("command", ["root echo hi", "nobody /usr/bin/backup.sh", "root\tx"])
+def test_a_user_name_before_the_command_is_noticed(command: str) -> None:
+    [entry] = parse(f"@daily {command}\n", timezone="UTC")
+    assert user_column([entry]) is entry
+
+
+def test_paused_import_defines_paused_jobs(
+    cli: Cli, client: schedo.Client, tmp_path: Path
+) -> None:
+    prefix = f"ct{uuid.uuid4().hex[:6]}"
+    path = write(tmp_path, "* * * * * echo every minute\n@daily echo daily\n")
+    r = cli("import-crontab", str(path), "--prefix", prefix, "--paused")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.splitlines()[-1] == (
+        "2 job(s) defined paused, 0 line(s) skipped, 0 error(s)"
+    )
+    jobs = imported(client, prefix)
+    assert len(jobs) == 2
+    assert all(j.paused and j.next_run_at is None for j in jobs.values())
+    # importing again without --paused leaves them paused (a redefinition keeps the flag)
+    r = cli("import-crontab", str(path), "--prefix", prefix, "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["paused"] is False
+    assert all(j.paused for j in imported(client, prefix).values())
+    # the dry run says so too
+    r = cli("import-crontab", str(path), "--prefix", prefix, "--paused", "--dry-run")
+    assert "2 job(s) would be defined paused (dry run)" in r.stdout
+    # and a live job imported again with --paused is paused
+    other = f"ct{uuid.uuid4().hex[:6]}"
+    assert cli("import-crontab", str(path), "--prefix", other).exit_code == 0
+    assert not any(j.paused for j in imported(client, other).values())
+    assert cli("import-crontab", str(path), "--prefix", other, "--paused").exit_code == 0
+    assert all(j.paused for j in imported(client, other).values())
 
 
 def test_bad_options_and_files_exit_2(cli: Cli, tmp_path: Path) -> None:

@@ -93,3 +93,33 @@ async def test_short_lag_within_grace_runs_every_tick(engine: Engine) -> None:
     execs = await engine.runs(job["id"])
     assert [e["scheduled_for"][-3:-1] for e in execs] == [f"{s:02d}" for s in range(1, 11)]
     assert all(e["status"] == "pending" for e in execs)
+
+
+@pytest.mark.parametrize("policy", ["latest", "all"])
+async def test_caught_up_runs_get_their_pick_up_window_from_when_they_are_created(
+    engine: Engine, policy: str
+) -> None:
+    """After a downtime longer than the pick-up window, the caught-up runs do not expire at
+    once: their window (min(timeout, 60 s)) starts when the ticker creates them."""
+    job = await engine.api.define(name=f"late-{policy}", schedule="*/10 * * * *",
+                                  catch_up=policy, timeout_seconds=30)
+    engine.at("2026-11-28T12:35:00Z")  # 12:10, 12:20 and 12:30 were missed
+    await engine.tick()
+    assert await engine.reap() == []
+    engine.advance(29)
+    assert await engine.reap() == []
+    claimed = await engine.claim(f"late-{policy}")
+    assert len(claimed) == (1 if policy == "latest" else 3)
+    assert all(e["status"] == "running" for e in claimed)
+    # runs not picked up expire a window after their creation, as any other run
+    job2 = await engine.api.define(name=f"idle-{policy}", schedule="*/10 * * * *",
+                                   catch_up=policy, timeout_seconds=30)
+    engine.at("2026-11-28T12:55:00Z")
+    await engine.tick()
+    engine.advance(29)
+    assert [e for e in await engine.runs(job2["id"]) if e["status"] == "expired"] == []
+    engine.advance(2)
+    await engine.reap()
+    expired = [e for e in await engine.runs(job2["id"]) if e["status"] == "expired"]
+    assert expired and all("not picked up within 30s" in e["error"] for e in expired)
+    assert job["id"] != job2["id"]

@@ -22,9 +22,15 @@ What each kind of line becomes (``docs/cli.md`` has the same table for users):
   the command's stdin. That is not reproduced: such lines are skipped with a warning (move
   the input into a script, or escape the ``%`` as ``\\%`` if it is meant literally). ``\\%``
   becomes ``%``, as in cron.
-- ``--system``: lines have a sixth field, the user (``/etc/crontab``, ``/etc/cron.d``). The
-  user is not switched (commands run as the agent's user); each such line gets a warning.
-  Without ``--system`` the user field would be read as part of the command.
+- the system format (``/etc/crontab``, ``/etc/cron.d/*``): lines have a sixth field, the
+  user. It is read for those paths, or with ``--system``. The user is not switched to: the
+  agent runs every command as its own user. It is kept in the job's metadata
+  (``crontab_user``), a line whose user is not the importing user gets a warning, and the
+  agent logs a warning when it runs such a job as another user. For any other file (or
+  stdin) a sixth field that is a user name (an account of this machine, not a command on
+  ``PATH`` or a shell word, followed by a command) makes the import stop before defining
+  anything, naming ``--system`` (read it as the user) and ``--user`` (keep it as part of
+  the command).
 - a line ending with ``\\`` (cron has no continuation lines) and anything else that is neither
   an entry nor an assignment: an error with its line number; nothing is defined for it.
 
@@ -33,6 +39,9 @@ of the command's SHA-256>``, and ``-2``, ``-3``… for later entries with the sa
 (for example the same script at two schedules). The name does not depend on the line
 number or the schedule, so importing an edited crontab again updates the jobs in place
 (definition is create-or-update by name) instead of adding new ones.
+
+``--paused`` defines every job paused (``PATCH /jobs/pause/{id}`` right after its
+definition), for importing while the old crontab still runs: resume them once cron is off.
 
 Options that differ from cron's behaviour on purpose: ``--timeout`` (default 3600 s; cron
 never kills a command, Schedo needs a limit), ``--catch-up`` (default ``none``: like cron,
@@ -46,9 +55,12 @@ parsed (the others are still defined) or bad options; 1 the server refused some 
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import os
+import pwd
 import re
+import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,6 +102,17 @@ _FIELD = re.compile(r"^[A-Za-z0-9*,/\-?#]+$")
 _ASSIGN = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
 _PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 PLAIN_SHELLS = frozenset({"/bin/sh", "sh", "/usr/bin/sh"})
+SYSTEM_FILE = Path("/etc/crontab")
+SYSTEM_DIR = Path("/etc/cron.d")
+USER_KEY = "crontab_user"  # the job's metadata key for the system crontab's user column
+_USER_NAME = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
+# words a command may start with that are no programs on PATH: never read as a user name
+SHELL_WORDS = frozenset(
+    "alias bg break builtin case cd command continue do done echo elif else esac eval exec "
+    "exit export false fi for function getopts hash if kill local printf pwd read readonly "
+    "return select set shift source test then time times trap true type ulimit umask unalias "
+    "unset until wait while".split()
+)
 NOT_EXPORTED = frozenset({"CRON_TZ", "MAILTO", "MAILFROM"})
 
 
@@ -205,18 +228,81 @@ def job_name(prefix: str, command: str) -> str:
     return f"{prefix}-{slug(command)}-{digest}"
 
 
+def current_user() -> str:
+    """The user this process runs as (the agent's user, when it runs on this machine)."""
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return getpass.getuser()
+
+
+def is_system_path(path: str) -> bool:
+    """``/etc/crontab`` or a file in ``/etc/cron.d`` (also through a symlink): the system
+    crontab format, with a user field."""
+    if path == "-":
+        return False
+    given = Path(os.path.abspath(path))
+    for p in (given, given.resolve()):
+        if p == SYSTEM_FILE or p.parent == SYSTEM_DIR:
+            return True
+    return False
+
+
+def looks_like_user(word: str, rest: str) -> bool:
+    """Whether ``word``, the first word of a command followed by ``rest``, is rather the
+    user field of the system format: an account of this machine (or ``root``) that is no
+    program on ``PATH`` and no shell word, with a command after it. A program that shares
+    its name with an account (``sync``, ``man``) is read as the program."""
+    if not rest.strip() or not _USER_NAME.match(word) or word in SHELL_WORDS:
+        return False
+    if shutil.which(word) is not None or rest.lstrip().startswith("-"):
+        return False  # ``mail -s hi root``: what follows is an argument, not a command
+    if word == "root":
+        return True
+    if not _starts_command(rest):
+        return False
+    try:
+        pwd.getpwnam(word)
+    except KeyError:
+        return False
+    return True
+
+
+def _starts_command(rest: str) -> bool:
+    """Whether ``rest`` starts with a command: a path, a program on ``PATH`` or a shell word."""
+    first = rest.split(None, 1)[0]
+    return "/" in first or first in SHELL_WORDS or shutil.which(first) is not None
+
+
+def user_column(entries: list[Entry]) -> Entry | None:
+    """The first entry (parsed in the user format) whose command starts with a user name."""
+    for e in entries:
+        if e.raw_command is None or e.status not in ("job", "skipped"):
+            continue
+        words = e.raw_command.split(None, 1)
+        if len(words) == 2 and looks_like_user(words[0], words[1]):
+            return e
+    return None
+
+
 @dataclass
 class _State:
     timezone: str
     system: bool
+    agent_user: str
     env: dict[str, str] = field(default_factory=dict)
     shell: str | None = None
 
 
-def parse(text: str, *, timezone: str, system: bool = False) -> list[Entry]:
+def parse(
+    text: str, *, timezone: str, system: bool = False, agent_user: str | None = None
+) -> list[Entry]:
     """Every line of ``text`` that defines a job or has a warning or an error, in order.
-    Entries to define have status ``job``."""
-    state = _State(timezone=timezone, system=system)
+    Entries to define have status ``job``. ``agent_user``: the user commands will run as
+    (default: this process's), for the warning on a different user field."""
+    state = _State(
+        timezone=timezone, system=system, agent_user=agent_user or current_user()
+    )
     entries: list[Entry] = []
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.rstrip("\r\n")
@@ -296,9 +382,11 @@ def _parse_entry(text: str, entry: Entry, state: _State) -> None:
         return
     if state.system:
         entry.user = rest[0]
-        entry.warnings.append(
-            f"user field {rest[0]!r} ignored: the command runs as the agent's user"
-        )
+        if entry.user != state.agent_user:
+            entry.warnings.append(
+                f"user {entry.user!r} is not switched to: the agent runs the command as its "
+                f"own user ({state.agent_user!r} here)"
+            )
     raw, unescaped = _percent(rest[-1].strip())
     entry.schedule = schedule
     entry.timezone = state.timezone
@@ -365,16 +453,30 @@ def _check_schedules(entries: list[Entry]) -> None:
 # -- defining ----------------------------------------------------------------------------------
 
 
-def define(client: Client, entries: list[Entry], timeout: int, catch_up: str) -> None:
+def define(
+    client: Client, entries: list[Entry], timeout: int, catch_up: str, paused: bool = False
+) -> None:
+    """Define every entry to define; with ``paused``, pause each job right after its
+    definition (the API defines no job paused in one call: a run due in between is
+    reported as a warning)."""
     for e in entries:
         if e.status != "job":
             continue
         assert e.name and e.schedule and e.command
+        metadata = {USER_KEY: e.user} if e.user is not None else None
         try:
             job = client.define_job(
                 e.name, e.schedule, command=e.command, timezone=e.timezone,
-                timeout_seconds=timeout, catch_up=catch_up,
+                timeout_seconds=timeout, catch_up=catch_up, metadata=metadata,
             )  # fmt: skip
+            if paused and not job.paused:
+                last_run = job.last_run_at
+                job = client.pause_job(job.id)
+                if job.last_run_at is not None and job.last_run_at != last_run:
+                    e.warnings.append(
+                        "a run became due before the pause took effect: see schedo runs "
+                        + e.name
+                    )
         except (Unauthorized, Forbidden, NotFound):
             raise
         except ApiError as exc:
@@ -393,7 +495,7 @@ def _result(e: Entry) -> Cell:
     return Text.assemble(status_cell(e.status), (": " + "; ".join(notes)) if notes else "")
 
 
-def _print(entries: list[Entry], dry_run: bool, zone: str) -> None:
+def _print(entries: list[Entry], dry_run: bool, zone: str, system: bool, paused: bool) -> None:
     def schedule(e: Entry) -> str:
         if e.schedule is None:
             return "-"
@@ -413,8 +515,13 @@ def _print(entries: list[Entry], dry_run: bool, zone: str) -> None:
     jobs = sum(e.status in ("defined", "dry-run") for e in entries)
     skipped = sum(e.status == "skipped" for e in entries)
     errors = sum(e.status == "error" for e in entries)
-    verb = "would be defined (dry run)" if dry_run else "defined"
-    typer.echo(f"{jobs} job(s) {verb}, {skipped} line(s) skipped, {errors} error(s)")
+    verb = "would be defined" if dry_run else "defined"
+    if paused:
+        verb += " paused"
+    if dry_run:
+        verb += " (dry run)"
+    note = "; system crontab format: the sixth field is the user" if system else ""
+    typer.echo(f"{jobs} job(s) {verb}, {skipped} line(s) skipped, {errors} error(s){note}")
 
 
 def _read(path: str) -> str:
@@ -440,8 +547,18 @@ def import_crontab(
         ),
     ] = None,
     system: Annotated[
+        bool | None,
+        typer.Option(
+            "--system/--user",
+            help="--system: a user field after the times (/etc/crontab format); --user: no "
+            "user field [default: --system for /etc/crontab and /etc/cron.d/*, else --user; "
+            "a user name in the sixth field stops the import].",
+            show_default=False,
+        ),
+    ] = None,
+    paused: Annotated[
         bool,
-        typer.Option("--system", help="System crontab format: a user field after the times."),
+        typer.Option("--paused", help="Define the jobs paused (while the old crontab still runs)."),
     ] = False,
     timeout: Annotated[
         int,
@@ -471,7 +588,21 @@ def import_crontab(
         zone = timezone if timezone is not None else local_zone()
         if not valid_zone(zone):
             raise CliError(f"--timezone: unknown time zone {zone!r}", EXIT_USAGE)
-        entries = parse(_read(file), timezone=zone, system=system)
+        text = _read(file)
+        is_system = is_system_path(file) if system is None else system
+        entries = parse(text, timezone=zone, system=is_system)
+        if system is None and not is_system:
+            suspect = user_column(entries)
+            if suspect is not None:
+                word = (suspect.raw_command or "").split(None, 1)[0]
+                where = "stdin" if file == "-" else file
+                raise CliError(
+                    f"{where}: line {suspect.line} starts its command with {word!r}, a user "
+                    "name: is this a system crontab (the /etc/crontab format, with a user "
+                    "field)? Pass --system to read that field as the user, or --user to "
+                    "keep it as part of the command; nothing was defined",
+                    EXIT_USAGE,
+                )
         name_entries(entries, prefix)
         if dry_run:
             _check_schedules(entries)
@@ -480,17 +611,19 @@ def import_crontab(
                     e.status = "dry-run"
         else:
             with Connection(url, key, env).client() as client:
-                define(client, entries, timeout, catch_up)
+                define(client, entries, timeout, catch_up, paused)
         if as_json:
             print_json(
                 {
                     "dry_run": dry_run,
                     "timezone": zone,
+                    "format": "system" if is_system else "user",
+                    "paused": paused,
                     "entries": [e.to_json() for e in entries],
                 }
             )
         else:
-            _print(entries, dry_run, zone)
+            _print(entries, dry_run, zone, is_system, paused)
     if any(e.status == "error" and not e.refused for e in entries):
         raise typer.Exit(EXIT_USAGE)
     if any(e.status == "error" for e in entries):

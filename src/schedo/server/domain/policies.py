@@ -58,11 +58,14 @@ class TickPlan:
     """What to create for one job whose ticks ``<= now`` have come due.
 
     ``run``: instants that get a pending execution (attempt 1), oldest first.
+    ``caught_up``: those of ``run`` that were missed and are run late (catch-up): their
+    pick-up window starts when they are created, not at their instant.
     ``skipped_at``/``missed``: when missed ticks are not run, one skipped execution at the
     latest such instant records how many (``missed_exact`` False means "at least").
     """
 
     run: list[datetime] = field(default_factory=list)
+    caught_up: list[datetime] = field(default_factory=list)
     skipped_at: datetime | None = None
     missed: int = 0
     missed_exact: bool = True
@@ -151,4 +154,5 @@ def plan_ticks(
     else:
         plan.missed = 0
     plan.run = chosen + on_time
+    plan.caught_up = chosen
     return plan

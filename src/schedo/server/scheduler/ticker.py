@@ -39,6 +39,7 @@ def plan_job(job: Job, now: datetime, grace: timedelta) -> TickPlanned:
         skipped_at=plan.skipped_at,
         skipped_error=plan.skip_message(job.catch_up) if plan.skipped_at else None,
         next_run_at=nxt,
+        caught_up=plan.caught_up,
     )
 
 

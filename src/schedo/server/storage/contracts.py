@@ -31,6 +31,8 @@ class TickPlanned:
     """What the scheduler decided for one due job (see ``SchedulerStore.tick``).
 
     ``run``: instants that get an execution (attempt 1, trigger "schedule"), ascending.
+    ``caught_up``: the instants of ``run`` that are missed ticks run late; their pick-up
+    deadline is counted from ``now`` (when they are created), not from the instant.
     ``skipped_at``/``skipped_error``: one skipped execution recording missed ticks.
     ``next_run_at``: the job's next fire instant after ``now``.
     """
@@ -39,6 +41,7 @@ class TickPlanned:
     skipped_at: datetime | None
     skipped_error: str | None
     next_run_at: datetime | None
+    caught_up: Sequence[datetime] = ()
 
 
 @dataclass(frozen=True, slots=True)

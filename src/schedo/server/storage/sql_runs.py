@@ -49,7 +49,10 @@ def _exec_row(
     now: datetime,
     error: str | None = None,
     metadata: dict[str, Any] | None = None,
+    window_from: datetime | None = None,
 ) -> dict[str, Any]:
+    """One execution row. The pick-up window starts at ``due_at`` unless ``window_from``
+    says otherwise (a caught-up tick: when it was created)."""
     live = status is ExecStatus.PENDING
     return {
         "job_id": job.id,
@@ -63,7 +66,8 @@ def _exec_row(
         "trigger": trigger.value,
         "due_at": due_at,
         "pickup_deadline": (
-            policies.pickup_deadline(due_at, job.timeout_seconds) if live else None
+            policies.pickup_deadline(window_from or due_at, job.timeout_seconds)
+            if live else None
         ),
         "run_deadline": None,
         "timeout_seconds": job.timeout_seconds,
@@ -439,6 +443,7 @@ class RunSql:
             job_updates: list[dict[str, Any]] = []
             for job in due:
                 plan = planner(job)
+                late = set(plan.caught_up)
                 last_pending: datetime | None = None
                 for t in plan.run:
                     if job.blocking and (job.id in active):
@@ -466,6 +471,7 @@ class RunSql:
                             trigger=Trigger.SCHEDULE,
                             due_at=t,
                             now=now,
+                            window_from=now if t in late else None,
                         )
                     )
                     last_pending = t
