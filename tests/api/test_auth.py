@@ -84,7 +84,12 @@ async def test_environment_key_manages_only_own_keys(api: Api) -> None:
     k1 = await api.env_key(1)
     r = await api.client.post("/apikeys", json={"environment_id": env2["id"], "name": "x"},
                               headers=k1)
-    assert r.status_code == 403
+    # another environment answers exactly as a missing one (issue 23.5)
+    missing = await api.client.post("/apikeys", json={"environment_id": 999_999, "name": "x"},
+                                    headers=k1)
+    assert r.status_code == missing.status_code == 404
+    assert r.json() == {"message": f"environment {env2['id']} not found"}
+    assert missing.json() == {"message": "environment 999999 not found"}
     r = await api.client.post("/apikeys", json={"environment_id": 1, "name": "mine"}, headers=k1)
     assert r.status_code == 200
     other = (await api.client.post("/apikeys", json={"environment_id": env2["id"], "name": "o"},

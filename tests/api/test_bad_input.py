@@ -75,7 +75,7 @@ RAW: list[tuple[str, str, bytes, int]] = [
     ("POST", "/jobs/definition", b'{"name": "abcd", "schedule": ', 400),
     ("POST", "/jobs/definition", b"\xff\xfe\x00", 400),
     ("POST", "/jobs/definition", b"", 422),
-    ("PATCH", "/jobs/mute/1", b"{}", 422),
+    ("PATCH", "/jobs/mute/1", b"[]", 422),
     ("PATCH", "/jobs/mute/1", b'{"muted": "no"}', 422),
     ("POST", "/org/emails", b"[1]", 422),
     ("POST", "/apikeys", b'{"environment_id": "1", "name": "x"}', 422),

@@ -8,7 +8,7 @@ from tests.conftest import Api
 async def test_org_shape(api: Api) -> None:
     org = (await api.client.get("/org", headers=api.admin)).json()
     assert org == {"id": 1, "name": org["name"], "emails": [], "single_user_org": False,
-                   "clerk_id": None}
+                   "clerk_id": None, "edges": {}}
 
 
 async def test_environments_create_list_delete(api: Api) -> None:

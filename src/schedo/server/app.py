@@ -17,7 +17,7 @@ from fastapi import FastAPI
 
 from . import metrics
 from .api import errors, executions, jobs, limits, notifications, openapi_errors, ops, org, pull
-from .api.middleware import BodyLimit, JsonBodies
+from .api.middleware import BodyLimit, JsonBodies, RetryHint
 from .bus import Bus
 from .clock import Clock, SystemClock
 from .metrics_store import MeteredOutboundClient, MeteredStore
@@ -115,6 +115,7 @@ def create_app(
     mount_dashboard(app)  # /ui/..., GET / (browsers only), /static
     app.add_middleware(JsonBodies)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RetryHint)  # outside BodyLimit: its 413 carries the hint too
     limits.install(app, settings)  # ValueError for a bad SCHEDO_TRUSTED_PROXIES
     openapi_errors.install(app)
     metrics.install(app, settings.metrics_token)  # last: its middleware is the outermost

@@ -7,6 +7,7 @@ are 400.
 
 from __future__ import annotations
 
+import difflib
 import logging
 from typing import Any
 
@@ -24,6 +25,7 @@ from ..domain.errors import (
     SchedoError,
     Unauthorized,
 )
+from . import models
 
 log = logging.getLogger("schedo.api")
 
@@ -38,7 +40,6 @@ SHAPE_TYPES = {
     "missing",
     "model_type",
     "model_attributes_type",
-    "extra_forbidden",
     "dict_type",
     "list_type",
     "is_instance_of",
@@ -56,11 +57,36 @@ def _where(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
-def classify(errors: list[dict[str, Any]]) -> tuple[int, str]:
+def _unknown_fields(errors: list[dict[str, Any]]) -> str | None:
+    """"unknown field 'max_retires' (did you mean 'max_retries'?)" for every field the
+    body's model does not know, or None."""
+    extra = [e for e in errors if e.get("type") == "extra_forbidden"]
+    if not extra:
+        return None
+    notes = []
+    for e in extra:
+        loc = tuple(e.get("loc", ()))
+        name = str(loc[-1]) if loc else "?"
+        where = ".".join(str(p) for p in loc[1:-1])
+        known = [str(k) for k in (e.get("ctx") or {}).get("known", [])]
+        guess = difflib.get_close_matches(name, known, n=1, cutoff=0.7)
+        hint = f" (did you mean {guess[0]!r}?)" if guess else ""
+        notes.append(f"{where + '.' if where else ''}{name!r}{hint}")
+    return f"unknown field{'s' if len(notes) > 1 else ''} " + ", ".join(notes)
+
+
+def classify(errors: list[dict[str, Any]], known: list[str] | None = None) -> tuple[int, str]:
     first = errors[0]
     loc = tuple(first.get("loc", ()))
     if any(e.get("type") == "json_invalid" for e in errors):
         return 400, "body: malformed JSON"
+    if known is not None:
+        for e in errors:
+            if e.get("type") == "extra_forbidden":
+                e["ctx"] = {**(e.get("ctx") or {}), "known": known}
+    unknown = _unknown_fields(errors)
+    if unknown is not None:
+        return 400, f"body: {unknown}"
     if loc and loc[0] in ("path", "query", "header"):
         return 400, f"{_where(loc)}: {first.get('msg', 'invalid value')}"
     status = (
@@ -80,7 +106,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_r: Request, exc: RequestValidationError) -> JSONResponse:
-        status, msg = classify(list(exc.errors()))
+        status, msg = classify(list(exc.errors()), models.KNOWN_FIELDS)
         return error(status, msg)
 
     @app.exception_handler(StarletteHTTPException)

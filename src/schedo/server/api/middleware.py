@@ -4,12 +4,18 @@
 endless body is cut off without being buffered.
 ``JsonBodies``: API bodies are JSON whatever the content-type says (``curl -d`` sends
 form-urlencoded; some clients send none), so that a JSON body is read as JSON and anything
-else is a clear "malformed JSON" 400 instead of a confusing shape error.
+else is a clear "malformed JSON" 400 instead of a confusing shape error; a JSON body nested
+deeper than ``MAX_JSON_DEPTH`` is refused (400) before it is parsed, so that nothing stored can
+later make a response fail (serialisers stop at a few hundred levels).
+``RetryHint``: every error answer says whether a client should resend (``x-should-retry``,
+the header the hosted API's official clients obey): ``false`` for permanent errors (400,
+401, 403, 404, 409, 413, 422), ``true`` for 429 and 503.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -81,6 +87,26 @@ async def _reply(send: Send, status: int, message: str) -> None:
 JSON_TYPES = (b"application/json", b"multipart/form-data")
 
 
+MAX_JSON_DEPTH = 32
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_BRACKET = re.compile(rb"[\[\]{}]")
+
+
+def json_depth(body: bytes, limit: int = MAX_JSON_DEPTH) -> int:
+    """How deep ``body``'s arrays and objects nest, counted up to ``limit + 1``: cheap for
+    ordinary bodies (fewer brackets than the limit need no scan), linear for any other."""
+    if body.count(b"{") + body.count(b"[") <= limit:
+        return 0
+    depth = deepest = 0
+    for m in _BRACKET.finditer(_STRING.sub(b"", body)):
+        depth += 1 if m.group() in (b"{", b"[") else -1
+        if depth > deepest:
+            deepest = depth
+            if deepest > limit:
+                break
+    return deepest
+
+
 class JsonBodies:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -89,7 +115,70 @@ class JsonBodies:
         if scope["type"] == "http" and scope["method"] in ("POST", "PUT", "PATCH", "DELETE"):
             headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
             current = next((v for k, v in scope["headers"] if k == b"content-type"), b"")
+            if not scope["path"].startswith("/ui/"):  # the dashboard's forms are no JSON
+                checked = await self._checked(receive, send)
+                if checked is None:
+                    return
+                receive = checked
             if not current.lower().startswith(JSON_TYPES):
                 scope = dict(scope)
                 scope["headers"] = [*headers, (b"content-type", b"application/json")]
         await self.app(scope, receive, send)
+
+    @staticmethod
+    async def _checked(receive: Receive, send: Send) -> Receive | None:
+        """Read the whole body (BodyLimit has capped it), refuse one nested too deep, and
+        hand the app a receive that replays it. None when the answer was sent."""
+        chunks: list[bytes] = []
+        while True:
+            msg = await receive()
+            if msg["type"] != "http.request":
+                first: Message | None = msg
+                break
+            chunks.append(msg.get("body", b""))
+            if not msg.get("more_body", False):
+                first = None
+                break
+        body = b"".join(chunks)
+        if first is None and json_depth(body) > MAX_JSON_DEPTH:
+            await _reply(send, 400, f"body: JSON nested deeper than {MAX_JSON_DEPTH} levels")
+            return None
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                if first is not None:
+                    return first
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        return replay
+
+
+PERMANENT = frozenset({400, 401, 403, 404, 409, 413, 422})
+TRANSIENT = frozenset({429, 503})
+
+
+class RetryHint:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def hinted(msg: Message) -> None:
+            if msg["type"] == "http.response.start":
+                status = msg["status"]
+                if status in PERMANENT or status in TRANSIENT:
+                    headers = list(msg.get("headers", []))
+                    if not any(k.lower() == b"x-should-retry" for k, _ in headers):
+                        value = b"false" if status in PERMANENT else b"true"
+                        headers.append((b"x-should-retry", value))
+                        msg = {**msg, "headers": headers}
+            await send(msg)
+
+        await self.app(scope, receive, hinted)

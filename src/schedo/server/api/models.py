@@ -1,5 +1,6 @@
-"""Request bodies. Strict types (no silent coercion of "1" to 1); unknown fields ignored so
-clients of the hosted API that send extra fields keep working. Value rules live in
+"""Request bodies. Strict types (no silent coercion of "1" to 1). A field Schedo does not know
+is refused (400 naming it: a typo such as ``max_retires`` must not silently give a job the
+defaults); every field of the hosted API's own request shapes is known. Value rules live in
 services/validation.py so that they give 400 with a message naming the field."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(strict=True, extra="ignore")
+    model_config = ConfigDict(strict=True, extra="forbid")
 
 
 class DefinitionIn(_In):
@@ -24,14 +25,19 @@ class DefinitionIn(_In):
     timezone: str | None = None
     catch_up: str | None = None
     command: str | None = None
+    # the response's ``timeout`` ("30s") is accepted as input too: a job read back and sent
+    # again defines the same job
+    timeout: str | int | None = None
 
 
 class MuteIn(_In):
-    muted: bool
+    # the hosted client declares the field optional: a mute without a value mutes
+    muted: bool = True
 
 
 class WebhookIn(_In):
-    webhook_url: str | None
+    # absent or null clears the URL: the job stops being a push job (docs/api.md)
+    webhook_url: str | None = None
 
 
 class CompleteIn(_In):
@@ -58,3 +64,10 @@ class EnvironmentIn(_In):
 class ApiKeyIn(_In):
     environment_id: int
     name: str
+
+
+# every field name some request body knows (for the "did you mean" of an unknown field)
+KNOWN_FIELDS = sorted(
+    {f for m in (DefinitionIn, MuteIn, WebhookIn, BatchItemIn, EnvironmentIn, ApiKeyIn)
+     for f in m.model_fields}
+)

@@ -83,6 +83,7 @@ class EnvironmentOut(BaseModel):
     organization_id: int
     created_at: str
     webhook_signature_key: str
+    edges: dict[str, Any]
 
 
 class ApiKeyOut(BaseModel):
@@ -95,6 +96,7 @@ class ApiKeyOut(BaseModel):
     revoked: bool
     admin: bool
     created_at: str
+    edges: dict[str, Any]
 
 
 class OrgOut(BaseModel):
@@ -103,6 +105,7 @@ class OrgOut(BaseModel):
     emails: list[str]
     single_user_org: bool
     clerk_id: None
+    edges: dict[str, Any]
 
 
 def job(j: Job) -> dict[str, Any]:
@@ -160,6 +163,7 @@ def environment(e: Environment) -> dict[str, Any]:
         "organization_id": e.organization_id,
         "created_at": rfc3339(e.created_at),
         "webhook_signature_key": e.webhook_signature_key,
+        "edges": {},  # the hosted (ent) service's relation holder, always empty here
     }
 
 
@@ -174,6 +178,7 @@ def api_key(k: ApiKey, secret: str | None = None) -> dict[str, Any]:
         "revoked": k.revoked,
         "admin": k.admin,
         "created_at": rfc3339(k.created_at),
+        "edges": {},
     }
 
 
@@ -184,4 +189,5 @@ def org(o: Organization, emails: list[str]) -> dict[str, Any]:
         "emails": emails,
         "single_user_org": False,
         "clerk_id": None,
+        "edges": {},
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 
@@ -52,3 +53,19 @@ def format_duration(seconds: int) -> str:
     if s:
         parts.append(f"{s}s")
     return "".join(parts)
+
+
+_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+def parse_duration(text: str) -> int | None:
+    """The inverse of ``format_duration``: "30s", "5m", "1h30m", "90" (seconds) -> seconds.
+    None when ``text`` is no such duration (or zero)."""
+    t = text.strip().lower()
+    if t.isdigit():
+        return int(t) if len(t) <= 9 else None
+    m = _DURATION.match(t)
+    if not t or m is None or any(g is not None and len(g) > 9 for g in m.groups()):
+        return None
+    h, mi, s = (int(g) if g else 0 for g in m.groups())
+    return h * 3600 + mi * 60 + s or None

@@ -23,7 +23,7 @@ async def define(svc: Services, p: Principal, body: dict[str, Any]) -> Job:
         timezone=body.get("timezone"),
         blocking=body.get("blocking"),
         metadata_value=body.get("metadata"),
-        timeout_seconds=body.get("timeout_seconds"),
+        timeout_seconds=validation.timeout_field(body.get("timeout_seconds"), body.get("timeout")),
         webhook=body.get("webhook_url"),
         retries=body.get("max_retries"),
         catch_up_value=body.get("catch_up"),

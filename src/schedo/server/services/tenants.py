@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..domain.errors import Forbidden, InvalidInput
+from ..domain.errors import InvalidInput, NotFound
 from ..domain.records import ApiKey, Environment, Organization
 from . import keys, validation
 from .auth import require_admin
@@ -89,11 +89,9 @@ async def create_key(svc: Services, p: Principal, env_id: int, name: str) -> tup
     """A new environment key; returns the record and the full secret (shown once)."""
     validation.plain_name(name)
     if not p.admin and env_id != p.key_env_id:
-        # an environment key only manages keys of its own environment
-        await svc.store.get_environment(p.org_id, env_id)  # foreign org: 404 first
-        raise Forbidden(
-            "environment_id: an environment key may only create keys for its own environment"
-        )
+        # an environment key sees only its own environment: any other one answers exactly
+        # as a missing one (SPEC 2: never reveal that it exists)
+        raise NotFound(f"environment {env_id} not found")
     await svc.store.get_environment(p.org_id, env_id)
     secret = keys.new_key()
     record = await svc.store.create_key(

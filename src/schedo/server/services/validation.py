@@ -15,6 +15,7 @@ from ..domain.errors import InvalidInput
 from ..domain.model import CatchUp, JobType
 from ..domain.policies import DEFAULT_TIMEOUT_SECONDS
 from ..domain.records import JobSpec
+from ..domain.timefmt import parse_duration
 from ..push import guard
 
 NAME_MIN, NAME_MAX = 4, 200
@@ -54,9 +55,24 @@ def plain_name(name: str, field: str = "name") -> str:
     return name
 
 
+METADATA_MAX_KEYS = 1000
+
+
+def _keys(value: Any) -> int:
+    """Object keys at every level of a JSON value (its depth is capped at the door)."""
+    if isinstance(value, dict):
+        return len(value) + sum(_keys(v) for v in value.values())
+    if isinstance(value, list):
+        return sum(_keys(v) for v in value)
+    return 0
+
+
 def metadata(value: dict[str, Any] | None) -> dict[str, Any]:
     if value is None:
         return {}
+    count = _keys(value)
+    if count > METADATA_MAX_KEYS:
+        raise InvalidInput(f"metadata: {count} keys in all, at most {METADATA_MAX_KEYS}")
     size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
     if size > METADATA_MAX_BYTES:
         raise InvalidInput(f"metadata: {size} bytes as JSON, at most {METADATA_MAX_BYTES}")
@@ -69,6 +85,23 @@ def timeout(value: int | None) -> int:
     if value <= 0 or value > TIMEOUT_MAX:
         raise InvalidInput(f"timeout_seconds: must be between 1 and {TIMEOUT_MAX} (24 h)")
     return value
+
+
+def timeout_field(seconds: int | None, text: str | int | None) -> int | None:
+    """``timeout_seconds``, or the response's ``timeout`` ("30s", "5m", "1h30m") sent back
+    as input; both given must agree."""
+    if text is None:
+        return seconds
+    parsed = text if isinstance(text, int) else parse_duration(text)
+    if parsed is None:
+        raise InvalidInput(
+            f"timeout: {str(text)[:50]!r} is not a duration such as 30s, 5m or 1h30m"
+        )
+    if seconds is not None and seconds != parsed:
+        raise InvalidInput(
+            f"timeout: {text!r} disagrees with timeout_seconds {seconds}: send one of them"
+        )
+    return parsed
 
 
 def max_retries(value: int | None) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..domain.errors import NotFound
@@ -159,9 +159,13 @@ class JobSql:
             values["muted"] = muted
         if set_webhook:
             values["webhook_url"] = webhook_url
-            values["type"] = (JobType.PUSH if webhook_url else JobType.SDK).value
             if webhook_url:
+                values["type"] = JobType.PUSH.value
                 values["command"] = None
+            else:  # a command job stays one; a push job without its URL is run by workers
+                values["type"] = case(
+                    (jobs.c.command.is_not(None), JobType.COMMAND.value), else_=JobType.SDK.value
+                )
         async with self.db.write() as c:
             r = (
                 await c.execute(
