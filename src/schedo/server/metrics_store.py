@@ -11,7 +11,7 @@ services or loops.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -33,8 +33,10 @@ class MeteredStore(SqlStore):
         self.metrics = metrics
         self._channels: OrderedDict[int, str] = OrderedDict()
 
-    async def tick(self, now: datetime, limit: int, planner: Planner) -> TickResult:
-        res = await super().tick(now, limit, planner)
+    async def tick(
+        self, now: datetime, limit: int, planner: Planner, skip: Collection[int] = ()
+    ) -> TickResult:
+        res = await super().tick(now, limit, planner, skip)
         self.metrics.ticks_created(res.created)
         return res
 
@@ -66,8 +68,15 @@ class MeteredStore(SqlStore):
         )
         return out
 
-    async def expire_overdue(self, now: datetime) -> list[Execution]:
-        got = await super().expire_overdue(now)
+    async def expire_overdue(
+        self,
+        now: datetime,
+        *,
+        held_before: datetime | None = None,
+        skip: Collection[int] = (),
+        only: Sequence[int] | None = None,
+    ) -> list[Execution]:
+        got = await super().expire_overdue(now, held_before=held_before, skip=skip, only=only)
         self.metrics.runs_ended(got)
         return got
 

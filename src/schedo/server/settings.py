@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     # Scheduling
     tick_batch_size: int = 1000
     misfire_grace_seconds: float = 15.0
+    restart_grace_seconds: float = Field(
+        default=30.0, ge=0,
+        description="After a start, deadlines that passed while no server ran wait this long "
+        "before their runs expire, so reconnecting workers can report (docs/semantics.md).",
+    )
     # Test hook only: pretend this host's clock is off by this much (PostgreSQL corrects it).
     clock_skew_seconds: float = 0.0
     # Notifications (SPEC 4)

@@ -1,29 +1,55 @@
 """The reaper: expires runs past their pick-up or run deadline and schedules their retries.
 
 Sleeps until the nearest deadline; wakes early when a new run may bring a nearer one.
+
+Restart grace: a deadline that passed while no server ran (earlier than this process's
+start) is held for ``restart_grace_seconds`` after the start, so that workers that kept
+their results through the outage can reconnect and report them before the run counts as
+expired (docs/semantics.md, "Deadlines"). Deadlines that pass after the start are kept as
+usual.
+
+One run whose expiry fails alone is set aside (``SetAside``); the others still expire.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ..domain.records import Execution
 from ..services.context import Services
+from .setaside import SetAside
 
 log = logging.getLogger("schedo.reaper")
 MAX_IDLE = 30.0
 
 
 class Reaper:
-    def __init__(self, svc: Services) -> None:
+    def __init__(self, svc: Services, started_at: datetime | None = None) -> None:
         self.svc = svc
+        self.started_at = started_at or svc.clock.now()
+        self.resume_at = self.started_at + timedelta(
+            seconds=svc.settings.restart_grace_seconds
+        )
+        self.aside = SetAside("reaper")
+
+    def held_before(self, now: datetime) -> datetime | None:
+        """Deadlines earlier than this are held at ``now`` (None: none are)."""
+        return self.started_at if now < self.resume_at else None
 
     async def reap_once(self, now: datetime) -> list[Execution]:
         expired: list[Execution] = []
+        held = self.held_before(now)
         while True:
-            batch = await self.svc.store.expire_overdue(now)
+            try:
+                batch = await self.svc.store.expire_overdue(
+                    now, held_before=held, skip=self.aside.ids(now)
+                )
+            except Exception:
+                log.exception("reaper.batch_failed: retrying its runs one by one")
+                expired.extend(await self._one_by_one(now, held))
+                break
             expired.extend(batch)
             if not batch:
                 break
@@ -32,13 +58,28 @@ class Reaper:
             self.svc.bus.runs_ready.notify()  # retries may have been created
         return expired
 
+    async def _one_by_one(self, now: datetime, held: datetime | None) -> list[Execution]:
+        store, out = self.svc.store, []
+        for run_id in await store.overdue_ids(now, held_before=held, skip=self.aside.ids(now)):
+            try:
+                out.extend(await store.expire_overdue(now, held_before=held, only=[run_id]))
+            except Exception as exc:
+                self.aside.add(run_id, now, exc)
+        return out
+
     async def run(self) -> None:
         clock, bus = self.svc.clock, self.svc.bus
+        if self.resume_at > clock.now():
+            log.info("reaper.restart_grace until=%s", self.resume_at.isoformat())
         while True:
             seen = bus.deadlines_changed.version
             try:
-                await self.reap_once(clock.now())
-                nearest = await self.svc.store.earliest_deadline()
+                now = clock.now()
+                await self.reap_once(now)
+                held = self.held_before(now)
+                nearest = await self.svc.store.earliest_deadline(not_before=held)
+                if held is not None:
+                    nearest = min(nearest or self.resume_at, self.resume_at)
             except asyncio.CancelledError:
                 raise
             except Exception:

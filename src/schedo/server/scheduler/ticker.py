@@ -10,6 +10,7 @@ transaction), not from this loop: several tickers may run at once.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ from ..domain.records import Execution, Job
 from ..domain.schedules import for_job
 from ..services.context import Services
 from ..storage.contracts import TickPlanned
+from .setaside import SetAside
 
 log = logging.getLogger("schedo.ticker")
 MAX_IDLE = 30.0
@@ -56,20 +58,54 @@ class Ticker:
         self.svc = svc
         self.grace = timedelta(seconds=svc.settings.misfire_grace_seconds)
         self.batch = svc.settings.tick_batch_size
+        self.aside = SetAside("ticker")
 
     async def tick_once(self, now: datetime) -> int:
-        """Handle every job due at ``now``; return how many pending runs were created."""
+        """Handle every job due at ``now``; return how many pending runs were created. A
+        batch that fails is retried one job per transaction, and a job that fails alone is
+        set aside (``SetAside``) so that every other job still ticks."""
         created = 0
         while True:
-            res = await self.svc.store.tick(now, self.batch, lambda j: plan_job(j, now, self.grace))
-            pending = [e for e in res.created if e.status.value == "pending"]
-            created += len(pending)
-            if res.created:
-                self.svc.bus.runs_ready.notify(topics(pending))
-                self.svc.bus.deadlines_changed.notify()
-            if pending:
-                log.debug("tick.created count=%d", len(pending))
+            try:
+                res = await self.svc.store.tick(
+                    now, self.batch, lambda j: plan_job(j, now, self.grace), self.aside.ids(now)
+                )
+            except Exception:
+                log.exception("ticker.batch_failed: retrying its jobs one by one")
+                return created + await self._one_by_one(now)
+            created += self._announce(res.created)
             if res.jobs < self.batch:
+                return created
+
+    def _plan_noting(self, planned: list[Job], now: datetime, job: Job) -> TickPlanned:
+        planned.append(job)
+        return plan_job(job, now, self.grace)
+
+    def _announce(self, made: Sequence[Execution]) -> int:
+        pending = [e for e in made if e.status.value == "pending"]
+        if made:
+            self.svc.bus.runs_ready.notify(topics(pending))
+            self.svc.bus.deadlines_changed.notify()
+        if pending:
+            log.debug("tick.created count=%d", len(pending))
+        return len(pending)
+
+    async def _one_by_one(self, now: datetime) -> int:
+        created = 0
+        while True:
+            planned: list[Job] = []
+            try:
+                res = await self.svc.store.tick(
+                    now, 1, functools.partial(self._plan_noting, planned, now),
+                    self.aside.ids(now),
+                )
+            except Exception as exc:
+                if not planned:
+                    raise  # not a job's fault: the database itself
+                self.aside.add(planned[-1].id, now, exc)
+                continue
+            created += self._announce(res.created)
+            if res.jobs < 1:
                 return created
 
     async def run(self) -> None:

@@ -9,7 +9,7 @@ PostgreSQL; the contract tests in tests/contract run against both.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -281,7 +281,9 @@ class SchedulerStore(Protocol):
     async def earliest_next_run_at(self) -> datetime | None:
         """The smallest next_run_at over all unpaused jobs."""
 
-    async def tick(self, now: datetime, limit: int, planner: Planner) -> TickResult:
+    async def tick(
+        self, now: datetime, limit: int, planner: Planner, skip: Collection[int] = ()
+    ) -> TickResult:
         """Handle up to ``limit`` unpaused jobs with next_run_at <= now, oldest due first, in
         one transaction: call ``planner`` (pure, no I/O) for each, insert the executions it
         asks for and store its next_run_at. Inserted runs are pending, except that a blocking
@@ -290,16 +292,38 @@ class SchedulerStore(Protocol):
         source, instant, attempt) makes every insert idempotent, and on PostgreSQL the due
         rows are locked with SKIP LOCKED, so concurrent schedulers never create a tick
         twice. A created pending run makes the job "pending" with last_run_at = its instant
-        and retry_count 0."""
+        and retry_count 0. Jobs whose id is in ``skip`` (set aside after a failure) are not
+        touched."""
 
-    async def expire_overdue(self, now: datetime) -> list[Execution]:
+    async def overdue_ids(
+        self,
+        now: datetime,
+        *,
+        held_before: datetime | None = None,
+        skip: Collection[int] = (),
+        limit: int = 1000,
+    ) -> list[int]:
+        """Up to ``limit`` ids of the executions ``expire_overdue`` would expire (read only:
+        the reaper uses it to find a row that makes a batch fail)."""
+
+    async def expire_overdue(
+        self,
+        now: datetime,
+        *,
+        held_before: datetime | None = None,
+        skip: Collection[int] = (),
+        only: Sequence[int] | None = None,
+    ) -> list[Execution]:
         """Expire pending executions past their pick-up deadline and running ones past their
         run deadline, create their retries (attempt+1, trigger "retry", due after the
-        backoff) where max_retries allows, update job status; return the expired ones."""
+        backoff) where max_retries allows, update job status; return the expired ones (at
+        most a batch of 1,000: call again until it returns none). A deadline earlier than
+        ``held_before`` is left alone (the restart grace: it passed while no server ran);
+        ids in ``skip`` are left alone; with ``only``, just those ids (if still overdue)."""
 
-    async def earliest_deadline(self) -> datetime | None:
-        """The nearest pick-up or run deadline of a live execution (the reaper sleeps until
-        then)."""
+    async def earliest_deadline(self, not_before: datetime | None = None) -> datetime | None:
+        """The nearest pick-up or run deadline of a live execution, ignoring deadlines
+        earlier than ``not_before`` (the reaper sleeps until then)."""
 
 
 # -- notifications (SPEC 4) ----------------------------------------------------------------------

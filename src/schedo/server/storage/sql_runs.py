@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -416,7 +416,9 @@ class RunSql:
             .returning(*executions.c)
         )
 
-    async def tick(self, now: datetime, limit: int, planner: Planner) -> TickResult:
+    async def tick(
+        self, now: datetime, limit: int, planner: Planner, skip: Collection[int] = ()
+    ) -> TickResult:
         async with self.db.write() as c:
             q = (
                 select(jobs)
@@ -424,6 +426,8 @@ class RunSql:
                 .order_by(jobs.c.next_run_at)
                 .limit(limit)
             )
+            if skip:
+                q = q.where(jobs.c.id.not_in(list(skip)))
             due = [rows.job(r) for r in await c.execute(self.db.skip_locked(q))]
             if not due:
                 return TickResult(jobs=0, created=[])
@@ -520,17 +524,50 @@ class RunSql:
             )
             return TickResult(jobs=len(due), created=created)
 
-    async def expire_overdue(self, now: datetime) -> list[Execution]:
+    @staticmethod
+    def _overdue(
+        now: datetime, held_before: datetime | None, skip: Collection[int], limit: int
+    ) -> Any:
+        """Ids of live executions past a deadline (``held_before``: deadlines earlier than
+        it are left alone; ``skip``: ids set aside)."""
+        parts = []
+        for status, deadline in (
+            (ExecStatus.PENDING, executions.c.pickup_deadline),
+            (ExecStatus.RUNNING, executions.c.run_deadline),
+        ):
+            q = select(executions.c.id).where(executions.c.status == status.value,
+                                              deadline <= now)
+            if held_before is not None:
+                q = q.where(deadline >= held_before)
+            if skip:
+                q = q.where(executions.c.id.not_in(list(skip)))
+            parts.append(q)
+        return union_all(*parts).limit(limit)
+
+    async def overdue_ids(
+        self,
+        now: datetime,
+        *,
+        held_before: datetime | None = None,
+        skip: Collection[int] = (),
+        limit: int = REAP_BATCH,
+    ) -> list[int]:
+        async with self.db.read() as c:
+            return [r[0] for r in await c.execute(self._overdue(now, held_before, skip, limit))]
+
+    async def expire_overdue(
+        self,
+        now: datetime,
+        *,
+        held_before: datetime | None = None,
+        skip: Collection[int] = (),
+        only: Sequence[int] | None = None,
+    ) -> list[Execution]:
         async with self.db.write() as c:
-            pend = select(executions.c.id).where(
-                executions.c.status == ExecStatus.PENDING.value,
-                executions.c.pickup_deadline <= now,
-            )
-            run = select(executions.c.id).where(
-                executions.c.status == ExecStatus.RUNNING.value,
-                executions.c.run_deadline <= now,
-            )
-            ids = [r[0] for r in await c.execute(union_all(pend, run).limit(REAP_BATCH))]
+            q = self._overdue(now, held_before, skip, REAP_BATCH)
+            ids = [r[0] for r in await c.execute(q)]
+            if only is not None:
+                ids = [i for i in ids if i in set(only)]
             if not ids:
                 return []
             res = await c.execute(
@@ -565,22 +602,18 @@ class RunSql:
             await _create_retries(self.db, c, fixed, now)
             return fixed
 
-    async def earliest_deadline(self) -> datetime | None:
+    async def earliest_deadline(self, not_before: datetime | None = None) -> datetime | None:
+        found: list[Any] = []
         async with self.db.read() as c:
-            a = (
-                await c.execute(
-                    select(func.min(executions.c.pickup_deadline)).where(
-                        executions.c.status == ExecStatus.PENDING.value
-                    )
-                )
-            ).scalar_one_or_none()
-            b = (
-                await c.execute(
-                    select(func.min(executions.c.run_deadline)).where(
-                        executions.c.status == ExecStatus.RUNNING.value
-                    )
-                )
-            ).scalar_one_or_none()
+            for status, deadline in (
+                (ExecStatus.PENDING, executions.c.pickup_deadline),
+                (ExecStatus.RUNNING, executions.c.run_deadline),
+            ):
+                q = select(func.min(deadline)).where(executions.c.status == status.value)
+                if not_before is not None:
+                    q = q.where(deadline >= not_before)
+                found.append((await c.execute(q)).scalar_one_or_none())
+        a, b = found
         vals = [v for v in (_as_dt(a), _as_dt(b)) if v is not None]
         return min(vals) if vals else None
 

@@ -1,0 +1,35 @@
+"""Rows a loop sets aside after they alone made its batch fail.
+
+A batch that fails because of one row (a job whose tick cannot be stored, a run whose expiry
+hits a constraint) must not roll back forever and stop the loop for everyone. The loop then
+retries the batch's rows one per transaction; a row that fails alone is logged and set aside
+for ``HOLD`` (this process only), and is tried again after that, logged again if it still
+fails. Every other row goes on as usual.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+log = logging.getLogger("schedo.scheduler")
+HOLD = timedelta(minutes=10)
+
+
+class SetAside:
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self._until: dict[int, datetime] = {}
+
+    def add(self, row_id: int, now: datetime, exc: BaseException) -> None:
+        self._until[row_id] = now + HOLD
+        log.error(
+            "%s.set_aside id=%d until=%s error=%s: %s",
+            self.what, row_id, (now + HOLD).isoformat(), type(exc).__name__, exc,
+        )
+
+    def ids(self, now: datetime) -> set[int]:
+        """The ids set aside at ``now`` (those whose hold ended are forgotten)."""
+        for row_id in [i for i, until in self._until.items() if until <= now]:
+            del self._until[row_id]
+        return set(self._until)

@@ -1,0 +1,119 @@
+"""The loops survive a failing row, and a server's downtime is not counted against workers
+(issue 23: "one bad row is logged and set aside, never a batch that rolls back forever";
+issue 16 point 5: the restart grace)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import text, update
+
+from schedo.server.scheduler.reaper import Reaper
+from schedo.server.storage.schema import jobs
+from tests.engine.conftest import Engine
+
+
+async def _sql(engine: Engine, *statements: str) -> None:
+    async with engine.api.svc.store.db.write() as c:  # type: ignore[attr-defined]
+        for s in statements:
+            await c.execute(text(s))
+
+
+def _is_sqlite(engine: Engine) -> bool:
+    return bool(engine.api.svc.store.db.is_sqlite)  # type: ignore[attr-defined]
+
+
+async def test_a_job_that_cannot_tick_is_set_aside_and_the_others_tick(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    good = [await engine.api.define(name=f"good-{i}", schedule="* * * * *") for i in range(3)]
+    bad = await engine.api.define(name="broken-job", schedule="* * * * *")
+    # a row no definition can make (as if written by a buggy older version): planning fails
+    async with engine.api.svc.store.db.write() as c:  # type: ignore[attr-defined]
+        await c.execute(update(jobs).where(jobs.c.id == bad["id"])
+                        .values(cron_expression="not a cron"))
+    engine.advance(60)
+    with caplog.at_level(logging.ERROR, logger="schedo.scheduler"):
+        assert await engine.tick() == 3
+    assert any("ticker.set_aside" in r.getMessage() and f"id={bad['id']}" in r.getMessage()
+               for r in caplog.records)
+    for g in good:
+        assert [e["status"] for e in await engine.runs(g["id"])] == ["pending"]
+    assert await engine.runs(bad["id"]) == []
+    # the next minute: the good jobs tick again at once, the bad one is not retried yet
+    engine.advance(60)
+    assert await engine.tick() == 3
+    # once repaired and its hold is over, it ticks again
+    async with engine.api.svc.store.db.write() as c:  # type: ignore[attr-defined]
+        await c.execute(update(jobs).where(jobs.c.id == bad["id"])
+                        .values(cron_expression="* * * * *"))
+    engine.advance(11 * 60)
+    await engine.tick()
+    assert "pending" in [e["status"] for e in await engine.runs(bad["id"])]
+
+
+async def test_a_run_that_cannot_expire_is_set_aside_and_the_others_expire(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    jobs_ = [await engine.api.define(name=f"exp-{i}", schedule="0 0 1 1 *", timeout_seconds=10)
+             for i in range(3)]
+    runs = [(await engine.api.client.post(f"/jobs/trigger/{j['id']}",
+                                          headers=engine.api.admin)).json() for j in jobs_]
+    victim = runs[1]["id"]
+    if _is_sqlite(engine):
+        await _sql(engine, f"""CREATE TRIGGER boom BEFORE UPDATE ON executions
+                   WHEN OLD.id = {victim} BEGIN SELECT RAISE(ABORT, 'boom'); END""")
+    else:
+        await _sql(
+            engine,
+            """CREATE FUNCTION boom() RETURNS trigger AS $$
+               BEGIN RAISE EXCEPTION 'boom'; END $$ LANGUAGE plpgsql""",
+            f"""CREATE TRIGGER boom BEFORE UPDATE ON executions FOR EACH ROW
+                WHEN (OLD.id = {victim}) EXECUTE FUNCTION boom()""",
+        )
+    engine.advance(11)
+    with caplog.at_level(logging.ERROR, logger="schedo.scheduler"):
+        expired = await engine.reap()
+    assert sorted(e.id for e in expired) == sorted(r["id"] for r in runs if r["id"] != victim)
+    assert any("reaper.set_aside" in r.getMessage() and f"id={victim}" in r.getMessage()
+               for r in caplog.records)
+    # the set-aside run stays visible as it was; a new run of another job still expires
+    assert (await engine.runs(jobs_[1]["id"]))[0]["status"] == "pending"
+    late = (await engine.api.client.post(f"/jobs/trigger/{jobs_[0]['id']}",
+                                         headers=engine.api.admin)).json()
+    engine.advance(11)
+    assert [e.id for e in await engine.reap()] == [late["id"]]
+
+
+async def test_deadlines_that_passed_while_no_server_ran_wait_for_the_restart_grace(
+    engine: Engine,
+) -> None:
+    """A run claimed before an outage, whose run deadline passed during it, is not expired
+    until ``restart_grace_seconds`` after the start: the worker's late report completes it.
+    A deadline that passes after the start expires on time."""
+    grace = engine.api.svc.settings.restart_grace_seconds
+    assert grace == 30
+    job = await engine.api.define(name="outage-job", schedule="0 0 1 1 *", timeout_seconds=30)
+    await engine.api.client.post(f"/jobs/trigger/{job['id']}", headers=engine.api.admin)
+    [held] = await engine.claim("outage-job")
+    other = await engine.api.define(name="never-reported", schedule="0 0 1 1 *",
+                                    timeout_seconds=30)
+    await engine.api.client.post(f"/jobs/trigger/{other['id']}", headers=engine.api.admin)
+    [orphan] = await engine.claim("never-reported")
+    engine.advance(43 + 35)  # the server was down; both run deadlines passed meanwhile
+    restarted = Reaper(engine.api.svc)  # a new process starts now
+    fresh = await engine.api.define(name="after-start", schedule="0 0 1 1 *", timeout_seconds=5)
+    await engine.api.client.post(f"/jobs/trigger/{fresh['id']}", headers=engine.api.admin)
+    engine.advance(6)
+    # only the run whose deadline passed after the start expires
+    assert [e.job_code for e in await restarted.reap_once(engine.now)] == ["after-start"]
+    done = await engine.complete(held["id"], output="kept through the outage")
+    assert done["status"] == "completed" and done["output"] == "kept through the outage"
+    engine.advance(grace - 6 - 1)
+    assert await restarted.reap_once(engine.now) == []
+    engine.advance(1)
+    assert [e.id for e in await restarted.reap_once(engine.now)] == [orphan["id"]]
+    assert (await engine.job(job["id"]))["job"]["status"] == "completed"
+    assert restarted.started_at + timedelta(seconds=grace) == restarted.resume_at
