@@ -14,7 +14,7 @@ import pytest
 
 import schedo
 from schedo import BadRequest, DefinitionError, Execution, JobContext, Schedo
-from schedo.sdk.backoff import Backoff
+from schedo.sdk.backoff import RECONNECT_CAP, Backoff, reconnect_backoff
 from schedo.sdk.runner import failure, format_output
 from schedo.sdk.worker import Worker
 from tests.support.server import ADMIN_KEY, ServerProcess
@@ -136,6 +136,15 @@ def test_backoff_doubles_with_jitter_up_to_the_cap() -> None:
     assert all(d <= 30.0 for d in delays) and delays[-1] >= 24.0
     b.reset()
     assert b.next() <= 0.6
+
+
+def test_reconnect_backoff_is_capped_at_five_seconds_and_stays_jittered() -> None:
+    b = reconnect_backoff()
+    delays = [b.next() for _ in range(200)]
+    assert 3.2 <= delays[3] <= 4.8
+    at_cap = delays[4:]
+    assert all(4.0 <= d <= RECONNECT_CAP == 5.0 for d in at_cap)
+    assert len({round(d, 3) for d in at_cap}) > 50  # spread out, not all at the cap
 
 
 # -- running ----------------------------------------------------------------------------------

@@ -21,8 +21,9 @@ returned run is already claimed for this agent. For each run it:
 5. reports with ``POST /jobs/executions/complete/{id}``: success is exit code 0; ``output``;
    ``error`` ("exit code 3", "killed by signal 9 (SIGKILL)", "timed out after 10s");
    ``exit_code`` (a signal N is reported the shell's way, 128 + N); start and end in Unix ms.
-   Reports are retried with backoff (0.5 s doubling to 30 s) until the server answers: 2xx
-   is done, 404/409 and other 4xx are logged and dropped.
+   Reports are retried with backoff (0.5 s doubling, capped at 5 s, jittered: see
+   ``schedo.sdk.backoff``) until the server answers: 2xx is done, 404/409 and other 4xx are
+   logged and dropped.
 
 When the leader process exits normally, background processes it left in the group are not
 killed (as with cron); the agent reads their output for at most one more second.
@@ -33,9 +34,10 @@ second signal) are terminated like a timeout and reported failed ("interrupted: 
 down"). Reports get ``REPORT_GRACE`` (5 s) more; a result that still could not be reported is
 logged and the agent exits 1.
 
-An unreachable server (or 5xx, 429) is retried with the same backoff; one log line per failure
-and one when it answers again. A refused pull ends the agent: 401/403 exit 4, other 4xx exit 1
-(a bad ``--jobs`` list: exit 2). One log line (stderr) per run start and per run end.
+An unreachable server (or 5xx, 429) is retried with the same backoff, so the agent is back
+at most ~5 s after the server; one log line per failure and one when it answers again. A
+refused pull ends the agent: 401/403 exit 4, other 4xx exit 1 (a bad ``--jobs`` list: exit
+2). One log line (stderr) per run start and per run end.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ..sdk.backoff import Backoff
+from ..sdk.backoff import reconnect_backoff
 from ..sdk.calls import POLL_SLACK, WORKER_ID_HEADER, Call
 from ..sdk.client import AsyncClient
 from ..sdk.errors import (
@@ -406,15 +408,16 @@ class Agent:
             self.client.base_url,
             self.concurrency,
         )
-        backoff = Backoff()
+        backoff = reconnect_backoff()
         while not self._stop.is_set():
             free = self.concurrency - len(self._running)
             if free <= 0:
                 self._slot_freed.clear()
                 await self._until_stopped(self._slot_freed.wait())
                 continue
+            wait = 0 if backoff.failures else self.wait  # after failures: answer at once
             poll = asyncio.create_task(
-                self.client.send(pull_call(self.jobs, self.wait, free, self.worker_id))
+                self.client.send(pull_call(self.jobs, wait, free, self.worker_id))
             )
             await self._until_stopped(poll)
             if poll.cancelled():
@@ -494,7 +497,7 @@ class Agent:
                 self._unreported += 1
 
     async def _load_job(self, e: Execution) -> Job | None:
-        backoff = Backoff()
+        backoff = reconnect_backoff()
         while True:
             try:
                 if e.job_id:
@@ -543,7 +546,7 @@ class Agent:
 
     async def _report(self, e: Execution, outcome: Outcome) -> bool:
         """Report until the server answers; False if the result was lost (shutdown)."""
-        backoff = Backoff()
+        backoff = reconnect_backoff()
         while True:
             try:
                 await self.client.complete_execution(

@@ -1,13 +1,26 @@
-"""Retry pacing for the worker: exponential backoff with jitter, and a wake-up pulse."""
+"""Retry pacing for the worker and the agent: exponential backoff with jitter, and a wake-up
+pulse.
+
+``RECONNECT_CAP``: every retry of a worker (``schedo worker`` / ``Schedo.run``) and of
+``schedo agent`` against an unreachable or failing server (connection refused, reset or
+timed out, 5xx, 429 without a longer ``Retry-After``) waits at most 5 s: 0.5 s, 1 s, 2 s,
+4 s, then 4-5 s apart. So a worker is back at most ~5 s after the server is, however long
+the outage lasted, while a thousand workers retrying together still spread their attempts
+over a second rather than landing at the same instant.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import random
 
+RECONNECT_CAP = 5.0  # seconds, at most, between two attempts to reach the server
+
 
 class Backoff:
-    """0.5 s, doubling, capped at 30 s, each delay jittered by ±20 % (never above the cap)."""
+    """``base`` (0.5 s), doubling, capped at ``cap``; each delay jittered by ±``jitter``
+    (20 %). A jittered delay never exceeds the cap: at the cap it is drawn from
+    [cap * (1 - jitter), cap], so retries stay spread out there too."""
 
     def __init__(self, base: float = 0.5, cap: float = 30.0, jitter: float = 0.2) -> None:
         self.base = base
@@ -18,10 +31,18 @@ class Backoff:
     def next(self) -> float:
         delay: float = min(self.cap, self.base * 2.0 ** min(self.failures, 30))
         self.failures += 1
-        return min(self.cap, delay * random.uniform(1 - self.jitter, 1 + self.jitter))
+        jittered = delay * random.uniform(1 - self.jitter, 1 + self.jitter)
+        if jittered > self.cap:
+            jittered = self.cap * random.uniform(1 - self.jitter, 1)
+        return jittered
 
     def reset(self) -> None:
         self.failures = 0
+
+
+def reconnect_backoff() -> Backoff:
+    """The backoff of every retry against the server (see ``RECONNECT_CAP``)."""
+    return Backoff(cap=RECONNECT_CAP)
 
 
 class Pulse:

@@ -3,8 +3,10 @@
 - Defines every job (``POST /jobs/definition``) before pulling; a refused definition (4xx)
   stops the worker with the server's message, an unreachable server is retried.
 - Pulls with a long poll for as many runs as it has free slots (``limit=free``), sending
-  ``x-schedo-worker-id``; connection errors and 5xx back off (0.5 s doubling to 30 s,
-  jittered), one log line per failure.
+  ``x-schedo-worker-id``; connection errors and 5xx back off (0.5 s doubling, capped at
+  ``RECONNECT_CAP`` = 5 s, jittered: see ``backoff.py``), one log line per failure. The first
+  pull after failures does not wait (``wait=0``), so the server's return is noticed at once;
+  a worker is back at most ~5 s after its server, however long the outage was.
 - Every result is kept in memory until the server answers its report: 2xx is done; 404/409
   and other 4xx are refusals, logged and dropped; connection errors and 5xx are retried
   until shutdown. The first request that gets through after failures (a pull or a report)
@@ -29,7 +31,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from .app import JobDefinition
-from .backoff import Backoff, Pulse
+from .backoff import Backoff, Pulse, reconnect_backoff
 from .calls import Report
 from .client import AsyncClient
 from .context import JobContext, run_logger
@@ -249,7 +251,7 @@ class Worker:
                 t.cancel()
 
     async def _define(self, d: JobDefinition) -> None:
-        backoff = Backoff()
+        backoff = reconnect_backoff()
         while not self._stopping.is_set():
             try:
                 job = await self._until_stopped(
@@ -286,7 +288,7 @@ class Worker:
 
     # -- pulling ---------------------------------------------------------------------------
     async def _pull_loop(self, codes: list[str]) -> None:
-        backoff = Backoff()
+        backoff = reconnect_backoff()
         while not self._stopping.is_set():
             free = min(self.concurrency - len(self._running), MAX_PULL)
             if free <= 0:
@@ -296,10 +298,13 @@ class Worker:
                 except _Stopped:
                     return
                 continue
+            # after failures, a pull that answers at once: the server's return is noticed
+            # (and the reports waiting out their backoff woken) without a long poll's wait
+            wait = 0 if backoff.failures else self.poll_wait
             try:
                 runs = await self._until_stopped(
                     self.client.pull_executions(
-                        codes, wait=self.poll_wait, limit=free, worker_id=self.worker_id
+                        codes, wait=wait, limit=free, worker_id=self.worker_id
                     )
                 )
             except _Stopped:
@@ -438,7 +443,7 @@ class Worker:
 
     async def _deliver(self, report: _Report) -> None:
         ex, out = report.execution, report.outcome
-        backoff = Backoff()
+        backoff = reconnect_backoff()
         while True:
             try:
                 await self._batcher.submit(

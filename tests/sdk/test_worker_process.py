@@ -1,0 +1,84 @@
+"""``schedo worker`` as a real process against a real ``schedo serve`` process: reconnection
+after a server restart, signals, the ``--key``/``--url`` options and exit codes, definitions
+checked before anything is sent, and results that hold text UTF-8 cannot encode.
+
+Every wait is a condition polled with a deadline; sleeps are never assertions.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import schedo
+from tests.sdk.processes import APPS, WorkerProcess, job_ids, wait_status
+from tests.support.server import ADMIN_KEY, ServerProcess, free_port, wait_until
+
+
+@pytest.fixture
+def workers() -> Iterator[list[WorkerProcess]]:
+    """Workers started by a test; any still running at the end is killed."""
+    started: list[WorkerProcess] = []
+    yield started
+    for w in started:
+        w.kill()
+
+
+def prefix() -> str:
+    """Job names of one test, apart from the others' on the shared server."""
+    return f"wp-{uuid.uuid4().hex[:6]}-"
+
+
+def start(workers: list[WorkerProcess], w: WorkerProcess) -> WorkerProcess:
+    workers.append(w)
+    return w
+
+
+# -- 1. reconnecting after a server restart ---------------------------------------------------
+
+
+def test_worker_pulls_again_within_seconds_of_a_server_restart(
+    tmp_path: Path, workers: list[WorkerProcess]
+) -> None:
+    """The server is down long enough for an uncapped backoff to grow past 15 s; once it is
+    back (same port, same database) the worker claims a run within a few seconds: its
+    reconnect backoff is capped at 5 s (schedo.sdk.backoff.RECONNECT_CAP)."""
+    workdir = tmp_path / "own-server"
+    workdir.mkdir()
+    db = f"sqlite:///{workdir / 'schedo.db'}"
+    port = free_port()
+    srv = ServerProcess(db, workdir, port=port).start()
+    p = prefix()
+    try:
+        w = start(workers, WorkerProcess(
+            [f"{APPS}/behaviours.py:app"], tmp_path, url=srv.url, E2E_PREFIX=p
+        ))  # fmt: skip
+        with schedo.Client(ADMIN_KEY, srv.url) as c:
+            jid = job_ids(c, p + "returns-dict", worker=w)[p + "returns-dict"]
+            wait_until(lambda: c.connections_count(jid) == 1, 20, what="the worker's poll")
+        srv.kill()
+        # six failed pulls: 0.5 + 1 + 2 + 4 + 5 s with the cap; an uncapped backoff (doubling
+        # to 30 s) would now wait 16 s before its seventh attempt
+        wait_until(lambda: w.log().count("pull failed") >= 6, 40, what="six failed pulls")
+        assert w.alive(), w.log()
+        srv = ServerProcess(db, workdir, port=port).start()
+        back = time.monotonic()
+        with schedo.Client(ADMIN_KEY, srv.url) as c:
+            run = c.trigger_job(jid)
+            done = wait_status(c, jid, run.id, {"running", "completed"}, 30, w)
+            took = time.monotonic() - back
+            assert took < 7.5, f"the worker came back {took:.1f}s after the server:\n{w.log()}"
+            done = wait_status(c, jid, run.id, {"completed"}, 20, w)
+            assert done.output is not None and '"rows": 123' in done.output
+        assert w.stop() == 0, w.log()
+        log = w.log()
+        delays = [float(d) for d in re.findall(r"pull failed .*; retrying in ([\d.]+)s", log)]
+        assert len(delays) >= 6 and max(delays) <= 5.0, delays
+        assert "reconnected to" in log and "Traceback" not in log, log
+    finally:
+        srv.kill()
