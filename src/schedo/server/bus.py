@@ -53,8 +53,10 @@ class Watch:
 
 
 class Signal:
-    def __init__(self, name: str = "") -> None:
+    def __init__(self, name: str = "", wakes: Collection[Signal] = ()) -> None:
         self.name = name
+        # signals whose every waiter is woken too (access_changed wakes every puller)
+        self.wakes = tuple(wakes)
         self._version = 0
         self._event = asyncio.Event()
         self._watches: set[Watch] = set()
@@ -80,6 +82,8 @@ class Signal:
         for w in self._watches:
             if not w.event.is_set() and w.concerns(topics):
                 w.event.set()
+        for other in self.wakes:
+            other.notify_local(None)
 
     @contextlib.contextmanager
     def watch(self, env_id: int, codes: Collection[str] | None) -> Iterator[Watch]:
@@ -126,8 +130,15 @@ class Bus:
         self.runs_ready = Signal("runs_ready")
         # reaper: a new earlier deadline may exist
         self.deadlines_changed = Signal("deadlines_changed")
+        # a key was revoked or an environment deleted: open streams and long polls check
+        # that theirs still stands (waking every puller: rare)
+        self.access_changed = Signal("access_changed", wakes=[self.runs_ready])
         # set when the server begins a graceful shutdown: long polls and streams end at once
         self.stopping = asyncio.Event()
 
     def signals(self) -> dict[str, Signal]:
-        return {s.name: s for s in (self.jobs_changed, self.runs_ready, self.deadlines_changed)}
+        return {
+            s.name: s
+            for s in (self.jobs_changed, self.runs_ready, self.deadlines_changed,
+                      self.access_changed)
+        }

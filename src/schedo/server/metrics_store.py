@@ -47,8 +47,9 @@ class MeteredStore(SqlStore):
         types: Sequence[str],
         now: datetime,
         limit: int,
+        key_id: int | None = None,
     ) -> list[Execution]:
-        got = await super().claim(env_id, codes, types, now, limit)
+        got = await super().claim(env_id, codes, types, now, limit, key_id)
         self.metrics.runs_claimed(got)
         return got
 

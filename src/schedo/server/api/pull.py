@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
+from ..domain.errors import Unauthorized
 from ..services import pull
 from . import shapes
 from .deps import Auth, Svc
@@ -96,12 +97,18 @@ async def sse(
         # ends it cleanly.
         yield b": connected\n\n"
         async with _abort_when(svc.bus.stopping.wait()) as abort:
-            async for e in pull.stream(svc, p, codes, limit, worker, types=types, abort=abort):
-                if e is None:
-                    yield b": keepalive\n\n"
-                else:
-                    data = json.dumps(shapes.execution(e), separators=(",", ":"))
-                    yield f"id: {e.id}\ndata: {data}\n\n".encode()
+            try:
+                async for e in pull.stream(svc, p, codes, limit, worker, types=types,
+                                           abort=abort):
+                    if e is None:
+                        yield b": keepalive\n\n"
+                    else:
+                        data = json.dumps(shapes.execution(e), separators=(",", ":"))
+                        yield f"id: {e.id}\ndata: {data}\n\n".encode()
+            except Unauthorized as exc:
+                # the key was revoked or the environment deleted: say so, then end
+                data = json.dumps({"message": str(exc), "status": 401})
+                yield f"event: error\ndata: {data}\n\n".encode()
 
     return StreamingResponse(
         events(),

@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from ..bus import Watch
-from ..domain.errors import InvalidInput
+from ..domain.errors import InvalidInput, Unauthorized
 from ..domain.model import JobType
 from ..domain.records import Execution
 from . import validation
@@ -45,6 +45,28 @@ def parse_codes(raw: str | None, *, optional: bool = False) -> list[str] | None:
     for c in codes:
         validation.job_name(c, field="jobs")
     return sorted(set(codes))
+
+
+class AccessCheck:
+    """Ends a stream or long poll whose key was revoked or whose environment was deleted.
+
+    The claim itself refuses to claim for such a principal (atomically, in the claim
+    statement); this check, made only when ``bus.access_changed`` moved (a revocation or a
+    deletion somewhere, in any process), turns that into an end: ``Unauthorized``."""
+
+    def __init__(self, svc: Services, p: Principal) -> None:
+        self.svc, self.p = svc, p
+        self.version = svc.bus.access_changed.version
+
+    async def check(self) -> None:
+        version = self.svc.bus.access_changed.version
+        if version == self.version:
+            return
+        self.version = version
+        if not await self.svc.store.access_alive(self.p.key_id, self.p.env_id):
+            raise Unauthorized(
+                "x-api-key: the key was revoked or its environment deleted while waiting"
+            )
 
 
 async def _seen(svc: Services, p: Principal, codes: list[str] | None, worker: str) -> None:
@@ -85,13 +107,16 @@ async def long_poll(
     does not make thousands of idle pollers query the database."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max(0.0, min(wait, MAX_WAIT))
+    access = AccessCheck(svc, p)
     with svc.bus.runs_ready.watch(p.env_id, codes) as watch:
         while True:
             if abort is not None and abort.is_set():
                 return []
             watch.event.clear()  # from here on, a new run of these codes wakes the wait
+            await access.check()
             await _seen(svc, p, codes, worker)
-            got = await svc.store.claim(p.env_id, codes, types, svc.clock.now(), limit)
+            got = await svc.store.claim(p.env_id, codes, types, svc.clock.now(), limit,
+                                        p.key_id)
             remaining = deadline - loop.time()
             if got or remaining <= 0:
                 if got:
@@ -111,15 +136,19 @@ async def stream(
     abort: asyncio.Event | None = None,
 ) -> AsyncIterator[Execution | None]:
     """Yield claimed executions as they become due, and None at least every ``keepalive``
-    seconds (the caller sends a comment line). Ends when ``abort`` is set."""
+    seconds (the caller sends a comment line). Ends when ``abort`` is set; raises
+    ``Unauthorized`` when the key is revoked or the environment deleted meanwhile."""
     loop = asyncio.get_running_loop()
+    access = AccessCheck(svc, p)
     try:
         with svc.bus.runs_ready.watch(p.env_id, codes) as watch:
             last_sent = loop.time()
             while abort is None or not abort.is_set():
+                await access.check()
                 await _seen(svc, p, codes, worker)
                 watch.event.clear()
-                got = await svc.store.claim(p.env_id, codes, types, svc.clock.now(), limit)
+                got = await svc.store.claim(p.env_id, codes, types, svc.clock.now(), limit,
+                                            p.key_id)
                 if got:
                     svc.bus.deadlines_changed.notify()
                     for e in got:

@@ -82,6 +82,7 @@ async def delete_environment(svc: Services, p: Principal, env_id: int) -> Enviro
     require_admin(p)
     env = await svc.store.delete_environment(p.org_id, env_id)
     svc.bus.jobs_changed.notify()
+    svc.bus.access_changed.notify()  # its open streams and long polls end
     return env
 
 
@@ -112,6 +113,8 @@ async def list_keys(svc: Services, p: Principal) -> list[ApiKey]:
 
 
 async def revoke_key(svc: Services, p: Principal, key_id: int) -> ApiKey:
-    return await svc.store.revoke_key(
+    key = await svc.store.revoke_key(
         p.org_id, key_id, None if p.admin else p.key_env_id, svc.clock.now()
     )
+    svc.bus.access_changed.notify()  # its open streams and long polls end
+    return key

@@ -132,6 +132,10 @@ class KeyStore(Protocol):
         organisation (else None), or the organisation's first environment when
         ``wanted_env`` is None. None when no key has this prefix."""
 
+    async def access_alive(self, key_id: int, env_id: int) -> bool:
+        """Whether the key is unrevoked and the environment exists (an open stream or long
+        poll checks this when access changed somewhere)."""
+
     async def list_keys(self, org_id: int, env_id: int) -> list[ApiKey]:
         """The environment keys of one environment of the organisation."""
 
@@ -228,13 +232,16 @@ class ClaimStore(Protocol):
         types: Sequence[str],
         now: datetime,
         limit: int,
+        key_id: int | None = None,
     ) -> list[Execution]:
         """Atomically claim up to ``limit`` pending executions of the environment whose job
         code is in ``codes`` (None: any code), job type in ``types`` and due_at <= now, oldest
         due first: status running, pick_up_time = start_time = now,
         run_deadline = now + timeout + 5 s. One statement (UPDATE … WHERE id IN (SELECT …
         [FOR UPDATE SKIP LOCKED]) AND status = 'pending' RETURNING): an execution is never
-        returned to two callers."""
+        returned to two callers. With ``key_id``, the same statement claims nothing unless
+        that key is unrevoked and the environment still exists (a stream or long poll whose
+        key was revoked meanwhile, in any process, gets nothing more)."""
 
     async def earliest_pending_due(
         self, env_id: int, codes: Sequence[str] | None, types: Sequence[str]

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    and_,
     bindparam,
     exists,
     func,
@@ -29,7 +30,7 @@ from ..domain.timefmt import from_ms, to_ms
 from . import rows
 from .contracts import Planner, TickResult
 from .db import Database
-from .schema import environments, executions, jobs, notifications
+from .schema import api_keys, environments, executions, jobs, notifications
 from .sealing import Sealer
 
 ACTIVE_VALUES = [s.value for s in ACTIVE]
@@ -299,11 +300,12 @@ class RunSql:
     async def claim(
         self, env_id: int, codes: Sequence[str] | None, types: Sequence[str], now: datetime,
         limit: int,
+        key_id: int | None = None,
     ) -> list[Execution]:
         if (codes is not None and not codes) or limit <= 0:
             return []
         async with self.db.write() as c:
-            pick = self.db.skip_locked(
+            q = (
                 select(executions.c.id)
                 .where(
                     executions.c.status == ExecStatus.PENDING.value,
@@ -315,7 +317,9 @@ class RunSql:
                 .order_by(executions.c.due_at, executions.c.id)
                 .limit(limit)
             )
-            return await self._mark_running(c, pick, now)
+            if key_id is not None:
+                q = q.where(_access_alive(key_id, env_id))
+            return await self._mark_running(c, self.db.skip_locked(q), now)
 
     async def _mark_running(
         self, c: AsyncConnection, pick: Any, now: datetime
@@ -623,6 +627,14 @@ def _as_dt(v: Any) -> datetime | None:
     if v is None or isinstance(v, datetime):
         return v
     return from_ms(int(v))
+
+
+def _access_alive(key_id: int, env_id: int) -> Any:
+    """SQL: the key is unrevoked and the environment exists (two primary-key lookups)."""
+    return and_(
+        exists().where(api_keys.c.id == key_id, api_keys.c.revoked.is_(False)),
+        exists().where(environments.c.id == env_id),
+    )
 
 
 def _codes_filter(codes: Sequence[str] | None) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, literal, select, update
+from sqlalchemy import Select, bindparam, exists, func, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -258,6 +258,15 @@ class TenantSql:
                 res = await c.execute(_RESOLVE_ENV, {"prefix": prefix, "wanted": wanted_env})
             r = res.first()
         return None if r is None else (rows.api_key(r), r.resolved_env)
+
+    async def access_alive(self, key_id: int, env_id: int) -> bool:
+        async with self.db.read() as c:
+            q = select(
+                exists().where(api_keys.c.id == key_id, api_keys.c.revoked.is_(False)),
+                exists().where(environments.c.id == env_id),
+            )
+            r = (await c.execute(q)).one()
+        return bool(r[0]) and bool(r[1])
 
     async def list_keys(self, org_id: int, env_id: int) -> list[ApiKey]:
         async with self.db.read() as c:
