@@ -249,3 +249,75 @@ async def test_metadata_with_too_many_keys_is_refused(api: Api) -> None:
     assert r.status_code == 400 and "at most 1000" in r.json()["message"], r.text
     assert r.json()["message"].startswith("metadata:")
     assert await _snapshot(api) == before
+
+
+# -- issue 24, points 1 and 5: text no database can store, int4 edges -------------------------
+
+SURROGATE = b'"\\ud800"'
+NUL = b'"a\\u0000b"'
+
+
+@pytest.mark.parametrize("bad", [SURROGATE, NUL], ids=["surrogate", "nul"])
+@pytest.mark.parametrize(
+    ("method", "path", "template", "field"),
+    [
+        ("POST", "/jobs/definition", b'{"name": X, "schedule": "* * * * *"}', "name"),
+        ("POST", "/jobs/definition/internal", b'{"name": "abcd", "schedule": X}', "schedule"),
+        ("POST", "/jobs/definition", b'{"name": "abcd", "schedule": "* * * * *", "command": X}',
+         "command"),
+        ("POST", "/jobs/definition", b'{"name": "abcd", "schedule": "* * * * *", '
+         b'"metadata": {"k": X}}', "metadata: k"),
+        ("POST", "/jobs/definition", b'{"name": "abcd", "schedule": "* * * * *", '
+         b'"metadata": {"a": [1, {"b": X}]}}', "metadata: a.1.b"),
+        ("POST", "/jobs/definition", b'{"name": "abcd", "schedule": "* * * * *", '
+         b'"metadata": {X: 1}}', "metadata"),
+        ("POST", "/org/environments", b'{"name": X}', "name"),
+        ("POST", "/apikeys", b'{"environment_id": 1, "name": X}', "name"),
+        ("POST", "/org/emails", b"X", "email"),
+        ("DELETE", "/org/emails", b"X", "email"),
+    ],
+)
+async def test_text_no_database_stores_is_a_400_naming_the_field(
+    api: Api, method: str, path: str, template: bytes, field: str, bad: bytes
+) -> None:
+    before = await _snapshot(api)
+    emails = (await api.client.get("/org/emails", headers=api.admin)).json()
+    r = await api.client.request(method, path, content=template.replace(b"X", bad),
+                                 headers=_h(api))
+    assert r.status_code == 400, r.text
+    assert r.json()["message"].startswith(field), r.json()
+    assert await _snapshot(api) == before
+    assert (await api.client.get("/org/emails", headers=api.admin)).json() == emails
+
+
+@pytest.mark.parametrize("bad", [SURROGATE, NUL], ids=["surrogate", "nul"])
+async def test_reported_text_is_stored_safely(api: Api, bad: bytes) -> None:
+    """A worker's output or error is never refused for its characters: each lone surrogate or
+    NUL is stored as U+FFFD (single and batch reports)."""
+    job = await api.define(name="odd-output")
+    one = (await api.client.post(f"/jobs/trigger/{job['id']}", headers=api.admin)).json()
+    r = await api.client.post(f"/jobs/executions/complete/{one['id']}",
+                              content=b'{"success": true, "output": ' + bad + b"}",
+                              headers=_h(api))
+    assert r.status_code == 200, r.text
+    assert "\ufffd" in r.json()["output"]
+    two = (await api.client.post(f"/jobs/trigger/{job['id']}", headers=api.admin)).json()
+    r = await api.client.post("/jobs/executions/complete",
+                              content=b'{"results": [{"id": %d, "success": false, "error": %s}]}'
+                              % (two["id"], bad), headers=_h(api))
+    assert r.status_code == 200 and r.json()[0]["status"] == 200, r.text
+    assert "\ufffd" in r.json()[0]["execution"]["error"]
+    listed = (await api.client.get(f"/jobs/executions/{job['id']}", headers=api.admin)).json()
+    assert {e["status"] for e in listed} == {"completed", "failed"}
+
+
+@pytest.mark.parametrize("cursor", [2147483647, 2147483648])
+async def test_history_cursor_at_the_int4_edges(api: Api, cursor: int) -> None:
+    job = await api.define(name="cursor-job")
+    await api.client.post(f"/jobs/trigger/{job['id']}", headers=api.admin)
+    r = await api.client.get(f"/jobs/executions/{job['id']}?cursor={cursor}", headers=api.admin)
+    assert r.status_code == 200, r.text
+    assert len(r.json()) == 1
+    r = await api.client.get(f"/jobs/executions/{job['id']}?cursor=2147483649",
+                             headers=api.admin)
+    assert r.status_code == 400

@@ -25,6 +25,8 @@ async def history(
     cursor: Annotated[int | None, Query(gt=0, le=MAX_ID + 1)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[dict[str, Any]]:
+    if cursor is not None and cursor > MAX_ID:
+        cursor = None  # "ids below 2^31": every id (and no int4 overflow on PostgreSQL)
     return [shapes.execution(e) for e in await runs.history(svc, p, job_id, cursor, limit)]
 
 

@@ -5,9 +5,44 @@ services/validation.py so that they give 400 with a message naming the field."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
+
+from ..domain.text import text_problem, unicode_safe
+
+
+def _clean(value: str) -> str:
+    problem = text_problem(value)
+    if problem is not None:
+        raise PydanticCustomError("invalid_text", problem)
+    return value
+
+
+def _clean_json(value: Any, where: str = "") -> Any:
+    """Every key and string of a JSON value is valid text (PostgreSQL and SQLite store it)."""
+    if isinstance(value, str):
+        problem = text_problem(value)
+        if problem is not None:
+            raise PydanticCustomError("invalid_text", "{where}" + problem,
+                                      {"where": f"{where}: " if where else ""})
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _clean_json(k, where)
+            _clean_json(v, f"{where}.{k}" if where else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _clean_json(v, f"{where}.{i}" if where else str(i))
+    return value
+
+
+# Text a user gives (names, schedules, commands, URLs, addresses): a lone UTF-16 surrogate or
+# a NUL is a 400 naming the field. Text a worker reports (output, error) is stored safely
+# instead (each such character becomes U+FFFD): a result is never refused for its bytes.
+Text = Annotated[str, AfterValidator(_clean)]
+Reported = Annotated[str, AfterValidator(unicode_safe)]
+Json = Annotated[dict[str, Any], AfterValidator(_clean_json)]
 
 
 class _In(BaseModel):
@@ -15,19 +50,19 @@ class _In(BaseModel):
 
 
 class DefinitionIn(_In):
-    name: str
-    schedule: str
+    name: Text
+    schedule: Text
     blocking: bool | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: Json | None = None
     timeout_seconds: int | None = None
-    webhook_url: str | None = None
+    webhook_url: Text | None = None
     max_retries: int | None = None
-    timezone: str | None = None
-    catch_up: str | None = None
-    command: str | None = None
+    timezone: Text | None = None
+    catch_up: Text | None = None
+    command: Text | None = None
     # the response's ``timeout`` ("30s") is accepted as input too: a job read back and sent
     # again defines the same job
-    timeout: str | int | None = None
+    timeout: Text | int | None = None
 
 
 class MuteIn(_In):
@@ -37,13 +72,13 @@ class MuteIn(_In):
 
 class WebhookIn(_In):
     # absent or null clears the URL: the job stops being a push job (docs/api.md)
-    webhook_url: str | None = None
+    webhook_url: Text | None = None
 
 
 class CompleteIn(_In):
     success: bool
-    output: str | None = None
-    error: str | None = None
+    output: Reported | None = None
+    error: Reported | None = None
     start_server_time_utc: int | None = None
     complete_server_time_utc: int | None = None
     exit_code: int | None = None
@@ -58,12 +93,12 @@ class BatchCompleteIn(_In):
 
 
 class EnvironmentIn(_In):
-    name: str
+    name: Text
 
 
 class ApiKeyIn(_In):
     environment_id: int
-    name: str
+    name: Text
 
 
 # every field name some request body knows (for the "did you mean" of an unknown field)

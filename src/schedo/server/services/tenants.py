@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from ..domain.errors import InvalidInput, NotFound
 from ..domain.records import ApiKey, Environment, Organization
+from ..domain.text import text_problem
 from . import keys, validation
 from .auth import require_admin
 from .context import Principal, Services
@@ -63,6 +64,9 @@ async def add_email(svc: Services, p: Principal, address: str) -> list[str]:
 
 async def remove_email(svc: Services, p: Principal, address: str) -> list[str]:
     require_admin(p)
+    problem = text_problem(address)
+    if problem is not None or len(address) > validation.EMAIL_MAX:
+        raise InvalidInput(f"email: {problem or 'too long'}")
     return await svc.store.remove_email(p.org_id, address.strip())
 
 
