@@ -17,7 +17,7 @@ from ..domain.timefmt import format_duration
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
-STATIC_VERSION = "1"  # bump when a static file changes (cache busting)
+STATIC_VERSION = "2"  # bump when a static file changes (cache busting)
 
 # No inline scripts or styles anywhere: the policy below forbids them, which makes injected
 # markup inert even if escaping ever failed.
