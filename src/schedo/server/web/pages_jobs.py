@@ -41,8 +41,9 @@ DONE = {
 
 
 async def _overview_ctx(ws: WebSession) -> dict[str, Any]:
-    data = await queries.overview(ws.svc, ws.principal.env_id, ws.now)
-    return {"ov": data, "now": ws.now, "describe": queries.describe, "live": LIVE_SLOW}
+    data = await queries.overview(ws.svc, ws.principal, ws.now)
+    return {"ov": data, "retries": data.retries, "now": ws.now, "describe": queries.describe,
+            "live": LIVE_SLOW}
 
 
 @router.get("/ui/")
@@ -65,10 +66,12 @@ def _clip(value: str, allowed: dict[str, str]) -> str:
 async def _jobs_ctx(ws: WebSession, q: str, status: str, kind: str) -> dict[str, Any]:
     all_jobs = await jobs.list_all(ws.svc, ws.principal)
     status, kind = _clip(status, queries.STATUS_FILTERS), _clip(kind, queries.TYPE_FILTERS)
-    shown = queries.filter_jobs(all_jobs, q[:200], status, kind)
+    retries = await queries.waiting_retries(ws.svc, ws.principal, all_jobs)
+    shown = queries.filter_jobs(all_jobs, q[:200], status, kind, retries)
     conns = await jobs.connections(ws.svc, ws.principal, shown) if shown else {}
     return {
         "jobs": shown,
+        "retries": retries,
         "total": len(all_jobs),
         "conns": conns,
         "describe": queries.describe,
@@ -128,6 +131,7 @@ async def _job_ctx(ws: WebSession, job_id: int, before: int | None) -> dict[str,
     return {
         "job": job,
         "conns": conns.get(job.name, 0),
+        "retries": await queries.waiting_retries(ws.svc, ws.principal, [job]),
         "description": queries.describe(job),
         "next_times": queries.next_fire_times(job, ws.now),
         "now": ws.now,

@@ -1,4 +1,5 @@
-"""Read models of the dashboard: overview numbers, job filters, fire times, the duration chart.
+"""Read models of the dashboard: overview numbers, job filters, fire times, the duration chart,
+waiting retries.
 
 Reads go through the storage protocol wherever it has what we need. One count (runs in the last
 24 h by outcome) has no protocol method; on the SQL store it is one grouped query, elsewhere it
@@ -15,10 +16,11 @@ from statistics import median
 from sqlalchemy import func, select
 
 from ..domain import cron
-from ..domain.model import JobStatus
+from ..domain.model import ExecStatus, JobStatus, Trigger
 from ..domain.records import Execution, Job
 from ..domain.schedules import for_job
-from ..services.context import Services
+from ..services import jobs as svc_jobs
+from ..services.context import Principal, Services
 from ..storage.schema import executions
 from ..storage.sql import SqlStore
 from .render import duration_ms, status_of, utc_text
@@ -40,11 +42,21 @@ TYPE_FILTERS = {"": "Any type", "push": "Push (webhook)", "sdk": "SDK worker", "
 
 
 @dataclass(frozen=True)
+class RetryWait:
+    """A failing job's retry that waits for its backoff (or for a worker to take it)."""
+
+    number: int  # 1 for the first retry
+    of: int  # the job's max_retries
+    due_at: datetime
+
+
+@dataclass(frozen=True)
 class Overview:
     total: int
     active: int
     paused: int
-    failing: list[Job]
+    failing: list[Job]  # failed, or failed with a retry waiting (``retries``)
+    retries: dict[int, RetryWait]
     runs: dict[str, int]
     runs_total: int
     next_due: list[Job]
@@ -73,9 +85,36 @@ async def run_counts(svc: Services, env_id: int, since: datetime, jobs: list[Job
     return counts
 
 
-async def overview(svc: Services, env_id: int, now: datetime) -> Overview:
-    jobs = await svc.store.list_jobs(env_id)
-    counts = await run_counts(svc, env_id, now - DAY, jobs)
+async def waiting_retries(svc: Services, p: Principal, jobs: list[Job]) -> dict[int, RetryWait]:
+    """The jobs whose latest run (the one ``status`` mirrors) is a retry that has not started:
+    their last attempt failed or expired and the next one is pending. The API calls them
+    ``pending``; the dashboard shows them failing, with the retry and when it is due.
+
+    A job is in that state only if its status is pending and ``retry_count`` > 0 (a retry sets
+    both; a new tick or a manual run resets the count), so only those few jobs cost a read:
+    their latest run, through the same service call as ``GET /jobs/{id}``'s ``last_run``."""
+    out: dict[int, RetryWait] = {}
+    for job in jobs:
+        if job.status is not JobStatus.PENDING or job.retry_count < 1:
+            continue
+        run = await svc_jobs.last_run(svc, p, job.id)
+        if run is None or run.status is not ExecStatus.PENDING or run.trigger is not Trigger.RETRY:
+            continue  # moved on since the job was read: show what the job says
+        number = run.attempt - 1
+        out[job.id] = RetryWait(number=number, of=max(job.max_retries, number), due_at=run.due_at)
+    return out
+
+
+def is_failing(job: Job, retries: dict[int, RetryWait]) -> bool:
+    """Failing as the dashboard shows it: the latest run failed or expired, or it did and its
+    retry is waiting."""
+    return job.status is JobStatus.FAILED or job.id in retries
+
+
+async def overview(svc: Services, p: Principal, now: datetime) -> Overview:
+    jobs = await svc_jobs.list_all(svc, p)
+    retries = await waiting_retries(svc, p, jobs)
+    counts = await run_counts(svc, p.env_id, now - DAY, jobs)
     due = sorted(
         (j for j in jobs if j.next_run_at and not j.paused),
         key=lambda j: (j.next_run_at or now, j.id),
@@ -84,14 +123,20 @@ async def overview(svc: Services, env_id: int, now: datetime) -> Overview:
         total=len(jobs),
         active=sum(1 for j in jobs if not j.paused),
         paused=sum(1 for j in jobs if j.paused),
-        failing=[j for j in jobs if j.status is JobStatus.FAILED],
+        failing=[j for j in jobs if is_failing(j, retries)],
+        retries=retries,
         runs={k: counts.get(k, 0) for k in OUTCOMES},
         runs_total=sum(counts.values()),
         next_due=due[:8],
     )
 
 
-def filter_jobs(jobs: list[Job], q: str, status: str, kind: str) -> list[Job]:
+def filter_jobs(
+    jobs: list[Job], q: str, status: str, kind: str, retries: dict[int, RetryWait] | None = None
+) -> list[Job]:
+    """``status`` filters by the status the dashboard shows: a job whose retry waits is
+    "failed" (Failing), not "pending"."""
+    waiting = retries or {}
     needle = q.strip().lower()
     out = []
     for j in jobs:
@@ -105,7 +150,11 @@ def filter_jobs(jobs: list[Job], q: str, status: str, kind: str) -> list[Job]:
             continue
         if status == "muted" and not j.muted:
             continue
-        if status in ("failed", "completed", "running", "pending") and j.status.value != status:
+        if status == "failed" and not is_failing(j, waiting):
+            continue
+        if status == "pending" and (j.status is not JobStatus.PENDING or j.id in waiting):
+            continue
+        if status in ("completed", "running") and j.status.value != status:
             continue
         out.append(j)
     return out

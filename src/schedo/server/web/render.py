@@ -51,6 +51,11 @@ def utc_text(dt: datetime | None) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def clock_text(dt: datetime | None) -> str:
+    """``14:03:27`` (UTC), for a time within the next minutes."""
+    return "—" if dt is None else dt.astimezone(UTC).strftime("%H:%M:%S")
+
+
 def local_text(dt: datetime | None, tz: str) -> str:
     if dt is None:
         return "—"
@@ -121,6 +126,7 @@ def _environment() -> Environment:
     )
     env.filters.update(
         utc=utc_text,
+        hms=clock_text,
         local=local_text,
         iso=iso,
         ms=duration_ms,
