@@ -287,8 +287,10 @@ async def test_shutdown_grace_expiry_reports_the_run_failed(
         app.stop()
         assert await asyncio.wait_for(runner, 20) == 0
         [run] = await c.list_executions(jid)
-    assert run.status == "failed" and run.error is not None
-    assert run.error.startswith("WorkerShutdown:")
+    assert run.status == "failed" and run.error == (
+        "WorkerShutdown: the worker stopped before the handler finished "
+        "(shutdown grace 0.5s expired)"
+    )
 
 
 class FlakyTransport(httpx.AsyncBaseTransport):
@@ -354,4 +356,7 @@ async def test_cancelling_run_async_stops_at_once_and_reports(
             await asyncio.wait_for(runner, 20)
         assert time.monotonic() - t0 < 10
         [run] = await c.list_executions(jid)
-    assert run.status == "failed" and (run.error or "").startswith("WorkerShutdown:")
+    assert run.status == "failed" and run.error == (
+        "WorkerShutdown: the worker stopped before the handler finished "
+        "(the worker's task was cancelled)"
+    )

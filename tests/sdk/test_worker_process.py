@@ -8,6 +8,7 @@ Every wait is a condition polled with a deadline; sleeps are never assertions.
 from __future__ import annotations
 
 import re
+import signal
 import time
 import uuid
 from collections.abc import Iterator
@@ -82,3 +83,42 @@ def test_worker_pulls_again_within_seconds_of_a_server_restart(
         assert "reconnected to" in log and "Traceback" not in log, log
     finally:
         srv.kill()
+
+
+# -- 2. a second signal -----------------------------------------------------------------------
+
+
+def test_a_second_sigint_gives_up_on_the_running_handler_and_says_so(
+    server: ServerProcess, tmp_path: Path, workers: list[WorkerProcess]
+) -> None:
+    """Ctrl-C twice: the worker does not wait out its 30 s grace; the run is reported failed
+    with the true reason (a second signal, and when), not "shutdown grace expired"."""
+    p = prefix()
+    w = start(workers, WorkerProcess(
+        [f"{APPS}/behaviours.py:app"], tmp_path, url=server.url, E2E_PREFIX=p,
+        E2E_SLOW_SECONDS="120",
+    ))  # fmt: skip
+    with schedo.Client(ADMIN_KEY, server.url) as c:
+        jid = job_ids(c, p + "slow", worker=w)[p + "slow"]
+        run = c.trigger_job(jid)
+        wait_until(
+            lambda: f"run.started job={p}slow execution={run.id}" in w.log(),
+            20,
+            what="the handler to start",
+        )
+        w.send(signal.SIGINT)
+        wait_until(lambda: "SIGINT: stopping" in w.log(), 10, what="the first SIGINT handled")
+        assert w.alive()  # waiting for the handler
+        first = time.monotonic()
+        assert w.stop(signal.SIGINT, timeout=20) == 0, w.log()
+        assert time.monotonic() - first < 10  # not the 30 s grace
+        done = wait_status(c, jid, run.id, {"failed", "completed", "expired"}, 5)
+    assert done.status == "failed", done
+    assert done.error is not None and "grace" not in done.error, done.error
+    assert re.fullmatch(
+        r"WorkerShutdown: the worker stopped before the handler finished "
+        r"\(interrupted by a second signal \(SIGINT\) \d+\.\ds after the first\)",
+        done.error,
+    ), done.error
+    log = w.log()
+    assert "SIGINT again: shutting down now" in log and "Traceback" not in log, log

@@ -14,7 +14,14 @@
 - Shutdown (SIGTERM/SIGINT or ``request_stop``): stop pulling, wait up to ``shutdown_grace``
   for running handlers (those still running then are reported failed), keep retrying the
   reports until the grace ends (at least ``REPORT_GRACE`` seconds after the last handler),
-  and return 0; 1 if some result could not be reported. A second signal shortens the wait.
+  and return 0; 1 if some result could not be reported.
+- A second stop request (a second SIGTERM/SIGINT, e.g. Ctrl-C twice) ends the wait at once:
+  handlers still running are given up (async ones cancelled; a sync handler's thread cannot
+  be stopped and is left to die with the process) and reported failed with
+  ``WorkerShutdown: ... (interrupted by a second signal (SIGINT) 8.0s after the first)``; the
+  reports get ``HURRIED_REPORT_GRACE`` (2 s) more. Further requests change nothing. The
+  error of a run given up says why: that second request, the shutdown grace expiring, or the
+  worker's task being cancelled.
 """
 
 from __future__ import annotations
@@ -153,17 +160,30 @@ class Worker:
         self._reports: dict[int, asyncio.Task[None]] = {}
         self._unreported: dict[int, _Report] = {}
         self._fatal: BaseException | None = None
+        self._stop_requested_at: float | None = None  # monotonic time of the first request
+        self._abort_reason = "the worker stopped"  # why running handlers were given up
         self.lost_reports: list[int] = []
 
     # -- public ----------------------------------------------------------------------------
     def request_stop(self, reason: str = "stop requested") -> None:
+        """First call: stop pulling, let running handlers finish within the grace. Second
+        call: give up on them now (``reason`` is a signal name or who asked, e.g. "stop()")."""
+        now = time.monotonic()
         if self._stopping.is_set():
+            if self._hurry.is_set():
+                log.warning("%s again: already shutting down without waiting", reason)
+                return
             log.warning("%s again: shutting down now without waiting for running handlers", reason)
+            first = self._stop_requested_at
+            after = f" {now - first:.1f}s after the first" if first is not None else ""
+            what = "signal" if reason.startswith("SIG") else "stop request"
+            self._give_up(f"interrupted by a second {what} ({reason}){after}")
             self._hurry.set()
-            self._abort.set()
             return
+        self._stop_requested_at = now
         log.info(
-            "%s: stopping (waiting up to %s for %d running handler(s))",
+            "%s: stopping (waiting up to %s for %d running handler(s); "
+            "a second signal gives up on them at once)",
             reason,
             format_seconds(self.shutdown_grace),
             len(self._running),
@@ -188,8 +208,8 @@ class Worker:
                 )
                 await asyncio.gather(*(self._pull_loop(g) for g in code_groups(self.jobs)))
         except asyncio.CancelledError:
+            self._give_up("the worker's task was cancelled")
             self._hurry.set()
-            self._abort.set()
             raise
         finally:
             await self._drain()
@@ -201,6 +221,12 @@ class Worker:
         return 0
 
     # -- helpers ---------------------------------------------------------------------------
+    def _give_up(self, why: str) -> None:
+        """Abort the running handlers; the first reason given is the one reported."""
+        if not self._abort.is_set():
+            self._abort_reason = why
+            self._abort.set()
+
     async def _until_stopped(self, aw: Awaitable[T]) -> T:
         """Await ``aw`` unless a stop request comes first (then cancel it, raise _Stopped).
         An answer that arrived together with the stop request is still returned."""
@@ -417,9 +443,8 @@ class Worker:
             return Outcome(
                 False,
                 None,
-                "WorkerShutdown: the worker stopped before the "
-                "handler finished (shutdown grace "
-                f"{format_seconds(self.shutdown_grace)} expired)",
+                "WorkerShutdown: the worker stopped before the handler finished "
+                f"({self._abort_reason})",
             )
         except asyncio.CancelledError as exc:
             task = asyncio.current_task()
@@ -502,7 +527,8 @@ class Worker:
         if running:
             await self._wait_tasks(running, grace_end)
             if any(not t.done() for t in running):
-                self._abort.set()  # each is reported failed by its own task
+                # each is reported failed by its own task
+                self._give_up(f"shutdown grace {format_seconds(self.shutdown_grace)} expired")
                 await asyncio.wait(running, timeout=10)
         reports = list(self._reports.values())
         if reports:
