@@ -122,3 +122,57 @@ def test_a_second_sigint_gives_up_on_the_running_handler_and_says_so(
     ), done.error
     log = w.log()
     assert "SIGINT again: shutting down now" in log and "Traceback" not in log, log
+
+
+# -- 3. --key / --url and the exit status of a refused key -----------------------------------
+
+
+def test_key_and_url_options_win_over_the_environment(
+    server: ServerProcess, tmp_path: Path, workers: list[WorkerProcess]
+) -> None:
+    p = prefix()
+    dead = f"http://127.0.0.1:{free_port()}"
+    w = start(workers, WorkerProcess(
+        [f"{APPS}/behaviours.py:app", "--url", server.url, "--key", ADMIN_KEY], tmp_path,
+        url=dead, key="sk_wrong_key_from_the_environment_0000", E2E_PREFIX=p,
+    ))  # fmt: skip
+    with schedo.Client(ADMIN_KEY, server.url) as c:
+        jid = job_ids(c, p + "returns-dict", worker=w)[p + "returns-dict"]
+        run = c.trigger_job(jid)
+        done = wait_status(c, jid, run.id, {"completed", "failed"}, 20, w)
+    assert done.status == "completed", done
+    assert w.stop() == 0, w.log()
+
+
+def test_a_refused_key_exits_4_and_blames_the_key(
+    server: ServerProcess, tmp_path: Path, workers: list[WorkerProcess]
+) -> None:
+    p = prefix()
+    w = start(workers, WorkerProcess(
+        [f"{APPS}/behaviours.py:app", "--url", server.url, "--key", "sk_wrong_key_0000000000"],
+        tmp_path, key=None, E2E_PREFIX=p,
+    ))  # fmt: skip
+    assert w.wait(30) == 4, w.log()
+    last = w.log().strip().splitlines()[-1]
+    assert last.startswith("schedo worker: the server refused the API key: "), w.log()
+    assert "(HTTP 401)" in last and "job " not in last, last
+    assert "Traceback" not in w.log()
+
+
+def test_no_key_anywhere_is_a_usage_error(
+    server: ServerProcess, tmp_path: Path, workers: list[WorkerProcess]
+) -> None:
+    w = start(workers, WorkerProcess(
+        [f"{APPS}/behaviours.py:app", "--url", server.url], tmp_path, key=None,
+        E2E_PREFIX=prefix(),
+    ))  # fmt: skip
+    assert w.wait(30) == 2, w.log()
+    assert w.log().strip().splitlines()[-1] == (
+        "schedo worker: no API key: pass --key, set SCHEDO_API_KEY or give Schedo(api_key=...)"
+    )
+    bad = start(workers, WorkerProcess(
+        [f"{APPS}/behaviours.py:app", "--url", "ftp://example.com"], tmp_path,
+        E2E_PREFIX=prefix(),
+    ))  # fmt: skip
+    assert bad.wait(30) == 2, bad.log()
+    assert "--url: 'ftp://example.com' is not an http(s) URL" in bad.log()

@@ -6,6 +6,12 @@ so that it can import its neighbours). Without ``:attr`` the attribute ``app`` i
 missing module or attribute, or an attribute that is not a ``schedo.Schedo``, is one line on
 stderr and exit status 2. Only the SDK is imported: this runs on an install without the
 server extra.
+
+``--url/--key/--env`` win over the app's own ``Schedo(base_url=, api_key=,
+environment_id=)``, which win over ``SCHEDO_BASE_URL`` / ``SCHEDO_API_KEY`` /
+``SCHEDO_ENVIRONMENT_ID`` (or ``SCHEDO_ENVIRONMENT``, as for the other commands). A key the
+server refuses (401/403) is one line, ``the server refused the API key: ...``, and exit 4
+(docs/cli.md has the whole table).
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from .support import DEFAULT_URL, EXIT_API, EXIT_AUTH, EXIT_USAGE
 
 if TYPE_CHECKING:
     from schedo.sdk.app import Schedo
@@ -124,6 +132,31 @@ def _fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _connection(app: Schedo, url: str | None, key: str | None, env: int | None) -> None:
+    """Apply ``--url/--key/--env`` to ``app``: the command line wins over the app's own
+    ``Schedo(base_url=..., api_key=..., environment_id=...)``, which wins over the
+    environment variables (read by the SDK when the worker starts). Raises ``typer.Exit``
+    (2) when no key is given anywhere or the URL is not http(s)."""
+    if url is not None:
+        if not url.strip().startswith(("http://", "https://")):
+            raise _fail(f"--url: {url!r} is not an http(s) URL", EXIT_USAGE)
+        app.base_url = url
+    if key is not None:
+        app.api_key = key
+    if env is not None:
+        app.environment_id = env
+    elif app.environment_id is None and not os.environ.get("SCHEDO_ENVIRONMENT_ID"):
+        named = os.environ.get("SCHEDO_ENVIRONMENT", "").strip()  # the CLI's other name
+        if named:
+            if not named.isdigit() or int(named) < 1:
+                raise _fail(f"SCHEDO_ENVIRONMENT: {named!r} is not an environment id", EXIT_USAGE)
+            app.environment_id = int(named)
+    if not (app.api_key or os.environ.get("SCHEDO_API_KEY")):
+        raise _fail(
+            "no API key: pass --key, set SCHEDO_API_KEY or give Schedo(api_key=...)", EXIT_USAGE
+        )
+
+
 def worker(
     target: Annotated[
         str,
@@ -140,26 +173,74 @@ def worker(
             help="Handlers running at once [the app's, default 10]",
         ),
     ] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--url",
+            help="Base URL of the Schedo server [the app's base_url, else SCHEDO_BASE_URL, "
+            f"else {DEFAULT_URL}]",
+            show_default=False,
+        ),
+    ] = None,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            "--key",
+            help="API key, sent as x-api-key [the app's api_key, else SCHEDO_API_KEY]",
+            show_default=False,
+        ),
+    ] = None,
+    env: Annotated[
+        int | None,
+        typer.Option(
+            "--env",
+            min=1,
+            help="Environment id for an admin key, sent as X-API-ENVIRONMENT [the app's "
+            "environment_id, else SCHEDO_ENVIRONMENT_ID or SCHEDO_ENVIRONMENT]",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the jobs of a Schedo app: define them, then pull and run their executions until
-    SIGTERM/SIGINT (graceful: running handlers finish and are reported)."""
-    from schedo.sdk.errors import ApiError, SchedoError
+    SIGTERM/SIGINT (graceful: running handlers finish and are reported; a second signal
+    gives up on them at once).
+
+    Exit status: 0 after a clean shutdown; 1 when the server refused a definition or some
+    results could not be reported; 2 a target that cannot be loaded, a bad definition, no
+    API key, a bad option; 4 the key was refused (401/403). An unreachable server never
+    ends the worker: it retries.
+    """
+    from schedo.sdk.errors import (
+        ApiError,
+        ConfigurationError,
+        DefinitionError,
+        Forbidden,
+        SchedoError,
+        Unauthorized,
+    )
 
     _logging(os.environ.get("SCHEDO_LOG_LEVEL", "INFO"))
     try:
         app = load_app(target)
     except TargetError as exc:
-        raise _fail(str(exc), 2) from None
+        raise _fail(str(exc), EXIT_USAGE) from None
     except SchedoError as exc:  # e.g. a definition refused by the decorator
-        raise _fail(str(exc), 2) from None
+        raise _fail(str(exc), EXIT_USAGE) from None
     except Exception:
         typer.echo(f"schedo worker: importing {target} failed:", err=True)
         traceback.print_exc()
-        raise typer.Exit(2) from None
+        raise typer.Exit(EXIT_USAGE) from None
+    _connection(app, url, key, env)
     try:
         code = app.run(concurrency=concurrency)
-    except SchedoError as exc:  # a definition refused by the server, a bad key, ...
-        raise _fail(exc.message if isinstance(exc, ApiError) else str(exc), 1) from None
+    except (Unauthorized, Forbidden) as exc:
+        raise _fail(
+            f"the server refused the API key: {exc.message} (HTTP {exc.status})", EXIT_AUTH
+        ) from None
+    except (ConfigurationError, DefinitionError) as exc:  # a bad URL or key format, no jobs
+        raise _fail(str(exc), EXIT_USAGE) from None
+    except SchedoError as exc:  # a definition refused by the server, ...
+        raise _fail(exc.message if isinstance(exc, ApiError) else str(exc), EXIT_API) from None
     raise typer.Exit(code)
 
 

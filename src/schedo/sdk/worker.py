@@ -294,6 +294,8 @@ class Worker:
                 )
             except _Stopped:
                 return
+            except (Unauthorized, Forbidden):
+                raise  # about the key, not about this job
             except Exception as exc:
                 if not _retryable(exc):
                     if isinstance(exc, ApiError):
