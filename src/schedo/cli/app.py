@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from .adminkey_cmd import register as register_admin_key
 from .backup_cmd import register as register_backup
 from .commands import register_all
 from .cron_cmd import cron_app
@@ -21,6 +22,7 @@ app.add_typer(cron_app, name="cron")
 register_worker(app)
 register_backup(app)
 register_secret(app)
+register_admin_key(app)
 register_all(app)
 
 

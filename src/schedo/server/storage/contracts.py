@@ -144,7 +144,15 @@ class KeyStore(Protocol):
     ) -> ApiKey:
         """Mark the key revoked (idempotent). ``env_id`` restricts the search to one
         environment's keys (environment-key callers); None allows every key of the org.
-        NotFound if no such key in scope."""
+        NotFound if no such key in scope; Conflict if it is the organisation's last
+        unrevoked admin key (nothing could then make another)."""
+
+    async def rotate_admin_key(
+        self, org_id: int, prefix: str, digest: str, now: datetime
+    ) -> tuple[ApiKey, int]:
+        """Store a new admin key and revoke every other admin key of the organisation, in one
+        transaction; return it and the number revoked. Conflict on PostgreSQL while a server
+        process serves the database (offline command: ``schedo admin-key --rotate``)."""
 
 
 class JobStore(Protocol):

@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from ..domain.errors import InvalidInput
+from ..domain.errors import Conflict, InvalidInput
 from . import onehop
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -159,6 +159,21 @@ class Database:
         """Row locks for claim-style selects: SKIP LOCKED on PostgreSQL; SQLite serialises
         writers already (BEGIN IMMEDIATE)."""
         return stmt if self.is_sqlite else stmt.with_for_update(skip_locked=True)
+
+    def for_update(self, stmt: Any) -> Any:
+        """Row locks for a read-then-write check (FOR UPDATE on PostgreSQL; SQLite's
+        BEGIN IMMEDIATE serialises writers already)."""
+        return stmt if self.is_sqlite else stmt.with_for_update()
+
+    async def refuse_while_serving(self, conn: AsyncConnection) -> None:
+        """In a write transaction of an offline command: on PostgreSQL, Conflict while a
+        server process holds the shared serving lock (SQLite commands hold the file lock)."""
+        if self.is_sqlite:
+            return
+        got = await conn.exec_driver_sql(f"SELECT pg_try_advisory_xact_lock({SERVING_LOCK_ID})")
+        if not got.scalar():
+            raise Conflict("a schedo server is serving this database: stop every server "
+                           "process, then run this again")
 
     async def dispose(self) -> None:
         await self.write_engine.dispose()

@@ -8,7 +8,8 @@ from collections.abc import Callable
 
 from sqlalchemy import select, text, update
 
-from .db import SERVING_LOCK_ID, Database
+from ..domain.errors import Conflict
+from .db import Database
 from .schema import environments, server_meta
 from .sealing import CHECK_CONTEXT, CHECK_PLAIN, Sealer, SealError, env_context, is_sealed
 from .sql_jobs import JobSql
@@ -82,12 +83,10 @@ class SqlStore(TenantSql, JobSql, RunSql, WorkerSql, NotifySql, RetentionSql, St
         be given the new keys). Returns the environment names. On PostgreSQL it is refused
         (SealError) while a server process serves the database (its shared serving lock)."""
         async with self.db.write() as c:
-            if not self.db.is_sqlite:
-                lock = f"SELECT pg_try_advisory_xact_lock({SERVING_LOCK_ID})"
-                got = await c.exec_driver_sql(lock)
-                if not got.scalar():
-                    raise SealError("a schedo server is serving this database: stop every "
-                                    "server process, then run this again")
+            try:
+                await self.db.refuse_while_serving(c)
+            except Conflict as exc:
+                raise SealError(str(exc)) from None
             await c.execute(server_meta.delete().where(server_meta.c.key == KEY_CHECK))
             await c.execute(server_meta.insert().values(
                 key=KEY_CHECK, value=self.sealer.seal(CHECK_PLAIN, CHECK_CONTEXT)))

@@ -268,6 +268,47 @@ class TenantSql:
             r = (await c.execute(q)).one()
         return bool(r[0]) and bool(r[1])
 
+    async def _keep_an_admin_key(self, c: AsyncConnection, org_id: int, key_id: int) -> None:
+        """Conflict if ``key_id`` is the organisation's last unrevoked admin key. The admin
+        keys are locked (PostgreSQL) so two revocations cannot both pass."""
+        q = select(api_keys.c.id).where(
+            api_keys.c.organization_id == org_id,
+            api_keys.c.admin.is_(True),
+            api_keys.c.revoked.is_(False),
+        )
+        live = [r[0] for r in await c.execute(self.db.for_update(q))]
+        if live == [key_id]:
+            raise Conflict(
+                "this is the organization's last admin key: revoking it would leave no key "
+                "that can manage environments and keys. Rotate it instead with "
+                "`schedo admin-key --rotate` on the server's host (docs/operations.md)"
+            )
+
+    async def rotate_admin_key(
+        self, org_id: int, prefix: str, digest: str, now: datetime
+    ) -> tuple[ApiKey, int]:
+        """A new admin key for the organisation; every other admin key is revoked in the same
+        transaction. Returns the new key and how many were revoked. Refused (Conflict) on
+        PostgreSQL while a server process serves the database."""
+        async with self.db.write() as c:
+            await self.db.refuse_while_serving(c)
+            res = await c.execute(
+                update(api_keys)
+                .where(api_keys.c.organization_id == org_id, api_keys.c.admin.is_(True),
+                       api_keys.c.revoked.is_(False))
+                .values(revoked=True, revoked_at=now)
+                .returning(api_keys.c.id)
+            )
+            revoked = len(res.all())
+            r = (await c.execute(
+                api_keys.insert().values(
+                    organization_id=org_id, environment_id=None, name="admin (rotated)",
+                    prefix=prefix, digest=digest, admin=True, internal=True, revoked=False,
+                    created_at=now,
+                ).returning(*api_keys.c)
+            )).one()
+        return rows.api_key(r), revoked
+
     async def list_keys(self, org_id: int, env_id: int) -> list[ApiKey]:
         async with self.db.read() as c:
             res = await c.execute(
@@ -284,6 +325,7 @@ class TenantSql:
         if env_id is not None:
             cond.append(api_keys.c.environment_id == env_id)
         async with self.db.write() as c:
+            await self._keep_an_admin_key(c, org_id, key_id)
             r = (
                 await c.execute(
                     update(api_keys)
