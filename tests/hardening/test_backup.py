@@ -1,11 +1,15 @@
 """``schedo backup PATH``: an online SQLite backup taken while a real server ticks 10 jobs
 every second opens, passes ``PRAGMA integrity_check`` and holds the jobs; a restored copy
-serves; PostgreSQL URLs are refused with a pointer to pg_dump."""
+serves; restored without its key file, ``schedo serve`` refuses naming the file and the ways
+back and makes no new key, until the key is restored or the signature keys are reset;
+PostgreSQL URLs are refused with a pointer to pg_dump."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -14,7 +18,7 @@ import typer
 from typer.testing import CliRunner
 
 from schedo.cli.backup_cmd import BackupError, register, sqlite_file
-from tests.support.server import ServerProcess, wait_until
+from tests.support.server import ServerProcess, child_env, wait_until
 
 JOBS = 10
 
@@ -93,13 +97,12 @@ def test_backup_while_serving_is_consistent_and_restores(tmp_path: Path) -> None
         assert _check(dated)[0] == "ok"
     finally:
         srv.stop()
-    # restore without the key file: refused with a clear message, nothing served
+    # restore without the key file: refused with a clear message, nothing served, and no
+    # new (wrong) key made in its place: restarting says the same, restoring the key works
     restored = tmp_path / "restored.db"
     (tmp_path / "copy-2.db").rename(restored)
-    lost = ServerProcess(f"sqlite:///{restored}", tmp_path)
-    lost.start(wait=False)
-    assert lost.proc is not None and lost.proc.wait(30) == 1
-    assert "is not the one this database's webhook signature keys were sealed with" in lost.log()
+    for _ in range(2):
+        refused_without_key(restored, tmp_path)
     # restore (docs/hardening.md): the copy and its key in place of the database and its key
     (tmp_path / "copy-2.db.key").replace(tmp_path / "restored.db.key")
     srv = ServerProcess(f"sqlite:///{restored}", tmp_path).start()
@@ -112,12 +115,66 @@ def test_backup_while_serving_is_consistent_and_restores(tmp_path: Path) -> None
         srv.stop()
 
 
+def refused_without_key(db: Path, workdir: Path) -> None:
+    """``schedo serve`` on ``db`` without its key file exits 1 naming the missing file and the
+    ways back, and leaves no key file behind."""
+    key = Path(f"{db}.key")
+    assert not key.exists()
+    lost = ServerProcess(f"sqlite:///{db}", workdir)
+    lost.start(wait=False)
+    assert lost.proc is not None and lost.proc.wait(30) == 1, lost.log()
+    log = lost.log()
+    assert f"secret key file {key} does not exist" in log, log
+    for hint in ("<backup>.key", "SCHEDO_SECRET_KEY or SCHEDO_SECRET_KEY_FILE",
+                 "schedo reset-signature-keys"):
+        assert hint in log, (hint, log)
+    assert not key.exists(), "a new key was made for a database sealed with another one"
+    assert not list(workdir.glob(f".{key.name}.*.tmp"))
+
+
+def test_restore_without_the_key_is_refused_until_the_keys_are_reset(tmp_path: Path) -> None:
+    """A backup kept apart from its key (``--no-key``) and restored alone: ``schedo serve``
+    refuses and makes no key; ``schedo reset-signature-keys`` is the way back (new signature
+    keys, a new key file); a fresh database still gets its key file at first start."""
+    live, spare = tmp_path / "live", tmp_path / "spare"
+    live.mkdir()
+    spare.mkdir()
+    db = live / "schedo.db"
+    srv = ServerProcess(f"sqlite:///{db}", live).start()
+    try:
+        assert Path(f"{db}.key").stat().st_mode & 0o777 == 0o600  # a fresh database: made
+        with srv.client() as c:
+            r = c.post("/jobs/definition", json={"name": "kept-job", "schedule": "0 3 * * *"})
+            assert r.status_code == 200, r.text
+            old_key = c.get("/org/environments").json()[0]["webhook_signature_key"]
+        code, text = _backup(str(spare / "schedo.db"), "--db", f"sqlite:///{db}", "--no-key")
+        assert code == 0, text
+    finally:
+        srv.stop()
+    assert not (spare / "schedo.db.key").exists()
+    refused_without_key(spare / "schedo.db", spare)
+    url = f"sqlite:///{spare / 'schedo.db'}"
+    reset = subprocess.run([sys.executable, "-m", "schedo.cli", "reset-signature-keys",
+                            "--db", url, "--yes"], env=child_env(), capture_output=True,
+                           text=True, timeout=60)
+    assert reset.returncode == 0 and "1 environment(s): production" in reset.stdout, reset
+    assert (spare / "schedo.db.key").stat().st_mode & 0o777 == 0o600
+    srv = ServerProcess(url, spare).start()
+    try:
+        with srv.client() as c:
+            assert [j["name"] for j in c.get("/jobs").json()] == ["kept-job"]
+            new_key = c.get("/org/environments").json()[0]["webhook_signature_key"]
+            assert new_key and new_key != old_key
+    finally:
+        assert srv.stop() == 0
+
+
 def test_no_key_leaves_the_key_out(tmp_path: Path) -> None:
     db = tmp_path / "k.db"
     sqlite3.connect(db).execute("CREATE TABLE jobs (id INTEGER)").connection.close()
     (tmp_path / "k.db.key").write_text("not used here\n")
     code, text = _backup(str(tmp_path / "a.db"), "--db", f"sqlite:///{db}", "--no-key")
-    assert code == 0, text
+    assert code == 0 and "sealing key left out (--no-key)" in text, text
     assert not (tmp_path / "a.db.key").exists()
     code, text = _backup(str(tmp_path / "b.db"), "--db", f"sqlite:///{db}")
     assert code == 0 and "sealing key copied" in text, text

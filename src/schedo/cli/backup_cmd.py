@@ -10,8 +10,10 @@ a pointer to ``pg_dump``. Restore: see docs/hardening.md ("Backup and restore").
 
 The database's sealing key file (``SCHEDO_SECRET_KEY_FILE``, default ``<database>.key``; it
 seals the webhook signature keys) is copied beside the backup as ``<backup>.key`` (mode 0600):
-a backup without its key restores jobs and history but not the signature keys. ``--no-key``
-leaves it out, for backups kept apart from their key. With ``SCHEDO_SECRET_KEY`` (no file),
+restored without its key, the database is refused by ``schedo serve`` (naming the missing file;
+no new key is made) until the key is put back or ``schedo reset-signature-keys`` gives every
+environment a new signature key. ``--no-key`` leaves it out, for backups kept apart from their
+key. With ``SCHEDO_SECRET_KEY`` (no file),
 keep that value with your backups yourself.
 
 Only the standard library is used (no server extra needed).
@@ -216,6 +218,9 @@ def backup_command(
         elif not no_key:
             print("sealing key not copied (SCHEDO_SECRET_KEY is set, or no key file): keep "
                   "that key with this backup")
+        else:
+            print("sealing key left out (--no-key): keep it apart; without it a restored copy "
+                  "starts only after 'schedo reset-signature-keys'")
 
 
 def register(app: typer.Typer) -> None:

@@ -15,7 +15,8 @@ Where the key comes from (``load_sealer``), first match wins:
 
 1. ``SCHEDO_SECRET_KEY``: base64 of 32 random bytes (``openssl rand -base64 32``);
 2. ``SCHEDO_SECRET_KEY_FILE``: a file holding that base64 text; created (mode 0600) with a
-   new random key if it does not exist;
+   new random key if it does not exist — but only for a database that holds nothing sealed
+   yet (see "A missing key file" below);
 3. SQLite file databases: ``<database file>.key`` beside the database, same rules as 2;
 4. an in-memory SQLite database: a random key for the life of the process (the data dies
    with it too).
@@ -26,6 +27,15 @@ given the same key (1 or 2), and start fails with a clear message otherwise.
 A check value (a sealed constant in ``server_meta``) tells at start whether the key is the one
 the database was sealed with; a wrong or lost key stops the server with a clear message
 instead of signing with garbage (see ``SqlStore.prepare_sealing``).
+
+A missing key file: a new key is made at once only when the database surely holds no sealed
+value (no SQLite file yet, or one without a check value or a sealed signature key). Otherwise
+(a backup restored without its ``.key`` file, a lost file; on PostgreSQL, where we cannot look
+before connecting) the sealer has no key yet: opening a sealed value raises SealError naming the
+missing file, SCHEDO_SECRET_KEY(_FILE) and ``schedo reset-signature-keys`` — so ``schedo serve``
+refuses to start and leaves no wrong key behind — and the file is made (or, if another process
+made it meanwhile, read) only when something is first sealed: the check value of a fresh
+PostgreSQL database, or the new keys of ``schedo reset-signature-keys``.
 """
 
 from __future__ import annotations
@@ -35,7 +45,9 @@ import binascii
 import contextlib
 import logging
 import os
+import sqlite3
 import stat
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,13 +89,41 @@ class Sealer:
             raise SealError(f"the secret key must be {KEY_BYTES} bytes, not {len(key)}")
         self._aead = AESGCM(key)
         self.source = source
+        self._missing: Path | None = None  # a key file to read or make once it is needed
 
     @classmethod
     def random(cls) -> Sealer:
         return cls(AESGCM.generate_key(bit_length=KEY_BYTES * 8))
 
+    @classmethod
+    def awaiting(cls, path: Path) -> Sealer:
+        """A sealer whose key file ``path`` does not exist (yet) for a database that may hold
+        sealed values: it opens nothing (SealError naming the file) and makes the file only
+        when it first seals (module docstring, "A missing key file")."""
+        sealer = cls(bytes(KEY_BYTES), KeySource("file", path))  # placeholder, never used
+        sealer._missing = path
+        return sealer
+
+    def _adopt(self, create: bool) -> bool:
+        """For an awaiting sealer: take the key file's key (making the file if ``create``);
+        False if it still does not exist."""
+        path = self._missing
+        if path is None:
+            return True
+        if not create and not path.exists():
+            return False
+        self._aead = AESGCM(_read_or_create(path))
+        self._missing = None
+        return True
+
+    def _require_key(self) -> None:
+        path = self._missing
+        if path is not None and not self._adopt(create=False):
+            raise SealError(missing_key_message(path))
+
     def seal(self, plain: str, context: str) -> str:
         """``context``: what the value belongs to (``env_context``, ``CHECK_CONTEXT``)."""
+        self._adopt(create=True)
         nonce = os.urandom(NONCE)
         sealed = nonce + self._aead.encrypt(nonce, plain.encode(), _aad(context))
         return PREFIX + base64.b64encode(sealed).decode()
@@ -92,6 +132,7 @@ class Sealer:
         """The plaintext of a stored value (legacy plaintext is returned as is)."""
         if not is_sealed(stored):
             return stored
+        self._require_key()
         try:
             raw = base64.b64decode(stored[len(PREFIX):], validate=True)
             return self._aead.decrypt(raw[:NONCE], raw[NONCE:], _aad(context)).decode()
@@ -102,7 +143,11 @@ class Sealer:
             ) from None
 
     def try_unseal(self, stored: str, context: str) -> str | None:
-        """``unseal``, or None for a value that does not open."""
+        """``unseal``, or None for a value that does not open. Raises SealError when there
+        is no key at all (its file is missing): not a value that does not open, but a
+        server that must not start."""
+        if is_sealed(stored):
+            self._require_key()
         try:
             return self.unseal(stored, context)
         except SealError:
@@ -113,7 +158,10 @@ class Sealer:
         with another secret key, or copied from another row): shown empty, never signed with
         (push and notification webhooks fail saying why), never a 500, and one environment's
         bad value holds up no other."""
-        key = self.try_unseal(stored, env_context(env_id))
+        try:
+            key = self.try_unseal(stored, env_context(env_id))
+        except SealError:  # no key at all: start refuses that, but never a 500 here
+            key = None
         if key is None:
             log.error("sealing.unseal_failed environment=%s", env_id)
             return ""
@@ -191,6 +239,52 @@ def _read_or_create(path: Path) -> bytes:
     return parse_key(text, f"secret key file {path}")
 
 
+def missing_key_message(path: Path) -> str:
+    return (
+        f"secret key file {path} does not exist, and this database holds webhook signature "
+        "keys sealed with the key that was in it, so no new key was made (it could not open "
+        f"them): restore that file (a backup made by 'schedo backup' has it beside the copy as "
+        f"<backup>.key; copy it to {path}), or give the server that key with "
+        "SCHEDO_SECRET_KEY or SCHEDO_SECRET_KEY_FILE; if it is lost, run "
+        "'schedo reset-signature-keys' (every environment gets a new signature key; "
+        "docs/hardening.md, Secrets at rest)"
+    )
+
+
+def _may_hold_sealed_values(database_url: str) -> bool:
+    """False only if the database surely holds no sealed value: a SQLite file that does not
+    exist, or one without a key check value and without a sealed signature key (a database
+    from before sealing, or a fresh one). True when it holds one or we cannot tell
+    (PostgreSQL before connecting, an unreadable file)."""
+    u = make_url(database_url)
+    if u.get_backend_name() != "sqlite":
+        return True
+    if not u.database or u.database == ":memory:":
+        return False
+    path = Path(u.database)
+    if not path.exists():
+        return False
+    uri = "file:" + urllib.parse.quote(str(path.resolve())) + "?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True, timeout=30)
+    except sqlite3.Error:
+        return True
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "server_meta" in tables and conn.execute(
+            "SELECT 1 FROM server_meta WHERE key = 'secret_key_check'"  # sql.KEY_CHECK
+        ).fetchone():
+            return True
+        return "environments" in tables and conn.execute(
+            "SELECT 1 FROM environments WHERE webhook_signature_key LIKE ? LIMIT 1",
+            (PREFIX + "%",),
+        ).fetchone() is not None
+    except sqlite3.Error:
+        return True
+    finally:
+        conn.close()
+
+
 def load_sealer(database_url: str, secret_key: str | None, key_file: str | None) -> Sealer:
     """The sealer for this server (see the module docstring for the order). Raises SealError."""
     if secret_key:
@@ -202,6 +296,10 @@ def load_sealer(database_url: str, secret_key: str | None, key_file: str | None)
         key_file = u.database + ".key"
     if key_file:
         path = Path(key_file)
+        if not path.exists() and _may_hold_sealed_values(database_url):
+            if not path.parent.is_dir():
+                raise SealError(f"secret key file {path}: folder {path.parent} does not exist")
+            return Sealer.awaiting(path)
         return Sealer(_read_or_create(path), KeySource("file", path))
     raise SealError(
         "SCHEDO_SECRET_KEY or SCHEDO_SECRET_KEY_FILE is required with PostgreSQL: webhook "
