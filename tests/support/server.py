@@ -50,13 +50,14 @@ def child_env(**extra: str) -> dict[str, str]:
 class ServerProcess:
     def __init__(self, db_url: str, workdir: Path, port: int | None = None,
                  admin_key: str | None = ADMIN_KEY, extra_env: dict[str, str] | None = None,
-                 args: list[str] | None = None) -> None:
+                 args: list[str] | None = None, fd_limit: int | None = None) -> None:
         self.db_url = db_url
         self.workdir = workdir
         self.port = port or free_port()
         self.admin_key = admin_key
         self.extra_env = extra_env or {}
         self.args = args or []
+        self.fd_limit = fd_limit  # soft and hard RLIMIT_NOFILE of the server process
         self.proc: subprocess.Popen[str] | None = None
         self.log_path = workdir / f"server-{self.port}.log"
 
@@ -82,10 +83,17 @@ class ServerProcess:
             [sys.executable, "-m", "schedo.cli", "serve", "--port", str(self.port),
              "--db", self.db_url, *self.args],
             cwd=self.workdir, env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
+            preexec_fn=self._limits if self.fd_limit else None,
         )
         if wait:
             wait_until(self.ready, 30, what=f"server on {self.url} (log {self.log_path})")
         return self
+
+    def _limits(self) -> None:
+        import resource
+
+        assert self.fd_limit is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.fd_limit, self.fd_limit))
 
     def ready(self) -> bool:
         if self.proc is not None and self.proc.poll() is not None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import fcntl
+import logging
 import os
 import socket
 import sys
@@ -139,6 +140,7 @@ def serve(settings: Settings) -> int:
 
     _Server = _server_class()
 
+    from .api.protocol import GuardedHttpTools, connection_cap, raise_fd_limit
     from .app import create_app
     from .logs import configure
 
@@ -174,13 +176,23 @@ def serve(settings: Settings) -> int:
         if lock is not None:
             lock.close()
         return 1
+    fd_limit = raise_fd_limit()
+    GuardedHttpTools.header_timeout = settings.header_timeout_seconds
+    GuardedHttpTools.max_connections = connection_cap(fd_limit, settings.max_connections)
     config = uvicorn.Config(
         app,
+        http=GuardedHttpTools,
+        timeout_keep_alive=int(max(1, settings.keep_alive_seconds)),
         log_level=settings.log_level.lower(),
         access_log=False,
         timeout_graceful_shutdown=10,
         lifespan="on",
         proxy_headers=False,  # X-Forwarded-For is believed only from SCHEDO_TRUSTED_PROXIES
+    )
+    logging.getLogger("schedo.http").info(
+        "connections.limits fd_limit=%d max_connections=%d header_timeout=%gs keep_alive=%gs",
+        fd_limit, GuardedHttpTools.max_connections, settings.header_timeout_seconds,
+        settings.keep_alive_seconds,
     )
     server = _Server(config)
     print(

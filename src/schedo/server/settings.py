@@ -61,6 +61,17 @@ class Settings(BaseSettings):
     notify_webhook_url: str | None = None
     # Request limits
     max_body_bytes: int = 1024 * 1024
+    # Connections (docs/operations.md, "Connections and descriptors")
+    header_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="A request head must arrive within this many seconds."
+    )
+    keep_alive_seconds: float = Field(
+        default=5.0, gt=0, description="An idle kept-alive connection is closed after this."
+    )
+    max_connections: int = Field(
+        default=10_000, ge=16,
+        description="Open connections at most (also capped below the descriptor limit).",
+    )
     # Hardening (docs/hardening.md): metrics, abuse limits, retention
     metrics_token: str | None = Field(
         default=None, description="If set, GET /metrics needs 'Authorization: Bearer <token>'."

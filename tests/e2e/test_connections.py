@@ -1,0 +1,136 @@
+"""Idle and slow clients never take the server down (issue 24, points 3 and 6), against a
+real ``schedo serve`` process whose descriptor limit is low (256, soft and hard)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.support.server import ServerProcess, wait_until
+
+FD_LIMIT = 256
+
+
+def _connect(port: int) -> socket.socket:
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    return s
+
+
+def _closed_by_server(s: socket.socket) -> bool:
+    s.setblocking(False)
+    try:
+        return s.recv(1) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+def test_more_idle_connections_than_descriptors_leave_healthz_up(tmp_path: Path) -> None:
+    srv = ServerProcess(f"sqlite:///{tmp_path / 'c.db'}", tmp_path, fd_limit=FD_LIMIT).start()
+    idle: list[socket.socket] = []
+    try:
+        for _ in range(FD_LIMIT + 150):  # more than the server could ever hold open
+            try:
+                idle.append(_connect(srv.port))
+            except OSError:
+                break
+        assert len(idle) > FD_LIMIT, len(idle)
+        # the server stays reachable while every idle connection is still open on our side
+        r = wait_until(lambda: _healthz(srv), 10, interval=0.2, what="/healthz under flood")
+        assert r == 200
+        with srv.client() as c:
+            assert c.get("/jobs").status_code == 200
+        assert "connections.cap_reached" in srv.log()
+        assert "connections.limits fd_limit=256 max_connections=192" in srv.log()
+    finally:
+        for s in idle:
+            s.close()
+        srv.kill()
+
+
+def _healthz(srv: ServerProcess) -> int | None:
+    try:
+        return httpx.get(srv.url + "/healthz", timeout=2).status_code
+    except httpx.HTTPError:
+        return None
+
+
+def test_slow_headers_are_cut_and_long_polls_and_streams_are_not(tmp_path: Path) -> None:
+    srv = ServerProcess(f"sqlite:///{tmp_path / 's.db'}", tmp_path,
+                        extra_env={"SCHEDO_HEADER_TIMEOUT_SECONDS": "1",
+                                   "SCHEDO_KEEP_ALIVE_SECONDS": "1"}).start()
+    slow: list[socket.socket] = []
+    try:
+        started = time.monotonic()
+        for _ in range(20):  # slowloris: a request line, then a header byte now and then
+            s = _connect(srv.port)
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            slow.append(s)
+
+        def trickle_until_closed() -> bool:
+            for s in slow:
+                try:
+                    s.sendall(b"X")
+                except OSError:
+                    pass
+            return all(_closed_by_server(s) for s in slow)
+
+        wait_until(trickle_until_closed, 10, interval=0.3, what="slow heads to be cut")
+        assert time.monotonic() - started < 5
+        with srv.client() as c:
+            job = c.post("/jobs/definition", json={"name": "slow-poll",
+                                                   "schedule": "0 0 1 1 *"}).json()
+            # a long poll far longer than the header timeout answers normally
+            t0 = time.monotonic()
+            r = c.get("/jobs/executions?jobs=slow-poll&wait=3", timeout=10)
+            assert r.status_code == 200 and r.json() == []
+            assert time.monotonic() - t0 >= 2.5
+        # a stream stays open past the header and keep-alive timeouts and gets its run
+        got: list[dict] = []
+
+        def trigger_later() -> None:
+            time.sleep(2.5)
+            with srv.client() as c2:
+                c2.post(f"/jobs/trigger/{job['id']}")
+
+        t = threading.Thread(target=trigger_later)
+        t.start()
+        with httpx.stream("GET", srv.url + "/jobs/executions/sse?jobs=slow-poll",
+                          headers=srv.headers, timeout=10) as r:
+            for line in r.iter_lines():
+                if line.startswith("data: "):
+                    got.append(json.loads(line[6:]))
+                    break
+        t.join()
+        assert [e["job_code"] for e in got] == ["slow-poll"]
+    finally:
+        for s in slow:
+            s.close()
+        srv.kill()
+
+
+def test_an_unparsable_request_gets_the_json_error_body(tmp_path: Path) -> None:
+    srv = ServerProcess(f"sqlite:///{tmp_path / 'd.db'}", tmp_path).start()
+    try:
+        s = _connect(srv.port)
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Bad: a\x7fb\r\n\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        s.close()
+        head, _, body = data.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 400"), data
+        assert b"content-type: application/json" in head.lower()
+        assert json.loads(body)["message"].startswith("request:")
+    finally:
+        srv.kill()
