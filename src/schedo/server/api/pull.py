@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
@@ -97,14 +98,15 @@ async def sse(
         # ends it cleanly.
         yield b": connected\n\n"
         async with _abort_when(svc.bus.stopping.wait()) as abort:
+            runs = pull.stream(svc, p, codes, limit, worker, types=types, abort=abort)
             try:
-                async for e in pull.stream(svc, p, codes, limit, worker, types=types,
-                                           abort=abort):
-                    if e is None:
-                        yield b": keepalive\n\n"
-                    else:
-                        data = json.dumps(shapes.execution(e), separators=(",", ":"))
-                        yield f"id: {e.id}\ndata: {data}\n\n".encode()
+                async with contextlib.aclosing(runs):  # its cleanup runs when we stop
+                    async for e in runs:
+                        if e is None:
+                            yield b": keepalive\n\n"
+                        else:
+                            data = json.dumps(shapes.execution(e), separators=(",", ":"))
+                            yield f"id: {e.id}\ndata: {data}\n\n".encode()
             except Unauthorized as exc:
                 # the key was revoked or the environment deleted: say so, then end
                 data = json.dumps({"message": str(exc), "status": 401})

@@ -8,7 +8,8 @@ retry creates a run), or until the earliest future due time of a pending run it 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, Coroutine
+from typing import Any
 
 from ..bus import Watch
 from ..domain.errors import InvalidInput, Unauthorized
@@ -134,12 +135,13 @@ async def stream(
     keepalive: float = 15.0,
     types: tuple[str, ...] = SDK_TYPES,
     abort: asyncio.Event | None = None,
-) -> AsyncIterator[Execution | None]:
+) -> AsyncGenerator[Execution | None, None]:
     """Yield claimed executions as they become due, and None at least every ``keepalive``
     seconds (the caller sends a comment line). Ends when ``abort`` is set; raises
     ``Unauthorized`` when the key is revoked or the environment deleted meanwhile."""
     loop = asyncio.get_running_loop()
     access = AccessCheck(svc, p)
+    unsent: list[Execution] = []  # claimed, not yet handed to the caller
     try:
         with svc.bus.runs_ready.watch(p.env_id, codes) as watch:
             last_sent = loop.time()
@@ -151,8 +153,12 @@ async def stream(
                                             p.key_id)
                 if got:
                     svc.bus.deadlines_changed.notify()
-                    for e in got:
-                        yield e
+                    unsent = list(got)
+                    while unsent:
+                        # handed over counts as sent (it may reach the client even if the
+                        # stream breaks now): only runs never handed over are released, so
+                        # no run can reach two workers
+                        yield unsent.pop(0)
                     last_sent = loop.time()
                     continue
                 since = loop.time() - last_sent
@@ -164,5 +170,25 @@ async def stream(
                 await _wait_for_runs(svc, p, codes, types, watch, min(10.0, keepalive - since),
                                      abort)
     finally:
+        if unsent:  # the client went away mid-batch: the rest goes back to the pool
+            _background(release(svc, p.env_id, [e.id for e in unsent]))
         if codes:
             await svc.connections.closed(p.env_id, codes, worker)
+
+
+_tasks: set[asyncio.Task[None]] = set()
+
+
+def _background(work: Coroutine[Any, Any, None]) -> None:
+    """Run ``work`` to its end even though the caller is being cancelled."""
+    task = asyncio.ensure_future(work)
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)
+
+
+async def release(svc: Services, env_id: int, ids: list[int]) -> None:
+    """Put claimed runs that reached no one back to pending, and wake the pullers."""
+    back = await svc.store.release(env_id, ids, svc.clock.now())
+    if back:
+        svc.bus.runs_ready.notify({env_id: {e.job_code for e in back}})
+        svc.bus.deadlines_changed.notify()

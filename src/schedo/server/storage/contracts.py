@@ -251,6 +251,12 @@ class ClaimStore(Protocol):
         that key is unrevoked and the environment still exists (a stream or long poll whose
         key was revoked meanwhile, in any process, gets nothing more)."""
 
+    async def release(self, env_id: int, ids: Sequence[int], now: datetime) -> list[Execution]:
+        """Give claimed runs back (a stream's client went away before they were sent): each
+        of ``ids`` that is still running in the environment becomes pending again, with no
+        pick-up time and a new pick-up window from ``now``; the job status follows. Returns
+        the released executions."""
+
     async def earliest_pending_due(
         self, env_id: int, codes: Sequence[str] | None, types: Sequence[str]
     ) -> datetime | None:

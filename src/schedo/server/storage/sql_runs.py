@@ -342,6 +342,36 @@ class RunSql:
         await _refresh_job_status(c, claimed)
         return claimed
 
+    async def release(self, env_id: int, ids: Sequence[int], now: datetime) -> list[Execution]:
+        if not ids:
+            return []
+        async with self.db.write() as c:
+            res = await c.execute(
+                select(executions.c.id, executions.c.timeout_seconds).where(
+                    executions.c.id.in_(list(ids)),
+                    executions.c.environment_id == env_id,
+                    executions.c.status == ExecStatus.RUNNING.value,
+                )
+            )
+            params = [{"i": i, "d": policies.pickup_deadline(now, t)} for i, t in res]
+            if not params:
+                return []
+            await c.execute(
+                update(executions)
+                .where(executions.c.id == bindparam("i"),
+                       executions.c.status == ExecStatus.RUNNING.value)
+                .values(status=ExecStatus.PENDING.value, pick_up_time=None, start_time=None,
+                        run_deadline=None,
+                        pickup_deadline=bindparam("d", type_=executions.c.pickup_deadline.type)),
+                params,
+            )
+            back = await c.execute(
+                select(executions).where(executions.c.id.in_([p["i"] for p in params]))
+            )
+            released = [rows.execution(r) for r in back]
+            await _refresh_job_status(c, released)
+            return released
+
     async def claim_any(
         self, types: Sequence[str], now: datetime, limit: int
     ) -> list[tuple[Execution, str | None, str]]:
