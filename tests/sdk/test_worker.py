@@ -16,7 +16,7 @@ import schedo
 from schedo import BadRequest, DefinitionError, Execution, JobContext, Schedo
 from schedo.sdk.backoff import RECONNECT_CAP, Backoff, reconnect_backoff
 from schedo.sdk.runner import failure, format_output
-from schedo.sdk.worker import Worker
+from schedo.sdk.worker import DEFINE_CONCURRENCY, Worker
 from tests.support.server import ADMIN_KEY, ServerProcess
 
 NEVER = "0 0 1 1 *"
@@ -59,7 +59,13 @@ def test_decorator_refuses_bad_definitions() -> None:
         ({"max_retries": 101}, "max_retries"),
         ({"catch_up": "sometimes"}, "catch_up"),
         ({"metadata": {"x": object()}}, "metadata"),
+        ({"metadata": {"x": float("nan")}}, "metadata"),
+        ({"metadata": [1, 2]}, "metadata: must be a dict"),
+        ({"metadata": {f"k{i}": i for i in range(1001)}}, "1001 keys"),
         ({"schedule": "  "}, "schedule"),
+        ({"schedule": "0 24 * * *"}, "schedule: hour field: 24"),
+        ({"schedule": "@every 0s"}, "schedule: @every"),
+        ({"timezone": "Mars/Olympus"}, "timezone: unknown time zone"),
     ]
     for override, match in cases:
         args: dict[str, Any] = {"name": "valid-name", "schedule": NEVER, **override}
@@ -74,25 +80,98 @@ def test_decorator_refuses_bad_definitions() -> None:
     assert list(app.jobs) == ["valid-name"] and app.jobs["valid-name"].handler is h
 
 
-async def test_invalid_schedule_raises_before_anything_runs(
+def test_every_bad_field_of_a_definition_is_reported_at_once() -> None:
+    app = Schedo("k")
+    with pytest.raises(DefinitionError) as err:
+        app.job(
+            "ab", "0 24 * * *", timezone="Mars/Olympus", timeout=0, max_retries=101,
+            catch_up="sometimes", metadata={"deep": _nested(40)},
+        )(lambda ctx: None)  # fmt: skip
+    assert isinstance(err.value, ValueError) and err.value.job == "ab"
+    assert [p.split(":")[0] for p in err.value.problems] == [
+        "name", "schedule", "timezone", "timeout", "max_retries", "catch_up", "metadata"
+    ]
+    assert str(err.value) == "job 'ab': " + "; ".join(err.value.problems)
+    assert "nested 41 levels deep, at most 31" in err.value.problems[-1]
+    assert not app.jobs
+
+
+def _nested(depth: int) -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    for _ in range(depth - 1):
+        value = {"x": value}
+    return value
+
+
+def test_a_definition_the_sdk_accepts_is_accepted_by_the_server(
+    client: schedo.Client, name: str
+) -> None:
+    """The local rules are the server's: limits right at the edge pass both."""
+    app = Schedo("k")
+    meta = {"deep": _nested(30), **{f"k{i}": i for i in range(970)}}  # 31 deep, 1000 keys
+    app.job(name, "*/5 * * * * *", timezone="Europe/Berlin", timeout=86_400, max_retries=100,
+            catch_up="all", metadata=meta)(lambda ctx: None)  # fmt: skip
+    d = app.jobs[name]
+    job = client.define_job(
+        d.name, d.schedule, metadata=d.metadata, timeout_seconds=d.timeout_seconds,
+        max_retries=d.max_retries, timezone=d.timezone, catch_up=d.catch_up,
+    )  # fmt: skip
+    assert job.name == name and job.timezone == "Europe/Berlin"
+
+
+class SabotageTransport(httpx.AsyncBaseTransport):
+    """The real transport, but the definition of job ``target`` goes out with a schedule
+    the server refuses. Records when each definition was sent and answered."""
+
+    def __init__(self, target: str) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.target = target
+        self.sent: list[str] = []
+        self.answers: dict[str, int] = {}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method != "POST" or request.url.path != "/jobs/definition":
+            return await self.inner.handle_async_request(request)
+        body = json.loads(await request.aread())
+        name = body["name"]
+        self.sent.append(name)
+        if name == self.target:
+            body["schedule"] = "0 24 * * *"
+            headers = {k: v for k, v in request.headers.items() if k != "content-length"}
+            request = httpx.Request("POST", request.url, headers=headers, json=body)
+        response = await self.inner.handle_async_request(request)
+        self.answers[name] = response.status_code
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_a_refused_definition_stops_the_definitions_not_yet_sent(
     server: ServerProcess, name: str
 ) -> None:
     app = Schedo(ADMIN_KEY, server.url)
-    ran: list[int] = []
-
-    @app.job(name, "* * * * * *")
-    def good(ctx: JobContext) -> None:
-        ran.append(ctx.execution_id)
-
-    @app.job(name + "-bad", "0 24 * * *")
-    def bad(ctx: JobContext) -> None:
-        ran.append(ctx.execution_id)
-
+    names = [f"{name}-{i:02d}" for i in range(40)]
+    for n in names:
+        app.job(n, NEVER)(lambda ctx: None)
+    transport = SabotageTransport(names[2])
+    client = schedo.AsyncClient(ADMIN_KEY, server.url, transport=transport)
+    worker = Worker(app.jobs, client, poll_wait=2)
     with pytest.raises(BadRequest) as err:
-        await asyncio.wait_for(app.run_async(), 20)
-    assert isinstance(err.value, ValueError)
-    assert name + "-bad" in err.value.message and "hour" in err.value.message
-    assert ran == []
+        await asyncio.wait_for(worker.run(), 20)
+    await client.aclose()
+    assert err.value.message.startswith(f"job '{names[2]}': schedule: hour field")
+    # sent in the app's order, at most DEFINE_CONCURRENCY at a time; after the refusal,
+    # nothing more: only those already in flight
+    assert sorted(transport.sent) == names[: len(transport.sent)]
+    assert names[2] in transport.sent and len(transport.sent) <= 3 + DEFINE_CONCURRENCY
+    # every definition sent was answered (none cancelled half-way): what is defined is known
+    assert sorted(transport.answers) == sorted(transport.sent)
+    accepted = {n for n, status in transport.answers.items() if status == 200}
+    assert accepted == set(transport.sent) - {names[2]}
+    async with schedo.AsyncClient(ADMIN_KEY, server.url) as c:
+        on_server = {j.name for j in await c.list_jobs() if j.name.startswith(name + "-")}
+    assert on_server == accepted
 
 
 # -- outcomes ---------------------------------------------------------------------------------

@@ -176,3 +176,23 @@ def test_no_key_anywhere_is_a_usage_error(
     ))  # fmt: skip
     assert bad.wait(30) == 2, bad.log()
     assert "--url: 'ftp://example.com' is not an http(s) URL" in bad.log()
+
+
+# -- 4. definitions: every bad field at once, all or none ------------------------------------
+
+
+def test_one_bad_definition_among_several_defines_none_and_names_every_bad_field(
+    server: ServerProcess, tmp_path: Path, workers: list[WorkerProcess]
+) -> None:
+    p = prefix()
+    w = start(workers, WorkerProcess(
+        [f"{APPS}/one_bad_among_several.py:app"], tmp_path, url=server.url, E2E_PREFIX=p
+    ))  # fmt: skip
+    assert w.wait(30) == 2, w.log()
+    assert w.log().strip().splitlines()[-1] == (
+        f"schedo worker: job '{p}bad': schedule: hour field: 24 is out of range 0-23; "
+        "timezone: unknown time zone 'Mars/Olympus'; "
+        "timeout: must be between 0 and 86400 seconds (24 h)"
+    ), w.log()
+    with schedo.Client(ADMIN_KEY, server.url) as c:
+        assert not [j.name for j in c.list_jobs() if j.name.startswith(p)]

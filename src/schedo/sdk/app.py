@@ -9,10 +9,15 @@ async def nightly_report(ctx): ...
 app.run()          # or: schedo worker myapp:app
 ```
 
-Definitions are checked locally when decorated (name, timeout, retries, catch-up, metadata);
-the schedule itself is checked by the server, which the worker asks to define every job
-(create-or-update by name) before it pulls anything: a bad schedule stops the worker with the
-server's message before any handler runs.
+Definitions are checked where they are written, when decorated, by the server's rules
+(name, schedule and time zone with the server's own cron module, timeout, retries, catch-up,
+metadata): a bad one raises one ``DefinitionError`` that lists every bad field of it, so an
+app with a bad definition fails at import and defines none of its jobs. The worker then asks
+the server to define every job (create-or-update by name) before it pulls anything, in the
+order the app defined them, a few at a time. Should the server still refuse one (a server
+with other rules), no further definition is sent, the ones in flight are answered, and the
+worker stops with the server's message naming that job; the jobs accepted before it stay
+defined (each definition stands alone: the API has no transaction across several).
 """
 
 from __future__ import annotations
@@ -40,6 +45,11 @@ NAME_MIN, NAME_MAX = 4, 200
 TIMEOUT_MAX = 24 * 3600
 RETRIES_MAX = 100
 METADATA_MAX_BYTES = 64 * 1024
+METADATA_MAX_KEYS = 1000  # object keys at every level
+# The server refuses a request body nested deeper than 32 levels; the definition's body is
+# one of them.
+METADATA_MAX_DEPTH = 31
+NEVER = "0 0 1 1 *"  # a valid schedule, to check a time zone on its own
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,18 +74,125 @@ class JobDefinition:
         return max(1, math.ceil(self.timeout))
 
 
-def _check_name(name: object) -> str:
+def _name_problem(name: object) -> str | None:
     if not isinstance(name, str):
-        raise DefinitionError(f"name: must be a string, got {type(name).__name__}")
+        return f"name: must be a string, got {type(name).__name__}"
     if not NAME_MIN <= len(name) <= NAME_MAX:
-        raise DefinitionError(
-            f"name: {name!r} must be between {NAME_MIN} and {NAME_MAX} characters"
-        )
+        return f"name: {name!r} must be between {NAME_MIN} and {NAME_MAX} characters"
     if name != name.strip():
-        raise DefinitionError(f"name: {name!r} must not start or end with white space")
+        return f"name: {name!r} must not start or end with white space"
     if "," in name or any(ord(c) < 32 or ord(c) == 127 for c in name):
-        raise DefinitionError(f"name: {name!r} must not contain commas or control characters")
-    return name
+        return f"name: {name!r} must not contain commas or control characters"
+    return None
+
+
+def _cron_checker() -> Callable[[str, str], object] | None:
+    """The server's own cron parser (``schedo.server.domain.cron``: pure, stdlib and
+    cronsim, both in the base install), so that a schedule or time zone the server would
+    refuse is refused here, before anything is sent. None if it cannot be imported (the
+    server then has the last word)."""
+    try:
+        from ..server.domain.cron import parse
+    except ImportError:  # pragma: no cover - a partial install
+        return None
+    return parse
+
+
+def _schedule_problems(schedule: object, timezone: object) -> list[str]:
+    parse = _cron_checker()
+    problems = []
+    # each field on its own, so that a bad schedule and a bad zone are both reported
+    for value, what, message, expression, zone in (
+        (schedule, "schedule", "a non-empty cron expression", schedule, "UTC"),
+        (timezone, "timezone", "an IANA zone name like Europe/Berlin", NEVER, timezone),
+    ):
+        if not isinstance(value, str) or not value.strip():
+            problems.append(f"{what}: must be {message}")
+            continue
+        if parse is None:
+            continue
+        try:
+            parse(str(expression).strip(), str(zone))
+        except ValueError as exc:  # CronError: its message starts with the field's name
+            problems.append(str(exc))
+    return problems
+
+
+def _metadata_depth(value: Any) -> int:
+    if isinstance(value, Mapping):
+        return 1 + max((_metadata_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list | tuple):
+        return 1 + max((_metadata_depth(v) for v in value), default=0)
+    return 0
+
+
+def _metadata_keys(value: Any) -> int:
+    if isinstance(value, Mapping):
+        return len(value) + sum(_metadata_keys(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return sum(_metadata_keys(v) for v in value)
+    return 0
+
+
+def _metadata_problem(metadata: object) -> str | None:
+    if metadata is None:
+        return None
+    if not isinstance(metadata, Mapping):
+        return f"metadata: must be a dict (a JSON object), got {type(metadata).__name__}"
+    depth = _metadata_depth(metadata)
+    if depth > METADATA_MAX_DEPTH:
+        return f"metadata: nested {depth} levels deep, at most {METADATA_MAX_DEPTH}"
+    try:
+        text = json.dumps(metadata, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        size = len(text.encode())
+    except (TypeError, ValueError) as exc:  # also a lone surrogate (UnicodeEncodeError)
+        return f"metadata: not JSON-serialisable ({exc})"
+    keys = _metadata_keys(metadata)
+    if keys > METADATA_MAX_KEYS:
+        return f"metadata: {keys} keys in all, at most {METADATA_MAX_KEYS}"
+    if size > METADATA_MAX_BYTES:
+        return f"metadata: {size} bytes as JSON, at most {METADATA_MAX_BYTES}"
+    return None
+
+
+def definition_problems(
+    handler: object,
+    name: object,
+    schedule: object,
+    *,
+    timezone: object = "UTC",
+    timeout: object = 60,
+    max_retries: object = 0,
+    metadata: object = None,
+    catch_up: object = "latest",
+) -> list[str]:
+    """Every bad field of a job definition (empty if it is valid), each message starting
+    with the field's name. The rules are the server's (SPEC 2; the schedule and time zone
+    with its cron module), so a definition that passes is not refused for its fields."""
+    problems: list[str] = []
+    if (problem := _name_problem(name)) is not None:
+        problems.append(problem)
+    if not callable(handler):
+        problems.append(f"handler: must be callable, got {type(handler).__name__}")
+    problems += _schedule_problems(schedule, timezone)
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or math.isnan(timeout)
+        or not 0 < timeout <= TIMEOUT_MAX
+    ):
+        problems.append(f"timeout: must be between 0 and {TIMEOUT_MAX} seconds (24 h)")
+    if (
+        isinstance(max_retries, bool)
+        or not isinstance(max_retries, int)
+        or not 0 <= max_retries <= RETRIES_MAX
+    ):
+        problems.append(f"max_retries: must be between 0 and {RETRIES_MAX}")
+    if not isinstance(catch_up, str) or catch_up not in CATCH_UP:
+        problems.append(f"catch_up: must be one of {', '.join(CATCH_UP)}")
+    if (problem := _metadata_problem(metadata)) is not None:
+        problems.append(problem)
+    return problems
 
 
 def make_definition(
@@ -90,38 +207,16 @@ def make_definition(
     metadata: Mapping[str, Any] | None,
     catch_up: str,
 ) -> JobDefinition:
-    _check_name(name)
-    if not callable(handler):
-        raise DefinitionError(f"job {name!r}: the handler must be callable")
-    if not isinstance(schedule, str) or not schedule.strip():
-        raise DefinitionError(f"job {name!r}: schedule: must be a non-empty cron expression")
-    if not isinstance(timezone, str) or not timezone.strip():
-        raise DefinitionError(f"job {name!r}: timezone: must be an IANA zone name")
-    if (
-        isinstance(timeout, bool)
-        or not isinstance(timeout, int | float)
-        or not 0 < timeout <= TIMEOUT_MAX
-        or math.isnan(timeout)
-    ):
+    """The checked definition; raises one ``DefinitionError`` listing every bad field."""
+    problems = definition_problems(
+        handler, name, schedule, timezone=timezone, timeout=timeout,
+        max_retries=max_retries, metadata=metadata, catch_up=catch_up,
+    )  # fmt: skip
+    if problems:
         raise DefinitionError(
-            f"job {name!r}: timeout: must be between 0 and {TIMEOUT_MAX} seconds (24 h)"
-        )
-    if (
-        isinstance(max_retries, bool)
-        or not isinstance(max_retries, int)
-        or not 0 <= max_retries <= RETRIES_MAX
-    ):
-        raise DefinitionError(f"job {name!r}: max_retries: must be between 0 and {RETRIES_MAX}")
-    if catch_up not in CATCH_UP:
-        raise DefinitionError(f"job {name!r}: catch_up: must be one of {', '.join(CATCH_UP)}")
-    meta = dict(metadata or {})
-    try:
-        size = len(json.dumps(meta, separators=(",", ":"), ensure_ascii=False).encode())
-    except (TypeError, ValueError) as exc:
-        raise DefinitionError(f"job {name!r}: metadata: not JSON-serialisable ({exc})") from None
-    if size > METADATA_MAX_BYTES:
-        raise DefinitionError(
-            f"job {name!r}: metadata: {size} bytes as JSON, at most {METADATA_MAX_BYTES}"
+            f"job {name!r}: " + "; ".join(problems),
+            problems,
+            name if isinstance(name, str) else None,
         )
     return JobDefinition(
         name=name,
@@ -131,7 +226,7 @@ def make_definition(
         timeout=float(timeout),
         blocking=bool(blocking),
         max_retries=max_retries,
-        metadata=meta,
+        metadata=dict(metadata or {}),
         catch_up=catch_up,
         is_async=is_async_callable(handler),
         takes_context=takes_context(handler),
@@ -188,7 +283,11 @@ class Schedo:
         catch_up: str = "latest",
     ) -> Callable[[F], F]:
         """Register the decorated function (``def`` or ``async def``, taking ``ctx``) as
-        the handler of job ``name``. ``timeout`` is in seconds and enforced locally."""
+        the handler of job ``name``. ``timeout`` is in seconds and enforced locally.
+
+        Raises ``DefinitionError`` (a ``ValueError``) listing every bad field at once,
+        checked by the server's rules (the schedule and time zone too), before anything is
+        sent to the server."""
 
         def register(handler: F) -> F:
             definition = make_definition(

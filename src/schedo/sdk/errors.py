@@ -21,7 +21,19 @@ class ConfigurationError(SchedoError, ValueError):
 
 
 class DefinitionError(SchedoError, ValueError):
-    """A job definition refused before it reached the server (bad name, timeout, ...)."""
+    """A job definition refused before it reached the server (bad name, schedule, time zone,
+    timeout, ...). ``problems`` lists every bad field of the definition, each starting with
+    the field's name (``"timeout: must be ..."``); ``job`` is the job's name when known."""
+
+    problems: list[str]
+    job: str | None
+
+    def __init__(
+        self, message: str, problems: list[str] | None = None, job: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.problems = list(problems) if problems is not None else [message]
+        self.job = job
 
 
 class WebhookVerificationError(SchedoError):

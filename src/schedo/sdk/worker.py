@@ -27,6 +27,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -252,33 +253,65 @@ class Worker:
             pass
         raise _Stopped
 
-    async def _sleep(self, seconds: float) -> None:
-        try:
-            await self._until_stopped(asyncio.sleep(seconds))
-        except _Stopped:
-            pass
-
     # -- definitions -----------------------------------------------------------------------
     async def _define_all(self) -> None:
-        """Define every job (create-or-update), a few at a time: an app with thousands of
-        jobs starts in seconds, not minutes. The first refusal (e.g. a bad schedule) stops
-        the worker before anything runs."""
+        """Define every job (create-or-update), in the app's order, ``DEFINE_CONCURRENCY``
+        at a time: an app with thousands of jobs starts in seconds, not minutes.
+
+        The app checked every definition when it was decorated, so a refusal is rare (a
+        server with other rules, or a refused key). At the first one no further definition
+        is sent; those in flight are answered (not cancelled, so that the log can say
+        exactly what was defined), and the refusal is raised. Jobs the server accepted stay
+        defined: each definition stands alone, the API has no transaction across several,
+        and deleting them could remove a job (and its history) that another worker serves.
+        """
         sem = asyncio.Semaphore(DEFINE_CONCURRENCY)
+        refusals: list[BaseException] = []
+        refused = asyncio.Event()  # also ends the retry waits of the others
+        defined: list[str] = []
 
         async def one(d: JobDefinition) -> None:
             async with sem:
-                await self._define(d)
+                if refused.is_set() or self._stopping.is_set():
+                    return  # not sent
+                try:
+                    if await self._define(d, refused):
+                        defined.append(d.name)
+                except Exception as exc:
+                    refusals.append(exc)
+                    refused.set()
 
         tasks = [asyncio.create_task(one(d)) for d in self.jobs.values()]
         try:
             await asyncio.gather(*tasks)
         finally:
-            for t in tasks:
+            for t in tasks:  # only when we are cancelled ourselves
                 t.cancel()
+        if not refusals:
+            return
+        refusal = refusals[0]
+        shown = ", ".join(defined[:20]) + (", …" if len(defined) > 20 else "")
+        what = (
+            "the server refused the API key"
+            if isinstance(refusal, Unauthorized | Forbidden)
+            else "a definition was refused"
+        )
+        log.error(
+            "%s (%s): no further definition sent; %d of %d job(s) defined before it or "
+            "meanwhile, and they stay defined%s",
+            what,
+            refusal,
+            len(defined),
+            len(self.jobs),
+            f": {shown}" if defined else "",
+        )
+        raise refusal
 
-    async def _define(self, d: JobDefinition) -> None:
+    async def _define(self, d: JobDefinition, refused: asyncio.Event) -> bool:
+        """Define one job, retrying while the server cannot answer; True once defined,
+        False if stopped (or another definition was refused) first. Raises a refusal."""
         backoff = reconnect_backoff()
-        while not self._stopping.is_set():
+        while not self._stopping.is_set() and not refused.is_set():
             try:
                 job = await self._until_stopped(
                     self.client.define_job(
@@ -293,7 +326,7 @@ class Worker:
                     )
                 )
             except _Stopped:
-                return
+                return False
             except (Unauthorized, Forbidden):
                 raise  # about the key, not about this job
             except Exception as exc:
@@ -303,7 +336,8 @@ class Worker:
                     raise
                 delay = _delay(exc, backoff)
                 log.warning("defining job %s failed (%s); retrying in %.1fs", d.name, exc, delay)
-                await self._sleep(delay)
+                with contextlib.suppress(TimeoutError, _Stopped):
+                    await self._until_stopped(asyncio.wait_for(refused.wait(), delay))
                 continue
             log.info(
                 "defined job %s (id %d, schedule %r, timezone %s)",
@@ -312,7 +346,8 @@ class Worker:
                 job.cron_expression,
                 job.timezone,
             )
-            return
+            return True
+        return False
 
     # -- pulling ---------------------------------------------------------------------------
     async def _pull_loop(self, codes: list[str]) -> None:
