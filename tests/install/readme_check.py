@@ -147,12 +147,25 @@ def server_install_line(readme: str | None = None) -> str:
             "expected '## Run the server'"
         )
     line = _one_line(first, "the server install line")
-    if not re.match(r"^python3 -m pip install -e '\.\[server\]' && schedo serve$", line):
+    if not re.match(VENV + r"python3 -m pip install -e '\.\[server\]' && schedo serve$", line):
         raise CheckFailed(
-            "README.md: the first command is not \"python3 -m pip install -e '.[server]' "
-            f'&& schedo serve" (update tests/install/readme_check.py): {line!r}'
+            f"README.md: the first command is not \"{VENV_TEXT}python3 -m pip install -e "
+            f"'.[server]' && schedo serve\" (update tests/install/readme_check.py): {line!r}"
         )
     return line
+
+
+# the README's commands start by making and entering a virtual environment (Debian's and
+# Ubuntu's python3 refuse a plain pip install: PEP 668); this script makes its own venvs
+VENV_TEXT = "python3 -m venv .venv && . .venv/bin/activate && "
+VENV = "^" + re.escape(VENV_TEXT)
+
+
+def without_venv(line: str) -> list[str]:
+    """The parts of a README command after its venv set-up."""
+    if not line.startswith(VENV_TEXT):
+        raise CheckFailed(f"README.md: {line!r} does not start with {VENV_TEXT!r}")
+    return [part.strip() for part in line[len(VENV_TEXT):].split("&&")]
 
 
 def tests_line(readme: str | None = None) -> str:
@@ -220,9 +233,11 @@ def job_name(source: str) -> str:
 
 
 def sdk_install_text(readme: str | None = None) -> str:
-    """The README's sentence that ``pip install .`` installs only the SDK."""
+    """The README's sentence that ``pip install .`` installs the SDK and the command line,
+    not the server."""
     text = README.read_text(encoding="utf-8") if readme is None else readme
-    if "`pip install .` (without extras) installs only the SDK" not in text:
+    if "`pip install .` (without extras) installs the SDK and the `schedo` command line" \
+            not in text:
         raise CheckFailed("README.md: the '`pip install .` (without extras)' sentence is gone")
     return "pip install ."
 
@@ -377,7 +392,7 @@ class Check:
 
     def server(self) -> subprocess.Popen[bytes]:
         line = server_install_line()
-        install, serve = (part.strip() for part in line.split("&&"))
+        install, serve = without_venv(line)
         venv = self.tmp / "server-venv"
         say(f"[server] fresh venv {venv} ({PYTHON} -m venv); README: {line}")
         t = time.monotonic()
