@@ -163,16 +163,21 @@ def test_agent_waits_for_the_server_and_retries_its_reports(
     workdir = tmp_path / "own-server"
     workdir.mkdir()
     db = f"sqlite:///{workdir / 'schedo.db'}"
-    # the agent starts first: nothing listens yet
+    marker = tmp_path / "began"
+    srv = ServerProcess(db, workdir, port=port).start()
+    with schedo.Client(ADMIN_KEY, srv.url) as c:
+        job = c.define_job(
+            name, "0 0 1 1 *", command=f"touch {marker}; sleep 3; echo ok", timeout_seconds=60
+        )
+    srv.kill()
+    # the agent starts while the server is down: nothing listens
     a = agent(processes, f"http://127.0.0.1:{port}", name, tmp_path)
-    wait_until(lambda: "cannot pull runs" in a.stderr(), 20, what="a failed pull")
+    wait_until(
+        lambda: "cannot check the --jobs list" in a.stderr(), 20, what="a failed first request"
+    )
     srv = ServerProcess(db, workdir, port=port).start()
     try:
         with schedo.Client(ADMIN_KEY, srv.url) as c:
-            marker = tmp_path / "began"
-            job = c.define_job(
-                name, "0 0 1 1 *", command=f"touch {marker}; sleep 3; echo ok", timeout_seconds=60
-            )
             run = c.trigger_job(job.id)
             wait_until(marker.exists, 40, what="the command to start")
             # the server goes away while the command runs, and comes back later
@@ -219,3 +224,32 @@ def test_concurrency_limits_the_commands_run_at_once(
         done = wait_run(client, job.id, r.id, TERMINAL, 30, a)
         assert done.status == "completed" and done.output == "done\n", done
     assert a.stop() == 0, a.stderr()
+
+
+def test_jobs_that_are_not_command_jobs_are_a_usage_error(
+    server: ServerProcess,
+    client: schedo.Client,
+    name: str,
+    processes: list[Process],
+    tmp_path: Path,
+) -> None:
+    """``--jobs`` naming an sdk job, a push job or no job at all: exit 2 naming each of
+    them (the agent would never be handed their runs), instead of sitting idle."""
+    client.define_job(name + "-cmd", "0 0 1 1 *", command="true")
+    client.define_job(name + "-sdk", "0 0 1 1 *")
+    client.define_job(name + "-push", "0 0 1 1 *", webhook_url="https://example.com/hook")
+    names = f"{name}-cmd,{name}-sdk,{name}-push,{name}-nope"
+    a = agent(processes, server.url, names, tmp_path)
+    wait_until(lambda: not a.alive(), 30, what="the agent to exit")
+    assert a.proc.returncode == 2, a.stderr()
+    last = a.stderr().strip().splitlines()[-1]
+    assert last == (
+        f"schedo: --jobs: '{name}-nope': no such job in this environment; "
+        f"'{name}-push' is a push job, not a command job; "
+        f"'{name}-sdk' is an sdk job, not a command job"
+    ), a.stderr()
+    assert "Traceback" not in a.stderr()
+    # command jobs alone are fine
+    ok = agent(processes, server.url, f"{name}-cmd", tmp_path)
+    wait_until(lambda: "pulling command runs" in ok.stderr(), 20, what="the agent pulling")
+    assert ok.stop() == 0, ok.stderr()

@@ -38,6 +38,11 @@ An unreachable server (or 5xx, 429) is retried with the same backoff, so the age
 at most ~5 s after the server; one log line per failure and one when it answers again. A
 refused pull ends the agent: 401/403 exit 4, other 4xx exit 1 (a bad ``--jobs`` list: exit
 2). One log line (stderr) per run start and per run end.
+
+``--jobs`` is checked before the first pull (``GET /jobs``, retried while the server cannot
+answer): a name that is not a command job of the environment (unknown, or an sdk or push
+job, which the agent would never be handed) is a usage error, one line naming each such
+name, exit 2.
 """
 
 from __future__ import annotations
@@ -79,6 +84,7 @@ from .support import (
     EXIT_API,
     EXIT_AUTH,
     EXIT_USAGE,
+    CliError,
     EnvOption,
     KeyOption,
     UrlOption,
@@ -377,6 +383,8 @@ class Agent:
             except (NotImplementedError, RuntimeError, ValueError):
                 pass
         try:
+            if self.jobs and not await self._check_jobs(self.jobs):
+                return self._exit_code  # stopped before the server answered
             await self._pull_loop()
             return await self._shutdown()
         finally:
@@ -397,6 +405,49 @@ class Agent:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
         return self._stop.is_set()
+
+    # -- the --jobs list ------------------------------------------------------------------------
+    async def _check_jobs(self, names: list[str]) -> bool:
+        """Every name of ``--jobs`` must be a command job of the environment. Raises
+        ``CliError`` (exit 2) naming each one that is not (unknown, or an sdk or push job),
+        4 for a refused key, 1 for another refusal; retries while the server cannot answer.
+        False if stopped first."""
+        backoff = reconnect_backoff()
+        while True:
+            listing = asyncio.ensure_future(self.client.list_jobs())
+            if await self._until_stopped(listing):
+                return False
+            try:
+                jobs = listing.result()
+                break
+            except (ConnectionFailed, ServerError, RateLimited) as exc:
+                delay = backoff.next()
+                if isinstance(exc, RateLimited) and exc.retry_after is not None:
+                    delay = max(delay, exc.retry_after)
+                log.warning(
+                    "cannot check the --jobs list: %s; retrying in %.1fs", describe_error(exc),
+                    delay,
+                )  # fmt: skip
+                if await self._until_stopped(asyncio.sleep(delay)):
+                    return False
+            except (Unauthorized, Forbidden) as exc:
+                raise CliError(
+                    f"the server refused the API key: {describe_error(exc)}", EXIT_AUTH
+                ) from None
+            except SchedoError as exc:
+                raise CliError(f"cannot check the --jobs list: {describe_error(exc)}") from None
+        types = {j.name: j.type for j in jobs}
+        problems = []
+        for name in names:
+            kind = types.get(name)
+            if kind is None:
+                problems.append(f"{name!r}: no such job in this environment")
+            elif kind != "command":
+                article = "an" if kind in ("sdk", "api") else "a"  # "an sdk job"
+                problems.append(f"{name!r} is {article} {kind} job, not a command job")
+        if problems:
+            raise CliError("--jobs: " + "; ".join(problems), EXIT_USAGE)
+        return True
 
     # -- pulling -------------------------------------------------------------------------------
     async def _pull_loop(self) -> None:
@@ -674,6 +725,8 @@ def agent(
         code = asyncio.run(main())
     except ConfigurationError as exc:
         fail(str(exc), EXIT_USAGE)
+    except CliError as exc:  # e.g. a name of --jobs that is not a command job
+        fail(exc.message, exc.code)
     raise typer.Exit(code)
 
 
