@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from schedo.server.app import create_app
-from schedo.server.clock import FakeClock
+from schedo.server.config import Settings
+from schedo.server.runtime.clock import FakeClock
 from schedo.server.services import keys
 from schedo.server.services.context import Services
-from schedo.server.settings import Settings
 from tests.support import secret_watch
 from tests.support.server import ADMIN_KEY as E2E_ADMIN_KEY
 from tests.support.server import SECRET_KEY

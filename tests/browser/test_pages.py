@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from schedo.server.app import create_app
-from schedo.server.clock import FakeClock
+from schedo.server.config import Settings
+from schedo.server.runtime.clock import FakeClock
 from schedo.server.services.context import Services
-from schedo.server.settings import Settings
 from schedo.server.web import mount, session
 from tests.conftest import ADMIN_KEY, START
 

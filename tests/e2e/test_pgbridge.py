@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from schedo.server.bus import Bus
-from schedo.server.pgbridge import MAX_PAYLOAD, PgBridge, asyncpg_dsn, decode, encode
+from schedo.server.runtime.bus import Bus
+from schedo.server.runtime.pgbridge import MAX_PAYLOAD, PgBridge, asyncpg_dsn, decode, encode
 from tests.conftest import PG_URL, _drop_pg_database, _fresh_pg_database
 
 

@@ -15,9 +15,9 @@ from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
 from schedo.server.app import create_app
-from schedo.server.clock import Clock, FakeClock
-from schedo.server.metrics import Metrics
-from schedo.server.settings import Settings
+from schedo.server.config import Settings
+from schedo.server.observability.metrics import Metrics
+from schedo.server.runtime.clock import Clock, FakeClock
 from tests.conftest import ADMIN_KEY, START, Api
 
 

@@ -34,7 +34,7 @@ from schemathesis.checks import (
 )
 from schemathesis.core.result import Ok
 
-from schedo.server.settings import Settings
+from schedo.server.config import Settings
 from tests.conftest import ADMIN_KEY
 from tests.hardening.conftest import ThreadServer, hardened_app
 

@@ -7,8 +7,8 @@ import httpx
 import pytest
 
 from schedo.server.api.limits import Buckets, Limiter, client_address, parse_networks
-from schedo.server.clock import FakeClock
-from schedo.server.settings import Settings
+from schedo.server.config import Settings
+from schedo.server.runtime.clock import FakeClock
 from tests.conftest import ADMIN_KEY, START
 from tests.hardening.conftest import HApi, running, value
 

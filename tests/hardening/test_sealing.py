@@ -224,10 +224,10 @@ async def test_a_key_sealed_with_another_key_is_refused_at_start(db_url: str) ->
 
 
 async def test_one_unreadable_key_fails_its_own_pushes_only(tmp_path: Path) -> None:
-    from schedo.server.clock import FakeClock
-    from schedo.server.metrics_store import MeteredOutboundClient
+    from schedo.server.config import Settings
+    from schedo.server.observability.metrics_store import MeteredOutboundClient
     from schedo.server.push.dispatcher import Dispatcher
-    from schedo.server.settings import Settings
+    from schedo.server.runtime.clock import FakeClock
     from tests.conftest import ADMIN_KEY, START
     from tests.hardening.conftest import running
     from tests.hardening.test_secrets import _Receiver
@@ -290,8 +290,8 @@ async def test_a_sealed_key_copied_to_another_environment_does_not_open_there(
 
 @pytest.mark.skipif(not PG_URL, reason="needs SCHEDO_TEST_POSTGRES_URL")
 async def test_reset_is_refused_while_a_server_serves_a_postgres_database() -> None:
-    from schedo.server.bus import Bus
-    from schedo.server.pgbridge import PgBridge, asyncpg_dsn
+    from schedo.server.runtime.bus import Bus
+    from schedo.server.runtime.pgbridge import PgBridge, asyncpg_dsn
 
     assert PG_URL is not None
     url = await _fresh_pg_database(PG_URL)

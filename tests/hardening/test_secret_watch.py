@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from schedo.server import logs
+from schedo.server.observability import logs
 from schedo.server.services import keys
 from tests.support import secret_watch
 from tests.support.secret_watch import SecretWatch, WatchHandler

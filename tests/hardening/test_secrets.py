@@ -20,13 +20,13 @@ import httpx
 import pytest
 
 from schedo import webhooks
-from schedo.server import logs
-from schedo.server.clock import FakeClock
-from schedo.server.logs_hardening import quiet_secret_loggers
-from schedo.server.metrics_store import MeteredOutboundClient
+from schedo.server.observability import logs
+from schedo.server.config import Settings
+from schedo.server.observability.logs_hardening import quiet_secret_loggers
+from schedo.server.observability.metrics_store import MeteredOutboundClient
 from schedo.server.push.dispatcher import Dispatcher
+from schedo.server.runtime.clock import FakeClock
 from schedo.server.scheduler.ticker import Ticker
-from schedo.server.settings import Settings
 from tests.conftest import ADMIN_KEY, START
 from tests.hardening.conftest import HApi, running
 

@@ -22,11 +22,11 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from schedo.server.api import notifications
 from schedo.server.app import create_app
-from schedo.server.clock import FakeClock
+from schedo.server.config import Settings
 from schedo.server.notify.sender import Notifier
+from schedo.server.runtime.clock import FakeClock
 from schedo.server.scheduler.reaper import Reaper
 from schedo.server.scheduler.ticker import Ticker
-from schedo.server.settings import Settings
 from tests.conftest import ADMIN_KEY, START, Api
 
 PUBLIC_URL = "https://schedo.example.com"

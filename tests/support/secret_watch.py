@@ -147,8 +147,8 @@ def patch_httpx(watch: SecretWatch) -> None:
 
 def install(watch: SecretWatch, known: Iterable[str]) -> WatchHandler:
     """Start watching: the handler on the root logger at DEBUG, the key makers recorded."""
-    from schedo.server import logs
-    from schedo.server.logs_hardening import quiet_secret_loggers
+    from schedo.server.observability import logs
+    from schedo.server.observability.logs_hardening import quiet_secret_loggers
     from schedo.server.services import keys
 
     for s in known:

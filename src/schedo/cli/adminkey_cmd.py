@@ -16,7 +16,7 @@ import typer
 
 
 async def _rotate(database_url: str, value: str | None, org_id: int) -> tuple[str, int]:
-    from ..server.clock import SystemClock
+    from ..server.runtime.clock import SystemClock
     from ..server.services import keys
     from ..server.storage.db import Database
     from ..server.storage.migrate import migrate

@@ -43,8 +43,8 @@ def serve(
 ) -> None:
     """Run the API, the scheduler and the dashboard in one process."""
     try:
+        from ..server.config import Settings
         from ..server.serve import serve as run_server
-        from ..server.settings import Settings
     except ImportError as exc:
         typer.echo(
             f"schedo: the server needs the 'server' extra ({exc.name} is missing): "

@@ -19,13 +19,14 @@ import typer
 
 
 async def _reset(database_url: str) -> list[str]:
+    from ..server.app import sealer_for
+    from ..server.config import Settings
     from ..server.services import keys
-    from ..server.settings import Settings
     from ..server.storage.db import Database
     from ..server.storage.migrate import migrate
     from ..server.storage.sql import SqlStore
 
-    sealer = Settings(database_url=database_url).sealer()
+    sealer = sealer_for(Settings(database_url=database_url))
     db = Database(database_url, pool_size=1)
     try:
         await migrate(db)

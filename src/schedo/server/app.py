@@ -15,22 +15,23 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from . import metrics
 from .api import errors, executions, jobs, limits, notifications, openapi_errors, ops, org, pull
 from .api.middleware import BodyLimit, JsonBodies, RetryHint
-from .bus import Bus
-from .clock import Clock, SystemClock
-from .metrics_store import MeteredOutboundClient, MeteredStore
+from .config import Settings
 from .notify.sender import Notifier
+from .observability import metrics
+from .observability.metrics_store import MeteredOutboundClient, MeteredStore
 from .push.dispatcher import Dispatcher
+from .runtime.bus import Bus
+from .runtime.clock import Clock, SystemClock
 from .scheduler.reaper import Reaper
 from .scheduler.retention import Retention
 from .scheduler.ticker import Ticker
 from .services.context import Services
 from .services.tenants import bootstrap
-from .settings import Settings
 from .storage.db import Database
 from .storage.migrate import migrate
+from .storage.sealing import Sealer, load_sealer
 from .web import mount as mount_dashboard
 
 log = logging.getLogger("schedo.app")
@@ -38,6 +39,13 @@ Loop = Callable[[], Coroutine[Any, Any, None]]
 
 # pull before executions before jobs: fixed paths win over /jobs/{id} and /jobs/executions/{id}
 API_ROUTERS = [pull.router, executions.router, jobs.router, org.router, notifications.router]
+
+
+def sealer_for(settings: Settings) -> Sealer:
+    """The sealer of webhook signature keys for these settings (storage/sealing.py).
+    Raises SealError."""
+    key = settings.secret_key.get_secret_value() if settings.secret_key else None
+    return load_sealer(settings.database_url, key, settings.secret_key_file)
 
 
 def create_app(
@@ -49,14 +57,14 @@ def create_app(
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        sealer = settings.sealer()  # before the database: a key problem is one clear error
+        sealer = sealer_for(settings)  # before the database: a key problem is one clear error
         db = Database(settings.database_url, pool_size=settings.db_pool_size)
         await migrate(db)
         bus = Bus()
         loops: list[Loop] = []
         the_clock: Clock = clock or SystemClock()
         if not db.is_sqlite:
-            from .pgbridge import DbClock, PgBridge, asyncpg_dsn
+            from .runtime.pgbridge import DbClock, PgBridge, asyncpg_dsn
 
             dsn = asyncpg_dsn(db.url)
             if clock is None:

@@ -22,7 +22,7 @@ from typing import IO, Any
 
 from sqlalchemy.engine import make_url
 
-from .settings import Settings
+from .config import Settings
 
 
 class ServeError(Exception):
@@ -87,6 +87,7 @@ def lock_sqlite(path: Path) -> IO[str]:
 
 
 async def _preflight(settings: Settings) -> None:
+    from .app import sealer_for
     from .notify.smtp import parse_smtp_url
     from .storage.db import Database
     from .storage.migrate import migrate
@@ -104,7 +105,7 @@ async def _preflight(settings: Settings) -> None:
     db = Database(settings.database_url, pool_size=1)
     try:
         await migrate(db)  # first: a bad URL or an unreachable database is the first message
-        await SqlStore(db, settings.sealer()).prepare_sealing()
+        await SqlStore(db, sealer_for(settings)).prepare_sealing()
     except SealError as exc:
         raise ServeError(str(exc)) from None
     finally:
@@ -142,7 +143,7 @@ def serve(settings: Settings) -> int:
 
     from .api.protocol import GuardedHttpTools, connection_cap, raise_fd_limit
     from .app import create_app
-    from .logs import configure
+    from .observability.logs import configure
 
     configure(settings.log_level, settings.log_format)
     try:

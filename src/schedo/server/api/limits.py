@@ -39,11 +39,11 @@ from fastapi import FastAPI, Header, Request
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
+from ..config import Settings
 from ..domain.errors import Unauthorized
 from ..services import keys
 from ..services.auth import authenticate
 from ..services.context import Principal, Services
-from ..settings import Settings
 from . import deps
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..bus import Bus
-from ..clock import Clock
-from ..settings import Settings
+from ..config import Settings
+from ..runtime.bus import Bus
+from ..runtime.clock import Clock
 from ..storage.contracts import Store
 from .connections import Connections
 

@@ -11,10 +11,10 @@ import asyncio
 from collections.abc import AsyncGenerator, Coroutine
 from typing import Any
 
-from ..bus import Watch
 from ..domain.errors import InvalidInput, Unauthorized
 from ..domain.model import JobType
 from ..domain.records import Execution
+from ..runtime.bus import Watch
 from . import validation
 from .context import Principal, Services
 

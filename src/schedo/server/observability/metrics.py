@@ -37,9 +37,9 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .domain.model import ExecStatus, JobType
-from .domain.records import Execution
-from .storage.contracts import StatsStore
+from ..domain.model import ExecStatus, JobType
+from ..domain.records import Execution
+from ..storage.contracts import StatsStore
 
 log = logging.getLogger("schedo.metrics")
 

@@ -15,14 +15,14 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from .domain.errors import Conflict, NotFound
-from .domain.records import Completion, Execution
+from ..domain.errors import Conflict, NotFound
+from ..domain.records import Completion, Execution
+from ..push.http import DeliveryResult, OutboundClient
+from ..storage.contracts import DueDelivery, Planner, PruneBatch, TickResult
+from ..storage.db import Database
+from ..storage.sealing import Sealer
+from ..storage.sql import SqlStore
 from .metrics import Metrics
-from .push.http import DeliveryResult, OutboundClient
-from .storage.contracts import DueDelivery, Planner, PruneBatch, TickResult
-from .storage.db import Database
-from .storage.sealing import Sealer
-from .storage.sql import SqlStore
 
 CHANNEL_MEMORY = 10_000  # delivery id -> channel, for claimed deliveries awaiting their outcome
 

@@ -31,8 +31,8 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 
+from ..storage.db import SERVING_LOCK_ID
 from .bus import Bus, Topics
-from .storage.db import SERVING_LOCK_ID
 
 log = logging.getLogger("schedo.pg")
 CHANNEL = "schedo_events"

@@ -6,13 +6,8 @@ Command-line options of ``schedo serve`` override the environment (the CLI build
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-if TYPE_CHECKING:
-    from .storage.sealing import Sealer
 
 
 class Settings(BaseSettings):
@@ -93,10 +88,3 @@ class Settings(BaseSettings):
     )
     retention_interval_seconds: float = Field(default=3600.0, gt=0)
     retention_batch_size: int = Field(default=500, ge=1, le=10_000)
-
-    def sealer(self) -> Sealer:
-        """The sealer for webhook signature keys (storage/sealing.py). Raises SealError."""
-        from .storage.sealing import load_sealer
-
-        key = self.secret_key.get_secret_value() if self.secret_key else None
-        return load_sealer(self.database_url, key, self.secret_key_file)
