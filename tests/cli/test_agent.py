@@ -253,3 +253,21 @@ def test_jobs_that_are_not_command_jobs_are_a_usage_error(
     ok = agent(processes, server.url, f"{name}-cmd", tmp_path)
     wait_until(lambda: "pulling command runs" in ok.stderr(), 20, what="the agent pulling")
     assert ok.stop() == 0, ok.stderr()
+
+
+def test_output_that_is_not_utf8_is_reported_with_replacement_characters(
+    server: ServerProcess,
+    client: schedo.Client,
+    name: str,
+    processes: list[Process],
+    tmp_path: Path,
+) -> None:
+    """Latin-1 bytes on stdout: the run completes with U+FFFD where they were (the report is
+    not dropped, the run does not expire)."""
+    job = client.define_job(name, "0 0 1 1 *", command="printf 'caf\\351 \\377\\n'")
+    a = agent(processes, server.url, name, tmp_path)
+    run = client.trigger_job(job.id)
+    done = wait_run(client, job.id, run.id, TERMINAL, 20, a)
+    assert done.status == "completed" and done.output == "caf\ufffd \ufffd\n", done
+    assert a.stop() == 0, a.stderr()
+    assert "dropped" not in a.stderr()

@@ -4,6 +4,7 @@ typed answers, and the error classes."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -28,6 +29,7 @@ from schedo import (
     Unauthorized,
     Unprocessable,
 )
+from schedo.sdk.calls import Report, clean_text
 from schedo.sdk.errors import ConfigurationError
 from tests.support.server import ADMIN_KEY, ServerProcess, free_port
 
@@ -331,6 +333,37 @@ def test_settings_come_from_the_environment(
 
 
 # -- the async twin ---------------------------------------------------------------------------
+
+
+def test_reports_with_lone_surrogates_are_sent_with_replacement_characters(
+    client: schedo.Client, name: str
+) -> None:
+    """Text decoded with surrogateescape cannot be encoded as UTF-8: the client replaces each
+    lone surrogate with U+FFFD instead of failing to build the request."""
+    bad = os.fsdecode(b"caf\xe9 \xff")
+    assert bad == "caf\udce9 \udcff" and clean_text(bad) == "caf\ufffd \ufffd"
+    assert clean_text("\ud83d\ude00 \ud83d") == "\U0001f600 \ufffd"  # a pair is kept
+    assert clean_text("café ✓") == "café ✓"
+    job = client.define_job(name, NEVER)
+    run = client.trigger_job(job.id)
+    client.pull_executions([name], wait=5, limit=1)
+    done = client.complete_execution(run.id, False, output=f"out {bad}", error=f"err {bad}")
+    assert (done.status, done.output, done.error) == (
+        "failed", "out caf\ufffd \ufffd", "err caf\ufffd \ufffd"
+    )
+
+
+async def test_batched_reports_with_lone_surrogates(server: ServerProcess, name: str) -> None:
+    async with schedo.AsyncClient(ADMIN_KEY, server.url) as c:
+        job = await c.define_job(name, NEVER)
+        runs = [await c.trigger_job(job.id) for _ in range(2)]
+        await c.pull_executions([name], wait=5, limit=2)
+        results = await c.complete_executions(
+            [Report(r.id, True, output=os.fsdecode(b"\xff" * (i + 1))) for i, r in enumerate(runs)]
+        )
+    assert [(r.status, r.execution.output if r.execution else None) for r in results] == [
+        (200, "\ufffd"), (200, "\ufffd\ufffd")
+    ]
 
 
 async def test_async_client_surface(server: ServerProcess, name: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -183,6 +184,9 @@ def test_output_formatting() -> None:
     assert json.loads(format_output({"rows": 3, "ok": True}) or "") == {"rows": 3, "ok": True}
     assert format_output([1, "a"]) == '[1, "a"]'
     assert format_output(12) == "12"
+    assert format_output({"name": "café"}) == '{"name": "café"}'  # not "caf\\u00e9"
+    assert format_output([os.fsdecode(b"\xff"), "\ud83d\ude00"]) == '["\ufffd", "\U0001f600"]'
+    assert format_output(os.fsdecode(b"a\xffb")) == "a\ufffdb"
     from datetime import UTC, datetime
 
     assert format_output({"at": datetime(2026, 1, 1, tzinfo=UTC)}) == (
@@ -411,6 +415,56 @@ async def test_reports_are_retried_until_the_server_answers(
     assert await asyncio.wait_for(runner, 20) == 0
     await client.aclose()
     assert transport.refused == 3 and run.output == "delivered"
+
+
+class RefuseFirstReport(httpx.AsyncBaseTransport):
+    """The real transport, but the first report goes out in a shape the server refuses
+    (422: ``output`` is not a string), as a report the worker cannot send as it is."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.refused: list[int] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if "/executions/complete" in request.url.path and not self.refused:
+            body = json.loads(await request.aread())
+            for item in body.get("results", [body]):
+                item["output"] = 12345
+            headers = {k: v for k, v in request.headers.items() if k != "content-length"}
+            request = httpx.Request("POST", request.url, headers=headers, json=body)
+            response = await self.inner.handle_async_request(request)
+            self.refused.append(response.status_code)
+            return response
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_a_report_the_server_refuses_as_malformed_is_sent_again_simplified(
+    server: ServerProcess, name: str
+) -> None:
+    """Not dropped (the run would expire and run again): sent again with its text escaped
+    to ASCII."""
+    app = Schedo(ADMIN_KEY, server.url)
+
+    @app.job(name, NEVER)
+    def ok(ctx: JobContext) -> str:
+        return "café ✓"
+
+    transport = RefuseFirstReport()
+    client = schedo.AsyncClient(ADMIN_KEY, server.url, transport=transport)
+    worker = Worker(app.jobs, client, poll_wait=2)
+    runner = asyncio.create_task(worker.run())
+    async with schedo.AsyncClient(ADMIN_KEY, server.url) as c:
+        jid = await wait_for(lambda: _maybe_id(c, name), 10, "definition")
+        await c.trigger_job(jid)
+        [run] = await wait_for(lambda: finished(c, jid, 1), 20, "the report")
+    worker.request_stop("test")
+    assert await asyncio.wait_for(runner, 20) == 0
+    await client.aclose()
+    assert transport.refused == [422]
+    assert run.status == "completed" and run.output == "caf\\xe9 \\u2713", run
 
 
 async def test_cancelling_run_async_stops_at_once_and_reports(

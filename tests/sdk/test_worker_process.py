@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import schedo
-from tests.sdk.processes import APPS, WorkerProcess, job_ids, wait_status
+from tests.sdk.processes import APPS, TERMINAL, WorkerProcess, job_ids, wait_status
 from tests.support.server import ADMIN_KEY, ServerProcess, free_port, wait_until
 
 
@@ -196,3 +196,37 @@ def test_one_bad_definition_among_several_defines_none_and_names_every_bad_field
     ), w.log()
     with schedo.Client(ADMIN_KEY, server.url) as c:
         assert not [j.name for j in c.list_jobs() if j.name.startswith(p)]
+
+
+# -- 6. results holding lone surrogates -------------------------------------------------------
+
+
+def test_results_with_lone_surrogates_are_reported_with_replacement_characters(
+    server: ServerProcess, tmp_path: Path, workers: list[WorkerProcess]
+) -> None:
+    """Text decoded with surrogateescape in a returned string, an exception message and a
+    returned object: each run ends once, with U+FFFD where the bytes were, instead of a
+    dropped report, an expired run and a second attempt."""
+    p = prefix()
+    w = start(workers, WorkerProcess(
+        [f"{APPS}/surrogates.py:app"], tmp_path, url=server.url, E2E_PREFIX=p
+    ))  # fmt: skip
+    names = [p + n for n in ("returns-text", "raises", "returns-object")]
+    with schedo.Client(ADMIN_KEY, server.url) as c:
+        ids = job_ids(c, *names, worker=w)
+        runs = {n: c.trigger_job(ids[n]).id for n in names}
+        done = {
+            n.removeprefix(p): wait_status(c, ids[n], runs[n], TERMINAL, 30, w) for n in names
+        }
+        history = {n: list(c.iter_executions(ids[n])) for n in names}
+    text, raised, obj = done["returns-text"], done["raises"], done["returns-object"]
+    assert text.status == "completed" and text.output == "wrote caf\ufffd-\ufffd.txt", text
+    assert raised.status == "failed", raised
+    assert raised.error == "FileNotFoundError: no such file: caf\ufffd-\ufffd.txt"
+    assert raised.output is not None and "no such file: caf\ufffd-\ufffd.txt" in raised.output
+    assert obj.status == "completed", obj
+    assert obj.output == '{"files": ["caf\ufffd-\ufffd.txt"], "pair": "\U0001f600"}'
+    assert all(len(h) == 1 for h in history.values()), history  # no retry: nothing expired
+    assert w.stop() == 0, w.log()
+    log = w.log()
+    assert "surrogates not allowed" not in log and "dropped" not in log, log

@@ -33,6 +33,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from ..limits import (
+    JSON_MAX_DEPTH,
+    METADATA_MAX_BYTES,
+    METADATA_MAX_KEYS,
+    NAME_MAX,
+    NAME_MIN,
+    RETRIES_MAX,
+    TIMEOUT_MAX,
+)
 from .errors import DefinitionError
 from .runner import is_async_callable, takes_context
 
@@ -41,14 +50,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("schedo.worker")
 
 CATCH_UP = ("none", "latest", "all")
-NAME_MIN, NAME_MAX = 4, 200
-TIMEOUT_MAX = 24 * 3600
-RETRIES_MAX = 100
-METADATA_MAX_BYTES = 64 * 1024
-METADATA_MAX_KEYS = 1000  # object keys at every level
-# The server refuses a request body nested deeper than 32 levels; the definition's body is
-# one of them.
-METADATA_MAX_DEPTH = 31
+# The server refuses a request body nested deeper than JSON_MAX_DEPTH levels; the
+# definition's body is one of them.
+METADATA_MAX_DEPTH = JSON_MAX_DEPTH - 1
 NEVER = "0 0 1 1 *"  # a valid schedule, to check a time zone on its own
 
 
@@ -83,6 +87,8 @@ def _name_problem(name: object) -> str | None:
         return f"name: {name!r} must not start or end with white space"
     if "," in name or any(ord(c) < 32 or ord(c) == 127 for c in name):
         return f"name: {name!r} must not contain commas or control characters"
+    if any("\ud800" <= c <= "\udfff" for c in name):
+        return f"name: {name!r} must be valid Unicode text (it holds a lone surrogate)"
     return None
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -88,6 +89,30 @@ def resolve(
     if timeout <= 0:
         raise ConfigurationError("timeout: must be positive")
     return Settings(api_key=key, base_url=url.rstrip("/"), environment_id=env, timeout=timeout)
+
+
+# -- text the server can store -----------------------------------------------------------------
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """``text`` as valid Unicode, which UTF-8 (and so JSON on the wire) can carry: a lone
+    surrogate (text decoded with ``surrogateescape``, e.g. ``os.fsdecode(b"\\xff")``, or a
+    half of a UTF-16 pair) becomes U+FFFD, as undecodable bytes do elsewhere; a well-formed
+    pair written as two code points becomes its character. Valid text is returned as is."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        pass
+    else:
+        return text
+    joined = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+    return _LONE_SURROGATE.sub("\ufffd", joined)
+
+
+def _clean(value: str | None) -> str | None:
+    return clean_text(value) if isinstance(value, str) else value
 
 
 # -- reading answers --------------------------------------------------------------------------
@@ -304,8 +329,8 @@ def complete_execution(
 ) -> Call[Execution]:
     body: dict[str, Any] = {"success": bool(success)}
     optional: dict[str, Any] = {
-        "output": output,
-        "error": error,
+        "output": _clean(output),
+        "error": _clean(error),
         "start_server_time_utc": _ms(start_ms),
         "complete_server_time_utc": _ms(end_ms),
         "exit_code": exit_code,
@@ -363,8 +388,8 @@ def complete_executions(reports: Sequence[Report]) -> Call[list[ReportResult]]:
     for r in reports:
         item: dict[str, Any] = {"id": _id(r.execution_id), "success": bool(r.success)}
         optional: dict[str, Any] = {
-            "output": r.output,
-            "error": r.error,
+            "output": _clean(r.output),
+            "error": _clean(r.error),
             "start_server_time_utc": _ms(r.start_ms),
             "complete_server_time_utc": _ms(r.end_ms),
             "exit_code": r.exit_code,

@@ -20,10 +20,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..limits import ERROR_MAX_BYTES as ERROR_MAX_BYTES  # re-exported: the worker's fallbacks
+from ..limits import OUTPUT_MAX_BYTES as OUTPUT_MAX_BYTES
+from .calls import clean_text
+
 log = logging.getLogger("schedo.worker")
 
-OUTPUT_MAX_BYTES = 64 * 1024  # the server keeps at most 64 KiB of output
-ERROR_MAX_BYTES = 16 * 1024  # ... and 16 KiB of error
 TRACEBACK_TAIL = 4 * 1024
 
 
@@ -80,21 +82,26 @@ def _cap_tail(text: str, limit: int) -> str:
 
 
 def format_output(value: Any) -> str | None:
-    """``str`` as is, None as no output, anything else as JSON (``default=str``)."""
+    """``str`` as is, None as no output, anything else as JSON (``default=str``, non-ASCII
+    characters as themselves); lone surrogates (``surrogateescape``-decoded text) become
+    U+FFFD (``clean_text``)."""
     if value is None:
         return None
     if isinstance(value, str):
         text = value
     else:
         try:
-            text = json.dumps(value, default=str)
+            text = json.dumps(value, default=str, ensure_ascii=False)  # é, not \u00e9
         except (TypeError, ValueError):  # e.g. a circular structure
             text = repr(value)
-    return _cap_head(text, OUTPUT_MAX_BYTES)
+    return _cap_head(clean_text(text), OUTPUT_MAX_BYTES)
 
 
 def describe_exception(exc: BaseException) -> str:
-    message = str(exc)
+    try:
+        message = str(exc)
+    except Exception:  # a broken __str__ must not cost the report
+        message = "<exception str() failed>"
     name = type(exc).__name__
     return f"{name}: {message}" if message else name
 
@@ -103,8 +110,8 @@ def failure(exc: BaseException) -> Outcome:
     tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     return Outcome(
         success=False,
-        output=_cap_tail(tb, TRACEBACK_TAIL),
-        error=_cap_head(describe_exception(exc), ERROR_MAX_BYTES),
+        output=_cap_tail(clean_text(tb), TRACEBACK_TAIL),
+        error=_cap_head(clean_text(describe_exception(exc)), ERROR_MAX_BYTES),
     )
 
 

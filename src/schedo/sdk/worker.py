@@ -8,9 +8,12 @@
   pull after failures does not wait (``wait=0``), so the server's return is noticed at once;
   a worker is back at most ~5 s after its server, however long the outage was.
 - Every result is kept in memory until the server answers its report: 2xx is done; 404/409
-  and other 4xx are refusals, logged and dropped; connection errors and 5xx are retried
-  until shutdown. The first request that gets through after failures (a pull or a report)
-  wakes the others waiting out their backoff, so recovery does not wait for the longest one.
+  and 401/403 are refusals, logged and dropped; connection errors and 5xx are retried until
+  shutdown. A report that cannot be sent as it is (a local error building it, or 400, 413,
+  422) goes again with its text escaped to ASCII, then without its output (``_degraded``);
+  text with lone surrogates is sent with U+FFFD in their place (``calls.clean_text``). The
+  first request that gets through after failures (a pull or a report) wakes the others
+  waiting out their backoff, so recovery does not wait for the longest one.
 - Shutdown (SIGTERM/SIGINT or ``request_stop``): stop pulling, wait up to ``shutdown_grace``
   for running handlers (those still running then are reported failed), keep retrying the
   reports until the grace ends (at least ``REPORT_GRACE`` seconds after the last handler),
@@ -32,12 +35,13 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+from ..limits import PULL_JOBS_MAX_CHARS, PULL_MAX_CODES, PULL_MAX_RUNS
 from .app import JobDefinition
 from .backoff import Backoff, Pulse, reconnect_backoff
 from .calls import Report
@@ -56,6 +60,8 @@ from .errors import (
 from .models import Execution
 from .reports import ReportBatcher
 from .runner import (
+    ERROR_MAX_BYTES,
+    OUTPUT_MAX_BYTES,
     Aborted,
     HandlerTimeout,
     Outcome,
@@ -66,10 +72,11 @@ from .runner import (
 )
 
 T = TypeVar("T")
-MAX_PULL = 100  # runs per pull request: the API's limit (a larger concurrency pulls again)
-MAX_CODES_CHARS = 32_000  # characters of ``jobs=a,b,…`` in one pull (the server takes 32,768)
+MAX_PULL = PULL_MAX_RUNS  # runs per pull request (a larger concurrency pulls again)
+# characters of ``jobs=a,b,…`` in one pull, a little under the server's PULL_JOBS_MAX_CHARS
+MAX_CODES_CHARS = PULL_JOBS_MAX_CHARS - 768
 MAX_CODES_URL = 48_000  # the same, percent-encoded (HTTP servers refuse lines over ~64 KiB)
-MAX_CODES_PER_PULL = 5_000  # the server's cap on the codes of one pull
+MAX_CODES_PER_PULL = PULL_MAX_CODES  # the server's cap on the codes of one pull
 
 
 def code_groups(jobs: Mapping[str, object]) -> list[list[str]]:
@@ -119,6 +126,33 @@ def _delay(exc: BaseException, backoff: Backoff) -> float:
     if isinstance(exc, RateLimited) and exc.retry_after is not None:
         delay = max(delay, min(exc.retry_after, 300.0))
     return delay
+
+
+def _malformed(exc: BaseException) -> bool:
+    """The report itself is the problem: a local error building the request, or the server
+    refusing its content (not the key, not the run's state)."""
+    if isinstance(exc, ApiError):
+        return exc.status in (400, 413, 422)
+    return not isinstance(exc, ConnectionFailed)
+
+
+def _ascii(text: str | None, limit: int) -> str | None:
+    if text is None:
+        return None
+    escaped = text.encode("ascii", "backslashreplace").decode("ascii")
+    return escaped if len(escaped) <= limit else escaped[: limit - 32] + "\n... [truncated]"
+
+
+def _degraded(out: Outcome) -> Iterator[tuple[bool, str | None, str | None]]:
+    """The report of ``out`` as it is, then with its text escaped to ASCII (``\\xff``,
+    ``\\udcff``), then without output and with a fixed error: successive fallbacks for a
+    report that cannot be sent as it is."""
+    yield out.success, out.output, out.error
+    yield out.success, _ascii(out.output, OUTPUT_MAX_BYTES), _ascii(out.error, ERROR_MAX_BYTES)
+    yield out.success, None, (
+        None if out.success
+        else "the run failed, but its report could not be sent (see the worker's log)"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -504,13 +538,18 @@ class Worker:
         task.add_done_callback(lambda _t: self._reports.pop(exec_id, None))
 
     async def _deliver(self, report: _Report) -> None:
+        """Report until the server answers. A report that cannot be sent as it is (a local
+        error building it, or the server refusing it as malformed: 400, 413, 422) is not
+        dropped: it is sent again with its text escaped to ASCII, then, as a last resort,
+        without its output, so that the run is not left to expire and run twice."""
         ex, out = report.execution, report.outcome
         backoff = reconnect_backoff()
+        attempts = _degraded(out)
+        success, output, error = next(attempts)
         while True:
             try:
                 await self._batcher.submit(
-                    Report(ex.id, out.success, out.output, out.error, report.start_ms,
-                           report.end_ms)
+                    Report(ex.id, success, output, error, report.start_ms, report.end_ms)
                 )
             except Exception as exc:
                 if _retryable(exc):
@@ -524,6 +563,14 @@ class Worker:
                     log.warning(
                         "report of execution %d refused by the server (%s); dropped", ex.id, exc
                     )
+                elif _malformed(exc) and (fallback := next(attempts, None)) is not None:
+                    log.error(
+                        "report of execution %d could not be sent as it is (%s: %s); "
+                        "sending it again with its text simplified",
+                        ex.id, type(exc).__name__, exc,
+                    )  # fmt: skip
+                    success, output, error = fallback
+                    continue
                 else:
                     log.error("report of execution %d failed (%s); dropped", ex.id, exc)
                 self._unreported.pop(ex.id, None)
