@@ -49,6 +49,29 @@ class Trigger(StrEnum):
     RETRY = "retry"
 
 
+class Source(StrEnum):
+    """Which series of instants a run belongs to: the schedule's ticks (and their retries
+    and catch-up records), or manual triggers. Part of the exactly-once key, so a manual run
+    never collides with a tick."""
+
+    SCHEDULE = "schedule"
+    MANUAL = "manual"
+
+
+class Health(StrEnum):
+    """A job's health for notifications (None while it has never ended a run)."""
+
+    OK = "ok"
+    FAILING = "failing"
+
+
+class NoticeKind(StrEnum):
+    """The notice a turn of a job's health sends (SPEC 4)."""
+
+    FAILING = "failing"
+    RECOVERED = "recovered"
+
+
 class CatchUp(StrEnum):
     NONE = "none"
     LATEST = "latest"
@@ -60,12 +83,17 @@ TERMINAL = frozenset(
 )
 ACTIVE = frozenset({ExecStatus.PENDING, ExecStatus.RUNNING})
 
-# The execution state machine. Terminal states never change again.
+# The execution state machine (domain/lifecycle.py goes through it). Terminal states never
+# change again. pending -> completed/failed: a report may come before the claim (a push
+# receiver, a worker that saw the run in a listing). running -> pending: a claimed run that
+# reached no worker (its stream broke before it was sent) is given back.
 TRANSITIONS: dict[ExecStatus, frozenset[ExecStatus]] = {
     ExecStatus.PENDING: frozenset(
         {ExecStatus.RUNNING, ExecStatus.COMPLETED, ExecStatus.FAILED, ExecStatus.EXPIRED}
     ),
-    ExecStatus.RUNNING: frozenset({ExecStatus.COMPLETED, ExecStatus.FAILED, ExecStatus.EXPIRED}),
+    ExecStatus.RUNNING: frozenset(
+        {ExecStatus.COMPLETED, ExecStatus.FAILED, ExecStatus.EXPIRED, ExecStatus.PENDING}
+    ),
     ExecStatus.COMPLETED: frozenset(),
     ExecStatus.FAILED: frozenset(),
     ExecStatus.SKIPPED: frozenset(),

@@ -54,7 +54,7 @@ def run_deadline(picked_at: datetime, timeout_seconds: int) -> datetime:
 
 
 @dataclass
-class TickPlan:
+class DueTicks:
     """What to create for one job whose ticks ``<= now`` have come due.
 
     ``run``: instants that get a pending execution (attempt 1), oldest first.
@@ -85,7 +85,7 @@ def plan_ticks(
     policy: CatchUp,
     grace: timedelta,
     resume: Iterator[datetime] | None = None,
-) -> TickPlan:
+) -> DueTicks:
     """Split the due ticks of one job into runs and recorded misses, and find the next tick.
 
     ``ticks`` yields the job's fire instants from its stored ``next_run_at`` on, ascending.
@@ -96,7 +96,7 @@ def plan_ticks(
     is a fresh iterator starting shortly before ``now`` used when more than MISSED_SCAN_CAP
     missed ticks were enumerated (the count is then a lower bound).
     """
-    plan = TickPlan()
+    plan = DueTicks()
     recent: deque[datetime] = deque(maxlen=ALL_MAX_RUNS)
     on_time: list[datetime] = []
     evicted: datetime | None = None  # newest missed tick that fell out of ``recent``

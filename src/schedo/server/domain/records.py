@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .model import CatchUp, ExecStatus, JobStatus, JobType, Trigger
+from .model import CatchUp, ExecStatus, JobStatus, JobType, Source, Trigger
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +90,7 @@ class Execution:
     job_code: str
     job_type: JobType
     status: ExecStatus
-    source: str
+    source: Source
     scheduled_for: datetime
     attempt: int
     trigger: Trigger

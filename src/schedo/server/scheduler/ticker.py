@@ -16,11 +16,11 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from ..domain.lifecycle import TickPlan
 from ..domain.policies import plan_ticks
 from ..domain.records import Execution, Job
 from ..domain.schedules import for_job
 from ..services.context import Services
-from ..storage.contracts import TickPlanned
 from .setaside import SetAside
 
 log = logging.getLogger("schedo.ticker")
@@ -28,7 +28,7 @@ MAX_IDLE = 30.0
 RESUME_WINDOW = timedelta(hours=2)
 
 
-def plan_job(job: Job, now: datetime, grace: timedelta) -> TickPlanned:
+def plan_job(job: Job, now: datetime, grace: timedelta) -> TickPlan:
     """Pure: what to create for ``job`` whose next_run_at <= now."""
     assert job.next_run_at is not None
     sched = for_job(job.cron_expression, job.timezone, job.anchor_at)
@@ -36,7 +36,7 @@ def plan_job(job: Job, now: datetime, grace: timedelta) -> TickPlanned:
     resume = sched.iter_after(max(job.next_run_at, now - RESUME_WINDOW))
     plan = plan_ticks(ticks, now, job.catch_up, grace, resume)
     nxt = plan.next_run_at or sched.next_after(now)
-    return TickPlanned(
+    return TickPlan(
         run=plan.run,
         skipped_at=plan.skipped_at,
         skipped_error=plan.skip_message(job.catch_up) if plan.skipped_at else None,
@@ -77,7 +77,7 @@ class Ticker:
             if res.jobs < self.batch:
                 return created
 
-    def _plan_noting(self, planned: list[Job], now: datetime, job: Job) -> TickPlanned:
+    def _plan_noting(self, planned: list[Job], now: datetime, job: Job) -> TickPlan:
         planned.append(job)
         return plan_job(job, now, self.grace)
 

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Protocol
 
 from ..domain.errors import Conflict, NotFound
+from ..domain.lifecycle import TickPlan
 from ..domain.records import (
     ApiKey,
     Completion,
@@ -27,30 +28,13 @@ from ..domain.records import (
 
 
 @dataclass(frozen=True, slots=True)
-class TickPlanned:
-    """What the scheduler decided for one due job (see ``SchedulerStore.tick``).
-
-    ``run``: instants that get an execution (attempt 1, trigger "schedule"), ascending.
-    ``caught_up``: the instants of ``run`` that are missed ticks run late; their pick-up
-    deadline is counted from ``now`` (when they are created), not from the instant.
-    ``skipped_at``/``skipped_error``: one skipped execution recording missed ticks.
-    ``next_run_at``: the job's next fire instant after ``now``.
-    """
-
-    run: Sequence[datetime]
-    skipped_at: datetime | None
-    skipped_error: str | None
-    next_run_at: datetime | None
-    caught_up: Sequence[datetime] = ()
-
-
-@dataclass(frozen=True, slots=True)
 class TickResult:
     jobs: int  # due jobs handled
     created: list[Execution]  # executions created (pending and skipped)
 
 
-Planner = Callable[[Job], TickPlanned]
+# what to create for one due job, decided by the scheduler (pure: no I/O)
+Planner = Callable[[Job], TickPlan]
 
 
 class OrgStore(Protocol):

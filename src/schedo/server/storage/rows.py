@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..domain.model import CatchUp, ExecStatus, JobStatus, JobType, Trigger
+from ..domain.model import CatchUp, ExecStatus, JobStatus, JobType, Source, Trigger
 from ..domain.records import ApiKey, Environment, Execution, Job, Organization
 
 
@@ -73,7 +73,7 @@ def execution(r: Any) -> Execution:
         job_code=r.job_code,
         job_type=JobType(r.job_type),
         status=ExecStatus(r.status),
-        source=r.source,
+        source=Source(r.source),
         scheduled_for=r.scheduled_for,
         attempt=r.attempt,
         trigger=Trigger(r.trigger),

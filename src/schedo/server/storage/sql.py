@@ -16,6 +16,7 @@ from .sql_jobs import JobSql
 from .sql_notify import NotifySql
 from .sql_retention import RetentionSql
 from .sql_runs import RunSql
+from .sql_schedule import ScheduleSql
 from .sql_stats import StatsSql
 from .sql_tenants import TenantSql
 from .sql_workers import WorkerSql
@@ -25,7 +26,9 @@ PROBE_KEY = "readyz_probe"
 KEY_CHECK = "secret_key_check"  # a sealed constant: is this the key the data was sealed with?
 
 
-class SqlStore(TenantSql, JobSql, RunSql, WorkerSql, NotifySql, RetentionSql, StatsSql):
+class SqlStore(
+    TenantSql, JobSql, RunSql, ScheduleSql, WorkerSql, NotifySql, RetentionSql, StatsSql
+):
     def __init__(self, db: Database, sealer: Sealer) -> None:
         self.db = db
         self.sealer = sealer

@@ -1,0 +1,278 @@
+"""The life of a run, as pure rules: which runs a tick makes, how a report or a deadline ends
+a run, when it is retried, when its job turns failing or recovered, and how a run is given
+back. Storage persists what these functions decide; it decides nothing itself.
+
+Every change of an execution's status made here goes through ``transition`` (the table in
+``model.TRANSITIONS``). Storage's set-based statements (the claim, which moves many pending
+runs to running in one UPDATE) encode the same table in their WHERE clauses; the contract
+suite checks them.
+
+Time always comes in as an argument. SPEC section 3 (scheduling) and 4 (notifications) are
+the rules; docs/semantics.md explains them to users.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from .errors import Conflict
+from .model import ExecStatus, Health, JobStatus, NoticeKind, Source, Trigger, can_transition
+from .policies import (
+    PICKUP_WINDOW_CAP_SECONDS,
+    RUN_GRACE_SECONDS,
+    pickup_deadline,
+    retry_delay,
+    will_retry,
+)
+from .records import Completion, Execution, Job
+from .timefmt import from_ms, to_ms
+
+BLOCKED_ERROR = "skipped: the previous run of this blocking job is still pending or running"
+
+
+# -- the state machine ---------------------------------------------------------------------
+
+
+def transition(ex: Execution, new: ExecStatus, **changes: Any) -> Execution:
+    """``ex`` in state ``new`` (with ``changes``); Conflict if the table forbids it."""
+    if not can_transition(ex.status, new):
+        raise Conflict(
+            f"execution {ex.id} is {ex.status.value}: it cannot become {new.value}"
+        )
+    return replace(ex, status=new, **changes)
+
+
+# -- new runs ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RunDraft:
+    """An execution to insert: everything but its id. Pending runs get a pick-up deadline;
+    skipped ones are ended at once."""
+
+    job: Job
+    status: ExecStatus
+    source: Source
+    scheduled_for: datetime
+    attempt: int
+    trigger: Trigger
+    due_at: datetime
+    pickup_deadline: datetime | None
+    end_time: datetime | None
+    error: str | None
+    metadata: dict[str, Any]
+    created_at: datetime
+
+
+def draft(
+    job: Job,
+    *,
+    status: ExecStatus,
+    source: Source,
+    scheduled_for: datetime,
+    trigger: Trigger,
+    due_at: datetime,
+    now: datetime,
+    attempt: int = 1,
+    error: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    window_from: datetime | None = None,
+) -> RunDraft:
+    """A new run of ``job``. Its pick-up window starts at ``due_at`` unless ``window_from``
+    says otherwise (a caught-up tick: when it was created)."""
+    live = status is ExecStatus.PENDING
+    return RunDraft(
+        job=job, status=status, source=source, scheduled_for=scheduled_for, attempt=attempt,
+        trigger=trigger, due_at=due_at,
+        pickup_deadline=pickup_deadline(window_from or due_at, job.timeout_seconds)
+        if live else None,
+        end_time=None if live else now, error=error,
+        metadata=job.metadata if metadata is None else metadata, created_at=now,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TickPlan:
+    """What the scheduler decided for one due job (``scheduler.ticker.plan_job``).
+
+    ``run``: instants that get an execution (attempt 1, trigger "schedule"), ascending.
+    ``caught_up``: the instants of ``run`` that are missed ticks run late; their pick-up
+    deadline is counted from ``now`` (when they are created), not from the instant.
+    ``skipped_at``/``skipped_error``: one skipped execution recording missed ticks.
+    ``next_run_at``: the job's next fire instant after ``now``.
+    """
+
+    run: Sequence[datetime]
+    skipped_at: datetime | None
+    skipped_error: str | None
+    next_run_at: datetime | None
+    caught_up: Sequence[datetime] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TickOutcome:
+    """The rows one job's tick makes and the job's new scheduling state."""
+
+    runs: list[RunDraft]
+    next_run_at: datetime | None
+    status: JobStatus
+    retry_count: int
+    last_run_at: datetime | None
+    active: bool  # the job has a pending or running run afterwards
+
+
+def tick_runs(job: Job, plan: TickPlan, now: datetime, active: bool) -> TickOutcome:
+    """The runs of ``plan`` for ``job``: pending, except that a blocking job with a run
+    still pending or running (``active``, or one made earlier in this tick) gets a skipped
+    run instead; plus the skipped record of missed ticks. A pending run makes the job
+    "pending" with last_run_at = its instant and retry_count 0."""
+    late = set(plan.caught_up)
+    runs: list[RunDraft] = []
+    last_pending: datetime | None = None
+    for t in plan.run:
+        if job.blocking and active:
+            runs.append(draft(job, status=ExecStatus.SKIPPED, source=Source.SCHEDULE,
+                              scheduled_for=t, trigger=Trigger.SCHEDULE, due_at=t, now=now,
+                              error=BLOCKED_ERROR))
+            continue
+        runs.append(draft(job, status=ExecStatus.PENDING, source=Source.SCHEDULE,
+                          scheduled_for=t, trigger=Trigger.SCHEDULE, due_at=t, now=now,
+                          window_from=now if t in late else None))
+        last_pending = t
+        active = active or job.blocking
+    if plan.skipped_at is not None:
+        runs.append(draft(job, status=ExecStatus.SKIPPED, source=Source.SCHEDULE,
+                          scheduled_for=plan.skipped_at, trigger=Trigger.SCHEDULE,
+                          due_at=plan.skipped_at, now=now, error=plan.skipped_error))
+    return TickOutcome(
+        runs=runs,
+        next_run_at=plan.next_run_at,
+        status=JobStatus.PENDING if last_pending else job.status,
+        retry_count=0 if last_pending else job.retry_count,
+        last_run_at=last_pending or job.last_run_at,
+        active=active,
+    )
+
+
+def manual_run(job: Job, last_manual: datetime | None, now: datetime, active: bool) -> RunDraft:
+    """A run now (trigger "manual"). Manual runs are keyed by their instant too: two in the
+    same millisecond get consecutive milliseconds. A blocking job with a run pending or
+    running refuses (Conflict: a manual run would overlap)."""
+    if job.blocking and active:
+        raise Conflict(
+            f"job {job.id} is blocking and its previous run is still pending or running"
+        )
+    instant = now if last_manual is None or last_manual < now else (
+        last_manual + timedelta(milliseconds=1))
+    return draft(job, status=ExecStatus.PENDING, source=Source.MANUAL, scheduled_for=instant,
+                 trigger=Trigger.MANUAL, due_at=now, now=now)
+
+
+# -- ends ----------------------------------------------------------------------------------
+
+
+def end_run(ex: Execution, report: Completion, now: datetime) -> tuple[Execution, bool]:
+    """The execution as a report ends it, and whether anything changed. An ended execution:
+    the same outcome again -> (it, False), harmless; another -> Conflict. Times are kept at
+    the store's millisecond precision; a start after the end is moved to the end."""
+    want = ExecStatus.COMPLETED if report.success else ExecStatus.FAILED
+    if ex.status.terminal:
+        if ex.status is want:
+            return ex, False
+        raise Conflict(
+            f"execution {ex.id} already ended as {ex.status.value}; "
+            f"a report of {want.value} is refused"
+        )
+    end = from_ms(to_ms(report.end_time or now))
+    start = from_ms(to_ms(report.start_time or ex.pick_up_time or ex.due_at))
+    start = min(start, end)
+    done = transition(
+        ex, want, start_time=start, end_time=end,
+        duration=int((end - start).total_seconds() * 1000),
+        output=report.output, error=report.error, exit_code=report.exit_code,
+    )
+    return done, True
+
+
+def expiry_reason(ex: Execution) -> str:
+    """Why a live run expires, in the words the user reads on it."""
+    if ex.pick_up_time is None:
+        window = min(ex.timeout_seconds, PICKUP_WINDOW_CAP_SECONDS)
+        return (f"expired: not picked up within {window}s of becoming due "
+                "(no worker connected?)")
+    return (f"expired: no result reported within timeout "
+            f"({ex.timeout_seconds}s + {RUN_GRACE_SECONDS}s grace)")
+
+
+def expire(ex: Execution, now: datetime) -> Execution:
+    """A live run past its deadline, expired with its reason."""
+    return transition(ex, ExecStatus.EXPIRED, end_time=now, error=expiry_reason(ex))
+
+
+def release(ex: Execution, now: datetime) -> Execution:
+    """A claimed run that reached no one, pending again with a new pick-up window."""
+    return transition(ex, ExecStatus.PENDING, pick_up_time=None, start_time=None,
+                      run_deadline=None,
+                      pickup_deadline=pickup_deadline(now, ex.timeout_seconds))
+
+
+def retry_of(ex: Execution, job: Job, now: datetime,
+             rng: random.Random | None = None) -> RunDraft | None:
+    """The next attempt of a failed or expired run, due after the backoff, if the job still
+    allows one (None otherwise). Same tick (source, instant), attempt + 1, trigger "retry",
+    the ended attempt's metadata."""
+    if ex.status not in (ExecStatus.FAILED, ExecStatus.EXPIRED):
+        return None
+    if not will_retry(ex.attempt, job.max_retries):
+        return None
+    due = now + timedelta(seconds=retry_delay(ex.attempt, rng))
+    return draft(job, status=ExecStatus.PENDING, source=Source(ex.source),
+                 scheduled_for=ex.scheduled_for, attempt=ex.attempt + 1,
+                 trigger=Trigger.RETRY, due_at=due, now=now, metadata=ex.metadata)
+
+
+# -- the job's health ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """How an ended run changes its job's health, and the notice it sends (None: no mail,
+    e.g. a first success, or a muted job)."""
+
+    health: Health
+    notice: NoticeKind | None
+
+
+def health_turn(
+    ex: Execution, health: Health | None, muted: bool, max_retries: int
+) -> Turn | None:
+    """A job turns *failing* on a failed or expired run when it was not failing (after a
+    success, or its first run ever), and *recovered* on a completed run while failing: one
+    notice per turn, none per run (SPEC 4). A failed or expired attempt that will be retried
+    is not the run's last word and turns nothing, so a retry that succeeds sends nothing.
+    None when the health does not change."""
+    if ex.status not in (ExecStatus.COMPLETED, ExecStatus.FAILED, ExecStatus.EXPIRED):
+        return None
+    failing = ex.status is not ExecStatus.COMPLETED
+    if failing and will_retry(ex.attempt, max_retries):
+        return None
+    new = Health.FAILING if failing else Health.OK
+    if new is health:
+        return None
+    if failing:
+        notice: NoticeKind | None = NoticeKind.FAILING
+    else:
+        notice = NoticeKind.RECOVERED if health is Health.FAILING else None
+    return Turn(health=new, notice=None if muted else notice)
+
+
+def job_mirror(ex: Execution) -> tuple[JobStatus, int] | None:
+    """The (status, retry_count) an ended or released run gives its job while it is the
+    job's latest non-skipped run; None for skipped runs, which never drive the status."""
+    if ex.status is ExecStatus.SKIPPED:
+        return None
+    return ex.status.job_status, ex.attempt - 1

@@ -1,0 +1,175 @@
+"""The scheduler's batch writes (contract: SchedulerStore): ticks and expiries.
+
+What a tick creates and how a run expires is decided in ``domain/lifecycle.py``; this module
+reads the rows, asks it, and writes the answer in one transaction per batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, func, select, union_all, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..domain import lifecycle
+from ..domain.model import ExecStatus
+from ..domain.records import Execution
+from . import rows
+from .contracts import Planner, TickResult
+from .db import Database
+from .run_rows import ACTIVE_VALUES, after_end, as_dt, draft_row, insert_runs
+from .schema import executions, jobs
+
+REAP_BATCH = 1000
+
+_JOB_TICKED = (
+    update(jobs)
+    .where(jobs.c.id == bindparam("j"))
+    .values(
+        next_run_at=bindparam("nra", type_=jobs.c.next_run_at.type),
+        status=bindparam("st"),
+        retry_count=bindparam("rc"),
+        last_run_at=bindparam("lra", type_=jobs.c.last_run_at.type),
+    )
+)
+# compare-and-swap: a run that changed since it was read is left alone
+_EXPIRED = (
+    update(executions)
+    .where(executions.c.id == bindparam("i"), executions.c.status == bindparam("old"))
+    .values(status=ExecStatus.EXPIRED.value,
+            end_time=bindparam("e", type_=executions.c.end_time.type),
+            error=bindparam("er"))
+)
+
+
+class ScheduleSql:
+    db: Database
+
+    async def earliest_next_run_at(self) -> datetime | None:
+        async with self.db.read() as c:
+            v = (
+                await c.execute(
+                    select(func.min(jobs.c.next_run_at)).where(jobs.c.next_run_at.is_not(None))
+                )
+            ).scalar_one_or_none()
+        return as_dt(v)
+
+    async def tick(
+        self, now: datetime, limit: int, planner: Planner, skip: Collection[int] = ()
+    ) -> TickResult:
+        async with self.db.write() as c:
+            q = (
+                select(jobs)
+                .where(jobs.c.next_run_at <= now, jobs.c.paused.is_(False))
+                .order_by(jobs.c.next_run_at)
+                .limit(limit)
+            )
+            if skip:
+                q = q.where(jobs.c.id.not_in(list(skip)))
+            due = [rows.job(r) for r in await c.execute(self.db.skip_locked(q))]
+            if not due:
+                return TickResult(jobs=0, created=[])
+            active = await self._active_blocking(c, [j.id for j in due if j.blocking])
+            new_rows: list[dict[str, Any]] = []
+            job_updates: list[dict[str, Any]] = []
+            for job in due:
+                out = lifecycle.tick_runs(job, planner(job), now, job.id in active)
+                new_rows.extend(draft_row(d) for d in out.runs)
+                job_updates.append({"j": job.id, "nra": out.next_run_at, "st": out.status.value,
+                                    "rc": out.retry_count, "lra": out.last_run_at})
+            created: list[Execution] = []
+            if new_rows:
+                # executemany with RETURNING: SQLAlchemy's "insertmanyvalues" sends multi-row
+                # INSERTs from one cached compiled statement, in batches under the drivers'
+                # parameter limits; conflicting rows (a tick made before) return nothing
+                res = await c.execute(insert_runs(self.db), new_rows)
+                created.extend(rows.execution(r) for r in res)
+            await c.execute(_JOB_TICKED, job_updates)
+            return TickResult(jobs=len(due), created=created)
+
+    @staticmethod
+    async def _active_blocking(c: AsyncConnection, job_ids: list[int]) -> set[int]:
+        """Which of these (blocking) jobs have a run pending or running."""
+        if not job_ids:
+            return set()
+        res = await c.execute(
+            select(executions.c.job_id)
+            .where(executions.c.job_id.in_(job_ids), executions.c.status.in_(ACTIVE_VALUES))
+            .distinct()
+        )
+        return {r[0] for r in res}
+
+    @staticmethod
+    def _overdue(
+        now: datetime, held_before: datetime | None, skip: Collection[int], limit: int
+    ) -> Any:
+        """Ids of live executions past a deadline (``held_before``: deadlines earlier than
+        it are left alone; ``skip``: ids set aside)."""
+        parts = []
+        for status, deadline in (
+            (ExecStatus.PENDING, executions.c.pickup_deadline),
+            (ExecStatus.RUNNING, executions.c.run_deadline),
+        ):
+            q = select(executions.c.id).where(executions.c.status == status.value,
+                                              deadline <= now)
+            if held_before is not None:
+                q = q.where(deadline >= held_before)
+            if skip:
+                q = q.where(executions.c.id.not_in(list(skip)))
+            parts.append(q)
+        return union_all(*parts).limit(limit)
+
+    async def overdue_ids(
+        self,
+        now: datetime,
+        *,
+        held_before: datetime | None = None,
+        skip: Collection[int] = (),
+        limit: int = REAP_BATCH,
+    ) -> list[int]:
+        async with self.db.read() as c:
+            return [r[0] for r in await c.execute(self._overdue(now, held_before, skip, limit))]
+
+    async def expire_overdue(
+        self,
+        now: datetime,
+        *,
+        held_before: datetime | None = None,
+        skip: Collection[int] = (),
+        only: Sequence[int] | None = None,
+    ) -> list[Execution]:
+        async with self.db.write() as c:
+            ids = [r[0] for r in await c.execute(self._overdue(now, held_before, skip,
+                                                              REAP_BATCH))]
+            if only is not None:
+                ids = [i for i in ids if i in set(only)]
+            if not ids:
+                return []
+            q = select(executions).where(executions.c.id.in_(ids)).order_by(executions.c.id)
+            live = [e for e in map(rows.execution, await c.execute(self.db.for_update(q)))
+                    if not e.status.terminal]
+            if not live:
+                return []
+            expired = [lifecycle.expire(e, now) for e in live]
+            await c.execute(_EXPIRED, [
+                {"i": e.id, "old": old.status.value, "e": e.end_time, "er": e.error}
+                for old, e in zip(live, expired, strict=True)
+            ])
+            await after_end(self.db, c, expired, now)
+            return expired
+
+    async def earliest_deadline(self, not_before: datetime | None = None) -> datetime | None:
+        found: list[Any] = []
+        async with self.db.read() as c:
+            for status, deadline in (
+                (ExecStatus.PENDING, executions.c.pickup_deadline),
+                (ExecStatus.RUNNING, executions.c.run_deadline),
+            ):
+                q = select(func.min(deadline)).where(executions.c.status == status.value)
+                if not_before is not None:
+                    q = q.where(deadline >= not_before)
+                found.append((await c.execute(q)).scalar_one_or_none())
+        vals = [v for v in (as_dt(found[0]), as_dt(found[1])) if v is not None]
+        return min(vals) if vals else None
