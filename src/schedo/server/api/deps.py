@@ -6,10 +6,9 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Path, Request
 
+from ...limits import MAX_ID
 from ..services.auth import authenticate
 from ..services.context import Principal, Services
-
-MAX_ID = 2**31 - 1  # ids are 32-bit integer columns on PostgreSQL
 
 
 def services(request: Request) -> Services:

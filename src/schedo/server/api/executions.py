@@ -6,11 +6,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from ...limits import MAX_ID
 from ..domain.errors import InvalidInput, SchedoError
 from ..domain.records import Completion
 from ..services import runs
 from . import shapes
-from .deps import MAX_ID, Auth, Id, Svc
+from .deps import Auth, Id, Svc
 from .errors import STATUS
 from .models import BatchCompleteIn, CompleteIn
 

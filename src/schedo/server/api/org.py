@@ -6,10 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body
 
+from ...limits import MAX_ID
 from ..domain.errors import InvalidInput
 from ..services import tenants
 from . import shapes
-from .deps import MAX_ID, Auth, Id, Svc
+from .deps import Auth, Id, Svc
 from .models import ApiKeyIn, EnvironmentIn
 
 router = APIRouter(tags=["organization"])

@@ -10,6 +10,17 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
+from ...limits import (
+    COMMAND_MAX,
+    METADATA_MAX_BYTES,
+    METADATA_MAX_KEYS,
+    NAME_MAX,
+    NAME_MIN,
+    RETRIES_MAX,
+    TIMEOUT_MAX,
+    URL_MAX,
+)
+from ...limits import EMAIL_MAX as EMAIL_MAX  # re-exported: services.tenants checks it
 from ..domain import cron
 from ..domain.errors import InvalidInput
 from ..domain.model import CatchUp, JobType
@@ -18,13 +29,6 @@ from ..domain.records import JobSpec
 from ..domain.timefmt import parse_duration
 from ..push import guard
 
-NAME_MIN, NAME_MAX = 4, 200
-METADATA_MAX_BYTES = 64 * 1024
-TIMEOUT_MAX = 24 * 3600
-RETRIES_MAX = 100
-URL_MAX = 2048
-COMMAND_MAX = 8 * 1024
-EMAIL_MAX = 320
 _EMAIL = re.compile(
     r"^[^@\s\x00-\x1f\"<>,;]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
@@ -53,9 +57,6 @@ def plain_name(name: str, field: str = "name") -> str:
     if _CONTROL.search(name):
         raise InvalidInput(f"{field}: must not contain control characters")
     return name
-
-
-METADATA_MAX_KEYS = 1000
 
 
 def _keys(value: Any) -> int:

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
+from ...limits import MAX_ID
 from ..domain.errors import Conflict, InvalidInput, NotFound
 from ..domain.model import JobType
 from ..domain.records import Execution, Job
@@ -18,7 +19,6 @@ from .routing import WebRoute, WebSession, checked_form, current, redirect
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 Session = Annotated[WebSession, Depends(current)]
-MAX_ID = 2**31 - 1
 Id = Annotated[int, Path(gt=0, le=MAX_ID)]
 PAGE = 20
 CHART_RUNS = 60
