@@ -170,15 +170,15 @@ def worker(
             "--concurrency",
             "-c",
             min=1,
-            help="Handlers running at once [the app's, default 10]",
+            help="Handlers running at once (default: the app's, 10 unless it says otherwise).",
         ),
     ] = None,
     url: Annotated[
         str | None,
         typer.Option(
             "--url",
-            help="Base URL of the Schedo server [the app's base_url, else SCHEDO_BASE_URL, "
-            f"else {DEFAULT_URL}]",
+            help="Base URL of the Schedo server (default: the app's base_url, else "
+            f"SCHEDO_BASE_URL, else {DEFAULT_URL}).",
             show_default=False,
         ),
     ] = None,
@@ -186,7 +186,7 @@ def worker(
         str | None,
         typer.Option(
             "--key",
-            help="API key, sent as x-api-key [the app's api_key, else SCHEDO_API_KEY]",
+            help="API key, sent as x-api-key (default: the app's api_key, else SCHEDO_API_KEY).",
             show_default=False,
         ),
     ] = None,
@@ -195,8 +195,8 @@ def worker(
         typer.Option(
             "--env",
             min=1,
-            help="Environment id for an admin key, sent as X-API-ENVIRONMENT [the app's "
-            "environment_id, else SCHEDO_ENVIRONMENT_ID or SCHEDO_ENVIRONMENT]",
+            help="Environment id for an admin key, sent as X-API-ENVIRONMENT (default: the "
+            "app's environment_id, else SCHEDO_ENVIRONMENT_ID or SCHEDO_ENVIRONMENT).",
             show_default=False,
         ),
     ] = None,
