@@ -11,6 +11,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from .model import CatchUp
 
@@ -96,63 +97,73 @@ def plan_ticks(
     is a fresh iterator starting shortly before ``now`` used when more than MISSED_SCAN_CAP
     missed ticks were enumerated (the count is then a lower bound).
     """
-    plan = DueTicks()
-    recent: deque[datetime] = deque(maxlen=ALL_MAX_RUNS)
-    on_time: list[datetime] = []
-    evicted: datetime | None = None  # newest missed tick that fell out of ``recent``
+    scan = _Scan(now, grace)
+    if resume is None:
+        scan.take(ticks)
+    elif scan.take(ticks, limit=MISSED_SCAN_CAP):
+        scan.exact = False
+        scan.take(t for t in resume if not (scan.recent and t <= scan.recent[-1]))
+    return scan.plan(policy)
 
-    def miss(t: datetime) -> None:
-        nonlocal evicted
-        plan.missed += 1
-        if len(recent) == recent.maxlen:
-            evicted = recent[0]
-        recent.append(t)
 
-    it = ticks
-    scanned = 0
-    for t in it:
-        if t > now:
-            plan.next_run_at = t
-            break
-        if now - t <= grace:
-            on_time.append(t)
-            continue
-        miss(t)
-        scanned += 1
-        if scanned >= MISSED_SCAN_CAP and resume is not None:
-            plan.missed_exact = False
-            it = resume
-            resume = None
-            for t2 in it:  # skip what we have already seen
-                if recent and t2 <= recent[-1]:
-                    continue
-                if t2 > now:
-                    plan.next_run_at = t2
-                    break
-                if now - t2 <= grace:
-                    on_time.append(t2)
-                else:
-                    miss(t2)
-            break
-    chosen: list[datetime] = []
-    if recent:
+class _Scan:
+    """The due ticks of one job, sorted into on-time and missed as they are enumerated."""
+
+    def __init__(self, now: datetime, grace: timedelta) -> None:
+        self.now, self.grace = now, grace
+        self.recent: deque[datetime] = deque(maxlen=ALL_MAX_RUNS)  # newest missed ticks
+        self.on_time: list[datetime] = []
+        self.missed = 0
+        self.evicted: datetime | None = None  # newest missed tick that fell out of ``recent``
+        self.next_run_at: datetime | None = None
+        self.exact = True
+
+    def take(self, ticks: Iterator[datetime] | Any, limit: int | None = None) -> bool:
+        """Sort ``ticks`` up to the first future one; True when ``limit`` missed ticks were
+        scanned before that (the caller may skip ahead)."""
+        scanned = 0
+        for t in ticks:
+            if t > self.now:
+                self.next_run_at = t
+                return False
+            if self.now - t <= self.grace:
+                self.on_time.append(t)
+                continue
+            self.missed += 1
+            if len(self.recent) == self.recent.maxlen:
+                self.evicted = self.recent[0]
+            self.recent.append(t)
+            scanned += 1
+            if limit is not None and scanned >= limit:
+                return True
+        return False
+
+    def chosen(self, policy: CatchUp) -> list[datetime]:
+        """The missed ticks the policy runs."""
+        if not self.recent or policy is CatchUp.NONE:
+            return []
         if policy is CatchUp.ALL:
-            chosen = list(recent)
-        elif policy is CatchUp.LATEST and not on_time and now - recent[-1] < LATEST_MAX_AGE:
-            chosen = [recent[-1]]
-    not_run = plan.missed - len(chosen)
-    if not_run > 0:
-        # the latest missed instant that is not run carries the record
-        chosen_set = set(chosen)
-        for t in reversed(recent):
-            if t not in chosen_set:
-                plan.skipped_at = t
-                break
-        else:  # every instant kept in ``recent`` runs: the record takes an older one
-            plan.skipped_at = evicted
-        plan.missed = not_run
-    else:
-        plan.missed = 0
-    plan.run = chosen + on_time
-    plan.caught_up = chosen
-    return plan
+            return list(self.recent)
+        if not self.on_time and self.now - self.recent[-1] < LATEST_MAX_AGE:
+            return [self.recent[-1]]
+        return []
+
+    def skipped_at(self, chosen: list[datetime]) -> datetime | None:
+        """The latest missed instant that is not run (it carries the record)."""
+        taken = set(chosen)
+        for t in reversed(self.recent):
+            if t not in taken:
+                return t
+        return self.evicted  # every instant kept in ``recent`` runs: an older one
+
+    def plan(self, policy: CatchUp) -> DueTicks:
+        chosen = self.chosen(policy)
+        not_run = self.missed - len(chosen)
+        return DueTicks(
+            run=chosen + self.on_time,
+            caught_up=chosen,
+            skipped_at=self.skipped_at(chosen) if not_run > 0 else None,
+            missed=max(0, not_run),
+            missed_exact=self.exact,
+            next_run_at=self.next_run_at,
+        )
