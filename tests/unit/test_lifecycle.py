@@ -3,6 +3,7 @@ table, a report's end, expiry, release, retries, health turns, tick rows, manual
 
 from __future__ import annotations
 
+import itertools
 import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -189,7 +190,7 @@ def test_health_turns_alternate_and_wait_for_the_last_attempt(
     if muted:
         assert notices == []
     else:
-        assert all(a != b for a, b in zip(notices, notices[1:], strict=False))
+        assert all(a != b for a, b in itertools.pairwise(notices))
         assert not notices or notices[0] is NoticeKind.FAILING
 
 
