@@ -20,8 +20,8 @@ import httpx
 import pytest
 
 from schedo import webhooks
-from schedo.server.observability import logs
 from schedo.server.config import Settings
+from schedo.server.observability import logs
 from schedo.server.observability.logs_hardening import quiet_secret_loggers
 from schedo.server.observability.metrics_store import MeteredOutboundClient
 from schedo.server.push.dispatcher import Dispatcher
