@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import schedo
-from schedo.cli.crontab import (
+from schedo.cli.crontab_parse import (
     USER_KEY,
     current_user,
     is_system_path,
