@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src" / "schedo"
 SERVER = SRC / "server"
 # server modules the SDK/CLI side loads (pure: stdlib + base dependencies)
-SHARED = [SERVER / "domain" / "cron.py"]
+SHARED = [SERVER / "domain" / "cron.py", SERVER / "domain" / "cron_fields.py"]
 
 
 def _norm(name: str) -> str:

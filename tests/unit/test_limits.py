@@ -21,7 +21,6 @@ COPIES = [
     ("schedo.server.services.pull", "MAX_CODES", "PULL_MAX_CODES"),
     ("schedo.server.api.pull", "JOBS_MAX_CHARS", "PULL_JOBS_MAX_CHARS"),
     ("schedo.server.api.middleware", "MAX_JSON_DEPTH", "JSON_MAX_DEPTH"),
-    ("schedo.cli.crontab", "NAME_MAX", "NAME_MAX"),
 ]
 
 

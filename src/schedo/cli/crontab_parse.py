@@ -30,13 +30,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ..limits import COMMAND_MAX
+
 MACROS = frozenset(
     {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
 )
 FIELD_NAMES = ("minute", "hour", "day of month", "month", "day of week")
-COMMAND_MAX = 8 * 1024  # the server's limit on a job's command
 SLUG_MAX = 40
-NAME_MAX = 200
 _FIELD = re.compile(r"^[A-Za-z0-9*,/\-?#]+$")
 _ASSIGN = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
 PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
