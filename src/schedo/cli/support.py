@@ -43,6 +43,7 @@ from ..sdk.errors import (
     SchedoError,
     Unauthorized,
 )
+from ..sdk.models import Job
 
 EXIT_OK = 0
 EXIT_API = 1
@@ -285,3 +286,19 @@ def shorten(text: str | None, limit: int = 60) -> str:
     if len(first) > limit:
         return first[: limit - 1] + "…"
     return first + (" …" if more else "")
+
+
+def resolve_job(client: Client, ref: str) -> Job:
+    """The job named by ``ref``: an id (tried first when numeric) or a name."""
+    text = ref.strip()
+    if not text:
+        raise CliError("JOB: give a job id or a job name", EXIT_USAGE)
+    if text.isdigit() and 0 < int(text) < 2**63:
+        try:
+            return client.get_job(int(text)).job
+        except NotFound:
+            pass
+    for job in client.list_jobs():
+        if job.name == text or job.key == text:
+            return job
+    raise CliError(f"no job with id or name {text!r}", EXIT_NOT_FOUND)
