@@ -14,7 +14,6 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..domain.errors import (
@@ -24,6 +23,7 @@ from ..domain.errors import (
     NotFound,
     SchedoError,
     Unauthorized,
+    Unavailable,
 )
 from . import models
 
@@ -113,11 +113,11 @@ def install(app: FastAPI) -> None:
     async def _http(_r: Request, exc: StarletteHTTPException) -> JSONResponse:
         return error(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
 
-    @app.exception_handler(DBAPIError)
-    async def _database(r: Request, exc: DBAPIError) -> JSONResponse:
+    @app.exception_handler(Unavailable)
+    async def _database(r: Request, exc: Unavailable) -> JSONResponse:
         # The database went away (restart, failover): the pool drops the dead connection and
         # the next request reconnects. Tell the client to retry rather than a bare 500.
-        log.warning("database error on %s %s: %s", r.method, r.url.path, type(exc.orig).__name__)
+        log.warning("database error on %s %s: %s", r.method, r.url.path, exc.driver_error)
         return error(503, "database unavailable, retry shortly", {"Retry-After": "1"})
 
     @app.exception_handler(Exception)

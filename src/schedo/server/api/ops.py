@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from ..services import ops
 from .deps import Svc
 
 router = APIRouter(tags=["operations"])
@@ -21,17 +22,7 @@ async def healthz() -> dict[str, Any]:
 @router.get("/readyz")
 async def readyz(svc: Svc) -> JSONResponse:
     """The database is reachable and takes writes."""
-    try:
-        await svc.store.ping()
-    except Exception as exc:  # any driver error means "not ready"
-        return JSONResponse(
-            {"status": "unavailable", "message": f"database: {type(exc).__name__}"},
-            status_code=503,
-        )
-    failure = await svc.store.write_failure()
-    if failure is not None:
-        return JSONResponse(
-            {"status": "unavailable", "message": f"database not writable: {failure}"},
-            status_code=503,
-        )
+    reason = await ops.not_ready(svc)
+    if reason is not None:
+        return JSONResponse({"status": "unavailable", "message": reason}, status_code=503)
     return JSONResponse({"status": "ok"})

@@ -25,3 +25,16 @@ class NotFound(SchedoError):
 
 class Conflict(SchedoError):
     """409: state conflict (e.g. completing an execution that already ended differently)."""
+
+
+class Unavailable(SchedoError):
+    """503: the database cannot serve the call right now (gone, restarting, refusing).
+
+    Storage raises it in place of the driver's error (``storage/db.py``, chained to it), so no
+    layer above storage needs to know the driver. ``str(e)`` is the driver's first line;
+    ``error`` and ``driver_error`` name the error classes (for logs and ``/readyz``)."""
+
+    def __init__(self, message: str, *, error: str = "", driver_error: str = "") -> None:
+        super().__init__(message)
+        self.error = error or type(self).__name__
+        self.driver_error = driver_error or self.error

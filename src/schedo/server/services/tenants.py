@@ -82,6 +82,14 @@ async def list_environments(svc: Services, p: Principal) -> list[Environment]:
     return await svc.store.list_environments(p.org_id)
 
 
+async def visible_environments(svc: Services, p: Principal) -> list[Environment]:
+    """The environments the key may work in: every one of the organisation for an admin
+    key, its own for an environment key (NotFound if it was deleted)."""
+    if p.admin:
+        return await svc.store.list_environments(p.org_id)
+    return [await svc.store.get_environment(p.org_id, p.env_id)]
+
+
 async def delete_environment(svc: Services, p: Principal, env_id: int) -> Environment:
     require_admin(p)
     env = await svc.store.delete_environment(p.org_id, env_id)

@@ -17,9 +17,10 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from ..domain.errors import Conflict, InvalidInput
+from ..domain.errors import Conflict, InvalidInput, Unavailable
 from . import onehop
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -87,6 +88,15 @@ def storage_failure(exc: BaseException) -> str | None:
     return None
 
 
+def unavailable(exc: DBAPIError) -> Unavailable:
+    """The domain error for a driver error: the database cannot serve the call now. Its
+    message is the driver's own text (what ``schedo serve`` prints when it cannot start)."""
+    orig = exc.orig if exc.orig is not None else exc
+    text = str(orig).strip()
+    return Unavailable(text or type(exc).__name__, error=type(exc).__name__,
+                       driver_error=type(orig).__name__)
+
+
 def _one_hop_creator(url: str) -> dict[str, Any]:
     """``async_creator`` for file databases: one thread hop per statement (storage/onehop.py).
     In-memory URLs keep the dialect's own connect (their pool shares one connection)."""
@@ -130,17 +140,27 @@ class Database:
     def is_sqlite(self) -> bool:
         return self.dialect == "sqlite"
 
+    # Driver errors leave read() and write() as ``Unavailable`` (the API answers 503 and
+    # Retry-After, the dashboard its error page), except IntegrityError: storage methods catch
+    # that one themselves around a write() (a concurrent insert of the same key: try again).
+
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A connection in autocommit: every statement sees its own committed snapshot.
-        Nothing is committed or rolled back at the end (reads only)."""
-        async with self.read_engine.connect() as conn:
-            yield conn
+        Nothing is committed or rolled back at the end (reads only). Unavailable as above."""
+        try:
+            async with self.read_engine.connect() as conn:
+                yield conn
+        except IntegrityError:
+            raise
+        except DBAPIError as exc:
+            raise unavailable(exc) from exc
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """A write transaction. A failure of the storage itself (disk full, read-only file,
-        I/O error) is remembered in ``write_failure`` until a later write commits."""
+        I/O error) is remembered in ``write_failure`` until a later write commits.
+        Unavailable as above."""
         try:
             async with self.write_engine.begin() as conn:
                 yield conn
@@ -148,6 +168,8 @@ class Database:
             reason = storage_failure(exc)
             if reason is not None:
                 self.write_failure = reason
+            if isinstance(exc, DBAPIError) and not isinstance(exc, IntegrityError):
+                raise unavailable(exc) from exc
             raise
         self.write_failure = None
 

@@ -15,10 +15,18 @@ from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
-from sqlalchemy.exc import DBAPIError
 
-from ..domain.errors import Conflict, Forbidden, InvalidInput, NotFound, SchedoError, Unauthorized
+from ..domain.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    SchedoError,
+    Unauthorized,
+    Unavailable,
+)
 from ..domain.records import ApiKey, Environment
+from ..services import tenants
 from ..services.context import Principal, Services
 from . import session
 from .render import html
@@ -110,10 +118,7 @@ async def current(request: Request) -> WebSession:
     if found is None:
         raise LoginRequired
     p, record = found
-    if record.admin:
-        envs = await svc.store.list_environments(p.org_id)
-    else:
-        envs = [await svc.store.get_environment(p.org_id, p.env_id)]
+    envs = await tenants.visible_environments(svc, p)
     env = next((e for e in envs if e.id == p.env_id), None)
     if env is None:
         raise LoginRequired
@@ -244,16 +249,16 @@ class WebRoute(APIRoute):
                 )
             except RequestValidationError:
                 return error_page(404, "There is no such page.")
-            except SchedoError as exc:
-                return error_page(ERROR_STATUS.get(type(exc), 400), str(exc))
-            except DBAPIError as exc:
+            except Unavailable as exc:
                 log.warning(
                     "database error on %s %s: %s",
                     request.method,
                     request.url.path,
-                    type(exc.orig).__name__,
+                    exc.driver_error,
                 )
                 return error_page(503, "The database is not reachable right now; retry shortly.")
+            except SchedoError as exc:
+                return error_page(ERROR_STATUS.get(type(exc), 400), str(exc))
             except Exception:
                 log.exception("unhandled error on %s %s", request.method, request.url.path)
                 return error_page(500, "Something went wrong on the server; it has been logged.")

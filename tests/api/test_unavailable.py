@@ -1,0 +1,77 @@
+"""The database going away mid-flight: storage raises ``Unavailable`` (storage/db.py turns
+the driver's error into it), the API answers 503 with ``Retry-After`` and the dashboard its
+error page, never a 500; ``/readyz`` names the error class. Back once the database is."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from schedo.server.domain.errors import Unavailable
+from tests.conftest import ADMIN_KEY, Api
+
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+@contextmanager
+def database_gone(api: Api, tmp_path: Path) -> Iterator[None]:
+    """Every new connection fails (an unopenable SQLite file) until the block ends."""
+    db = api.svc.store.db  # type: ignore[attr-defined]
+    broken = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'x.db'}")
+    saved = db.read_engine, db.write_engine
+    db.read_engine = db.write_engine = broken
+    try:
+        yield
+    finally:
+        db.read_engine, db.write_engine = saved
+
+
+async def _sign_in(b: httpx.AsyncClient) -> None:
+    page = await b.get("/ui/login")
+    token = CSRF.search(page.text)
+    assert token, page.text
+    r = await b.post("/ui/login", data={"api_key": ADMIN_KEY, "csrf": token.group(1)})
+    assert r.status_code == 303, r.text
+
+
+async def test_storage_raises_unavailable_for_driver_errors(api: Api, tmp_path: Path) -> None:
+    with database_gone(api, tmp_path):
+        try:
+            await api.svc.store.list_jobs(1)
+        except Unavailable as exc:
+            assert exc.error == "OperationalError" and str(exc)
+        else:
+            raise AssertionError("no Unavailable")
+
+
+async def test_api_answers_503_with_retry_after_then_recovers(api: Api, tmp_path: Path) -> None:
+    job = await api.define(name="outage-api")
+    with database_gone(api, tmp_path):
+        for method, path in [("GET", "/jobs"), ("GET", f"/jobs/{job['id']}"),
+                             ("POST", f"/jobs/trigger/{job['id']}")]:
+            r = await api.client.request(method, path, headers=api.admin)
+            assert r.status_code == 503, (path, r.text)
+            assert r.json() == {"message": "database unavailable, retry shortly"}
+            assert r.headers["retry-after"] == "1"
+        ready = await api.client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json() == {"status": "unavailable", "message": "database: OperationalError"}
+    assert (await api.client.get("/jobs", headers=api.admin)).status_code == 200
+    assert (await api.client.get("/readyz")).status_code == 200
+
+
+async def test_dashboard_shows_its_error_page_then_recovers(api: Api, tmp_path: Path) -> None:
+    async with httpx.AsyncClient(transport=api.client._transport,
+                                 base_url="http://schedo.test") as b:
+        await _sign_in(b)
+        with database_gone(api, tmp_path):
+            r = await b.get("/ui/jobs")
+            assert r.status_code == 503
+            assert r.headers["content-type"].startswith("text/html")
+            assert "The database is not reachable right now; retry shortly." in r.text
+        assert (await b.get("/ui/jobs")).status_code == 200
