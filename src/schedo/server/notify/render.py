@@ -19,7 +19,7 @@ from typing import Any
 from jinja2 import Environment, StrictUndefined
 
 from ..domain.timefmt import rfc3339
-from ..storage.contracts import Notification
+from ..services.notifications import Notification
 
 ERROR_MAX = 4000  # characters of the error shown in a mail (the stored one may be 16 KiB)
 OUTPUT_MAX = 2000  # the stored output head is at most this long already

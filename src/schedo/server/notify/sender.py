@@ -40,8 +40,10 @@ from datetime import datetime, timedelta
 
 from ..domain.errors import NotFound
 from ..push.http import OutboundClient
+from ..runtime.loop import run_loop, seconds_until
+from ..services import notifications as outbox
 from ..services.context import Services
-from ..storage.contracts import DueDelivery
+from ..services.notifications import DueDelivery
 from . import Outcome, render, smtp, webhook
 
 log = logging.getLogger("schedo.notify")
@@ -51,7 +53,6 @@ FIRST_RETRY_SECONDS = 30.0
 MAX_RETRY_SECONDS = 3600.0
 LEASE_SECONDS = 120.0
 CONCURRENCY = 8
-FAN_OUT_BATCH = 200
 POLL_SECONDS = 2.0
 MIN_WAIT = 0.05
 SMTP_MISSING = "SMTP not configured (SCHEDO_SMTP_URL is not set)"
@@ -93,19 +94,13 @@ class Notifier:
     async def send_once(self, now: datetime) -> int:
         """Fan out new notifications, then handle every delivery due at ``now``; returns how
         many deliveries were handled (sent, retried later, failed or skipped)."""
-        store = self.svc.store
-        webhook_url = self.svc.settings.notify_webhook_url or None
-        fanned = 0
-        while True:
-            n = await store.fan_out(now, webhook_url, FAN_OUT_BATCH)
-            fanned += n
-            if n < FAN_OUT_BATCH:
-                break
+        svc = self.svc
+        fanned = await outbox.fan_out(svc, now)
         if fanned:
             log.info("notify.fanned_out count=%d", fanned)
         handled = 0
         while True:
-            due = await store.due_deliveries(now, self.concurrency, LEASE_SECONDS)
+            due = await outbox.claim_due(svc, now, self.concurrency, LEASE_SECONDS)
             if not due:
                 break
             await asyncio.gather(*(self._handle(d) for d in due))
@@ -114,17 +109,17 @@ class Notifier:
 
     async def _handle(self, d: DueDelivery) -> None:
         dv, n = d.delivery, d.notification
-        store, now = self.svc.store, self.svc.clock.now()
+        svc, now = self.svc, self.svc.clock.now()
         if dv.channel == "email" and self.smtp is None:
-            await store.mark_skipped(dv.id, SMTP_MISSING)
+            await outbox.mark_skipped(svc, dv.id, SMTP_MISSING)
             log.info("notify.skipped delivery=%s notification=%s reason=no_smtp", dv.id, n.id)
             return
         if now - n.created_at > MAX_AGE:  # e.g. the server was down for days
-            await store.mark_skipped(dv.id, STALE)
+            await outbox.mark_skipped(svc, dv.id, STALE)
             log.info("notify.skipped delivery=%s notification=%s reason=stale", dv.id, n.id)
             return
         if dv.tries > MAX_TRIES:  # the process died during the last try (lease ran out)
-            await store.mark_failed(dv.id, f"gave up after {MAX_TRIES} tries")
+            await outbox.mark_failed(svc, dv.id, f"gave up after {MAX_TRIES} tries")
             return
         try:
             result = await asyncio.wait_for(self._send(d), LEASE_SECONDS / 2)
@@ -137,7 +132,7 @@ class Notifier:
             result = Outcome(False, f"internal error: {type(exc).__name__}: {exc}")
         now = self.svc.clock.now()
         if result.ok:
-            await store.mark_sent(dv.id, now)
+            await outbox.mark_sent(svc, dv.id, now)
             log.info(
                 "notify.sent delivery=%s notification=%s channel=%s kind=%s tries=%d",
                 dv.id,
@@ -151,7 +146,7 @@ class Notifier:
         if result.permanent or dv.tries >= MAX_TRIES:
             if not result.permanent:
                 error = f"gave up after {dv.tries} tries: {error}"
-            await store.mark_failed(dv.id, error)
+            await outbox.mark_failed(svc, dv.id, error)
             log.warning(
                 "notify.failed delivery=%s notification=%s channel=%s error=%r",
                 dv.id,
@@ -161,7 +156,7 @@ class Notifier:
             )
             return
         later = now + timedelta(seconds=retry_delay(dv.tries))
-        await store.mark_retry(dv.id, error, later)
+        await outbox.mark_retry(svc, dv.id, error, later)
         log.info(
             "notify.retry delivery=%s notification=%s channel=%s tries=%d at=%s error=%r",
             dv.id,
@@ -182,46 +177,39 @@ class Notifier:
             return await smtp.send(self.smtp, msg, settings.mail_from, dv.target)
         if dv.channel == "webhook":
             try:
-                env = await self.svc.store.get_environment(n.organization_id, n.environment_id)
+                secret = await outbox.signing_key(self.svc, n)
             except NotFound:
                 return Outcome(False, "environment deleted: no key to sign with", True)
-            if not env.webhook_signature_key:  # did not unseal (storage logged why)
+            if not secret:  # did not unseal (storage logged why)
                 return Outcome(False, "not sent: this server cannot unseal the environment's "
                                "webhook signature key", True)
             return await webhook.deliver(
                 self.client,
                 dv.target,
                 n,
-                secret=env.webhook_signature_key,
+                secret=secret,
                 public_url=settings.public_url,
                 now=self.svc.clock.now(),
             )
         return Outcome(False, f"unknown channel {dv.channel!r}", True)
 
     # -- the loop ----------------------------------------------------------------------------
+    async def step(self) -> float | None:
+        """One pass of the loop: send what is due; return in how many seconds the next
+        delivery is due (None: none is pending)."""
+        work = await outbox.work(self.svc)
+        now = self.svc.clock.now()
+        nxt = work.next_attempt_at
+        if work.unfanned or (nxt is not None and nxt <= now):
+            await self.send_once(now)
+            work = await outbox.work(self.svc)
+        due_in = seconds_until(self.svc.clock, work.next_attempt_at)
+        return None if due_in is None else max(MIN_WAIT, due_in)
+
     async def run(self) -> None:
-        clock, bus, store = self.svc.clock, self.svc.bus, self.svc.store
         try:
-            while True:
-                seen = bus.deadlines_changed.version
-                try:
-                    work = await store.notify_work()
-                    now = clock.now()
-                    nxt = work.next_attempt_at
-                    if work.unfanned or (nxt is not None and nxt <= now):
-                        await self.send_once(now)
-                        work = await store.notify_work()
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("notify.loop_error")
-                    await asyncio.sleep(1.0)
-                    continue
-                timeout = POLL_SECONDS
-                if work.next_attempt_at is not None:
-                    until = (work.next_attempt_at - clock.now()).total_seconds()
-                    timeout = min(timeout, max(MIN_WAIT, until))
-                await bus.deadlines_changed.wait(timeout, seen)
+            await run_loop(self.step, self.svc.bus.deadlines_changed, max_idle=POLL_SECONDS,
+                           name="notify.loop_error", log=log)
         finally:
             await self.aclose()
 

@@ -6,7 +6,7 @@ Body::
      "environment_id", "execution_id", "status", "attempt", "scheduled_for", "ended_at",
      "error", "output", "url"}
 
-Signed exactly like push requests (SPEC 2.4, ``schedo.webhooks.sign``) with the job's
+Signed exactly like push requests (SPEC 2.4, the same ``push.signed.post``) with the job's
 environment's ``webhook_signature_key``, so receivers verify it with
 ``schedo.webhooks.verify``; ``webhook-id`` is ``ntf_<notification id>``, the same on every try
 (receivers drop repeats by it). It goes through the push module's outbound client (address
@@ -16,14 +16,13 @@ permanent failure (the receiver refuses it); anything else is retried.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
-from ...webhooks import sign
 from ..domain.timefmt import rfc3339
+from ..push import signed
 from ..push.http import DeliveryResult, OutboundClient
-from ..storage.contracts import Notification
+from ..services.notifications import Notification
 from . import SENT, Outcome
 from .render import run_url
 
@@ -36,8 +35,8 @@ def webhook_id(n: Notification) -> str:
     return f"ntf_{n.id}"
 
 
-def payload(n: Notification, public_url: str) -> bytes:
-    body: dict[str, Any] = {
+def payload(n: Notification, public_url: str) -> dict[str, Any]:
+    return {
         "type": f"job.{n.kind}",
         "notification_id": n.id,
         "job_id": n.job_id,
@@ -52,7 +51,6 @@ def payload(n: Notification, public_url: str) -> bytes:
         "output": n.output,
         "url": run_url(public_url, n.job_id, n.execution_id),
     }
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def outcome(res: DeliveryResult) -> Outcome:
@@ -75,9 +73,6 @@ async def deliver(
     public_url: str,
     now: datetime,
 ) -> Outcome:
-    body = payload(n, public_url)
-    headers = {
-        "content-type": "application/json",
-        **sign(body, secret, webhook_id(n), int(now.timestamp())),
-    }
-    return outcome(await client.post(url, body, headers, timeout=TIMEOUT))
+    res = await signed.post(client, url, payload(n, public_url), secret=secret,
+                            message_id=webhook_id(n), now=now, timeout=TIMEOUT)
+    return outcome(res)

@@ -11,23 +11,23 @@ fails it with the status and an excerpt of the body. Retries follow SPEC 3 (the 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from datetime import datetime
 from typing import Any
 
-from ...webhooks import sign
 from ..domain.errors import Conflict, NotFound
-from ..domain.model import JobType
 from ..domain.records import Completion, Execution
 from ..domain.timefmt import rfc3339, to_ms
+from ..runtime.loop import run_loop, seconds_until
+from ..services import push, runs
 from ..services.context import Services
+from . import signed
 from .http import DeliveryResult, OutboundClient
 
 log = logging.getLogger("schedo.push")
-PUSH_TYPES = (JobType.PUSH.value,)
 MAX_IDLE = 30.0
 ERROR_EXCERPT = 512
+LOCKED_ELSEWHERE_WAIT = 0.05  # due but not claimable here (locked by another process)
 
 
 def webhook_id(ex: Execution) -> str:
@@ -35,8 +35,8 @@ def webhook_id(ex: Execution) -> str:
     return f"msg_{ex.job_id}_{ex.source}_{to_ms(ex.scheduled_for)}"
 
 
-def payload(ex: Execution) -> bytes:
-    body: dict[str, Any] = {
+def payload(ex: Execution) -> dict[str, Any]:
+    return {
         "execution_id": ex.id,
         "job_id": ex.job_id,
         "job_code": ex.job_code,
@@ -45,7 +45,6 @@ def payload(ex: Execution) -> bytes:
         "metadata": ex.metadata,
         "environment_id": ex.environment_id,
     }
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def outcome(res: DeliveryResult) -> Completion | None:
@@ -80,15 +79,12 @@ class Dispatcher:
         free = self.max_in_flight - len(self.in_flight)
         if free <= 0:
             return []
-        claimed = await self.svc.store.claim_any(PUSH_TYPES, now, free)
         started = []
-        for ex, url, secret in claimed:
-            task = asyncio.create_task(self.deliver(ex, url, secret))
+        for claimed in await push.claim_due(self.svc, now, free):
+            task = asyncio.create_task(self.deliver(claimed.run, claimed.url, claimed.secret))
             self.in_flight.add(task)
             task.add_done_callback(self._done)
             started.append(task)
-        if claimed:
-            self.svc.bus.deadlines_changed.notify()
         return started
 
     def _done(self, task: asyncio.Task[None]) -> None:
@@ -104,10 +100,10 @@ class Dispatcher:
                 success=False, error="not sent: this server cannot unseal the environment's "
                 "webhook signature key (see docs/hardening.md, Secrets at rest)"))
             return
-        body = payload(ex)
-        headers = {"content-type": "application/json",
-                   **sign(body, secret, webhook_id(ex), int(self.svc.clock.now().timestamp()))}
-        res = await self.client.post(url, body, headers, timeout=float(ex.timeout_seconds))
+        res = await signed.post(
+            self.client, url, payload(ex), secret=secret, message_id=webhook_id(ex),
+            now=self.svc.clock.now(), timeout=float(ex.timeout_seconds),
+        )
         log.info("push.delivered execution=%s job=%s status=%s error=%s duration_ms=%s",
                  ex.id, ex.job_code, res.status, res.error, res.duration_ms)
         done = outcome(res)
@@ -116,41 +112,27 @@ class Dispatcher:
 
     async def _record(self, ex: Execution, report: Completion) -> None:
         try:
-            _, changed = await self.svc.store.complete(
-                ex.environment_id, ex.id, report, self.svc.clock.now()
-            )
+            await runs.complete_one(self.svc, ex.environment_id, ex.id, report)
         except (Conflict, NotFound) as exc:  # expired meanwhile, or the job was deleted
             log.info("push.report_refused execution=%s reason=%s", ex.id, exc)
-            return
-        if changed and not report.success:
-            self.svc.bus.runs_ready.notify()
-            self.svc.bus.deadlines_changed.notify()
+
+    async def step(self) -> float | None:
+        """One pass of the loop: start what is due; return in how many seconds to look again
+        (None: nothing is due)."""
+        started = await self.dispatch_once(self.svc.clock.now())
+        due_in = seconds_until(self.svc.clock, await push.next_due(self.svc))
+        if len(self.in_flight) >= self.max_in_flight:
+            self._slot_freed.clear()
+            await self._slot_freed.wait()
+            return 0.0
+        if due_in is not None and due_in <= 0 and not started:
+            return LOCKED_ELSEWHERE_WAIT
+        return due_in
 
     async def run(self) -> None:
-        clock, bus = self.svc.clock, self.svc.bus
         try:
-            while True:
-                seen = bus.runs_ready.version
-                try:
-                    started = await self.dispatch_once(clock.now())
-                    nxt = await self.svc.store.earliest_due_of_types(PUSH_TYPES)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("push.error")
-                    await asyncio.sleep(1.0)
-                    continue
-                if len(self.in_flight) >= self.max_in_flight:
-                    self._slot_freed.clear()
-                    await self._slot_freed.wait()
-                    continue
-                timeout = MAX_IDLE
-                if nxt is not None:
-                    timeout = min(MAX_IDLE, max(0.0, (nxt - clock.now()).total_seconds()))
-                if timeout <= 0 and not started:
-                    timeout = 0.05  # due but not claimable here (locked by another process)
-                if timeout > 0:
-                    await bus.runs_ready.wait(timeout, seen)
+            await run_loop(self.step, self.svc.bus.runs_ready, max_idle=MAX_IDLE,
+                           name="push.error", log=log)
         finally:
             for t in list(self.in_flight):
                 t.cancel()

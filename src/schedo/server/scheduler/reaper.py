@@ -13,11 +13,12 @@ One run whose expiry fails alone is set aside (``SetAside``); the others still e
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime, timedelta
 
 from ..domain.records import Execution
+from ..runtime.loop import run_loop, seconds_until
+from ..services import scheduling
 from ..services.context import Services
 from .setaside import SetAside
 
@@ -43,8 +44,8 @@ class Reaper:
         held = self.held_before(now)
         while True:
             try:
-                batch = await self.svc.store.expire_overdue(
-                    now, held_before=held, skip=self.aside.ids(now)
+                batch = await scheduling.expire_overdue(
+                    self.svc, now, held_before=held, skip=self.aside.ids(now)
                 )
             except Exception:
                 log.exception("reaper.batch_failed: retrying its runs one by one")
@@ -53,41 +54,34 @@ class Reaper:
             expired.extend(batch)
             if not batch:
                 break
-        if expired:
+        if expired:  # (scheduling.expire_overdue woke the pullers: retries may have been made)
             log.info("runs.expired count=%d", len(expired))
-            self.svc.bus.runs_ready.notify()  # retries may have been created
         return expired
 
     async def _one_by_one(self, now: datetime, held: datetime | None) -> list[Execution]:
-        store, out = self.svc.store, []
-        for run_id in await store.overdue_ids(now, held_before=held, skip=self.aside.ids(now)):
+        svc, out = self.svc, []
+        skip = self.aside.ids(now)
+        for run_id in await scheduling.overdue_ids(svc, now, held_before=held, skip=skip):
             try:
-                out.extend(await store.expire_overdue(now, held_before=held, only=[run_id]))
+                out.extend(await scheduling.expire_overdue(svc, now, held_before=held,
+                                                           only=[run_id]))
             except Exception as exc:
                 self.aside.add(run_id, now, exc)
         return out
 
+    async def step(self) -> float | None:
+        """One pass of the loop: expire what is overdue; return in how many seconds the
+        nearest deadline passes (None: no live run)."""
+        now = self.svc.clock.now()
+        await self.reap_once(now)
+        held = self.held_before(now)
+        nearest = await scheduling.next_deadline(self.svc, not_before=held)
+        if held is not None:
+            nearest = min(nearest or self.resume_at, self.resume_at)
+        return seconds_until(self.svc.clock, nearest)
+
     async def run(self) -> None:
-        clock, bus = self.svc.clock, self.svc.bus
-        if self.resume_at > clock.now():
+        if self.resume_at > self.svc.clock.now():
             log.info("reaper.restart_grace until=%s", self.resume_at.isoformat())
-        while True:
-            seen = bus.deadlines_changed.version
-            try:
-                now = clock.now()
-                await self.reap_once(now)
-                held = self.held_before(now)
-                nearest = await self.svc.store.earliest_deadline(not_before=held)
-                if held is not None:
-                    nearest = min(nearest or self.resume_at, self.resume_at)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("reaper.error")
-                await asyncio.sleep(1.0)
-                continue
-            timeout = MAX_IDLE
-            if nearest is not None:
-                timeout = min(MAX_IDLE, max(0.0, (nearest - clock.now()).total_seconds()))
-            if timeout > 0:
-                await bus.deadlines_changed.wait(timeout, seen)
+        await run_loop(self.step, self.svc.bus.deadlines_changed, max_idle=MAX_IDLE,
+                       name="reaper.error", log=log)

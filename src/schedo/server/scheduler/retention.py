@@ -18,14 +18,15 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
 
+from ..runtime.loop import run_loop
+from ..services import retention
 from ..services.context import Services
-from ..storage.contracts import PruneBatch, RetentionStore
+from ..services.retention import PruneBatch
 
 log = logging.getLogger("schedo.retention")
 
-Step = Callable[[datetime, int, int], Awaitable[PruneBatch]]
+Step = Callable[[Services, datetime, int, int], Awaitable[PruneBatch]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,17 +35,9 @@ class PruneResult:
     notifications: int
 
 
-def retention_store(svc: Services) -> RetentionStore:
-    store = svc.store
-    if not hasattr(store, "prune_executions"):
-        raise TypeError("the store does not implement contracts.RetentionStore")
-    return cast(RetentionStore, store)
-
-
 class Retention:
     def __init__(self, svc: Services, *, pause: float = 0.02, first_delay: float = 60.0) -> None:
         self.svc = svc
-        self.store = retention_store(svc)
         self.days = svc.settings.retention_days
         self.batch = svc.settings.retention_batch_size
         self.interval = svc.settings.retention_interval_seconds
@@ -54,7 +47,7 @@ class Retention:
     async def _prune(self, step: Step, before: datetime) -> int:
         deleted, after = 0, 0
         while True:
-            res = await step(before, after, self.batch)
+            res = await step(self.svc, before, after, self.batch)
             deleted += res.deleted
             after = res.next_after_id
             if res.done:
@@ -67,23 +60,22 @@ class Retention:
         if self.days <= 0:
             return PruneResult(0, 0)
         before = now - timedelta(days=self.days)
-        ex = await self._prune(self.store.prune_executions, before)
-        no = await self._prune(self.store.prune_notifications, before)
+        ex = await self._prune(retention.prune_executions, before)
+        no = await self._prune(retention.prune_notifications, before)
         if ex or no:
             log.info("retention.pruned executions=%d notifications=%d before=%s",
                      ex, no, before.isoformat())
         return PruneResult(ex, no)
+
+    async def step(self) -> float:
+        await self.prune_once(self.svc.clock.now())
+        return self.interval
 
     async def run(self) -> None:
         if self.days <= 0:
             log.info("retention.disabled")
             return
         await asyncio.sleep(self.first_delay)
-        while True:
-            try:
-                await self.prune_once(self.svc.clock.now())
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("retention.error")
-            await asyncio.sleep(self.interval)
+        # a failed pass is tried again at the next interval, not after a second
+        await run_loop(self.step, None, max_idle=self.interval, name="retention.error",
+                       log=log, retry_after=self.interval)

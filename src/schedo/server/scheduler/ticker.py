@@ -9,7 +9,6 @@ transaction), not from this loop: several tickers may run at once.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import itertools
 import logging
@@ -17,9 +16,12 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from ..domain.lifecycle import TickPlan
+from ..domain.model import ExecStatus
 from ..domain.policies import plan_ticks
 from ..domain.records import Execution, Job
 from ..domain.schedules import for_job
+from ..runtime.loop import run_loop, seconds_until
+from ..services import scheduling
 from ..services.context import Services
 from .setaside import SetAside
 
@@ -45,14 +47,6 @@ def plan_job(job: Job, now: datetime, grace: timedelta) -> TickPlan:
     )
 
 
-def topics(created: Sequence[Execution]) -> dict[int, set[str]]:
-    """The environments and job codes that have new runs (who to wake)."""
-    out: dict[int, set[str]] = {}
-    for e in created:
-        out.setdefault(e.environment_id, set()).add(e.job_code)
-    return out
-
-
 class Ticker:
     def __init__(self, svc: Services) -> None:
         self.svc = svc
@@ -67,8 +61,9 @@ class Ticker:
         created = 0
         while True:
             try:
-                res = await self.svc.store.tick(
-                    now, self.batch, lambda j: plan_job(j, now, self.grace), self.aside.ids(now)
+                res = await scheduling.tick(
+                    self.svc, now, self.batch, lambda j: plan_job(j, now, self.grace),
+                    self.aside.ids(now),
                 )
             except Exception:
                 log.exception("ticker.batch_failed: retrying its jobs one by one")
@@ -82,10 +77,8 @@ class Ticker:
         return plan_job(job, now, self.grace)
 
     def _announce(self, made: Sequence[Execution]) -> int:
-        pending = [e for e in made if e.status.value == "pending"]
-        if made:
-            self.svc.bus.runs_ready.notify(topics(pending))
-            self.svc.bus.deadlines_changed.notify()
+        """Count (and log) the new pending runs; scheduling.tick woke their pullers."""
+        pending = [e for e in made if e.status is ExecStatus.PENDING]
         if pending:
             log.debug("tick.created count=%d", len(pending))
         return len(pending)
@@ -95,8 +88,8 @@ class Ticker:
         while True:
             planned: list[Job] = []
             try:
-                res = await self.svc.store.tick(
-                    now, 1, functools.partial(self._plan_noting, planned, now),
+                res = await scheduling.tick(
+                    self.svc, now, 1, functools.partial(self._plan_noting, planned, now),
                     self.aside.ids(now),
                 )
             except Exception as exc:
@@ -108,21 +101,12 @@ class Ticker:
             if res.jobs < 1:
                 return created
 
+    async def step(self) -> float | None:
+        """One pass of the loop: tick what is due; return in how many seconds the next job
+        is due (None: no unpaused job)."""
+        await self.tick_once(self.svc.clock.now())
+        return seconds_until(self.svc.clock, await scheduling.next_tick(self.svc))
+
     async def run(self) -> None:
-        clock, bus = self.svc.clock, self.svc.bus
-        while True:
-            seen = bus.jobs_changed.version
-            try:
-                await self.tick_once(clock.now())
-                earliest = await self.svc.store.earliest_next_run_at()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("ticker.error")
-                await asyncio.sleep(1.0)
-                continue
-            timeout = MAX_IDLE
-            if earliest is not None:
-                timeout = min(MAX_IDLE, max(0.0, (earliest - clock.now()).total_seconds()))
-            if timeout > 0:
-                await bus.jobs_changed.wait(timeout, seen)
+        await run_loop(self.step, self.svc.bus.jobs_changed, max_idle=MAX_IDLE,
+                       name="ticker.error", log=log)

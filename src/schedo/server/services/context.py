@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from ..config import Settings
 from ..runtime.bus import Bus
 from ..runtime.clock import Clock
-from ..storage.contracts import Store
+from ..storage.contracts import ServiceStore
 from .connections import Connections
 
 
@@ -24,7 +24,7 @@ class Principal:
 
 @dataclass
 class Services:
-    store: Store
+    store: ServiceStore
     clock: Clock
     settings: Settings
     bus: Bus

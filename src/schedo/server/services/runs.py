@@ -49,11 +49,18 @@ def completion(
     )
 
 
-async def complete_batch(
-    svc: Services, p: Principal, reports: list[tuple[int, Completion]]
+async def get(svc: Services, p: Principal, exec_id: int) -> Execution:
+    return await svc.store.get_execution(p.env_id, exec_id)
+
+
+async def complete_in(
+    svc: Services, env_id: int, reports: list[tuple[int, Completion]]
 ) -> list[tuple[int, Execution | SchedoError]]:
-    """Many reports in one transaction; each gets its own outcome."""
-    done = await svc.store.complete_many(p.env_id, reports, svc.clock.now())
+    """Reports on runs of one environment, in one transaction; each gets its own outcome.
+    The one place that ends runs by a report (workers, agents, webhook receivers through the
+    API, the push dispatcher), so its wake-up lives here: a failure that ended a run may have
+    created its retry, for the pullers and the reaper."""
+    done = await svc.store.complete_many(env_id, reports, svc.clock.now())
     out: list[tuple[int, Execution | SchedoError]] = []
     retry = False
     for exec_id, result in done:
@@ -69,8 +76,20 @@ async def complete_batch(
     return out
 
 
-async def complete(svc: Services, p: Principal, exec_id: int, report: Completion) -> Execution:
-    [(_, result)] = await complete_batch(svc, p, [(exec_id, report)])
+async def complete_one(svc: Services, env_id: int, exec_id: int, report: Completion) -> Execution:
+    """One report; raises NotFound or Conflict as ``complete_in`` reports them."""
+    [(_, result)] = await complete_in(svc, env_id, [(exec_id, report)])
     if isinstance(result, SchedoError):
         raise result
     return result
+
+
+async def complete_batch(
+    svc: Services, p: Principal, reports: list[tuple[int, Completion]]
+) -> list[tuple[int, Execution | SchedoError]]:
+    """Many reports in one transaction; each gets its own outcome."""
+    return await complete_in(svc, p.env_id, reports)
+
+
+async def complete(svc: Services, p: Principal, exec_id: int, report: Completion) -> Execution:
+    return await complete_one(svc, p.env_id, exec_id, report)

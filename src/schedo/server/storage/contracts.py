@@ -530,3 +530,16 @@ class StatsStore(Protocol):
         """Counts of pending and running executions by job type, of notifications not fanned
         out and of pending deliveries by channel: one read statement served by the partial
         indexes on live rows, cheap enough for every scrape."""
+
+
+# -- the dashboard's read models, and the whole store the services use -------------------------
+
+
+class DashboardStore(Protocol):
+    async def count_runs_since(self, env_id: int, since: datetime) -> dict[str, int]:
+        """How many executions of the environment are scheduled at or after ``since``, by
+        status (statuses with none are absent): one grouped read for the overview."""
+
+
+class ServiceStore(Store, RetentionStore, DashboardStore, Protocol):
+    """Everything ``services`` asks of storage (``services.context.Services.store``)."""

@@ -1,0 +1,25 @@
+"""Retention steps (docs/hardening.md): delete old history one small window at a time. The
+loop that paces them is ``scheduler.retention``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ..storage.contracts import PruneBatch
+from .context import Services
+
+__all__ = ["PruneBatch"]
+
+
+async def prune_executions(
+    svc: Services, before: datetime, after_id: int, limit: int
+) -> PruneBatch:
+    """One window of executions (``RetentionStore.prune_executions``)."""
+    return await svc.store.prune_executions(before, after_id, limit)
+
+
+async def prune_notifications(
+    svc: Services, before: datetime, after_id: int, limit: int
+) -> PruneBatch:
+    """One window of notifications with their deliveries."""
+    return await svc.store.prune_notifications(before, after_id, limit)
