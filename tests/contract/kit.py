@@ -10,8 +10,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-
 from schedo.server.domain.lifecycle import TickPlan
 from schedo.server.domain.model import CatchUp, JobType
 from schedo.server.domain.records import ApiKey, Completion, Execution, Job, JobSpec
@@ -57,13 +55,6 @@ class Stores:
             await s.db.dispose()
         self.opened.clear()
         return leaks
-
-
-def xfail_on_postgresql(request: Any, store: SqlStore, reason: str) -> None:
-    """Mark the running test a strict xfail when it runs on PostgreSQL (a discrepancy with the
-    contract that only that database shows)."""
-    if not store.db.is_sqlite:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
 
 
 def spec(name: str = "nightly", **changes: Any) -> JobSpec:

@@ -21,17 +21,9 @@ from tests.contract.kit import (
     build_world,
     plan,
     planner,
-    xfail_on_postgresql,
 )
 
 SDK = [JobType.SDK.value]
-CLAIM_LIMIT_ON_PG = (
-    "{call} on PostgreSQL claims more than `limit` runs: its UPDATE ... WHERE id IN (SELECT ... "
-    "LIMIT n FOR UPDATE SKIP LOCKED) is planned as a nested-loop semi join that re-runs the "
-    "subquery for every outer row, each re-run skipping the rows the statement already "
-    "updated, so on a small table limit=1 claims every due pending run; the contract says "
-    "up to `limit`"
-)
 
 # -- reads ----------------------------------------------------------------------------------------
 
@@ -215,9 +207,8 @@ async def test_claim_marks_due_pending_runs_running(world: World) -> None:
 
 
 async def test_claim_takes_at_most_limit_runs_oldest_due_first(
-    world: World, request: pytest.FixtureRequest,
+    world: World,
 ) -> None:
-    xfail_on_postgresql(request, world.store, CLAIM_LIMIT_ON_PG.format(call="claim"))
     s = world.store
     job = await world.job("a")
     second, first, third = [(await world.runs(job, now=at(t)))[0] for t in (3, 1, 5)]
@@ -339,9 +330,8 @@ async def test_claim_any_claims_every_environments_runs_with_their_webhook_targe
 
 
 async def test_claim_any_takes_at_most_limit_runs_oldest_due_first(
-    world: World, request: pytest.FixtureRequest,
+    world: World,
 ) -> None:
-    xfail_on_postgresql(request, world.store, CLAIM_LIMIT_ON_PG.format(call="claim_any"))
     job = await world.job("p", type=JobType.PUSH, webhook_url="https://a.example.com/hook")
     second, first = [(await world.runs(job, now=at(t)))[0] for t in (3, 1)]
     got = await world.store.claim_any([JobType.PUSH.value], at(10), 1)

@@ -19,7 +19,6 @@ from tests.contract.kit import (
     World,
     at,
     build_world,
-    xfail_on_postgresql,
 )
 
 HOOK = "https://alerts.example.com/schedo"
@@ -154,14 +153,8 @@ async def test_due_deliveries_leases_what_it_claims(world: World) -> None:
 
 
 async def test_due_deliveries_claims_at_most_limit_earliest_first(
-    world: World, request: pytest.FixtureRequest,
+    world: World,
 ) -> None:
-    xfail_on_postgresql(request, world.store, (
-        "due_deliveries on PostgreSQL claims more than `limit` deliveries: its UPDATE ... "
-        "WHERE id IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED) is planned as a nested-loop "
-        "semi join that re-runs the subquery for every outer row, each re-run skipping the "
-        "rows already updated, so on a small table limit=1 claims every due delivery; the "
-        "contract says up to `limit`"))
     s = world.store
     await _deliveries(world, 3)
     [d0, d1, d2] = (await s.list_notifications(world.org, 1))[0].deliveries

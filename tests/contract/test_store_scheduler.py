@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-import pytest
-
 from schedo.server.domain.model import ExecStatus, JobStatus, JobType, Source, Trigger
 from tests.contract.kit import FAIL, T0, Stores, World, at, build_world, plan, planner
 
@@ -225,10 +223,6 @@ async def test_expire_overdue_returns_at_most_a_batch_of_1000(world: World) -> N
     assert await s.expire_overdue(at(60)) == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "expire_overdue takes the first 1,000 overdue ids and only then keeps those in `only`: an "
-    "overdue id outside that first batch is not expired (returns []), where the contract says "
-    "`only` expires just those ids if still overdue"))
 async def test_expire_overdue_with_only_reaches_ids_beyond_the_first_batch(world: World) -> None:
     s = world.store
     job = await world.job("bulk", next_run_at=T0, timeout_seconds=10)

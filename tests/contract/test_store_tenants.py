@@ -255,10 +255,6 @@ async def test_revoke_key_outside_its_scope_is_not_found(world: World) -> None:
         assert found is not None and not found.revoked
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "revoke_key checks the last-admin-key rule before the env_id scope: an environment-scoped "
-    "call naming the organisation's last admin key raises Conflict, where the contract says a "
-    "key outside the scope is NotFound (a foreign id must answer like a missing one)"))
 async def test_revoke_key_scoped_to_an_environment_cannot_see_the_last_admin_key(
     world: World,
 ) -> None:

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -176,6 +176,16 @@ class Database:
     def insert(self, table: Any) -> Any:
         """A dialect insert that supports ``on_conflict_do_nothing``."""
         return sqlite.insert(table) if self.is_sqlite else postgresql.insert(table)
+
+    def picked(self, stmt: Any) -> Any:
+        """The ids a ``skip_locked`` SELECT … LIMIT n picks, for ``id IN (…)`` of an UPDATE.
+        On PostgreSQL the pick is a MATERIALIZED CTE, evaluated once: as a plain subquery the
+        planner may re-run it per row (a semi join), each run skipping the rows already
+        locked by this very statement, so LIMIT n would claim every due row."""
+        if self.is_sqlite:
+            return stmt.scalar_subquery()
+        cte = stmt.cte("picked").prefix_with("MATERIALIZED")
+        return select(*cte.c)
 
     def skip_locked(self, stmt: Any) -> Any:
         """Row locks for claim-style selects: SKIP LOCKED on PostgreSQL; SQLite serialises

@@ -136,7 +136,7 @@ class NotifySql:
             lease_until = now + timedelta(seconds=lease_seconds)
             res = await c.execute(
                 update(notification_deliveries)
-                .where(d_.id.in_(pick.scalar_subquery()), d_.status == PENDING)
+                .where(d_.id.in_(self.db.picked(pick)), d_.status == PENDING)
                 .values(next_attempt_at=lease_until, tries=d_.tries + 1)
                 .returning(*notification_deliveries.c)
             )

@@ -188,7 +188,7 @@ class RunSql:
         now_ms = literal(to_ms(now), BigInteger())
         res = await c.execute(
             update(executions)
-            .where(executions.c.id.in_(pick.scalar_subquery()),
+            .where(executions.c.id.in_(self.db.picked(pick)),
                    executions.c.status == ExecStatus.PENDING.value)
             .values(
                 status=ExecStatus.RUNNING.value,

@@ -103,10 +103,11 @@ class ScheduleSql:
 
     @staticmethod
     def _overdue(
-        now: datetime, held_before: datetime | None, skip: Collection[int], limit: int
+        now: datetime, held_before: datetime | None, skip: Collection[int], limit: int,
+        only: Sequence[int] | None = None,
     ) -> Any:
         """Ids of live executions past a deadline (``held_before``: deadlines earlier than
-        it are left alone; ``skip``: ids set aside)."""
+        it are left alone; ``skip``: ids set aside; ``only``: just these)."""
         parts = []
         for status, deadline in (
             (ExecStatus.PENDING, executions.c.pickup_deadline),
@@ -118,6 +119,8 @@ class ScheduleSql:
                 q = q.where(deadline >= held_before)
             if skip:
                 q = q.where(executions.c.id.not_in(list(skip)))
+            if only is not None:
+                q = q.where(executions.c.id.in_(list(only)))
             parts.append(q)
         return union_all(*parts).limit(limit)
 
@@ -142,9 +145,7 @@ class ScheduleSql:
     ) -> list[Execution]:
         async with self.db.write() as c:
             ids = [r[0] for r in await c.execute(self._overdue(now, held_before, skip,
-                                                              REAP_BATCH))]
-            if only is not None:
-                ids = [i for i in ids if i in set(only)]
+                                                              REAP_BATCH, only))]
             if not ids:
                 return []
             q = select(executions).where(executions.c.id.in_(ids)).order_by(executions.c.id)

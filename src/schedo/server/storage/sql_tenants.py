@@ -325,6 +325,9 @@ class TenantSql:
         if env_id is not None:
             cond.append(api_keys.c.environment_id == env_id)
         async with self.db.write() as c:
+            found = (await c.execute(select(api_keys.c.id).where(*cond))).first()
+            if found is None:  # out of scope answers as missing, before any other check
+                raise NotFound(f"api key {key_id} not found")
             await self._keep_an_admin_key(c, org_id, key_id)
             r = (
                 await c.execute(
