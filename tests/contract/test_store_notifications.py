@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 
-import pytest
-
 from schedo.server.domain.model import ExecStatus
 from schedo.server.domain.records import Completion, Execution
 from schedo.server.storage.contracts import Notification
