@@ -30,7 +30,6 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from ..limits import (
@@ -42,6 +41,7 @@ from ..limits import (
     RETRIES_MAX,
     TIMEOUT_MAX,
 )
+from .definition import JobDefinition
 from .errors import DefinitionError
 from .runner import is_async_callable, takes_context
 
@@ -54,28 +54,6 @@ CATCH_UP = ("none", "latest", "all")
 # definition's body is one of them.
 METADATA_MAX_DEPTH = JSON_MAX_DEPTH - 1
 NEVER = "0 0 1 1 *"  # a valid schedule, to check a time zone on its own
-
-
-@dataclass(frozen=True, slots=True)
-class JobDefinition:
-    """A job as the worker defines it with the server, and the handler that runs it."""
-
-    name: str
-    schedule: str
-    handler: Callable[..., Any]
-    timezone: str = "UTC"
-    timeout: float = 60
-    blocking: bool = False
-    max_retries: int = 0
-    metadata: dict[str, Any] = field(default_factory=dict)
-    catch_up: str = "latest"
-    is_async: bool = False
-    takes_context: bool = True
-
-    @property
-    def timeout_seconds(self) -> int:
-        """The server's deadline is whole seconds; the local timeout may be finer."""
-        return max(1, math.ceil(self.timeout))
 
 
 def _name_problem(name: object) -> str | None:

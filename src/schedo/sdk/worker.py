@@ -42,11 +42,11 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from ..limits import PULL_JOBS_MAX_CHARS, PULL_MAX_CODES, PULL_MAX_RUNS
-from .app import JobDefinition
 from .backoff import Backoff, Pulse, reconnect_backoff
 from .calls import Report
 from .client import AsyncClient
 from .context import JobContext, run_logger
+from .definition import JobDefinition
 from .errors import (
     ApiError,
     Conflict,
