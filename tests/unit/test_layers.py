@@ -95,13 +95,8 @@ STORAGE_INTERNAL_PREFIXES = ("schedo.server.storage.sql_",)
 STORAGE_CLIENTS = ("api", "web", "push", "notify", "scheduler", "services")
 
 STORAGE_ALLOWLIST: dict[tuple[str, str], str] = {
-    # expected to be fixed (issue 17): the owners of these modules move the queries behind
-    # storage.contracts; delete an entry when its import goes
-    ("schedo.server.api.errors", "sqlalchemy"): "maps SQLAlchemy's errors to answers",
-    ("schedo.server.web.queries", "sqlalchemy"): "dashboard queries written in SQL",
-    ("schedo.server.web.queries", "schedo.server.storage.schema"): "dashboard queries in SQL",
-    ("schedo.server.web.queries", "schedo.server.storage.sql"): "dashboard queries in SQL",
-    ("schedo.server.web.routing", "sqlalchemy"): "maps SQLAlchemy's errors to pages",
+    # none left (issue 17: the dashboard's SQL moved to storage/sql_dashboard.py, driver
+    # errors became domain.errors.Unavailable in storage/db.py)
 }
 """Imports of storage internals from above storage that are still there: xfail-style."""
 

@@ -41,9 +41,8 @@ from starlette.types import Scope
 
 from ..config import Settings
 from ..domain.errors import Unauthorized
-from ..services import keys
-from ..services.auth import authenticate
-from ..services.context import Principal, Services
+from ..services.auth import authenticate, is_revoked_key
+from ..services.context import Principal
 from . import deps
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -212,14 +211,6 @@ def too_many(message: str, wait: float) -> StarletteHTTPException:
     )
 
 
-async def _genuine_revoked(svc: Services, api_key: str) -> bool:
-    """True when the key is a real key of this server that was revoked (not a guess)."""
-    if not keys.MIN_KEY_LEN <= len(api_key) <= keys.MAX_KEY_LEN:
-        return False
-    found = await svc.store.find_key(keys.lookup_prefix(api_key))
-    return found is not None and found.revoked and keys.matches(svc.pepper, api_key, found.digest)
-
-
 def _metrics_hook(request: Request, name: str, *args: str) -> None:
     m = getattr(request.app.state, "metrics", None)
     if m is not None:
@@ -241,7 +232,7 @@ async def limited_principal(
     try:
         p = await authenticate(deps.services(request), x_api_key, x_api_environment)
     except Unauthorized:
-        if x_api_key and not await _genuine_revoked(deps.services(request), x_api_key):
+        if x_api_key and not await is_revoked_key(deps.services(request), x_api_key):
             limiter.failed(address)
             _metrics_hook(request, "auth_failure")
         raise

@@ -13,7 +13,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from ..domain.timefmt import rfc3339
-from ..storage.contracts import Delivery, NotificationRecord
+from ..services import notifications
+from ..services.notifications import Delivery, NotificationRecord
 from .deps import Auth, Svc
 
 router = APIRouter(tags=["organization"])
@@ -76,6 +77,4 @@ def notification(rec: NotificationRecord) -> dict[str, Any]:
 async def list_notifications(
     svc: Svc, p: Auth, limit: Annotated[int, Query(ge=1, le=200)] = 50
 ) -> list[dict[str, Any]]:
-    env_id = None if p.admin else p.key_env_id
-    records = await svc.store.list_notifications(p.org_id, limit, env_id=env_id)
-    return [notification(r) for r in records]
+    return [notification(r) for r in await notifications.history(svc, p, limit)]

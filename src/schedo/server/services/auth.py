@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hmac
+
 from ..domain.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from ..domain.records import ApiKey
 from . import keys
 from .context import Principal, Services
 
@@ -52,3 +55,53 @@ async def authenticate(svc: Services, api_key: str | None, env_header: str | Non
 def require_admin(p: Principal) -> None:
     if not p.admin:
         raise Forbidden("this route needs an admin (organization) key")
+
+
+async def find_key(svc: Services, api_key: str) -> ApiKey | None:
+    """The stored key whose lookup prefix ``api_key`` has, revoked or not (never cached)."""
+    return await svc.store.find_key(keys.lookup_prefix(api_key))
+
+
+async def is_revoked_key(svc: Services, api_key: str) -> bool:
+    """True when ``api_key`` is a real key of this server that was revoked (not a guess)."""
+    if not keys.MIN_KEY_LEN <= len(api_key) <= keys.MAX_KEY_LEN:
+        return False
+    found = await find_key(svc, api_key)
+    return found is not None and found.revoked and keys.matches(svc.pepper, api_key, found.digest)
+
+
+async def recheck(
+    svc: Services, *, key_id: int, prefix: str, digest_tag: str, env_id: int | None
+) -> tuple[Principal, ApiKey] | None:
+    """Re-authenticate a key known by its id, lookup prefix and the start of its stored
+    digest (a dashboard session; never cached): None if it is gone, revoked or another key.
+    ``env_id`` is the environment an admin key works in; when it was deleted, the
+    organisation's first environment."""
+    found = await svc.store.resolve_key(prefix, env_id)
+    if found is None:
+        return None
+    record, resolved = found
+    if (
+        record.id != key_id
+        or record.revoked
+        or not hmac.compare_digest(record.digest[: len(digest_tag)], digest_tag)
+    ):
+        return None
+    if record.admin:
+        if resolved is None:
+            again = await svc.store.resolve_key(prefix, None)
+            resolved = again[1] if again is not None else None
+        if resolved is None:
+            return None
+    else:
+        resolved = record.environment_id
+    if resolved is None:
+        return None
+    principal = Principal(
+        key_id=record.id,
+        org_id=record.organization_id,
+        env_id=resolved,
+        admin=record.admin,
+        key_env_id=record.environment_id,
+    )
+    return principal, record

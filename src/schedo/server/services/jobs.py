@@ -49,6 +49,11 @@ async def get(svc: Services, p: Principal, job_id: int) -> Job:
     return await svc.store.get_job(p.env_id, job_id)
 
 
+async def find_by_name(svc: Services, p: Principal, name: str) -> Job | None:
+    """The job of that name in the key's environment, or None."""
+    return await svc.store.get_job_by_name(p.env_id, name)
+
+
 async def list_all(svc: Services, p: Principal) -> list[Job]:
     return await svc.store.list_jobs(p.env_id)
 

@@ -12,8 +12,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from ..domain.errors import InvalidInput, NotFound, SchedoError, Unauthorized
-from ..services import keys
-from ..services.auth import authenticate
+from ..services.auth import authenticate, find_key
 from . import session
 from .render import html
 from .routing import (
@@ -140,7 +139,7 @@ async def login(request: Request) -> Response:
         )
     except (InvalidInput, NotFound) as exc:
         return _login_page(request, next_path, status=400, error=str(exc))
-    record = await svc.store.find_key(keys.lookup_prefix(api_key))
+    record = await find_key(svc, api_key)
     if record is None:  # revoked and deleted in between: treat as unknown
         return _login_page(
             request, next_path, status=401, error="That API key is unknown or has been revoked."

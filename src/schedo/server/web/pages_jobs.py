@@ -11,7 +11,7 @@ from ...limits import MAX_ID
 from ..domain.errors import Conflict, InvalidInput, NotFound
 from ..domain.model import JobType
 from ..domain.records import Execution, Job
-from ..services import jobs
+from ..services import dashboard, jobs, runs
 from . import queries
 from .pages_auth import switch_cookie
 from .render import html
@@ -41,7 +41,7 @@ DONE = {
 
 
 async def _overview_ctx(ws: WebSession) -> dict[str, Any]:
-    data = await queries.overview(ws.svc, ws.principal, ws.now)
+    data = await dashboard.overview(ws.svc, ws.principal, ws.now)
     return {"ov": data, "retries": data.retries, "now": ws.now, "describe": queries.describe,
             "live": LIVE_SLOW}
 
@@ -66,7 +66,7 @@ def _clip(value: str, allowed: dict[str, str]) -> str:
 async def _jobs_ctx(ws: WebSession, q: str, status: str, kind: str) -> dict[str, Any]:
     all_jobs = await jobs.list_all(ws.svc, ws.principal)
     status, kind = _clip(status, queries.STATUS_FILTERS), _clip(kind, queries.TYPE_FILTERS)
-    retries = await queries.waiting_retries(ws.svc, ws.principal, all_jobs)
+    retries = await dashboard.waiting_retries(ws.svc, ws.principal, all_jobs)
     shown = queries.filter_jobs(all_jobs, q[:200], status, kind, retries)
     conns = await jobs.connections(ws.svc, ws.principal, shown) if shown else {}
     return {
@@ -107,13 +107,13 @@ async def jobs_live(ws: Session, q: str = "", status: str = "", type: str = "") 
 
 
 async def _history(ws: WebSession, job: Job, before: int | None) -> dict[str, Any]:
-    page = await ws.svc.store.list_executions(ws.principal.env_id, job.id, before, PAGE + 1)
+    page = await runs.history(ws.svc, ws.principal, job.id, before, PAGE + 1)
     more = len(page) > PAGE
     page = page[:PAGE]
     recent = (
         page
         if before is None and len(page) >= CHART_RUNS
-        else await ws.svc.store.list_executions(ws.principal.env_id, job.id, None, CHART_RUNS)
+        else await runs.history(ws.svc, ws.principal, job.id, None, CHART_RUNS)
     )
     live = before is None
     return {
@@ -131,7 +131,7 @@ async def _job_ctx(ws: WebSession, job_id: int, before: int | None) -> dict[str,
     return {
         "job": job,
         "conns": conns.get(job.name, 0),
-        "retries": await queries.waiting_retries(ws.svc, ws.principal, [job]),
+        "retries": await dashboard.waiting_retries(ws.svc, ws.principal, [job]),
         "description": queries.describe(job),
         "next_times": queries.next_fire_times(job, ws.now),
         "now": ws.now,
@@ -242,18 +242,19 @@ async def _find_run(ws: WebSession, job_id: int, exec_id: int) -> tuple[WebSessi
     """The run in the session's environment; for an admin key also in the organisation's other
     environments (links in notifications do not know which one the browser is in)."""
     try:
-        run = await ws.svc.store.get_execution(ws.principal.env_id, exec_id)
+        run = await runs.get(ws.svc, ws.principal, exec_id)
     except NotFound:
         if not ws.principal.admin:
             raise
         for env in ws.environments:
             if env.id == ws.principal.env_id:
                 continue
+            there = replace(ws.principal, env_id=env.id)
             try:
-                run = await ws.svc.store.get_execution(env.id, exec_id)
+                run = await runs.get(ws.svc, there, exec_id)
             except NotFound:
                 continue
-            moved = replace(ws, principal=replace(ws.principal, env_id=env.id), environment=env)
+            moved = replace(ws, principal=there, environment=env)
             if run.job_id == job_id:
                 return moved, run
         raise

@@ -97,7 +97,7 @@ async def create_job(request: Request, ws: Session) -> Response:
             "max_retries": _whole(values["max_retries"], "max_retries", "the number of retries"),
         }
         validation.job_name(name)
-        if await ws.svc.store.get_job_by_name(ws.principal.env_id, name) is not None:
+        if await jobs.find_by_name(ws.svc, ws.principal, name) is not None:
             raise InvalidInput(
                 f"name: a job named {name!r} already exists in this environment; pick another"
             )

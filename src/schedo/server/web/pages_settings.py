@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Request, Response
 
 from ..domain.errors import Conflict, Forbidden, InvalidInput, NotFound
-from ..services import tenants
+from ..services import notifications, tenants
 from ..services.keys import shown_prefix
 from .render import html
 from .routing import (
@@ -36,9 +36,7 @@ DONE = {
 
 async def _ctx(ws: WebSession) -> dict[str, Any]:
     svc, p = ws.svc, ws.principal
-    notes = await svc.store.list_notifications(
-        p.org_id, NOTIFICATIONS, env_id=None if p.admin else p.key_env_id
-    )
+    notes = await notifications.history(svc, p, NOTIFICATIONS)
     env_names = {e.id: e.name for e in ws.environments}
     return {
         "keys": await tenants.list_keys(svc, p),

@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from ..domain.records import ApiKey
+from ..services import auth
 from ..services.context import Principal, Services
 
 COOKIE = "schedo_session"
@@ -137,31 +138,7 @@ async def resolve(svc: Services, token: Token) -> tuple[Principal, ApiKey] | Non
     """Re-authenticate the token's key (never cached): None if it is gone, revoked or not
     the key the token was issued for. An admin whose chosen environment was deleted falls back
     to the organisation's first environment."""
-    found = await svc.store.resolve_key(token.prefix, token.env_id)
-    if found is None:
+    if len(token.digest_tag) != DIGEST_TAG_LEN:
         return None
-    record, env_id = found
-    if (
-        record.id != token.key_id
-        or record.revoked
-        or not hmac.compare_digest(record.digest[:DIGEST_TAG_LEN], token.digest_tag)
-    ):
-        return None
-    if record.admin:
-        if env_id is None:
-            again = await svc.store.resolve_key(token.prefix, None)
-            env_id = again[1] if again is not None else None
-        if env_id is None:
-            return None
-    else:
-        env_id = record.environment_id
-    if env_id is None:
-        return None
-    principal = Principal(
-        key_id=record.id,
-        org_id=record.organization_id,
-        env_id=env_id,
-        admin=record.admin,
-        key_env_id=record.environment_id,
-    )
-    return principal, record
+    return await auth.recheck(svc, key_id=token.key_id, prefix=token.prefix,
+                              digest_tag=token.digest_tag, env_id=token.env_id)

@@ -1,0 +1,88 @@
+"""The dashboard's read models: the overview's numbers and the retries a failing job waits
+for. The pages (``web``) only present them."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from ..domain.model import ExecStatus, JobStatus, Trigger
+from ..domain.records import Job
+from . import jobs as svc_jobs
+from .context import Principal, Services
+
+DAY = timedelta(hours=24)
+OUTCOMES = ("completed", "failed", "expired", "running", "pending", "skipped")
+
+
+@dataclass(frozen=True)
+class RetryWait:
+    """A failing job's retry that waits for its backoff (or for a worker to take it)."""
+
+    number: int  # 1 for the first retry
+    of: int  # the job's max_retries
+    due_at: datetime
+
+
+@dataclass(frozen=True)
+class Overview:
+    total: int
+    active: int
+    paused: int
+    failing: list[Job]  # failed, or failed with a retry waiting (``retries``)
+    retries: dict[int, RetryWait]
+    runs: dict[str, int]
+    runs_total: int
+    next_due: list[Job]
+
+
+async def run_counts(svc: Services, p: Principal, since: datetime) -> Counter[str]:
+    """Runs of the key's environment scheduled since ``since``, by status."""
+    return Counter(await svc.store.count_runs_since(p.env_id, since))
+
+
+async def waiting_retries(svc: Services, p: Principal, jobs: list[Job]) -> dict[int, RetryWait]:
+    """The jobs whose latest run (the one ``status`` mirrors) is a retry that has not started:
+    their last attempt failed or expired and the next one is pending. The API calls them
+    ``pending``; the dashboard shows them failing, with the retry and when it is due.
+
+    A job is in that state only if its status is pending and ``retry_count`` > 0 (a retry sets
+    both; a new tick or a manual run resets the count), so only those few jobs cost a read:
+    their latest run, through the same service call as ``GET /jobs/{id}``'s ``last_run``."""
+    out: dict[int, RetryWait] = {}
+    for job in jobs:
+        if job.status is not JobStatus.PENDING or job.retry_count < 1:
+            continue
+        run = await svc_jobs.last_run(svc, p, job.id)
+        if run is None or run.status is not ExecStatus.PENDING or run.trigger is not Trigger.RETRY:
+            continue  # moved on since the job was read: show what the job says
+        number = run.attempt - 1
+        out[job.id] = RetryWait(number=number, of=max(job.max_retries, number), due_at=run.due_at)
+    return out
+
+
+def is_failing(job: Job, retries: dict[int, RetryWait]) -> bool:
+    """Failing as the dashboard shows it: the latest run failed or expired, or it did and its
+    retry is waiting."""
+    return job.status is JobStatus.FAILED or job.id in retries
+
+
+async def overview(svc: Services, p: Principal, now: datetime) -> Overview:
+    jobs = await svc_jobs.list_all(svc, p)
+    retries = await waiting_retries(svc, p, jobs)
+    counts = await run_counts(svc, p, now - DAY)
+    due = sorted(
+        (j for j in jobs if j.next_run_at and not j.paused),
+        key=lambda j: (j.next_run_at or now, j.id),
+    )
+    return Overview(
+        total=len(jobs),
+        active=sum(1 for j in jobs if not j.paused),
+        paused=sum(1 for j in jobs if j.paused),
+        failing=[j for j in jobs if is_failing(j, retries)],
+        retries=retries,
+        runs={k: counts.get(k, 0) for k in OUTCOMES},
+        runs_total=sum(counts.values()),
+        next_due=due[:8],
+    )
