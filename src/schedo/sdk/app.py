@@ -26,7 +26,6 @@ import asyncio
 import json
 import logging
 import math
-import signal
 import sys
 import threading
 from collections.abc import Callable, Mapping
@@ -307,6 +306,7 @@ class Schedo:
         """``run()`` inside a running event loop (for embedding): stop it with ``stop()``
         or by cancelling the task."""
         from .client import AsyncClient
+        from .runtime import install_signal_handlers as install_signals
         from .worker import Worker
 
         if not self._jobs:
@@ -324,7 +324,7 @@ class Schedo:
         loop = asyncio.get_running_loop()
         installed: list[int] = []
         if install_signal_handlers:
-            installed = _install_signals(loop, worker.request_stop)
+            installed = install_signals(loop, worker.request_stop)
         self._running = (loop, worker.request_stop)
         try:
             return await worker.run()
@@ -340,17 +340,6 @@ class Schedo:
         if running is not None:
             loop, request_stop = running
             loop.call_soon_threadsafe(request_stop, "stop()")
-
-
-def _install_signals(loop: asyncio.AbstractEventLoop, stop: Callable[[str], None]) -> list[int]:
-    installed: list[int] = []
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        try:
-            loop.add_signal_handler(sig, stop, sig.name)
-        except (NotImplementedError, RuntimeError, ValueError):  # not main thread / Windows
-            continue
-        installed.append(sig)
-    return installed
 
 
 def _default_logging() -> None:

@@ -1,5 +1,5 @@
-"""Retry pacing for the worker and the agent: exponential backoff with jitter, and a wake-up
-pulse.
+"""Retry pacing for the worker and the agent: exponential backoff with jitter, which errors
+are worth a retry, and a wake-up pulse.
 
 ``RECONNECT_CAP``: every retry of a worker (``schedo worker`` / ``Schedo.run``) and of
 ``schedo agent`` against an unreachable or failing server (connection refused, reset or
@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import random
+
+from .errors import ApiError, ConnectionFailed, RateLimited, ServerError
 
 RECONNECT_CAP = 5.0  # seconds, at most, between two attempts to reach the server
 
@@ -43,6 +45,21 @@ class Backoff:
 def reconnect_backoff() -> Backoff:
     """The backoff of every retry against the server (see ``RECONNECT_CAP``)."""
     return Backoff(cap=RECONNECT_CAP)
+
+
+def retryable(exc: BaseException) -> bool:
+    """An answer worth trying again later: the server unreachable, 5xx, 429, 408."""
+    return isinstance(exc, ConnectionFailed | ServerError | RateLimited) or (
+        isinstance(exc, ApiError) and exc.status == 408
+    )
+
+
+def retry_delay(exc: BaseException, backoff: Backoff) -> float:
+    """The next delay of ``backoff``, or the server's longer ``Retry-After`` (up to 5 min)."""
+    delay = backoff.next()
+    if isinstance(exc, RateLimited) and exc.retry_after is not None:
+        delay = max(delay, min(exc.retry_after, 300.0))
+    return delay
 
 
 class Pulse:

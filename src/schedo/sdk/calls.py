@@ -400,23 +400,27 @@ def complete_executions(reports: Sequence[Report]) -> Call[list[ReportResult]]:
 
 
 def pull_executions(
-    jobs: Sequence[str] | str,
+    jobs: Sequence[str] | str | None,
     wait: float = 25,
     limit: int = 10,
     *,
     worker_id: str | None = None,
+    job_type: str | None = None,
 ) -> Call[list[Execution]]:
-    codes = [jobs] if isinstance(jobs, str) else list(jobs)
-    if not codes:
+    """``GET /jobs/executions``: runs of ``jobs`` (sdk jobs), or with ``job_type="command"``
+    runs of command jobs (agents), of every command job when ``jobs`` is empty or None."""
+    codes = [] if jobs is None else [jobs] if isinstance(jobs, str) else list(jobs)
+    if not codes and job_type is None:
         raise ValueError("jobs: name at least one job")
     bad = [c for c in codes if "," in c]
     if bad:
         raise ValueError(f"jobs: job names must not contain commas ({bad[0]!r})")
-    params: dict[str, str | int | float] = {
-        "jobs": ",".join(codes),
-        "wait": _num(wait),
-        "limit": limit,
-    }
+    params: dict[str, str | int | float] = {}
+    if job_type is not None:
+        params["type"] = job_type
+    if codes:
+        params["jobs"] = ",".join(codes)
+    params.update(wait=_num(wait), limit=limit)
     headers = {WORKER_ID_HEADER: worker_id} if worker_id else None
     return Call(
         "GET",

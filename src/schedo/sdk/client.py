@@ -208,14 +208,18 @@ class Client(_Base):
 
     def pull_executions(
         self,
-        jobs: Sequence[str] | str,
+        jobs: Sequence[str] | str | None,
         wait: float = 25,
         limit: int = 10,
         *,
         worker_id: str | None = None,
+        job_type: str | None = None,
     ) -> list[Execution]:
-        """Long poll for due runs of ``jobs``; every returned execution is claimed for you."""
-        return self.send(calls.pull_executions(jobs, wait, limit, worker_id=worker_id))
+        """Long poll for due runs of ``jobs``; every returned execution is claimed for you.
+        ``job_type="command"``: runs of command jobs (every one when ``jobs`` is None)."""
+        return self.send(
+            calls.pull_executions(jobs, wait, limit, worker_id=worker_id, job_type=job_type)
+        )
 
     # -- keys, environments, organisation ----------------------------------------------------
     def create_api_key(self, environment_id: int, name: str) -> ApiKey:
@@ -396,13 +400,16 @@ class AsyncClient(_Base):
 
     async def pull_executions(
         self,
-        jobs: Sequence[str] | str,
+        jobs: Sequence[str] | str | None,
         wait: float = 25,
         limit: int = 10,
         *,
         worker_id: str | None = None,
+        job_type: str | None = None,
     ) -> list[Execution]:
-        return await self.send(calls.pull_executions(jobs, wait, limit, worker_id=worker_id))
+        return await self.send(
+            calls.pull_executions(jobs, wait, limit, worker_id=worker_id, job_type=job_type)
+        )
 
     # -- keys, environments, organisation ----------------------------------------------------
     async def create_api_key(self, environment_id: int, name: str) -> ApiKey:

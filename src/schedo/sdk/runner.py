@@ -17,27 +17,17 @@ import logging
 import threading
 import traceback
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from ..limits import ERROR_MAX_BYTES as ERROR_MAX_BYTES  # re-exported: the worker's fallbacks
 from ..limits import OUTPUT_MAX_BYTES as OUTPUT_MAX_BYTES
 from .calls import clean_text
+from .executor import Outcome
+from .executor import format_seconds as format_seconds  # re-exported
 
 log = logging.getLogger("schedo.worker")
 
 TRACEBACK_TAIL = 4 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    success: bool
-    output: str | None = None
-    error: str | None = None
-
-    @property
-    def label(self) -> str:
-        return "completed" if self.success else "failed"
 
 
 class HandlerTimeout(Exception):
@@ -113,10 +103,6 @@ def failure(exc: BaseException) -> Outcome:
         output=_cap_tail(clean_text(tb), TRACEBACK_TAIL),
         error=_cap_head(clean_text(describe_exception(exc)), ERROR_MAX_BYTES),
     )
-
-
-def format_seconds(seconds: float) -> str:
-    return f"{int(seconds)}s" if float(seconds).is_integer() else f"{seconds:g}s"
 
 
 def _in_thread(fn: Callable[..., Any], args: tuple[Any, ...], name: str) -> asyncio.Future[Any]:

@@ -1,0 +1,79 @@
+"""What the worker runtime (``runtime.py``) asks of the code that carries out a run: the
+``Executor`` protocol, the ``Outcome`` it returns and the ``Abort`` it watches.
+
+Two executors exist. ``handlers.HandlerExecutor`` calls the handler of a Python app
+(``Schedo.run()``, ``schedo worker``); ``schedo.cli.agent_exec.CommandExecutor`` runs the
+shell command of a command job (``schedo agent``). Everything around a run (pulling, the
+concurrency limit, reporting, the shutdown) is the runtime's, the same for both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Protocol
+
+from .models import Execution
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A run's result as it is reported (``POST /jobs/executions/complete``).
+
+    ``output`` and ``error`` are the run's text; ``exit_code`` a command's exit status (None
+    for a handler); ``start_ms`` / ``end_ms`` when the run started and ended, in Unix ms
+    (None: left to the server)."""
+
+    success: bool
+    output: str | None = None
+    error: str | None = None
+    exit_code: int | None = None
+    start_ms: int | None = None
+    end_ms: int | None = None
+
+    @property
+    def label(self) -> str:
+        return "completed" if self.success else "failed"
+
+
+class Abort:
+    """Set once, when the runtime gives up on the runs still going (the shutdown grace
+    expired, a second stop request, its task cancelled); ``reason`` says which, e.g.
+    ``shutdown grace 30s expired``."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.reason = "the worker stopped"
+
+    def set(self, reason: str) -> None:
+        """The first reason given is the one kept."""
+        if not self.event.is_set():
+            self.reason = reason
+            self.event.set()
+
+    def is_set(self) -> bool:
+        return self.event.is_set()
+
+    async def wait(self) -> None:
+        await self.event.wait()
+
+
+class Executor(Protocol):
+    """Carries out the runs the runtime has claimed."""
+
+    async def run(self, execution: Execution, abort: Abort) -> Outcome | None:
+        """Run ``execution`` and return what to report, or None when there is nothing to
+        report (the agent could not load the job: the server expires the run). Returns soon
+        after ``abort`` is set (the run then failed, saying why). An exception is logged and
+        the run counted as not reported (exit status 1)."""
+        ...
+
+    async def close(self) -> None:
+        """At the end of the shutdown: wait for what outlived its runs (the agent's killing
+        of timed-out process groups)."""
+        ...
+
+
+def format_seconds(seconds: float) -> str:
+    """``30s``, ``0.5s``: a duration in the runtime's messages."""
+    return f"{int(seconds)}s" if float(seconds).is_integer() else f"{seconds:g}s"
