@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 
 from schedo import JobContext, Schedo
-from schedo.sdk.client import AsyncClient
+from schedo.sdk.async_client import AsyncClient
 from schedo.sdk.worker import Worker
 
 

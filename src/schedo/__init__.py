@@ -30,7 +30,8 @@ from .sdk.errors import (
 
 if TYPE_CHECKING:
     from .sdk.app import Schedo
-    from .sdk.client import AsyncClient, Client
+    from .sdk.async_client import AsyncClient
+    from .sdk.client import Client
     from .sdk.context import JobContext
     from .sdk.models import (
         ApiKey,
@@ -47,7 +48,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "Schedo": "app",
     "Client": "client",
-    "AsyncClient": "client",
+    "AsyncClient": "async_client",
     "JobContext": "context",
     "ApiKey": "models",
     "Environment": "models",

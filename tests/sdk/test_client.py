@@ -29,7 +29,8 @@ from schedo import (
     Unauthorized,
     Unprocessable,
 )
-from schedo.sdk.calls import Report, clean_text
+from schedo.sdk.calls import clean_text
+from schedo.sdk.endpoints import Report
 from schedo.sdk.errors import ConfigurationError
 from tests.support.server import ADMIN_KEY, ServerProcess, free_port
 

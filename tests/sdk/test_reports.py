@@ -9,7 +9,7 @@ import json
 import httpx
 
 import schedo
-from schedo.sdk.calls import Report
+from schedo.sdk.endpoints import Report
 from schedo.sdk.reports import ReportBatcher
 
 EXEC = {"id": 0, "job_id": 1, "job_code": "job-a", "status": "completed",

@@ -12,7 +12,7 @@ import pytest
 
 import schedo
 from schedo import Execution
-from schedo.sdk import calls
+from schedo.sdk import endpoints
 from schedo.sdk.executor import Abort, Outcome
 from schedo.sdk.runtime import PullScope, Runtime
 from schedo.sdk.voice import Voice
@@ -22,14 +22,15 @@ NEVER = "0 0 1 1 *"
 
 
 def test_a_command_pull_names_its_type_and_codes_only_when_given() -> None:
-    every = calls.pull_executions(None, 25.0, 4, worker_id="w", job_type="command")
+    every = endpoints.pull_executions(None, 25.0, 4, worker_id="w", job_type="command")
     assert every.params == {"type": "command", "wait": 25, "limit": 4}
     assert every.headers == {"x-schedo-worker-id": "w"}
-    some = calls.pull_executions(["a", "b"], 0, 2, job_type="command")
+    some = endpoints.pull_executions(["a", "b"], 0, 2, job_type="command")
     assert some.params == {"type": "command", "jobs": "a,b", "wait": 0, "limit": 2}
-    assert calls.pull_executions(["a"], 25, 10).params == {"jobs": "a", "wait": 25, "limit": 10}
+    assert endpoints.pull_executions(["a"], 25, 10).params == {
+        "jobs": "a", "wait": 25, "limit": 10}
     with pytest.raises(ValueError, match="at least one job"):
-        calls.pull_executions(None)
+        endpoints.pull_executions(None)
 
 
 class Recorder:

@@ -37,8 +37,8 @@ from typing import Annotated
 
 import typer
 
+from ..sdk.async_client import AsyncClient
 from ..sdk.backoff import reconnect_backoff, retry_delay
-from ..sdk.client import AsyncClient
 from ..sdk.errors import (
     ApiError,
     BadRequest,

@@ -41,8 +41,8 @@ from collections.abc import Mapping
 from datetime import UTC
 from typing import Any
 
+from ..sdk.async_client import AsyncClient
 from ..sdk.backoff import reconnect_backoff
-from ..sdk.client import AsyncClient
 from ..sdk.errors import ApiError, ConnectionFailed, NotFound, RateLimited, ServerError
 from ..sdk.executor import Abort, Outcome
 from ..sdk.models import Execution, Job

@@ -305,7 +305,7 @@ class Schedo:
     ) -> int:
         """``run()`` inside a running event loop (for embedding): stop it with ``stop()``
         or by cancelling the task."""
-        from .client import AsyncClient
+        from .async_client import AsyncClient
         from .runtime import install_signal_handlers as install_signals
         from .worker import Worker
 

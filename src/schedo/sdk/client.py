@@ -1,63 +1,26 @@
-"""``Client`` and ``AsyncClient``: typed access to every endpoint of SPEC 2.2.
+"""``Client``: typed, synchronous access to every endpoint of SPEC 2.2 (``AsyncClient``, its
+asynchronous twin, is in ``async_client.py`` and importable from here too).
 
-Both send the same ``Call`` descriptions (see ``calls.py``); only the transport differs.
-Non-2xx answers raise an ``ApiError`` subclass; an unreachable server raises
+Both send the same ``Call`` descriptions (see ``calls.py`` and ``endpoints.py``); only the
+transport differs. Non-2xx answers raise an ``ApiError`` subclass; an unreachable server raises
 ``ConnectionFailed``.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import httpx
 
-from . import calls
+from . import calls, endpoints
 from .calls import Call
-from .errors import ConnectionFailed
 from .models import ApiKey, Environment, Execution, Job, JobDetail, JobWithConnections, Org
+from .transport import _Base, _failed, _request_args, _user_agent
 
 T = TypeVar("T")
-
-
-def _user_agent() -> str:
-    from .. import __version__
-
-    return f"schedo-python/{__version__}"
-
-
-def _request_args(call: Call[Any]) -> dict[str, Any]:
-    args: dict[str, Any] = {}
-    if call.params is not None:
-        args["params"] = dict(call.params)
-    if call.has_body:
-        args["json"] = call.body
-    if call.headers:
-        args["headers"] = dict(call.headers)
-    if call.timeout is not None:
-        args["timeout"] = call.timeout
-    return args
-
-
-def _failed(settings: calls.Settings, call: Call[Any], exc: Exception) -> ConnectionFailed:
-    detail = str(exc) or type(exc).__name__
-    return ConnectionFailed(
-        f"{call.method} {settings.base_url}{call.path}: cannot reach the server ({detail})"
-    )
-
-
-class _Base:
-    _settings: calls.Settings
-
-    @property
-    def base_url(self) -> str:
-        return self._settings.base_url
-
-    @property
-    def environment_id(self) -> int | None:
-        return self._settings.environment_id
 
 
 class Client(_Base):
@@ -127,7 +90,7 @@ class Client(_Base):
         """Create or update the job ``name`` (``POST /jobs/definition``). Options left as
         None take the server's defaults."""
         return self.send(
-            calls.define_job(
+            endpoints.define_job(
                 name,
                 schedule,
                 blocking=blocking,
@@ -142,41 +105,41 @@ class Client(_Base):
         )
 
     def list_jobs(self) -> list[Job]:
-        return self.send(calls.list_jobs())
+        return self.send(endpoints.list_jobs())
 
     def list_jobs_with_connections(self) -> list[JobWithConnections]:
-        return self.send(calls.list_jobs_with_connections())
+        return self.send(endpoints.list_jobs_with_connections())
 
     def get_job(self, job_id: int) -> JobDetail:
-        return self.send(calls.get_job(job_id))
+        return self.send(endpoints.get_job(job_id))
 
     def delete_job(self, job_id: int) -> str:
-        return self.send(calls.delete_job(job_id))
+        return self.send(endpoints.delete_job(job_id))
 
     def connections_count(self, job_id: int) -> int:
-        return self.send(calls.connections_count(job_id))
+        return self.send(endpoints.connections_count(job_id))
 
     def mute_job(self, job_id: int, muted: bool = True) -> Job:
-        return self.send(calls.mute_job(job_id, muted))
+        return self.send(endpoints.mute_job(job_id, muted))
 
     def pause_job(self, job_id: int) -> Job:
-        return self.send(calls.pause_job(job_id))
+        return self.send(endpoints.pause_job(job_id))
 
     def resume_job(self, job_id: int) -> Job:
-        return self.send(calls.resume_job(job_id))
+        return self.send(endpoints.resume_job(job_id))
 
     def trigger_job(self, job_id: int) -> Execution:
-        return self.send(calls.trigger_job(job_id))
+        return self.send(endpoints.trigger_job(job_id))
 
     def set_webhook(self, job_id: int, url: str | None) -> Job:
-        return self.send(calls.set_webhook(job_id, url))
+        return self.send(endpoints.set_webhook(job_id, url))
 
     # -- executions --------------------------------------------------------------------------
     def list_executions(
         self, job_id: int, cursor: int | None = None, limit: int = 50
     ) -> list[Execution]:
         """One page of a job's executions, newest first (ids < ``cursor``)."""
-        return self.send(calls.list_executions(job_id, cursor, limit))
+        return self.send(endpoints.list_executions(job_id, cursor, limit))
 
     def iter_executions(self, job_id: int, *, page_size: int = 200) -> Iterator[Execution]:
         """Every execution of a job, newest first, following the cursor page by page."""
@@ -201,7 +164,7 @@ class Client(_Base):
         """Report the end of a run. Repeating the same report is harmless; a different
         report for a run that already ended raises ``Conflict``."""
         return self.send(
-            calls.complete_execution(
+            endpoints.complete_execution(
                 execution_id, success, output, error, start_ms, end_ms, exit_code
             )
         )
@@ -218,226 +181,40 @@ class Client(_Base):
         """Long poll for due runs of ``jobs``; every returned execution is claimed for you.
         ``job_type="command"``: runs of command jobs (every one when ``jobs`` is None)."""
         return self.send(
-            calls.pull_executions(jobs, wait, limit, worker_id=worker_id, job_type=job_type)
+            endpoints.pull_executions(jobs, wait, limit, worker_id=worker_id, job_type=job_type)
         )
 
     # -- keys, environments, organisation ----------------------------------------------------
     def create_api_key(self, environment_id: int, name: str) -> ApiKey:
         """A new environment key; its full secret is in ``.key`` only in this answer."""
-        return self.send(calls.create_api_key(environment_id, name))
+        return self.send(endpoints.create_api_key(environment_id, name))
 
     def list_api_keys(self) -> list[ApiKey]:
-        return self.send(calls.list_api_keys())
+        return self.send(endpoints.list_api_keys())
 
     def revoke_api_key(self, key_id: int) -> ApiKey:
         """Revoke a key; returns the revoked key."""
-        return self.send(calls.revoke_api_key(key_id))
+        return self.send(endpoints.revoke_api_key(key_id))
 
     def create_environment(self, name: str) -> Environment:
-        return self.send(calls.create_environment(name))
+        return self.send(endpoints.create_environment(name))
 
     def list_environments(self) -> list[Environment]:
-        return self.send(calls.list_environments())
+        return self.send(endpoints.list_environments())
 
     def delete_environment(self, environment_id: int) -> Environment:
-        return self.send(calls.delete_environment(environment_id))
+        return self.send(endpoints.delete_environment(environment_id))
 
     def get_org(self) -> Org:
-        return self.send(calls.get_org())
+        return self.send(endpoints.get_org())
 
     def list_emails(self) -> list[str]:
-        return self.send(calls.list_emails())
+        return self.send(endpoints.list_emails())
 
     def add_email(self, address: str) -> list[str]:
-        return self.send(calls.add_email(address))
+        return self.send(endpoints.add_email(address))
 
     def remove_email(self, address: str) -> list[str]:
-        return self.send(calls.remove_email(address))
+        return self.send(endpoints.remove_email(address))
 
 
-class AsyncClient(_Base):
-    """The asynchronous twin of ``Client`` (one pooled ``httpx.AsyncClient``); every method
-    is a coroutine, ``iter_executions`` an async iterator."""
-
-    def __init__(
-        self,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        *,
-        environment_id: int | None = None,
-        timeout: float = 30.0,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        self._settings = calls.resolve(api_key, base_url, environment_id, timeout)
-        self._http = httpx.AsyncClient(
-            base_url=self._settings.base_url,
-            headers=self._settings.headers(_user_agent()),
-            timeout=timeout,
-            transport=transport,
-            follow_redirects=False,
-        )
-
-    async def send(self, call: Call[T]) -> T:
-        try:
-            r = await self._http.request(call.method, call.path, **_request_args(call))
-        except httpx.RequestError as exc:
-            raise _failed(self._settings, call, exc) from exc
-        return calls.decode(call, r.status_code, r.headers, r.content, r.reason_phrase)
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    # -- jobs --------------------------------------------------------------------------------
-    async def define_job(
-        self,
-        name: str,
-        schedule: str,
-        *,
-        blocking: bool | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        timeout_seconds: int | None = None,
-        webhook_url: str | None = None,
-        max_retries: int | None = None,
-        timezone: str | None = None,
-        catch_up: str | None = None,
-        command: str | None = None,
-    ) -> Job:
-        return await self.send(
-            calls.define_job(
-                name,
-                schedule,
-                blocking=blocking,
-                metadata=metadata,
-                timeout_seconds=timeout_seconds,
-                webhook_url=webhook_url,
-                max_retries=max_retries,
-                timezone=timezone,
-                catch_up=catch_up,
-                command=command,
-            )
-        )
-
-    async def list_jobs(self) -> list[Job]:
-        return await self.send(calls.list_jobs())
-
-    async def list_jobs_with_connections(self) -> list[JobWithConnections]:
-        return await self.send(calls.list_jobs_with_connections())
-
-    async def get_job(self, job_id: int) -> JobDetail:
-        return await self.send(calls.get_job(job_id))
-
-    async def delete_job(self, job_id: int) -> str:
-        return await self.send(calls.delete_job(job_id))
-
-    async def connections_count(self, job_id: int) -> int:
-        return await self.send(calls.connections_count(job_id))
-
-    async def mute_job(self, job_id: int, muted: bool = True) -> Job:
-        return await self.send(calls.mute_job(job_id, muted))
-
-    async def pause_job(self, job_id: int) -> Job:
-        return await self.send(calls.pause_job(job_id))
-
-    async def resume_job(self, job_id: int) -> Job:
-        return await self.send(calls.resume_job(job_id))
-
-    async def trigger_job(self, job_id: int) -> Execution:
-        return await self.send(calls.trigger_job(job_id))
-
-    async def set_webhook(self, job_id: int, url: str | None) -> Job:
-        return await self.send(calls.set_webhook(job_id, url))
-
-    # -- executions --------------------------------------------------------------------------
-    async def list_executions(
-        self, job_id: int, cursor: int | None = None, limit: int = 50
-    ) -> list[Execution]:
-        return await self.send(calls.list_executions(job_id, cursor, limit))
-
-    async def iter_executions(
-        self, job_id: int, *, page_size: int = 200
-    ) -> AsyncIterator[Execution]:
-        cursor: int | None = None
-        while True:
-            page = await self.list_executions(job_id, cursor, page_size)
-            for e in page:
-                yield e
-            if len(page) < page_size:
-                return
-            cursor = min(e.id for e in page)
-
-    async def complete_execution(
-        self,
-        execution_id: int,
-        success: bool,
-        output: str | None = None,
-        error: str | None = None,
-        start_ms: int | datetime | None = None,
-        end_ms: int | datetime | None = None,
-        exit_code: int | None = None,
-    ) -> Execution:
-        return await self.send(
-            calls.complete_execution(
-                execution_id, success, output, error, start_ms, end_ms, exit_code
-            )
-        )
-
-    async def complete_executions(
-        self, reports: Sequence[calls.Report]
-    ) -> list[calls.ReportResult]:
-        """Many reports in one request and one server transaction (extension)."""
-        return await self.send(calls.complete_executions(reports))
-
-    async def pull_executions(
-        self,
-        jobs: Sequence[str] | str | None,
-        wait: float = 25,
-        limit: int = 10,
-        *,
-        worker_id: str | None = None,
-        job_type: str | None = None,
-    ) -> list[Execution]:
-        return await self.send(
-            calls.pull_executions(jobs, wait, limit, worker_id=worker_id, job_type=job_type)
-        )
-
-    # -- keys, environments, organisation ----------------------------------------------------
-    async def create_api_key(self, environment_id: int, name: str) -> ApiKey:
-        return await self.send(calls.create_api_key(environment_id, name))
-
-    async def list_api_keys(self) -> list[ApiKey]:
-        return await self.send(calls.list_api_keys())
-
-    async def revoke_api_key(self, key_id: int) -> ApiKey:
-        return await self.send(calls.revoke_api_key(key_id))
-
-    async def create_environment(self, name: str) -> Environment:
-        return await self.send(calls.create_environment(name))
-
-    async def list_environments(self) -> list[Environment]:
-        return await self.send(calls.list_environments())
-
-    async def delete_environment(self, environment_id: int) -> Environment:
-        return await self.send(calls.delete_environment(environment_id))
-
-    async def get_org(self) -> Org:
-        return await self.send(calls.get_org())
-
-    async def list_emails(self) -> list[str]:
-        return await self.send(calls.list_emails())
-
-    async def add_email(self, address: str) -> list[str]:
-        return await self.send(calls.add_email(address))
-
-    async def remove_email(self, address: str) -> list[str]:
-        return await self.send(calls.remove_email(address))

@@ -22,9 +22,9 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 from ..limits import ERROR_MAX_BYTES, OUTPUT_MAX_BYTES
+from .async_client import AsyncClient
 from .backoff import Pulse, reconnect_backoff, retry_delay, retryable
-from .calls import Report
-from .client import AsyncClient
+from .endpoints import Report
 from .errors import ApiError, Conflict, ConnectionFailed, NotFound
 from .executor import Outcome
 from .reports import ReportBatcher

@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from .calls import Report, ReportResult
-from .client import AsyncClient
+from .async_client import AsyncClient
+from .endpoints import Report, ReportResult
 from .errors import ApiError, error_for
 from .models import Execution
 

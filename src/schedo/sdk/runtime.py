@@ -42,8 +42,8 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from ..limits import PULL_MAX_RUNS
+from .async_client import AsyncClient
 from .backoff import Backoff, Pulse, reconnect_backoff, retry_delay
-from .client import AsyncClient
 from .delivery import Delivery
 from .errors import Forbidden, Unauthorized
 from .executor import Abort, Executor, format_seconds

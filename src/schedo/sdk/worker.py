@@ -28,8 +28,8 @@ from collections.abc import Mapping
 from urllib.parse import quote
 
 from ..limits import PULL_JOBS_MAX_CHARS, PULL_MAX_CODES
+from .async_client import AsyncClient
 from .backoff import reconnect_backoff, retry_delay, retryable
-from .client import AsyncClient
 from .definition import JobDefinition
 from .errors import ApiError, Forbidden, Unauthorized
 from .handlers import HandlerExecutor

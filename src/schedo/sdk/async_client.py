@@ -1,0 +1,205 @@
+"""``AsyncClient``: the asynchronous twin of ``Client`` (see ``client.py``)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import httpx
+
+from . import calls, endpoints
+from .calls import Call
+from .models import ApiKey, Environment, Execution, Job, JobDetail, JobWithConnections, Org
+from .transport import _Base, _failed, _request_args, _user_agent
+
+T = TypeVar("T")
+
+
+class AsyncClient(_Base):
+    """The asynchronous twin of ``Client`` (one pooled ``httpx.AsyncClient``); every method
+    is a coroutine, ``iter_executions`` an async iterator."""
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        environment_id: int | None = None,
+        timeout: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._settings = calls.resolve(api_key, base_url, environment_id, timeout)
+        self._http = httpx.AsyncClient(
+            base_url=self._settings.base_url,
+            headers=self._settings.headers(_user_agent()),
+            timeout=timeout,
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    async def send(self, call: Call[T]) -> T:
+        try:
+            r = await self._http.request(call.method, call.path, **_request_args(call))
+        except httpx.RequestError as exc:
+            raise _failed(self._settings, call, exc) from exc
+        return calls.decode(call, r.status_code, r.headers, r.content, r.reason_phrase)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- jobs --------------------------------------------------------------------------------
+    async def define_job(
+        self,
+        name: str,
+        schedule: str,
+        *,
+        blocking: bool | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        timeout_seconds: int | None = None,
+        webhook_url: str | None = None,
+        max_retries: int | None = None,
+        timezone: str | None = None,
+        catch_up: str | None = None,
+        command: str | None = None,
+    ) -> Job:
+        return await self.send(
+            endpoints.define_job(
+                name,
+                schedule,
+                blocking=blocking,
+                metadata=metadata,
+                timeout_seconds=timeout_seconds,
+                webhook_url=webhook_url,
+                max_retries=max_retries,
+                timezone=timezone,
+                catch_up=catch_up,
+                command=command,
+            )
+        )
+
+    async def list_jobs(self) -> list[Job]:
+        return await self.send(endpoints.list_jobs())
+
+    async def list_jobs_with_connections(self) -> list[JobWithConnections]:
+        return await self.send(endpoints.list_jobs_with_connections())
+
+    async def get_job(self, job_id: int) -> JobDetail:
+        return await self.send(endpoints.get_job(job_id))
+
+    async def delete_job(self, job_id: int) -> str:
+        return await self.send(endpoints.delete_job(job_id))
+
+    async def connections_count(self, job_id: int) -> int:
+        return await self.send(endpoints.connections_count(job_id))
+
+    async def mute_job(self, job_id: int, muted: bool = True) -> Job:
+        return await self.send(endpoints.mute_job(job_id, muted))
+
+    async def pause_job(self, job_id: int) -> Job:
+        return await self.send(endpoints.pause_job(job_id))
+
+    async def resume_job(self, job_id: int) -> Job:
+        return await self.send(endpoints.resume_job(job_id))
+
+    async def trigger_job(self, job_id: int) -> Execution:
+        return await self.send(endpoints.trigger_job(job_id))
+
+    async def set_webhook(self, job_id: int, url: str | None) -> Job:
+        return await self.send(endpoints.set_webhook(job_id, url))
+
+    # -- executions --------------------------------------------------------------------------
+    async def list_executions(
+        self, job_id: int, cursor: int | None = None, limit: int = 50
+    ) -> list[Execution]:
+        return await self.send(endpoints.list_executions(job_id, cursor, limit))
+
+    async def iter_executions(
+        self, job_id: int, *, page_size: int = 200
+    ) -> AsyncIterator[Execution]:
+        cursor: int | None = None
+        while True:
+            page = await self.list_executions(job_id, cursor, page_size)
+            for e in page:
+                yield e
+            if len(page) < page_size:
+                return
+            cursor = min(e.id for e in page)
+
+    async def complete_execution(
+        self,
+        execution_id: int,
+        success: bool,
+        output: str | None = None,
+        error: str | None = None,
+        start_ms: int | datetime | None = None,
+        end_ms: int | datetime | None = None,
+        exit_code: int | None = None,
+    ) -> Execution:
+        return await self.send(
+            endpoints.complete_execution(
+                execution_id, success, output, error, start_ms, end_ms, exit_code
+            )
+        )
+
+    async def complete_executions(
+        self, reports: Sequence[endpoints.Report]
+    ) -> list[endpoints.ReportResult]:
+        """Many reports in one request and one server transaction (extension)."""
+        return await self.send(endpoints.complete_executions(reports))
+
+    async def pull_executions(
+        self,
+        jobs: Sequence[str] | str | None,
+        wait: float = 25,
+        limit: int = 10,
+        *,
+        worker_id: str | None = None,
+        job_type: str | None = None,
+    ) -> list[Execution]:
+        return await self.send(
+            endpoints.pull_executions(jobs, wait, limit, worker_id=worker_id, job_type=job_type)
+        )
+
+    # -- keys, environments, organisation ----------------------------------------------------
+    async def create_api_key(self, environment_id: int, name: str) -> ApiKey:
+        return await self.send(endpoints.create_api_key(environment_id, name))
+
+    async def list_api_keys(self) -> list[ApiKey]:
+        return await self.send(endpoints.list_api_keys())
+
+    async def revoke_api_key(self, key_id: int) -> ApiKey:
+        return await self.send(endpoints.revoke_api_key(key_id))
+
+    async def create_environment(self, name: str) -> Environment:
+        return await self.send(endpoints.create_environment(name))
+
+    async def list_environments(self) -> list[Environment]:
+        return await self.send(endpoints.list_environments())
+
+    async def delete_environment(self, environment_id: int) -> Environment:
+        return await self.send(endpoints.delete_environment(environment_id))
+
+    async def get_org(self) -> Org:
+        return await self.send(endpoints.get_org())
+
+    async def list_emails(self) -> list[str]:
+        return await self.send(endpoints.list_emails())
+
+    async def add_email(self, address: str) -> list[str]:
+        return await self.send(endpoints.add_email(address))
+
+    async def remove_email(self, address: str) -> list[str]:
+        return await self.send(endpoints.remove_email(address))

@@ -1,0 +1,274 @@
+"""The endpoints of SPEC 2.2 as ``Call`` descriptions (one function each): what to send and
+how to read the answer. ``Client`` and ``AsyncClient`` send them; tests and the worker
+runtime may build them directly."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from .calls import (
+    POLL_SLACK,
+    WORKER_ID_HEADER,
+    Call,
+    _clean,
+    _first_key,
+    _id,
+    _integer,
+    _list,
+    _ms,
+    _obj,
+    _strings,
+    _text,
+)
+from .models import ApiKey, Environment, Execution, Job, JobDetail, JobWithConnections, Org
+
+# -- the endpoints ----------------------------------------------------------------------------
+
+
+def define_job(
+    name: str,
+    schedule: str,
+    *,
+    blocking: bool | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    timeout_seconds: int | None = None,
+    webhook_url: str | None = None,
+    max_retries: int | None = None,
+    timezone: str | None = None,
+    catch_up: str | None = None,
+    command: str | None = None,
+    internal: bool = False,
+) -> Call[Job]:
+    body: dict[str, Any] = {"name": name, "schedule": schedule}
+    optional: dict[str, Any] = {
+        "blocking": blocking,
+        "metadata": dict(metadata) if metadata is not None else None,
+        "timeout_seconds": timeout_seconds,
+        "webhook_url": webhook_url,
+        "max_retries": max_retries,
+        "timezone": timezone,
+        "catch_up": catch_up,
+        "command": command,
+    }
+    body.update({k: v for k, v in optional.items() if v is not None})
+    path = "/jobs/definition/internal" if internal else "/jobs/definition"
+    return Call("POST", path, _obj(Job.from_json), body=body)
+
+
+def list_jobs() -> Call[list[Job]]:
+    return Call("GET", "/jobs", _list(Job.from_json))
+
+
+def list_jobs_with_connections() -> Call[list[JobWithConnections]]:
+    return Call("GET", "/jobs/list", _list(JobWithConnections.from_json))
+
+
+def get_job(job_id: int) -> Call[JobDetail]:
+    return Call("GET", f"/jobs/{_id(job_id)}", _obj(JobDetail.from_json))
+
+
+def delete_job(job_id: int) -> Call[str]:
+    return Call("DELETE", f"/jobs/{_id(job_id)}", _text)
+
+
+def connections_count(job_id: int) -> Call[int]:
+    return Call("GET", f"/jobs/{_id(job_id)}/connections/count", _integer)
+
+
+def mute_job(job_id: int, muted: bool = True) -> Call[Job]:
+    return Call(
+        "PATCH", f"/jobs/mute/{_id(job_id)}", _obj(Job.from_json), body={"muted": bool(muted)}
+    )
+
+
+def pause_job(job_id: int) -> Call[Job]:
+    return Call("PATCH", f"/jobs/pause/{_id(job_id)}", _obj(Job.from_json))
+
+
+def resume_job(job_id: int) -> Call[Job]:
+    return Call("PATCH", f"/jobs/resume/{_id(job_id)}", _obj(Job.from_json))
+
+
+def trigger_job(job_id: int) -> Call[Execution]:
+    return Call("POST", f"/jobs/trigger/{_id(job_id)}", _obj(Execution.from_json))
+
+
+def set_webhook(job_id: int, url: str | None) -> Call[Job]:
+    return Call(
+        "PATCH", f"/jobs/webhook/{_id(job_id)}", _obj(Job.from_json), body={"webhook_url": url}
+    )
+
+
+def list_executions(
+    job_id: int, cursor: int | None = None, limit: int = 50
+) -> Call[list[Execution]]:
+    params: dict[str, str | int | float] = {"limit": limit}
+    if cursor is not None:
+        params["cursor"] = cursor
+    return Call("GET", f"/jobs/executions/{_id(job_id)}", _list(Execution.from_json), params=params)
+
+
+def complete_execution(
+    execution_id: int,
+    success: bool,
+    output: str | None = None,
+    error: str | None = None,
+    start_ms: int | datetime | None = None,
+    end_ms: int | datetime | None = None,
+    exit_code: int | None = None,
+) -> Call[Execution]:
+    body: dict[str, Any] = {"success": bool(success)}
+    optional: dict[str, Any] = {
+        "output": _clean(output),
+        "error": _clean(error),
+        "start_server_time_utc": _ms(start_ms),
+        "complete_server_time_utc": _ms(end_ms),
+        "exit_code": exit_code,
+    }
+    body.update({k: v for k, v in optional.items() if v is not None})
+    return Call(
+        "POST",
+        f"/jobs/executions/complete/{_id(execution_id)}",
+        _obj(Execution.from_json),
+        body=body,
+    )
+
+
+@dataclass(frozen=True)
+class Report:
+    """One result for ``complete_executions`` (the batch report)."""
+
+    execution_id: int
+    success: bool
+    output: str | None = None
+    error: str | None = None
+    start_ms: int | datetime | None = None
+    end_ms: int | datetime | None = None
+    exit_code: int | None = None
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """The server's answer for one report of a batch: ``status`` 200 with the execution, or
+    400/404/409 with ``message``."""
+
+    execution_id: int
+    status: int
+    message: str | None
+    execution: Execution | None
+
+
+def _report_results(data: Any) -> list[ReportResult]:
+    if not isinstance(data, list):
+        raise ValueError("expected a list of results")
+    return [
+        ReportResult(
+            execution_id=int(item["id"]),
+            status=int(item["status"]),
+            message=item.get("message"),
+            execution=Execution.from_json(item["execution"]) if item.get("execution") else None,
+        )
+        for item in data
+    ]
+
+
+def complete_executions(reports: Sequence[Report]) -> Call[list[ReportResult]]:
+    """Extension: many reports in one request (``POST /jobs/executions/complete``)."""
+    items = []
+    for r in reports:
+        item: dict[str, Any] = {"id": _id(r.execution_id), "success": bool(r.success)}
+        optional: dict[str, Any] = {
+            "output": _clean(r.output),
+            "error": _clean(r.error),
+            "start_server_time_utc": _ms(r.start_ms),
+            "complete_server_time_utc": _ms(r.end_ms),
+            "exit_code": r.exit_code,
+        }
+        item.update({k: v for k, v in optional.items() if v is not None})
+        items.append(item)
+    return Call("POST", "/jobs/executions/complete", _report_results, body={"results": items})
+
+
+def pull_executions(
+    jobs: Sequence[str] | str | None,
+    wait: float = 25,
+    limit: int = 10,
+    *,
+    worker_id: str | None = None,
+    job_type: str | None = None,
+) -> Call[list[Execution]]:
+    """``GET /jobs/executions``: runs of ``jobs`` (sdk jobs), or with ``job_type="command"``
+    runs of command jobs (agents), of every command job when ``jobs`` is empty or None."""
+    codes = [] if jobs is None else [jobs] if isinstance(jobs, str) else list(jobs)
+    if not codes and job_type is None:
+        raise ValueError("jobs: name at least one job")
+    bad = [c for c in codes if "," in c]
+    if bad:
+        raise ValueError(f"jobs: job names must not contain commas ({bad[0]!r})")
+    params: dict[str, str | int | float] = {}
+    if job_type is not None:
+        params["type"] = job_type
+    if codes:
+        params["jobs"] = ",".join(codes)
+    params.update(wait=_num(wait), limit=limit)
+    headers = {WORKER_ID_HEADER: worker_id} if worker_id else None
+    return Call(
+        "GET",
+        "/jobs/executions",
+        _list(Execution.from_json),
+        params=params,
+        headers=headers,
+        timeout=max(0.0, float(wait)) + POLL_SLACK,
+    )
+
+
+def _num(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else float(value)
+
+
+def create_api_key(environment_id: int, name: str) -> Call[ApiKey]:
+    return Call(
+        "POST",
+        "/apikeys",
+        _obj(ApiKey.from_json),
+        body={"environment_id": environment_id, "name": name},
+    )
+
+
+def list_api_keys() -> Call[list[ApiKey]]:
+    return Call("GET", "/apikeys", _list(ApiKey.from_json))
+
+
+def revoke_api_key(key_id: int) -> Call[ApiKey]:
+    return Call("DELETE", f"/apikeys/revoke/{_id(key_id)}", _first_key)
+
+
+def create_environment(name: str) -> Call[Environment]:
+    return Call("POST", "/org/environments", _obj(Environment.from_json), body={"name": name})
+
+
+def list_environments() -> Call[list[Environment]]:
+    return Call("GET", "/org/environments", _list(Environment.from_json))
+
+
+def delete_environment(environment_id: int) -> Call[Environment]:
+    return Call("DELETE", f"/org/environments/{_id(environment_id)}", _obj(Environment.from_json))
+
+
+def get_org() -> Call[Org]:
+    return Call("GET", "/org", _obj(Org.from_json))
+
+
+def list_emails() -> Call[list[str]]:
+    return Call("GET", "/org/emails", _strings)
+
+
+def add_email(address: str) -> Call[list[str]]:
+    return Call("POST", "/org/emails", _strings, body=address)
+
+
+def remove_email(address: str) -> Call[list[str]]:
+    return Call("DELETE", "/org/emails", _strings, body=address)
