@@ -27,6 +27,12 @@ class Conflict(SchedoError):
     """409: state conflict (e.g. completing an execution that already ended differently)."""
 
 
+class Collision(Conflict):
+    """409: a concurrent write took the same unique key (storage raises it in place of the
+    driver's integrity error; storage methods retry it where a retry makes sense, so callers
+    see it only when the retries were used up)."""
+
+
 class Unavailable(SchedoError):
     """503: the database cannot serve the call right now (gone, restarting, refusing).
 

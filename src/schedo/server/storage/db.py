@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from ..domain.errors import Conflict, InvalidInput, Unavailable
+from ..domain.errors import Collision, Conflict, InvalidInput, Unavailable
 from . import onehop
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -141,8 +141,9 @@ class Database:
         return self.dialect == "sqlite"
 
     # Driver errors leave read() and write() as ``Unavailable`` (the API answers 503 and
-    # Retry-After, the dashboard its error page), except IntegrityError: storage methods catch
-    # that one themselves around a write() (a concurrent insert of the same key: try again).
+    # Retry-After, the dashboard its error page), except IntegrityError, which becomes
+    # Collision (409): storage methods catch it around a write() where a retry makes sense
+    # (a concurrent insert of the same key: try again).
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -168,7 +169,9 @@ class Database:
             reason = storage_failure(exc)
             if reason is not None:
                 self.write_failure = reason
-            if isinstance(exc, DBAPIError) and not isinstance(exc, IntegrityError):
+            if isinstance(exc, IntegrityError):
+                raise Collision("a concurrent write took the same key; try again") from exc
+            if isinstance(exc, DBAPIError):
                 raise unavailable(exc) from exc
             raise
         self.write_failure = None

@@ -6,9 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case, select, update
-from sqlalchemy.exc import IntegrityError
 
-from ..domain.errors import NotFound
+from ..domain.errors import Collision, NotFound
 from ..domain.model import JobStatus, JobType
 from ..domain.records import Job, JobSpec
 from . import cascade, rows
@@ -45,7 +44,7 @@ class JobSql:
         for _ in range(3):  # a concurrent create of the same name: retry as an update
             try:
                 return await self._upsert_once(env_id, spec, now, next_run_at, schedule_changed)
-            except IntegrityError:
+            except Collision:
                 continue
         return await self._upsert_once(env_id, spec, now, next_run_at, schedule_changed)
 

@@ -20,11 +20,10 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain import lifecycle, policies
-from ..domain.errors import Conflict, NotFound
+from ..domain.errors import Collision, Conflict, NotFound
 from ..domain.model import ExecStatus, JobStatus, Source
 from ..domain.records import Completion, Execution
 from ..domain.timefmt import to_ms
@@ -83,7 +82,7 @@ class RunSql:
         for _ in range(5):
             try:
                 return await self._trigger_once(env_id, job_id, now)
-            except IntegrityError:  # a concurrent trigger took the same instant: take the next
+            except Collision:  # a concurrent trigger took the same instant: take the next
                 continue
         return await self._trigger_once(env_id, job_id, now)
 

@@ -6,10 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, bindparam, exists, func, literal, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..domain.errors import Conflict, NotFound
+from ..domain.errors import Collision, Conflict, NotFound
 from ..domain.records import ApiKey, Environment, Organization
 from . import cascade, rows
 from .db import Database
@@ -93,7 +92,7 @@ class TenantSql:
                             f"(SELECT max(id) FROM {t}))"
                         )
             return True
-        except IntegrityError:  # another process bootstrapped at the same moment
+        except Collision:  # another process bootstrapped at the same moment
             return False
 
     async def get_meta(self, key: str) -> str | None:
