@@ -9,7 +9,7 @@ import ipaddress
 
 import pytest
 
-from schedo.server.push.guard import AddressRefused, check_ip, check_url
+from schedo.server.domain.addresses import AddressRefused, check_ip, check_url
 
 # Refused whether or not the operator allows private targets.
 ALWAYS_REFUSED = [

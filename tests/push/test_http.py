@@ -22,8 +22,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpcore
 import pytest
 
+from schedo.server.domain.addresses import AddressRefused, IPAddress
 from schedo.server.push import http as push_http
-from schedo.server.push.guard import AddressRefused, IPAddress
 from schedo.server.push.http import (
     USER_AGENT,
     DeliveryResult,

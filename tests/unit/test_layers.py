@@ -66,9 +66,6 @@ notifier sending through push's client, needs no entry: push is a layer below no
 
 LAYER_ALLOWLIST: dict[tuple[str, str], str] = {
     # expected to be fixed (issue 17)
-    ("schedo.server.services.validation", "schedo.server.push.guard"): "webhook_url is refused "
-    "at definition time by the SSRF guard push applies at connect time; the pure address "
-    "policy (check_url) belongs below services",
 }
 """Imports that go up a layer today, and why: xfail-style, each to be removed."""
 
@@ -488,3 +485,25 @@ def test_modules_stay_small() -> None:
             )
     warn_unused(LARGE_MODULES, used, "LARGE_MODULES")
     report(problems, "small modules", "module(s) too long")
+
+
+# the third-party packages domain may use: cronsim (cron fields) and httpx's URL parser (the
+# address policy judges a URL with the parser the push client connects with); nothing with I/O
+DOMAIN_THIRD_PARTY = {"cronsim": "schedo.server.domain.cron", "httpx": "schedo.server.domain."
+                      "addresses"}
+
+
+def test_the_domain_is_pure() -> None:
+    """domain imports only the standard library, its own modules, and the two parsers above
+    (each from its one module)."""
+    problems = []
+    for i in imports():
+        if not is_in(i.importer, "schedo.server.domain") or i.internal:
+            continue
+        top = i.imported.split(".")[0]
+        if top in sys.stdlib_module_names or top == "__future__":
+            continue
+        owner = DOMAIN_THIRD_PARTY.get(top)
+        if owner is None or not i.importer.startswith(owner):
+            problems.append(i.show(f"domain is pure: {top} is not one of its parsers"))
+    report(problems, "the domain is pure")

@@ -2,10 +2,10 @@
 
 Every request to a user-supplied URL goes through ``OutboundClient.post``:
 
-* the URL is checked first (``guard.check_url``: scheme, credentials, literal addresses);
+* the URL is checked first (``addresses.check_url``: scheme, credentials, literal addresses);
 * host names are resolved here, by ``GuardedBackend`` (an ``httpcore.AsyncNetworkBackend``
   installed as the connection pool's network backend). **Every** resolved address is judged by
-  ``guard.check_ip`` and the socket is opened to the checked address itself, so there is no
+  ``addresses.check_ip`` and the socket is opened to the checked address itself, so there is no
   second DNS lookup a rebinding attacker could answer differently. TLS still runs against the
   host name (SNI and certificate verification use the name from the URL, as httpcore passes
   ``server_hostname=<host>`` to ``start_tls`` on the stream we return);
@@ -42,7 +42,7 @@ import httpcore
 import httpx
 from httpcore import AsyncNetworkStream
 
-from .guard import AddressRefused, IPAddress, check_ip, check_url
+from ..domain.addresses import AddressRefused, IPAddress, check_ip, check_url
 
 USER_AGENT = "Schedo-Webhooks/0.1"
 DEFAULT_MAX_BODY = 64 * 1024

@@ -1,4 +1,8 @@
-"""The address guard: which webhook targets the server may reach (SPEC 2.4 and 5).
+"""The address policy: which webhook targets the server may reach (SPEC 2.4 and 5).
+
+Pure rules (no I/O). URLs are parsed with httpx's ``URL`` on purpose: the target is judged by
+the same parser the push client then connects with, so no parser difference can let a refused
+address through. ``push.http`` applies ``check_ip`` at connect time.
 
 Two checks share one set of rules:
 
@@ -163,8 +167,23 @@ _HOST_CHARS = re.compile(r"[a-z0-9._-]+")
 _FORBIDDEN_CHARS = re.compile(r"[\x00-\x20\x7f\\]")
 
 
-def check_url(url: str, *, allow_private: bool) -> None:  # noqa: C901  (issue 17: to split)
+def check_url(url: str, *, allow_private: bool) -> None:
     """Refuse a ``webhook_url`` the server must never call (raises ``AddressRefused``)."""
+    parsed = _parse(url, allow_private)
+    host = parsed.raw_host.decode("ascii").lower()
+    if ":" in host:  # an IPv6 literal (httpx strips the brackets)
+        try:
+            ip6 = ipaddress.IPv6Address(unquote(host))
+        except ValueError:
+            raise AddressRefused(f"webhook_url host {host!r} is not a valid IPv6 address") from None
+        check_ip(ip6, allow_private=allow_private)
+        return
+    _check_name(host, allow_private)
+
+
+def _parse(url: str, allow_private: bool) -> httpx.URL:
+    """The URL parsed as the push client parses it, with its scheme, credentials, host and
+    port checked (AddressRefused)."""
     if not isinstance(url, str):
         raise TypeError(f"check_url needs a str, not {type(url).__name__}")
     if not url:
@@ -190,13 +209,12 @@ def check_url(url: str, *, allow_private: bool) -> None:  # noqa: C901  (issue 1
         raise AddressRefused("webhook_url needs a host")
     if parsed.port is not None and not 0 < parsed.port < 65536:
         raise AddressRefused(f"webhook_url has an invalid port ({parsed.port})")
-    if ":" in host:  # an IPv6 literal (httpx strips the brackets)
-        try:
-            ip6 = ipaddress.IPv6Address(unquote(host))
-        except ValueError:
-            raise AddressRefused(f"webhook_url host {host!r} is not a valid IPv6 address") from None
-        check_ip(ip6, allow_private=allow_private)
-        return
+    return parsed
+
+
+def _check_name(host: str, allow_private: bool) -> None:
+    """A host that is not an IPv6 literal: a valid name, judged by the address it spells
+    (any IPv4 form), or by the names that are always or privately refused."""
     if "%" in host:
         raise AddressRefused("webhook_url host must not be percent-encoded")
     name = host[:-1] if host.endswith(".") else host
