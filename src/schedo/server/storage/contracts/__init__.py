@@ -1,0 +1,61 @@
+"""Repository protocols: the whole contract between the services and the database.
+
+Every method is one transaction. Tenant-owned calls take the environment (or organisation)
+and never read or touch rows of another one: a foreign id behaves exactly like a missing id
+(``NotFound``). Times passed in are aware datetimes from the caller's clock; storage never
+reads the wall clock itself. One implementation (``sql.SqlStore``) serves SQLite and
+PostgreSQL; the contract tests in tests/contract run against both.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from .notify import Delivery, DueDelivery, Notification, NotificationRecord, NotifyStore, NotifyWork
+from .ops import DashboardStore, LiveCounts, PruneBatch, RetentionStore, StatsStore
+from .runs import (
+    ClaimStore,
+    ExecutionStore,
+    JobStore,
+    Planner,
+    SchedulerStore,
+    TickResult,
+    WorkerStore,
+)
+from .tenants import EnvironmentStore, KeyStore, OrgStore
+
+__all__ = [
+    "ClaimStore", "DashboardStore", "Delivery", "DueDelivery", "EnvironmentStore",
+    "ExecutionStore", "JobStore", "KeyStore", "LiveCounts", "Notification",
+    "NotificationRecord", "NotifyStore", "NotifyWork", "OrgStore", "Planner", "PruneBatch",
+    "RetentionStore", "SchedulerStore", "ServiceStore", "StatsStore", "Store", "TickResult",
+    "WorkerStore",
+]
+
+
+class Store(
+    OrgStore,
+    EnvironmentStore,
+    KeyStore,
+    JobStore,
+    ExecutionStore,
+    ClaimStore,
+    WorkerStore,
+    SchedulerStore,
+    NotifyStore,
+    Protocol,
+):
+    async def ping(self) -> None:
+        """Raise if the database cannot be reached."""
+
+    async def write_failure(self) -> str | None:
+        """Why the database cannot take writes now (disk full, read-only, I/O error), or
+        None. Makes a tiny real write at most every few seconds to find out; a failure seen
+        by any other write counts until a later write commits."""
+
+    async def close(self) -> None:
+        """Release every connection."""
+
+
+class ServiceStore(Store, RetentionStore, DashboardStore, Protocol):
+    """Everything ``services`` asks of storage (``services.context.Services.store``)."""

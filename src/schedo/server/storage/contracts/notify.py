@@ -1,0 +1,129 @@
+"""The notification outbox and its deliveries: storage protocol and promises.
+
+Part of the storage contract; the rules that hold for every method are in
+``storage/contracts/__init__.py``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """One turn of a job (an outbox row written by the transaction that ended the run)."""
+
+    id: int
+    kind: str  # "failing" | "recovered"
+    organization_id: int
+    environment_id: int
+    job_id: int
+    job_name: str
+    execution_id: int
+    execution_status: str  # the run's status: "completed" | "failed" | "expired"
+    attempt: int
+    scheduled_for: datetime
+    ended_at: datetime  # the run's end_time (the turn's time if the run is gone)
+    error: str | None
+    output: str | None  # the start of the run's output
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One channel/target of a notification and how sending it went."""
+
+    id: int
+    notification_id: int
+    channel: str  # "email" | "webhook"
+    target: str  # the address or the URL
+    status: str  # "pending" | "sent" | "failed" | "skipped"
+    tries: int  # attempts started so far
+    next_attempt_at: datetime
+    last_error: str | None
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class DueDelivery:
+    """A claimed delivery with the notification it carries (``NotifyStore.due_deliveries``)."""
+
+    delivery: Delivery
+    notification: Notification
+    environment_name: str | None  # None when the environment was deleted meanwhile
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationRecord:
+    """A notification with all of its deliveries (``NotifyStore.list_notifications``)."""
+
+    notification: Notification
+    deliveries: list[Delivery]
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyWork:
+    """What the notifier has to do (``NotifyStore.notify_work``)."""
+
+    unfanned: bool  # notifications without deliveries yet
+    next_attempt_at: datetime | None  # the earliest pending delivery (may be in the past)
+
+
+class NotifyStore(Protocol):
+    """The notification outbox. Rows of ``notifications`` are written by ``complete`` and
+    ``expire_overdue`` (one per turn of an unmuted job); this protocol turns them into
+    deliveries and tracks the sending. Delivery statuses: ``pending`` (to send, possibly
+    later), ``sent``, ``failed`` (given up) and ``skipped`` (never sent, e.g. no SMTP)."""
+
+    async def fan_out(self, now: datetime, webhook_url: str | None, limit: int) -> int:
+        """Take up to ``limit`` notifications not fanned out yet (oldest first; SKIP LOCKED
+        on PostgreSQL) and, in one transaction, insert one pending delivery (tries 0,
+        next_attempt_at ``now``) per address in the notification's organisation's email
+        list at this moment (channel "email") plus one for ``webhook_url`` if given
+        (channel "webhook"), then mark them fanned out. Inserts ignore an existing
+        (notification, channel, target) row, so a delivery is never created twice; a crash
+        leaves both the deliveries and the mark, or neither. Returns how many notifications
+        were fanned out."""
+
+    async def due_deliveries(
+        self, now: datetime, limit: int, lease_seconds: float = 120.0
+    ) -> list[DueDelivery]:
+        """Claim up to ``limit`` pending deliveries with next_attempt_at <= now (earliest
+        first): in the same transaction (one UPDATE … WHERE id IN (SELECT … [FOR UPDATE SKIP
+        LOCKED]) AND status = 'pending' RETURNING) their next_attempt_at becomes ``now +
+        lease_seconds`` and tries grows by one, so no other sender (thread or process) gets
+        them until the lease ends. A sender that crashes mid-send thus retries after the
+        lease; one that finishes records the outcome with a ``mark_*`` call. Returns each
+        claimed delivery (tries already counting this attempt) with its notification."""
+
+    async def mark_sent(self, delivery_id: int, now: datetime) -> bool:
+        """A pending delivery went out: status sent, sent_at ``now``, last_error cleared.
+        Compare-and-swap on status pending: returns False (and changes nothing) otherwise."""
+
+    async def mark_retry(
+        self, delivery_id: int, error: str, next_attempt_at: datetime
+    ) -> bool:
+        """A pending delivery failed for now: keep it pending, record ``error`` and try again
+        at ``next_attempt_at``. Returns False if it was not pending."""
+
+    async def mark_failed(self, delivery_id: int, error: str) -> bool:
+        """Give a pending delivery up: status failed, last_error ``error``. Returns False if
+        it was not pending."""
+
+    async def mark_skipped(self, delivery_id: int, reason: str) -> bool:
+        """A pending delivery will never be sent (e.g. no SMTP server configured): status
+        skipped, last_error ``reason``, and tries one less (the claim that led here was not a
+        try). Returns False if it was not pending."""
+
+    async def notify_work(self) -> NotifyWork:
+        """Whether notifications wait to be fanned out, and the earliest next_attempt_at of a
+        pending delivery (both from partial indexes: cheap enough to poll)."""
+
+    async def list_notifications(
+        self, org_id: int, limit: int, env_id: int | None = None
+    ) -> list[NotificationRecord]:
+        """The organisation's notifications, newest first, at most ``limit``, each with its
+        deliveries (oldest first). ``env_id`` restricts them to one environment (environment
+        keys); None returns every environment of the organisation. Never another
+        organisation's."""

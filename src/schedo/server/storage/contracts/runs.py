@@ -1,0 +1,225 @@
+"""Jobs, executions, claims, workers and the scheduler: their storage protocols and promises.
+
+Part of the storage contract; the rules that hold for every method are in
+``storage/contracts/__init__.py``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from ...domain.errors import Conflict, NotFound
+from ...domain.lifecycle import TickPlan
+from ...domain.records import (
+    Completion,
+    Execution,
+    Job,
+    JobSpec,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TickResult:
+    jobs: int  # due jobs handled
+    created: list[Execution]  # executions created (pending and skipped)
+
+
+# what to create for one due job, decided by the scheduler (pure: no I/O)
+Planner = Callable[[Job], TickPlan]
+
+
+class JobStore(Protocol):
+    async def upsert_job(
+        self,
+        env_id: int,
+        spec: JobSpec,
+        now: datetime,
+        next_run_at: datetime | None,
+        schedule_changed: bool,
+    ) -> tuple[Job, bool]:
+        """Create the job or update the one with the same name in the environment, keeping
+        its id, paused, muted and history. ``next_run_at`` is stored when the job is new or
+        ``schedule_changed`` (and the job is not paused); otherwise the stored one is kept.
+        Returns (job, created)."""
+
+    async def get_job(self, env_id: int, job_id: int) -> Job:
+        """NotFound unless the job exists in the environment."""
+
+    async def get_job_by_name(self, env_id: int, name: str) -> Job | None:
+        """The job of that name in the environment, or None."""
+
+    async def list_jobs(self, env_id: int) -> list[Job]:
+        """The environment's jobs by id."""
+
+    async def delete_job(self, env_id: int, job_id: int) -> None:
+        """Delete the job and all of its executions. NotFound as for get_job."""
+
+    async def update_job_flags(
+        self,
+        env_id: int,
+        job_id: int,
+        now: datetime,
+        *,
+        paused: bool | None = None,
+        muted: bool | None = None,
+        next_run_at: datetime | None = None,
+        webhook_url: str | None = None,
+        set_webhook: bool = False,
+    ) -> Job:
+        """Change paused/muted/webhook (None leaves a flag alone). When ``paused`` is given,
+        ``next_run_at`` is stored with it (None while paused). ``set_webhook`` stores
+        ``webhook_url`` (None clears it) and sets the type to push / sdk accordingly."""
+
+
+class ExecutionStore(Protocol):
+    async def list_executions(
+        self, env_id: int, job_id: int, cursor: int | None, limit: int
+    ) -> list[Execution]:
+        """Executions of the job, newest first, ids < cursor. NotFound if the job is not in
+        the environment."""
+
+    async def get_execution(self, env_id: int, exec_id: int) -> Execution:
+        """NotFound unless the execution is in the environment."""
+
+    async def last_run(self, env_id: int, job_id: int) -> Execution | None:
+        """The job's latest non-skipped execution."""
+
+    async def trigger(self, env_id: int, job_id: int, now: datetime) -> Execution:
+        """Create a manual run due now (attempt 1, trigger "manual"). Conflict if the job is
+        blocking and has a pending or running execution. NotFound as for get_job."""
+
+    async def complete(
+        self, env_id: int, exec_id: int, report: Completion, now: datetime
+    ) -> tuple[Execution, bool]:
+        """End a pending or running execution as completed/failed. Returns (execution,
+        changed). Repeating the outcome an ended execution already has returns it unchanged
+        (changed False); any other report on an ended execution raises Conflict. A failure
+        creates the retry when the job allows one (see SchedulerStore.expire_overdue)."""
+
+    async def complete_many(
+        self, env_id: int, reports: Sequence[tuple[int, Completion]], now: datetime
+    ) -> list[tuple[int, tuple[Execution, bool] | NotFound | Conflict]]:
+        """``complete`` for many executions in one transaction (the batch report of
+        workers). Each report gets its own outcome, in order: (execution, changed), or the
+        NotFound / Conflict that ``complete`` would have raised; one bad report never
+        affects the others."""
+
+
+class ClaimStore(Protocol):
+    async def claim(
+        self,
+        env_id: int,
+        codes: Sequence[str] | None,
+        types: Sequence[str],
+        now: datetime,
+        limit: int,
+        key_id: int | None = None,
+    ) -> list[Execution]:
+        """Atomically claim up to ``limit`` pending executions of the environment whose job
+        code is in ``codes`` (None: any code), job type in ``types`` and due_at <= now, oldest
+        due first: status running, pick_up_time = start_time = now,
+        run_deadline = now + timeout + 5 s. One statement (UPDATE … WHERE id IN (SELECT …
+        [FOR UPDATE SKIP LOCKED]) AND status = 'pending' RETURNING): an execution is never
+        returned to two callers. With ``key_id``, the same statement claims nothing unless
+        that key is unrevoked and the environment still exists (a stream or long poll whose
+        key was revoked meanwhile, in any process, gets nothing more)."""
+
+    async def release(self, env_id: int, ids: Sequence[int], now: datetime) -> list[Execution]:
+        """Give claimed runs back (a stream's client went away before they were sent): each
+        of ``ids`` that is still running in the environment becomes pending again, with no
+        pick-up time and a new pick-up window from ``now``; the job status follows. Returns
+        the released executions."""
+
+    async def earliest_pending_due(
+        self, env_id: int, codes: Sequence[str] | None, types: Sequence[str]
+    ) -> datetime | None:
+        """The earliest due_at of a pending execution matching the filters (retries wait in
+        the future), so a long poll can sleep exactly until then."""
+
+
+    async def claim_any(
+        self, types: Sequence[str], now: datetime, limit: int
+    ) -> list[tuple[Execution, str | None, str]]:
+        """Like ``claim`` over every environment and job code (the push dispatcher). Returns
+        each claimed execution with its job's webhook_url and its environment's
+        webhook_signature_key."""
+
+    async def earliest_due_of_types(self, types: Sequence[str]) -> datetime | None:
+        """The earliest due_at of a pending execution of these job types."""
+
+
+class WorkerStore(Protocol):
+    async def touch_connections(
+        self, env_id: int, codes: Sequence[str], worker: str, now: datetime
+    ) -> None:
+        """Record that ``worker`` serves ``codes`` in the environment as of ``now`` (upsert of
+        one row per code; shared by every server process). Also a heartbeat."""
+
+    async def heartbeat(self, env_id: int, worker: str, now: datetime) -> None:
+        """Record that ``worker`` is connected as of ``now`` (one row, upserted)."""
+
+    async def drop_connections(self, env_id: int, codes: Sequence[str], worker: str) -> None:
+        """Forget the worker's rows for these codes (its stream closed)."""
+
+    async def count_connections(
+        self, env_id: int, codes: Sequence[str], since: datetime
+    ) -> dict[str, int]:
+        """For each code, how many distinct workers that named it have a heartbeat at or
+        after ``since`` (codes with none are absent)."""
+
+    async def prune_connections(self, before: datetime) -> int:
+        """Delete code rows and heartbeats last written before ``before``; return how many."""
+
+
+class SchedulerStore(Protocol):
+    async def earliest_next_run_at(self) -> datetime | None:
+        """The smallest next_run_at over all unpaused jobs."""
+
+    async def tick(
+        self, now: datetime, limit: int, planner: Planner, skip: Collection[int] = ()
+    ) -> TickResult:
+        """Handle up to ``limit`` unpaused jobs with next_run_at <= now, oldest due first, in
+        one transaction: call ``planner`` (pure, no I/O) for each, insert the executions it
+        asks for and store its next_run_at. Inserted runs are pending, except that a blocking
+        job with a pending or running execution (or a second run in the same batch) gets a
+        skipped execution instead ("previous run still active"). The unique key (job,
+        source, instant, attempt) makes every insert idempotent, and on PostgreSQL the due
+        rows are locked with SKIP LOCKED, so concurrent schedulers never create a tick
+        twice. A created pending run makes the job "pending" with last_run_at = its instant
+        and retry_count 0. Jobs whose id is in ``skip`` (set aside after a failure) are not
+        touched."""
+
+    async def overdue_ids(
+        self,
+        now: datetime,
+        *,
+        held_before: datetime | None = None,
+        skip: Collection[int] = (),
+        limit: int = 1000,
+    ) -> list[int]:
+        """Up to ``limit`` ids of the executions ``expire_overdue`` would expire (read only:
+        the reaper uses it to find a row that makes a batch fail)."""
+
+    async def expire_overdue(
+        self,
+        now: datetime,
+        *,
+        held_before: datetime | None = None,
+        skip: Collection[int] = (),
+        only: Sequence[int] | None = None,
+    ) -> list[Execution]:
+        """Expire pending executions past their pick-up deadline and running ones past their
+        run deadline, create their retries (attempt+1, trigger "retry", due after the
+        backoff) where max_retries allows, update job status; return the expired ones (at
+        most a batch of 1,000: call again until it returns none). A deadline earlier than
+        ``held_before`` is left alone (the restart grace: it passed while no server ran);
+        ids in ``skip`` are left alone; with ``only``, just those ids (if still overdue)."""
+
+    async def earliest_deadline(self, not_before: datetime | None = None) -> datetime | None:
+        """The nearest pick-up or run deadline of a live execution, ignoring deadlines
+        earlier than ``not_before`` (the reaper sleeps until then)."""
+
+
+# -- notifications (SPEC 4) ----------------------------------------------------------------------
