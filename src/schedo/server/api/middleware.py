@@ -20,6 +20,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ...limits import JSON_MAX_DEPTH
+
 
 class BodyLimit:
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
@@ -87,7 +89,7 @@ async def _reply(send: Send, status: int, message: str) -> None:
 JSON_TYPES = (b"application/json", b"multipart/form-data")
 
 
-MAX_JSON_DEPTH = 32
+MAX_JSON_DEPTH = JSON_MAX_DEPTH
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
 _BRACKET = re.compile(rb"[\[\]{}]")
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
+from ...limits import PULL_JOBS_MAX_CHARS
 from ..domain.errors import Unauthorized
 from ..services import pull
 from . import shapes
@@ -44,7 +45,7 @@ async def _abort_when(*conditions: Awaitable[Any]) -> AsyncIterator[asyncio.Even
             t.cancel()
 
 # the codes of one pull must fit one request line (uvicorn refuses lines over ~64 KiB)
-JOBS_MAX_CHARS = 32_768
+JOBS_MAX_CHARS = PULL_JOBS_MAX_CHARS
 WorkerId = Annotated[str | None, Header(alias="x-schedo-worker-id", max_length=200)]
 Kind = Annotated[str, Query(alias="type", description="sdk (workers) or command (agents)")]
 

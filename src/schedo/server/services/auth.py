@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 
+from ...limits import MAX_ID
 from ..domain.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from ..domain.records import ApiKey
 from . import keys
@@ -23,7 +24,7 @@ async def authenticate(svc: Services, api_key: str | None, env_header: str | Non
         except ValueError:
             bad_header = "X-API-ENVIRONMENT: must be an environment id (integer)"
         else:
-            if wanted <= 0 or wanted > 2**31 - 1:
+            if wanted <= 0 or wanted > MAX_ID:
                 wanted, bad_header = None, "X-API-ENVIRONMENT: must be a positive environment id"
     found = await svc.store.resolve_key(keys.lookup_prefix(api_key), wanted)
     if found is None or not keys.matches(svc.pepper, api_key, found[0].digest) or found[0].revoked:

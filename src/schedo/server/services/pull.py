@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import AsyncGenerator, Coroutine
 from typing import Any
 
+from ...limits import PULL_MAX_CODES, PULL_MAX_RUNS
 from ..domain.errors import InvalidInput, Unauthorized
 from ..domain.model import JobType
 from ..domain.records import Execution
@@ -19,8 +20,8 @@ from . import validation
 from .context import Principal, Services
 
 MAX_WAIT = 30.0
-MAX_LIMIT = 100
-MAX_CODES = 5000  # one worker process may serve thousands of jobs
+MAX_LIMIT = PULL_MAX_RUNS
+MAX_CODES = PULL_MAX_CODES  # one worker process may serve thousands of jobs
 SDK_TYPES = (JobType.SDK.value,)
 COMMAND_TYPES = (JobType.COMMAND.value,)
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from ...limits import ERROR_MAX_BYTES, OUTPUT_MAX_BYTES
 from ..domain.errors import InvalidInput, SchedoError
 from ..domain.model import ExecStatus
 from ..domain.records import Completion, Execution
 from ..domain.timefmt import from_ms
 from .context import Principal, Services
 
-OUTPUT_MAX = 64 * 1024
-ERROR_MAX = 16 * 1024
+OUTPUT_MAX = OUTPUT_MAX_BYTES
+ERROR_MAX = ERROR_MAX_BYTES
 # Unix-ms report times are accepted between 2000-01-01 and 2200-01-01.
 MS_MIN, MS_MAX = 946_684_800_000, 7_258_118_400_000
 

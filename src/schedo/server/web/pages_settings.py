@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 
+from ...limits import MAX_ID
 from ..domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..services import notifications, tenants
 from ..services.keys import shown_prefix
@@ -22,7 +23,7 @@ from .routing import (
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 Session = Annotated[WebSession, Depends(current)]
-Id = Annotated[int, Path(gt=0, le=2**31 - 1)]
+Id = Annotated[int, Path(gt=0, le=MAX_ID)]
 NOTIFICATIONS = 20
 
 DONE = {
