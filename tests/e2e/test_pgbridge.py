@@ -11,7 +11,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from schedo.server.runtime.bus import Bus
-from schedo.server.runtime.pgbridge import MAX_PAYLOAD, PgBridge, asyncpg_dsn, decode, encode
+from schedo.server.runtime.pgbridge import MAX_PAYLOAD, PgBridge, decode, encode
+from schedo.server.storage.db import asyncpg_dsn
 from tests.conftest import PG_URL, _drop_pg_database, _fresh_pg_database
 
 

@@ -291,7 +291,8 @@ async def test_a_sealed_key_copied_to_another_environment_does_not_open_there(
 @pytest.mark.skipif(not PG_URL, reason="needs SCHEDO_TEST_POSTGRES_URL")
 async def test_reset_is_refused_while_a_server_serves_a_postgres_database() -> None:
     from schedo.server.runtime.bus import Bus
-    from schedo.server.runtime.pgbridge import PgBridge, asyncpg_dsn
+    from schedo.server.runtime.pgbridge import PgBridge
+    from schedo.server.storage.db import asyncpg_dsn
 
     assert PG_URL is not None
     url = await _fresh_pg_database(PG_URL)

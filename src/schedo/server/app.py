@@ -64,7 +64,8 @@ def create_app(
         loops: list[Loop] = []
         the_clock: Clock = clock or SystemClock()
         if not db.is_sqlite:
-            from .runtime.pgbridge import DbClock, PgBridge, asyncpg_dsn
+            from .runtime.pgbridge import DbClock, PgBridge
+            from .storage.db import asyncpg_dsn
 
             dsn = asyncpg_dsn(db.url)
             if clock is None:

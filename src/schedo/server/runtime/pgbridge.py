@@ -29,7 +29,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
-from sqlalchemy.engine import make_url
 
 from ..storage.db import SERVING_LOCK_ID
 from .bus import Bus, Topics
@@ -62,11 +61,6 @@ def decode(payload: str) -> tuple[str, str, Topics | None] | None:
         return str(msg["from"]), str(msg["signal"]), topics
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
-
-
-def asyncpg_dsn(sqlalchemy_url: str) -> str:
-    u = make_url(sqlalchemy_url).set(drivername="postgresql")
-    return u.render_as_string(hide_password=False)
 
 
 class PgBridge:

@@ -42,6 +42,12 @@ def normalise_url(url: str) -> str:
     raise InvalidInput(f"database URL: unsupported scheme {u.drivername!r} (sqlite or postgresql)")
 
 
+def asyncpg_dsn(sqlalchemy_url: str) -> str:
+    """The plain libpq URL asyncpg connects with (the LISTEN/NOTIFY bridge, the clock)."""
+    u = make_url(sqlalchemy_url).set(drivername="postgresql")
+    return u.render_as_string(hide_password=False)
+
+
 def _sqlite_listeners(engine: AsyncEngine, begin: str | None) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _connect(dbapi_conn: Any, _record: Any) -> None:
