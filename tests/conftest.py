@@ -13,12 +13,12 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from schedo.server.app import create_app
 from schedo.server.config import Settings
 from schedo.server.runtime.clock import FakeClock
 from schedo.server.services import keys
 from schedo.server.services.context import Services
 from tests.support import secret_watch
+from tests.support.inprocess import in_process
 from tests.support.server import ADMIN_KEY as E2E_ADMIN_KEY
 from tests.support.server import SECRET_KEY
 
@@ -158,9 +158,5 @@ async def api(db_url: str, settings_overrides: dict[str, object]) -> AsyncIterat
     clock = FakeClock(START)
     settings = Settings(database_url=db_url, admin_key=ADMIN_KEY,
                         **settings_overrides)  # type: ignore[arg-type]
-    app = create_app(settings, clock=clock, run_loops=False)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://schedo.test") as c:
-            yield Api(client=c, svc=app.state.services, clock=clock,
-                      admin={"x-api-key": ADMIN_KEY})
+    async with in_process(settings, clock) as (app, c):
+        yield Api(client=c, svc=app.state.services, clock=clock, admin={"x-api-key": ADMIN_KEY})

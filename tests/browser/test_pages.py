@@ -11,12 +11,12 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from schedo.server.app import create_app
 from schedo.server.config import Settings
 from schedo.server.runtime.clock import FakeClock
 from schedo.server.services.context import Services
-from schedo.server.web import mount, session
+from schedo.server.web import session
 from tests.conftest import ADMIN_KEY, START
+from tests.support.inprocess import in_process
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -50,13 +50,8 @@ class Ui:
 @pytest.fixture
 async def ui(db_url: str) -> AsyncIterator[Ui]:
     settings = Settings(database_url=db_url, admin_key=ADMIN_KEY, allow_private_webhooks=True)
-    app = create_app(settings, clock=FakeClock(START), run_loops=False)
-    if not any(getattr(r, "path", None) == "/ui/" for r in app.routes):
-        mount(app)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://schedo.test") as c:
-            yield Ui(app_client=c, svc=app.state.services, clock=app.state.services.clock)
+    async with in_process(settings, FakeClock(START)) as (app, c):
+        yield Ui(app_client=c, svc=app.state.services, clock=app.state.services.clock)
 
 
 async def define(ui: Ui, key: str = ADMIN_KEY, **body: object) -> dict[str, object]:
@@ -83,21 +78,18 @@ async def test_failed_sign_ins_are_limited_per_address(db_url: str) -> None:
     """The API's limit on failed authentications per client address covers the sign-in form:
     once over it, even the right key is refused with 429 until the window passes."""
     settings = Settings(database_url=db_url, admin_key=ADMIN_KEY, auth_failure_limit=3)
-    app = create_app(settings, clock=FakeClock(START), run_loops=False)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://schedo.test") as c:
-            ui = Ui(app_client=c, svc=app.state.services, clock=app.state.services.clock)
-            async with ui.browser() as b:
-                for _ in range(3):
-                    wrong = await ui.sign_in(b, "sk_wrong_key_000000000000000000")
-                    assert wrong.status_code == 401
-                r = await ui.sign_in(b)
-                assert r.status_code == 429 and "Too many failed sign-ins" in r.text
-                assert int(r.headers["retry-after"]) >= 1
-            other = httpx.ASGITransport(app=app, client=("10.1.2.3", 40000))
-            async with httpx.AsyncClient(transport=other, base_url="http://schedo.test") as b2:
-                assert (await ui.sign_in(b2)).status_code == 303  # other addresses sign in
+    async with in_process(settings, FakeClock(START)) as (app, c):
+        ui = Ui(app_client=c, svc=app.state.services, clock=app.state.services.clock)
+        async with ui.browser() as b:
+            for _ in range(3):
+                wrong = await ui.sign_in(b, "sk_wrong_key_000000000000000000")
+                assert wrong.status_code == 401
+            r = await ui.sign_in(b)
+            assert r.status_code == 429 and "Too many failed sign-ins" in r.text
+            assert int(r.headers["retry-after"]) >= 1
+        other = httpx.ASGITransport(app=app, client=("10.1.2.3", 40000))
+        async with httpx.AsyncClient(transport=other, base_url="http://schedo.test") as b2:
+            assert (await ui.sign_in(b2)).status_code == 303  # other addresses sign in
 
 
 async def test_login_form_needs_its_double_submit_token(ui: Ui) -> None:

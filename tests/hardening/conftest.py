@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
@@ -19,9 +18,10 @@ from schedo.server.config import Settings
 from schedo.server.observability.metrics import Metrics
 from schedo.server.runtime.clock import Clock, FakeClock
 from tests.conftest import ADMIN_KEY, START, Api
+from tests.support.inprocess import in_process
 
 
-def hardened_app(
+def hardened_app(  # the app as schedo serve builds it, for ThreadServer
     settings: Settings, clock: Clock | None = None, *, run_loops: bool = True
 ) -> FastAPI:
     """The app as ``schedo serve`` builds it (create_app wires the hardening in)."""
@@ -53,12 +53,9 @@ class HApi(Api):
 async def running(
     settings: Settings, clock: FakeClock, client_addr: tuple[str, int] = ("127.0.0.1", 50000)
 ) -> AsyncIterator[HApi]:
-    app = hardened_app(settings, clock, run_loops=False)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, client=client_addr)
-        async with httpx.AsyncClient(transport=transport, base_url="http://schedo.test") as c:
-            yield HApi(client=c, svc=app.state.services, clock=clock,
-                       admin={"x-api-key": ADMIN_KEY}, app=app)
+    async with in_process(settings, clock, client_addr) as (app, c):
+        yield HApi(client=c, svc=app.state.services, clock=clock,
+                   admin={"x-api-key": ADMIN_KEY}, app=app)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import email
 import json
-import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -15,28 +14,21 @@ from email.policy import default as default_policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from schedo.server.api import notifications
-from schedo.server.app import create_app
 from schedo.server.config import Settings
 from schedo.server.notify.sender import Notifier
 from schedo.server.runtime.clock import FakeClock
 from schedo.server.scheduler.reaper import Reaper
 from schedo.server.scheduler.ticker import Ticker
 from tests.conftest import ADMIN_KEY, START, Api
+from tests.support.inprocess import in_process
+from tests.support.server import free_port
 
 PUBLIC_URL = "https://schedo.example.com"
 MAIL_FROM = "schedo@example.com"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -217,22 +209,15 @@ async def notify_app(db_url: str, **settings: Any) -> AsyncIterator[NotifyApi]:
     clock = FakeClock(START)
     settings.setdefault("public_url", PUBLIC_URL)
     settings.setdefault("mail_from", MAIL_FROM)
-    app = create_app(
-        Settings(database_url=db_url, admin_key=ADMIN_KEY, **settings), clock=clock,
-        run_loops=False,
-    )
-    if not any(getattr(r, "path", None) == "/org/notifications" for r in app.routes):
-        app.include_router(notifications.router)  # until app.py includes it
-    async with app.router.lifespan_context(app):
+    async with in_process(Settings(database_url=db_url, admin_key=ADMIN_KEY, **settings),
+                          clock) as (app, c):
         svc = app.state.services
         notifier = Notifier(svc)
-        transport = httpx.ASGITransport(app=app)
         try:
-            async with httpx.AsyncClient(transport=transport, base_url="http://schedo.test") as c:
-                yield NotifyApi(
-                    client=c, svc=svc, clock=clock, admin={"x-api-key": ADMIN_KEY},
-                    notifier=notifier, ticker=Ticker(svc), reaper=Reaper(svc),
-                )
+            yield NotifyApi(
+                client=c, svc=svc, clock=clock, admin={"x-api-key": ADMIN_KEY},
+                notifier=notifier, ticker=Ticker(svc), reaper=Reaper(svc),
+            )
         finally:
             await notifier.aclose()
 
