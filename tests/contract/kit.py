@@ -12,7 +12,7 @@ from typing import Any
 
 from schedo.server.domain.lifecycle import TickPlan
 from schedo.server.domain.model import CatchUp, JobType
-from schedo.server.domain.records import ApiKey, Completion, Execution, Job, JobSpec
+from schedo.server.domain.records import ApiKey, Completion, Job, JobSpec, Run
 from schedo.server.storage.contracts import Planner
 from schedo.server.storage.db import Database
 from schedo.server.storage.migrate import migrate
@@ -118,11 +118,11 @@ class World:
             name=name, prefix=prefix, digest=digest, admin=admin, internal=False, now=T0,
         )
 
-    async def runs(self, job: Job, n: int = 1, now: datetime = T0) -> list[Execution]:
+    async def runs(self, job: Job, n: int = 1, now: datetime = T0) -> list[Run]:
         """``n`` pending manual runs of a non-blocking job, due ``now``."""
         return [await self.store.trigger(job.environment_id, job.id, now) for _ in range(n)]
 
-    async def claimed(self, job: Job, now: datetime = T0) -> Execution:
+    async def claimed(self, job: Job, now: datetime = T0) -> Run:
         """One run of ``job`` claimed (running) at ``now``."""
         run = (await self.runs(job, now=now))[0]
         got = await self.store.claim(job.environment_id, [job.name], [job.type.value], now, 1)

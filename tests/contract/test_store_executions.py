@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from schedo.server.domain.errors import Conflict, NotFound
-from schedo.server.domain.model import ExecStatus, JobStatus, JobType, Source, Trigger
+from schedo.server.domain.model import JobStatus, JobType, RunStatus, Source, Trigger
 from schedo.server.domain.records import Completion
 from tests.contract.kit import (
     FAIL,
@@ -60,7 +60,7 @@ async def test_last_run_is_the_latest_non_skipped_execution(world: World) -> Non
     assert await s.last_run(world.env, job.id) is None
     [run] = await world.runs(job)
     res = await s.tick(at(60), 10, planner({job.id: plan(at(60), next_run_at=at(120))}))
-    assert [e.status for e in res.created] == [ExecStatus.SKIPPED]  # blocked by ``run``
+    assert [e.status for e in res.created] == [RunStatus.SKIPPED]  # blocked by ``run``
     assert (await s.last_run(world.env, job.id)) == run
     assert await s.last_run(world.env2, job.id) is None  # another environment: no such job
 
@@ -74,11 +74,11 @@ async def test_trigger_creates_a_manual_run_due_now(world: World) -> None:
     assert (run.job_id, run.environment_id, run.job_code, run.job_type) == (
         job.id, world.env, "a", JobType.SDK)
     assert (run.status, run.attempt, run.trigger, run.source) == (
-        ExecStatus.PENDING, 1, Trigger.MANUAL, Source.MANUAL)
+        RunStatus.PENDING, 1, Trigger.MANUAL, Source.MANUAL)
     assert (run.due_at, run.created_at, run.metadata) == (at(7), at(7), {"k": "v"})
     assert await world.store.get_execution(world.env, run.id) == run
     again = await world.store.trigger(world.env, job.id, at(7))  # same instant: a second run
-    assert again.id != run.id and again.status == ExecStatus.PENDING
+    assert again.id != run.id and again.status == RunStatus.PENDING
 
 
 async def test_trigger_of_a_blocking_job_with_a_live_run_is_a_conflict(world: World) -> None:
@@ -106,12 +106,12 @@ async def test_complete_ends_a_running_or_a_pending_run(world: World) -> None:
     done, changed = await s.complete(world.env, running.id, OK, at(3))
     assert changed is True
     assert (done.status, done.output, done.start_time, done.end_time, done.duration) == (
-        ExecStatus.COMPLETED, "fine", T0, at(3), 3000)
+        RunStatus.COMPLETED, "fine", T0, at(3), 3000)
     assert await s.get_execution(world.env, running.id) == done
     [pending] = await world.runs(job, now=at(4))
     failed, changed = await s.complete(world.env, pending.id, FAIL, at(5))
     assert changed and (failed.status, failed.error, failed.exit_code) == (
-        ExecStatus.FAILED, "boom", 1)
+        RunStatus.FAILED, "boom", 1)
 
 
 async def test_repeating_the_outcome_of_an_ended_run_changes_nothing(world: World) -> None:
@@ -146,7 +146,7 @@ async def test_complete_of_a_run_of_another_environment_is_not_found(world: Worl
     run = await world.claimed(job)
     with pytest.raises(NotFound):
         await world.store.complete(world.env, run.id, OK, at(1))
-    assert (await world.store.get_execution(world.env2, run.id)).status == ExecStatus.RUNNING
+    assert (await world.store.get_execution(world.env2, run.id)).status == RunStatus.RUNNING
 
 
 async def test_a_failure_creates_the_retry_the_job_allows(world: World) -> None:
@@ -156,7 +156,7 @@ async def test_a_failure_creates_the_retry_the_job_allows(world: World) -> None:
     await s.complete(world.env, run.id, FAIL, at(2))
     [retry, _] = await s.list_executions(world.env, job.id, None, 10)
     assert (retry.status, retry.attempt, retry.trigger, retry.source) == (
-        ExecStatus.PENDING, 2, Trigger.RETRY, run.source)
+        RunStatus.PENDING, 2, Trigger.RETRY, run.source)
     assert retry.scheduled_for == run.scheduled_for
     assert retry.due_at > at(2)  # after the backoff
     assert (await s.get_job(world.env, job.id)).status == JobStatus.PENDING
@@ -180,10 +180,10 @@ async def test_complete_many_gives_each_report_its_own_outcome(world: World) -> 
     assert isinstance(outcomes[1], NotFound) and isinstance(outcomes[3], NotFound)
     assert isinstance(outcomes[2], Conflict)
     assert [(e.status, changed) for e, changed in (outcomes[0], outcomes[4])] == [
-        (ExecStatus.COMPLETED, True), (ExecStatus.FAILED, True)]
-    assert (await s.get_execution(world.env, first.id)).status == ExecStatus.COMPLETED
-    assert (await s.get_execution(world.env, last.id)).status == ExecStatus.FAILED
-    assert (await s.get_execution(world.env2, foreign.id)).status == ExecStatus.RUNNING
+        (RunStatus.COMPLETED, True), (RunStatus.FAILED, True)]
+    assert (await s.get_execution(world.env, first.id)).status == RunStatus.COMPLETED
+    assert (await s.get_execution(world.env, last.id)).status == RunStatus.FAILED
+    assert (await s.get_execution(world.env2, foreign.id)).status == RunStatus.RUNNING
 
 
 # -- claims -----------------------------------------------------------------------------------
@@ -199,10 +199,10 @@ async def test_claim_marks_due_pending_runs_running(world: World) -> None:
     assert [e.id for e in got] == [early.id, late.id]
     for e in got:
         assert (e.status, e.pick_up_time, e.start_time, e.run_deadline) == (
-            ExecStatus.RUNNING, at(10), at(10), at(10 + 30 + 5))
+            RunStatus.RUNNING, at(10), at(10), at(10 + 30 + 5))
         assert await s.get_execution(world.env, e.id) == e
     assert await s.claim(world.env, ["a"], SDK, at(10), 10) == []  # ``future`` is not due
-    assert (await s.get_execution(world.env, future.id)).status == ExecStatus.PENDING
+    assert (await s.get_execution(world.env, future.id)).status == RunStatus.PENDING
     assert (await s.get_job(world.env, job.id)).status == JobStatus.PENDING  # ``future``
 
 
@@ -214,7 +214,7 @@ async def test_claim_takes_at_most_limit_runs_oldest_due_first(
     second, first, third = [(await world.runs(job, now=at(t)))[0] for t in (3, 1, 5)]
     assert [e.id for e in await s.claim(world.env, ["a"], SDK, at(10), 1)] == [first.id]
     assert [e.id for e in await s.claim(world.env, ["a"], SDK, at(10), 1)] == [second.id]
-    assert (await s.get_execution(world.env, third.id)).status == ExecStatus.PENDING
+    assert (await s.get_execution(world.env, third.id)).status == RunStatus.PENDING
 
 
 async def test_claim_filters_by_environment_code_and_type(world: World) -> None:
@@ -248,7 +248,7 @@ async def test_claim_never_returns_an_execution_to_two_callers(stores: Stores) -
     assert len(ids) == len(set(ids))
     assert sorted(ids) == sorted(e.id for e in runs.created)
     for e in await world.store.list_executions(world.env, job.id, None, 100):
-        assert e.status == ExecStatus.RUNNING
+        assert e.status == RunStatus.RUNNING
 
 
 async def test_claim_with_a_revoked_key_claims_nothing(world: World) -> None:
@@ -258,7 +258,7 @@ async def test_claim_with_a_revoked_key_claims_nothing(world: World) -> None:
     [run] = await world.runs(job)
     await s.revoke_key(world.org, key.id, None, T0)
     assert await s.claim(world.env, ["a"], SDK, at(1), 10, key_id=key.id) == []
-    assert (await s.get_execution(world.env, run.id)).status == ExecStatus.PENDING
+    assert (await s.get_execution(world.env, run.id)).status == RunStatus.PENDING
     live = await world.key(world.env)
     assert [e.id for e in await s.claim(world.env, ["a"], SDK, at(1), 10, key_id=live.id)] == [
         run.id]
@@ -272,7 +272,7 @@ async def test_release_returns_running_runs_to_pending(world: World) -> None:
     released = await s.release(world.env, [run.id], at(20))
     assert [e.id for e in released] == [run.id]
     e = released[0]
-    assert (e.status, e.pick_up_time) == (ExecStatus.PENDING, None)
+    assert (e.status, e.pick_up_time) == (RunStatus.PENDING, None)
     assert e.pickup_deadline == at(20 + 30)  # a new pick-up window from ``now``
     assert await s.get_execution(world.env, run.id) == e
     assert (await s.get_job(world.env, job.id)).status == JobStatus.PENDING
@@ -324,7 +324,7 @@ async def test_claim_any_claims_every_environments_runs_with_their_webhook_targe
         (r1.id, "https://a.example.com/hook", "sig-one"),
         (r2.id, "https://b.example.com/hook", "sig-other"),
     ]
-    assert all(e.status == ExecStatus.RUNNING and e.pick_up_time == at(10) for e, _, _ in got)
+    assert all(e.status == RunStatus.RUNNING and e.pick_up_time == at(10) for e, _, _ in got)
     assert await s.claim_any([JobType.PUSH.value], at(10), 10) == []
     assert await s.earliest_due_of_types([JobType.PUSH.value]) == at(100)
 
@@ -336,4 +336,4 @@ async def test_claim_any_takes_at_most_limit_runs_oldest_due_first(
     second, first = [(await world.runs(job, now=at(t)))[0] for t in (3, 1)]
     got = await world.store.claim_any([JobType.PUSH.value], at(10), 1)
     assert [e.id for e, _, _ in got] == [first.id]
-    assert (await world.store.get_execution(world.env, second.id)).status == ExecStatus.PENDING
+    assert (await world.store.get_execution(world.env, second.id)).status == RunStatus.PENDING

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 
-from schedo.server.domain.model import ExecStatus
-from schedo.server.domain.records import Completion, Execution
+from schedo.server.domain.model import RunStatus
+from schedo.server.domain.records import Completion, Run
 from schedo.server.storage.contracts import Notification
 from tests.contract.kit import (
     FAIL,
@@ -23,7 +23,7 @@ HOOK = "https://alerts.example.com/schedo"
 
 
 async def ended(world: World, name: str, report: Completion = FAIL, env: int | None = None,
-                now: datetime = T0, **spec: object) -> Execution:
+                now: datetime = T0, **spec: object) -> Run:
     """A run of job ``name`` (created if needed) claimed at ``now`` and ended a second later."""
     s = world.store
     job = await s.get_job_by_name(env or world.env, name) or await world.job(name, env=env,
@@ -223,4 +223,4 @@ async def test_list_notifications_is_newest_first_and_never_another_organisation
     [theirs] = await s.list_notifications(world.other_org, 10)
     assert theirs.notification.job_name == "theirs"
     assert {r.notification.environment_id for r in listed} == {world.env, world.env2}
-    assert all(r.notification.execution_status == ExecStatus.FAILED.value for r in listed)
+    assert all(r.notification.execution_status == RunStatus.FAILED.value for r in listed)

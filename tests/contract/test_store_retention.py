@@ -7,7 +7,7 @@ import asyncio
 
 from sqlalchemy import func, select
 
-from schedo.server.domain.model import ExecStatus
+from schedo.server.domain.model import RunStatus
 from schedo.server.storage.schema import notification_deliveries
 from tests.contract.kit import FAIL, OK, T0, Stores, World, at, build_world, plan, planner
 
@@ -52,9 +52,9 @@ async def test_prune_executions_keeps_live_runs_and_each_jobs_latest_ones(world:
     assert res.done is True
     assert res.next_after_id == max(theirs)
     assert await _ids(world, world.env, a.id) == [r3.id, s2.id]
-    assert s1.status == ExecStatus.SKIPPED
-    assert (await s.get_execution(world.env, live_pending.id)).status == ExecStatus.PENDING
-    assert (await s.get_execution(world.env, running.id)).status == ExecStatus.RUNNING
+    assert s1.status == RunStatus.SKIPPED
+    assert (await s.get_execution(world.env, live_pending.id)).status == RunStatus.PENDING
+    assert (await s.get_execution(world.env, running.id)).status == RunStatus.RUNNING
     assert await _ids(world, world.other_env, t_job) == [theirs[1]]
 
 

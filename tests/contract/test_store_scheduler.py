@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from schedo.server.domain.model import ExecStatus, JobStatus, JobType, Source, Trigger
+from schedo.server.domain.model import JobStatus, JobType, RunStatus, Source, Trigger
 from tests.contract.kit import FAIL, T0, Stores, World, at, build_world, plan, planner
 
 SDK = [JobType.SDK.value]
@@ -32,7 +32,7 @@ async def test_tick_creates_the_planned_runs_of_due_jobs(world: World) -> None:
     assert res.jobs == 1
     [run] = res.created
     assert (run.job_id, run.status, run.source, run.trigger, run.attempt) == (
-        job.id, ExecStatus.PENDING, Source.SCHEDULE, Trigger.SCHEDULE, 1)
+        job.id, RunStatus.PENDING, Source.SCHEDULE, Trigger.SCHEDULE, 1)
     assert (run.scheduled_for, run.due_at, run.pickup_deadline, run.created_at) == (
         T0, T0, at(30), at(1))
     assert run.metadata == {"m": 1}
@@ -119,12 +119,12 @@ async def test_tick_skips_a_blocking_jobs_run_while_its_previous_one_is_live(
         free.id: plan(T0, next_run_at=at(60)),
     }))
     got = {(e.job_code, e.scheduled_for): e for e in res.created}
-    assert got["blocked", T0].status == ExecStatus.SKIPPED
+    assert got["blocked", T0].status == RunStatus.SKIPPED
     assert "previous run" in (got["blocked", T0].error or "")
     assert got["blocked", T0].end_time == T0
-    assert got["twice", at(-60)].status == ExecStatus.PENDING
-    assert got["twice", T0].status == ExecStatus.SKIPPED  # a second run in the same batch
-    assert got["free", T0].status == ExecStatus.PENDING
+    assert got["twice", at(-60)].status == RunStatus.PENDING
+    assert got["twice", T0].status == RunStatus.SKIPPED  # a second run in the same batch
+    assert got["free", T0].status == RunStatus.PENDING
     assert (await s.get_job(world.env, blocked.id)).last_run_at == at(-5)
 
 
@@ -137,7 +137,7 @@ async def test_tick_records_missed_ticks_and_opens_late_runs_window_from_now(
         at(-300), T0, caught_up=[at(-300)], skipped_at=at(-600),
         skipped_error="missed 1 scheduled run(s)", next_run_at=at(300))}))
     got = {e.scheduled_for: e for e in res.created}
-    assert (got[at(-600)].status, got[at(-600)].error) == (ExecStatus.SKIPPED,
+    assert (got[at(-600)].status, got[at(-600)].error) == (RunStatus.SKIPPED,
                                                            "missed 1 scheduled run(s)")
     assert got[at(-300)].pickup_deadline == at(35)  # caught up: window counted from now
     assert got[T0].pickup_deadline == at(30)
@@ -156,14 +156,14 @@ async def test_expire_overdue_expires_runs_past_their_deadlines(world: World) ->
     assert await s.overdue_ids(at(30)) == []
     assert await s.overdue_ids(at(32)) == [unpicked.id]
     [first] = await s.expire_overdue(at(32))
-    assert (first.id, first.status, first.end_time) == (unpicked.id, ExecStatus.EXPIRED, at(32))
+    assert (first.id, first.status, first.end_time) == (unpicked.id, RunStatus.EXPIRED, at(32))
     assert "not picked up" in (first.error or "")
     assert await s.overdue_ids(at(36)) == [running.id]
     [second] = await s.expire_overdue(at(36))
-    assert (second.id, second.status) == (running.id, ExecStatus.EXPIRED)
+    assert (second.id, second.status) == (running.id, RunStatus.EXPIRED)
     assert "no result reported" in (second.error or "")
     assert await s.get_execution(world.env, running.id) == second
-    assert (await s.get_execution(world.env, fresh.id)).status == ExecStatus.PENDING
+    assert (await s.get_execution(world.env, fresh.id)).status == RunStatus.PENDING
     assert await s.expire_overdue(at(36)) == []
     assert (await s.get_job(world.env, job.id)).status == JobStatus.PENDING  # ``fresh``
 
@@ -175,7 +175,7 @@ async def test_expire_overdue_creates_the_retry_and_updates_the_job(world: World
     [expired] = await s.expire_overdue(at(31))
     [retry, _] = await s.list_executions(world.env, job.id, None, 10)
     assert (retry.attempt, retry.trigger, retry.status, retry.scheduled_for) == (
-        2, Trigger.RETRY, ExecStatus.PENDING, run.scheduled_for)
+        2, Trigger.RETRY, RunStatus.PENDING, run.scheduled_for)
     assert retry.due_at > at(31)
     after = await s.get_job(world.env, job.id)
     assert (after.status, after.retry_count) == (JobStatus.PENDING, 1)
@@ -193,7 +193,7 @@ async def test_expire_overdue_leaves_deadlines_before_held_before(world: World) 
     [recent] = await world.runs(job, now=at(100))  # deadline T0 + 130 s
     assert await s.overdue_ids(at(200), held_before=at(120)) == [recent.id]
     assert [e.id for e in await s.expire_overdue(at(200), held_before=at(120))] == [recent.id]
-    assert (await s.get_execution(world.env, old.id)).status == ExecStatus.PENDING
+    assert (await s.get_execution(world.env, old.id)).status == RunStatus.PENDING
     assert await s.earliest_deadline(not_before=at(120)) is None
     assert await s.earliest_deadline() == at(30)
 
@@ -207,8 +207,8 @@ async def test_expire_overdue_leaves_skipped_ids_alone_and_takes_only_those_aske
     assert sorted(await s.overdue_ids(at(60), skip=[a.id])) == [b.id, c.id]
     assert [e.id for e in await s.expire_overdue(at(60), skip=[a.id], only=[a.id, b.id])] == [
         b.id]
-    assert (await s.get_execution(world.env, a.id)).status == ExecStatus.PENDING
-    assert (await s.get_execution(world.env, c.id)).status == ExecStatus.PENDING
+    assert (await s.get_execution(world.env, a.id)).status == RunStatus.PENDING
+    assert (await s.get_execution(world.env, c.id)).status == RunStatus.PENDING
     assert len(await s.overdue_ids(at(60), limit=1)) == 1
 
 

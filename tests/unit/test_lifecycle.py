@@ -19,15 +19,15 @@ from schedo.server.domain.model import (
     TERMINAL,
     TRANSITIONS,
     CatchUp,
-    ExecStatus,
     Health,
     JobStatus,
     JobType,
     NoticeKind,
+    RunStatus,
     Source,
     Trigger,
 )
-from schedo.server.domain.records import Completion, Execution, Job
+from schedo.server.domain.records import Completion, Job, Run
 
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -44,7 +44,7 @@ def job(**kw: object) -> Job:
     return Job(**base)  # type: ignore[arg-type]
 
 
-def run(status: ExecStatus = ExecStatus.PENDING, **kw: object) -> Execution:
+def run(status: RunStatus = RunStatus.PENDING, **kw: object) -> Run:
     base = dict(
         id=41, job_id=7, environment_id=1, job_code="nightly", job_type=JobType.SDK,
         status=status, source=Source.SCHEDULE, scheduled_for=T0, attempt=1,
@@ -54,17 +54,17 @@ def run(status: ExecStatus = ExecStatus.PENDING, **kw: object) -> Execution:
         metadata={"team": "data"}, created_at=T0,
     )
     base.update(kw)
-    return Execution(**base)  # type: ignore[arg-type]
+    return Run(**base)  # type: ignore[arg-type]
 
 
-STATUSES = st.sampled_from(list(ExecStatus))
+STATUSES = st.sampled_from(list(RunStatus))
 
 
 # -- the state machine ---------------------------------------------------------------------
 
 
 @given(old=STATUSES, new=STATUSES)
-def test_transition_follows_the_table(old: ExecStatus, new: ExecStatus) -> None:
+def test_transition_follows_the_table(old: RunStatus, new: RunStatus) -> None:
     if new in TRANSITIONS[old]:
         assert lifecycle.transition(run(old), new).status is new
     else:
@@ -88,12 +88,12 @@ def test_terminal_states_never_change() -> None:
 )
 def test_end_run_properties(success: bool, picked: int, took: int, again: bool) -> None:
     start = T0 + timedelta(seconds=picked)
-    ex = run(ExecStatus.RUNNING, pick_up_time=start, start_time=start)
+    ex = run(RunStatus.RUNNING, pick_up_time=start, start_time=start)
     end = start + timedelta(milliseconds=took)
     done, changed = lifecycle.end_run(ex, Completion(success=success, output="o",
                                                      end_time=end), end)
     assert changed
-    assert done.status is (ExecStatus.COMPLETED if success else ExecStatus.FAILED)
+    assert done.status is (RunStatus.COMPLETED if success else RunStatus.FAILED)
     assert done.start_time is not None and done.end_time is not None
     assert done.start_time <= done.end_time and done.duration is not None
     assert done.duration == int((done.end_time - done.start_time).total_seconds() * 1000) >= 0
@@ -116,10 +116,10 @@ def test_a_report_before_the_claim_uses_the_due_time_as_start() -> None:
 def test_expiry_says_which_deadline_was_missed() -> None:
     now = T0 + timedelta(minutes=5)
     unclaimed = lifecycle.expire(run(timeout_seconds=300), now)
-    assert unclaimed.status is ExecStatus.EXPIRED and unclaimed.end_time == now
+    assert unclaimed.status is RunStatus.EXPIRED and unclaimed.end_time == now
     assert unclaimed.error == ("expired: not picked up within 60s of becoming due "
                                "(no worker connected?)")
-    claimed = lifecycle.expire(run(ExecStatus.RUNNING, pick_up_time=T0), now)
+    claimed = lifecycle.expire(run(RunStatus.RUNNING, pick_up_time=T0), now)
     assert claimed.error == "expired: no result reported within timeout (30s + 5s grace)"
     for s in TERMINAL:
         with pytest.raises(Conflict):
@@ -128,14 +128,14 @@ def test_expiry_says_which_deadline_was_missed() -> None:
 
 def test_release_gives_a_claimed_run_back_with_a_new_window() -> None:
     now = T0 + timedelta(seconds=20)
-    held = run(ExecStatus.RUNNING, pick_up_time=T0, start_time=T0,
+    held = run(RunStatus.RUNNING, pick_up_time=T0, start_time=T0,
                run_deadline=T0 + timedelta(seconds=35))
     back = lifecycle.release(held, now)
-    assert back.status is ExecStatus.PENDING
+    assert back.status is RunStatus.PENDING
     assert (back.pick_up_time, back.start_time, back.run_deadline) == (None, None, None)
     assert back.pickup_deadline == now + timedelta(seconds=30)
     with pytest.raises(Conflict):
-        lifecycle.release(run(ExecStatus.COMPLETED), now)
+        lifecycle.release(run(RunStatus.COMPLETED), now)
 
 
 # -- retries ---------------------------------------------------------------------------------
@@ -143,17 +143,17 @@ def test_release_gives_a_claimed_run_back_with_a_new_window() -> None:
 
 @given(attempt=st.integers(1, 12), retries=st.integers(0, 12), status=STATUSES,
        seed=st.integers(0, 2**32))
-def test_retry_of_properties(attempt: int, retries: int, status: ExecStatus, seed: int) -> None:
+def test_retry_of_properties(attempt: int, retries: int, status: RunStatus, seed: int) -> None:
     ended = run(status, attempt=attempt, source=Source.MANUAL, metadata={"at": "run time"})
     now = T0 + timedelta(hours=1)
     d = lifecycle.retry_of(ended, job(max_retries=retries), now, random.Random(seed))
-    if status not in (ExecStatus.FAILED, ExecStatus.EXPIRED) or attempt > retries:
+    if status not in (RunStatus.FAILED, RunStatus.EXPIRED) or attempt > retries:
         assert d is None
         return
     assert d is not None
     assert (d.attempt, d.trigger, d.source, d.scheduled_for) == (
         attempt + 1, Trigger.RETRY, Source.MANUAL, T0)
-    assert d.status is ExecStatus.PENDING and d.metadata == {"at": "run time"}
+    assert d.status is RunStatus.PENDING and d.metadata == {"at": "run time"}
     base = min(10 * 2 ** (attempt - 1), 600)
     assert base * 0.8 <= (d.due_at - now).total_seconds() <= base * 1.2
     assert d.pickup_deadline == d.due_at + timedelta(seconds=30)
@@ -174,7 +174,7 @@ def test_health_turns_alternate_and_wait_for_the_last_attempt(
     health: Health | None = None
     notices: list[NoticeKind] = []
     for ok, attempt in outcomes:
-        ex = run(ExecStatus.COMPLETED if ok else ExecStatus.FAILED, attempt=attempt)
+        ex = run(RunStatus.COMPLETED if ok else RunStatus.FAILED, attempt=attempt)
         turn = lifecycle.health_turn(ex, health, muted, retries)
         if not ok and attempt <= retries:
             assert turn is None
@@ -195,11 +195,11 @@ def test_health_turns_alternate_and_wait_for_the_last_attempt(
 
 
 def test_retry_then_success_turns_nothing_and_retry_then_failure_turns_once() -> None:
-    first = run(ExecStatus.FAILED, attempt=1)
+    first = run(RunStatus.FAILED, attempt=1)
     assert lifecycle.health_turn(first, Health.OK, False, 1) is None
-    ok = run(ExecStatus.COMPLETED, attempt=2)
+    ok = run(RunStatus.COMPLETED, attempt=2)
     assert lifecycle.health_turn(ok, Health.OK, False, 1) is None
-    bad = run(ExecStatus.EXPIRED, attempt=2)
+    bad = run(RunStatus.EXPIRED, attempt=2)
     assert lifecycle.health_turn(bad, Health.OK, False, 1) == lifecycle.Turn(
         Health.FAILING, NoticeKind.FAILING)
 
@@ -219,8 +219,8 @@ def test_tick_runs_properties(n: int, blocking: bool, active: bool, caught: int,
                     next_run_at=now + timedelta(minutes=1))
     j = job(blocking=blocking)
     out = lifecycle.tick_runs(j, plan, now, active)
-    pending = [d for d in out.runs if d.status is ExecStatus.PENDING]
-    skips = [d for d in out.runs if d.status is ExecStatus.SKIPPED]
+    pending = [d for d in out.runs if d.status is RunStatus.PENDING]
+    skips = [d for d in out.runs if d.status is RunStatus.SKIPPED]
     assert len(out.runs) == n + (1 if skipped else 0)
     if blocking:
         assert len(pending) == (0 if active else min(n, 1))
@@ -251,6 +251,6 @@ def test_manual_runs_are_keyed_by_distinct_instants_and_blocking_refuses() -> No
 
 
 def test_job_mirror_ignores_skipped_runs() -> None:
-    assert lifecycle.job_mirror(run(ExecStatus.SKIPPED)) is None
-    assert lifecycle.job_mirror(run(ExecStatus.EXPIRED, attempt=3)) == (JobStatus.FAILED, 2)
-    assert lifecycle.job_mirror(replace(run(ExecStatus.RUNNING))) == (JobStatus.RUNNING, 0)
+    assert lifecycle.job_mirror(run(RunStatus.SKIPPED)) is None
+    assert lifecycle.job_mirror(run(RunStatus.EXPIRED, attempt=3)) == (JobStatus.FAILED, 2)
+    assert lifecycle.job_mirror(replace(run(RunStatus.RUNNING))) == (JobStatus.RUNNING, 0)

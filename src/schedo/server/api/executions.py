@@ -1,4 +1,4 @@
-"""Execution routes: history and completion (the worker pull routes live in pull.py)."""
+"""Run routes: history and completion (the worker pull routes live in pull.py)."""
 
 from __future__ import annotations
 

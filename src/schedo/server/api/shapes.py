@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..domain.records import ApiKey, Environment, Execution, Job, Organization
+from ..domain.records import ApiKey, Environment, Job, Organization, Run
 from ..domain.timefmt import format_duration, rfc3339
 from ..services.keys import shown_prefix
 
@@ -136,7 +136,7 @@ def job(j: Job) -> dict[str, Any]:
     }
 
 
-def execution(e: Execution) -> dict[str, Any]:
+def execution(e: Run) -> dict[str, Any]:
     return {
         "id": e.id,
         "job_id": e.job_id,

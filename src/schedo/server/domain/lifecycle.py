@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .errors import Conflict
-from .model import ExecStatus, Health, JobStatus, NoticeKind, Source, Trigger, can_transition
+from .model import Health, JobStatus, NoticeKind, RunStatus, Source, Trigger, can_transition
 from .policies import (
     PICKUP_WINDOW_CAP_SECONDS,
     RUN_GRACE_SECONDS,
@@ -28,7 +28,7 @@ from .policies import (
     retry_delay,
     will_retry,
 )
-from .records import Completion, Execution, Job
+from .records import Completion, Job, Run
 from .timefmt import from_ms, to_ms
 
 BLOCKED_ERROR = "skipped: the previous run of this blocking job is still pending or running"
@@ -37,7 +37,7 @@ BLOCKED_ERROR = "skipped: the previous run of this blocking job is still pending
 # -- the state machine ---------------------------------------------------------------------
 
 
-def transition(ex: Execution, new: ExecStatus, **changes: Any) -> Execution:
+def transition(ex: Run, new: RunStatus, **changes: Any) -> Run:
     """``ex`` in state ``new`` (with ``changes``); Conflict if the table forbids it."""
     if not can_transition(ex.status, new):
         raise Conflict(
@@ -55,7 +55,7 @@ class RunDraft:
     skipped ones are ended at once."""
 
     job: Job
-    status: ExecStatus
+    status: RunStatus
     source: Source
     scheduled_for: datetime
     attempt: int
@@ -71,7 +71,7 @@ class RunDraft:
 def draft(
     job: Job,
     *,
-    status: ExecStatus,
+    status: RunStatus,
     source: Source,
     scheduled_for: datetime,
     trigger: Trigger,
@@ -84,7 +84,7 @@ def draft(
 ) -> RunDraft:
     """A new run of ``job``. Its pick-up window starts at ``due_at`` unless ``window_from``
     says otherwise (a caught-up tick: when it was created)."""
-    live = status is ExecStatus.PENDING
+    live = status is RunStatus.PENDING
     return RunDraft(
         job=job, status=status, source=source, scheduled_for=scheduled_for, attempt=attempt,
         trigger=trigger, due_at=due_at,
@@ -135,17 +135,17 @@ def tick_runs(job: Job, plan: TickPlan, now: datetime, active: bool) -> TickOutc
     last_pending: datetime | None = None
     for t in plan.run:
         if job.blocking and active:
-            runs.append(draft(job, status=ExecStatus.SKIPPED, source=Source.SCHEDULE,
+            runs.append(draft(job, status=RunStatus.SKIPPED, source=Source.SCHEDULE,
                               scheduled_for=t, trigger=Trigger.SCHEDULE, due_at=t, now=now,
                               error=BLOCKED_ERROR))
             continue
-        runs.append(draft(job, status=ExecStatus.PENDING, source=Source.SCHEDULE,
+        runs.append(draft(job, status=RunStatus.PENDING, source=Source.SCHEDULE,
                           scheduled_for=t, trigger=Trigger.SCHEDULE, due_at=t, now=now,
                           window_from=now if t in late else None))
         last_pending = t
         active = active or job.blocking
     if plan.skipped_at is not None:
-        runs.append(draft(job, status=ExecStatus.SKIPPED, source=Source.SCHEDULE,
+        runs.append(draft(job, status=RunStatus.SKIPPED, source=Source.SCHEDULE,
                           scheduled_for=plan.skipped_at, trigger=Trigger.SCHEDULE,
                           due_at=plan.skipped_at, now=now, error=plan.skipped_error))
     return TickOutcome(
@@ -168,18 +168,18 @@ def manual_run(job: Job, last_manual: datetime | None, now: datetime, active: bo
         )
     instant = now if last_manual is None or last_manual < now else (
         last_manual + timedelta(milliseconds=1))
-    return draft(job, status=ExecStatus.PENDING, source=Source.MANUAL, scheduled_for=instant,
+    return draft(job, status=RunStatus.PENDING, source=Source.MANUAL, scheduled_for=instant,
                  trigger=Trigger.MANUAL, due_at=now, now=now)
 
 
 # -- ends ----------------------------------------------------------------------------------
 
 
-def end_run(ex: Execution, report: Completion, now: datetime) -> tuple[Execution, bool]:
+def end_run(ex: Run, report: Completion, now: datetime) -> tuple[Run, bool]:
     """The execution as a report ends it, and whether anything changed. An ended execution:
     the same outcome again -> (it, False), harmless; another -> Conflict. Times are kept at
     the store's millisecond precision; a start after the end is moved to the end."""
-    want = ExecStatus.COMPLETED if report.success else ExecStatus.FAILED
+    want = RunStatus.COMPLETED if report.success else RunStatus.FAILED
     if ex.status.terminal:
         if ex.status is want:
             return ex, False
@@ -198,7 +198,7 @@ def end_run(ex: Execution, report: Completion, now: datetime) -> tuple[Execution
     return done, True
 
 
-def expiry_reason(ex: Execution) -> str:
+def expiry_reason(ex: Run) -> str:
     """Why a live run expires, in the words the user reads on it."""
     if ex.pick_up_time is None:
         window = min(ex.timeout_seconds, PICKUP_WINDOW_CAP_SECONDS)
@@ -208,29 +208,29 @@ def expiry_reason(ex: Execution) -> str:
             f"({ex.timeout_seconds}s + {RUN_GRACE_SECONDS}s grace)")
 
 
-def expire(ex: Execution, now: datetime) -> Execution:
+def expire(ex: Run, now: datetime) -> Run:
     """A live run past its deadline, expired with its reason."""
-    return transition(ex, ExecStatus.EXPIRED, end_time=now, error=expiry_reason(ex))
+    return transition(ex, RunStatus.EXPIRED, end_time=now, error=expiry_reason(ex))
 
 
-def release(ex: Execution, now: datetime) -> Execution:
+def release(ex: Run, now: datetime) -> Run:
     """A claimed run that reached no one, pending again with a new pick-up window."""
-    return transition(ex, ExecStatus.PENDING, pick_up_time=None, start_time=None,
+    return transition(ex, RunStatus.PENDING, pick_up_time=None, start_time=None,
                       run_deadline=None,
                       pickup_deadline=pickup_deadline(now, ex.timeout_seconds))
 
 
-def retry_of(ex: Execution, job: Job, now: datetime,
+def retry_of(ex: Run, job: Job, now: datetime,
              rng: random.Random | None = None) -> RunDraft | None:
     """The next attempt of a failed or expired run, due after the backoff, if the job still
     allows one (None otherwise). Same tick (source, instant), attempt + 1, trigger "retry",
     the ended attempt's metadata."""
-    if ex.status not in (ExecStatus.FAILED, ExecStatus.EXPIRED):
+    if ex.status not in (RunStatus.FAILED, RunStatus.EXPIRED):
         return None
     if not will_retry(ex.attempt, job.max_retries):
         return None
     due = now + timedelta(seconds=retry_delay(ex.attempt, rng))
-    return draft(job, status=ExecStatus.PENDING, source=Source(ex.source),
+    return draft(job, status=RunStatus.PENDING, source=Source(ex.source),
                  scheduled_for=ex.scheduled_for, attempt=ex.attempt + 1,
                  trigger=Trigger.RETRY, due_at=due, now=now, metadata=ex.metadata)
 
@@ -248,16 +248,16 @@ class Turn:
 
 
 def health_turn(
-    ex: Execution, health: Health | None, muted: bool, max_retries: int
+    ex: Run, health: Health | None, muted: bool, max_retries: int
 ) -> Turn | None:
     """A job turns *failing* on a failed or expired run when it was not failing (after a
     success, or its first run ever), and *recovered* on a completed run while failing: one
     notice per turn, none per run (SPEC 4). A failed or expired attempt that will be retried
     is not the run's last word and turns nothing, so a retry that succeeds sends nothing.
     None when the health does not change."""
-    if ex.status not in (ExecStatus.COMPLETED, ExecStatus.FAILED, ExecStatus.EXPIRED):
+    if ex.status not in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.EXPIRED):
         return None
-    failing = ex.status is not ExecStatus.COMPLETED
+    failing = ex.status is not RunStatus.COMPLETED
     if failing and will_retry(ex.attempt, max_retries):
         return None
     new = Health.FAILING if failing else Health.OK
@@ -270,9 +270,9 @@ def health_turn(
     return Turn(health=new, notice=None if muted else notice)
 
 
-def job_mirror(ex: Execution) -> tuple[JobStatus, int] | None:
+def job_mirror(ex: Run) -> tuple[JobStatus, int] | None:
     """The (status, retry_count) an ended or released run gives its job while it is the
     job's latest non-skipped run; None for skipped runs, which never drive the status."""
-    if ex.status is ExecStatus.SKIPPED:
+    if ex.status is RunStatus.SKIPPED:
         return None
     return ex.status.job_status, ex.attempt - 1

@@ -21,7 +21,7 @@ class JobStatus(StrEnum):
     FAILED = "failed"
 
 
-class ExecStatus(StrEnum):
+class RunStatus(StrEnum):
     PENDING = "pending"
     RUNNING = "running"
     COMPLETED = "completed"
@@ -36,9 +36,9 @@ class ExecStatus(StrEnum):
     @property
     def job_status(self) -> JobStatus:
         """The job status an execution in this state gives its job (expired counts as failed)."""
-        if self is ExecStatus.EXPIRED:
+        if self is RunStatus.EXPIRED:
             return JobStatus.FAILED
-        if self is ExecStatus.SKIPPED:  # skipped runs never drive the job status
+        if self is RunStatus.SKIPPED:  # skipped runs never drive the job status
             raise ValueError("skipped executions do not set the job status")
         return JobStatus(self.value)
 
@@ -79,27 +79,27 @@ class CatchUp(StrEnum):
 
 
 TERMINAL = frozenset(
-    {ExecStatus.COMPLETED, ExecStatus.FAILED, ExecStatus.SKIPPED, ExecStatus.EXPIRED}
+    {RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.SKIPPED, RunStatus.EXPIRED}
 )
-ACTIVE = frozenset({ExecStatus.PENDING, ExecStatus.RUNNING})
+ACTIVE = frozenset({RunStatus.PENDING, RunStatus.RUNNING})
 
 # The execution state machine (domain/lifecycle.py goes through it). Terminal states never
 # change again. pending -> completed/failed: a report may come before the claim (a push
 # receiver, a worker that saw the run in a listing). running -> pending: a claimed run that
 # reached no worker (its stream broke before it was sent) is given back.
-TRANSITIONS: dict[ExecStatus, frozenset[ExecStatus]] = {
-    ExecStatus.PENDING: frozenset(
-        {ExecStatus.RUNNING, ExecStatus.COMPLETED, ExecStatus.FAILED, ExecStatus.EXPIRED}
+TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
+    RunStatus.PENDING: frozenset(
+        {RunStatus.RUNNING, RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.EXPIRED}
     ),
-    ExecStatus.RUNNING: frozenset(
-        {ExecStatus.COMPLETED, ExecStatus.FAILED, ExecStatus.EXPIRED, ExecStatus.PENDING}
+    RunStatus.RUNNING: frozenset(
+        {RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.EXPIRED, RunStatus.PENDING}
     ),
-    ExecStatus.COMPLETED: frozenset(),
-    ExecStatus.FAILED: frozenset(),
-    ExecStatus.SKIPPED: frozenset(),
-    ExecStatus.EXPIRED: frozenset(),
+    RunStatus.COMPLETED: frozenset(),
+    RunStatus.FAILED: frozenset(),
+    RunStatus.SKIPPED: frozenset(),
+    RunStatus.EXPIRED: frozenset(),
 }
 
 
-def can_transition(old: ExecStatus, new: ExecStatus) -> bool:
+def can_transition(old: RunStatus, new: RunStatus) -> bool:
     return new in TRANSITIONS[old]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .model import CatchUp, ExecStatus, JobStatus, JobType, Source, Trigger
+from .model import CatchUp, JobStatus, JobType, RunStatus, Source, Trigger
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,13 +83,13 @@ class Job:
 
 
 @dataclass(frozen=True, slots=True)
-class Execution:
+class Run:
     id: int
     job_id: int
     environment_id: int
     job_code: str
     job_type: JobType
-    status: ExecStatus
+    status: RunStatus
     source: Source
     scheduled_for: datetime
     attempt: int

@@ -37,8 +37,8 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..domain.model import ExecStatus, JobType
-from ..domain.records import Execution
+from ..domain.model import JobType, RunStatus
+from ..domain.records import Run
 from ..storage.contracts import StatsStore
 
 log = logging.getLogger("schedo.metrics")
@@ -141,13 +141,13 @@ class Metrics:
             self.pruned.labels(table)
 
     # -- hooks ------------------------------------------------------------------------------
-    def ticks_created(self, created: Iterable[Execution]) -> None:
+    def ticks_created(self, created: Iterable[Run]) -> None:
         for e in created:
             self.ticks.labels(e.status.value).inc()
-            if e.status is ExecStatus.SKIPPED:
+            if e.status is RunStatus.SKIPPED:
                 self.ended.labels(e.job_type.value, "skipped").inc()
 
-    def runs_claimed(self, claimed: Iterable[Execution]) -> None:
+    def runs_claimed(self, claimed: Iterable[Run]) -> None:
         for e in claimed:
             t = e.job_type.value
             self.claimed.labels(t, e.trigger.value).inc()
@@ -155,7 +155,7 @@ class Metrics:
                 late = (e.pick_up_time - e.due_at).total_seconds()
                 self.lateness.labels(t).observe(max(0.0, late))
 
-    def runs_ended(self, ended: Iterable[Execution]) -> None:
+    def runs_ended(self, ended: Iterable[Run]) -> None:
         for e in ended:
             if e.status.terminal:
                 self.ended.labels(e.job_type.value, e.status.value).inc()

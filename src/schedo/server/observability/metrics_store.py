@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from ..domain.errors import Conflict, NotFound
-from ..domain.records import Completion, Execution
+from ..domain.records import Completion, Run
 from ..push.http import DeliveryResult, OutboundClient
 from ..storage.contracts import DueDelivery, Planner, PruneBatch, TickResult
 from ..storage.db import Database
@@ -48,21 +48,21 @@ class MeteredStore(SqlStore):
         now: datetime,
         limit: int,
         key_id: int | None = None,
-    ) -> list[Execution]:
+    ) -> list[Run]:
         got = await super().claim(env_id, codes, types, now, limit, key_id)
         self.metrics.runs_claimed(got)
         return got
 
     async def claim_any(
         self, types: Sequence[str], now: datetime, limit: int
-    ) -> list[tuple[Execution, str | None, str]]:
+    ) -> list[tuple[Run, str | None, str]]:
         got = await super().claim_any(types, now, limit)
         self.metrics.runs_claimed(e for e, _, _ in got)
         return got
 
     async def complete_many(
         self, env_id: int, reports: Sequence[tuple[int, Completion]], now: datetime
-    ) -> list[tuple[int, tuple[Execution, bool] | NotFound | Conflict]]:
+    ) -> list[tuple[int, tuple[Run, bool] | NotFound | Conflict]]:
         out = await super().complete_many(env_id, reports, now)
         self.metrics.runs_ended(
             r[0] for _, r in out if isinstance(r, tuple) and r[1]
@@ -76,7 +76,7 @@ class MeteredStore(SqlStore):
         held_before: datetime | None = None,
         skip: Collection[int] = (),
         only: Sequence[int] | None = None,
-    ) -> list[Execution]:
+    ) -> list[Run]:
         got = await super().expire_overdue(now, held_before=held_before, skip=skip, only=only)
         self.metrics.runs_ended(got)
         return got

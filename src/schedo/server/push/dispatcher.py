@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from ..domain.errors import Conflict, NotFound
-from ..domain.records import Completion, Execution
+from ..domain.records import Completion, Run
 from ..domain.timefmt import rfc3339, to_ms
 from ..runtime.loop import run_loop, seconds_until
 from ..services import push, runs
@@ -30,12 +30,12 @@ ERROR_EXCERPT = 512
 LOCKED_ELSEWHERE_WAIT = 0.05  # due but not claimable here (locked by another process)
 
 
-def webhook_id(ex: Execution) -> str:
+def webhook_id(ex: Run) -> str:
     """Stable across the retries of one tick (Standard Webhooks idempotency key)."""
     return f"msg_{ex.job_id}_{ex.source}_{to_ms(ex.scheduled_for)}"
 
 
-def payload(ex: Execution) -> dict[str, Any]:
+def payload(ex: Run) -> dict[str, Any]:
     return {
         "execution_id": ex.id,
         "job_id": ex.job_id,
@@ -91,7 +91,7 @@ class Dispatcher:
         self.in_flight.discard(task)
         self._slot_freed.set()
 
-    async def deliver(self, ex: Execution, url: str | None, secret: str) -> None:
+    async def deliver(self, ex: Run, url: str | None, secret: str) -> None:
         if not url:
             await self._record(ex, Completion(success=False, error="job has no webhook_url"))
             return
@@ -110,7 +110,7 @@ class Dispatcher:
         if done is not None:
             await self._record(ex, done)
 
-    async def _record(self, ex: Execution, report: Completion) -> None:
+    async def _record(self, ex: Run, report: Completion) -> None:
         try:
             await runs.complete_one(self.svc, ex.environment_id, ex.id, report)
         except (Conflict, NotFound) as exc:  # expired meanwhile, or the job was deleted

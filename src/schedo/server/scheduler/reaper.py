@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from ..domain.records import Execution
+from ..domain.records import Run
 from ..runtime.loop import run_loop, seconds_until
 from ..services import scheduling
 from ..services.context import Services
@@ -39,8 +39,8 @@ class Reaper:
         """Deadlines earlier than this are held at ``now`` (None: none are)."""
         return self.started_at if now < self.resume_at else None
 
-    async def reap_once(self, now: datetime) -> list[Execution]:
-        expired: list[Execution] = []
+    async def reap_once(self, now: datetime) -> list[Run]:
+        expired: list[Run] = []
         held = self.held_before(now)
         while True:
             try:
@@ -58,7 +58,7 @@ class Reaper:
             log.info("runs.expired count=%d", len(expired))
         return expired
 
-    async def _one_by_one(self, now: datetime, held: datetime | None) -> list[Execution]:
+    async def _one_by_one(self, now: datetime, held: datetime | None) -> list[Run]:
         svc, out = self.svc, []
         skip = self.aside.ids(now)
         for run_id in await scheduling.overdue_ids(svc, now, held_before=held, skip=skip):

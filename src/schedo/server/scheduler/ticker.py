@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from ..domain.lifecycle import TickPlan
-from ..domain.model import ExecStatus
+from ..domain.model import RunStatus
 from ..domain.policies import plan_ticks
-from ..domain.records import Execution, Job
+from ..domain.records import Job, Run
 from ..domain.schedules import for_job
 from ..runtime.loop import run_loop, seconds_until
 from ..services import scheduling
@@ -76,9 +76,9 @@ class Ticker:
         planned.append(job)
         return plan_job(job, now, self.grace)
 
-    def _announce(self, made: Sequence[Execution]) -> int:
+    def _announce(self, made: Sequence[Run]) -> int:
         """Count (and log) the new pending runs; scheduling.tick woke their pullers."""
-        pending = [e for e in made if e.status is ExecStatus.PENDING]
+        pending = [e for e in made if e.status is RunStatus.PENDING]
         if pending:
             log.debug("tick.created count=%d", len(pending))
         return len(pending)

@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ..domain.model import ExecStatus, JobStatus, Trigger
+from ..domain.model import JobStatus, RunStatus, Trigger
 from ..domain.records import Job
 from . import jobs as svc_jobs
 from .context import Principal, Services
@@ -55,7 +55,7 @@ async def waiting_retries(svc: Services, p: Principal, jobs: list[Job]) -> dict[
         if job.status is not JobStatus.PENDING or job.retry_count < 1:
             continue
         run = await svc_jobs.last_run(svc, p, job.id)
-        if run is None or run.status is not ExecStatus.PENDING or run.trigger is not Trigger.RETRY:
+        if run is None or run.status is not RunStatus.PENDING or run.trigger is not Trigger.RETRY:
             continue  # moved on since the job was read: show what the job says
         number = run.attempt - 1
         out[job.id] = RetryWait(number=number, of=max(job.max_retries, number), due_at=run.due_at)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ..domain.records import Execution, Job
+from ..domain.records import Job, Run
 from ..domain.schedules import for_job
 from . import validation
 from .context import Principal, Services
@@ -97,12 +97,12 @@ async def set_webhook(svc: Services, p: Principal, job_id: int, url: str | None)
     )
 
 
-async def trigger(svc: Services, p: Principal, job_id: int) -> Execution:
+async def trigger(svc: Services, p: Principal, job_id: int) -> Run:
     ex = await svc.store.trigger(p.env_id, job_id, svc.clock.now())
     svc.bus.runs_ready.notify({ex.environment_id: {ex.job_code}})
     svc.bus.deadlines_changed.notify()
     return ex
 
 
-async def last_run(svc: Services, p: Principal, job_id: int) -> Execution | None:
+async def last_run(svc: Services, p: Principal, job_id: int) -> Run | None:
     return await svc.store.last_run(p.env_id, job_id)

@@ -14,7 +14,7 @@ from typing import Any
 from ...limits import PULL_MAX_CODES, PULL_MAX_RUNS
 from ..domain.errors import InvalidInput, Unauthorized
 from ..domain.model import JobType
-from ..domain.records import Execution
+from ..domain.records import Run
 from ..runtime.bus import Watch
 from . import validation
 from .context import Principal, Services
@@ -102,7 +102,7 @@ async def long_poll(
     worker: str,
     types: tuple[str, ...] = SDK_TYPES,
     abort: asyncio.Event | None = None,
-) -> list[Execution]:
+) -> list[Run]:
     """Claim what is due, or wait for it up to ``wait`` seconds. ``abort`` (the client went
     away, or the server is shutting down) ends the wait with ``[]`` and nothing claimed.
     Only runs of its own job codes wake the waiter (``bus.Watch``): a tick for other jobs
@@ -136,13 +136,13 @@ async def stream(
     keepalive: float = 15.0,
     types: tuple[str, ...] = SDK_TYPES,
     abort: asyncio.Event | None = None,
-) -> AsyncGenerator[Execution | None, None]:
+) -> AsyncGenerator[Run | None, None]:
     """Yield claimed executions as they become due, and None at least every ``keepalive``
     seconds (the caller sends a comment line). Ends when ``abort`` is set; raises
     ``Unauthorized`` when the key is revoked or the environment deleted meanwhile."""
     loop = asyncio.get_running_loop()
     access = AccessCheck(svc, p)
-    unsent: list[Execution] = []  # claimed, not yet handed to the caller
+    unsent: list[Run] = []  # claimed, not yet handed to the caller
     try:
         with svc.bus.runs_ready.watch(p.env_id, codes) as watch:
             last_sent = loop.time()

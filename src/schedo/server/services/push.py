@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..domain.model import JobType
-from ..domain.records import Execution
+from ..domain.records import Run
 from .context import Services
 
 PUSH_TYPES = (JobType.PUSH.value,)
@@ -17,7 +17,7 @@ PUSH_TYPES = (JobType.PUSH.value,)
 class PushRun:
     """A claimed push run with where to send it and what to sign it with."""
 
-    run: Execution
+    run: Run
     url: str | None  # the job's webhook_url
     secret: str  # the environment's signature key ("" when it did not unseal)
 

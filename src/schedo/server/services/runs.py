@@ -1,11 +1,11 @@
-"""Execution use cases: history and completion reports."""
+"""Run use cases: history and completion reports."""
 
 from __future__ import annotations
 
 from ...limits import ERROR_MAX_BYTES, OUTPUT_MAX_BYTES
 from ..domain.errors import InvalidInput, SchedoError
-from ..domain.model import ExecStatus
-from ..domain.records import Completion, Execution
+from ..domain.model import RunStatus
+from ..domain.records import Completion, Run
 from ..domain.timefmt import from_ms
 from .context import Principal, Services
 
@@ -26,7 +26,7 @@ def _cap(text: str | None, limit: int) -> str | None:
 
 async def history(
     svc: Services, p: Principal, job_id: int, cursor: int | None, limit: int
-) -> list[Execution]:
+) -> list[Run]:
     return await svc.store.list_executions(p.env_id, job_id, cursor, limit)
 
 
@@ -50,26 +50,26 @@ def completion(
     )
 
 
-async def get(svc: Services, p: Principal, exec_id: int) -> Execution:
+async def get(svc: Services, p: Principal, exec_id: int) -> Run:
     return await svc.store.get_execution(p.env_id, exec_id)
 
 
 async def complete_in(
     svc: Services, env_id: int, reports: list[tuple[int, Completion]]
-) -> list[tuple[int, Execution | SchedoError]]:
+) -> list[tuple[int, Run | SchedoError]]:
     """Reports on runs of one environment, in one transaction; each gets its own outcome.
     The one place that ends runs by a report (workers, agents, webhook receivers through the
     API, the push dispatcher), so its wake-up lives here: a failure that ended a run may have
     created its retry, for the pullers and the reaper."""
     done = await svc.store.complete_many(env_id, reports, svc.clock.now())
-    out: list[tuple[int, Execution | SchedoError]] = []
+    out: list[tuple[int, Run | SchedoError]] = []
     retry = False
     for exec_id, result in done:
         if isinstance(result, SchedoError):
             out.append((exec_id, result))
             continue
         ex, changed = result
-        retry = retry or (changed and ex.status is ExecStatus.FAILED)
+        retry = retry or (changed and ex.status is RunStatus.FAILED)
         out.append((exec_id, ex))
     if retry:
         svc.bus.runs_ready.notify()
@@ -77,7 +77,7 @@ async def complete_in(
     return out
 
 
-async def complete_one(svc: Services, env_id: int, exec_id: int, report: Completion) -> Execution:
+async def complete_one(svc: Services, env_id: int, exec_id: int, report: Completion) -> Run:
     """One report; raises NotFound or Conflict as ``complete_in`` reports them."""
     [(_, result)] = await complete_in(svc, env_id, [(exec_id, report)])
     if isinstance(result, SchedoError):
@@ -87,10 +87,10 @@ async def complete_one(svc: Services, env_id: int, exec_id: int, report: Complet
 
 async def complete_batch(
     svc: Services, p: Principal, reports: list[tuple[int, Completion]]
-) -> list[tuple[int, Execution | SchedoError]]:
+) -> list[tuple[int, Run | SchedoError]]:
     """Many reports in one transaction; each gets its own outcome."""
     return await complete_in(svc, p.env_id, reports)
 
 
-async def complete(svc: Services, p: Principal, exec_id: int, report: Completion) -> Execution:
+async def complete(svc: Services, p: Principal, exec_id: int, report: Completion) -> Run:
     return await complete_one(svc, p.env_id, exec_id, report)

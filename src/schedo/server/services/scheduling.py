@@ -7,15 +7,15 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from ..domain.model import ExecStatus
-from ..domain.records import Execution
+from ..domain.model import RunStatus
+from ..domain.records import Run
 from ..storage.contracts import Planner, TickResult
 from .context import Services
 
 __all__ = ["Planner", "TickResult"]
 
 
-def topics(created: Sequence[Execution]) -> dict[int, set[str]]:
+def topics(created: Sequence[Run]) -> dict[int, set[str]]:
     """The environments and job codes that have new runs (who to wake)."""
     out: dict[int, set[str]] = {}
     for e in created:
@@ -30,7 +30,7 @@ async def tick(
     pullers of the new pending runs and the reaper (new deadlines)."""
     res = await svc.store.tick(now, limit, planner, skip)
     if res.created:
-        pending = [e for e in res.created if e.status is ExecStatus.PENDING]
+        pending = [e for e in res.created if e.status is RunStatus.PENDING]
         svc.bus.runs_ready.notify(topics(pending))
         svc.bus.deadlines_changed.notify()
     return res
@@ -48,7 +48,7 @@ async def expire_overdue(
     held_before: datetime | None = None,
     skip: Collection[int] = (),
     only: Sequence[int] | None = None,
-) -> list[Execution]:
+) -> list[Run]:
     """Expire one batch of runs past their deadlines (``SchedulerStore.expire_overdue``);
     their retries may have been created, so the pullers are woken."""
     expired = await svc.store.expire_overdue(now, held_before=held_before, skip=skip, only=only)

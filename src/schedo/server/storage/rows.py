@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..domain.model import CatchUp, ExecStatus, JobStatus, JobType, Source, Trigger
-from ..domain.records import ApiKey, Environment, Execution, Job, Organization
+from ..domain.model import CatchUp, JobStatus, JobType, RunStatus, Source, Trigger
+from ..domain.records import ApiKey, Environment, Job, Organization, Run
 
 
 def org(r: Any) -> Organization:
@@ -65,14 +65,14 @@ def job(r: Any) -> Job:
     )
 
 
-def execution(r: Any) -> Execution:
-    return Execution(
+def execution(r: Any) -> Run:
+    return Run(
         id=r.id,
         job_id=r.job_id,
         environment_id=r.environment_id,
         job_code=r.job_code,
         job_type=JobType(r.job_type),
-        status=ExecStatus(r.status),
+        status=RunStatus(r.status),
         source=Source(r.source),
         scheduled_for=r.scheduled_for,
         attempt=r.attempt,

@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..domain import lifecycle
 from ..domain.errors import NotFound
 from ..domain.lifecycle import RunDraft
-from ..domain.model import ACTIVE, ExecStatus, Health, JobStatus
-from ..domain.records import Execution, Job
+from ..domain.model import ACTIVE, Health, JobStatus, RunStatus
+from ..domain.records import Job, Run
 from ..domain.timefmt import from_ms
 from . import rows
 from .db import Database
@@ -49,7 +49,7 @@ def insert_runs(db: Database, returning: bool = True) -> Any:
     return stmt.returning(*executions.c) if returning else stmt
 
 
-async def mirror_on_jobs(c: AsyncConnection, runs: Sequence[Execution]) -> None:
+async def mirror_on_jobs(c: AsyncConnection, runs: Sequence[Run]) -> None:
     """Each run's status on its job, if it is still the job's latest non-skipped run (a
     later run owns the status otherwise)."""
     params = []
@@ -62,7 +62,7 @@ async def mirror_on_jobs(c: AsyncConnection, runs: Sequence[Execution]) -> None:
     later = exists().where(
         executions.c.job_id == bindparam("j"),
         executions.c.id > bindparam("e"),
-        executions.c.status != ExecStatus.SKIPPED.value,
+        executions.c.status != RunStatus.SKIPPED.value,
     )
     await c.execute(
         update(jobs)
@@ -73,7 +73,7 @@ async def mirror_on_jobs(c: AsyncConnection, runs: Sequence[Execution]) -> None:
 
 
 async def record_turns(
-    db: Database, c: AsyncConnection, ended: Sequence[Execution], now: datetime
+    db: Database, c: AsyncConnection, ended: Sequence[Run], now: datetime
 ) -> None:
     """The health turns of ``ended`` (``lifecycle.health_turn``): the job's new health, and
     one outbox row per notice (inserted once per run and kind, whatever replays the end)."""
@@ -124,11 +124,11 @@ async def record_turns(
 
 
 async def create_retries(
-    db: Database, c: AsyncConnection, ended: Sequence[Execution], now: datetime
+    db: Database, c: AsyncConnection, ended: Sequence[Run], now: datetime
 ) -> None:
     """The next attempt of each failed or expired run whose job allows one
     (``lifecycle.retry_of``); the job reads pending with the retries used."""
-    failed = [e for e in ended if e.status in (ExecStatus.FAILED, ExecStatus.EXPIRED)]
+    failed = [e for e in ended if e.status in (RunStatus.FAILED, RunStatus.EXPIRED)]
     if not failed:
         return
     res = await c.execute(select(jobs).where(jobs.c.id.in_({e.job_id for e in failed})))
@@ -147,7 +147,7 @@ async def create_retries(
 
 
 async def after_end(
-    db: Database, c: AsyncConnection, ended: Sequence[Execution], now: datetime
+    db: Database, c: AsyncConnection, ended: Sequence[Run], now: datetime
 ) -> None:
     """Everything an end of runs brings, in the transaction that ended them: the job status
     mirror, the health turns and the retries."""

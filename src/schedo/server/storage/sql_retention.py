@@ -18,13 +18,13 @@ from typing import Any
 from sqlalchemy import and_, delete, exists, not_, or_, select, true
 from sqlalchemy.orm import aliased
 
-from ..domain.model import ExecStatus
+from ..domain.model import RunStatus
 from .contracts import PruneBatch
 from .db import Database
 from .schema import executions, notification_deliveries, notifications
 
-LIVE = [ExecStatus.PENDING.value, ExecStatus.RUNNING.value]
-SKIPPED = ExecStatus.SKIPPED.value
+LIVE = [RunStatus.PENDING.value, RunStatus.RUNNING.value]
+SKIPPED = RunStatus.SKIPPED.value
 
 e_ = executions.c
 n_ = notifications.c

@@ -24,8 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain import lifecycle, policies
 from ..domain.errors import Collision, Conflict, NotFound
-from ..domain.model import ExecStatus, JobStatus, Source
-from ..domain.records import Completion, Execution
+from ..domain.model import JobStatus, RunStatus, Source
+from ..domain.records import Completion, Run
 from ..domain.timefmt import to_ms
 from . import rows
 from .db import Database
@@ -48,7 +48,7 @@ class RunSql:
     # -- reads ---------------------------------------------------------------------------------
     async def list_executions(
         self, env_id: int, job_id: int, cursor: int | None, limit: int
-    ) -> list[Execution]:
+    ) -> list[Run]:
         async with self.db.read() as c:
             await job_in_env(c, env_id, job_id)
             q = select(executions).where(executions.c.job_id == job_id)
@@ -57,11 +57,11 @@ class RunSql:
             res = await c.execute(q.order_by(executions.c.id.desc()).limit(limit))
             return [rows.execution(r) for r in res]
 
-    async def get_execution(self, env_id: int, exec_id: int) -> Execution:
+    async def get_execution(self, env_id: int, exec_id: int) -> Run:
         async with self.db.read() as c:
             return await _get_exec(c, env_id, exec_id)
 
-    async def last_run(self, env_id: int, job_id: int) -> Execution | None:
+    async def last_run(self, env_id: int, job_id: int) -> Run | None:
         async with self.db.read() as c:
             r = (
                 await c.execute(
@@ -69,7 +69,7 @@ class RunSql:
                     .where(
                         executions.c.job_id == job_id,
                         executions.c.environment_id == env_id,
-                        executions.c.status != ExecStatus.SKIPPED.value,
+                        executions.c.status != RunStatus.SKIPPED.value,
                     )
                     .order_by(executions.c.id.desc())
                     .limit(1)
@@ -78,7 +78,7 @@ class RunSql:
         return None if r is None else rows.execution(r)
 
     # -- manual trigger and completion ---------------------------------------------------------
-    async def trigger(self, env_id: int, job_id: int, now: datetime) -> Execution:
+    async def trigger(self, env_id: int, job_id: int, now: datetime) -> Run:
         for _ in range(5):
             try:
                 return await self._trigger_once(env_id, job_id, now)
@@ -86,7 +86,7 @@ class RunSql:
                 continue
         return await self._trigger_once(env_id, job_id, now)
 
-    async def _trigger_once(self, env_id: int, job_id: int, now: datetime) -> Execution:
+    async def _trigger_once(self, env_id: int, job_id: int, now: datetime) -> Run:
         async with self.db.write() as c:
             job = await job_in_env(c, env_id, job_id)
             active = job.blocking and await has_active(c, job.id)
@@ -108,7 +108,7 @@ class RunSql:
 
     async def complete(
         self, env_id: int, exec_id: int, report: Completion, now: datetime
-    ) -> tuple[Execution, bool]:
+    ) -> tuple[Run, bool]:
         [(_, result)] = await self.complete_many(env_id, [(exec_id, report)], now)
         if isinstance(result, Exception):
             raise result
@@ -116,15 +116,15 @@ class RunSql:
 
     async def complete_many(
         self, env_id: int, reports: Sequence[tuple[int, Completion]], now: datetime
-    ) -> list[tuple[int, tuple[Execution, bool] | NotFound | Conflict]]:
+    ) -> list[tuple[int, tuple[Run, bool] | NotFound | Conflict]]:
         """One read of every reported run (locked on PostgreSQL), the decisions in Python,
         one batched UPDATE: a burst of reports costs a few statements, not two per report.
         The write transaction (SQLite) or the row locks (PostgreSQL) keep each status stable
         between the read and the update, so the update needs no compare-and-swap."""
-        out: list[tuple[int, tuple[Execution, bool] | NotFound | Conflict]] = []
+        out: list[tuple[int, tuple[Run, bool] | NotFound | Conflict]] = []
         async with self.db.write() as c:
             wanted = sorted({exec_id for exec_id, _ in reports})
-            current: dict[int, Execution] = {}
+            current: dict[int, Run] = {}
             for i in range(0, len(wanted), 500):
                 q = (
                     select(executions)
@@ -136,7 +136,7 @@ class RunSql:
                 )
                 rows_ = await c.execute(self.db.for_update(q))
                 current.update((e.id, e) for e in map(rows.execution, rows_))
-            ended: list[Execution] = []
+            ended: list[Run] = []
             for exec_id, report in reports:
                 ex = current.get(exec_id)
                 if ex is None:
@@ -161,14 +161,14 @@ class RunSql:
         self, env_id: int, codes: Sequence[str] | None, types: Sequence[str], now: datetime,
         limit: int,
         key_id: int | None = None,
-    ) -> list[Execution]:
+    ) -> list[Run]:
         if (codes is not None and not codes) or limit <= 0:
             return []
         async with self.db.write() as c:
             q = (
                 select(executions.c.id)
                 .where(
-                    executions.c.status == ExecStatus.PENDING.value,
+                    executions.c.status == RunStatus.PENDING.value,
                     executions.c.environment_id == env_id,
                     _codes_filter(codes),
                     executions.c.due_at <= now,
@@ -183,14 +183,14 @@ class RunSql:
 
     async def _mark_running(
         self, c: AsyncConnection, pick: Any, now: datetime
-    ) -> list[Execution]:
+    ) -> list[Run]:
         now_ms = literal(to_ms(now), BigInteger())
         res = await c.execute(
             update(executions)
             .where(executions.c.id.in_(self.db.picked(pick)),
-                   executions.c.status == ExecStatus.PENDING.value)
+                   executions.c.status == RunStatus.PENDING.value)
             .values(
-                status=ExecStatus.RUNNING.value,
+                status=RunStatus.RUNNING.value,
                 pick_up_time=now,
                 start_time=now,
                 run_deadline=now_ms + (executions.c.timeout_seconds
@@ -202,14 +202,14 @@ class RunSql:
         await mirror_on_jobs(c, claimed)
         return claimed
 
-    async def release(self, env_id: int, ids: Sequence[int], now: datetime) -> list[Execution]:
+    async def release(self, env_id: int, ids: Sequence[int], now: datetime) -> list[Run]:
         if not ids:
             return []
         async with self.db.write() as c:
             q = select(executions).where(
                 executions.c.id.in_(list(ids)),
                 executions.c.environment_id == env_id,
-                executions.c.status == ExecStatus.RUNNING.value,
+                executions.c.status == RunStatus.RUNNING.value,
             ).order_by(executions.c.id)
             held = [rows.execution(r) for r in await c.execute(self.db.for_update(q))]
             released = [lifecycle.release(e, now) for e in held]
@@ -221,14 +221,14 @@ class RunSql:
 
     async def claim_any(
         self, types: Sequence[str], now: datetime, limit: int
-    ) -> list[tuple[Execution, str | None, str]]:
+    ) -> list[tuple[Run, str | None, str]]:
         if limit <= 0:
             return []
         async with self.db.write() as c:
             pick = self.db.skip_locked(
                 select(executions.c.id)
                 .where(
-                    executions.c.status == ExecStatus.PENDING.value,
+                    executions.c.status == RunStatus.PENDING.value,
                     executions.c.job_type.in_(list(types)),
                     executions.c.due_at <= now,
                 )
@@ -254,7 +254,7 @@ class RunSql:
         async with self.db.read() as c:
             v = (await c.execute(
                 select(func.min(executions.c.due_at)).where(
-                    executions.c.status == ExecStatus.PENDING.value,
+                    executions.c.status == RunStatus.PENDING.value,
                     executions.c.job_type.in_(list(types)),
                 )
             )).scalar_one_or_none()
@@ -269,7 +269,7 @@ class RunSql:
             v = (
                 await c.execute(
                     select(func.min(executions.c.due_at)).where(
-                        executions.c.status == ExecStatus.PENDING.value,
+                        executions.c.status == RunStatus.PENDING.value,
                         executions.c.environment_id == env_id,
                         _codes_filter(codes),
                         executions.c.job_type.in_(list(types)),
@@ -307,19 +307,19 @@ _END_RUN = (
 )
 _RELEASED = (
     update(executions)
-    .where(executions.c.id == bindparam("i"), executions.c.status == ExecStatus.RUNNING.value)
-    .values(status=ExecStatus.PENDING.value, pick_up_time=None, start_time=None,
+    .where(executions.c.id == bindparam("i"), executions.c.status == RunStatus.RUNNING.value)
+    .values(status=RunStatus.PENDING.value, pick_up_time=None, start_time=None,
             run_deadline=None,
             pickup_deadline=bindparam("d", type_=executions.c.pickup_deadline.type))
 )
 
 
-def _end_params(e: Execution) -> dict[str, Any]:
+def _end_params(e: Run) -> dict[str, Any]:
     return {"i": e.id, "st": e.status.value, "s": e.start_time, "e": e.end_time,
             "d": e.duration, "o": e.output, "er": e.error, "x": e.exit_code}
 
 
-async def _get_exec(c: AsyncConnection, env_id: int, exec_id: int) -> Execution:
+async def _get_exec(c: AsyncConnection, env_id: int, exec_id: int) -> Run:
     r = (
         await c.execute(
             select(executions).where(

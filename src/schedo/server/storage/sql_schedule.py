@@ -14,8 +14,8 @@ from sqlalchemy import bindparam, func, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain import lifecycle
-from ..domain.model import ExecStatus
-from ..domain.records import Execution
+from ..domain.model import RunStatus
+from ..domain.records import Run
 from . import rows
 from .contracts import Planner, TickResult
 from .db import Database
@@ -38,7 +38,7 @@ _JOB_TICKED = (
 _EXPIRED = (
     update(executions)
     .where(executions.c.id == bindparam("i"), executions.c.status == bindparam("old"))
-    .values(status=ExecStatus.EXPIRED.value,
+    .values(status=RunStatus.EXPIRED.value,
             end_time=bindparam("e", type_=executions.c.end_time.type),
             error=bindparam("er"))
 )
@@ -79,7 +79,7 @@ class ScheduleSql:
                 new_rows.extend(draft_row(d) for d in out.runs)
                 job_updates.append({"j": job.id, "nra": out.next_run_at, "st": out.status.value,
                                     "rc": out.retry_count, "lra": out.last_run_at})
-            created: list[Execution] = []
+            created: list[Run] = []
             if new_rows:
                 # executemany with RETURNING: SQLAlchemy's "insertmanyvalues" sends multi-row
                 # INSERTs from one cached compiled statement, in batches under the drivers'
@@ -110,8 +110,8 @@ class ScheduleSql:
         it are left alone; ``skip``: ids set aside; ``only``: just these)."""
         parts = []
         for status, deadline in (
-            (ExecStatus.PENDING, executions.c.pickup_deadline),
-            (ExecStatus.RUNNING, executions.c.run_deadline),
+            (RunStatus.PENDING, executions.c.pickup_deadline),
+            (RunStatus.RUNNING, executions.c.run_deadline),
         ):
             q = select(executions.c.id).where(executions.c.status == status.value,
                                               deadline <= now)
@@ -142,7 +142,7 @@ class ScheduleSql:
         held_before: datetime | None = None,
         skip: Collection[int] = (),
         only: Sequence[int] | None = None,
-    ) -> list[Execution]:
+    ) -> list[Run]:
         async with self.db.write() as c:
             ids = [r[0] for r in await c.execute(self._overdue(now, held_before, skip,
                                                               REAP_BATCH, only))]
@@ -165,8 +165,8 @@ class ScheduleSql:
         found: list[Any] = []
         async with self.db.read() as c:
             for status, deadline in (
-                (ExecStatus.PENDING, executions.c.pickup_deadline),
-                (ExecStatus.RUNNING, executions.c.run_deadline),
+                (RunStatus.PENDING, executions.c.pickup_deadline),
+                (RunStatus.RUNNING, executions.c.run_deadline),
             ):
                 q = select(func.min(deadline)).where(executions.c.status == status.value)
                 if not_before is not None:

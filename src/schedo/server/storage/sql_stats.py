@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy import false, func, literal, select, union_all
 
-from ..domain.model import ExecStatus
+from ..domain.model import RunStatus
 from .contracts import LiveCounts
 from .db import Database
 from .schema import executions, notification_deliveries, notifications
 
-LIVE = [ExecStatus.PENDING.value, ExecStatus.RUNNING.value]
+LIVE = [RunStatus.PENDING.value, RunStatus.RUNNING.value]
 
 
 class StatsSql:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from ...limits import MAX_ID
 from ..domain.errors import Conflict, InvalidInput, NotFound
 from ..domain.model import JobType
-from ..domain.records import Execution, Job
+from ..domain.records import Job, Run
 from ..services import dashboard, jobs, runs
 from . import queries
 from .pages_auth import switch_cookie
@@ -238,7 +238,7 @@ async def job_action(request: Request, job_id: Id, action: str, ws: Session) -> 
 # -- run page ------------------------------------------------------------------------------------
 
 
-async def _find_run(ws: WebSession, job_id: int, exec_id: int) -> tuple[WebSession, Execution]:
+async def _find_run(ws: WebSession, job_id: int, exec_id: int) -> tuple[WebSession, Run]:
     """The run in the session's environment; for an admin key also in the organisation's other
     environments (links in notifications do not know which one the browser is in)."""
     try:

@@ -11,7 +11,7 @@ from statistics import median
 
 from ..domain import cron
 from ..domain.model import JobStatus
-from ..domain.records import Execution, Job
+from ..domain.records import Job, Run
 from ..domain.schedules import for_job
 from ..services.dashboard import RetryWait, is_failing
 from .render import duration_ms, status_of, utc_text
@@ -102,7 +102,7 @@ class Chart:
     last: datetime
 
 
-def duration_chart(runs: list[Execution], width: int = 600, height: int = 120) -> Chart | None:
+def duration_chart(runs: list[Run], width: int = 600, height: int = 120) -> Chart | None:
     """Bars of run durations, oldest left; ``runs`` newest first (as history returns them)."""
     timed = [e for e in reversed(runs) if e.duration is not None]
     if not timed:

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from ..domain.model import ExecStatus, JobStatus
+from ..domain.model import JobStatus, RunStatus
 from ..domain.timefmt import format_duration
 
 HERE = Path(__file__).parent
@@ -111,8 +111,8 @@ def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
 
 
-def status_of(value: ExecStatus | JobStatus | str) -> tuple[str, str, str]:
-    key = value.value if isinstance(value, ExecStatus | JobStatus) else str(value)
+def status_of(value: RunStatus | JobStatus | str) -> tuple[str, str, str]:
+    key = value.value if isinstance(value, RunStatus | JobStatus) else str(value)
     return STATUS.get(key, ("•", key.capitalize(), "muted"))
 
 

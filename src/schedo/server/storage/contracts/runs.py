@@ -14,16 +14,16 @@ from ...domain.errors import Conflict, NotFound
 from ...domain.lifecycle import TickPlan
 from ...domain.records import (
     Completion,
-    Execution,
     Job,
     JobSpec,
+    Run,
 )
 
 
 @dataclass(frozen=True, slots=True)
 class TickResult:
     jobs: int  # due jobs handled
-    created: list[Execution]  # executions created (pending and skipped)
+    created: list[Run]  # executions created (pending and skipped)
 
 
 # what to create for one due job, decided by the scheduler (pure: no I/O)
@@ -76,23 +76,23 @@ class JobStore(Protocol):
 class ExecutionStore(Protocol):
     async def list_executions(
         self, env_id: int, job_id: int, cursor: int | None, limit: int
-    ) -> list[Execution]:
+    ) -> list[Run]:
         """Executions of the job, newest first, ids < cursor. NotFound if the job is not in
         the environment."""
 
-    async def get_execution(self, env_id: int, exec_id: int) -> Execution:
+    async def get_execution(self, env_id: int, exec_id: int) -> Run:
         """NotFound unless the execution is in the environment."""
 
-    async def last_run(self, env_id: int, job_id: int) -> Execution | None:
+    async def last_run(self, env_id: int, job_id: int) -> Run | None:
         """The job's latest non-skipped execution."""
 
-    async def trigger(self, env_id: int, job_id: int, now: datetime) -> Execution:
+    async def trigger(self, env_id: int, job_id: int, now: datetime) -> Run:
         """Create a manual run due now (attempt 1, trigger "manual"). Conflict if the job is
         blocking and has a pending or running execution. NotFound as for get_job."""
 
     async def complete(
         self, env_id: int, exec_id: int, report: Completion, now: datetime
-    ) -> tuple[Execution, bool]:
+    ) -> tuple[Run, bool]:
         """End a pending or running execution as completed/failed. Returns (execution,
         changed). Repeating the outcome an ended execution already has returns it unchanged
         (changed False); any other report on an ended execution raises Conflict. A failure
@@ -100,7 +100,7 @@ class ExecutionStore(Protocol):
 
     async def complete_many(
         self, env_id: int, reports: Sequence[tuple[int, Completion]], now: datetime
-    ) -> list[tuple[int, tuple[Execution, bool] | NotFound | Conflict]]:
+    ) -> list[tuple[int, tuple[Run, bool] | NotFound | Conflict]]:
         """``complete`` for many executions in one transaction (the batch report of
         workers). Each report gets its own outcome, in order: (execution, changed), or the
         NotFound / Conflict that ``complete`` would have raised; one bad report never
@@ -116,7 +116,7 @@ class ClaimStore(Protocol):
         now: datetime,
         limit: int,
         key_id: int | None = None,
-    ) -> list[Execution]:
+    ) -> list[Run]:
         """Atomically claim up to ``limit`` pending executions of the environment whose job
         code is in ``codes`` (None: any code), job type in ``types`` and due_at <= now, oldest
         due first: status running, pick_up_time = start_time = now,
@@ -126,7 +126,7 @@ class ClaimStore(Protocol):
         that key is unrevoked and the environment still exists (a stream or long poll whose
         key was revoked meanwhile, in any process, gets nothing more)."""
 
-    async def release(self, env_id: int, ids: Sequence[int], now: datetime) -> list[Execution]:
+    async def release(self, env_id: int, ids: Sequence[int], now: datetime) -> list[Run]:
         """Give claimed runs back (a stream's client went away before they were sent): each
         of ``ids`` that is still running in the environment becomes pending again, with no
         pick-up time and a new pick-up window from ``now``; the job status follows. Returns
@@ -141,7 +141,7 @@ class ClaimStore(Protocol):
 
     async def claim_any(
         self, types: Sequence[str], now: datetime, limit: int
-    ) -> list[tuple[Execution, str | None, str]]:
+    ) -> list[tuple[Run, str | None, str]]:
         """Like ``claim`` over every environment and job code (the push dispatcher). Returns
         each claimed execution with its job's webhook_url and its environment's
         webhook_signature_key."""
@@ -209,7 +209,7 @@ class SchedulerStore(Protocol):
         held_before: datetime | None = None,
         skip: Collection[int] = (),
         only: Sequence[int] | None = None,
-    ) -> list[Execution]:
+    ) -> list[Run]:
         """Expire pending executions past their pick-up deadline and running ones past their
         run deadline, create their retries (attempt+1, trigger "retry", due after the
         backoff) where max_retries allows, update job status; return the expired ones (at
