@@ -201,6 +201,19 @@ class Database:
         writers already (BEGIN IMMEDIATE)."""
         return stmt if self.is_sqlite else stmt.with_for_update(skip_locked=True)
 
+    async def sequences_past_explicit_ids(
+        self, conn: AsyncConnection, tables: tuple[str, ...]
+    ) -> None:
+        """After rows were inserted with explicit ids: on PostgreSQL, move each table's id
+        sequence past them (explicit ids do not advance it); SQLite's AUTOINCREMENT follows by
+        itself."""
+        if self.is_sqlite:
+            return
+        for t in tables:
+            await conn.exec_driver_sql(
+                f"SELECT setval(pg_get_serial_sequence('{t}', 'id'), (SELECT max(id) FROM {t}))"
+            )
+
     def for_update(self, stmt: Any) -> Any:
         """Row locks for a read-then-write check (FOR UPDATE on PostgreSQL; SQLite's
         BEGIN IMMEDIATE serialises writers already)."""

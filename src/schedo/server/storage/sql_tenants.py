@@ -85,12 +85,7 @@ class TenantSql:
                         created_at=now,
                     )
                 )
-                if not self.db.is_sqlite:  # explicit ids do not advance PostgreSQL sequences
-                    for t in ("organizations", "environments"):
-                        await c.exec_driver_sql(
-                            f"SELECT setval(pg_get_serial_sequence('{t}', 'id'), "
-                            f"(SELECT max(id) FROM {t}))"
-                        )
+                await self.db.sequences_past_explicit_ids(c, ("organizations", "environments"))
             return True
         except Collision:  # another process bootstrapped at the same moment
             return False
