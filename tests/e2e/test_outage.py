@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.test_worker import WorkerProcess
 from tests.support.server import ServerProcess, wait_until
+from tests.support.worker import WorkerProcess
 
 APP = "tests/e2e/apps/outage.py:app"
 
@@ -27,8 +27,8 @@ APP = "tests/e2e/apps/outage.py:app"
 def test_a_result_finished_during_an_outage_is_kept(db_url: str, tmp_path: Path) -> None:
     name = f"e2e-outage-{uuid.uuid4().hex[:6]}"
     server = ServerProcess(db_url, tmp_path).start()
-    worker = WorkerProcess(APP, server, tmp_path,
-                           {"E2E_OUTAGE_JOB": name, "E2E_OUTAGE_SECONDS": "2"}).start()
+    worker = WorkerProcess([APP], tmp_path, url=server.url,
+                           E2E_OUTAGE_JOB=name, E2E_OUTAGE_SECONDS="2")
     try:
         with server.client() as c:
             job = wait_until(lambda: next((j for j in c.get("/jobs").json()

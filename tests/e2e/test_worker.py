@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -18,64 +17,7 @@ import pytest
 import schedo
 from schedo import Execution
 from tests.support.server import ADMIN_KEY, ServerProcess, child_env, wait_until
-
-ROOT = Path(__file__).resolve().parents[2]
-APPS = "tests/e2e/apps"
-TERMINAL = {"completed", "failed", "expired", "skipped"}
-WORKER = [sys.executable, "-m", "schedo.cli", "worker"]
-
-
-class WorkerProcess:
-    """``python -m schedo.cli worker <target>`` with its output in a log file."""
-
-    def __init__(
-        self, target: str, server: ServerProcess, workdir: Path, env: dict[str, str] | None = None
-    ) -> None:
-        self.target = target
-        self.server = server
-        self.log_path = workdir / f"worker-{uuid.uuid4().hex[:8]}.log"
-        self.env = env or {}
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> WorkerProcess:
-        env = child_env(SCHEDO_API_KEY=ADMIN_KEY, SCHEDO_BASE_URL=self.server.url, **self.env)
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [*WORKER, self.target],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        return self
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def log(self) -> str:
-        return self.log_path.read_text() if self.log_path.exists() else ""
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self, sig: int | None = signal.SIGTERM, timeout: float = 30) -> int:
-        """Send ``sig`` (None: only wait) and return the exit status."""
-        assert self.proc is not None
-        if sig is not None and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-            raise AssertionError(f"worker did not exit within {timeout}s:\n{self.log()}") from None
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(5)
+from tests.support.worker import APPS, ROOT, TERMINAL, WORKER, WorkerProcess, job_ids, wait_status
 
 
 @pytest.fixture(scope="module")
@@ -107,53 +49,13 @@ def prefix() -> str:
 def start_worker(
     workers: list[WorkerProcess], target: str, server: ServerProcess, workdir: Path, **env: str
 ) -> WorkerProcess:
-    w = WorkerProcess(target, server, workdir, env).start()
+    w = WorkerProcess([target], workdir, url=server.url, **env)
     workers.append(w)
     return w
 
 
-def job_ids(
-    c: schedo.Client, *names: str, worker: WorkerProcess | None = None, timeout: float = 20
-) -> dict[str, int]:
-    """Wait until the worker defined ``names``; their ids."""
-
-    def defined() -> dict[str, int] | None:
-        if worker is not None and not worker.alive():
-            raise AssertionError(f"worker exited early:\n{worker.log()}")
-        jobs = {j.name: j.id for j in c.list_jobs()}
-        return {n: jobs[n] for n in names} if all(n in jobs for n in names) else None
-
-    found: dict[str, int] = wait_until(defined, timeout, what=f"definitions of {names}")
-    return found
-
-
 def runs(c: schedo.Client, job_id: int) -> list[Execution]:
     return list(c.iter_executions(job_id))
-
-
-def wait_status(
-    c: schedo.Client,
-    job_id: int,
-    exec_id: int,
-    statuses: set[str],
-    timeout: float,
-    worker: WorkerProcess | None = None,
-) -> Execution:
-    def reached() -> Execution | None:
-        for e in c.list_executions(job_id, limit=200):
-            if e.id == exec_id and e.status in statuses:
-                return e
-        return None
-
-    try:
-        found: Execution = wait_until(
-            reached, timeout, interval=0.1, what=f"execution {exec_id} in {statuses}"
-        )
-    except AssertionError:
-        if worker is not None:
-            print(worker.log())
-        raise
-    return found
 
 
 # -- every tick exactly once ------------------------------------------------------------------

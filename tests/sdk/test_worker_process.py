@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 import schedo
-from tests.sdk.processes import APPS, TERMINAL, WorkerProcess, job_ids, wait_status
 from tests.support.server import ADMIN_KEY, ServerProcess, free_port, wait_until
+from tests.support.worker import APPS, TERMINAL, WorkerProcess, job_ids, wait_status
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
-"""``schedo worker`` as a real process (``python -m schedo.cli worker``), for the SDK tests
-that need real signals, a real exit status or a server that goes away."""
+"""``schedo worker`` as a real process (``python -m schedo.cli worker``), for every test that
+needs real signals, a real exit status or a server that goes away (sdk and e2e tiers)."""
 
 from __future__ import annotations
 
@@ -71,8 +71,10 @@ class WorkerProcess:
                 f"worker did not exit within {timeout}s:\n{self.log()}"
             ) from None
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
-        self.send(sig)
+    def stop(self, sig: int | None = signal.SIGTERM, timeout: float = 30) -> int:
+        """Send ``sig`` (None: only wait) and return the exit status."""
+        if sig is not None:
+            self.send(sig)
         return self.wait(timeout)
 
     def kill(self) -> None:
