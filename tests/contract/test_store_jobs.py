@@ -9,7 +9,7 @@ import pytest
 
 from schedo.server.domain.errors import NotFound
 from schedo.server.domain.model import JobType
-from tests.contract.kit import T0, Stores, World, at, build_world, spec
+from tests.contract.kit import T0, Stores, World, at, build_world, plan, planner, spec
 
 
 async def test_upsert_job_creates_then_updates_the_job_of_that_name(world: World) -> None:
@@ -159,3 +159,24 @@ async def test_update_job_flags_of_another_environment_is_not_found(world: World
     with pytest.raises(NotFound):
         await world.store.update_job_flags(world.env, job.id, at(1), paused=True)
     assert (await world.store.get_job(world.env2, job.id)).paused is False
+
+
+async def test_job_with_last_run_is_the_job_and_its_latest_run_that_is_not_skipped(
+    world: World,
+) -> None:
+    s = world.store
+    job = await world.job("a")
+    assert await s.job_with_last_run(world.env, job.id) == (job, None)
+    first, second = await world.runs(job, 2)
+    got_job, got_run = await s.job_with_last_run(world.env, job.id)
+    assert got_job.id == job.id and got_run == await s.get_execution(world.env, second.id)
+    assert got_run == await s.last_run(world.env, job.id)
+    # a skipped record of a later tick does not count
+    await s.tick(at(400), 10, planner({job.id: plan(skipped_at=at(350), next_run_at=at(900))}))
+    assert (await s.job_with_last_run(world.env, job.id))[1] == got_run
+    for env in (world.env2, world.other_env):
+        with pytest.raises(NotFound):
+            await s.job_with_last_run(env, job.id)
+    with pytest.raises(NotFound):
+        await s.job_with_last_run(world.env, 987654)
+    assert first.id < second.id

@@ -104,5 +104,10 @@ async def trigger(svc: Services, p: Principal, job_id: int) -> Run:
     return ex
 
 
+async def with_last_run(svc: Services, p: Principal, job_id: int) -> tuple[Job, Run | None]:
+    """The job and the run its page shows (its latest that is not skipped), in one read."""
+    return await svc.store.job_with_last_run(p.env_id, job_id)
+
+
 async def last_run(svc: Services, p: Principal, job_id: int) -> Run | None:
     return await svc.store.last_run(p.env_id, job_id)

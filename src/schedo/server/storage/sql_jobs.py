@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import case, select, update
+from sqlalchemy import case, func, select, update
 
 from ..domain.errors import Collision, NotFound
-from ..domain.model import JobStatus, JobType
-from ..domain.records import Job, JobSpec
+from ..domain.model import JobStatus, JobType, RunStatus
+from ..domain.records import Job, JobSpec, Run
 from . import cascade, rows
 from .db import Database
-from .schema import jobs
+from .schema import executions, jobs
+
+_RUN = "run_"  # prefix of the run's columns beside the job's in one row
 
 
 def _spec_values(spec: JobSpec) -> dict[str, Any]:
@@ -110,6 +113,31 @@ class JobSql:
         if r is None:
             raise NotFound(f"job {job_id} not found")
         return rows.job(r)
+
+    async def job_with_last_run(self, env_id: int, job_id: int) -> tuple[Job, Run | None]:
+        # one statement: the job and its latest non-skipped run (the API's GET /jobs/{id})
+        inner = executions.alias("latest")
+        latest = (
+            select(func.max(inner.c.id))
+            .where(inner.c.job_id == jobs.c.id, inner.c.status != RunStatus.SKIPPED.value)
+            .correlate(jobs)
+            .scalar_subquery()
+        )
+        q = (
+            select(jobs, *[c.label(_RUN + c.name) for c in executions.c])
+            .select_from(jobs.outerjoin(executions, executions.c.id == latest))
+            .where(jobs.c.id == job_id, jobs.c.environment_id == env_id)
+        )
+        async with self.db.read() as c:
+            r = (await c.execute(q)).first()
+        if r is None:
+            raise NotFound(f"job {job_id} not found")
+        m = r._mapping
+        run = None
+        if m[_RUN + "id"] is not None:
+            run = rows.execution(SimpleNamespace(
+                **{col.name: m[_RUN + col.name] for col in executions.c}))
+        return rows.job(r), run
 
     async def get_job_by_name(self, env_id: int, name: str) -> Job | None:
         async with self.db.read() as c:

@@ -31,6 +31,10 @@ Planner = Callable[[Job], TickPlan]
 
 
 class JobStore(Protocol):
+    async def job_with_last_run(self, env_id: int, job_id: int) -> tuple[Job, Run | None]:
+        """The job (NotFound as ``get_job``) and its latest execution that is not skipped (the
+        run ``GET /jobs/{id}`` shows), in one read."""
+
     async def upsert_job(
         self,
         env_id: int,
