@@ -18,7 +18,8 @@ class Settings(BaseSettings):
         description="sqlite:///path.db (default schedo.db in the current folder) or postgresql://…",
     )
     admin_key: str | None = Field(
-        default=None, description="Bootstrap admin key; generated and printed once if unset."
+        default=None, repr=False,
+        description="Bootstrap admin key; generated and printed once if unset.",
     )
     secret_key: SecretStr | None = Field(
         default=None,

@@ -21,7 +21,12 @@ def formatter(fmt: str = "console") -> logging.Formatter:
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer()
         if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        # tracebacks without their frames' locals: a local may hold a secret (the settings'
+        # admin key, a request's API key), and logs are read by more people than the server
+        else structlog.dev.ConsoleRenderer(
+            colors=sys.stderr.isatty(),
+            exception_formatter=structlog.dev.RichTracebackFormatter(show_locals=False),
+        )
     )
     return structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=SHARED,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from ..domain.errors import Unavailable
 from ..domain.records import Run
 from ..runtime.loop import run_loop, seconds_until
 from ..services import scheduling
@@ -47,6 +48,8 @@ class Reaper:
                 batch = await scheduling.expire_overdue(
                     self.svc, now, held_before=held, skip=self.aside.ids(now)
                 )
+            except Unavailable:
+                raise  # the database, not a run: the loop retries the whole pass
             except Exception:
                 log.exception("reaper.batch_failed: retrying its runs one by one")
                 expired.extend(await self._one_by_one(now, held))
@@ -65,6 +68,8 @@ class Reaper:
             try:
                 out.extend(await scheduling.expire_overdue(svc, now, held_before=held,
                                                            only=[run_id]))
+            except Unavailable:
+                raise
             except Exception as exc:
                 self.aside.add(run_id, now, exc)
         return out

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from ..domain.errors import Unavailable
 from ..domain.lifecycle import TickPlan
 from ..domain.model import RunStatus
 from ..domain.policies import plan_ticks
@@ -65,6 +66,8 @@ class Ticker:
                     self.svc, now, self.batch, lambda j: plan_job(j, now, self.grace),
                     self.aside.ids(now),
                 )
+            except Unavailable:
+                raise  # the database, not a job: the loop retries the whole pass
             except Exception:
                 log.exception("ticker.batch_failed: retrying its jobs one by one")
                 return created + await self._one_by_one(now)
@@ -92,6 +95,8 @@ class Ticker:
                     self.svc, now, 1, functools.partial(self._plan_noting, planned, now),
                     self.aside.ids(now),
                 )
+            except Unavailable:
+                raise
             except Exception as exc:
                 if not planned:
                     raise  # not a job's fault: the database itself
