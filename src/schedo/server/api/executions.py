@@ -13,14 +13,12 @@ from ..services import runs
 from . import shapes
 from .deps import Auth, Id, Svc
 from .errors import STATUS
-from .fastjson import fast
 from .models import BatchCompleteIn, CompleteIn
 
 router = APIRouter(tags=["executions"])
 
 
 @router.get("/jobs/executions/{job_id}", response_model=list[shapes.ExecutionOut])
-@fast
 async def history(
     job_id: Id,
     svc: Svc,
@@ -42,13 +40,11 @@ def _report(body: CompleteIn) -> Completion:
 
 
 @router.post("/jobs/executions/complete/{exec_id}", response_model=shapes.ExecutionOut)
-@fast
 async def complete(exec_id: Id, body: CompleteIn, svc: Svc, p: Auth) -> dict[str, Any]:
     return shapes.execution(await runs.complete(svc, p, exec_id, _report(body)))
 
 
 @router.post("/jobs/executions/complete", response_model=list[shapes.BatchResultOut])
-@fast
 async def complete_batch(body: BatchCompleteIn, svc: Svc, p: Auth) -> list[dict[str, Any]]:
     """Extension: many reports in one request and one transaction. Each result carries its
     own status: 200 with the execution, or 400/404/409 with a message; one bad report never

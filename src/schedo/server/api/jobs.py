@@ -9,32 +9,27 @@ from fastapi import APIRouter
 from ..services import jobs as svc_jobs
 from . import shapes
 from .deps import Auth, Id, Svc
-from .fastjson import fast
 from .models import DefinitionIn, MuteIn, WebhookIn
 
 router = APIRouter(tags=["jobs"])
 
 
 @router.post("/jobs/definition", response_model=shapes.JobOut)
-@fast
 async def define(body: DefinitionIn, svc: Svc, p: Auth) -> dict[str, Any]:
     return shapes.job(await svc_jobs.define(svc, p, body.model_dump(exclude_unset=True)))
 
 
 @router.post("/jobs/definition/internal", response_model=shapes.JobOut)
-@fast
 async def define_internal(body: DefinitionIn, svc: Svc, p: Auth) -> dict[str, Any]:
     return shapes.job(await svc_jobs.define(svc, p, body.model_dump(exclude_unset=True)))
 
 
 @router.get("/jobs", response_model=list[shapes.JobOut])
-@fast
 async def list_jobs(svc: Svc, p: Auth) -> list[dict[str, Any]]:
     return [shapes.job(j) for j in await svc_jobs.list_all(svc, p)]
 
 
 @router.get("/jobs/list", response_model=list[shapes.JobWithConnections])
-@fast
 async def list_with_connections(svc: Svc, p: Auth) -> list[dict[str, Any]]:
     jobs = await svc_jobs.list_all(svc, p)
     counts = await svc_jobs.connections(svc, p, jobs)
@@ -42,31 +37,26 @@ async def list_with_connections(svc: Svc, p: Auth) -> list[dict[str, Any]]:
 
 
 @router.patch("/jobs/mute/{job_id}", response_model=shapes.JobOut)
-@fast
 async def mute(job_id: Id, body: MuteIn, svc: Svc, p: Auth) -> dict[str, Any]:
     return shapes.job(await svc_jobs.mute(svc, p, job_id, body.muted))
 
 
 @router.patch("/jobs/pause/{job_id}", response_model=shapes.JobOut)
-@fast
 async def pause(job_id: Id, svc: Svc, p: Auth) -> dict[str, Any]:
     return shapes.job(await svc_jobs.pause(svc, p, job_id))
 
 
 @router.patch("/jobs/resume/{job_id}", response_model=shapes.JobOut)
-@fast
 async def resume(job_id: Id, svc: Svc, p: Auth) -> dict[str, Any]:
     return shapes.job(await svc_jobs.resume(svc, p, job_id))
 
 
 @router.post("/jobs/trigger/{job_id}", response_model=shapes.ExecutionOut)
-@fast
 async def trigger(job_id: Id, svc: Svc, p: Auth) -> dict[str, Any]:
     return shapes.execution(await svc_jobs.trigger(svc, p, job_id))
 
 
 @router.patch("/jobs/webhook/{job_id}", response_model=shapes.JobOut)
-@fast
 async def webhook(job_id: Id, body: WebhookIn, svc: Svc, p: Auth) -> dict[str, Any]:
     return shapes.job(await svc_jobs.set_webhook(svc, p, job_id, body.webhook_url))
 
@@ -78,7 +68,6 @@ async def connections_count(job_id: Id, svc: Svc, p: Auth) -> int:
 
 
 @router.get("/jobs/{job_id}", response_model=shapes.JobDetail)
-@fast
 async def get_job(job_id: Id, svc: Svc, p: Auth) -> dict[str, Any]:
     job, last = await svc_jobs.with_last_run(svc, p, job_id)
     return {

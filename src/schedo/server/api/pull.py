@@ -17,7 +17,6 @@ from ..domain.errors import Unauthorized
 from ..services import pull
 from . import shapes
 from .deps import Auth, Svc
-from .fastjson import fast
 
 router = APIRouter(tags=["workers"])
 
@@ -59,7 +58,6 @@ def _worker(request: Request, p: Any, header: str | None) -> str:
 
 
 @router.get("/jobs/executions", response_model=list[shapes.ExecutionOut])
-@fast
 async def long_poll(
     request: Request,
     svc: Svc,

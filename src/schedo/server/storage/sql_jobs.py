@@ -6,7 +6,7 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import bindparam, case, func, select, update
 
 from ..domain.errors import Collision, NotFound
 from ..domain.model import JobStatus, JobType, RunStatus
@@ -16,6 +16,25 @@ from .db import Database
 from .schema import executions, jobs
 
 _RUN = "run_"  # prefix of the run's columns beside the job's in one row
+
+
+def _job_with_last_run() -> Any:
+    """Built once: the job and its latest non-skipped run in one row (run columns prefixed)."""
+    inner = executions.alias("latest")
+    latest = (
+        select(func.max(inner.c.id))
+        .where(inner.c.job_id == jobs.c.id, inner.c.status != RunStatus.SKIPPED.value)
+        .correlate(jobs)
+        .scalar_subquery()
+    )
+    return (
+        select(jobs, *[c.label(_RUN + c.name) for c in executions.c])
+        .select_from(jobs.outerjoin(executions, executions.c.id == latest))
+        .where(jobs.c.id == bindparam("job_id"), jobs.c.environment_id == bindparam("env_id"))
+    )
+
+
+_JOB_WITH_LAST_RUN = _job_with_last_run()
 
 
 def _spec_values(spec: JobSpec) -> dict[str, Any]:
@@ -116,20 +135,9 @@ class JobSql:
 
     async def job_with_last_run(self, env_id: int, job_id: int) -> tuple[Job, Run | None]:
         # one statement: the job and its latest non-skipped run (the API's GET /jobs/{id})
-        inner = executions.alias("latest")
-        latest = (
-            select(func.max(inner.c.id))
-            .where(inner.c.job_id == jobs.c.id, inner.c.status != RunStatus.SKIPPED.value)
-            .correlate(jobs)
-            .scalar_subquery()
-        )
-        q = (
-            select(jobs, *[c.label(_RUN + c.name) for c in executions.c])
-            .select_from(jobs.outerjoin(executions, executions.c.id == latest))
-            .where(jobs.c.id == job_id, jobs.c.environment_id == env_id)
-        )
         async with self.db.read() as c:
-            r = (await c.execute(q)).first()
+            r = (await c.execute(_JOB_WITH_LAST_RUN, {"job_id": job_id, "env_id": env_id})
+                 ).first()
         if r is None:
             raise NotFound(f"job {job_id} not found")
         m = r._mapping
