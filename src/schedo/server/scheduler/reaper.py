@@ -16,12 +16,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from ..domain.errors import Unavailable
 from ..domain.records import Run
 from ..runtime.loop import run_loop, seconds_until
 from ..services import scheduling
 from ..services.context import Services
-from .setaside import SetAside
+from .setaside import SetAside, database_down
 
 log = logging.getLogger("schedo.reaper")
 MAX_IDLE = 30.0
@@ -48,9 +47,9 @@ class Reaper:
                 batch = await scheduling.expire_overdue(
                     self.svc, now, held_before=held, skip=self.aside.ids(now)
                 )
-            except Unavailable:
-                raise  # the database, not a run: the loop retries the whole pass
             except Exception:
+                if await database_down(self.svc):
+                    raise  # the database, not a run: the loop retries the whole pass
                 log.exception("reaper.batch_failed: retrying its runs one by one")
                 expired.extend(await self._one_by_one(now, held))
                 break
@@ -68,9 +67,9 @@ class Reaper:
             try:
                 out.extend(await scheduling.expire_overdue(svc, now, held_before=held,
                                                            only=[run_id]))
-            except Unavailable:
-                raise
             except Exception as exc:
+                if await database_down(self.svc):
+                    raise
                 self.aside.add(run_id, now, exc)
         return out
 

@@ -4,13 +4,17 @@ A batch that fails because of one row (a job whose tick cannot be stored, a run 
 hits a constraint) must not roll back forever and stop the loop for everyone. The loop then
 retries the batch's rows one per transaction; a row that fails alone is logged and set aside
 for ``HOLD`` (this process only), and is tried again after that, logged again if it still
-fails. Every other row goes on as usual.
+fails. Every other row goes on as usual. A failure while the database itself is down or
+refuses writes (``database_down``) is no row's fault: the loop retries the whole pass.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+
+from ..services import ops
+from ..services.context import Services
 
 log = logging.getLogger("schedo.scheduler")
 HOLD = timedelta(minutes=10)
@@ -33,3 +37,8 @@ class SetAside:
         for row_id in [i for i, until in self._until.items() if until <= now]:
             del self._until[row_id]
         return set(self._until)
+
+
+async def database_down(svc: Services) -> bool:
+    """Whether the database is unreachable or refuses writes now (the readiness check)."""
+    return await ops.not_ready(svc) is not None

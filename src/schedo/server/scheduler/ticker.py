@@ -15,7 +15,6 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from ..domain.errors import Unavailable
 from ..domain.lifecycle import TickPlan
 from ..domain.model import RunStatus
 from ..domain.policies import plan_ticks
@@ -24,7 +23,7 @@ from ..domain.schedules import for_job
 from ..runtime.loop import run_loop, seconds_until
 from ..services import scheduling
 from ..services.context import Services
-from .setaside import SetAside
+from .setaside import SetAside, database_down
 
 log = logging.getLogger("schedo.ticker")
 MAX_IDLE = 30.0
@@ -66,9 +65,9 @@ class Ticker:
                     self.svc, now, self.batch, lambda j: plan_job(j, now, self.grace),
                     self.aside.ids(now),
                 )
-            except Unavailable:
-                raise  # the database, not a job: the loop retries the whole pass
             except Exception:
+                if await database_down(self.svc):
+                    raise  # the database, not a job: the loop retries the whole pass
                 log.exception("ticker.batch_failed: retrying its jobs one by one")
                 return created + await self._one_by_one(now)
             created += self._announce(res.created)
@@ -95,10 +94,8 @@ class Ticker:
                     self.svc, now, 1, functools.partial(self._plan_noting, planned, now),
                     self.aside.ids(now),
                 )
-            except Unavailable:
-                raise
             except Exception as exc:
-                if not planned:
+                if not planned or await database_down(self.svc):
                     raise  # not a job's fault: the database itself
                 self.aside.add(planned[-1].id, now, exc)
                 continue
