@@ -274,14 +274,17 @@ class Churn:
         self.claims.extend((env_id, job["id"], r) for r in got)
         for r in got:
             c.post(f"/jobs/executions/complete/{r['id']}", json={"success": True}, headers=own)
-        c.delete(f"/jobs/{job['id']}", headers=own)
+        # a definition is an upsert: the re-definition makes a new id only if the delete landed
+        assert c.delete(f"/jobs/{job['id']}", headers=own).status_code == 200
         again = c.post("/jobs/definition", json={"name": "churn-job", "schedule": "0 0 1 1 *"},
                        headers=own).json()
         self.job_ids.append(again["id"])
-        a = c.post("/jobs/definition", json={"name": "churn-env1", "schedule": "0 0 1 1 *"},
+        # a name of its own per round: a round cut short by a kill leaves its job behind,
+        # and defining that name again would rightly answer with the same id
+        a = c.post("/jobs/definition", json={"name": f"churn-env1-{n}", "schedule": "0 0 1 1 *"},
                    headers=self.admin).json()
         self.job_ids.append(a["id"])
-        c.delete(f"/jobs/{a['id']}", headers=self.admin)
+        assert c.delete(f"/jobs/{a['id']}", headers=self.admin).status_code == 200
         assert c.delete(f"/org/environments/{env_id}", headers=self.admin).status_code == 200
         self.deleted_envs.append(env_id)
 
