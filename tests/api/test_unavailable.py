@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import create_engine
 
 from schedo.server.domain.errors import Unavailable
 from tests.conftest import ADMIN_KEY, Api
@@ -22,7 +22,7 @@ CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 def database_gone(api: Api, tmp_path: Path) -> Iterator[None]:
     """Every new connection fails (an unopenable SQLite file) until the block ends."""
     db = api.svc.store.db  # type: ignore[attr-defined]
-    broken = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'x.db'}")
+    broken = create_engine(f"sqlite:///{tmp_path / 'missing' / 'x.db'}")
     saved = db.read_engine, db.write_engine
     db.read_engine = db.write_engine = broken
     try:

@@ -9,8 +9,8 @@ pragma on. Child rows go first, so the statements also hold with foreign keys en
 from __future__ import annotations
 
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from .db import Conn
 from .schema import (
     api_keys,
     environments,
@@ -23,7 +23,7 @@ from .schema import (
 )
 
 
-async def delete_job(c: AsyncConnection, job_id: int) -> None:
+async def delete_job(c: Conn, job_id: int) -> None:
     """The job, its runs, and its notifications with their deliveries (its history)."""
     owned = select(notifications.c.id).where(notifications.c.job_id == job_id)
     await c.execute(
@@ -34,7 +34,7 @@ async def delete_job(c: AsyncConnection, job_id: int) -> None:
     await c.execute(delete(jobs).where(jobs.c.id == job_id))
 
 
-async def delete_environment(c: AsyncConnection, env_id: int) -> None:
+async def delete_environment(c: Conn, env_id: int) -> None:
     """The environment and everything in it: jobs and their history, keys, worker rows."""
     owned = select(notifications.c.id).where(notifications.c.environment_id == env_id)
     await c.execute(

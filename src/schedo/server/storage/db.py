@@ -1,42 +1,59 @@
 """Engines and the dialect differences, kept in this one module.
 
 SQLite: WAL, ``synchronous=NORMAL``, a busy timeout, and two engines: readers run in
-autocommit (each SELECT sees its own consistent snapshot; no BEGIN/COMMIT round trips through
-aiosqlite's thread), writers use ``BEGIN IMMEDIATE`` through a single pooled connection, so
-writes queue inside the process instead of spinning on SQLite's lock. Storage methods that need
-several consistent reads use ``write()``. PostgreSQL: one asyncpg
-engine for both.
+autocommit (each SELECT sees its own consistent snapshot, no BEGIN/COMMIT), writers use
+``BEGIN IMMEDIATE`` through a single connection behind an asyncio lock, so writes queue inside
+the process instead of spinning on SQLite's lock. Storage methods that need several consistent
+reads use ``write()``. PostgreSQL: one asyncpg engine for both.
+
+SQLite statements run inline, on the event loop's own thread, through SQLAlchemy's sync
+engine on the stdlib driver (``sqlite_inline.py``): a statement on a local file costs
+tens of microseconds, while a hand-off to a driver thread (aiosqlite) costs more than the
+statement itself, twice (there and back), plus a greenlet switch. Storage code is the same for
+both databases: it awaits ``execute`` on what ``read()`` and ``write()`` yield.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import event, select
+from sqlalchemy import Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
 
 from ..domain.errors import Collision, Conflict, InvalidInput, Unavailable
-from . import onehop
+from . import sqlite_inline
+from .sqlite_inline import InlineConnection
 
-SQLITE_BUSY_TIMEOUT_MS = 10_000
-# execution option: this connection sends its own BEGIN/COMMIT (no automatic BEGIN IMMEDIATE)
-MANUAL_BEGIN = "schedo_manual_begin"
+SQLITE_BUSY_TIMEOUT_MS = sqlite_inline.BUSY_TIMEOUT_MS
+MANUAL_BEGIN = sqlite_inline.MANUAL_BEGIN
+
+
+class Conn(Protocol):
+    """What ``read()`` and ``write()`` yield: SQLAlchemy's ``AsyncConnection`` on PostgreSQL,
+    ``sqlite_inline.InlineConnection`` on SQLite."""
+
+    async def execute(self, statement: Any, parameters: Any = None) -> Any: ...
+
+    async def exec_driver_sql(self, statement: str, parameters: Any = None) -> Any: ...
 
 
 def normalise_url(url: str) -> str:
-    """Map user-facing URLs to async drivers: sqlite:// -> aiosqlite, postgresql:// -> asyncpg."""
+    """Map user-facing URLs to drivers: sqlite:// -> the stdlib's sqlite3 (run inline),
+    postgresql:// -> asyncpg."""
     try:
         u = make_url(url)
     except Exception as exc:  # sqlalchemy raises ArgumentError with a terse text
         raise InvalidInput(f"database URL: cannot parse {url!r}") from exc
     backend = u.get_backend_name()
     if backend == "sqlite":
-        return str(u.set(drivername="sqlite+aiosqlite"))
+        return str(u.set(drivername="sqlite+pysqlite"))
     if backend in ("postgresql", "postgres"):
         return u.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
     raise InvalidInput(f"database URL: unsupported scheme {u.drivername!r} (sqlite or postgresql)")
@@ -46,27 +63,6 @@ def asyncpg_dsn(sqlalchemy_url: str) -> str:
     """The plain libpq URL asyncpg connects with (the LISTEN/NOTIFY bridge, the clock)."""
     u = make_url(sqlalchemy_url).set(drivername="postgresql")
     return u.render_as_string(hide_password=False)
-
-
-def _sqlite_listeners(engine: AsyncEngine, begin: str | None) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
-    def _connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (pysqlite defers it)
-        cur = dbapi_conn.cursor()
-        cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        cur.execute("PRAGMA journal_mode = WAL")
-        cur.execute("PRAGMA synchronous = NORMAL")
-        cur.execute("PRAGMA foreign_keys = ON")
-        cur.close()
-
-    if begin is None:  # autocommit: each read statement is its own snapshot, no round trips
-        return
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def _begin(conn: Any) -> None:
-        if conn.get_execution_options().get(MANUAL_BEGIN):
-            return  # the caller sends BEGIN/COMMIT itself (storage.migrate)
-        conn.exec_driver_sql(begin)
 
 
 # SQLite result codes (sqlite3.Error.sqlite_errorname) and PostgreSQL SQLSTATE classes that
@@ -103,15 +99,6 @@ def unavailable(exc: DBAPIError) -> Unavailable:
                        driver_error=type(orig).__name__)
 
 
-def _one_hop_creator(url: str) -> dict[str, Any]:
-    """``async_creator`` for file databases: one thread hop per statement (storage/onehop.py).
-    In-memory URLs keep the dialect's own connect (their pool shares one connection)."""
-    path = make_url(url).database
-    if not path or path == ":memory:" or path.startswith("file:"):
-        return {}
-    return {"async_creator": lambda: onehop.connect(path)}
-
-
 # PostgreSQL advisory lock held shared by every serving process (pgbridge) and taken
 # exclusively by offline commands that must not run beside a server (reset-signature-keys)
 SERVING_LOCK_ID = 0x5C4ED1
@@ -119,22 +106,28 @@ SERVING_LOCK_ID = 0x5C4ED1
 class Database:
     """Owns the engines; ``read()`` and ``write()`` yield a connection inside a transaction."""
 
+    read_engine: Engine | AsyncEngine
+    write_engine: Engine | AsyncEngine
+
     def __init__(self, url: str, pool_size: int = 10) -> None:
         self.write_failure: str | None = None
         self.url = normalise_url(url)
         self.dialect = make_url(self.url).get_backend_name()
+        self._write_lock = asyncio.Lock()
         if self.dialect == "sqlite":
-            fast = _one_hop_creator(self.url)
-            # readers: autocommit (isolation_level None, set on connect), so the rollback the
-            # pool and Connection.close() would send is skipped (no thread hop per query)
-            self.read_engine = create_async_engine(
-                self.url, pool_size=pool_size, skip_autocommit_rollback=True, **fast
-            )
-            self.write_engine = create_async_engine(
-                self.url, pool_size=1, max_overflow=0, pool_timeout=60, **fast
-            )
-            _sqlite_listeners(self.read_engine, None)
-            _sqlite_listeners(self.write_engine, "BEGIN IMMEDIATE")
+            path = make_url(self.url).database
+            if not path or path == ":memory:":  # one connection, or each would be its own db
+                self.read_engine = self.write_engine = sqlite_inline.engine(
+                    self.url, "BEGIN IMMEDIATE", poolclass=StaticPool)
+            else:
+                # readers: autocommit (isolation_level None, set on connect), so the rollback
+                # the pool would send on return is skipped; more readers than the pool holds
+                # open overflow connections instead of waiting (a wait would block the loop)
+                self.read_engine = sqlite_inline.engine(
+                    self.url, None, pool_size=pool_size, max_overflow=-1,
+                    skip_autocommit_rollback=True)
+                self.write_engine = sqlite_inline.engine(
+                    self.url, "BEGIN IMMEDIATE", pool_size=1, max_overflow=0)
         else:
             self.write_engine = create_async_engine(
                 self.url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=300
@@ -152,25 +145,40 @@ class Database:
     # (a concurrent insert of the same key: try again).
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection]:
+    async def read(self) -> AsyncIterator[Conn]:
         """A connection in autocommit: every statement sees its own committed snapshot.
         Nothing is committed or rolled back at the end (reads only). Unavailable as above."""
         try:
-            async with self.read_engine.connect() as conn:
-                yield conn
+            engine = self.read_engine
+            if isinstance(engine, AsyncEngine):
+                async with engine.connect() as conn:
+                    yield conn
+            elif engine is self.write_engine:  # in-memory: the one connection, as a writer
+                async with self.write() as conn:
+                    yield conn
+            else:
+                with engine.connect() as sync_conn:
+                    yield InlineConnection(sync_conn)
         except IntegrityError:
             raise
         except DBAPIError as exc:
             raise unavailable(exc) from exc
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncConnection]:
+    async def write(self) -> AsyncIterator[Conn]:
         """A write transaction. A failure of the storage itself (disk full, read-only file,
         I/O error) is remembered in ``write_failure`` until a later write commits.
         Unavailable as above."""
         try:
-            async with self.write_engine.begin() as conn:
-                yield conn
+            engine = self.write_engine
+            if isinstance(engine, AsyncEngine):
+                async with engine.begin() as conn:
+                    yield conn
+            else:
+                # one writer at a time, queued on the loop (the pool of one would block it)
+                async with self._write_lock:
+                    with engine.begin() as sync_conn:
+                        yield InlineConnection(sync_conn)
         except BaseException as exc:
             reason = storage_failure(exc)
             if reason is not None:
@@ -202,7 +210,7 @@ class Database:
         return stmt if self.is_sqlite else stmt.with_for_update(skip_locked=True)
 
     async def sequences_past_explicit_ids(
-        self, conn: AsyncConnection, tables: tuple[str, ...]
+        self, conn: Conn, tables: tuple[str, ...]
     ) -> None:
         """After rows were inserted with explicit ids: on PostgreSQL, move each table's id
         sequence past them (explicit ids do not advance it); SQLite's AUTOINCREMENT follows by
@@ -219,7 +227,7 @@ class Database:
         BEGIN IMMEDIATE serialises writers already)."""
         return stmt if self.is_sqlite else stmt.with_for_update()
 
-    async def refuse_while_serving(self, conn: AsyncConnection) -> None:
+    async def refuse_while_serving(self, conn: Conn) -> None:
         """In a write transaction of an offline command: on PostgreSQL, Conflict while a
         server process holds the shared serving lock (SQLite commands hold the file lock)."""
         if self.is_sqlite:
@@ -230,6 +238,11 @@ class Database:
                            "process, then run this again")
 
     async def dispose(self) -> None:
-        await self.write_engine.dispose()
-        if self.is_sqlite:
-            await self.read_engine.dispose()
+        engines = [self.write_engine]
+        if self.is_sqlite and self.read_engine is not self.write_engine:
+            engines.append(self.read_engine)  # on PostgreSQL it shares the writer's pool
+        for engine in engines:
+            if isinstance(engine, AsyncEngine):
+                await engine.dispose()
+            else:
+                engine.dispose()

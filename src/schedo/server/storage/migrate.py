@@ -16,6 +16,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .db import MANUAL_BEGIN, Database
 
@@ -36,31 +38,31 @@ def _upgrade(sync_conn: Any) -> None:
 
 
 async def migrate(db: Database) -> None:
-    if db.is_sqlite:
-        await _migrate_sqlite(db)
+    engine = db.write_engine
+    if not isinstance(engine, AsyncEngine):
+        _migrate_sqlite(engine)  # inline, as every SQLite statement (db.py); start-up only
         return
-    async with db.write_engine.begin() as conn:
-        if not db.is_sqlite:
-            await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_ID})")
+    async with engine.begin() as conn:
+        await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_ID})")
         await conn.run_sync(_upgrade)
 
 
-async def _migrate_sqlite(db: Database) -> None:
+def _migrate_sqlite(engine: Engine) -> None:
     # the PRAGMA is a no-op inside a transaction: set it first, then BEGIN ourselves
-    async with db.write_engine.connect() as conn:
-        await conn.execution_options(**{MANUAL_BEGIN: True})
-        await conn.exec_driver_sql("PRAGMA foreign_keys = OFF")
+    with engine.connect() as conn:
+        conn = conn.execution_options(**{MANUAL_BEGIN: True})
+        conn.exec_driver_sql("PRAGMA foreign_keys = OFF")
         try:
-            await conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
             try:
-                await conn.run_sync(_upgrade)
-                broken = (await conn.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                _upgrade(conn)
+                broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
                 if broken:
                     raise RuntimeError(f"migration left broken foreign keys: {broken[:5]}")
-                await conn.exec_driver_sql("COMMIT")
+                conn.exec_driver_sql("COMMIT")
             except BaseException:
-                await conn.exec_driver_sql("ROLLBACK")
+                conn.exec_driver_sql("ROLLBACK")
                 raise
         finally:
-            await conn.exec_driver_sql("PRAGMA foreign_keys = ON")
-            await conn.commit()  # ends SQLAlchemy's own (empty) transaction
+            conn.exec_driver_sql("PRAGMA foreign_keys = ON")
+            conn.commit()  # ends SQLAlchemy's own (empty) transaction

@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, exists, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain import lifecycle
 from ..domain.errors import NotFound
@@ -20,7 +19,7 @@ from ..domain.model import ACTIVE, Health, JobStatus, RunStatus
 from ..domain.records import Job, Run
 from ..domain.timefmt import from_ms
 from . import rows
-from .db import Database
+from .db import Conn, Database
 from .schema import environments, executions, jobs, notifications
 
 ACTIVE_VALUES = [s.value for s in ACTIVE]
@@ -49,7 +48,7 @@ def insert_runs(db: Database, returning: bool = True) -> Any:
     return stmt.returning(*executions.c) if returning else stmt
 
 
-async def mirror_on_jobs(c: AsyncConnection, runs: Sequence[Run]) -> None:
+async def mirror_on_jobs(c: Conn, runs: Sequence[Run]) -> None:
     """Each run's status on its job, if it is still the job's latest non-skipped run (a
     later run owns the status otherwise)."""
     params = []
@@ -73,7 +72,7 @@ async def mirror_on_jobs(c: AsyncConnection, runs: Sequence[Run]) -> None:
 
 
 async def record_turns(
-    db: Database, c: AsyncConnection, ended: Sequence[Run], now: datetime
+    db: Database, c: Conn, ended: Sequence[Run], now: datetime
 ) -> None:
     """The health turns of ``ended`` (``lifecycle.health_turn``): the job's new health, and
     one outbox row per notice (inserted once per run and kind, whatever replays the end)."""
@@ -124,7 +123,7 @@ async def record_turns(
 
 
 async def create_retries(
-    db: Database, c: AsyncConnection, ended: Sequence[Run], now: datetime
+    db: Database, c: Conn, ended: Sequence[Run], now: datetime
 ) -> None:
     """The next attempt of each failed or expired run whose job allows one
     (``lifecycle.retry_of``); the job reads pending with the retries used."""
@@ -147,7 +146,7 @@ async def create_retries(
 
 
 async def after_end(
-    db: Database, c: AsyncConnection, ended: Sequence[Run], now: datetime
+    db: Database, c: Conn, ended: Sequence[Run], now: datetime
 ) -> None:
     """Everything an end of runs brings, in the transaction that ended them: the job status
     mirror, the health turns and the retries."""
@@ -163,7 +162,7 @@ def as_dt(v: Any) -> datetime | None:
     return from_ms(int(v))
 
 
-async def job_in_env(c: AsyncConnection, env_id: int, job_id: int) -> Job:
+async def job_in_env(c: Conn, env_id: int, job_id: int) -> Job:
     r = (
         await c.execute(select(jobs).where(jobs.c.id == job_id, jobs.c.environment_id == env_id))
     ).first()
@@ -172,7 +171,7 @@ async def job_in_env(c: AsyncConnection, env_id: int, job_id: int) -> Job:
     return rows.job(r)
 
 
-async def has_active(c: AsyncConnection, job_id: int) -> bool:
+async def has_active(c: Conn, job_id: int) -> bool:
     r = (
         await c.execute(
             select(executions.c.id)

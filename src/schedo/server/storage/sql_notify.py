@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, exists, false, func, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.timefmt import from_ms
 from .contracts import (
@@ -17,7 +16,7 @@ from .contracts import (
     NotificationRecord,
     NotifyWork,
 )
-from .db import Database
+from .db import Conn, Database
 from .schema import environments, executions, notification_deliveries, notifications, org_emails
 
 PENDING = "pending"
@@ -207,7 +206,7 @@ class NotifySql:
             return await _attach(c, found)
 
 
-async def _attach(c: AsyncConnection, found: list[Notification]) -> list[NotificationRecord]:
+async def _attach(c: Conn, found: list[Notification]) -> list[NotificationRecord]:
     if not found:
         return []
     res = await c.execute(

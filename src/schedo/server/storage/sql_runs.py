@@ -20,7 +20,6 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain import lifecycle, policies
 from ..domain.errors import Collision, Conflict, NotFound
@@ -28,7 +27,7 @@ from ..domain.model import JobStatus, RunStatus, Source
 from ..domain.records import Completion, Run
 from ..domain.timefmt import to_ms
 from . import rows
-from .db import Database
+from .db import Conn, Database
 from .run_rows import (
     after_end,
     as_dt,
@@ -182,7 +181,7 @@ class RunSql:
             return await self._mark_running(c, self.db.skip_locked(q), now)
 
     async def _mark_running(
-        self, c: AsyncConnection, pick: Any, now: datetime
+        self, c: Conn, pick: Any, now: datetime
     ) -> list[Run]:
         now_ms = literal(to_ms(now), BigInteger())
         res = await c.execute(
@@ -319,7 +318,7 @@ def _end_params(e: Run) -> dict[str, Any]:
             "d": e.duration, "o": e.output, "er": e.error, "x": e.exit_code}
 
 
-async def _get_exec(c: AsyncConnection, env_id: int, exec_id: int) -> Run:
+async def _get_exec(c: Conn, env_id: int, exec_id: int) -> Run:
     r = (
         await c.execute(
             select(executions).where(

@@ -11,14 +11,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, union_all, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain import lifecycle
 from ..domain.model import RunStatus
 from ..domain.records import Run
 from . import rows
 from .contracts import Planner, TickResult
-from .db import Database
+from .db import Conn, Database
 from .run_rows import ACTIVE_VALUES, after_end, as_dt, draft_row, insert_runs
 from .schema import executions, jobs
 
@@ -90,7 +89,7 @@ class ScheduleSql:
             return TickResult(jobs=len(due), created=created)
 
     @staticmethod
-    async def _active_blocking(c: AsyncConnection, job_ids: list[int]) -> set[int]:
+    async def _active_blocking(c: Conn, job_ids: list[int]) -> set[int]:
         """Which of these (blocking) jobs have a run pending or running."""
         if not job_ids:
             return set()

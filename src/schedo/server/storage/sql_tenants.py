@@ -6,12 +6,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, bindparam, exists, func, literal, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.errors import Collision, Conflict, NotFound
 from ..domain.records import ApiKey, Environment, Organization
 from . import cascade, rows
-from .db import Database
+from .db import Conn, Database
 from .schema import EpochMs, api_keys, environments, org_emails, organizations, server_meta
 from .sealing import Sealer, env_context
 
@@ -92,9 +91,10 @@ class TenantSql:
 
     async def get_meta(self, key: str) -> str | None:
         async with self.db.read() as c:
-            return (
+            value: str | None = (
                 await c.execute(select(server_meta.c.value).where(server_meta.c.key == key))
             ).scalar_one_or_none()
+            return value
 
     async def get_org(self, org_id: int) -> Organization:
         async with self.db.read() as c:
@@ -262,7 +262,7 @@ class TenantSql:
             r = (await c.execute(q)).one()
         return bool(r[0]) and bool(r[1])
 
-    async def _keep_an_admin_key(self, c: AsyncConnection, org_id: int, key_id: int) -> None:
+    async def _keep_an_admin_key(self, c: Conn, org_id: int, key_id: int) -> None:
         """Conflict if ``key_id`` is the organisation's last unrevoked admin key. The admin
         keys are locked (PostgreSQL) so two revocations cannot both pass."""
         q = select(api_keys.c.id).where(
@@ -339,7 +339,7 @@ class TenantSql:
         return rows.api_key(r)
 
 
-async def _emails(c: AsyncConnection, org_id: int) -> list[str]:
+async def _emails(c: Conn, org_id: int) -> list[str]:
     res = await c.execute(
         select(org_emails.c.email)
         .where(org_emails.c.organization_id == org_id)

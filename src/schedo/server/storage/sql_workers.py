@@ -6,11 +6,28 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 
 from .db import Database
 from .schema import worker_connections as wc
 from .schema import worker_heartbeats as hb
+
+# built once (statement construction and its cache key cost more than running it)
+_COUNT = (
+    select(wc.c.job_code, func.count())
+    .join(hb, (hb.c.environment_id == wc.c.environment_id) & (hb.c.worker_id == wc.c.worker_id))
+    .where(wc.c.environment_id == bindparam("env_id"),
+           wc.c.job_code.in_(bindparam("codes", expanding=True)),
+           hb.c.last_seen >= bindparam("since", type_=hb.c.last_seen.type))
+    .group_by(wc.c.job_code)
+)
+_COUNT_ONE = (
+    select(wc.c.job_code, func.count())
+    .join(hb, (hb.c.environment_id == wc.c.environment_id) & (hb.c.worker_id == wc.c.worker_id))
+    .where(wc.c.environment_id == bindparam("env_id"), wc.c.job_code == bindparam("code"),
+           hb.c.last_seen >= bindparam("since", type_=hb.c.last_seen.type))
+    .group_by(wc.c.job_code)
+)
 
 
 class WorkerSql:
@@ -56,15 +73,12 @@ class WorkerSql:
     ) -> dict[str, int]:
         if not codes:
             return {}
+        if len(codes) == 1:  # GET /jobs/{id}: no expanding IN to render
+            stmt, params = _COUNT_ONE, {"env_id": env_id, "code": codes[0], "since": since}
+        else:
+            stmt, params = _COUNT, {"env_id": env_id, "codes": list(codes), "since": since}
         async with self.db.read() as c:
-            res = await c.execute(
-                select(wc.c.job_code, func.count())
-                .join(hb, (hb.c.environment_id == wc.c.environment_id)
-                      & (hb.c.worker_id == wc.c.worker_id))
-                .where(wc.c.environment_id == env_id, wc.c.job_code.in_(list(codes)),
-                       hb.c.last_seen >= since)
-                .group_by(wc.c.job_code)
-            )
+            res = await c.execute(stmt, params)
             return {r[0]: int(r[1]) for r in res}
 
     async def prune_connections(self, before: datetime) -> int:
