@@ -166,17 +166,36 @@ async def test_job_with_last_run_is_the_job_and_its_latest_run_that_is_not_skipp
 ) -> None:
     s = world.store
     job = await world.job("a")
-    assert await s.job_with_last_run(world.env, job.id) == (job, None)
+    assert await s.job_with_last_run(world.env, job.id, T0) == (job, None, 0)
     first, second = await world.runs(job, 2)
-    got_job, got_run = await s.job_with_last_run(world.env, job.id)
+    got_job, got_run, _ = await s.job_with_last_run(world.env, job.id, T0)
     assert got_job.id == job.id and got_run == await s.get_execution(world.env, second.id)
     assert got_run == await s.last_run(world.env, job.id)
     # a skipped record of a later tick does not count
     await s.tick(at(400), 10, planner({job.id: plan(skipped_at=at(350), next_run_at=at(900))}))
-    assert (await s.job_with_last_run(world.env, job.id))[1] == got_run
+    assert (await s.job_with_last_run(world.env, job.id, T0))[1] == got_run
     for env in (world.env2, world.other_env):
         with pytest.raises(NotFound):
-            await s.job_with_last_run(env, job.id)
+            await s.job_with_last_run(env, job.id, T0)
     with pytest.raises(NotFound):
-        await s.job_with_last_run(world.env, 987654)
+        await s.job_with_last_run(world.env, 987654, T0)
     assert first.id < second.id
+
+
+async def test_job_with_last_run_counts_live_workers_of_its_name_and_environment(
+    world: World,
+) -> None:
+    """The count is ``count_connections``'s for the job's name: workers seen since the given
+    instant, of this environment only."""
+    s = world.store
+    job = await world.job("a")
+    other = await world.job("b")
+    await s.touch_connections(world.env, ["a", "b"], "w1", at(10))
+    await s.touch_connections(world.env, ["a"], "w2", at(10))
+    await s.touch_connections(world.env, ["a"], "old", at(1))
+    await s.touch_connections(world.env2, ["a"], "w3", at(10))
+    assert (await s.job_with_last_run(world.env, job.id, at(5)))[2] == 2
+    assert (await s.job_with_last_run(world.env, other.id, at(5)))[2] == 1
+    assert (await s.job_with_last_run(world.env, job.id, at(0)))[2] == 3
+    assert (await s.count_connections(world.env, ["a"], at(5))) == {"a": 2}
+    assert (await s.job_with_last_run(world.env, job.id, at(11)))[2] == 0

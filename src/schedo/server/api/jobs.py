@@ -69,9 +69,9 @@ async def connections_count(job_id: Id, svc: Svc, p: Auth) -> int:
 
 @router.get("/jobs/{job_id}", response_model=shapes.JobDetail)
 async def get_job(job_id: Id, svc: Svc, p: Auth) -> dict[str, Any]:
-    job, last = await svc_jobs.with_last_run(svc, p, job_id)
+    job, last, connections = await svc_jobs.with_last_run(svc, p, job_id)
     return {
-        "connections_count": (await svc_jobs.connections(svc, p, [job]))[job.name],
+        "connections_count": connections,
         "job": shapes.job(job),
         "last_run": shapes.execution(last) if last else None,
     }

@@ -22,6 +22,11 @@ PRUNE_EVERY = timedelta(minutes=5)
 PRUNE_AGE = timedelta(hours=1)
 
 
+def window() -> timedelta:
+    """How recently a worker must have been seen to count as a connection."""
+    return RECENT
+
+
 class Connections:
     def __init__(self, store: WorkerStore) -> None:
         self.store = store

@@ -9,6 +9,7 @@ from typing import Any
 from ..domain.records import Job, Run
 from ..domain.schedules import for_job
 from . import validation
+from .connections import window as connections_window
 from .context import Principal, Services
 
 
@@ -104,9 +105,13 @@ async def trigger(svc: Services, p: Principal, job_id: int) -> Run:
     return ex
 
 
-async def with_last_run(svc: Services, p: Principal, job_id: int) -> tuple[Job, Run | None]:
-    """The job and the run its page shows (its latest that is not skipped), in one read."""
-    return await svc.store.job_with_last_run(p.env_id, job_id)
+async def with_last_run(
+    svc: Services, p: Principal, job_id: int
+) -> tuple[Job, Run | None, int]:
+    """The job, the run its page shows (its latest that is not skipped) and its worker
+    connections (as ``connections`` counts them), in one read."""
+    since = svc.clock.now() - connections_window()
+    return await svc.store.job_with_last_run(p.env_id, job_id, since)
 
 
 async def last_run(svc: Services, p: Principal, job_id: int) -> Run | None:

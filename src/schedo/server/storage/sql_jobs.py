@@ -13,13 +13,15 @@ from ..domain.model import JobStatus, JobType, RunStatus
 from ..domain.records import Job, JobSpec, Run
 from . import cascade, rows
 from .db import Database
-from .schema import executions, jobs
+from .schema import executions, jobs, worker_connections, worker_heartbeats
 
 _RUN = "run_"  # prefix of the run's columns beside the job's in one row
+_CONNECTIONS = "live_connections"
 
 
 def _job_with_last_run() -> Any:
-    """Built once: the job and its latest non-skipped run in one row (run columns prefixed)."""
+    """Built once: the job, its latest non-skipped run (run columns prefixed) and how many
+    live workers serve it (as ``count_connections``), in one row."""
     inner = executions.alias("latest")
     latest = (
         select(func.max(inner.c.id))
@@ -27,8 +29,19 @@ def _job_with_last_run() -> Any:
         .correlate(jobs)
         .scalar_subquery()
     )
+    wc, hb = worker_connections, worker_heartbeats
+    live = (
+        select(func.count())
+        .select_from(wc.join(hb, (hb.c.environment_id == wc.c.environment_id)
+                             & (hb.c.worker_id == wc.c.worker_id)))
+        .where(wc.c.environment_id == jobs.c.environment_id, wc.c.job_code == jobs.c.name,
+               hb.c.last_seen >= bindparam("since", type_=hb.c.last_seen.type))
+        .correlate(jobs)
+        .scalar_subquery()
+    )
     return (
-        select(jobs, *[c.label(_RUN + c.name) for c in executions.c])
+        select(jobs, *[c.label(_RUN + c.name) for c in executions.c],
+               live.label(_CONNECTIONS))
         .select_from(jobs.outerjoin(executions, executions.c.id == latest))
         .where(jobs.c.id == bindparam("job_id"), jobs.c.environment_id == bindparam("env_id"))
     )
@@ -133,11 +146,14 @@ class JobSql:
             raise NotFound(f"job {job_id} not found")
         return rows.job(r)
 
-    async def job_with_last_run(self, env_id: int, job_id: int) -> tuple[Job, Run | None]:
-        # one statement: the job and its latest non-skipped run (the API's GET /jobs/{id})
+    async def job_with_last_run(
+        self, env_id: int, job_id: int, connections_since: datetime
+    ) -> tuple[Job, Run | None, int]:
+        # one statement: the job, its latest non-skipped run and its live workers (the API's
+        # GET /jobs/{id})
+        params = {"job_id": job_id, "env_id": env_id, "since": connections_since}
         async with self.db.read() as c:
-            r = (await c.execute(_JOB_WITH_LAST_RUN, {"job_id": job_id, "env_id": env_id})
-                 ).first()
+            r = (await c.execute(_JOB_WITH_LAST_RUN, params)).first()
         if r is None:
             raise NotFound(f"job {job_id} not found")
         m = r._mapping
@@ -145,7 +161,7 @@ class JobSql:
         if m[_RUN + "id"] is not None:
             run = rows.execution(SimpleNamespace(
                 **{col.name: m[_RUN + col.name] for col in executions.c}))
-        return rows.job(r), run
+        return rows.job(r), run, int(m[_CONNECTIONS])
 
     async def get_job_by_name(self, env_id: int, name: str) -> Job | None:
         async with self.db.read() as c:

@@ -31,9 +31,13 @@ Planner = Callable[[Job], TickPlan]
 
 
 class JobStore(Protocol):
-    async def job_with_last_run(self, env_id: int, job_id: int) -> tuple[Job, Run | None]:
-        """The job (NotFound as ``get_job``) and its latest execution that is not skipped (the
-        run ``GET /jobs/{id}`` shows), in one read."""
+    async def job_with_last_run(
+        self, env_id: int, job_id: int, connections_since: datetime
+    ) -> tuple[Job, Run | None, int]:
+        """The job (NotFound as ``get_job``), its latest execution that is not skipped (the
+        run ``GET /jobs/{id}`` shows) and its worker connections seen since
+        ``connections_since`` (as ``WorkerStore.count_connections`` counts them for its
+        name), in one read."""
 
     async def upsert_job(
         self,
