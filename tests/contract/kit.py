@@ -48,10 +48,9 @@ class Stores:
     async def close_all(self) -> list[str]:
         leaks = []
         for i, s in enumerate(self.opened):
-            for name in ("read_engine", "write_engine"):
-                out = getattr(s.db, name).pool.checkedout()
-                if out:
-                    leaks.append(f"store {i} {name}: {out} checked out")
+            out = s.db.checked_out()
+            if out:
+                leaks.append(f"store {i}: {out} connections checked out")
             await s.db.dispose()
         self.opened.clear()
         return leaks

@@ -53,5 +53,6 @@ async def test_ping_and_write_failure_pass_and_close_releases_every_connection(
     await s.ping()
     assert await s.write_failure() is None
     await s.close()
+    assert s.db.checked_out() == 0
     for engine in (s.db.read_engine, s.db.write_engine):
-        assert engine.pool.checkedout() == 0
+        assert engine.pool.checkedout() == 0  # type: ignore[union-attr]

@@ -114,6 +114,8 @@ class Database:
         self.url = normalise_url(url)
         self.dialect = make_url(self.url).get_backend_name()
         self._write_lock = asyncio.Lock()
+        self._reader: InlineConnection | None = None
+        self._reader_free = True
         if self.dialect == "sqlite":
             path = make_url(self.url).database
             if not path or path == ":memory:":  # one connection, or each would be its own db
@@ -156,6 +158,20 @@ class Database:
             elif engine is self.write_engine:  # in-memory: the one connection, as a writer
                 async with self.write() as conn:
                     yield conn
+            elif self._reader_free:
+                # the kept reader: a block of inline statements never yields to the loop, so
+                # one connection serves every read; a block that does (awaiting something
+                # else) makes the next reader take one of the pool's
+                self._reader_free = False
+                try:
+                    if self._reader is None:
+                        self._reader = InlineConnection(engine.connect())
+                    yield self._reader
+                except BaseException:
+                    self._drop_reader()  # whatever the error left, the next read starts anew
+                    raise
+                finally:
+                    self._reader_free = True
             else:
                 with engine.connect() as sync_conn:
                     yield InlineConnection(sync_conn)
@@ -237,7 +253,20 @@ class Database:
             raise Conflict("a schedo server is serving this database: stop every server "
                            "process, then run this again")
 
+    def _drop_reader(self) -> None:
+        kept, self._reader = self._reader, None
+        if kept is not None:
+            kept.sync_connection.close()
+
+    def checked_out(self) -> int:
+        """Connections taken from the pools and not given back, the kept reader aside."""
+        total = 0
+        for engine in {id(e): e for e in (self.read_engine, self.write_engine)}.values():
+            total += engine.pool.checkedout()  # type: ignore[attr-defined]
+        return total - (self._reader is not None and self._reader_free)
+
     async def dispose(self) -> None:
+        self._drop_reader()
         engines = [self.write_engine]
         if self.is_sqlite and self.read_engine is not self.write_engine:
             engines.append(self.read_engine)  # on PostgreSQL it shares the writer's pool
