@@ -233,6 +233,24 @@ async def test_claim_filters_by_environment_code_and_type(world: World) -> None:
     assert [e.job_id for e in await s.claim(world.env2, None, SDK, T0, 10)] == [theirs.id]
 
 
+async def test_claim_and_earliest_due_with_many_codes_match_exactly(world: World) -> None:
+    """A worker naming thousands of codes (one bound list, whatever its length): only runs of
+    the named codes, codes with quotes and commas taken as they are."""
+    s = world.store
+    odd = await world.job("it's, odd\"")
+    kept = await world.job("kept")
+    left = await world.job("left")
+    for j in (odd, kept, left):
+        await world.runs(j)
+    many = [f"code-{i}" for i in range(3000)] + ["it's, odd\"", "kept"]
+    assert await s.earliest_pending_due(world.env, many, SDK) is not None
+    got = await s.claim(world.env, many, SDK, T0, 10)
+    assert sorted(e.job_code for e in got) == sorted(["it's, odd\"", "kept"])
+    assert await s.claim(world.env, many, SDK, T0, 10) == []
+    assert await s.earliest_pending_due(world.env, many, SDK) is None
+    assert [e.job_code for e in await s.claim(world.env, None, SDK, T0, 10)] == ["left"]
+
+
 async def test_claim_never_returns_an_execution_to_two_callers(stores: Stores) -> None:
     world = await build_world(await stores.open())
     other_process = await stores.open()

@@ -16,11 +16,12 @@ both databases: it awaits ``execute`` on what ``read()`` and ``write()`` yield.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import json
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, select
+from sqlalchemy import ARRAY, Engine, String, any_, bindparam, func, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -32,6 +33,7 @@ from . import sqlite_inline
 from .sqlite_inline import InlineConnection
 
 SQLITE_BUSY_TIMEOUT_MS = sqlite_inline.BUSY_TIMEOUT_MS
+AMONG_INLINE = 8  # up to this many values, a plain IN list
 MANUAL_BEGIN = sqlite_inline.MANUAL_BEGIN
 
 
@@ -191,6 +193,11 @@ class Database:
                 async with engine.begin() as conn:
                     yield conn
             else:
+                # inline statements never yield, so a loop of writes (the ticker's batches,
+                # the reaper's) would hold the loop to its end: every write lets the others
+                # that are ready go first (a woken long poll claims the runs of the first
+                # batch while the ticker makes the next)
+                await asyncio.sleep(0)
                 # one writer at a time, queued on the loop (the pool of one would block it)
                 async with self._write_lock:
                     with engine.begin() as sync_conn:
@@ -209,6 +216,20 @@ class Database:
     def insert(self, table: Any) -> Any:
         """A dialect insert that supports ``on_conflict_do_nothing``."""
         return sqlite.insert(table) if self.is_sqlite else postgresql.insert(table)
+
+    def among(self, column: Any, values: Sequence[Any]) -> Any:
+        """``column IN values`` with one bound parameter however many values there are (a
+        worker names up to 5,000 job codes): the statement's text, and so its compiled form
+        and the driver's prepared statement, stay the same from call to call. SQLite reads a
+        JSON array with ``json_each``; PostgreSQL gets an array (``= ANY``)."""
+        values = list(values)
+        if len(values) <= AMONG_INLINE:
+            return column.in_(values)
+        if self.is_sqlite:
+            listed: Any = select(literal_column("value")).select_from(
+                func.json_each(bindparam(None, json.dumps(values), type_=String())))
+            return column.in_(listed)
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
 
     def picked(self, stmt: Any) -> Any:
         """The ids a ``skip_locked`` SELECT … LIMIT n picks, for ``id IN (…)`` of an UPDATE.

@@ -169,7 +169,7 @@ class RunSql:
                 .where(
                     executions.c.status == RunStatus.PENDING.value,
                     executions.c.environment_id == env_id,
-                    _codes_filter(codes),
+                    _codes_filter(self.db, codes),
                     executions.c.due_at <= now,
                     executions.c.job_type.in_(list(types)),
                 )
@@ -270,7 +270,7 @@ class RunSql:
                     select(func.min(executions.c.due_at)).where(
                         executions.c.status == RunStatus.PENDING.value,
                         executions.c.environment_id == env_id,
-                        _codes_filter(codes),
+                        _codes_filter(self.db, codes),
                         executions.c.job_type.in_(list(types)),
                     )
                 )
@@ -286,9 +286,9 @@ def _access_alive(key_id: int, env_id: int) -> Any:
     )
 
 
-def _codes_filter(codes: Sequence[str] | None) -> Any:
+def _codes_filter(db: Database, codes: Sequence[str] | None) -> Any:
     """``job_code IN codes``; None means every job code of the environment."""
-    return true() if codes is None else executions.c.job_code.in_(list(codes))
+    return true() if codes is None else db.among(executions.c.job_code, codes)
 
 
 _END_RUN = (
