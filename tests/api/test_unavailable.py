@@ -4,12 +4,14 @@ error page, never a 500; ``/readyz`` names the error class. Back once the databa
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import create_engine
 
 from schedo.server.domain.errors import Unavailable
@@ -75,3 +77,21 @@ async def test_dashboard_shows_its_error_page_then_recovers(api: Api, tmp_path: 
             assert r.headers["content-type"].startswith("text/html")
             assert "The database is not reachable right now; retry shortly." in r.text
         assert (await b.get("/ui/jobs")).status_code == 200
+
+
+async def test_readyz_says_not_ready_when_the_database_does_not_answer(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database that stops answering (a cut network: the driver waits for its connect
+    timeout) makes /readyz answer 503 within READY_TIMEOUT, not hang."""
+    from schedo.server.services import ops
+
+    async def hangs() -> None:
+        await asyncio.sleep(3600)
+
+    monkeypatch.setattr(ops, "READY_TIMEOUT", 0.2)
+    monkeypatch.setattr(api.svc.store, "ping", hangs)
+    r = await asyncio.wait_for(api.client.get("/readyz"), 10)
+    assert r.status_code == 503 and "no answer within 0.2 s" in r.json()["message"]
+    monkeypatch.undo()
+    assert (await api.client.get("/readyz")).status_code == 200

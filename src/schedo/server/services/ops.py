@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from ..domain.errors import Unavailable
 from .context import Services
+
+READY_TIMEOUT = 3.0  # seconds
 
 
 async def not_ready(svc: Services) -> str | None:
     """Why the server cannot serve now ("database: OperationalError", "database not writable:
-    SQLITE_FULL: …"), or None when it can."""
+    SQLITE_FULL: …"), or None when it can. A database that stopped answering (a cut network,
+    a full backlog) is not ready either: said within ``READY_TIMEOUT`` instead of hanging
+    until the driver's connect timeout."""
+    try:
+        return await asyncio.wait_for(_check(svc), READY_TIMEOUT)
+    except TimeoutError:
+        return f"database: no answer within {READY_TIMEOUT:g} s"
+
+
+async def _check(svc: Services) -> str | None:
     try:
         await svc.store.ping()
     except Unavailable as exc:
