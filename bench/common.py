@@ -167,12 +167,18 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 class Server:
-    """A real ``schedo serve`` process on a free loopback port with a SQLite file."""
+    """A real ``schedo serve`` process on a free loopback port with a SQLite file (or, given
+    ``database_url``, that database: PostgreSQL, bench/pgload.py)."""
 
     def __init__(
-        self, db_path: Path, workdir: Path, extra_env: dict[str, str] | None = None
+        self,
+        db_path: Path,
+        workdir: Path,
+        extra_env: dict[str, str] | None = None,
+        database_url: str | None = None,
     ) -> None:
         self.db_path = db_path
+        self.database_url = database_url or f"sqlite:///{db_path}"
         self.workdir = workdir
         self.port = free_port()
         self.extra_env = extra_env or {}
@@ -210,7 +216,7 @@ class Server:
                     "--port",
                     str(self.port),
                     "--db",
-                    f"sqlite:///{self.db_path}",
+                    self.database_url,
                 ],
                 cwd=self.workdir,
                 env=env,
@@ -412,6 +418,9 @@ class Report:
     )
     seconds: float = 0.0
     command: str = field(default_factory=lambda: _command())
+    # the database the server ran on, when a scenario can use more than one (api): "kind"
+    # (sqlite or postgresql), "version", "label"; in the JSON and the printed header
+    database: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -426,10 +435,12 @@ class Report:
             "checks": [c.__dict__ for c in self.checks],
             "results": _clean(self.results),
             "notes": self.notes,
+            **({"database": self.database} if self.database else {}),
         }
 
     def render(self) -> str:
-        out = [f"== {self.scenario} ({self.size}, {self.seconds:.1f} s) =="]
+        on = f"; database: {self.database['label']}" if self.database.get("label") else ""
+        out = [f"== {self.scenario} ({self.size}, {self.seconds:.1f} s{on}) =="]
         out.append(table(self.headers, self.rows))
         if self.checks:
             out.append("")

@@ -137,6 +137,44 @@ def insert_executions(
     return count
 
 
+PENDING_SQL = """INSERT INTO executions (job_id, environment_id, job_code, job_type, status,
+ source, scheduled_for, attempt, "trigger", due_at, pickup_deadline, run_deadline,
+ timeout_seconds, pick_up_time, start_time, end_time, duration, output, error, exit_code,
+ metadata, created_at)
+ VALUES (?, ?, ?, 'sdk', 'pending', 'manual', ?, 1, 'manual', ?, ?, NULL, ?, NULL, NULL, NULL,
+ NULL, NULL, NULL, NULL, '{}', ?)"""
+
+
+def insert_pending(
+    conn: sqlite3.Connection,
+    env: int,
+    job_ids: dict[str, int],
+    per_job: int,
+    base_ms: int,
+    timeout_seconds: int = 3600,
+) -> int:
+    """``per_job`` pending manual executions of every job, due at ``base_ms`` + k (claimable
+    at once), with a pick-up deadline a day later (the reaper leaves them alone) and
+    ``timeout_seconds`` (a claimed one expires that long after its claim)."""
+    far = base_ms + 86_400_000
+
+    def rows() -> Iterator[tuple[object, ...]]:
+        k = 0
+        for name, jid in job_ids.items():
+            for _ in range(per_job):
+                k += 1
+                t = base_ms + k
+                yield (jid, env, name, t, t, far, timeout_seconds, t)
+
+    count = 0
+    for chunk in _chunks(rows(), CHUNK):
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(PENDING_SQL, chunk)
+        conn.execute("COMMIT")
+        count += len(chunk)
+    return count
+
+
 def job_ids(conn: sqlite3.Connection, env: int, prefix: str) -> dict[str, int]:
     return {
         str(n): int(i)
