@@ -153,17 +153,17 @@ def insert_pending(
     base_ms: int,
     timeout_seconds: int = 3600,
 ) -> int:
-    """``per_job`` pending manual executions of every job, due at ``base_ms`` + k (claimable
-    at once), with a pick-up deadline a day later (the reaper leaves them alone) and
-    ``timeout_seconds`` (a claimed one expires that long after its claim)."""
+    """``per_job`` pending manual executions of every job, claimable at once, with a pick-up
+    deadline a day later (the reaper leaves them alone) and ``timeout_seconds`` (a claimed
+    one expires that long after its claim). Due times interleave the jobs (run r of job j is
+    due at ``base_ms`` + r * jobs + j), as in a backlog of jobs due at the same ticks."""
     far = base_ms + 86_400_000
+    n = len(job_ids)
 
     def rows() -> Iterator[tuple[object, ...]]:
-        k = 0
-        for name, jid in job_ids.items():
-            for _ in range(per_job):
-                k += 1
-                t = base_ms + k
+        for j, (name, jid) in enumerate(job_ids.items()):
+            for r in range(per_job):
+                t = base_ms + r * n + j + 1
                 yield (jid, env, name, t, t, far, timeout_seconds, t)
 
     count = 0

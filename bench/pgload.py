@@ -149,14 +149,16 @@ def insert_executions(
 ) -> int:
     """``per_job`` manual executions of every job, as bench/loader.insert_executions writes
     them: ``completed`` (history), ``running`` (to be reported) or ``pending`` (due at once,
-    to be claimed; bench/loader.insert_pending). Distinct scheduled_for per row."""
+    to be claimed, due times interleaving the jobs as bench/loader.insert_pending does).
+    Distinct scheduled_for per row."""
     far = base_ms + 86_400_000
     rows: list[tuple[Any, ...]] = []
     k = 0
-    for name, jid in job_ids.items():
-        for _ in range(per_job):
+    n = len(job_ids)
+    for j, (name, jid) in enumerate(job_ids.items()):
+        for r in range(per_job):
             k += 1
-            t = base_ms + k
+            t = base_ms + (r * n + j + 1 if status == "pending" else k)
             if status == "completed":
                 times: tuple[Any, ...] = (None, t, t, t + 1, 1)
             elif status == "running":
