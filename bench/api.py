@@ -16,6 +16,8 @@ before it runs (after the other routes, whose data they leave as it was); the po
 interleave its 64 jobs, like a backlog of jobs due at the same ticks (with each job's runs in
 one block of due times instead, a claim on SQLite, which has no planner statistics, walks the
 other jobs' pending runs through ix_executions_pending_type: ~6 ms a claim at 64,000 pending).
+For the same reason what is left of a pool is deleted before the next route: it would be due
+earlier than the next pool and walked past by each of its claims.
 
 Database: a fresh SQLite file by default. ``BENCH_API_DATABASE=postgresql://user@127.0.0.1/db``
 runs the same routes on PostgreSQL instead, against that server's own ``/healthz``: the bench
@@ -135,6 +137,18 @@ class _Rows:
                 loader.insert_pending(conn, self.env, ids, per_job, base_ms, CLAIM_TIMEOUT_S)
             else:
                 loader.insert_executions(conn, self.env, ids, per_job, status, base_ms)
+
+    def drop_pending(self, prefix: str) -> None:
+        """Delete what is left of a claim route's pool: pending runs due earlier than the
+        next pool's would be walked past by every later claim (see the module's docstring)."""
+        if self.pg_url is not None:
+            self.pg.delete_pending(self.pg_url, prefix)
+            return
+        with self._sqlite() as conn:
+            conn.execute(
+                "DELETE FROM executions WHERE status = 'pending' AND job_code LIKE ?",
+                (prefix + "%",),
+            )
 
     def running_ids(self) -> list[int]:
         if self.pg_url is not None:
@@ -327,31 +341,34 @@ def run(
                 BATCH,
             ),
         ]
-        claim_routes: list[tuple[str, str, Callable[[], Any], int]] = [
+        claim_routes: list[tuple[str, str, Callable[[], Any], int, str]] = [
             (
                 "pull_1",
                 "GET /jobs/executions?jobs=<code>&wait=0&limit=1 (pull)",
                 pull_route("pull1-", 1, "pull_pool"),
                 1,
+                "pull1-",
             ),
             (
                 "pull_10",
                 "GET /jobs/executions?jobs=<code>&wait=0&limit=10 (pull)",
                 pull_route("pull10-", 10, "pull10_pool"),
                 10,
+                "pull10-",
             ),
         ]
         db = _DbProbe(pg_url)
         for key, label, make, limit, check, per in routes:
             _measure(srv, p, results, key, label, make, limit, check, per, db)
             labels[key] = (label, per)
-        for key, label, prepare, per in claim_routes:
+        for key, label, prepare, per, prefix in claim_routes:
             make, limit, check, counter, pool = prepare()
             r = _measure(srv, p, results, key, label, make, limit, check, per, db)
             r["items"] = counter[0]
             r["items_per_request"] = counter[0] / r["requests"] if r["requests"] else math.nan
             r["pool"] = pool
             r["pool_emptied"] = r["seconds"] < float(p["duration"]) - 0.05
+            rows.drop_pending(prefix)
             labels[key] = (label, per)
         key, label = "sse", f"GET /jobs/executions/sse ({CLAIM_CODES} streams, limit=10; runs/s)"
         codes = claim_pool("sse-", int(p["sse_pool"]))

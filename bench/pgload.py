@@ -210,3 +210,23 @@ def sessions(url: str) -> int:
         )
     )
     return int(rows[0][0]) - 1 if rows and rows[0][0] is not None else 0
+
+
+def delete_pending(url: str, prefix: str) -> None:
+    """Remove the pending executions of the jobs named ``prefix``…: a claim route's pool
+    left over, so it is not in the way of the next route's claims."""
+    _run(
+        _execute_args(
+            libpq_url(url),
+            "DELETE FROM executions WHERE status = 'pending' AND job_code LIKE $1",
+            prefix + "%",
+        )
+    )
+
+
+async def _execute_args(url: str, sql: str, *args: object) -> None:
+    conn = await asyncpg.connect(url, timeout=10)
+    try:
+        await conn.execute(sql, *args)
+    finally:
+        await conn.close()
