@@ -19,18 +19,20 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import ARRAY, Engine, String, any_, bindparam, func, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
 from ..domain.errors import Collision, Conflict, InvalidInput, Unavailable
 from . import sqlite_inline
 from .sqlite_inline import InlineConnection
+
+if TYPE_CHECKING:  # imported when a PostgreSQL URL is used: it pulls in the ORM (~8 MB)
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 SQLITE_BUSY_TIMEOUT_MS = sqlite_inline.BUSY_TIMEOUT_MS
 AMONG_INLINE = 8  # up to this many values, a plain IN list
@@ -133,6 +135,8 @@ class Database:
                 self.write_engine = sqlite_inline.engine(
                     self.url, "BEGIN IMMEDIATE", pool_size=1, max_overflow=0)
         else:
+            from sqlalchemy.ext.asyncio import create_async_engine
+
             self.write_engine = create_async_engine(
                 self.url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=300
             )
@@ -154,7 +158,7 @@ class Database:
         Nothing is committed or rolled back at the end (reads only). Unavailable as above."""
         try:
             engine = self.read_engine
-            if isinstance(engine, AsyncEngine):
+            if not isinstance(engine, Engine):  # PostgreSQL's AsyncEngine
                 async with engine.connect() as conn:
                     yield conn
             elif engine is self.write_engine:  # in-memory: the one connection, as a writer
@@ -189,7 +193,7 @@ class Database:
         Unavailable as above."""
         try:
             engine = self.write_engine
-            if isinstance(engine, AsyncEngine):
+            if not isinstance(engine, Engine):  # PostgreSQL's AsyncEngine
                 async with engine.begin() as conn:
                     yield conn
             else:
@@ -292,7 +296,7 @@ class Database:
         if self.is_sqlite and self.read_engine is not self.write_engine:
             engines.append(self.read_engine)  # on PostgreSQL it shares the writer's pool
         for engine in engines:
-            if isinstance(engine, AsyncEngine):
-                await engine.dispose()
-            else:
+            if isinstance(engine, Engine):
                 engine.dispose()
+            else:
+                await engine.dispose()
