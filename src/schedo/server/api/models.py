@@ -63,6 +63,11 @@ class DefinitionIn(_In):
     # the response's ``timeout`` ("30s") is accepted as input too: a job read back and sent
     # again defines the same job
     timeout: Text | int | None = None
+    # alert rules (issue 19, docs/semantics.md "Alerts"); absent: the default
+    alert_after_failures: int | None = None
+    max_duration_seconds: int | None = None
+    success_within_seconds: int | None = None
+    pause_after_failures: int | None = None
 
 
 class MuteIn(_In):

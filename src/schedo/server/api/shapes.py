@@ -39,6 +39,14 @@ class JobOut(BaseModel):
     next_run_at: str | None
     created_at: str
     updated_at: str
+    # alert rules and state (issue 19)
+    alert_after_failures: int = 1
+    max_duration_seconds: int | None = None
+    success_within_seconds: int | None = None
+    pause_after_failures: int | None = None
+    paused_reason: str | None = None
+    consecutive_failures: int = 0
+    last_success_at: str | None = None
 
 
 class ExecutionOut(BaseModel):
@@ -133,6 +141,13 @@ def job(j: Job) -> dict[str, Any]:
         "next_run_at": rfc3339(j.next_run_at),
         "created_at": rfc3339(j.created_at),
         "updated_at": rfc3339(j.updated_at),
+        "alert_after_failures": j.alert_after_failures,
+        "max_duration_seconds": j.max_duration_seconds,
+        "success_within_seconds": j.success_within_seconds,
+        "pause_after_failures": j.pause_after_failures,
+        "paused_reason": j.paused_reason,
+        "consecutive_failures": j.consecutive_failures,
+        "last_success_at": rfc3339(j.last_success_at),
     }
 
 

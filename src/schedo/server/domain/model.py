@@ -70,6 +70,9 @@ class NoticeKind(StrEnum):
 
     FAILING = "failing"
     RECOVERED = "recovered"
+    SLOW = "slow"  # a run took longer than the job's max_duration_seconds
+    NO_SUCCESS = "no_success"  # no success within the job's success_within_seconds
+    PAUSED = "paused"  # paused after pause_after_failures consecutive failed runs
 
 
 class CatchUp(StrEnum):

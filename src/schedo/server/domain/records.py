@@ -54,6 +54,11 @@ class JobSpec:
     metadata: dict[str, Any]
     webhook_url: str | None
     command: str | None
+    # alert rules (issue 19; domain/alerts.py), None: off
+    alert_after_failures: int = 1
+    max_duration_seconds: int | None = None
+    success_within_seconds: int | None = None
+    pause_after_failures: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +85,14 @@ class Job:
     next_run_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    # alert rules and state (issue 19; domain/alerts.py)
+    alert_after_failures: int = 1
+    max_duration_seconds: int | None = None
+    success_within_seconds: int | None = None
+    pause_after_failures: int | None = None
+    paused_reason: str | None = None
+    consecutive_failures: int = 0
+    last_success_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

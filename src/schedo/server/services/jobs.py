@@ -3,6 +3,7 @@ trigger, delete. Each wakes the loops that care."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +31,7 @@ async def define(svc: Services, p: Principal, body: dict[str, Any]) -> Job:
         command=body.get("command"),
         allow_private=svc.settings.allow_private_webhooks,
     )
+    spec = replace(spec, **validation.alert_rules(body))
     now = svc.clock.now()
     existing = await svc.store.get_job_by_name(p.env_id, spec.name)
     changed = (

@@ -68,3 +68,22 @@ async def next_deadline(svc: Services, not_before: datetime | None = None) -> da
     """The nearest pick-up or run deadline of a live run (ignoring those before
     ``not_before``)."""
     return await svc.store.earliest_deadline(not_before=not_before)
+
+
+async def alert_missed_windows(svc: Services, now: datetime) -> int:
+    """Write the no-success alerts whose window has passed (``AlertStore``); wake the
+    notifier when there are some."""
+    total = 0
+    while True:
+        n = await svc.store.alert_missed_windows(now)
+        total += n
+        if n == 0:
+            break
+    if total:
+        svc.bus.deadlines_changed.notify()
+    return total
+
+
+async def next_window(svc: Services) -> datetime | None:
+    """The earliest no-success due time of an unpaused job."""
+    return await svc.store.earliest_window_due()

@@ -131,6 +131,37 @@ def email(value: str) -> str:
     return v
 
 
+ALERT_COUNT_MAX = 1000
+DURATION_LIMIT_MAX = 7 * 24 * 3600
+WINDOW_MIN, WINDOW_MAX = 60, 90 * 24 * 3600
+
+
+def bounded(field: str, value: int | None, low: int, high: int) -> int | None:
+    """An optional whole number within [low, high] (None stays None: the rule is off)."""
+    if value is None:
+        return None
+    if not low <= value <= high:
+        raise InvalidInput(f"{field}: must be between {low} and {high}")
+    return value
+
+
+def alert_rules(body: dict[str, Any]) -> dict[str, Any]:
+    """The alert fields of a definition (issue 19), checked; absent ones take defaults."""
+    after = bounded("alert_after_failures", body.get("alert_after_failures"), 1,
+                    ALERT_COUNT_MAX)
+    return {
+        "alert_after_failures": after or 1,
+        "max_duration_seconds": bounded("max_duration_seconds",
+                                        body.get("max_duration_seconds"), 1,
+                                        DURATION_LIMIT_MAX),
+        "success_within_seconds": bounded("success_within_seconds",
+                                          body.get("success_within_seconds"), WINDOW_MIN,
+                                          WINDOW_MAX),
+        "pause_after_failures": bounded("pause_after_failures",
+                                        body.get("pause_after_failures"), 1, ALERT_COUNT_MAX),
+    }
+
+
 def catch_up(value: str | None) -> CatchUp:
     if value is None:
         return CatchUp.LATEST

@@ -169,9 +169,21 @@ jobs = Table(
     Column("next_run_at", EpochMs, nullable=True),
     Column("created_at", EpochMs, nullable=False),
     Column("updated_at", EpochMs, nullable=False),
+    # Alert rules (NULL: off; alert_after_failures NULL means 1) and their state (migration
+    # 0005, domain/alerts.py). success_due_at: when the no-success alert is due (NULL: no
+    # rule, or already sent for the current window); the reaper looks it up.
+    Column("alert_after_failures", Integer, nullable=True),
+    Column("max_duration_seconds", Integer, nullable=True),
+    Column("success_within_seconds", Integer, nullable=True),
+    Column("pause_after_failures", Integer, nullable=True),
+    Column("paused_reason", Text, nullable=True),
+    Column("consecutive_failures", Integer, nullable=False, server_default=text("0")),
+    Column("last_success_at", EpochMs, nullable=True),
+    Column("success_due_at", EpochMs, nullable=True),
     UniqueConstraint("environment_id", "name"),
     # The ticker's only query: due, unpaused jobs by next_run_at (paused jobs have NULL).
     Index("ix_jobs_next_run_at", "next_run_at"),
+    Index("ix_jobs_success_due_at", "success_due_at"),
     sqlite_autoincrement=True,  # ids are never reused (migration 0003)
 )
 

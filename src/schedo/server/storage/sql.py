@@ -12,6 +12,7 @@ from ..domain.errors import Conflict
 from .db import Database
 from .schema import environments, server_meta
 from .sealing import CHECK_CONTEXT, CHECK_PLAIN, Sealer, SealError, env_context, is_sealed
+from .sql_alerts import AlertSql
 from .sql_dashboard import DashboardSql
 from .sql_jobs import JobSql
 from .sql_notify import NotifySql
@@ -29,7 +30,7 @@ KEY_CHECK = "secret_key_check"  # a sealed constant: is this the key the data wa
 
 class SqlStore(
     TenantSql, JobSql, RunSql, ScheduleSql, WorkerSql, NotifySql, RetentionSql, StatsSql,
-    DashboardSql,
+    DashboardSql, AlertSql,
 ):
     def __init__(self, db: Database, sealer: Sealer) -> None:
         self.db = db

@@ -11,7 +11,15 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from .notify import Delivery, DueDelivery, Notification, NotificationRecord, NotifyStore, NotifyWork
+from .notify import (
+    AlertStore,
+    Delivery,
+    DueDelivery,
+    Notification,
+    NotificationRecord,
+    NotifyStore,
+    NotifyWork,
+)
 from .ops import DashboardStore, LiveCounts, PruneBatch, RetentionStore, StatsStore
 from .runs import (
     ClaimStore,
@@ -25,7 +33,7 @@ from .runs import (
 from .tenants import EnvironmentStore, KeyStore, OrgStore
 
 __all__ = [
-    "ClaimStore", "DashboardStore", "Delivery", "DueDelivery", "EnvironmentStore",
+    "AlertStore", "ClaimStore", "DashboardStore", "Delivery", "DueDelivery", "EnvironmentStore",
     "ExecutionStore", "JobStore", "KeyStore", "LiveCounts", "Notification",
     "NotificationRecord", "NotifyStore", "NotifyWork", "OrgStore", "Planner", "PruneBatch",
     "RetentionStore", "SchedulerStore", "ServiceStore", "StatsStore", "Store", "TickResult",
@@ -43,6 +51,7 @@ class Store(
     WorkerStore,
     SchedulerStore,
     NotifyStore,
+    AlertStore,
     Protocol,
 ):
     async def ping(self) -> None:

@@ -127,3 +127,17 @@ class NotifyStore(Protocol):
         deliveries (oldest first). ``env_id`` restricts them to one environment (environment
         keys); None returns every environment of the organisation. Never another
         organisation's."""
+
+
+class AlertStore(Protocol):
+    """Alerts that no run's end brings (issue 19, ``domain/alerts.py``)."""
+
+    async def alert_missed_windows(self, now: datetime, limit: int = 200) -> int:
+        """For up to ``limit`` unpaused jobs whose no-success window passed
+        (``success_due_at <= now``): clear that due time (compare-and-swap, so several
+        processes alert once) and, unless the job is muted, write one ``no_success``
+        notification. Returns how many were written. The next window opens with the next
+        success (or a change of the rule, or a resume)."""
+
+    async def earliest_window_due(self) -> datetime | None:
+        """The earliest no-success due time of an unpaused job (None: none)."""

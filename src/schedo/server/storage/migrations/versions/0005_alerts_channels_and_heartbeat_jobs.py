@@ -6,15 +6,41 @@ Revises: 0004
 
 from __future__ import annotations
 
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import op
+
 revision = "0005"
 down_revision = "0004"
 branch_labels = None
 depends_on = None
 
+# Alert rules per job and their state (domain/alerts.py); every column is nullable or has a
+# server default, so existing rows keep working.
+_JOB_COLUMNS: list[tuple[str, Any, Any]] = [
+    ("alert_after_failures", sa.Integer(), None),
+    ("max_duration_seconds", sa.Integer(), None),
+    ("success_within_seconds", sa.Integer(), None),
+    ("pause_after_failures", sa.Integer(), None),
+    ("paused_reason", sa.Text(), None),
+    ("consecutive_failures", sa.Integer(), sa.text("0")),
+    ("last_success_at", sa.BigInteger(), None),
+    ("success_due_at", sa.BigInteger(), None),
+]
+
 
 def upgrade() -> None:
-    pass
+    for name, type_, default in _JOB_COLUMNS:
+        op.add_column(
+            "jobs",
+            sa.Column(name, type_, nullable=default is None, server_default=default),
+        )
+    op.create_index("ix_jobs_success_due_at", "jobs", ["success_due_at"])
 
 
 def downgrade() -> None:
-    pass
+    op.drop_index("ix_jobs_success_due_at", table_name="jobs")
+    with op.batch_alter_table("jobs") as batch:
+        for name, _, _ in reversed(_JOB_COLUMNS):
+            batch.drop_column(name)

@@ -1,0 +1,82 @@
+"""Alerts that no run's end brings (contract: contracts.AlertStore): the no-success window
+(``alerts.success_due``), checked by the reaper."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import false, func, select, update
+
+from ..domain import alerts
+from ..domain.model import NoticeKind
+from .db import Database
+from .run_rows import as_dt
+from .schema import environments, executions, jobs, notifications
+
+WINDOW_BATCH = 200
+
+
+class AlertSql:
+    db: Database
+
+    async def alert_missed_windows(self, now: datetime, limit: int = WINDOW_BATCH) -> int:
+        if limit <= 0:
+            return 0
+        sent = 0
+        async with self.db.write() as c:
+            due = (await c.execute(
+                select(jobs.c.id, jobs.c.environment_id, jobs.c.name, jobs.c.muted,
+                       jobs.c.success_within_seconds, jobs.c.success_due_at,
+                       jobs.c.last_success_at, environments.c.organization_id)
+                .join(environments, environments.c.id == jobs.c.environment_id)
+                .where(jobs.c.success_due_at <= now, jobs.c.paused == false())
+                .order_by(jobs.c.success_due_at, jobs.c.id)
+                .limit(limit)
+            )).all()
+            for j in due:
+                won = (await c.execute(  # compare-and-swap: one alert per window
+                    update(jobs)
+                    .where(jobs.c.id == j.id, jobs.c.success_due_at == j.success_due_at)
+                    .values(success_due_at=None)
+                    .returning(jobs.c.id)
+                )).first()
+                if won is None or j.muted or not j.success_within_seconds:
+                    continue
+                await c.execute(
+                    self.db.insert(notifications).on_conflict_do_nothing(
+                        index_elements=["execution_id", "kind"]),
+                    [await _window_notice(c, j, now)],
+                )
+                sent += 1
+        return sent
+
+    async def earliest_window_due(self) -> datetime | None:
+        async with self.db.read() as c:
+            v = (await c.execute(
+                select(func.min(jobs.c.success_due_at)).where(jobs.c.paused == false())
+            )).scalar_one_or_none()
+        return as_dt(v)
+
+
+async def _window_notice(c: Any, j: Any, now: datetime) -> dict[str, Any]:
+    """The outbox row of a no-success alert. It names the job's latest run if it has one
+    (else ``-job id``, which no run has, keeps the outbox key unique)."""
+    last = (await c.execute(
+        select(executions.c.id, executions.c.status, executions.c.attempt,
+               executions.c.scheduled_for)
+        .where(executions.c.job_id == j.id)
+        .order_by(executions.c.id.desc()).limit(1)
+    )).first()
+    window = int(j.success_within_seconds)
+    since = j.success_due_at - timedelta(seconds=window)
+    return {
+        "organization_id": j.organization_id, "environment_id": j.environment_id,
+        "job_id": j.id, "job_name": j.name, "kind": NoticeKind.NO_SUCCESS.value,
+        "execution_id": last.id if last else -j.id,
+        "execution_status": last.status if last else "none",
+        "attempt": last.attempt if last else 0,
+        "scheduled_for": last.scheduled_for if last else j.success_due_at,
+        "error": alerts.window_message(window, since, j.last_success_at is not None),
+        "output": None, "fanned_out": False, "created_at": now,
+    }
