@@ -15,7 +15,18 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from .api import errors, executions, jobs, limits, notifications, openapi_errors, ops, org, pull
+from .api import (
+    errors,
+    executions,
+    jobs,
+    limits,
+    notifications,
+    openapi_errors,
+    ops,
+    org,
+    ping,
+    pull,
+)
 from .api.middleware import BodyLimit, JsonBodies, RetryHint
 from .config import Settings
 from .notify.sender import Notifier
@@ -117,6 +128,7 @@ def create_app(
     )
     errors.install(app)
     app.include_router(ops.router)
+    app.include_router(ping.router)  # /ping/...: heartbeat jobs, no API key
     for r in API_ROUTERS:
         app.include_router(r)
     for r in API_ROUTERS:

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from ..services import jobs as svc_jobs
+from ..services import pings as svc_pings
 from . import shapes
 from .deps import Auth, Id, Svc
 from .models import DefinitionIn, MuteIn, WebhookIn
@@ -74,6 +75,7 @@ async def get_job(job_id: Id, svc: Svc, p: Auth) -> dict[str, Any]:
         "connections_count": (await svc_jobs.connections(svc, p, [job]))[job.name],
         "job": shapes.job(job),
         "last_run": shapes.execution(last) if last else None,
+        "ping": await svc_pings.ping_urls(svc, job),
     }
 
 

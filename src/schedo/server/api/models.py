@@ -68,6 +68,9 @@ class DefinitionIn(_In):
     max_duration_seconds: int | None = None
     success_within_seconds: int | None = None
     pause_after_failures: int | None = None
+    # heartbeat jobs (issue 19): ``type: "heartbeat"`` and the ping window
+    type: Text | None = None
+    grace_seconds: int | None = None
 
 
 class MuteIn(_In):

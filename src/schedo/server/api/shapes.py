@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from ..domain.model import JobType
 from ..domain.records import ApiKey, Environment, Job, Organization, Run
 from ..domain.timefmt import format_duration, rfc3339
 from ..services.keys import shown_prefix
@@ -47,6 +48,9 @@ class JobOut(BaseModel):
     paused_reason: str | None = None
     consecutive_failures: int = 0
     last_success_at: str | None = None
+    # heartbeat jobs: the ping window and the ping URL's secret (/ping/<ping_uuid>)
+    grace_seconds: int | None = None
+    ping_uuid: str | None = None
 
 
 class ExecutionOut(BaseModel):
@@ -83,6 +87,7 @@ class JobDetail(BaseModel):
     connections_count: int
     job: JobOut
     last_run: ExecutionOut | None
+    ping: dict[str, str] | None = None  # a heartbeat job's ping URLs (url, slug_url)
 
 
 class EnvironmentOut(BaseModel):
@@ -148,6 +153,8 @@ def job(j: Job) -> dict[str, Any]:
         "paused_reason": j.paused_reason,
         "consecutive_failures": j.consecutive_failures,
         "last_success_at": rfc3339(j.last_success_at),
+        "grace_seconds": j.grace_seconds,
+        "ping_uuid": j.ping_uuid if j.type is JobType.HEARTBEAT else None,
     }
 
 

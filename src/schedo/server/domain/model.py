@@ -12,6 +12,7 @@ class JobType(StrEnum):
     SDK = "sdk"
     PUSH = "push"
     COMMAND = "command"
+    HEARTBEAT = "heartbeat"  # Schedo runs nothing: an outside job pings (domain/pings.py)
 
 
 class JobStatus(StrEnum):
@@ -47,6 +48,7 @@ class Trigger(StrEnum):
     SCHEDULE = "schedule"
     MANUAL = "manual"
     RETRY = "retry"
+    PING = "ping"  # a heartbeat job's run made by a ping that found no run waiting
 
 
 class Source(StrEnum):

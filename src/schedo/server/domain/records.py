@@ -59,6 +59,8 @@ class JobSpec:
     max_duration_seconds: int | None = None
     success_within_seconds: int | None = None
     pause_after_failures: int | None = None
+    grace_seconds: int | None = None  # heartbeat jobs (domain/pings.py)
+    ping_uuid: str | None = None  # a new heartbeat job's ping secret (kept once set)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +95,9 @@ class Job:
     paused_reason: str | None = None
     consecutive_failures: int = 0
     last_success_at: datetime | None = None
+    # heartbeat jobs (domain/pings.py): the ping window and the ping URL's secret
+    grace_seconds: int | None = None
+    ping_uuid: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,8 @@ trigger, delete. Each wakes the loops that care."""
 
 from __future__ import annotations
 
+import secrets
+import uuid
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -32,6 +34,7 @@ async def define(svc: Services, p: Principal, body: dict[str, Any]) -> Job:
         allow_private=svc.settings.allow_private_webhooks,
     )
     spec = replace(spec, **validation.alert_rules(body))
+    spec = validation.job_type(spec, body, str(uuid.uuid4()))
     now = svc.clock.now()
     existing = await svc.store.get_job_by_name(p.env_id, spec.name)
     changed = (
@@ -42,6 +45,8 @@ async def define(svc: Services, p: Principal, body: dict[str, Any]) -> Job:
     anchor = now if changed or existing is None else existing.anchor_at
     nra = next_fire(spec.cron_expression, spec.timezone, anchor, now)
     job, _created = await svc.store.upsert_job(p.env_id, spec, now, nra, changed)
+    if spec.ping_uuid is not None:  # the environment's slug ping URLs need its ping key
+        await svc.store.ensure_ping_key(p.env_id, secrets.token_urlsafe(16))
     if changed:
         svc.bus.jobs_changed.notify()
     return job

@@ -69,6 +69,8 @@ def job(r: Any) -> Job:
         paused_reason=r.paused_reason,
         consecutive_failures=r.consecutive_failures or 0,
         last_success_at=r.last_success_at,
+        grace_seconds=r.grace_seconds,
+        ping_uuid=r.ping_uuid,
     )
 
 

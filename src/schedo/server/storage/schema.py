@@ -103,6 +103,10 @@ environments = Table(
     Column("name", String(200), nullable=False),
     Column("webhook_signature_key", String(128), nullable=False),
     Column("created_at", EpochMs, nullable=False),
+    # The secret of the environment's slug ping URLs (/ping/<ping_key>/<job name>), made
+    # when its first heartbeat job is defined (migration 0005).
+    Column("ping_key", String(64), nullable=True),
+    Index("uq_environments_ping_key", "ping_key", unique=True),
     sqlite_autoincrement=True,  # ids are never reused (migration 0003)
 )
 
@@ -180,7 +184,12 @@ jobs = Table(
     Column("consecutive_failures", Integer, nullable=False, server_default=text("0")),
     Column("last_success_at", EpochMs, nullable=True),
     Column("success_due_at", EpochMs, nullable=True),
+    # Heartbeat jobs (type "heartbeat", migration 0005): the ping window after each tick,
+    # and the secret of the job's ping URL (/ping/<uuid>).
+    Column("grace_seconds", Integer, nullable=True),
+    Column("ping_uuid", String(36), nullable=True),
     UniqueConstraint("environment_id", "name"),
+    Index("uq_jobs_ping_uuid", "ping_uuid", unique=True),
     # The ticker's only query: due, unpaused jobs by next_run_at (paused jobs have NULL).
     Index("ix_jobs_next_run_at", "next_run_at"),
     Index("ix_jobs_success_due_at", "success_due_at"),

@@ -16,6 +16,7 @@ from .sql_alerts import AlertSql
 from .sql_dashboard import DashboardSql
 from .sql_jobs import JobSql
 from .sql_notify import NotifySql
+from .sql_pings import PingSql
 from .sql_retention import RetentionSql
 from .sql_runs import RunSql
 from .sql_schedule import ScheduleSql
@@ -30,7 +31,7 @@ KEY_CHECK = "secret_key_check"  # a sealed constant: is this the key the data wa
 
 class SqlStore(
     TenantSql, JobSql, RunSql, ScheduleSql, WorkerSql, NotifySql, RetentionSql, StatsSql,
-    DashboardSql, AlertSql,
+    DashboardSql, AlertSql, PingSql,
 ):
     def __init__(self, db: Database, sealer: Sealer) -> None:
         self.db = db

@@ -55,6 +55,7 @@ def _spec_values(spec: JobSpec) -> dict[str, Any]:
         "max_duration_seconds": spec.max_duration_seconds,
         "success_within_seconds": spec.success_within_seconds,
         "pause_after_failures": spec.pause_after_failures,
+        "grace_seconds": spec.grace_seconds,
     }
 
 
@@ -89,7 +90,7 @@ class JobSql:
             cur = (
                 await c.execute(
                     select(jobs.c.id, jobs.c.paused, jobs.c.success_within_seconds,
-                           jobs.c.last_success_at).where(
+                           jobs.c.last_success_at, jobs.c.ping_uuid).where(
                         jobs.c.environment_id == env_id, jobs.c.name == spec.name
                     )
                 )
@@ -111,12 +112,15 @@ class JobSql:
                             created_at=now,
                             updated_at=now,
                             success_due_at=success_due(spec.success_within_seconds, now),
+                            ping_uuid=spec.ping_uuid,
                             **values,
                         )
                         .returning(*jobs.c)
                     )
                 ).one()
                 return rows.job(r), True
+            if spec.ping_uuid is not None and cur.ping_uuid is None:
+                values["ping_uuid"] = spec.ping_uuid  # kept once set: crontabs use it
             if cur.success_within_seconds != spec.success_within_seconds:
                 values["success_due_at"] = success_due(
                     spec.success_within_seconds, cur.last_success_at or now)

@@ -19,6 +19,7 @@ from .notify import (
     NotificationRecord,
     NotifyStore,
     NotifyWork,
+    PingStore,
 )
 from .ops import DashboardStore, LiveCounts, PruneBatch, RetentionStore, StatsStore
 from .runs import (
@@ -33,12 +34,13 @@ from .runs import (
 from .tenants import EnvironmentStore, KeyStore, OrgStore
 
 __all__ = [
-    "AlertStore", "ClaimStore", "DashboardStore", "Delivery", "DueDelivery", "EnvironmentStore",
+    "ClaimStore", "DashboardStore", "Delivery", "DueDelivery", "EnvironmentStore",
     "ExecutionStore", "JobStore", "KeyStore", "LiveCounts", "Notification",
     "NotificationRecord", "NotifyStore", "NotifyWork", "OrgStore", "Planner", "PruneBatch",
     "RetentionStore", "SchedulerStore", "ServiceStore", "StatsStore", "Store", "TickResult",
     "WorkerStore",
 ]
+__all__ += ["AlertStore", "PingStore"]  # issue 19
 
 
 class Store(
@@ -52,6 +54,7 @@ class Store(
     SchedulerStore,
     NotifyStore,
     AlertStore,
+    PingStore,
     Protocol,
 ):
     async def ping(self) -> None:

@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from ...domain.pings import Ping
+from ...domain.records import Job, Run
+
 
 @dataclass(frozen=True, slots=True)
 class Notification:
@@ -141,3 +144,30 @@ class AlertStore(Protocol):
 
     async def earliest_window_due(self) -> datetime | None:
         """The earliest no-success due time of an unpaused job (None: none)."""
+
+
+class PingStore(Protocol):
+    """Heartbeat jobs' pings (issue 19, ``domain/pings.py``). A ping URL carries no API key:
+    the lookups find only jobs of type ``heartbeat``, by their secret ``ping_uuid`` or by
+    the environment's secret ``ping_key`` and the job's name."""
+
+    async def ensure_ping_key(self, env_id: int, candidate: str) -> str:
+        """The environment's ping key, set to ``candidate`` if it has none yet (once: a
+        concurrent call keeps the first). NotFound for a missing environment."""
+
+    async def ping_key(self, env_id: int) -> str | None:
+        """The environment's ping key (None: no heartbeat job was ever defined there)."""
+
+    async def find_ping_job(
+        self, *, uuid: str | None = None, ping_key: str | None = None, name: str | None = None
+    ) -> Job | None:
+        """The heartbeat job with this ``uuid``, or named ``name`` in the environment whose
+        ping key is ``ping_key``; None for anything else (another type, an unknown secret)."""
+
+    async def record_ping(self, env_id: int, job_id: int, ping: Ping, now: datetime
+                          ) -> Run | None:
+        """Apply ``ping`` to the job's runs as ``domain/pings.py`` says, in one transaction
+        (the waiting and running runs locked): start, end (with the bookkeeping of every end:
+        status mirror, alert turns) or log; make the run a ping needs when none waits. The
+        run acted on (None: a log ping with no run). NotFound: no heartbeat job of that id in
+        the environment."""

@@ -37,10 +37,22 @@ def upgrade() -> None:
             sa.Column(name, type_, nullable=default is None, server_default=default),
         )
     op.create_index("ix_jobs_success_due_at", "jobs", ["success_due_at"])
+    # heartbeat jobs: unique secrets as unique indexes (SQLite cannot add constraints)
+    op.add_column("jobs", sa.Column("grace_seconds", sa.Integer(), nullable=True))
+    op.add_column("jobs", sa.Column("ping_uuid", sa.String(length=36), nullable=True))
+    op.create_index("uq_jobs_ping_uuid", "jobs", ["ping_uuid"], unique=True)
+    op.add_column("environments", sa.Column("ping_key", sa.String(length=64), nullable=True))
+    op.create_index("uq_environments_ping_key", "environments", ["ping_key"], unique=True)
 
 
 def downgrade() -> None:
+    op.drop_index("uq_environments_ping_key", table_name="environments")
+    with op.batch_alter_table("environments") as batch:
+        batch.drop_column("ping_key")
+    op.drop_index("uq_jobs_ping_uuid", table_name="jobs")
     op.drop_index("ix_jobs_success_due_at", table_name="jobs")
     with op.batch_alter_table("jobs") as batch:
+        for name in ("ping_uuid", "grace_seconds"):
+            batch.drop_column(name)
         for name, _, _ in reversed(_JOB_COLUMNS):
             batch.drop_column(name)
