@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from .api import (
+    channels,
     errors,
     executions,
     jobs,
@@ -49,7 +50,8 @@ log = logging.getLogger("schedo.app")
 Loop = Callable[[], Coroutine[Any, Any, None]]
 
 # pull before executions before jobs: fixed paths win over /jobs/{id} and /jobs/executions/{id}
-API_ROUTERS = [pull.router, executions.router, jobs.router, org.router, notifications.router]
+API_ROUTERS = [pull.router, executions.router, jobs.router, org.router, notifications.router,
+               channels.router]
 
 
 def sealer_for(settings: Settings) -> Sealer:

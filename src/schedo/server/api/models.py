@@ -71,6 +71,9 @@ class DefinitionIn(_In):
     # heartbeat jobs (issue 19): ``type: "heartbeat"`` and the ping window
     type: Text | None = None
     grace_seconds: int | None = None
+    # alert routing: channel names of the environment (absent: all), reminders
+    channels: list[Text] | None = Field(default=None, max_length=50)
+    remind_every_seconds: int | None = None
 
 
 class MuteIn(_In):
@@ -109,8 +112,19 @@ class ApiKeyIn(_In):
     name: Text
 
 
+class ChannelIn(_In):
+    """An alert channel (issue 19): ``email`` with ``addresses``, ``webhook`` or ``slack``
+    with ``url``."""
+
+    name: Text
+    kind: Text
+    addresses: list[Text] | None = Field(default=None, max_length=50)
+    url: Text | None = None
+
+
 # every field name some request body knows (for the "did you mean" of an unknown field)
 KNOWN_FIELDS = sorted(
-    {f for m in (DefinitionIn, MuteIn, WebhookIn, BatchItemIn, EnvironmentIn, ApiKeyIn)
+    {f for m in (DefinitionIn, MuteIn, WebhookIn, BatchItemIn, EnvironmentIn, ApiKeyIn,
+              ChannelIn)
      for f in m.model_fields}
 )

@@ -51,6 +51,8 @@ class JobOut(BaseModel):
     # heartbeat jobs: the ping window and the ping URL's secret (/ping/<ping_uuid>)
     grace_seconds: int | None = None
     ping_uuid: str | None = None
+    channels: list[str] | None = None
+    remind_every_seconds: int | None = None
 
 
 class ExecutionOut(BaseModel):
@@ -155,6 +157,8 @@ def job(j: Job) -> dict[str, Any]:
         "last_success_at": rfc3339(j.last_success_at),
         "grace_seconds": j.grace_seconds,
         "ping_uuid": j.ping_uuid if j.type is JobType.HEARTBEAT else None,
+        "channels": j.channels,
+        "remind_every_seconds": j.remind_every_seconds,
     }
 
 

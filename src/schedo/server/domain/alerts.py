@@ -117,6 +117,11 @@ def success_due(window_seconds: int | None, since: datetime | None) -> datetime 
     return since + timedelta(seconds=window_seconds)
 
 
+def remind_due(every_seconds: int | None, since: datetime) -> datetime | None:
+    """When the next reminder of a failing job is due (None: reminders are off)."""
+    return None if every_seconds is None else since + timedelta(seconds=every_seconds)
+
+
 def window_message(window_seconds: int, since: datetime, succeeded_before: bool) -> str:
     """The error text of a no-success notice."""
     what = "the last success" if succeeded_before else "the job was defined"

@@ -75,6 +75,7 @@ class NoticeKind(StrEnum):
     SLOW = "slow"  # a run took longer than the job's max_duration_seconds
     NO_SUCCESS = "no_success"  # no success within the job's success_within_seconds
     PAUSED = "paused"  # paused after pause_after_failures consecutive failed runs
+    REMINDER = "reminder"  # still failing, every remind_every_seconds (one per run at most)
 
 
 class CatchUp(StrEnum):

@@ -61,6 +61,8 @@ class JobSpec:
     pause_after_failures: int | None = None
     grace_seconds: int | None = None  # heartbeat jobs (domain/pings.py)
     ping_uuid: str | None = None  # a new heartbeat job's ping secret (kept once set)
+    channels: list[str] | None = None  # alert channels by name (None: all of the env's)
+    remind_every_seconds: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +100,23 @@ class Job:
     # heartbeat jobs (domain/pings.py): the ping window and the ping URL's secret
     grace_seconds: int | None = None
     ping_uuid: str | None = None
+    # alert routing (issue 19): channels by name (None: all), reminders while failing
+    channels: list[str] | None = None
+    remind_every_seconds: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """Where an environment's notices go (issue 19): ``kind`` "email" (``addresses``),
+    "webhook" (``url``, signed like push) or "slack" (``url``, an incoming webhook)."""
+
+    id: int
+    environment_id: int
+    name: str
+    kind: str
+    addresses: list[str]
+    url: str | None
+    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..domain.records import Job, Run
 from ..domain.schedules import for_job
-from . import validation
+from . import channels, validation
 from .context import Principal, Services
 
 
@@ -35,6 +35,7 @@ async def define(svc: Services, p: Principal, body: dict[str, Any]) -> Job:
     )
     spec = replace(spec, **validation.alert_rules(body))
     spec = validation.job_type(spec, body, str(uuid.uuid4()))
+    spec = replace(spec, channels=await channels.job_channels(svc, p, body.get("channels")))
     now = svc.clock.now()
     existing = await svc.store.get_job_by_name(p.env_id, spec.name)
     changed = (

@@ -71,11 +71,12 @@ async def next_deadline(svc: Services, not_before: datetime | None = None) -> da
 
 
 async def alert_missed_windows(svc: Services, now: datetime) -> int:
-    """Write the no-success alerts whose window has passed (``AlertStore``); wake the
-    notifier when there are some."""
+    """Write the no-success alerts whose window has passed and the reminders that are due
+    (``AlertStore``); wake the notifier when there are some."""
     total = 0
     while True:
         n = await svc.store.alert_missed_windows(now)
+        n += await svc.store.send_reminders(now)
         total += n
         if n == 0:
             break
@@ -85,5 +86,7 @@ async def alert_missed_windows(svc: Services, now: datetime) -> int:
 
 
 async def next_window(svc: Services) -> datetime | None:
-    """The earliest no-success due time of an unpaused job."""
-    return await svc.store.earliest_window_due()
+    """The earliest no-success or reminder due time of an unpaused job."""
+    found = [t for t in (await svc.store.earliest_window_due(),
+                         await svc.store.earliest_reminder_due()) if t is not None]
+    return min(found) if found else None

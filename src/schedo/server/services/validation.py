@@ -161,6 +161,9 @@ def alert_rules(body: dict[str, Any]) -> dict[str, Any]:
                                           WINDOW_MAX),
         "pause_after_failures": bounded("pause_after_failures",
                                         body.get("pause_after_failures"), 1, ALERT_COUNT_MAX),
+        "remind_every_seconds": bounded("remind_every_seconds",
+                                        body.get("remind_every_seconds"), WINDOW_MIN,
+                                        WINDOW_MAX),
     }
 
 

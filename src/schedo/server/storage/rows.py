@@ -71,6 +71,8 @@ def job(r: Any) -> Job:
         last_success_at=r.last_success_at,
         grace_seconds=r.grace_seconds,
         ping_uuid=r.ping_uuid,
+        channels=r.channels,
+        remind_every_seconds=r.remind_every_seconds,
     )
 
 

@@ -110,6 +110,9 @@ async def record_turns(
             "consecutive_failures": st.failures,
             "last_success_at": st.last_success_at,
         }
+        if st.health != start[j].health:  # reminders run while failing, from the turn
+            values["remind_at"] = (alerts.remind_due(r.remind_every_seconds, now)
+                                   if st.health is Health.FAILING else None)
         if st.last_success_at != start[j].last_success_at:
             values["success_due_at"] = alerts.success_due(
                 r.success_within_seconds, st.last_success_at)
@@ -129,6 +132,7 @@ _ALERT_COLUMNS = (
     jobs.c.id, jobs.c.health, jobs.c.muted, jobs.c.paused, jobs.c.max_retries,
     jobs.c.alert_after_failures, jobs.c.max_duration_seconds, jobs.c.success_within_seconds,
     jobs.c.pause_after_failures, jobs.c.consecutive_failures, jobs.c.last_success_at,
+    jobs.c.remind_every_seconds,
 )
 
 

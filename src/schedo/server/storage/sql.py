@@ -13,6 +13,7 @@ from .db import Database
 from .schema import environments, server_meta
 from .sealing import CHECK_CONTEXT, CHECK_PLAIN, Sealer, SealError, env_context, is_sealed
 from .sql_alerts import AlertSql
+from .sql_channels import ChannelSql
 from .sql_dashboard import DashboardSql
 from .sql_jobs import JobSql
 from .sql_notify import NotifySql
@@ -31,7 +32,7 @@ KEY_CHECK = "secret_key_check"  # a sealed constant: is this the key the data wa
 
 class SqlStore(
     TenantSql, JobSql, RunSql, ScheduleSql, WorkerSql, NotifySql, RetentionSql, StatsSql,
-    DashboardSql, AlertSql, PingSql,
+    DashboardSql, AlertSql, PingSql, ChannelSql,
 ):
     def __init__(self, db: Database, sealer: Sealer) -> None:
         self.db = db

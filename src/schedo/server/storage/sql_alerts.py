@@ -9,9 +9,10 @@ from typing import Any
 from sqlalchemy import false, func, select, update
 
 from ..domain import alerts
-from ..domain.model import NoticeKind
+from ..domain.model import Health, NoticeKind, RunStatus
+from . import rows
 from .db import Database
-from .run_rows import as_dt
+from .run_rows import as_dt, notice_row
 from .schema import environments, executions, jobs, notifications
 
 WINDOW_BATCH = 200
@@ -50,6 +51,56 @@ class AlertSql:
                 )
                 sent += 1
         return sent
+
+    async def send_reminders(self, now: datetime, limit: int = WINDOW_BATCH) -> int:
+        if limit <= 0:
+            return 0
+        sent = 0
+        async with self.db.write() as c:
+            due = (await c.execute(
+                select(jobs.c.id, jobs.c.environment_id, jobs.c.name, jobs.c.muted,
+                       jobs.c.health, jobs.c.remind_every_seconds, jobs.c.remind_at,
+                       jobs.c.consecutive_failures, environments.c.organization_id)
+                .join(environments, environments.c.id == jobs.c.environment_id)
+                .where(jobs.c.remind_at <= now, jobs.c.paused == false())
+                .order_by(jobs.c.remind_at, jobs.c.id)
+                .limit(limit)
+            )).all()
+            for j in due:
+                failing = j.health == Health.FAILING.value
+                nxt = alerts.remind_due(j.remind_every_seconds, now) if failing else None
+                won = (await c.execute(  # compare-and-swap: one reminder per due time
+                    update(jobs)
+                    .where(jobs.c.id == j.id, jobs.c.remind_at == j.remind_at)
+                    .values(remind_at=nxt)
+                    .returning(jobs.c.id)
+                )).first()
+                if won is None or j.muted or not failing:
+                    continue
+                last = (await c.execute(
+                    select(executions).where(executions.c.job_id == j.id,
+                                             executions.c.status != RunStatus.SKIPPED.value)
+                    .order_by(executions.c.id.desc()).limit(1))).first()
+                if last is None:
+                    continue
+                run = rows.execution(last)
+                msg = (f"still failing: {j.consecutive_failures} failed run(s) in a row; "
+                       f"the last ended {run.status.value}"
+                       + (f": {run.error}" if run.error else ""))
+                done = await c.execute(
+                    self.db.insert(notifications).on_conflict_do_nothing(
+                        index_elements=["execution_id", "kind"]).returning(notifications.c.id),
+                    [notice_row(j.organization_id, run, NoticeKind.REMINDER, now, msg)],
+                )
+                sent += len(done.all())
+        return sent
+
+    async def earliest_reminder_due(self) -> datetime | None:
+        async with self.db.read() as c:
+            v = (await c.execute(
+                select(func.min(jobs.c.remind_at)).where(jobs.c.paused == false())
+            )).scalar_one_or_none()
+        return as_dt(v)
 
     async def earliest_window_due(self) -> datetime | None:
         async with self.db.read() as c:

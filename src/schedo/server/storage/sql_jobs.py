@@ -8,9 +8,10 @@ from typing import Any
 
 from sqlalchemy import BigInteger, bindparam, case, func, literal, select, update
 
+from ..domain import alerts
 from ..domain.alerts import success_due
 from ..domain.errors import Collision, NotFound
-from ..domain.model import JobStatus, JobType, RunStatus
+from ..domain.model import Health, JobStatus, JobType, RunStatus
 from ..domain.records import Job, JobSpec, Run
 from ..domain.timefmt import to_ms
 from . import cascade, rows
@@ -56,6 +57,8 @@ def _spec_values(spec: JobSpec) -> dict[str, Any]:
         "success_within_seconds": spec.success_within_seconds,
         "pause_after_failures": spec.pause_after_failures,
         "grace_seconds": spec.grace_seconds,
+        "channels": spec.channels,
+        "remind_every_seconds": spec.remind_every_seconds,
     }
 
 
@@ -90,7 +93,8 @@ class JobSql:
             cur = (
                 await c.execute(
                     select(jobs.c.id, jobs.c.paused, jobs.c.success_within_seconds,
-                           jobs.c.last_success_at, jobs.c.ping_uuid).where(
+                           jobs.c.last_success_at, jobs.c.ping_uuid, jobs.c.health,
+                           jobs.c.remind_every_seconds).where(
                         jobs.c.environment_id == env_id, jobs.c.name == spec.name
                     )
                 )
@@ -121,6 +125,10 @@ class JobSql:
                 return rows.job(r), True
             if spec.ping_uuid is not None and cur.ping_uuid is None:
                 values["ping_uuid"] = spec.ping_uuid  # kept once set: crontabs use it
+            if cur.remind_every_seconds != spec.remind_every_seconds:
+                values["remind_at"] = (
+                    alerts.remind_due(spec.remind_every_seconds, now)
+                    if cur.health == Health.FAILING.value else None)
             if cur.success_within_seconds != spec.success_within_seconds:
                 values["success_due_at"] = success_due(
                     spec.success_within_seconds, cur.last_success_at or now)

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from .notify import (
     AlertStore,
+    ChannelStore,
     Delivery,
     DueDelivery,
     Notification,
@@ -40,7 +41,7 @@ __all__ = [
     "RetentionStore", "SchedulerStore", "ServiceStore", "StatsStore", "Store", "TickResult",
     "WorkerStore",
 ]
-__all__ += ["AlertStore", "PingStore"]  # issue 19
+__all__ += ["AlertStore", "ChannelStore", "PingStore"]  # issue 19
 
 
 class Store(
@@ -55,6 +56,7 @@ class Store(
     NotifyStore,
     AlertStore,
     PingStore,
+    ChannelStore,
     Protocol,
 ):
     async def ping(self) -> None:

@@ -5,12 +5,13 @@ Part of the storage contract; the rules that hold for every method are in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from ...domain.pings import Ping
-from ...domain.records import Job, Run
+from ...domain.records import Channel, Job, Run
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,8 +143,41 @@ class AlertStore(Protocol):
         notification. Returns how many were written. The next window opens with the next
         success (or a change of the rule, or a resume)."""
 
+    async def send_reminders(self, now: datetime, limit: int = 200) -> int:
+        """For up to ``limit`` unpaused jobs whose reminder is due (``remind_at <= now``):
+        move the due time on by ``remind_every_seconds`` (compare-and-swap) and, if the job
+        is failing and not muted, write one ``reminder`` notification naming its latest run
+        (at most one per run: a job with no new run since its last reminder gets none).
+        Returns how many were written."""
+
+    async def earliest_reminder_due(self) -> datetime | None:
+        """The earliest reminder due time of an unpaused job (None: none)."""
+
     async def earliest_window_due(self) -> datetime | None:
         """The earliest no-success due time of an unpaused job (None: none)."""
+
+
+class ChannelStore(Protocol):
+    """An environment's alert channels (issue 19). Names are unique per environment
+    (Collision, 409, for a second one); a foreign id is NotFound like a missing one. The
+    notifier's fan-out reads them: an environment with channels sends each notice to the
+    job's chosen channels (``jobs.channels``, by name; NULL: all of them) instead of the
+    organisation's email list."""
+
+    async def create_channel(self, env_id: int, name: str, kind: str,
+                             addresses: Sequence[str], url: str | None,
+                             now: datetime) -> Channel: ...
+
+    async def list_channels(self, env_id: int) -> list[Channel]: ...
+
+    async def get_channel(self, env_id: int, channel_id: int) -> Channel: ...
+
+    async def update_channel(self, env_id: int, channel_id: int, name: str, kind: str,
+                             addresses: Sequence[str], url: str | None) -> Channel:
+        """Replace the channel's name, kind and target (jobs name channels by name: a
+        rename leaves the jobs that chose the old name without it)."""
+
+    async def delete_channel(self, env_id: int, channel_id: int) -> Channel: ...
 
 
 class PingStore(Protocol):
