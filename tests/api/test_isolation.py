@@ -18,6 +18,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("get", "/jobs/{job_id}"): None,
     ("delete", "/jobs/{job_id}"): None,
     ("get", "/jobs/{job_id}/connections/count"): None,
+    ("get", "/jobs/{job_id}/explain"): None,
     ("patch", "/jobs/mute/{job_id}"): {"muted": True},
     ("patch", "/jobs/pause/{job_id}"): None,
     ("patch", "/jobs/resume/{job_id}"): None,

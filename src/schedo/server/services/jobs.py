@@ -9,6 +9,8 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from ..domain.explain import Explanation
+from ..domain.explain import explain as explain_at
 from ..domain.records import Job, Run
 from ..domain.schedules import for_job
 from . import channels, validation
@@ -119,3 +121,12 @@ async def with_last_run(svc: Services, p: Principal, job_id: int) -> tuple[Job, 
 
 async def last_run(svc: Services, p: Principal, job_id: int) -> Run | None:
     return await svc.store.last_run(p.env_id, job_id)
+
+
+async def explain(svc: Services, p: Principal, job_id: int, at: datetime) -> Explanation:
+    """Whether the job's schedule fires at ``at`` and what happened or will happen there
+    (``domain/explain.py``)."""
+    job = await svc.store.get_job(p.env_id, job_id)
+    runs, oldest = await svc.store.runs_from(p.env_id, job_id, at.replace(microsecond=0))
+    return explain_at(job, at, svc.clock.now(), runs, oldest,
+                      svc.settings.misfire_grace_seconds)

@@ -16,6 +16,7 @@ from .notify import (
     ChannelStore,
     Delivery,
     DueDelivery,
+    ExplainStore,
     Notification,
     NotificationRecord,
     NotifyStore,
@@ -41,7 +42,7 @@ __all__ = [
     "RetentionStore", "SchedulerStore", "ServiceStore", "StatsStore", "Store", "TickResult",
     "WorkerStore",
 ]
-__all__ += ["AlertStore", "ChannelStore", "PingStore"]  # issue 19
+__all__ += ["AlertStore", "ChannelStore", "ExplainStore", "PingStore"]  # issue 19
 
 
 class Store(
@@ -57,6 +58,7 @@ class Store(
     AlertStore,
     PingStore,
     ChannelStore,
+    ExplainStore,
     Protocol,
 ):
     async def ping(self) -> None:

@@ -180,6 +180,14 @@ class ChannelStore(Protocol):
     async def delete_channel(self, env_id: int, channel_id: int) -> Channel: ...
 
 
+class ExplainStore(Protocol):
+    async def runs_from(self, env_id: int, job_id: int, at: datetime, limit: int = 20
+                        ) -> tuple[list[Run], datetime | None]:
+        """The job's schedule runs (source ``schedule``) whose instant is ``at`` or later,
+        oldest first (then by attempt), at most ``limit``; and the instant of the job's
+        oldest retained run (None: none). NotFound for a job not in the environment."""
+
+
 class PingStore(Protocol):
     """Heartbeat jobs' pings (issue 19, ``domain/pings.py``). A ping URL carries no API key:
     the lookups find only jobs of type ``heartbeat``, by their secret ``ping_uuid`` or by
