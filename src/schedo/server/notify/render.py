@@ -109,6 +109,7 @@ HEADLINES = {
     "slow": "ran longer than its max_duration_seconds",
     "no_success": "has not succeeded within its success_within_seconds window",
     "paused": "was paused after repeated failures",
+    "reminder": "is still failing",
 }
 SUBJECTS = {"recovered": "recovered"}
 
