@@ -85,7 +85,10 @@ class NotifyStore(Protocol):
         on PostgreSQL) and, in one transaction, insert one pending delivery (tries 0,
         next_attempt_at ``now``) per address in the notification's organisation's email
         list at this moment (channel "email") plus one for ``webhook_url`` if given
-        (channel "webhook"), then mark them fanned out. Inserts ignore an existing
+        (channel "webhook"), then mark them fanned out. When the notification's environment
+        has alert channels (``ChannelStore``), the job's chosen channels (all when it chose
+        none) replace the organisation's list: one delivery per email address (channel
+        "email"), webhook URL ("webhook") or Slack URL ("slack"). Inserts ignore an existing
         (notification, channel, target) row, so a delivery is never created twice; a crash
         leaves both the deliveries and the mark, or neither. Returns how many notifications
         were fanned out."""
