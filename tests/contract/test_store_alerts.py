@@ -124,3 +124,17 @@ async def test_two_processes_alert_a_window_once(stores: Stores) -> None:
     assert sum(got) == 20
     assert len(await notifications(world)) == 20
     assert T0 + timedelta(seconds=61) == at(61)
+
+
+async def test_slow_running_runs_alert_once_and_not_for_muted_jobs(world: World) -> None:
+    s = world.store
+    job = await world.job("slowpoke", max_duration_seconds=30)
+    run = await world.claimed(job, now=T0)
+    quiet = await world.job("quiet-slow", max_duration_seconds=30)
+    await s.update_job_flags(world.env, quiet.id, T0, muted=True)
+    await world.claimed(quiet, now=T0)
+    assert await s.alert_slow_runs(at(30)) == 0
+    assert await s.alert_slow_runs(at(31)) == 1
+    assert await s.alert_slow_runs(at(60)) == 0
+    await s.complete(world.env, run.id, OK, at(90))  # the end does not alert again
+    assert await kinds(world) == [("slowpoke", "slow")]

@@ -82,3 +82,22 @@ async def test_no_success_window_alerts_once_from_the_reaper(engine: Engine,
     await engine.reap()
     await engine.reap()
     assert await kinds(engine) == (["no_success"] if succeed else expected)
+
+
+async def test_a_run_still_running_past_its_limit_alerts_once(engine: Engine) -> None:
+    engine.at("2026-11-28T12:00:30Z")
+    await engine.api.define(name="long-job", schedule="0 * * * *", max_duration_seconds=60,
+                            timeout_seconds=3600)
+    engine.at("2026-11-28T13:00:00Z")
+    await engine.tick()
+    [run] = await engine.claim("long-job")
+    engine.at("2026-11-28T13:01:00Z")
+    await engine.reap()
+    assert await kinds(engine) == []  # exactly the limit
+    engine.at("2026-11-28T13:01:31Z")
+    await engine.reap()
+    assert await kinds(engine) == ["slow"]
+    engine.advance(300)
+    await engine.complete(run["id"], success=True)  # its end does not alert again
+    await engine.reap()
+    assert await kinds(engine) == ["slow"]

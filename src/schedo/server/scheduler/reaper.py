@@ -43,21 +43,21 @@ class Reaper:
         return self.started_at if now < self.resume_at else None
 
     async def check_windows(self, now: datetime) -> None:
-        """The no-success alerts (``success_within_seconds``), at most every
-        ``WINDOW_EVERY`` seconds: a cheap read of the earliest due time first."""
+        """The alerts no run's end brings (no-success windows, reminders, runs still
+        running past their max duration), at most every ``WINDOW_EVERY`` seconds and when
+        the earliest window or reminder comes due. A failure here never stops expiry."""
         if now < self.windows_at:
             return
         self.windows_at = now + timedelta(seconds=WINDOW_EVERY)
         try:
+            n = await scheduling.write_timed_alerts(self.svc, now)
+            if n:
+                log.info("alerts.written count=%d", n)
             due = await scheduling.next_window(self.svc)
-            if due is not None and due <= now:
-                n = await scheduling.alert_missed_windows(self.svc, now)
-                log.info("alerts.no_success count=%d", n)
-                due = await scheduling.next_window(self.svc)
         except Exception:
             if await database_down(self.svc):
                 raise
-            log.exception("alerts.window_error: expiry goes on; tried again later")
+            log.exception("alerts.error: expiry goes on; tried again later")
             return
         if due is not None:
             self.windows_at = min(self.windows_at, max(due, now))

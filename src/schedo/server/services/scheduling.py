@@ -70,13 +70,15 @@ async def next_deadline(svc: Services, not_before: datetime | None = None) -> da
     return await svc.store.earliest_deadline(not_before=not_before)
 
 
-async def alert_missed_windows(svc: Services, now: datetime) -> int:
-    """Write the no-success alerts whose window has passed and the reminders that are due
-    (``AlertStore``); wake the notifier when there are some."""
+async def write_timed_alerts(svc: Services, now: datetime) -> int:
+    """Write the alerts no run's end brings (``AlertStore``): no-success windows that
+    passed, reminders that are due, runs still running past their max duration; wake the
+    notifier when there are some."""
     total = 0
     while True:
         n = await svc.store.alert_missed_windows(now)
         n += await svc.store.send_reminders(now)
+        n += await svc.store.alert_slow_runs(now)
         total += n
         if n == 0:
             break

@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import false, func, select, update
+from sqlalchemy import BigInteger, exists, false, func, literal, select, update
 
 from ..domain import alerts
 from ..domain.model import Health, NoticeKind, RunStatus
+from ..domain.timefmt import rfc3339, to_ms
 from . import rows
 from .db import Database
 from .run_rows import as_dt, notice_row
@@ -94,6 +95,38 @@ class AlertSql:
                 )
                 sent += len(done.all())
         return sent
+
+    async def alert_slow_runs(self, now: datetime, limit: int = WINDOW_BATCH) -> int:
+        now_ms = literal(to_ms(now), BigInteger())
+        async with self.db.write() as c:
+            found = (await c.execute(
+                select(executions, environments.c.organization_id.label("org_id"))
+                .join(jobs, jobs.c.id == executions.c.job_id)
+                .join(environments, environments.c.id == jobs.c.environment_id)
+                .where(executions.c.status == RunStatus.RUNNING.value,
+                       jobs.c.max_duration_seconds.is_not(None),
+                       jobs.c.muted == false(),
+                       executions.c.start_time + jobs.c.max_duration_seconds * 1000 < now_ms,
+                       ~exists().where(notifications.c.execution_id == executions.c.id,
+                                       notifications.c.kind == NoticeKind.SLOW.value))
+                .order_by(executions.c.id)
+                .limit(limit)
+            )).all()
+            if not found:
+                return 0
+            rows_ = []
+            for r in found:
+                run = rows.execution(r)
+                started = run.start_time or now
+                rows_.append(notice_row(
+                    r.org_id, run, NoticeKind.SLOW, now,
+                    f"still running after {int((now - started).total_seconds())}s "
+                    f"(started {rfc3339(started)})"))
+            done = await c.execute(
+                self.db.insert(notifications).on_conflict_do_nothing(
+                    index_elements=["execution_id", "kind"]).returning(notifications.c.id),
+                rows_)
+            return len(done.all())
 
     async def earliest_reminder_due(self) -> datetime | None:
         async with self.db.read() as c:

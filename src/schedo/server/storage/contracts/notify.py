@@ -153,6 +153,12 @@ class AlertStore(Protocol):
         (at most one per run: a job with no new run since its last reminder gets none).
         Returns how many were written."""
 
+    async def alert_slow_runs(self, now: datetime, limit: int = 200) -> int:
+        """For up to ``limit`` running runs of unmuted jobs that have run longer than their
+        job's ``max_duration_seconds``, write one ``slow`` notification (at most one per
+        run, however often it is called or the run's end reports it again). Returns how
+        many were written."""
+
     async def earliest_reminder_due(self) -> datetime | None:
         """The earliest reminder due time of an unpaused job (None: none)."""
 
