@@ -22,3 +22,8 @@ async def test_job_page_shows_ping_url_threshold_and_pause_reason(ui: Ui) -> Non
         assert r.status_code == 200
         page = (await b.get(f"/ui/jobs/{hb['id']}")).text
         assert "Paused because" in page and "paused after 1 consecutive failed runs" in page
+        assert '<h2 id="alerts-h">Alerts</h2>' in page and "<td>paused</td>" in page
+    r = await c.get(f"/org/notifications?job_id={hb['id']}", headers={"x-api-key": ADMIN_KEY})
+    assert [n["kind"] for n in r.json()] == ["paused"]
+    r = await c.get("/org/notifications?job_id=987654", headers={"x-api-key": ADMIN_KEY})
+    assert r.status_code == 404

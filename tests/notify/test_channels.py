@@ -149,7 +149,7 @@ async def test_reminders_while_failing_and_muted_jobs_send_nothing(
     [_, reminder, _] = reversed(await api.notifications())
     assert reminder["error"] == ("still failing: 2 failed run(s) in a row; "
                                  "the last ended failed: second")
-    firsts = [r.json()["text"].splitlines()[0] for r in slack_receiver.received]
-    assert firsts == ['Schedo: job "nagging-job" is failing',
+    firsts = sorted(r.json()["text"].splitlines()[0] for r in slack_receiver.received)
+    assert firsts == sorted(['Schedo: job "nagging-job" is failing',
                       'Schedo: job "nagging-job" is still failing',
-                      'Schedo: job "nagging-job" has recovered']
+                      'Schedo: job "nagging-job" has recovered'])  # sent concurrently

@@ -206,7 +206,7 @@ class NotifySql:
         return NotifyWork(unfanned=bool(unfanned), next_attempt_at=_as_dt(nxt))
 
     async def list_notifications(
-        self, org_id: int, limit: int, env_id: int | None = None
+        self, org_id: int, limit: int, env_id: int | None = None, job_id: int | None = None
     ) -> list[NotificationRecord]:
         if limit <= 0:
             return []
@@ -214,6 +214,8 @@ class NotifySql:
             q = _with_run().where(n_.organization_id == org_id)
             if env_id is not None:
                 q = q.where(n_.environment_id == env_id)
+            if job_id is not None:
+                q = q.where(n_.job_id == job_id)
             res = await c.execute(q.order_by(n_.id.desc()).limit(limit))
             found = [_notification(r) for r in res]
             return await _attach(c, found)

@@ -128,12 +128,12 @@ class NotifyStore(Protocol):
         pending delivery (both from partial indexes: cheap enough to poll)."""
 
     async def list_notifications(
-        self, org_id: int, limit: int, env_id: int | None = None
+        self, org_id: int, limit: int, env_id: int | None = None, job_id: int | None = None
     ) -> list[NotificationRecord]:
         """The organisation's notifications, newest first, at most ``limit``, each with its
         deliveries (oldest first). ``env_id`` restricts them to one environment (environment
-        keys); None returns every environment of the organisation. Never another
-        organisation's."""
+        keys); None returns every environment of the organisation. ``job_id`` restricts
+        them to one job's. Never another organisation's."""
 
 
 class AlertStore(Protocol):
