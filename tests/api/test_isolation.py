@@ -18,6 +18,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("get", "/jobs/{job_id}"): None,
     ("delete", "/jobs/{job_id}"): None,
     ("get", "/jobs/{job_id}/connections/count"): None,
+    ("get", "/jobs/{job_id}/explain"): None,
     ("patch", "/jobs/mute/{job_id}"): {"muted": True},
     ("patch", "/jobs/pause/{job_id}"): None,
     ("patch", "/jobs/resume/{job_id}"): None,
@@ -27,6 +28,10 @@ BODIES: dict[tuple[str, str], Any] = {
     ("post", "/jobs/executions/complete/{exec_id}"): {"success": True},
     ("delete", "/apikeys/revoke/{key_id}"): None,
     ("delete", "/org/environments/{env_id}"): None,
+    ("get", "/org/channels/{channel_id}"): None,
+    ("put", "/org/channels/{channel_id}"): {"name": "stolen", "kind": "slack",
+                                            "url": "https://example.com/s"},
+    ("delete", "/org/channels/{channel_id}"): None,
 }
 
 
@@ -56,8 +61,10 @@ async def _world(api: Api) -> tuple[dict[str, int], list[dict[str, str]]]:
     env3 = (await api.client.post("/org/environments", json={"name": "intruder"},
                                   headers=api.admin)).json()
     intruders = [await api.env_key(env3["id"], "intruder"), await api.foreign_org()]
+    chan = (await api.client.post("/org/channels", headers=owner, json={
+        "name": "victim-chat", "kind": "slack", "url": "https://example.com/c"})).json()
     ids = {"job_id": job["id"], "exec_id": ex["id"], "key_id": key["id"],
-           "env_id": env2["id"]}
+           "env_id": env2["id"], "channel_id": chan["id"]}
     return ids, intruders
 
 
@@ -67,7 +74,8 @@ async def _snapshot(api: Api) -> Any:
     execs = [(await c.get(f"/jobs/executions/{j['id']}", headers=h)).json() for j in jobs]
     keys = (await c.get("/apikeys", headers=h)).json()
     envs = (await c.get("/org/environments", headers=h)).json()
-    return jobs, execs, keys, envs
+    chans = (await c.get("/org/channels", headers=h)).json()
+    return jobs, execs, keys, envs, chans
 
 
 async def test_foreign_ids_answer_like_missing_ids(api: Api) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import typer
 
-from . import agent, crontab, manage
+from . import agent, crontab, explain_cmd, manage
 
 
 def register_all(app: typer.Typer) -> None:
     manage.register(app)
     agent.register(app)
     crontab.register(app)
+    explain_cmd.register(app)

@@ -147,6 +147,10 @@ def jobs_show(
             ("retry count", str(j.retry_count)),
             ("catch up", j.catch_up),
         ]
+        for field, label in (("paused_reason", "paused reason"), ("ping_uuid", "ping uuid"),
+                             ("grace_seconds", "grace (s)")):
+            if j.raw.get(field) is not None:  # issue 19 fields, shown when set
+                pairs.append((label, str(j.raw[field])))
         if j.webhook_url:
             pairs.append(("webhook url", j.webhook_url))
         if j.command is not None:

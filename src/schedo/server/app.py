@@ -15,7 +15,19 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from .api import errors, executions, jobs, limits, notifications, openapi_errors, ops, org, pull
+from .api import (
+    channels,
+    errors,
+    executions,
+    jobs,
+    limits,
+    notifications,
+    openapi_errors,
+    ops,
+    org,
+    ping,
+    pull,
+)
 from .api.middleware import BodyLimit, JsonBodies, RetryHint
 from .config import Settings
 from .notify.sender import Notifier
@@ -38,7 +50,8 @@ log = logging.getLogger("schedo.app")
 Loop = Callable[[], Coroutine[Any, Any, None]]
 
 # pull before executions before jobs: fixed paths win over /jobs/{id} and /jobs/executions/{id}
-API_ROUTERS = [pull.router, executions.router, jobs.router, org.router, notifications.router]
+API_ROUTERS = [pull.router, executions.router, jobs.router, org.router, notifications.router,
+               channels.router]
 
 
 def sealer_for(settings: Settings) -> Sealer:
@@ -117,6 +130,7 @@ def create_app(
     )
     errors.install(app)
     app.include_router(ops.router)
+    app.include_router(ping.router)  # /ping/...: heartbeat jobs, no API key
     for r in API_ROUTERS:
         app.include_router(r)
     for r in API_ROUTERS:

@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter
 
+from ..domain.errors import InvalidInput
 from ..services import jobs as svc_jobs
+from ..services import pings as svc_pings
 from . import shapes
 from .deps import Auth, Id, Svc
 from .models import DefinitionIn, MuteIn, WebhookIn
 
 router = APIRouter(tags=["jobs"])
+
+
+def parse_instant(text: str) -> datetime:
+    """``at``: RFC 3339 with an offset (``2026-11-28T02:00:00Z``) or Unix seconds; 400
+    otherwise. Years 2000-2200."""
+    try:
+        value = (datetime.fromtimestamp(int(text), UTC) if text.lstrip("-").isdigit()
+                 else datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00")))
+    except (ValueError, OverflowError, OSError):
+        raise InvalidInput(f"at: {text[:60]!r} is not an RFC 3339 instant") from None
+    if value.tzinfo is None:
+        raise InvalidInput("at: give the instant with its offset (e.g. 2026-11-28T02:00:00Z)")
+    value = value.astimezone(UTC)
+    if not 2000 <= value.year <= 2200:
+        raise InvalidInput("at: must be between the years 2000 and 2200")
+    return value
 
 
 @router.post("/jobs/definition", response_model=shapes.JobOut)
@@ -67,6 +86,14 @@ async def connections_count(job_id: Id, svc: Svc, p: Auth) -> int:
     return (await svc_jobs.connections(svc, p, [job]))[job.name]
 
 
+@router.get("/jobs/{job_id}/explain")
+async def explain(job_id: Id, svc: Svc, p: Auth, at: str | None = None) -> dict[str, Any]:
+    """Whether the schedule fires at ``at`` (RFC 3339, or Unix seconds; default now) and
+    what happened or will happen there (docs/semantics.md, "Why did or didn't it run")."""
+    instant = svc.clock.now() if at is None else parse_instant(at)
+    return (await svc_jobs.explain(svc, p, job_id, instant)).as_dict()
+
+
 @router.get("/jobs/{job_id}", response_model=shapes.JobDetail)
 async def get_job(job_id: Id, svc: Svc, p: Auth) -> dict[str, Any]:
     job, last, connections = await svc_jobs.with_last_run(svc, p, job_id)
@@ -74,6 +101,7 @@ async def get_job(job_id: Id, svc: Svc, p: Auth) -> dict[str, Any]:
         "connections_count": connections,
         "job": shapes.job(job),
         "last_run": shapes.execution(last) if last else None,
+        "ping": await svc_pings.ping_urls(svc, job),
     }
 
 

@@ -63,6 +63,17 @@ class DefinitionIn(_In):
     # the response's ``timeout`` ("30s") is accepted as input too: a job read back and sent
     # again defines the same job
     timeout: Text | int | None = None
+    # alert rules (issue 19, docs/semantics.md "Alerts"); absent: the default
+    alert_after_failures: int | None = None
+    max_duration_seconds: int | None = None
+    success_within_seconds: int | None = None
+    pause_after_failures: int | None = None
+    # heartbeat jobs (issue 19): ``type: "heartbeat"`` and the ping window
+    type: Text | None = None
+    grace_seconds: int | None = None
+    # alert routing: channel names of the environment (absent: all), reminders
+    channels: list[Text] | None = Field(default=None, max_length=50)
+    remind_every_seconds: int | None = None
 
 
 class MuteIn(_In):
@@ -101,8 +112,19 @@ class ApiKeyIn(_In):
     name: Text
 
 
+class ChannelIn(_In):
+    """An alert channel (issue 19): ``email`` with ``addresses``, ``webhook`` or ``slack``
+    with ``url``."""
+
+    name: Text
+    kind: Text
+    addresses: list[Text] | None = Field(default=None, max_length=50)
+    url: Text | None = None
+
+
 # every field name some request body knows (for the "did you mean" of an unknown field)
 KNOWN_FIELDS = sorted(
-    {f for m in (DefinitionIn, MuteIn, WebhookIn, BatchItemIn, EnvironmentIn, ApiKeyIn)
+    {f for m in (DefinitionIn, MuteIn, WebhookIn, BatchItemIn, EnvironmentIn, ApiKeyIn,
+              ChannelIn)
      for f in m.model_fields}
 )

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from ..domain.model import JobType
 from ..domain.records import ApiKey, Environment, Job, Organization, Run
 from ..domain.timefmt import format_duration, rfc3339
 from ..services.keys import shown_prefix
@@ -39,6 +40,19 @@ class JobOut(BaseModel):
     next_run_at: str | None
     created_at: str
     updated_at: str
+    # alert rules and state (issue 19)
+    alert_after_failures: int = 1
+    max_duration_seconds: int | None = None
+    success_within_seconds: int | None = None
+    pause_after_failures: int | None = None
+    paused_reason: str | None = None
+    consecutive_failures: int = 0
+    last_success_at: str | None = None
+    # heartbeat jobs: the ping window and the ping URL's secret (/ping/<ping_uuid>)
+    grace_seconds: int | None = None
+    ping_uuid: str | None = None
+    channels: list[str] | None = None
+    remind_every_seconds: int | None = None
 
 
 class ExecutionOut(BaseModel):
@@ -75,6 +89,7 @@ class JobDetail(BaseModel):
     connections_count: int
     job: JobOut
     last_run: ExecutionOut | None
+    ping: dict[str, str] | None = None  # a heartbeat job's ping URLs (url, slug_url)
 
 
 class EnvironmentOut(BaseModel):
@@ -133,6 +148,17 @@ def job(j: Job) -> dict[str, Any]:
         "next_run_at": rfc3339(j.next_run_at),
         "created_at": rfc3339(j.created_at),
         "updated_at": rfc3339(j.updated_at),
+        "alert_after_failures": j.alert_after_failures,
+        "max_duration_seconds": j.max_duration_seconds,
+        "success_within_seconds": j.success_within_seconds,
+        "pause_after_failures": j.pause_after_failures,
+        "paused_reason": j.paused_reason,
+        "consecutive_failures": j.consecutive_failures,
+        "last_success_at": rfc3339(j.last_success_at),
+        "grace_seconds": j.grace_seconds,
+        "ping_uuid": j.ping_uuid if j.type is JobType.HEARTBEAT else None,
+        "channels": j.channels,
+        "remind_every_seconds": j.remind_every_seconds,
     }
 
 

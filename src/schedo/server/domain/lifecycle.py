@@ -20,7 +20,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .errors import Conflict
-from .model import Health, JobStatus, NoticeKind, RunStatus, Source, Trigger, can_transition
+from .model import (
+    Health,
+    JobStatus,
+    JobType,
+    NoticeKind,
+    RunStatus,
+    Source,
+    Trigger,
+    can_transition,
+)
+from .pings import missed_reason
 from .policies import (
     PICKUP_WINDOW_CAP_SECONDS,
     RUN_GRACE_SECONDS,
@@ -85,11 +95,14 @@ def draft(
     """A new run of ``job``. Its pick-up window starts at ``due_at`` unless ``window_from``
     says otherwise (a caught-up tick: when it was created)."""
     live = status is RunStatus.PENDING
+    start = window_from or due_at
+    deadline = (start + timedelta(seconds=job.timeout_seconds)  # a heartbeat's grace
+                if job.type is JobType.HEARTBEAT else
+                pickup_deadline(start, job.timeout_seconds))
     return RunDraft(
         job=job, status=status, source=source, scheduled_for=scheduled_for, attempt=attempt,
         trigger=trigger, due_at=due_at,
-        pickup_deadline=pickup_deadline(window_from or due_at, job.timeout_seconds)
-        if live else None,
+        pickup_deadline=deadline if live else None,
         end_time=None if live else now, error=error,
         metadata=job.metadata if metadata is None else metadata, created_at=now,
     )
@@ -200,6 +213,8 @@ def end_run(ex: Run, report: Completion, now: datetime) -> tuple[Run, bool]:
 
 def expiry_reason(ex: Run) -> str:
     """Why a live run expires, in the words the user reads on it."""
+    if ex.job_type is JobType.HEARTBEAT:
+        return missed_reason(ex)
     if ex.pick_up_time is None:
         window = min(ex.timeout_seconds, PICKUP_WINDOW_CAP_SECONDS)
         return (f"expired: not picked up within {window}s of becoming due "

@@ -12,6 +12,7 @@ class JobType(StrEnum):
     SDK = "sdk"
     PUSH = "push"
     COMMAND = "command"
+    HEARTBEAT = "heartbeat"  # Schedo runs nothing: an outside job pings (domain/pings.py)
 
 
 class JobStatus(StrEnum):
@@ -47,6 +48,7 @@ class Trigger(StrEnum):
     SCHEDULE = "schedule"
     MANUAL = "manual"
     RETRY = "retry"
+    PING = "ping"  # a heartbeat job's run made by a ping that found no run waiting
 
 
 class Source(StrEnum):
@@ -70,6 +72,10 @@ class NoticeKind(StrEnum):
 
     FAILING = "failing"
     RECOVERED = "recovered"
+    SLOW = "slow"  # a run took longer than the job's max_duration_seconds
+    NO_SUCCESS = "no_success"  # no success within the job's success_within_seconds
+    PAUSED = "paused"  # paused after pause_after_failures consecutive failed runs
+    REMINDER = "reminder"  # still failing, every remind_every_seconds (one per run at most)
 
 
 class CatchUp(StrEnum):

@@ -54,6 +54,15 @@ class JobSpec:
     metadata: dict[str, Any]
     webhook_url: str | None
     command: str | None
+    # alert rules (issue 19; domain/alerts.py), None: off
+    alert_after_failures: int = 1
+    max_duration_seconds: int | None = None
+    success_within_seconds: int | None = None
+    pause_after_failures: int | None = None
+    grace_seconds: int | None = None  # heartbeat jobs (domain/pings.py)
+    ping_uuid: str | None = None  # a new heartbeat job's ping secret (kept once set)
+    channels: list[str] | None = None  # alert channels by name (None: all of the env's)
+    remind_every_seconds: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +89,34 @@ class Job:
     next_run_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    # alert rules and state (issue 19; domain/alerts.py)
+    alert_after_failures: int = 1
+    max_duration_seconds: int | None = None
+    success_within_seconds: int | None = None
+    pause_after_failures: int | None = None
+    paused_reason: str | None = None
+    consecutive_failures: int = 0
+    last_success_at: datetime | None = None
+    # heartbeat jobs (domain/pings.py): the ping window and the ping URL's secret
+    grace_seconds: int | None = None
+    ping_uuid: str | None = None
+    # alert routing (issue 19): channels by name (None: all), reminders while failing
+    channels: list[str] | None = None
+    remind_every_seconds: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """Where an environment's notices go (issue 19): ``kind`` "email" (``addresses``),
+    "webhook" (``url``, signed like push) or "slack" (``url``, an incoming webhook)."""
+
+    id: int
+    environment_id: int
+    name: str
+    kind: str
+    addresses: list[str]
+    url: str | None
+    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,9 @@ The storage layer records one notification per turn of a job (``notifications``,
 the transaction that ended the run). ``sender.Notifier`` fans each one out into deliveries
 (one per address of the organisation's email list, plus the operator's
 ``SCHEDO_NOTIFY_WEBHOOK_URL``), claims due deliveries under a lease and sends them:
-``smtp`` (transport), ``render`` (the mail), ``webhook`` (the JSON channel).
+``smtp`` (transport), ``render`` (the mail), ``webhook`` (the JSON channel), ``slack``
+(Slack/Mattermost incoming webhooks). An environment with alert channels (issue 19) routes
+its notices to the job's chosen channels instead of the organisation's list.
 """
 
 from __future__ import annotations

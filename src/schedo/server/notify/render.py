@@ -25,8 +25,7 @@ ERROR_MAX = 4000  # characters of the error shown in a mail (the stored one may 
 OUTPUT_MAX = 2000  # the stored output head is at most this long already
 
 _TEXT = """\
-{% if failing %}Job "{{ job_name }}" is failing.{% else %}\
-Job "{{ job_name }}" has recovered.{% endif %}
+Job "{{ job_name }}" {{ headline }}.
 
 Job:            {{ job_name }} (id {{ job_id }})
 Environment:    {{ environment }}
@@ -43,7 +42,7 @@ Output (start):
 View the run: {{ url }}
 
 --
-{% if failing %}You will get one more mail when the job recovers, not one per failed run.
+{% if kind == "failing" %}You will get one more mail when the job recovers, not one per failed run.
 {% endif %}Sent by Schedo to the notification list of your organisation. Mute the job to
 stop its notifications.
 """
@@ -53,8 +52,7 @@ _HTML = """\
 <html><head><meta charset="utf-8"><title>{{ subject }}</title></head>
 <body style="font-family: sans-serif; color: #222; max-width: 44em;">
 <h2 style="color: {{ '#b3261e' if failing else '#1e7d32' }};">
-{% if failing %}Job <code>{{ job_name }}</code> is failing{% else %}\
-Job <code>{{ job_name }}</code> has recovered{% endif %}</h2>
+Job <code>{{ job_name }}</code> {{ headline }}</h2>
 <table cellpadding="4" style="border-collapse: collapse;">
 <tr><th align="left">Job</th><td>{{ job_name }} (id {{ job_id }})</td></tr>
 <tr><th align="left">Environment</th><td>{{ environment }}</td></tr>
@@ -70,7 +68,7 @@ Job <code>{{ job_name }}</code> has recovered{% endif %}</h2>
 {% endif %}
 <p><a href="{{ url }}">View the run in the dashboard</a></p>
 <p style="color: #777; font-size: small;">
-{% if failing %}You will get one more mail when the job recovers, not one per failed run.
+{% if kind == "failing" %}You will get one more mail when the job recovers, not one per failed run.
 {% endif %}Sent by Schedo to the notification list of your organisation. Mute the job to
 stop its notifications.</p>
 </body></html>
@@ -105,8 +103,23 @@ def _clip(text: str | None, limit: int) -> str | None:
     return text if len(text) <= limit else text[:limit] + "\n… [truncated]"
 
 
+HEADLINES = {
+    "failing": "is failing",
+    "recovered": "has recovered",
+    "slow": "ran longer than its max_duration_seconds",
+    "no_success": "has not succeeded within its success_within_seconds window",
+    "paused": "was paused after repeated failures",
+    "reminder": "is still failing",
+}
+SUBJECTS = {"recovered": "recovered"}
+
+
+def headline(kind: str) -> str:
+    return HEADLINES.get(kind, kind)
+
+
 def subject(n: Notification) -> str:
-    what = "is failing" if n.kind == "failing" else "recovered"
+    what = SUBJECTS.get(n.kind, headline(n.kind))
     return f"[Schedo] {_one_line(n.job_name)} {what}"
 
 
@@ -116,7 +129,9 @@ def context(n: Notification, environment_name: str | None, public_url: str) -> d
     )
     return {
         "subject": subject(n),
-        "failing": n.kind == "failing",
+        "failing": n.kind != "recovered",
+        "headline": headline(n.kind),
+        "kind": n.kind,
         "job_name": n.job_name,
         "job_id": n.job_id,
         "environment": env,

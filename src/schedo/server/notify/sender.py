@@ -44,7 +44,7 @@ from ..runtime.loop import run_loop, seconds_until
 from ..services import notifications as outbox
 from ..services.context import Services
 from ..services.notifications import DueDelivery
-from . import Outcome, render, smtp, webhook
+from . import Outcome, render, slack, smtp, webhook
 
 log = logging.getLogger("schedo.notify")
 
@@ -191,6 +191,9 @@ class Notifier:
                 public_url=settings.public_url,
                 now=self.svc.clock.now(),
             )
+        if dv.channel == "slack":
+            return await slack.deliver(self.client, dv.target, n,
+                                       public_url=settings.public_url)
         return Outcome(False, f"unknown channel {dv.channel!r}", True)
 
     # -- the loop ----------------------------------------------------------------------------

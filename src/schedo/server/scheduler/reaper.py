@@ -1,4 +1,5 @@
-"""The reaper: expires runs past their pick-up or run deadline and schedules their retries.
+"""The reaper: expires runs past their pick-up or run deadline and schedules their retries,
+and sends the no-success alerts of jobs whose window passed (``check_windows``).
 
 Sleeps until the nearest deadline; wakes early when a new run may bring a nearer one.
 
@@ -24,6 +25,7 @@ from .setaside import SetAside, database_down
 
 log = logging.getLogger("schedo.reaper")
 MAX_IDLE = 30.0
+WINDOW_EVERY = 30.0  # seconds between two looks for no-success windows that passed
 
 
 class Reaper:
@@ -34,12 +36,34 @@ class Reaper:
             seconds=svc.settings.restart_grace_seconds
         )
         self.aside = SetAside("reaper")
+        self.windows_at = self.started_at  # when check_windows next looks
 
     def held_before(self, now: datetime) -> datetime | None:
         """Deadlines earlier than this are held at ``now`` (None: none are)."""
         return self.started_at if now < self.resume_at else None
 
+    async def check_windows(self, now: datetime) -> None:
+        """The alerts no run's end brings (no-success windows, reminders, runs still
+        running past their max duration), at most every ``WINDOW_EVERY`` seconds and when
+        the earliest window or reminder comes due. A failure here never stops expiry."""
+        if now < self.windows_at:
+            return
+        self.windows_at = now + timedelta(seconds=WINDOW_EVERY)
+        try:
+            n = await scheduling.write_timed_alerts(self.svc, now)
+            if n:
+                log.info("alerts.written count=%d", n)
+            due = await scheduling.next_window(self.svc)
+        except Exception:
+            if await database_down(self.svc):
+                raise
+            log.exception("alerts.error: expiry goes on; tried again later")
+            return
+        if due is not None:
+            self.windows_at = min(self.windows_at, max(due, now))
+
     async def reap_once(self, now: datetime) -> list[Run]:
+        await self.check_windows(now)
         expired: list[Run] = []
         held = self.held_before(now)
         while True:
@@ -82,6 +106,7 @@ class Reaper:
         nearest = await scheduling.next_deadline(self.svc, not_before=held)
         if held is not None:
             nearest = min(nearest or self.resume_at, self.resume_at)
+        nearest = min(nearest or self.windows_at, self.windows_at)
         return seconds_until(self.svc.clock, nearest)
 
     async def run(self) -> None:

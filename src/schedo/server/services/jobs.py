@@ -3,12 +3,17 @@ trigger, delete. Each wakes the loops that care."""
 
 from __future__ import annotations
 
+import secrets
+import uuid
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from ..domain.explain import Explanation
+from ..domain.explain import explain as explain_at
 from ..domain.records import Job, Run
 from ..domain.schedules import for_job
-from . import validation
+from . import channels, validation
 from .connections import window as connections_window
 from .context import Principal, Services
 
@@ -31,6 +36,9 @@ async def define(svc: Services, p: Principal, body: dict[str, Any]) -> Job:
         command=body.get("command"),
         allow_private=svc.settings.allow_private_webhooks,
     )
+    spec = replace(spec, **validation.alert_rules(body))
+    spec = validation.job_type(spec, body, str(uuid.uuid4()))
+    spec = replace(spec, channels=await channels.job_channels(svc, p, body.get("channels")))
     now = svc.clock.now()
     existing = await svc.store.get_job_by_name(p.env_id, spec.name)
     changed = (
@@ -41,6 +49,8 @@ async def define(svc: Services, p: Principal, body: dict[str, Any]) -> Job:
     anchor = now if changed or existing is None else existing.anchor_at
     nra = next_fire(spec.cron_expression, spec.timezone, anchor, now)
     job, _created = await svc.store.upsert_job(p.env_id, spec, now, nra, changed)
+    if spec.ping_uuid is not None:  # the environment's slug ping URLs need its ping key
+        await svc.store.ensure_ping_key(p.env_id, secrets.token_urlsafe(16))
     if changed:
         svc.bus.jobs_changed.notify()
     return job
@@ -116,3 +126,12 @@ async def with_last_run(
 
 async def last_run(svc: Services, p: Principal, job_id: int) -> Run | None:
     return await svc.store.last_run(p.env_id, job_id)
+
+
+async def explain(svc: Services, p: Principal, job_id: int, at: datetime) -> Explanation:
+    """Whether the job's schedule fires at ``at`` and what happened or will happen there
+    (``domain/explain.py``)."""
+    job = await svc.store.get_job(p.env_id, job_id)
+    runs, oldest = await svc.store.runs_from(p.env_id, job_id, at.replace(microsecond=0))
+    return explain_at(job, at, svc.clock.now(), runs, oldest,
+                      svc.settings.misfire_grace_seconds)

@@ -35,8 +35,14 @@ def scope(p: Principal) -> int | None:
     return None if p.admin else p.key_env_id
 
 
-async def history(svc: Services, p: Principal, limit: int) -> list[NotificationRecord]:
-    """The notifications the key may see, newest first, each with its deliveries."""
+async def history(svc: Services, p: Principal, limit: int,
+                  job_id: int | None = None) -> list[NotificationRecord]:
+    """The notifications the key may see, newest first, each with its deliveries; with
+    ``job_id``, that job's (NotFound unless the job is in the key's environment)."""
+    if job_id is not None:
+        await svc.store.get_job(p.env_id, job_id)
+        return await svc.store.list_notifications(p.org_id, limit, env_id=p.env_id,
+                                                  job_id=job_id)
     return await svc.store.list_notifications(p.org_id, limit, env_id=scope(p))
 
 

@@ -68,3 +68,27 @@ async def next_deadline(svc: Services, not_before: datetime | None = None) -> da
     """The nearest pick-up or run deadline of a live run (ignoring those before
     ``not_before``)."""
     return await svc.store.earliest_deadline(not_before=not_before)
+
+
+async def write_timed_alerts(svc: Services, now: datetime) -> int:
+    """Write the alerts no run's end brings (``AlertStore``): no-success windows that
+    passed, reminders that are due, runs still running past their max duration; wake the
+    notifier when there are some."""
+    total = 0
+    while True:
+        n = await svc.store.alert_missed_windows(now)
+        n += await svc.store.send_reminders(now)
+        n += await svc.store.alert_slow_runs(now)
+        total += n
+        if n == 0:
+            break
+    if total:
+        svc.bus.deadlines_changed.notify()
+    return total
+
+
+async def next_window(svc: Services) -> datetime | None:
+    """The earliest no-success or reminder due time of an unpaused job."""
+    found = [t for t in (await svc.store.earliest_window_due(),
+                         await svc.store.earliest_reminder_due()) if t is not None]
+    return min(found) if found else None

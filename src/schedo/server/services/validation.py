@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from typing import Any
 
 from ...limits import (
@@ -23,6 +24,7 @@ from ...limits import EMAIL_MAX as EMAIL_MAX  # re-exported: services.tenants ch
 from ..domain import addresses, cron
 from ..domain.errors import InvalidInput
 from ..domain.model import CatchUp, JobType
+from ..domain.pings import DEFAULT_GRACE_SECONDS, GRACE_MAX_SECONDS
 from ..domain.policies import DEFAULT_TIMEOUT_SECONDS
 from ..domain.records import JobSpec
 from ..domain.timefmt import parse_duration
@@ -129,6 +131,66 @@ def email(value: str) -> str:
     if len(v) > EMAIL_MAX or not _EMAIL.match(v):
         raise InvalidInput(f"email: {value[:100]!r} is not a well-formed email address")
     return v
+
+
+ALERT_COUNT_MAX = 1000
+DURATION_LIMIT_MAX = 7 * 24 * 3600
+WINDOW_MIN, WINDOW_MAX = 60, 90 * 24 * 3600
+
+
+def bounded(field: str, value: int | None, low: int, high: int) -> int | None:
+    """An optional whole number within [low, high] (None stays None: the rule is off)."""
+    if value is None:
+        return None
+    if not low <= value <= high:
+        raise InvalidInput(f"{field}: must be between {low} and {high}")
+    return value
+
+
+def alert_rules(body: dict[str, Any]) -> dict[str, Any]:
+    """The alert fields of a definition (issue 19), checked; absent ones take defaults."""
+    after = bounded("alert_after_failures", body.get("alert_after_failures"), 1,
+                    ALERT_COUNT_MAX)
+    return {
+        "alert_after_failures": after or 1,
+        "max_duration_seconds": bounded("max_duration_seconds",
+                                        body.get("max_duration_seconds"), 1,
+                                        DURATION_LIMIT_MAX),
+        "success_within_seconds": bounded("success_within_seconds",
+                                          body.get("success_within_seconds"), WINDOW_MIN,
+                                          WINDOW_MAX),
+        "pause_after_failures": bounded("pause_after_failures",
+                                        body.get("pause_after_failures"), 1, ALERT_COUNT_MAX),
+        "remind_every_seconds": bounded("remind_every_seconds",
+                                        body.get("remind_every_seconds"), WINDOW_MIN,
+                                        WINDOW_MAX),
+    }
+
+
+def job_type(spec: JobSpec, body: dict[str, Any], new_uuid: str) -> JobSpec:
+    """The optional ``type`` and ``grace_seconds`` of a definition. ``type`` may only
+    confirm the kind the other fields give, or ask for ``heartbeat``: a job Schedo does not
+    run, which waits ``grace_seconds`` (default 3600) after each tick for a ping. A heartbeat
+    job has no webhook_url, command, retries or timeout, and never overlaps itself."""
+    kind, grace = body.get("type"), body.get("grace_seconds")
+    if kind is not None and kind not in [t.value for t in JobType]:
+        raise InvalidInput("type: must be one of sdk, push, command, heartbeat")
+    if kind != JobType.HEARTBEAT.value:
+        if kind is not None and kind != spec.type.value:
+            raise InvalidInput(f"type: {kind!r} disagrees with the other fields, which "
+                               f"define a {spec.type.value} job")
+        if grace is not None:
+            raise InvalidInput("grace_seconds: only a heartbeat job has a grace time")
+        return spec
+    if spec.type is not JobType.SDK:
+        raise InvalidInput("type: a heartbeat job has no webhook_url or command")
+    if body.get("max_retries") not in (None, 0):
+        raise InvalidInput("max_retries: a heartbeat job has no retries")
+    # timeout_seconds / timeout are ignored: a heartbeat job's window is grace_seconds (a
+    # job read back and sent again carries them)
+    g = bounded("grace_seconds", grace, 1, GRACE_MAX_SECONDS) or DEFAULT_GRACE_SECONDS
+    return replace(spec, type=JobType.HEARTBEAT, blocking=True, max_retries=0,
+                   timeout_seconds=g, grace_seconds=g, ping_uuid=new_uuid)
 
 
 def catch_up(value: str | None) -> CatchUp:

@@ -12,6 +12,7 @@ from sqlalchemy import delete, select
 
 from .db import Conn
 from .schema import (
+    alert_channels,
     api_keys,
     environments,
     executions,
@@ -46,4 +47,5 @@ async def delete_environment(c: Conn, env_id: int) -> None:
     await c.execute(delete(worker_connections).where(worker_connections.c.environment_id == env_id))
     await c.execute(delete(worker_heartbeats).where(worker_heartbeats.c.environment_id == env_id))
     await c.execute(delete(api_keys).where(api_keys.c.environment_id == env_id))
+    await c.execute(delete(alert_channels).where(alert_channels.c.environment_id == env_id))
     await c.execute(delete(environments).where(environments.c.id == env_id))

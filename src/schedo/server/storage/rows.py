@@ -62,6 +62,17 @@ def job(r: Any) -> Job:
         next_run_at=r.next_run_at,
         created_at=r.created_at,
         updated_at=r.updated_at,
+        alert_after_failures=r.alert_after_failures or 1,
+        max_duration_seconds=r.max_duration_seconds,
+        success_within_seconds=r.success_within_seconds,
+        pause_after_failures=r.pause_after_failures,
+        paused_reason=r.paused_reason,
+        consecutive_failures=r.consecutive_failures or 0,
+        last_success_at=r.last_success_at,
+        grace_seconds=r.grace_seconds,
+        ping_uuid=r.ping_uuid,
+        channels=r.channels,
+        remind_every_seconds=r.remind_every_seconds,
     )
 
 

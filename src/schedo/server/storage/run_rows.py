@@ -12,10 +12,10 @@ from typing import Any
 
 from sqlalchemy import bindparam, exists, select, update
 
-from ..domain import lifecycle
+from ..domain import alerts, lifecycle
 from ..domain.errors import NotFound
 from ..domain.lifecycle import RunDraft
-from ..domain.model import ACTIVE, Health, JobStatus, RunStatus
+from ..domain.model import ACTIVE, Health, JobStatus, NoticeKind, RunStatus
 from ..domain.records import Job, Run
 from ..domain.timefmt import from_ms
 from . import rows
@@ -74,45 +74,50 @@ async def mirror_on_jobs(c: Conn, runs: Sequence[Run]) -> None:
 async def record_turns(
     db: Database, c: Conn, ended: Sequence[Run], now: datetime
 ) -> None:
-    """The health turns of ``ended`` (``lifecycle.health_turn``): the job's new health, and
-    one outbox row per notice (inserted once per run and kind, whatever replays the end)."""
+    """The alert turns of ``ended`` (``alerts.after_run``): the job's new health, failure
+    count, last success and no-success due time, a pause after repeated failures, and one
+    outbox row per notice (inserted once per run and kind, whatever replays the end)."""
     if not ended:
         return
     res = await c.execute(
-        select(jobs.c.id, jobs.c.health, jobs.c.muted, jobs.c.max_retries,
-               environments.c.organization_id)
+        select(*_ALERT_COLUMNS, environments.c.organization_id)
         .join(environments, environments.c.id == jobs.c.environment_id)
         .where(jobs.c.id.in_({e.job_id for e in ended}))
     )
-    state = {r.id: r for r in res}
-    health: dict[int, Health | None] = {
-        j: Health(r.health) if r.health else None for j, r in state.items()
-    }
+    rows_ = {r.id: r for r in res}
+    start = {j: alert_state(r) for j, r in rows_.items()}
+    state = dict(start)
+    reasons: dict[int, str] = {}
     notices: list[dict[str, Any]] = []
     for e in ended:
-        job = state.get(e.job_id)
+        job = rows_.get(e.job_id)
         if job is None:
             continue
-        turn = lifecycle.health_turn(e, health[e.job_id], bool(job.muted), job.max_retries)
+        turn = alerts.after_run(e, state[e.job_id], alert_rules(job))
         if turn is None:
             continue
-        health[e.job_id] = turn.health
-        if turn.notice is not None:
-            notices.append({
-                "organization_id": job.organization_id, "environment_id": e.environment_id,
-                "job_id": e.job_id, "job_name": e.job_code, "kind": turn.notice.value,
-                "execution_id": e.id, "execution_status": e.status.value,
-                "attempt": e.attempt, "scheduled_for": e.scheduled_for, "error": e.error,
-                "output": (e.output or "")[:NOTIFY_OUTPUT_HEAD] or None,
-                "fanned_out": False, "created_at": now,
-            })
-    changed = [{"j": j, "h": h.value} for j, h in health.items()
-               if h is not None and h.value != state[j].health]
-    if changed:
-        await c.execute(
-            update(jobs).where(jobs.c.id == bindparam("j")).values(health=bindparam("h")),
-            changed,
-        )
+        state[e.job_id] = turn.state
+        if turn.pause_reason is not None:
+            reasons[e.job_id] = turn.pause_reason
+        notices.extend(notice_row(job.organization_id, e, kind, now) for kind in turn.notices)
+    for j, st in state.items():
+        if st == start[j]:
+            continue
+        r = rows_[j]
+        values: dict[str, Any] = {
+            "health": st.health.value if st.health else None,
+            "consecutive_failures": st.failures,
+            "last_success_at": st.last_success_at,
+        }
+        if st.health != start[j].health:  # reminders run while failing, from the turn
+            values["remind_at"] = (alerts.remind_due(r.remind_every_seconds, now)
+                                   if st.health is Health.FAILING else None)
+        if st.last_success_at != start[j].last_success_at:
+            values["success_due_at"] = alerts.success_due(
+                r.success_within_seconds, st.last_success_at)
+        if j in reasons:
+            values.update(paused=True, next_run_at=None, paused_reason=reasons[j])
+        await c.execute(update(jobs).where(jobs.c.id == j).values(**values))
     if notices:
         await c.execute(
             db.insert(notifications).on_conflict_do_nothing(
@@ -120,6 +125,48 @@ async def record_turns(
             ),
             notices,
         )
+
+
+_ALERT_COLUMNS = (
+    jobs.c.id, jobs.c.health, jobs.c.muted, jobs.c.paused, jobs.c.max_retries,
+    jobs.c.alert_after_failures, jobs.c.max_duration_seconds, jobs.c.success_within_seconds,
+    jobs.c.pause_after_failures, jobs.c.consecutive_failures, jobs.c.last_success_at,
+    jobs.c.remind_every_seconds,
+)
+
+
+def alert_state(r: Any) -> alerts.AlertState:
+    return alerts.AlertState(
+        health=Health(r.health) if r.health else None,
+        failures=r.consecutive_failures or 0,
+        last_success_at=r.last_success_at,
+        paused=bool(r.paused),
+    )
+
+
+def alert_rules(r: Any) -> alerts.AlertRules:
+    return alerts.AlertRules(
+        alert_after_failures=r.alert_after_failures or 1,
+        max_duration_seconds=r.max_duration_seconds,
+        success_within_seconds=r.success_within_seconds,
+        pause_after_failures=r.pause_after_failures,
+        max_retries=r.max_retries,
+        muted=bool(r.muted),
+    )
+
+
+def notice_row(org_id: int, e: Run, kind: NoticeKind, now: datetime,
+               error: str | None = None) -> dict[str, Any]:
+    """The outbox row of one notice about run ``e``."""
+    return {
+        "organization_id": org_id, "environment_id": e.environment_id,
+        "job_id": e.job_id, "job_name": e.job_code, "kind": kind.value,
+        "execution_id": e.id, "execution_status": e.status.value,
+        "attempt": e.attempt, "scheduled_for": e.scheduled_for,
+        "error": error if error is not None else e.error,
+        "output": (e.output or "")[:NOTIFY_OUTPUT_HEAD] or None,
+        "fanned_out": False, "created_at": now,
+    }
 
 
 async def create_retries(

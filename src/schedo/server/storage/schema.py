@@ -103,6 +103,10 @@ environments = Table(
     Column("name", String(200), nullable=False),
     Column("webhook_signature_key", String(128), nullable=False),
     Column("created_at", EpochMs, nullable=False),
+    # The secret of the environment's slug ping URLs (/ping/<ping_key>/<job name>), made
+    # when its first heartbeat job is defined (migration 0005).
+    Column("ping_key", String(64), nullable=True),
+    Index("uq_environments_ping_key", "ping_key", unique=True),
     sqlite_autoincrement=True,  # ids are never reused (migration 0003)
 )
 
@@ -169,9 +173,32 @@ jobs = Table(
     Column("next_run_at", EpochMs, nullable=True),
     Column("created_at", EpochMs, nullable=False),
     Column("updated_at", EpochMs, nullable=False),
+    # Alert rules (NULL: off; alert_after_failures NULL means 1) and their state (migration
+    # 0005, domain/alerts.py). success_due_at: when the no-success alert is due (NULL: no
+    # rule, or already sent for the current window); the reaper looks it up.
+    Column("alert_after_failures", Integer, nullable=True),
+    Column("max_duration_seconds", Integer, nullable=True),
+    Column("success_within_seconds", Integer, nullable=True),
+    Column("pause_after_failures", Integer, nullable=True),
+    Column("paused_reason", Text, nullable=True),
+    Column("consecutive_failures", Integer, nullable=False, server_default=text("0")),
+    Column("last_success_at", EpochMs, nullable=True),
+    Column("success_due_at", EpochMs, nullable=True),
+    # Heartbeat jobs (type "heartbeat", migration 0005): the ping window after each tick,
+    # and the secret of the job's ping URL (/ping/<uuid>).
+    Column("grace_seconds", Integer, nullable=True),
+    Column("ping_uuid", String(36), nullable=True),
+    # Alert routing (migration 0005): the names of the environment's channels the job's
+    # notices go to (NULL: all of them), and reminders while failing (remind_at: the next).
+    Column("channels", JSON, nullable=True),
+    Column("remind_every_seconds", Integer, nullable=True),
+    Column("remind_at", EpochMs, nullable=True),
     UniqueConstraint("environment_id", "name"),
+    Index("uq_jobs_ping_uuid", "ping_uuid", unique=True),
     # The ticker's only query: due, unpaused jobs by next_run_at (paused jobs have NULL).
     Index("ix_jobs_next_run_at", "next_run_at"),
+    Index("ix_jobs_success_due_at", "success_due_at"),
+    Index("ix_jobs_remind_at", "remind_at"),
     sqlite_autoincrement=True,  # ids are never reused (migration 0003)
 )
 
@@ -319,4 +346,26 @@ notification_deliveries = Table(
         postgresql_where=text("status = 'pending'"),
     ),
     sqlite_autoincrement=True,  # ids are never reused (migration 0003)
+)
+
+# Where an environment's notices go (issue 19): "email" (addresses), "webhook" (a JSON POST
+# signed like push requests) or "slack" (a Slack/Mattermost incoming webhook). Without any,
+# notices go to the organisation's email list as before.
+alert_channels = Table(
+    "alert_channels",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "environment_id",
+        Integer,
+        ForeignKey("environments.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("addresses", JSON, nullable=True),  # email: the list of addresses
+    Column("url", String(2048), nullable=True),  # webhook, slack
+    Column("created_at", EpochMs, nullable=False),
+    UniqueConstraint("environment_id", "name"),
+    sqlite_autoincrement=True,
 )

@@ -12,9 +12,13 @@ from ..domain.errors import Conflict
 from .db import Database
 from .schema import environments, server_meta
 from .sealing import CHECK_CONTEXT, CHECK_PLAIN, Sealer, SealError, env_context, is_sealed
+from .sql_alerts import AlertSql
+from .sql_channels import ChannelSql
 from .sql_dashboard import DashboardSql
+from .sql_explain import ExplainSql
 from .sql_jobs import JobSql
 from .sql_notify import NotifySql
+from .sql_pings import PingSql
 from .sql_retention import RetentionSql
 from .sql_runs import RunSql
 from .sql_schedule import ScheduleSql
@@ -29,7 +33,7 @@ KEY_CHECK = "secret_key_check"  # a sealed constant: is this the key the data wa
 
 class SqlStore(
     TenantSql, JobSql, RunSql, ScheduleSql, WorkerSql, NotifySql, RetentionSql, StatsSql,
-    DashboardSql,
+    DashboardSql, AlertSql, PingSql, ChannelSql, ExplainSql,
 ):
     def __init__(self, db: Database, sealer: Sealer) -> None:
         self.db = db

@@ -6,11 +6,14 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, select, update
+from sqlalchemy import BigInteger, bindparam, case, func, literal, select, update
 
+from ..domain import alerts
+from ..domain.alerts import success_due
 from ..domain.errors import Collision, NotFound
-from ..domain.model import JobStatus, JobType, RunStatus
+from ..domain.model import Health, JobStatus, JobType, RunStatus
 from ..domain.records import Job, JobSpec, Run
+from ..domain.timefmt import to_ms
 from . import cascade, rows
 from .db import Database
 from .schema import executions, jobs, worker_connections, worker_heartbeats
@@ -62,6 +65,13 @@ def _spec_values(spec: JobSpec) -> dict[str, Any]:
         "metadata": spec.metadata,
         "webhook_url": spec.webhook_url,
         "command": spec.command,
+        "alert_after_failures": spec.alert_after_failures,
+        "max_duration_seconds": spec.max_duration_seconds,
+        "success_within_seconds": spec.success_within_seconds,
+        "pause_after_failures": spec.pause_after_failures,
+        "grace_seconds": spec.grace_seconds,
+        "channels": spec.channels,
+        "remind_every_seconds": spec.remind_every_seconds,
     }
 
 
@@ -95,7 +105,9 @@ class JobSql:
         async with self.db.write() as c:
             cur = (
                 await c.execute(
-                    select(jobs.c.id, jobs.c.paused).where(
+                    select(jobs.c.id, jobs.c.paused, jobs.c.success_within_seconds,
+                           jobs.c.last_success_at, jobs.c.ping_uuid, jobs.c.health,
+                           jobs.c.remind_every_seconds).where(
                         jobs.c.environment_id == env_id, jobs.c.name == spec.name
                     )
                 )
@@ -116,12 +128,23 @@ class JobSql:
                             next_run_at=next_run_at,
                             created_at=now,
                             updated_at=now,
+                            success_due_at=success_due(spec.success_within_seconds, now),
+                            ping_uuid=spec.ping_uuid,
                             **values,
                         )
                         .returning(*jobs.c)
                     )
                 ).one()
                 return rows.job(r), True
+            if spec.ping_uuid is not None and cur.ping_uuid is None:
+                values["ping_uuid"] = spec.ping_uuid  # kept once set: crontabs use it
+            if cur.remind_every_seconds != spec.remind_every_seconds:
+                values["remind_at"] = (
+                    alerts.remind_due(spec.remind_every_seconds, now)
+                    if cur.health == Health.FAILING.value else None)
+            if cur.success_within_seconds != spec.success_within_seconds:
+                values["success_due_at"] = success_due(
+                    spec.success_within_seconds, cur.last_success_at or now)
             if schedule_changed:
                 values["anchor_at"] = now
                 values["next_run_at"] = None if cur.paused else next_run_at
@@ -206,6 +229,14 @@ class JobSql:
         if paused is not None:
             values["paused"] = paused
             values["next_run_at"] = None if paused else next_run_at
+            values["paused_reason"] = None  # set only by a pause after failures
+            if not paused:  # a fresh count: pause_after_failures more failed runs
+                values["consecutive_failures"] = 0
+            if not paused:  # a new window for the no-success alert starts at the resume
+                values["success_due_at"] = case(
+                    (jobs.c.success_within_seconds.is_(None), None),
+                    else_=literal(to_ms(now), BigInteger()) + jobs.c.success_within_seconds * 1000,
+                )
         if muted is not None:
             values["muted"] = muted
         if set_webhook:

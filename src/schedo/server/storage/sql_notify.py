@@ -17,7 +17,15 @@ from .contracts import (
     NotifyWork,
 )
 from .db import Conn, Database
-from .schema import environments, executions, notification_deliveries, notifications, org_emails
+from .schema import (
+    alert_channels,
+    environments,
+    executions,
+    jobs,
+    notification_deliveries,
+    notifications,
+    org_emails,
+)
 
 PENDING = "pending"
 INSERT_CHUNK = 500  # rows per multi-row insert (SQLite caps bound variables)
@@ -74,14 +82,16 @@ class NotifySql:
             return 0
         async with self.db.write() as c:
             pick = self.db.skip_locked(
-                select(n_.id, n_.organization_id)
+                select(n_.id, n_.organization_id, n_.environment_id, n_.job_id)
                 .where(n_.fanned_out == false())
                 .order_by(n_.id)
                 .limit(limit)
             )
-            todo = [(r.id, r.organization_id) for r in await c.execute(pick)]
+            picked = (await c.execute(pick)).all()
+            todo = [(r.id, r.organization_id) for r in picked]
             if not todo:
                 return 0
+            routed = await routes(c, picked)
             res = await c.execute(
                 select(org_emails.c.organization_id, org_emails.c.email)
                 .where(org_emails.c.organization_id.in_({org for _, org in todo}))
@@ -92,7 +102,9 @@ class NotifySql:
                 emails.setdefault(r.organization_id, []).append(r.email)
             new: list[dict[str, Any]] = []
             for nid, org in todo:
-                targets = [("email", e) for e in emails.get(org, [])]
+                targets = routed.get(nid)
+                if targets is None:  # no channels in its environment: the organisation's list
+                    targets = [("email", e) for e in emails.get(org, [])]
                 if webhook_url:
                     targets.append(("webhook", webhook_url))
                 new.extend(
@@ -193,7 +205,7 @@ class NotifySql:
         return NotifyWork(unfanned=bool(unfanned), next_attempt_at=_as_dt(nxt))
 
     async def list_notifications(
-        self, org_id: int, limit: int, env_id: int | None = None
+        self, org_id: int, limit: int, env_id: int | None = None, job_id: int | None = None
     ) -> list[NotificationRecord]:
         if limit <= 0:
             return []
@@ -201,9 +213,45 @@ class NotifySql:
             q = _with_run().where(n_.organization_id == org_id)
             if env_id is not None:
                 q = q.where(n_.environment_id == env_id)
+            if job_id is not None:
+                q = q.where(n_.job_id == job_id)
             res = await c.execute(q.order_by(n_.id.desc()).limit(limit))
             found = [_notification(r) for r in res]
             return await _attach(c, found)
+
+
+async def routes(c: Conn, picked: Any) -> dict[int, list[tuple[str, str]]]:
+    """The targets of each notification whose environment has alert channels: the job's
+    chosen channels (by name; all of the environment's when it chose none), each email
+    address, webhook or slack URL once. Notifications of environments without channels
+    are left out (they go to the organisation's list)."""
+    envs = {r.environment_id for r in picked}
+    res = await c.execute(select(alert_channels).where(
+        alert_channels.c.environment_id.in_(envs)).order_by(alert_channels.c.id))
+    by_env: dict[int, list[Any]] = {}
+    for ch in res:
+        by_env.setdefault(ch.environment_id, []).append(ch)
+    if not by_env:
+        return {}
+    res = await c.execute(select(jobs.c.id, jobs.c.channels).where(
+        jobs.c.id.in_({r.job_id for r in picked if r.environment_id in by_env})))
+    chosen = {r.id: r.channels for r in res}
+    out: dict[int, list[tuple[str, str]]] = {}
+    for r in picked:
+        channels = by_env.get(r.environment_id)
+        if channels is None:
+            continue
+        names = chosen.get(r.job_id)
+        targets: list[tuple[str, str]] = []
+        for ch in channels:
+            if names is not None and ch.name not in names:
+                continue
+            if ch.kind == "email":
+                targets.extend(("email", a) for a in ch.addresses or [])
+            elif ch.url:
+                targets.append((ch.kind, ch.url))
+        out[r.id] = list(dict.fromkeys(targets))
+    return out
 
 
 async def _attach(c: Conn, found: list[Notification]) -> list[NotificationRecord]:

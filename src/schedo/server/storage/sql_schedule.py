@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, func, select, union_all, update
 
 from ..domain import lifecycle
 from ..domain.model import RunStatus
-from ..domain.records import Run
+from ..domain.records import Job, Run
 from . import rows
 from .contracts import Planner, TickResult
 from .db import Conn, Database
@@ -41,6 +41,17 @@ _EXPIRED = (
             end_time=bindparam("e", type_=executions.c.end_time.type),
             error=bindparam("er"))
 )
+
+
+def _keep_status_without_new_run(
+    due: Sequence[Job], updates: list[dict[str, Any]], created: Sequence[Run]
+) -> None:
+    """A job whose pending run was not made (its tick existed already: a heartbeat job's
+    early ping took it) keeps its status, retry count and last run."""
+    fresh = {e.job_id for e in created if e.status is RunStatus.PENDING}
+    for job, u in zip(due, updates, strict=True):
+        if u["st"] == RunStatus.PENDING.value and job.id not in fresh:
+            u.update(st=job.status.value, rc=job.retry_count, lra=job.last_run_at)
 
 
 class ScheduleSql:
@@ -85,6 +96,7 @@ class ScheduleSql:
                 # parameter limits; conflicting rows (a tick made before) return nothing
                 res = await c.execute(insert_runs(self.db), new_rows)
                 created.extend(rows.execution(r) for r in res)
+            _keep_status_without_new_run(due, job_updates, created)
             await c.execute(_JOB_TICKED, job_updates)
             return TickResult(jobs=len(due), created=created)
 

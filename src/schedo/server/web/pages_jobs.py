@@ -11,7 +11,7 @@ from ...limits import MAX_ID
 from ..domain.errors import Conflict, InvalidInput, NotFound
 from ..domain.model import JobType
 from ..domain.records import Job, Run
-from ..services import dashboard, jobs, runs
+from ..services import dashboard, jobs, notifications, runs
 from . import queries
 from .pages_auth import switch_cookie
 from .render import html
@@ -139,6 +139,9 @@ async def _job_ctx(ws: WebSession, job_id: int, before: int | None) -> dict[str,
     }
 
 
+ALERTS_SHOWN = 10  # the job page lists its latest alerts with their deliveries
+
+
 def _cursor(before: int | None) -> int | None:
     return before if before is not None and 0 < before <= MAX_ID else None
 
@@ -156,10 +159,12 @@ async def render_job(
 ) -> Response:
     ctx = await _job_ctx(ws, job_id, _cursor(before))
     job: Job = ctx["job"]
+    alerts = await notifications.history(ws.svc, ws.principal, ALERTS_SHOWN, job.id)
     return html(
         "job.html",
         ws.context(
             request,
+            alerts=alerts,
             done=DONE.get(done or ""),
             error=error,
             webhook_value=webhook_value if webhook_value is not None else (job.webhook_url or ""),

@@ -11,7 +11,18 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from .notify import Delivery, DueDelivery, Notification, NotificationRecord, NotifyStore, NotifyWork
+from .notify import (
+    AlertStore,
+    ChannelStore,
+    Delivery,
+    DueDelivery,
+    ExplainStore,
+    Notification,
+    NotificationRecord,
+    NotifyStore,
+    NotifyWork,
+    PingStore,
+)
 from .ops import DashboardStore, LiveCounts, PruneBatch, RetentionStore, StatsStore
 from .runs import (
     ClaimStore,
@@ -31,6 +42,7 @@ __all__ = [
     "RetentionStore", "SchedulerStore", "ServiceStore", "StatsStore", "Store", "TickResult",
     "WorkerStore",
 ]
+__all__ += ["AlertStore", "ChannelStore", "ExplainStore", "PingStore"]  # issue 19
 
 
 class Store(
@@ -43,6 +55,10 @@ class Store(
     WorkerStore,
     SchedulerStore,
     NotifyStore,
+    AlertStore,
+    PingStore,
+    ChannelStore,
+    ExplainStore,
     Protocol,
 ):
     async def ping(self) -> None:
