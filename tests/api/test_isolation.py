@@ -25,6 +25,9 @@ BODIES: dict[tuple[str, str], Any] = {
     ("patch", "/jobs/webhook/{job_id}"): {"webhook_url": "https://example.com/h"},
     ("get", "/jobs/executions/{job_id}"): None,
     ("post", "/jobs/executions/complete/{exec_id}"): {"success": True},
+    ("post", "/jobs/executions/{exec_id}/cancel"): None,
+    ("post", "/jobs/executions/{exec_id}/log"): {"lines": [{"text": "intruder"}]},
+    ("get", "/jobs/executions/{exec_id}/log"): None,
     ("delete", "/apikeys/revoke/{key_id}"): None,
     ("delete", "/org/environments/{env_id}"): None,
 }

@@ -290,4 +290,6 @@ def register(app: typer.Typer) -> None:
     """Add ``jobs``, ``runs``, ``env``, ``keys`` and ``emails`` to ``app``."""
     app.add_typer(jobs_app, name="jobs")
     app.command("runs")(runs_cmd.runs)
+    app.command("cancel")(runs_cmd.cancel)
+    app.command("log")(runs_cmd.log)
     admin.register(app)

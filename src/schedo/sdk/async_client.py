@@ -173,6 +173,17 @@ class AsyncClient(_Base):
             endpoints.pull_executions(jobs, wait, limit, worker_id=worker_id, job_type=job_type)
         )
 
+    async def cancel_execution(self, execution_id: int, reason: str | None = None) -> Execution:
+        return await self.send(endpoints.cancel_execution(execution_id, reason))
+
+    async def watch_cancelled(self, ids: Sequence[int], wait: float = 25) -> list[int]:
+        return await self.send(endpoints.watch_cancelled(ids, wait))
+
+    async def append_log(
+        self, execution_id: int, lines: Sequence[tuple[int | None, str, str]]
+    ) -> dict[str, Any]:
+        return await self.send(endpoints.append_log(execution_id, lines))
+
     # -- keys, environments, organisation ----------------------------------------------------
     async def create_api_key(self, environment_id: int, name: str) -> ApiKey:
         return await self.send(endpoints.create_api_key(environment_id, name))

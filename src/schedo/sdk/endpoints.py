@@ -23,7 +23,16 @@ from .calls import (
     _strings,
     _text,
 )
-from .models import ApiKey, Environment, Execution, Job, JobDetail, JobWithConnections, Org
+from .models import (
+    ApiKey,
+    Environment,
+    Execution,
+    Job,
+    JobDetail,
+    JobWithConnections,
+    Org,
+    RunLog,
+)
 
 # -- the endpoints ----------------------------------------------------------------------------
 
@@ -223,6 +232,45 @@ def pull_executions(
         headers=headers,
         timeout=max(0.0, float(wait)) + POLL_SLACK,
     )
+
+
+def cancel_execution(execution_id: int, reason: str | None = None) -> Call[Execution]:
+    """``POST /jobs/executions/{id}/cancel`` (extension): end a pending or running run."""
+    body = {"reason": reason} if reason else {}
+    return Call("POST", f"/jobs/executions/{_id(execution_id)}/cancel",
+                _obj(Execution.from_json), body=body)
+
+
+def _cancelled(data: Any) -> list[int]:
+    got = data.get("cancelled") if isinstance(data, dict) else None
+    return [int(i) for i in got or [] if isinstance(i, int)]
+
+
+def watch_cancelled(ids: Sequence[int], wait: float = 25) -> Call[list[int]]:
+    """``POST /jobs/executions/cancelled`` (extension): which of ``ids`` are cancelled,
+    waiting up to ``wait`` seconds for one (the worker runtime's watch)."""
+    return Call("POST", "/jobs/executions/cancelled", _cancelled,
+                body={"ids": [_id(i) for i in ids], "wait": _num(wait)},
+                timeout=max(0.0, float(wait)) + POLL_SLACK)
+
+
+def append_log(
+    execution_id: int, lines: Sequence[tuple[int | None, str, str]]
+) -> Call[dict[str, Any]]:
+    """``POST /jobs/executions/{id}/log`` (extension): (at_ms, stream, text) lines of a
+    run's live output."""
+    body = {"lines": [
+        {k: v for k, v in (("text", _clean(t) or ""), ("stream", s), ("at", at))
+         if v is not None}
+        for at, s, t in lines]}
+    return Call("POST", f"/jobs/executions/{_id(execution_id)}/log",
+                lambda d: dict(d) if isinstance(d, dict) else {}, body=body)
+
+
+def read_log(execution_id: int, after: int = 0, limit: int = 1000) -> Call[RunLog]:
+    """``GET /jobs/executions/{id}/log`` (extension): the run and its lines after ``after``."""
+    return Call("GET", f"/jobs/executions/{_id(execution_id)}/log", _obj(RunLog.from_json),
+                params={"after": after, "limit": limit})
 
 
 def _num(value: float) -> int | float:

@@ -101,8 +101,28 @@ class ApiKeyIn(_In):
     name: Text
 
 
+class CancelIn(_In):
+    reason: Text | None = None
+
+
+class WatchIn(_In):
+    ids: list[int]
+    wait: int | float = 0
+
+
+class LogLineIn(_In):
+    text: Reported
+    stream: str = "log"
+    at: int | None = None  # Unix ms; absent: when the server got it
+
+
+class LogIn(_In):
+    lines: list[LogLineIn]
+
+
 # every field name some request body knows (for the "did you mean" of an unknown field)
 KNOWN_FIELDS = sorted(
-    {f for m in (DefinitionIn, MuteIn, WebhookIn, BatchItemIn, EnvironmentIn, ApiKeyIn)
+    {f for m in (DefinitionIn, MuteIn, WebhookIn, BatchItemIn, EnvironmentIn, ApiKeyIn,
+                 CancelIn, WatchIn, LogLineIn, LogIn)
      for f in m.model_fields}
 )

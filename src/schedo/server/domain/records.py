@@ -107,6 +107,18 @@ class Run:
     exit_code: int | None
     metadata: dict[str, Any]
     created_at: datetime
+    worker: str | None = None  # who claimed it (x-schedo-worker-id), None before a claim
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    """One line of a run's live output (issue 21): ``stream`` is "log" (the SDK's ctx.log and
+    captured logging), "output" (an agent's command output) or "cut" (the cap's marker)."""
+
+    id: int
+    at: datetime
+    stream: str
+    line: str
 
 
 @dataclass(frozen=True, slots=True)

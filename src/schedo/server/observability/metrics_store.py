@@ -48,10 +48,18 @@ class MeteredStore(SqlStore):
         now: datetime,
         limit: int,
         key_id: int | None = None,
+        worker: str | None = None,
     ) -> list[Run]:
-        got = await super().claim(env_id, codes, types, now, limit, key_id)
+        got = await super().claim(env_id, codes, types, now, limit, key_id, worker)
         self.metrics.runs_claimed(got)
         return got
+
+    async def cancel(
+        self, env_id: int, exec_id: int, now: datetime, reason: str | None = None
+    ) -> Run:
+        done = await super().cancel(env_id, exec_id, now, reason)
+        self.metrics.runs_ended([done])
+        return done
 
     async def claim_any(
         self, types: Sequence[str], now: datetime, limit: int

@@ -118,7 +118,7 @@ async def long_poll(
             await access.check()
             await _seen(svc, p, codes, worker)
             got = await svc.store.claim(p.env_id, codes, types, svc.clock.now(), limit,
-                                        p.key_id)
+                                        p.key_id, worker)
             remaining = deadline - loop.time()
             if got or remaining <= 0:
                 if got:
@@ -151,7 +151,7 @@ async def stream(
                 await _seen(svc, p, codes, worker)
                 watch.event.clear()
                 got = await svc.store.claim(p.env_id, codes, types, svc.clock.now(), limit,
-                                            p.key_id)
+                                            p.key_id, worker)
                 if got:
                     svc.bus.deadlines_changed.notify()
                     unsent = list(got)

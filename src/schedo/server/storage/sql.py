@@ -14,6 +14,7 @@ from .schema import environments, server_meta
 from .sealing import CHECK_CONTEXT, CHECK_PLAIN, Sealer, SealError, env_context, is_sealed
 from .sql_dashboard import DashboardSql
 from .sql_jobs import JobSql
+from .sql_live import LiveSql
 from .sql_notify import NotifySql
 from .sql_retention import RetentionSql
 from .sql_runs import RunSql
@@ -29,7 +30,7 @@ KEY_CHECK = "secret_key_check"  # a sealed constant: is this the key the data wa
 
 class SqlStore(
     TenantSql, JobSql, RunSql, ScheduleSql, WorkerSql, NotifySql, RetentionSql, StatsSql,
-    DashboardSql,
+    DashboardSql, LiveSql,
 ):
     def __init__(self, db: Database, sealer: Sealer) -> None:
         self.db = db

@@ -161,6 +161,7 @@ class RunSql:
         self, env_id: int, codes: Sequence[str] | None, types: Sequence[str], now: datetime,
         limit: int,
         key_id: int | None = None,
+        worker: str | None = None,
     ) -> list[Run]:
         if (codes is not None and not codes) or limit <= 0:
             return []
@@ -179,10 +180,10 @@ class RunSql:
             )
             if key_id is not None:
                 q = q.where(_access_alive(key_id, env_id))
-            return await self._mark_running(c, self.db.skip_locked(q), now)
+            return await self._mark_running(c, self.db.skip_locked(q), now, worker)
 
     async def _mark_running(
-        self, c: AsyncConnection, pick: Any, now: datetime
+        self, c: AsyncConnection, pick: Any, now: datetime, worker: str | None = None
     ) -> list[Run]:
         now_ms = literal(to_ms(now), BigInteger())
         res = await c.execute(
@@ -195,6 +196,7 @@ class RunSql:
                 start_time=now,
                 run_deadline=now_ms + (executions.c.timeout_seconds
                                        + policies.RUN_GRACE_SECONDS) * 1000,
+                worker=worker,
             )
             .returning(*executions.c)
         )
@@ -309,7 +311,7 @@ _RELEASED = (
     update(executions)
     .where(executions.c.id == bindparam("i"), executions.c.status == RunStatus.RUNNING.value)
     .values(status=RunStatus.PENDING.value, pick_up_time=None, start_time=None,
-            run_deadline=None,
+            run_deadline=None, worker=None,
             pickup_deadline=bindparam("d", type_=executions.c.pickup_deadline.type))
 )
 

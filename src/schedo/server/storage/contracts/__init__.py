@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from .live import Appended, LiveStore, LogCaps
 from .notify import Delivery, DueDelivery, Notification, NotificationRecord, NotifyStore, NotifyWork
 from .ops import DashboardStore, LiveCounts, PruneBatch, RetentionStore, StatsStore
 from .runs import (
@@ -25,10 +26,31 @@ from .runs import (
 from .tenants import EnvironmentStore, KeyStore, OrgStore
 
 __all__ = [
-    "ClaimStore", "DashboardStore", "Delivery", "DueDelivery", "EnvironmentStore",
-    "ExecutionStore", "JobStore", "KeyStore", "LiveCounts", "Notification",
-    "NotificationRecord", "NotifyStore", "NotifyWork", "OrgStore", "Planner", "PruneBatch",
-    "RetentionStore", "SchedulerStore", "ServiceStore", "StatsStore", "Store", "TickResult",
+    "Appended",
+    "ClaimStore",
+    "DashboardStore",
+    "Delivery",
+    "DueDelivery",
+    "EnvironmentStore",
+    "ExecutionStore",
+    "JobStore",
+    "KeyStore",
+    "LiveCounts",
+    "LiveStore",
+    "LogCaps",
+    "Notification",
+    "NotificationRecord",
+    "NotifyStore",
+    "NotifyWork",
+    "OrgStore",
+    "Planner",
+    "PruneBatch",
+    "RetentionStore",
+    "SchedulerStore",
+    "ServiceStore",
+    "StatsStore",
+    "Store",
+    "TickResult",
     "WorkerStore",
 ]
 
@@ -43,6 +65,7 @@ class Store(
     WorkerStore,
     SchedulerStore,
     NotifyStore,
+    LiveStore,
     Protocol,
 ):
     async def ping(self) -> None:

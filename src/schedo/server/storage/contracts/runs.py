@@ -120,6 +120,7 @@ class ClaimStore(Protocol):
         now: datetime,
         limit: int,
         key_id: int | None = None,
+        worker: str | None = None,
     ) -> list[Run]:
         """Atomically claim up to ``limit`` pending executions of the environment whose job
         code is in ``codes`` (None: any code), job type in ``types`` and due_at <= now, oldest
@@ -128,7 +129,8 @@ class ClaimStore(Protocol):
         [FOR UPDATE SKIP LOCKED]) AND status = 'pending' RETURNING): an execution is never
         returned to two callers. With ``key_id``, the same statement claims nothing unless
         that key is unrevoked and the environment still exists (a stream or long poll whose
-        key was revoked meanwhile, in any process, gets nothing more)."""
+        key was revoked meanwhile, in any process, gets nothing more). ``worker`` (the
+        puller's id) is stored on the claimed runs (``Run.worker``); a release clears it."""
 
     async def release(self, env_id: int, ids: Sequence[int], now: datetime) -> list[Run]:
         """Give claimed runs back (a stream's client went away before they were sent): each

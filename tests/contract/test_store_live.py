@@ -1,0 +1,104 @@
+"""Contract: LiveStore (storage/contracts/live.py) and the claim's worker, on SQLite and
+PostgreSQL. An execution of another environment answers like a missing one."""
+
+from __future__ import annotations
+
+import pytest
+
+from schedo.server.domain.errors import Conflict, NotFound
+from schedo.server.domain.model import JobStatus, JobType, RunStatus
+from schedo.server.storage.contracts import LogCaps
+from schedo.server.storage.schema import execution_logs
+from tests.contract.kit import OK, World, at
+
+SDK = [JobType.SDK.value]
+CAPS = LogCaps(lines=100, bytes=10_000)
+
+
+async def test_the_claim_records_its_worker_and_a_release_clears_it(world: World) -> None:
+    s = world.store
+    job = await world.job("a")
+    [run] = await world.runs(job)
+    [got] = await s.claim(world.env, ["a"], SDK, at(1), 1, None, "host-1-77-abcd")
+    assert got.worker == "host-1-77-abcd"
+    assert (await s.get_execution(world.env, run.id)).worker == "host-1-77-abcd"
+    [back] = await s.release(world.env, [run.id], at(2))
+    assert back.worker is None and (await s.get_execution(world.env, run.id)).worker is None
+
+
+async def test_cancel_ends_a_live_run_once_and_no_other(world: World) -> None:
+    s = world.store
+    job = await world.job("a", max_retries=3)
+    running = await world.claimed(job)
+    done = await s.cancel(world.env, running.id, at(3), "enough")
+    assert done.status is RunStatus.CANCELLED and done.end_time == at(3)
+    assert done.error == "cancelled on request: enough" and done.duration is not None
+    stored = await s.get_execution(world.env, running.id)
+    assert stored.status is RunStatus.CANCELLED and stored.error == done.error
+    assert [e.id for e in await s.list_executions(world.env, job.id, None, 10)] == [running.id]
+    assert (await s.get_job(world.env, job.id)).status is JobStatus.FAILED
+    assert await s.list_notifications(world.org, 10) == []
+    with pytest.raises(Conflict, match="already ended as cancelled"):
+        await s.cancel(world.env, running.id, at(4))
+    with pytest.raises(Conflict):
+        await s.complete(world.env, running.id, OK, at(4))
+    [pending] = await world.runs(await world.job("b"))
+    assert (await s.cancel(world.env, pending.id, at(5))).status is RunStatus.CANCELLED
+    with pytest.raises(NotFound):
+        await s.cancel(world.other_env, running.id, at(5))
+    with pytest.raises(NotFound):
+        await s.cancel(world.env, 987654, at(5))
+
+
+async def test_cancelled_among_names_only_cancelled_runs_of_the_environment(world: World) -> None:
+    s = world.store
+    job = await world.job("a")
+    a, b = await world.runs(job, 2)
+    await s.cancel(world.env, b.id, at(1))
+    assert await s.cancelled_among(world.env, [a.id, b.id, 999999]) == [b.id]
+    assert await s.cancelled_among(world.other_env, [a.id, b.id]) == []
+    assert await s.cancelled_among(world.env, []) == []
+
+
+async def test_append_log_keeps_lines_in_order_within_the_caps(world: World) -> None:
+    s = world.store
+    run = await world.claimed(await world.job("a"))
+    got = await s.append_log(world.env, run.id, [(at(1), "log", "one"), (at(2), "output", "two")],
+                             CAPS)
+    assert (got.kept, got.dropped, got.live) == (2, 0, True)
+    _, lines = await s.read_log(world.env, run.id, 0, 10)
+    assert [(x.stream, x.line, x.at) for x in lines] == [("log", "one", at(1)),
+                                                         ("output", "two", at(2))]
+    _, after = await s.read_log(world.env, run.id, lines[0].id, 10)
+    assert [x.line for x in after] == ["two"]
+    small = LogCaps(lines=4, bytes=10_000)
+    got = await s.append_log(world.env, run.id, [(at(3), "log", f"x{i}") for i in range(5)],
+                             small)
+    assert (got.kept, got.dropped) == (1, 4)
+    _, lines = await s.read_log(world.env, run.id, 0, 10)
+    assert [x.stream for x in lines] == ["log", "output", "log", "cut"]
+    got = await s.append_log(world.env, run.id, [(at(4), "log", "late")], CAPS)
+    assert (got.kept, got.dropped) == (0, 1)  # cut once: nothing more, whatever the caps
+    chars = LogCaps(lines=100, bytes=5)
+    other = await world.claimed(await world.job("b"))
+    got = await s.append_log(world.env, other.id, [(at(1), "log", "abc"), (at(1), "log", "def")],
+                             chars)
+    assert (got.kept, got.dropped) == (1, 1)
+    await s.complete(world.env, other.id, OK, at(2))
+    got = await s.append_log(world.env, other.id, [(at(3), "log", "x")], CAPS)
+    assert got.live is False and got.kept == 0  # already cut
+    with pytest.raises(NotFound):
+        await s.append_log(world.other_env, run.id, [(at(1), "log", "x")], CAPS)
+    with pytest.raises(NotFound):
+        await s.read_log(world.other_env, run.id, 0, 10)
+
+
+async def test_log_lines_go_with_their_run(world: World) -> None:
+    s = world.store
+    job = await world.job("a")
+    run = await world.claimed(job)
+    await s.append_log(world.env, run.id, [(at(1), "log", "bye")], CAPS)
+    await s.delete_job(world.env, job.id)
+    async with s.db.read() as c:
+        left = (await c.execute(execution_logs.select())).all()
+    assert left == []
