@@ -102,3 +102,22 @@ async def test_log_lines_go_with_their_run(world: World) -> None:
     async with s.db.read() as c:
         left = (await c.execute(execution_logs.select())).all()
     assert left == []
+
+
+async def test_retention_deletes_log_lines_with_their_runs(world: World) -> None:
+    s = world.store
+    job = await world.job("a")
+    run = await world.claimed(job)
+    await s.append_log(world.env, run.id, [(at(1), "log", "old")], CAPS)
+    await s.complete(world.env, run.id, OK, at(2))
+    await world.runs(job, 1, at(3))  # a later run: the old one may go
+    after = 0
+    while True:
+        batch = await s.prune_executions(at(10_000), after, 100)
+        after = batch.next_after_id
+        if batch.done:
+            break
+    with pytest.raises(NotFound):
+        await s.get_execution(world.env, run.id)
+    async with s.db.read() as c:
+        assert (await c.execute(execution_logs.select())).all() == []

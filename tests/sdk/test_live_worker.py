@@ -57,3 +57,18 @@ def test_cancelling_runs_stops_their_handlers_and_nothing_is_reported(
     assert [x.line for x in log.lines] == ["async handler started"], log
     assert log.execution.status == "cancelled"
     assert w.stop() == 0
+
+
+def test_ctx_log_and_captured_logging_reach_the_live_output(
+    client: schedo.Client, worker: tuple[WorkerProcess, str]
+) -> None:
+    w, p = worker
+    ids = job_ids(client, f"{p}captures", f"{p}no-capture", worker=w)
+    runs = {n: client.trigger_job(i) for n, i in ids.items()}
+    for n, run in runs.items():
+        assert wait_status(client, ids[n], run.id, {"completed"}, 20, w).output == "ok"
+    # flushed before the report: complete as soon as the run is
+    got = [x.line for x in client.read_log(runs[f"{p}captures"].id).lines]
+    assert got == ["direct line", "WARNING myapp.db: captured 42 rows"], got
+    got = [x.line for x in client.read_log(runs[f"{p}no-capture"].id).lines]
+    assert got == ["only this"], got

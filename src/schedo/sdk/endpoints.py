@@ -250,7 +250,7 @@ def watch_cancelled(ids: Sequence[int], wait: float = 25) -> Call[list[int]]:
     """``POST /jobs/executions/cancelled`` (extension): which of ``ids`` are cancelled,
     waiting up to ``wait`` seconds for one (the worker runtime's watch)."""
     return Call("POST", "/jobs/executions/cancelled", _cancelled,
-                body={"ids": [_id(i) for i in ids], "wait": _num(wait)},
+                params={"wait": _num(wait)}, body={"ids": [_id(i) for i in ids]},
                 timeout=max(0.0, float(wait)) + POLL_SLACK)
 
 

@@ -5,6 +5,7 @@ folder where the handlers leave a file saying how they ended."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from pathlib import Path
@@ -41,3 +42,17 @@ def sync_long(ctx: JobContext) -> str:
             ctx.raise_if_cancelled()
         time.sleep(0.05)
     return "never"
+
+
+@app.job(f"{PREFIX}captures", NEVER, capture_logs=True)
+def captures(ctx: JobContext) -> str:
+    ctx.log("direct %s", "line")
+    logging.getLogger("myapp.db").warning("captured %d rows", 42)
+    return "ok"
+
+
+@app.job(f"{PREFIX}no-capture", NEVER)
+async def no_capture(ctx: JobContext) -> str:
+    logging.getLogger("myapp.db").warning("not captured")
+    ctx.log("only this")
+    return "ok"

@@ -11,7 +11,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from ..domain.errors import InvalidInput
 from ..services import live
 from . import shapes
 from .deps import Auth, Id, Svc
@@ -30,13 +29,14 @@ async def cancel(exec_id: Id, svc: Svc, p: Auth, body: CancelIn | None = None) -
 
 
 @router.post("/jobs/executions/cancelled", response_model=shapes.CancelledOut)
-async def watch(request: Request, body: WatchIn, svc: Svc, p: Auth) -> dict[str, Any]:
+async def watch(
+    request: Request, body: WatchIn, svc: Svc, p: Auth,
+    wait: Annotated[float, Query(ge=0, le=live.MAX_WAIT)] = 0,
+) -> dict[str, Any]:
     """A worker's long poll: which of ``ids`` (the runs it holds) are cancelled; waits up to
     ``wait`` seconds (max 30) for one."""
-    if not 0 <= body.wait <= live.MAX_WAIT:
-        raise InvalidInput(f"wait: between 0 and {live.MAX_WAIT:g} seconds")
     async with _abort_when(_disconnected(request), svc.bus.stopping.wait()) as abort:
-        got = await live.watch_cancelled(svc, p, body.ids, float(body.wait), abort)
+        got = await live.watch_cancelled(svc, p, body.ids, wait, abort)
     return {"cancelled": got}
 
 
@@ -52,7 +52,9 @@ def _page(run: Any, lines: list[Any], after: int) -> dict[str, Any]:
             "next_after": lines[-1].id if lines else after}
 
 
-@router.get("/jobs/executions/{exec_id}/log", response_model=shapes.LogOut)
+@router.get("/jobs/executions/{exec_id}/log", response_model=shapes.LogOut, responses={
+    200: {"content": {"text/event-stream": {}},
+          "description": "JSON, or with follow=1 a text/event-stream"}})
 async def read(
     exec_id: Id, svc: Svc, p: Auth,
     after: Annotated[int, Query(ge=0, le=2**62)] = 0,

@@ -107,7 +107,6 @@ class CancelIn(_In):
 
 class WatchIn(_In):
     ids: list[int]
-    wait: int | float = 0
 
 
 class LogLineIn(_In):
