@@ -51,6 +51,36 @@ class JobContext:
         if self.cancelled:
             raise RunCancelled(f"execution {self.execution_id} was cancelled")
 
+    def cancel(self) -> None:
+        """Cancel this run as the server would (for tests of a handler: see ``local``)."""
+        if self.abort is None:
+            raise RuntimeError("this context has no Abort: build it with JobContext.local()")
+        self.abort.cancel()
+
+    @classmethod
+    def local(
+        cls,
+        job_code: str = "local-job",
+        *,
+        execution_id: int = 1,
+        attempt: int = 1,
+        scheduled_for: datetime | None = None,
+        metadata: dict[str, Any] | None = None,
+        trigger: str = "manual",
+        lines: list[str] | None = None,
+    ) -> JobContext:
+        """A context for calling a handler in a test, without a server: ``ctx.log(...)``
+        lines are appended to ``lines`` (when given); ``ctx.cancel()`` cancels the run."""
+        from datetime import UTC
+
+        return cls(
+            execution_id=execution_id, job_code=job_code, attempt=attempt,
+            scheduled_for=scheduled_for or datetime.now(UTC), metadata=dict(metadata or {}),
+            trigger=trigger, log=run_logger(job_code, execution_id,
+                                            lines.append if lines is not None else None),
+            abort=Abort(),
+        )
+
 
 Sink = Callable[[str], None]
 # the live-output sink of the run the current task or thread serves (logging capture)
