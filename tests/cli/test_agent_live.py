@@ -46,3 +46,36 @@ def test_cancel_ends_the_process_group_and_the_output_streams_live(
     again = cli("cancel", str(run.id))
     assert again.exit_code != 0 and "already ended as cancelled" in again.stderr
     assert a.alive()
+
+
+def test_agents_run_only_the_jobs_their_host_and_tags_match(
+    server: ServerProcess,
+    client: schedo.Client,
+    name: str,
+    processes: list[Process],
+    tmp_path: Path,
+    cli: Cli,
+) -> None:
+    on_db = client.define_job(name + "-db", "0 0 1 1 *", command="echo db",
+                              target={"tags": ["db"], "mode": "any"})
+    on_b = client.define_job(name + "-b", "0 0 1 1 *", command="echo b",
+                             target={"host": "host-b"})
+    codes = f"{name}-db,{name}-b"
+    a = agent(processes, server.url, codes, tmp_path, "--tag", "db", "--tag", "eu",
+              "--host", "host-a")
+    b = agent(processes, server.url, codes, tmp_path, "--tag", "web", "--host", "host-b")
+    for _ in range(2):  # each run, twice: never the other agent
+        runs = {j.id: client.trigger_job(j.id) for j in (on_db, on_b)}
+        for job_id, run in runs.items():
+            done = wait_run(client, job_id, run.id, {"completed"}, 20)
+            want = a if job_id == on_db.id else b
+            assert done.worker == f"agent-{socket.gethostname()}-{want.pid}", done
+    bad = cli("agent", "--tag", "Not Good")
+    assert bad.exit_code == 2 and "--tag" in bad.stderr
+    crontab = tmp_path / "crontab"
+    crontab.write_text("0 3 * * * echo hi\n")
+    out = cli("import-crontab", str(crontab), "--prefix", name, "--json")
+    assert out.exit_code == 0, out.output
+    imported = [j for j in client.list_jobs() if j.name.startswith(name + "-")
+                and j.id not in (on_db.id, on_b.id)]
+    assert len(imported) == 1 and imported[0].target == {"host": socket.gethostname()}

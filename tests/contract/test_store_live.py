@@ -121,3 +121,36 @@ async def test_retention_deletes_log_lines_with_their_runs(world: World) -> None
         await s.get_execution(world.env, run.id)
     async with s.db.read() as c:
         assert (await c.execute(execution_logs.select())).all() == []
+
+
+async def test_command_runs_go_only_to_agents_their_target_allows(world: World) -> None:
+    from schedo.server.domain.model import JobType as JT
+    from schedo.server.domain.targets import agent_match
+
+    s = world.store
+    cmd = [JT.COMMAND.value]
+    on_db1 = await world.job("on-db1", type=JT.COMMAND, command="true",
+                             target={"host": "db1"})
+    tagged = await world.job("tagged", type=JT.COMMAND, command="true",
+                             target={"tags": ["db", "eu"], "mode": "any"})
+    free = await world.job("free", type=JT.COMMAND, command="true")
+    [r1] = await world.runs(on_db1)
+    [r2] = await world.runs(tagged)
+    [r3] = await world.runs(free)
+    assert (r1.target_host, r2.target_tags, r3.target_host) == ("db1", "db,eu", None)
+    plain = await s.claim(world.env, None, cmd, at(1), 10)  # announced nothing
+    assert [e.id for e in plain] == [r3.id]
+    web = agent_match("web1", ["eu"])
+    assert await s.claim(world.env, None, cmd, at(1), 10, agent=web) == []
+    assert await s.earliest_pending_due(world.env, None, cmd, web) is None
+    db = agent_match("db1", ["db", "eu", "ssd"])
+    assert await s.earliest_pending_due(world.env, None, cmd, db) is not None
+    got = await s.claim(world.env, None, cmd, at(1), 10, agent=db)
+    assert sorted(e.id for e in got) == sorted([r1.id, r2.id])
+    for e in [*got, *plain]:
+        await s.complete(world.env, e.id, OK, at(2))
+    [late] = await world.runs(on_db1, 1, at(100))
+    [gone] = await s.expire_overdue(at(1000))
+    assert gone.id == late.id
+    assert gone.error == ("expired: not picked up within 30s of becoming due "
+                          "(no agent on host db1 connected?)")

@@ -74,6 +74,7 @@ class AsyncClient(_Base):
         timezone: str | None = None,
         catch_up: str | None = None,
         command: str | None = None,
+        target: Mapping[str, Any] | None = None,
     ) -> Job:
         return await self.send(
             endpoints.define_job(
@@ -87,6 +88,7 @@ class AsyncClient(_Base):
                 timezone=timezone,
                 catch_up=catch_up,
                 command=command,
+                target=target,
             )
         )
 
@@ -168,9 +170,12 @@ class AsyncClient(_Base):
         *,
         worker_id: str | None = None,
         job_type: str | None = None,
+        agent_host: str | None = None,
+        agent_tags: Sequence[str] = (),
     ) -> list[Execution]:
         return await self.send(
-            endpoints.pull_executions(jobs, wait, limit, worker_id=worker_id, job_type=job_type)
+            endpoints.pull_executions(jobs, wait, limit, worker_id=worker_id, job_type=job_type,
+                                      agent_host=agent_host, agent_tags=agent_tags)
         )
 
     async def cancel_execution(self, execution_id: int, reason: str | None = None) -> Execution:

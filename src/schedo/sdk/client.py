@@ -95,6 +95,7 @@ class Client(_Base):
         timezone: str | None = None,
         catch_up: str | None = None,
         command: str | None = None,
+        target: Mapping[str, Any] | None = None,
     ) -> Job:
         """Create or update the job ``name`` (``POST /jobs/definition``). Options left as
         None take the server's defaults."""
@@ -110,6 +111,7 @@ class Client(_Base):
                 timezone=timezone,
                 catch_up=catch_up,
                 command=command,
+                target=target,
             )
         )
 

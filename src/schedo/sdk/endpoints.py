@@ -50,6 +50,7 @@ def define_job(
     catch_up: str | None = None,
     command: str | None = None,
     internal: bool = False,
+    target: Mapping[str, Any] | None = None,
 ) -> Call[Job]:
     body: dict[str, Any] = {"name": name, "schedule": schedule}
     optional: dict[str, Any] = {
@@ -61,6 +62,7 @@ def define_job(
         "timezone": timezone,
         "catch_up": catch_up,
         "command": command,
+        "target": dict(target) if target is not None else None,
     }
     body.update({k: v for k, v in optional.items() if v is not None})
     path = "/jobs/definition/internal" if internal else "/jobs/definition"
@@ -208,6 +210,8 @@ def pull_executions(
     *,
     worker_id: str | None = None,
     job_type: str | None = None,
+    agent_host: str | None = None,
+    agent_tags: Sequence[str] = (),
 ) -> Call[list[Execution]]:
     """``GET /jobs/executions``: runs of ``jobs`` (sdk jobs), or with ``job_type="command"``
     runs of command jobs (agents), of every command job when ``jobs`` is empty or None."""
@@ -223,13 +227,17 @@ def pull_executions(
     if codes:
         params["jobs"] = ",".join(codes)
     params.update(wait=_num(wait), limit=limit)
-    headers = {WORKER_ID_HEADER: worker_id} if worker_id else None
+    headers = {WORKER_ID_HEADER: worker_id} if worker_id else {}
+    if agent_host:  # an agent announces where it runs (command jobs' targets)
+        headers["x-schedo-agent-host"] = agent_host
+    if agent_tags:
+        headers["x-schedo-agent-tags"] = ",".join(agent_tags)
     return Call(
         "GET",
         "/jobs/executions",
         _list(Execution.from_json),
         params=params,
-        headers=headers,
+        headers=headers or None,
         timeout=max(0.0, float(wait)) + POLL_SLACK,
     )
 

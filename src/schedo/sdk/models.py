@@ -85,6 +85,7 @@ class Job:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    target: dict[str, Any] | None = None  # extension: where a command job runs
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Job:
@@ -113,6 +114,7 @@ class Job:
             next_run_at=_time(data, "next_run_at"),
             created_at=_time(data, "created_at"),
             updated_at=_time(data, "updated_at"),
+            target=dict(data["target"]) if isinstance(data.get("target"), dict) else None,
             raw=dict(data),
         )
 

@@ -72,6 +72,8 @@ class PullScope:
 
     jobs: tuple[str, ...] | None
     job_type: str | None = None
+    agent_host: str | None = None  # what an agent announces (command jobs' targets)
+    agent_tags: tuple[str, ...] = ()
 
 
 class Stopped(Exception):
@@ -234,9 +236,16 @@ class Runtime:
         # after failures, a pull that answers at once: the server's return is noticed (and
         # the reports waiting out their backoff woken) without a long poll's wait
         wait = 0 if backoff.failures else self.poll_wait
-        pull = self.client.pull_executions(
-            scope.jobs, wait=wait, limit=free, worker_id=self.worker_id, job_type=scope.job_type
-        )
+        if scope.agent_host or scope.agent_tags:
+            pull = self.client.pull_executions(
+                scope.jobs, wait=wait, limit=free, worker_id=self.worker_id,
+                job_type=scope.job_type, agent_host=scope.agent_host, agent_tags=scope.agent_tags,
+            )
+        else:
+            pull = self.client.pull_executions(
+                scope.jobs, wait=wait, limit=free, worker_id=self.worker_id,
+                job_type=scope.job_type,
+            )
         try:
             runs = await self.until_stopped(pull)
         except Stopped:

@@ -60,6 +60,8 @@ class DefinitionIn(_In):
     timezone: Text | None = None
     catch_up: Text | None = None
     command: Text | None = None
+    # command jobs: {"host": NAME} or {"tags": [...], "mode": "any"} (domain/targets.py)
+    target: Json | None = None
     # the response's ``timeout`` ("30s") is accepted as input too: a job read back and sent
     # again defines the same job
     timeout: Text | int | None = None

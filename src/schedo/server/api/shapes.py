@@ -35,6 +35,7 @@ class JobOut(BaseModel):
     metadata: dict[str, Any]
     webhook_url: str | None
     command: str | None
+    target: dict[str, Any] | None = None  # extension: where a command job runs
     last_run_at: str | None
     next_run_at: str | None
     created_at: str
@@ -130,6 +131,7 @@ def job(j: Job) -> dict[str, Any]:
         "metadata": j.metadata,
         "webhook_url": j.webhook_url,
         "command": j.command,
+        "target": j.target,
         "last_run_at": rfc3339(j.last_run_at),
         "next_run_at": rfc3339(j.next_run_at),
         "created_at": rfc3339(j.created_at),

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from . import targets
 from .errors import Conflict
 from .model import Health, JobStatus, NoticeKind, RunStatus, Source, Trigger, can_transition
 from .policies import (
@@ -202,8 +203,9 @@ def expiry_reason(ex: Run) -> str:
     """Why a live run expires, in the words the user reads on it."""
     if ex.pick_up_time is None:
         window = min(ex.timeout_seconds, PICKUP_WINDOW_CAP_SECONDS)
+        who = targets.describe(ex.target_host, ex.target_tags) or "no worker connected?"
         return (f"expired: not picked up within {window}s of becoming due "
-                "(no worker connected?)")
+                f"({who})")
     return (f"expired: no result reported within timeout "
             f"({ex.timeout_seconds}s + {RUN_GRACE_SECONDS}s grace)")
 

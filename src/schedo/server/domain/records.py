@@ -54,6 +54,7 @@ class JobSpec:
     metadata: dict[str, Any]
     webhook_url: str | None
     command: str | None
+    target: dict[str, Any] | None = None  # command jobs: where they run (domain/targets.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,7 @@ class Job:
     next_run_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    target: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +110,8 @@ class Run:
     metadata: dict[str, Any]
     created_at: datetime
     worker: str | None = None  # who claimed it (x-schedo-worker-id), None before a claim
+    target_host: str | None = None  # its job's target when it was created (domain/targets)
+    target_tags: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

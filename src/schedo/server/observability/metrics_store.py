@@ -17,6 +17,7 @@ from typing import Any
 
 from ..domain.errors import Conflict, NotFound
 from ..domain.records import Completion, Run
+from ..domain.targets import AgentMatch
 from ..push.http import DeliveryResult, OutboundClient
 from ..storage.contracts import DueDelivery, Planner, PruneBatch, TickResult
 from ..storage.db import Database
@@ -49,8 +50,9 @@ class MeteredStore(SqlStore):
         limit: int,
         key_id: int | None = None,
         worker: str | None = None,
+        agent: AgentMatch | None = None,
     ) -> list[Run]:
-        got = await super().claim(env_id, codes, types, now, limit, key_id, worker)
+        got = await super().claim(env_id, codes, types, now, limit, key_id, worker, agent)
         self.metrics.runs_claimed(got)
         return got
 

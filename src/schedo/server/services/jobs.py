@@ -29,6 +29,7 @@ async def define(svc: Services, p: Principal, body: dict[str, Any]) -> Job:
         catch_up_value=body.get("catch_up"),
         command=body.get("command"),
         allow_private=svc.settings.allow_private_webhooks,
+        target_value=body.get("target"),
     )
     now = svc.clock.now()
     existing = await svc.store.get_job_by_name(p.env_id, spec.name)

@@ -62,6 +62,7 @@ def job(r: Any) -> Job:
         next_run_at=r.next_run_at,
         created_at=r.created_at,
         updated_at=r.updated_at,
+        target=getattr(r, "target", None),
     )
 
 
@@ -91,4 +92,6 @@ def execution(r: Any) -> Run:
         metadata=r.metadata or {},
         created_at=r.created_at,
         worker=getattr(r, "worker", None),
+        target_host=getattr(r, "target_host", None),
+        target_tags=getattr(r, "target_tags", None),
     )

@@ -163,6 +163,8 @@ jobs = Table(
     Column("webhook_url", String(2048), nullable=True),
     Column("command", Text, nullable=True),
     Column("status", String(16), nullable=False),
+    # command jobs: {"host": ...} or {"tags": [...], "mode": "any"} (migration 0006)
+    Column("target", JSON, nullable=True),
     # Notification state: NULL (no run ended yet), "ok" or "failing" (SPEC 4 turns).
     Column("health", String(16), nullable=True),
     Column("last_run_at", EpochMs, nullable=True),
@@ -204,6 +206,9 @@ executions = Table(
     Column("created_at", EpochMs, nullable=False),
     # Which worker or agent claimed the run (its x-schedo-worker-id; migration 0006).
     Column("worker", String(200), nullable=True),
+    # the job's target when the run was created (domain/targets.py; migration 0006)
+    Column("target_host", String(255), nullable=True),
+    Column("target_tags", String(1000), nullable=True),
     # Exactly once per tick: the database refuses a second execution of the same instant.
     UniqueConstraint("job_id", "source", "scheduled_for", "attempt", name="uq_executions_tick"),
     Index("ix_executions_job_id_id", "job_id", "id"),

@@ -49,6 +49,7 @@ def _spec_values(spec: JobSpec) -> dict[str, Any]:
         "metadata": spec.metadata,
         "webhook_url": spec.webhook_url,
         "command": spec.command,
+        "target": spec.target,
     }
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     exists,
     func,
     literal,
+    or_,
     select,
     true,
     update,
@@ -24,8 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain import lifecycle, policies
 from ..domain.errors import Collision, Conflict, NotFound
-from ..domain.model import JobStatus, RunStatus, Source
+from ..domain.model import JobStatus, JobType, RunStatus, Source
 from ..domain.records import Completion, Run
+from ..domain.targets import AgentMatch
 from ..domain.timefmt import to_ms
 from . import rows
 from .db import Database
@@ -162,6 +164,7 @@ class RunSql:
         limit: int,
         key_id: int | None = None,
         worker: str | None = None,
+        agent: AgentMatch | None = None,
     ) -> list[Run]:
         if (codes is not None and not codes) or limit <= 0:
             return []
@@ -174,6 +177,7 @@ class RunSql:
                     _codes_filter(codes),
                     executions.c.due_at <= now,
                     executions.c.job_type.in_(list(types)),
+                    _target_filter(types, agent),
                 )
                 .order_by(executions.c.due_at, executions.c.id)
                 .limit(limit)
@@ -263,7 +267,8 @@ class RunSql:
         return as_dt(v)
 
     async def earliest_pending_due(
-        self, env_id: int, codes: Sequence[str] | None, types: Sequence[str]
+        self, env_id: int, codes: Sequence[str] | None, types: Sequence[str],
+        agent: AgentMatch | None = None,
     ) -> datetime | None:
         if codes is not None and not codes:
             return None
@@ -275,6 +280,7 @@ class RunSql:
                         executions.c.environment_id == env_id,
                         _codes_filter(codes),
                         executions.c.job_type.in_(list(types)),
+                        _target_filter(types, agent),
                     )
                 )
             ).scalar_one_or_none()
@@ -287,6 +293,20 @@ def _access_alive(key_id: int, env_id: int) -> Any:
         exists().where(api_keys.c.id == key_id, api_keys.c.revoked.is_(False)),
         exists().where(environments.c.id == env_id),
     )
+
+
+def _target_filter(types: Sequence[str], agent: AgentMatch | None) -> Any:
+    """Command runs an agent may take (domain/targets.py): no target, or its host, or tags
+    that are a subset of its tags. An agent that announced nothing takes untargeted runs."""
+    if JobType.COMMAND.value not in types:
+        return true()
+    host_ok: Any = executions.c.target_host.is_(None)
+    tags_ok: Any = executions.c.target_tags.is_(None)
+    if agent is not None and agent.host:
+        host_ok = or_(host_ok, executions.c.target_host == agent.host)
+    if agent is not None and agent.tag_keys:
+        tags_ok = or_(tags_ok, executions.c.target_tags.in_(list(agent.tag_keys)))
+    return and_(host_ok, tags_ok)
 
 
 def _codes_filter(codes: Sequence[str] | None) -> Any:
