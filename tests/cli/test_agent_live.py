@@ -70,6 +70,9 @@ def test_agents_run_only_the_jobs_their_host_and_tags_match(
             done = wait_run(client, job_id, run.id, {"completed"}, 20)
             want = a if job_id == on_db.id else b
             assert done.worker == f"agent-{socket.gethostname()}-{want.pid}", done
+    shown = cli("jobs", "show", on_b.name)
+    assert "host host-b" in shown.stdout and f"agent-{socket.gethostname()}-{b.pid}" in (
+        shown.stdout), shown.stdout
     bad = cli("agent", "--tag", "Not Good")
     assert bad.exit_code == 2 and "--tag" in bad.stderr
     crontab = tmp_path / "crontab"

@@ -151,6 +151,10 @@ def jobs_show(
             pairs.append(("webhook url", j.webhook_url))
         if j.command is not None:
             pairs.append(("command", j.command))
+            t = j.target or {}
+            where = (f"host {t['host']}" if "host" in t else
+                     f"agents with tags {', '.join(t.get('tags') or [])}" if t else "any agent")
+            pairs.append(("runs on", where))
         if j.metadata:
             pairs.append(("metadata", json.dumps(j.metadata, ensure_ascii=False)))
         pairs += [
@@ -168,6 +172,7 @@ def jobs_show(
                         f"#{last.id} ",
                         status_cell(last.status),
                         f" ({last.trigger}, attempt {last.attempt})",
+                        f" on {last.worker}" if last.worker else "",
                     ),
                 )
             )
