@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from .sdk.app import Schedo
     from .sdk.async_client import AsyncClient
     from .sdk.client import Client
-    from .sdk.context import JobContext
+    from .sdk.context import JobContext, RunCancelled
     from .sdk.models import (
         ApiKey,
         Environment,
@@ -40,7 +40,9 @@ if TYPE_CHECKING:
         Job,
         JobDetail,
         JobWithConnections,
+        LogLine,
         Org,
+        RunLog,
     )
 
 __version__ = "0.1.0"
@@ -50,6 +52,9 @@ _LAZY = {
     "Client": "client",
     "AsyncClient": "async_client",
     "JobContext": "context",
+    "RunCancelled": "context",
+    "LogLine": "models",
+    "RunLog": "models",
     "ApiKey": "models",
     "Environment": "models",
     "Execution": "models",
@@ -76,10 +81,13 @@ __all__ = [
     "JobContext",
     "JobDetail",
     "JobWithConnections",
+    "LogLine",
     "NotFound",
     "Org",
     "PayloadTooLarge",
     "RateLimited",
+    "RunCancelled",
+    "RunLog",
     "Schedo",
     "SchedoError",
     "ServerError",

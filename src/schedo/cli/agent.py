@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import socket
 import sys
 from collections.abc import Sequence
@@ -68,6 +69,7 @@ from .support import (
 )
 
 log = logging.getLogger("schedo.agent")
+TAG = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")  # as the server's domain/targets.TAG
 
 SHUTDOWN_GRACE = 30.0
 REPORT_GRACE = 5.0
@@ -193,12 +195,16 @@ class Agent(Runtime):
         grace: float = SHUTDOWN_GRACE,
         wait: float = POLL_WAIT,
         kill_grace: float = KILL_GRACE,
+        host: str | None = None,
+        tags: tuple[str, ...] = (),
     ) -> None:
         self.jobs = jobs
+        self.host = host or socket.gethostname()
         super().__init__(
             client,
             CommandExecutor(client, kill_grace=kill_grace),
-            [PullScope(tuple(jobs) if jobs else None, job_type="command")],
+            [PullScope(tuple(jobs) if jobs else None, job_type="command",
+                       agent_host=self.host, agent_tags=tuple(tags))],
             voice=AgentVoice(log, ",".join(jobs) if jobs else "every command job"),
             worker_id=f"agent-{socket.gethostname()}-{os.getpid()}",
             concurrency=concurrency,
@@ -264,6 +270,17 @@ def _parse_jobs(raw: str | None) -> list[str] | None:
     return sorted(set(codes))
 
 
+def _parse_tags(raw: list[str]) -> tuple[str, ...]:
+    tags = sorted({t.strip().lower() for t in raw})
+    bad = [t for t in tags if not TAG.match(t)]
+    if bad:
+        fail(f"--tag: {bad[0]!r} is not a tag (1-63 characters: lowercase letters, digits, "
+             "'.', '_' or '-', starting with a letter or digit)", EXIT_USAGE)
+    if len(tags) > 10:
+        fail("--tag: at most 10 tags", EXIT_USAGE)
+    return tuple(tags)
+
+
 def agent(
     jobs: Annotated[
         str | None,
@@ -283,6 +300,15 @@ def agent(
             help="Seconds to let running commands finish on SIGTERM/SIGINT.",
         ),
     ] = SHUTDOWN_GRACE,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option("--tag", help="A tag this agent announces (repeat: --tag db --tag eu); "
+                     "it takes runs of jobs whose target names only tags it has."),
+    ] = None,
+    host: Annotated[
+        str | None,
+        typer.Option("--host", help="The host name it announces [default: this host's]."),
+    ] = None,
     url: UrlOption = DEFAULT_URL,
     key: KeyOption = None,
     env: EnvOption = None,
@@ -292,6 +318,7 @@ def agent(
     Exits 0 after SIGTERM/SIGINT once running commands finished and were reported.
     """
     codes = _parse_jobs(jobs)
+    tags = _parse_tags(tag or [])
     if not key:
         fail("no API key: pass --key or set SCHEDO_API_KEY", EXIT_USAGE)
     if not logging.getLogger().handlers:
@@ -304,7 +331,8 @@ def agent(
 
     async def main() -> int:
         async with AsyncClient(key, url, environment_id=env) as client:
-            return await Agent(client, jobs=codes, concurrency=concurrency, grace=grace).run()
+            return await Agent(client, jobs=codes, concurrency=concurrency, grace=grace,
+                               host=host, tags=tags).run()
 
     try:
         code = asyncio.run(main())

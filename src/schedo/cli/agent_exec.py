@@ -24,6 +24,12 @@ For each run it:
    down before the command finished" when the runtime gave up on it); ``exit_code`` (a signal
    N is reported the shell's way, 128 + N); start and end in Unix ms. The runtime reports it.
 
+A run cancelled on the server (``Abort.cancel``) is ended like a timeout (SIGTERM to the
+group, SIGKILL after ``KILL_GRACE``) and nothing is reported: the server already ended it.
+
+While a command runs, its output also goes, line by line, to the run's live output
+(``sdk/live_log.LiveLog``: batches every 0.5 s or 64 lines), flushed before the report.
+
 When the leader process exits normally, background processes it left in the group are not
 killed (as with cron); the agent reads their output for at most one more second. One log
 line (stderr) per run start and per run end.
@@ -37,7 +43,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC
 from typing import Any
 
@@ -45,6 +51,7 @@ from ..sdk.async_client import AsyncClient
 from ..sdk.backoff import reconnect_backoff
 from ..sdk.errors import ApiError, ConnectionFailed, NotFound, RateLimited, ServerError
 from ..sdk.executor import Abort, Outcome
+from ..sdk.live_log import LiveLog
 from ..sdk.models import Execution, Job
 from .support import describe_error, duration, shorten
 
@@ -55,6 +62,7 @@ KILL_GRACE = 5.0  # seconds between SIGTERM and SIGKILL to the process group
 REPORT_WAIT = 2.0  # after a timeout's SIGTERM, how long the report waits for the exit
 DRAIN_WAIT = 1.0  # reading output after the command exited (children may hold the pipe)
 SHELL = "/bin/sh"
+LIVE_LINE_MAX = 8192  # bytes per live output line (a longer one is split)
 HIDDEN_ENV = ("SCHEDO_API_KEY", "SCHEDO_ADMIN_KEY")
 
 
@@ -100,9 +108,37 @@ class Capture:
         return head + marker + tail
 
 
-async def _read(stream: asyncio.StreamReader, capture: Capture) -> None:
+class Lines:
+    """Splits a byte stream into text lines for the live output (``emit(line)``); a partial
+    last line is emitted by ``end()``. Lines longer than ``LIVE_LINE_MAX`` bytes are split."""
+
+    def __init__(self, emit: Callable[[str], None]) -> None:
+        self.emit = emit
+        self.partial = bytearray()
+
+    def feed(self, data: bytes) -> None:
+        self.partial += data
+        *done, rest = bytes(self.partial).split(b"\n")
+        self.partial = bytearray(rest)
+        for line in done:
+            self.emit(line.decode("utf-8", "replace"))
+        while len(self.partial) > LIVE_LINE_MAX:
+            self.emit(bytes(self.partial[:LIVE_LINE_MAX]).decode("utf-8", "replace"))
+            del self.partial[:LIVE_LINE_MAX]
+
+    def end(self) -> None:
+        if self.partial:
+            self.emit(bytes(self.partial).decode("utf-8", "replace"))
+            self.partial.clear()
+
+
+async def _read(stream: asyncio.StreamReader, capture: Capture, lines: Lines | None) -> None:
     while chunk := await stream.read(65536):
         capture.feed(chunk)
+        if lines is not None:
+            lines.feed(chunk)
+    if lines is not None:
+        lines.end()
 
 
 # -- running one command -----------------------------------------------------------------------
@@ -172,12 +208,14 @@ async def run_command(
     reapers: set[asyncio.Task[None]] | None = None,
     kill_grace: float = KILL_GRACE,
     report_wait: float = REPORT_WAIT,
+    on_line: Callable[[str], None] | None = None,
 ) -> Outcome:
     """Run ``command`` with ``/bin/sh -c`` in its own process group, at most ``time_limit``
     seconds, and return its outcome.
 
     ``abort`` ends it early (like a timeout, reported as interrupted). The task that kills the
-    group after a timeout may outlive this call; it is added to ``reapers``.
+    group after a timeout may outlive this call; it is added to ``reapers``. ``on_line``
+    receives each line of output as it comes (the live output).
     """
     start_ms = _now_ms()
     try:
@@ -194,7 +232,8 @@ async def run_command(
     pgid = proc.pid  # leader of its own new session, hence of its own group
     capture = Capture()
     assert proc.stdout is not None
-    reader = asyncio.create_task(_read(proc.stdout, capture))
+    lines = Lines(on_line) if on_line is not None else None
+    reader = asyncio.create_task(_read(proc.stdout, capture, lines))
     exited = asyncio.create_task(proc.wait())
     waiters: set[asyncio.Future[Any]] = {exited}
     aborted = asyncio.create_task(abort.wait()) if abort is not None else None
@@ -250,6 +289,7 @@ class CommandExecutor:
     def __init__(self, client: AsyncClient, *, kill_grace: float = KILL_GRACE) -> None:
         self.client = client
         self.kill_grace = kill_grace
+        self.live = LiveLog(client)  # the commands' output while they run
         self._reapers: set[asyncio.Task[None]] = set()
 
     async def run(self, execution: Execution, abort: Abort) -> Outcome | None:
@@ -269,10 +309,18 @@ class CommandExecutor:
                 e.trigger,
                 shorten(job.command, 100),
             )
+            self.live.start()
+            live = self.live
             outcome = await run_command(
                 job.command, job.timeout_seconds, env=self._env_for(e, job),
                 abort=abort.event, reapers=self._reapers, kill_grace=self.kill_grace,
+                on_line=lambda line: live.write(e.id, "output", line),
             )  # fmt: skip
+            await self.live.flush(e.id)
+        if abort.cancelled:  # the server ended the run: its process group is being ended
+            log.info("run %d of %s cancelled after %s: process group ended, nothing reported",
+                     e.id, job.name, _took(outcome))
+            return None
         if outcome.success:
             log.info("run %d of %s completed in %s (exit code 0)", e.id, job.name, _took(outcome))
         else:
@@ -282,7 +330,9 @@ class CommandExecutor:
         return outcome
 
     async def close(self) -> None:
-        """Wait for the process groups still being killed after a timeout or the shutdown."""
+        """Wait for the process groups still being killed after a timeout or the shutdown,
+        and send the live output still waiting."""
+        await self.live.close()
         if self._reapers:
             await asyncio.wait(set(self._reapers), timeout=self.kill_grace + DRAIN_WAIT + 6)
 

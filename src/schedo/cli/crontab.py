@@ -7,6 +7,7 @@ defined) or bad options; 1 the server refused some definitions.
 
 from __future__ import annotations
 
+import socket
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -70,11 +71,12 @@ def _check_schedules(entries: list[Entry]) -> None:
 
 
 def define(
-    client: Client, entries: list[Entry], timeout: int, catch_up: str, paused: bool = False
+    client: Client, entries: list[Entry], timeout: int, catch_up: str, paused: bool = False,
+    target: dict[str, str] | None = None,
 ) -> None:
     """Define every entry to define; with ``paused``, pause each job right after its
     definition (the API defines no job paused in one call: a run due in between is
-    reported as a warning)."""
+    reported as a warning). ``target``: where the jobs run (``{"host": ...}``)."""
     for e in entries:
         if e.status != "job":
             continue
@@ -83,7 +85,7 @@ def define(
         try:
             job = client.define_job(
                 e.name, e.schedule, command=e.command, timezone=e.timezone,
-                timeout_seconds=timeout, catch_up=catch_up, metadata=metadata,
+                timeout_seconds=timeout, catch_up=catch_up, metadata=metadata, target=target,
             )  # fmt: skip
             if paused and not job.paused:
                 last_run = job.last_run_at
@@ -172,6 +174,14 @@ def import_crontab(
             show_default=False,
         ),
     ] = None,
+    host: Annotated[
+        str | None,
+        typer.Option("--host", help="The host whose agent runs the jobs (their target) "
+                     "[default: this host]."),
+    ] = None,
+    any_agent: Annotated[
+        bool, typer.Option("--any-agent", help="No target: any agent may run the jobs.")
+    ] = False,
     paused: Annotated[
         bool,
         typer.Option("--paused", help="Define the jobs paused (while the old crontab still runs)."),
@@ -220,6 +230,7 @@ def import_crontab(
                     EXIT_USAGE,
                 )
         name_entries(entries, prefix)
+        target = None if any_agent else {"host": host or socket.gethostname()}
         if dry_run:
             _check_schedules(entries)
             for e in entries:
@@ -227,7 +238,7 @@ def import_crontab(
                     e.status = "dry-run"
         else:
             with Connection(url, key, env).client() as client:
-                define(client, entries, timeout, catch_up, paused)
+                define(client, entries, timeout, catch_up, paused, target)
         if as_json:
             print_json(
                 {
@@ -235,6 +246,7 @@ def import_crontab(
                     "timezone": zone,
                     "format": "system" if is_system else "user",
                     "paused": paused,
+                    "target": target,
                     "entries": [e.to_json() for e in entries],
                 }
             )

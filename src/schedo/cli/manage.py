@@ -155,6 +155,10 @@ def jobs_show(
             pairs.append(("webhook url", j.webhook_url))
         if j.command is not None:
             pairs.append(("command", j.command))
+            t = j.target or {}
+            where = (f"host {t['host']}" if "host" in t else
+                     f"agents with tags {', '.join(t.get('tags') or [])}" if t else "any agent")
+            pairs.append(("runs on", where))
         if j.metadata:
             pairs.append(("metadata", json.dumps(j.metadata, ensure_ascii=False)))
         pairs += [
@@ -172,6 +176,7 @@ def jobs_show(
                         f"#{last.id} ",
                         status_cell(last.status),
                         f" ({last.trigger}, attempt {last.attempt})",
+                        f" on {last.worker}" if last.worker else "",
                     ),
                 )
             )
@@ -294,4 +299,6 @@ def register(app: typer.Typer) -> None:
     """Add ``jobs``, ``runs``, ``env``, ``keys`` and ``emails`` to ``app``."""
     app.add_typer(jobs_app, name="jobs")
     app.command("runs")(runs_cmd.runs)
+    app.command("cancel")(runs_cmd.cancel)
+    app.command("log")(runs_cmd.log)
     admin.register(app)

@@ -14,7 +14,7 @@ from rich.text import Text
 
 from ..sdk.client import Client
 from ..sdk.errors import ConnectionFailed, ServerError
-from ..sdk.models import Execution, Job
+from ..sdk.models import Execution, Job, LogLine
 from .support import (
     DEFAULT_URL,
     Cell,
@@ -49,6 +49,7 @@ RUN_HEADERS = [
     "STARTED",
     "DURATION",
     "EXIT",
+    "WORKER",
     "ERROR",
 ]
 
@@ -63,6 +64,7 @@ def _run_row(e: Execution) -> list[Cell]:
         when(e.start_time or e.pick_up_time),
         duration(e.duration),
         "-" if e.exit_code is None else str(e.exit_code),
+        shorten(e.worker, 30) if e.worker else "-",
         shorten(e.error, 50),
     ]
 
@@ -133,6 +135,8 @@ def _follow_line(e: Execution, as_json: bool) -> None:
         parts.append(f"  {duration(e.duration)}")
     if e.exit_code is not None:
         parts.append(f"  exit {e.exit_code}")
+    if e.worker and e.status == "running":
+        parts.append(f"  on {e.worker}")
     if e.error:
         parts.append(f"  {shorten(e.error, 80)}")
     print_line(Text.assemble(*parts))
@@ -174,3 +178,74 @@ def _follow(
                 _follow_line(e, as_json)
 
 
+
+
+RunArg = Annotated[int, typer.Argument(metavar="RUN", min=1, help="Run (execution) id.")]
+
+
+def cancel(
+    run: RunArg,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why (kept in the run's error).")
+    ] = None,
+    url: UrlOption = DEFAULT_URL,
+    key: KeyOption = None,
+    env: EnvOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Cancel a pending or running run: it ends "cancelled" (no retry, no alert), and the
+    worker or agent that holds it stops it. A run that already ended: exit 1 (409)."""
+    with handled(), Connection(url, key, env).client() as client:
+        e = client.cancel_execution(run, reason)
+        if as_json:
+            print_json(e.raw)
+        else:
+            held = f" (it was held by {e.worker})" if e.worker else ""
+            typer.echo(f"Cancelled run {e.id} of {e.job_code}{held}")
+
+
+LOG_POLL = 0.5  # seconds between two reads of a followed run's log
+
+
+def _print_log_line(x: LogLine, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps({"id": x.id, "at": x.at.isoformat() if x.at else None,
+                               "stream": x.stream, "line": x.line}, ensure_ascii=False))
+    elif x.stream == "cut":
+        typer.echo(x.line, err=True)
+    else:
+        typer.echo(x.line)
+    sys.stdout.flush()
+
+
+def log(
+    run: RunArg,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new lines until the run ends.")
+    ] = False,
+    url: UrlOption = DEFAULT_URL,
+    key: KeyOption = None,
+    env: EnvOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Print a run's live output (ctx.log lines, a command's output). With --follow, print
+    new lines as they come until the run has ended (then one line on stderr says how), or
+    Ctrl-C (exit 0)."""
+    with handled(), Connection(url, key, env).client() as client:
+        after = 0
+        try:
+            while True:
+                page = client.read_log(run, after)
+                for x in page.lines:
+                    _print_log_line(x, as_json)
+                after = page.next_after
+                if len(page.lines) >= 1000:
+                    continue
+                ended = page.execution.status not in ("pending", "running")
+                if not follow or ended:
+                    if follow:
+                        typer.echo(f"run {run} {page.execution.status}", err=True)
+                    return
+                time.sleep(LOG_POLL)
+        except KeyboardInterrupt:
+            raise typer.Exit(0) from None

@@ -161,6 +161,7 @@ STATUS_STYLES = {
     "running": "cyan",
     "pending": "yellow",
     "skipped": "dim",
+    "cancelled": "magenta",
     "paused": "yellow",
     "muted": "magenta",
     "active": "green",

@@ -29,6 +29,7 @@ import math
 import sys
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from ..limits import (
@@ -264,9 +265,12 @@ class Schedo:
         max_retries: int = 0,
         metadata: Mapping[str, Any] | None = None,
         catch_up: str = "latest",
+        capture_logs: bool = False,
     ) -> Callable[[F], F]:
         """Register the decorated function (``def`` or ``async def``, taking ``ctx``) as
         the handler of job ``name``. ``timeout`` is in seconds and enforced locally.
+        ``capture_logs``: forward the ``logging`` records the handler emits while it runs
+        to the run's live output (``ctx.log(...)`` lines always go there).
 
         Raises ``DefinitionError`` (a ``ValueError``) listing every bad field at once,
         checked by the server's rules (the schedule and time zone too), before anything is
@@ -284,6 +288,8 @@ class Schedo:
                 metadata=metadata,
                 catch_up=catch_up,
             )
+            if capture_logs:
+                definition = replace(definition, capture_logs=True)
             with self._lock:
                 if name in self._jobs:
                     raise DefinitionError(f"job {name!r} is defined twice in this app")

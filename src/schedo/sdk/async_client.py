@@ -74,6 +74,7 @@ class AsyncClient(_Base):
         timezone: str | None = None,
         catch_up: str | None = None,
         command: str | None = None,
+        target: Mapping[str, Any] | None = None,
     ) -> Job:
         return await self.send(
             endpoints.define_job(
@@ -87,6 +88,7 @@ class AsyncClient(_Base):
                 timezone=timezone,
                 catch_up=catch_up,
                 command=command,
+                target=target,
             )
         )
 
@@ -168,10 +170,24 @@ class AsyncClient(_Base):
         *,
         worker_id: str | None = None,
         job_type: str | None = None,
+        agent_host: str | None = None,
+        agent_tags: Sequence[str] = (),
     ) -> list[Execution]:
         return await self.send(
-            endpoints.pull_executions(jobs, wait, limit, worker_id=worker_id, job_type=job_type)
+            endpoints.pull_executions(jobs, wait, limit, worker_id=worker_id, job_type=job_type,
+                                      agent_host=agent_host, agent_tags=agent_tags)
         )
+
+    async def cancel_execution(self, execution_id: int, reason: str | None = None) -> Execution:
+        return await self.send(endpoints.cancel_execution(execution_id, reason))
+
+    async def watch_cancelled(self, ids: Sequence[int], wait: float = 25) -> list[int]:
+        return await self.send(endpoints.watch_cancelled(ids, wait))
+
+    async def append_log(
+        self, execution_id: int, lines: Sequence[tuple[int | None, str, str]]
+    ) -> dict[str, Any]:
+        return await self.send(endpoints.append_log(execution_id, lines))
 
     # -- keys, environments, organisation ----------------------------------------------------
     async def create_api_key(self, environment_id: int, name: str) -> ApiKey:

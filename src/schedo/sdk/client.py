@@ -17,7 +17,16 @@ import httpx
 
 from . import calls, endpoints
 from .calls import Call
-from .models import ApiKey, Environment, Execution, Job, JobDetail, JobWithConnections, Org
+from .models import (
+    ApiKey,
+    Environment,
+    Execution,
+    Job,
+    JobDetail,
+    JobWithConnections,
+    Org,
+    RunLog,
+)
 from .transport import _Base, _failed, _request_args, _user_agent
 
 T = TypeVar("T")
@@ -86,6 +95,7 @@ class Client(_Base):
         timezone: str | None = None,
         catch_up: str | None = None,
         command: str | None = None,
+        target: Mapping[str, Any] | None = None,
     ) -> Job:
         """Create or update the job ``name`` (``POST /jobs/definition``). Options left as
         None take the server's defaults."""
@@ -101,6 +111,7 @@ class Client(_Base):
                 timezone=timezone,
                 catch_up=catch_up,
                 command=command,
+                target=target,
             )
         )
 
@@ -183,6 +194,15 @@ class Client(_Base):
         return self.send(
             endpoints.pull_executions(jobs, wait, limit, worker_id=worker_id, job_type=job_type)
         )
+
+    def cancel_execution(self, execution_id: int, reason: str | None = None) -> Execution:
+        """End a pending or running run as ``cancelled`` (extension); its worker or agent is
+        told and stops it. ``Conflict`` when it already ended."""
+        return self.send(endpoints.cancel_execution(execution_id, reason))
+
+    def read_log(self, execution_id: int, after: int = 0, limit: int = 1000) -> RunLog:
+        """A run's live output lines after the line id ``after`` (extension)."""
+        return self.send(endpoints.read_log(execution_id, after, limit))
 
     # -- keys, environments, organisation ----------------------------------------------------
     def create_api_key(self, environment_id: int, name: str) -> ApiKey:

@@ -28,6 +28,7 @@ class JobDefinition:
     catch_up: str = "latest"
     is_async: bool = False
     takes_context: bool = True
+    capture_logs: bool = False  # forward its logging records to the live output
 
     @property
     def timeout_seconds(self) -> int:

@@ -23,7 +23,16 @@ from .calls import (
     _strings,
     _text,
 )
-from .models import ApiKey, Environment, Execution, Job, JobDetail, JobWithConnections, Org
+from .models import (
+    ApiKey,
+    Environment,
+    Execution,
+    Job,
+    JobDetail,
+    JobWithConnections,
+    Org,
+    RunLog,
+)
 
 # -- the endpoints ----------------------------------------------------------------------------
 
@@ -41,6 +50,7 @@ def define_job(
     catch_up: str | None = None,
     command: str | None = None,
     internal: bool = False,
+    target: Mapping[str, Any] | None = None,
 ) -> Call[Job]:
     body: dict[str, Any] = {"name": name, "schedule": schedule}
     optional: dict[str, Any] = {
@@ -52,6 +62,7 @@ def define_job(
         "timezone": timezone,
         "catch_up": catch_up,
         "command": command,
+        "target": dict(target) if target is not None else None,
     }
     body.update({k: v for k, v in optional.items() if v is not None})
     path = "/jobs/definition/internal" if internal else "/jobs/definition"
@@ -199,6 +210,8 @@ def pull_executions(
     *,
     worker_id: str | None = None,
     job_type: str | None = None,
+    agent_host: str | None = None,
+    agent_tags: Sequence[str] = (),
 ) -> Call[list[Execution]]:
     """``GET /jobs/executions``: runs of ``jobs`` (sdk jobs), or with ``job_type="command"``
     runs of command jobs (agents), of every command job when ``jobs`` is empty or None."""
@@ -214,15 +227,58 @@ def pull_executions(
     if codes:
         params["jobs"] = ",".join(codes)
     params.update(wait=_num(wait), limit=limit)
-    headers = {WORKER_ID_HEADER: worker_id} if worker_id else None
+    headers = {WORKER_ID_HEADER: worker_id} if worker_id else {}
+    if agent_host:  # an agent announces where it runs (command jobs' targets)
+        headers["x-schedo-agent-host"] = agent_host
+    if agent_tags:
+        headers["x-schedo-agent-tags"] = ",".join(agent_tags)
     return Call(
         "GET",
         "/jobs/executions",
         _list(Execution.from_json),
         params=params,
-        headers=headers,
+        headers=headers or None,
         timeout=max(0.0, float(wait)) + POLL_SLACK,
     )
+
+
+def cancel_execution(execution_id: int, reason: str | None = None) -> Call[Execution]:
+    """``POST /jobs/executions/{id}/cancel`` (extension): end a pending or running run."""
+    body = {"reason": reason} if reason else {}
+    return Call("POST", f"/jobs/executions/{_id(execution_id)}/cancel",
+                _obj(Execution.from_json), body=body)
+
+
+def _cancelled(data: Any) -> list[int]:
+    got = data.get("cancelled") if isinstance(data, dict) else None
+    return [int(i) for i in got or [] if isinstance(i, int)]
+
+
+def watch_cancelled(ids: Sequence[int], wait: float = 25) -> Call[list[int]]:
+    """``POST /jobs/executions/cancelled`` (extension): which of ``ids`` are cancelled,
+    waiting up to ``wait`` seconds for one (the worker runtime's watch)."""
+    return Call("POST", "/jobs/executions/cancelled", _cancelled,
+                params={"wait": _num(wait)}, body={"ids": [_id(i) for i in ids]},
+                timeout=max(0.0, float(wait)) + POLL_SLACK)
+
+
+def append_log(
+    execution_id: int, lines: Sequence[tuple[int | None, str, str]]
+) -> Call[dict[str, Any]]:
+    """``POST /jobs/executions/{id}/log`` (extension): (at_ms, stream, text) lines of a
+    run's live output."""
+    body = {"lines": [
+        {k: v for k, v in (("text", _clean(t) or ""), ("stream", s), ("at", at))
+         if v is not None}
+        for at, s, t in lines]}
+    return Call("POST", f"/jobs/executions/{_id(execution_id)}/log",
+                lambda d: dict(d) if isinstance(d, dict) else {}, body=body)
+
+
+def read_log(execution_id: int, after: int = 0, limit: int = 1000) -> Call[RunLog]:
+    """``GET /jobs/executions/{id}/log`` (extension): the run and its lines after ``after``."""
+    return Call("GET", f"/jobs/executions/{_id(execution_id)}/log", _obj(RunLog.from_json),
+                params={"after": after, "limit": limit})
 
 
 def _num(value: float) -> int | float:

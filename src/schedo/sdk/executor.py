@@ -39,17 +39,42 @@ class Outcome:
 class Abort:
     """Set once, when the runtime gives up on the runs still going (the shutdown grace
     expired, a second stop request, its task cancelled); ``reason`` says which, e.g.
-    ``shutdown grace 30s expired``."""
+    ``shutdown grace 30s expired``.
+
+    Each run gets a ``child()``: set with its parent, or on its own by ``cancel()`` when the
+    run was cancelled on the server (``cancelled`` then says so: the executor reports
+    nothing, the server has already ended the run)."""
 
     def __init__(self) -> None:
         self.event = asyncio.Event()
         self.reason = "the worker stopped"
+        self.cancelled = False
+        self._children: set[Abort] = set()
 
     def set(self, reason: str) -> None:
         """The first reason given is the one kept."""
         if not self.event.is_set():
             self.reason = reason
             self.event.set()
+            for child in list(self._children):
+                child.set(reason)
+
+    def cancel(self, reason: str = "the run was cancelled") -> None:
+        """The run was cancelled (a child's): set, with ``cancelled`` true."""
+        if not self.event.is_set():
+            self.cancelled = True
+            self.set(reason)
+
+    def child(self) -> Abort:
+        """A per-run abort, set when this one is (at once if it already is)."""
+        kid = Abort()
+        self._children.add(kid)
+        if self.is_set():
+            kid.set(self.reason)
+        return kid
+
+    def forget(self, child: Abort) -> None:
+        self._children.discard(child)
 
     def is_set(self) -> bool:
         return self.event.is_set()
@@ -63,8 +88,9 @@ class Executor(Protocol):
 
     async def run(self, execution: Execution, abort: Abort) -> Outcome | None:
         """Run ``execution`` and return what to report, or None when there is nothing to
-        report (the agent could not load the job: the server expires the run). Returns soon
-        after ``abort`` is set (the run then failed, saying why). An exception is logged and
+        report (the agent could not load the job: the server expires the run; the run was
+        cancelled: ``abort.cancelled``, the server ended it). Returns soon after ``abort`` is
+        set (the run then failed, saying why). An exception is logged and
         the run counted as not reported (exit status 1)."""
         ...
 

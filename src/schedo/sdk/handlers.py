@@ -6,7 +6,9 @@ ones in a thread, async ones as tasks) within the job's local ``timeout``, and t
 returned or raised into the ``Outcome``: a returned ``str`` is the output, any other value
 JSON; an exception fails the run with ``Type: message`` as its error and the traceback's
 tail as its output; an overrun fails it with ``TimeoutError: handler exceeded 60s``; a run
-the runtime gave up fails with ``WorkerShutdown: ... (<why>)``. One log line at the start
+the runtime gave up fails with ``WorkerShutdown: ... (<why>)``; a run cancelled on the server
+is stopped (an async handler's task cancelled; a sync handler sees ``ctx.cancelled``) and
+nothing is reported (``run.cancelled`` in the log). One log line at the start
 (``run.started``) and one at the end (``run.ended``, with the duration and outcome).
 """
 
@@ -20,9 +22,10 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from .context import JobContext, run_logger
+from .context import CURRENT_SINK, JobContext, install_capture, run_logger
 from .definition import JobDefinition
 from .executor import Abort, Outcome, format_seconds
+from .live_log import LiveLog
 from .models import Execution
 from .runner import Aborted, HandlerTimeout, failure, format_output, run_handler
 
@@ -30,12 +33,19 @@ log = logging.getLogger("schedo.worker")
 
 
 class HandlerExecutor:
-    def __init__(self, jobs: Mapping[str, JobDefinition]) -> None:
+    def __init__(self, jobs: Mapping[str, JobDefinition], live: LiveLog | None = None) -> None:
         self.jobs = jobs
+        self.live = live  # where ctx.log(...) and captured logging go (None: nowhere)
 
-    async def run(self, execution: Execution, abort: Abort) -> Outcome:
+    async def run(self, execution: Execution, abort: Abort) -> Outcome | None:
         ex = execution
         scheduled = ex.scheduled_for or ex.pick_up_time or datetime.now(UTC)
+        definition = self.jobs.get(ex.job_code)
+        sink = None
+        if self.live is not None:
+            self.live.start()
+            live = self.live
+            sink = lambda text: live.write(ex.id, "log", text)  # noqa: E731
         ctx = JobContext(
             execution_id=ex.id,
             job_code=ex.job_code,
@@ -44,7 +54,8 @@ class HandlerExecutor:
             metadata=dict(ex.metadata),
             trigger=ex.trigger,
             job_id=ex.job_id,
-            log=run_logger(ex.job_code, ex.id),
+            log=run_logger(ex.job_code, ex.id, sink),
+            abort=abort,
         )
         log.info(
             "run.started job=%s execution=%d attempt=%d trigger=%s scheduled_for=%s",
@@ -56,9 +67,22 @@ class HandlerExecutor:
         )
         start_ms = int(time.time() * 1000)
         started = time.monotonic()
-        outcome = await self._outcome(self.jobs.get(ex.job_code), ctx, abort)
+        capture = sink if definition is not None and definition.capture_logs else None
+        if capture is not None:
+            install_capture()
+        token = CURRENT_SINK.set(capture)
+        try:
+            outcome = await self._outcome(definition, ctx, abort)
+        finally:
+            CURRENT_SINK.reset(token)
+        if self.live is not None:
+            await self.live.flush(ex.id)  # the output is complete before the report
         end_ms = max(start_ms, int(time.time() * 1000))
         duration = time.monotonic() - started
+        if abort.cancelled:
+            log.info("run.cancelled job=%s execution=%d attempt=%d duration=%.3fs",
+                     ex.job_code, ex.id, ex.attempt, duration)
+            return None
         if outcome.success:
             log.info(
                 "run.ended job=%s execution=%d attempt=%d duration=%.3fs outcome=completed",
@@ -79,8 +103,10 @@ class HandlerExecutor:
         return replace(outcome, start_ms=start_ms, end_ms=end_ms)
 
     async def close(self) -> None:
-        """Nothing outlives a run here (a sync handler's thread that overran is abandoned:
-        it ends with the process)."""
+        """Send the live output still waiting. (A sync handler's thread that overran is
+        abandoned: it ends with the process.)"""
+        if self.live is not None:
+            await self.live.close()
 
     async def _outcome(
         self, definition: JobDefinition | None, ctx: JobContext, abort: Abort

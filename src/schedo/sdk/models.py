@@ -85,6 +85,7 @@ class Job:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    target: dict[str, Any] | None = None  # extension: where a command job runs
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Job:
@@ -113,6 +114,7 @@ class Job:
             next_run_at=_time(data, "next_run_at"),
             created_at=_time(data, "created_at"),
             updated_at=_time(data, "updated_at"),
+            target=dict(data["target"]) if isinstance(data.get("target"), dict) else None,
             raw=dict(data),
         )
 
@@ -135,6 +137,7 @@ class Execution:
     exit_code: int | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    worker: str | None = None  # extension: the worker or agent that claimed it
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Execution:
@@ -155,7 +158,38 @@ class Execution:
             exit_code=_opt_int(data, "exit_code"),
             metadata=_dict(data, "metadata"),
             raw=dict(data),
+            worker=_opt_str(data, "worker"),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    """One line of a run's live output (``GET /jobs/executions/{id}/log``)."""
+
+    id: int
+    at: datetime | None
+    stream: str
+    line: str
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> LogLine:
+        return cls(id=_int(data, "id"), at=_time(data, "at"),
+                   stream=_str(data, "stream", "log"), line=_str(data, "line"))
+
+
+@dataclass(frozen=True, slots=True)
+class RunLog:
+    """A run and its output lines after a cursor; ``next_after`` is the next cursor."""
+
+    execution: Execution
+    lines: list[LogLine]
+    next_after: int
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RunLog:
+        return cls(execution=Execution.from_json(data.get("execution") or {}),
+                   lines=[LogLine.from_json(x) for x in data.get("lines") or []],
+                   next_after=_int(data, "next_after"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,9 @@ what a subclass does before the first pull (the worker defines its jobs, the age
   ``Abort`` is set, and the executor reports them failed), keep retrying the reports until
   ``reports_after_grace`` after the grace and at least ``REPORT_GRACE`` after the last run
   ended, and return 0; 1 if some result could not be reported.
+- Cancellation (``cancel_watch.py``): while runs are running, one long poll
+  (``POST /jobs/executions/cancelled``) asks which of them were cancelled on the server; a
+  cancelled run's ``Abort`` child is cancelled (the executor stops it and reports nothing).
 - A second stop request ends the wait at once: the runs still going are given up with the
   reason (``interrupted by a second signal (SIGINT) 8.0s after the first``) and the reports
   get ``hurried_report_grace`` more. Further requests change nothing. Cancelling the task of
@@ -44,6 +47,7 @@ from typing import TypeVar
 from ..limits import PULL_MAX_RUNS
 from .async_client import AsyncClient
 from .backoff import Backoff, Pulse, reconnect_backoff, retry_delay
+from .cancel_watch import CancelWatch
 from .delivery import Delivery
 from .errors import Forbidden, Unauthorized
 from .executor import Abort, Executor, format_seconds
@@ -68,6 +72,8 @@ class PullScope:
 
     jobs: tuple[str, ...] | None
     job_type: str | None = None
+    agent_host: str | None = None  # what an agent announces (command jobs' targets)
+    agent_tags: tuple[str, ...] = ()
 
 
 class Stopped(Exception):
@@ -124,6 +130,8 @@ class Runtime:
         self._server_back = Pulse()
         self._delivery = Delivery(client, voice, self._server_back)
         self._running: dict[int, asyncio.Task[None]] = {}
+        self._aborts: dict[int, Abort] = {}  # per running run: cancelled when it is
+        self._cancel_watch = CancelWatch(client, voice, self._aborts)
         self._crashed: set[int] = set()
         self._fatal: BaseException | None = None
         self._stop_requested_at: float | None = None  # monotonic time of the first request
@@ -169,6 +177,7 @@ class Runtime:
                 await self.prepare()
             if not self._stopping.is_set():
                 self.voice.serving(self.worker_id, self.concurrency, self.client.base_url)
+                self._cancel_watch.start()
                 await asyncio.gather(*(self._pull_loop(s) for s in self.scopes))
         except asyncio.CancelledError:
             self.abort.set("the worker's task was cancelled")
@@ -227,9 +236,16 @@ class Runtime:
         # after failures, a pull that answers at once: the server's return is noticed (and
         # the reports waiting out their backoff woken) without a long poll's wait
         wait = 0 if backoff.failures else self.poll_wait
-        pull = self.client.pull_executions(
-            scope.jobs, wait=wait, limit=free, worker_id=self.worker_id, job_type=scope.job_type
-        )
+        if scope.agent_host or scope.agent_tags:
+            pull = self.client.pull_executions(
+                scope.jobs, wait=wait, limit=free, worker_id=self.worker_id,
+                job_type=scope.job_type, agent_host=scope.agent_host, agent_tags=scope.agent_tags,
+            )
+        else:
+            pull = self.client.pull_executions(
+                scope.jobs, wait=wait, limit=free, worker_id=self.worker_id,
+                job_type=scope.job_type,
+            )
         try:
             runs = await self.until_stopped(pull)
         except Stopped:
@@ -266,12 +282,18 @@ class Runtime:
 
     async def _execute(self, execution: Execution) -> None:
         async with self._slots:  # several pull loops may together claim a few runs too many
+            abort = self.abort.child()
+            self._aborts[execution.id] = abort
+            self._cancel_watch.changed()
             try:
-                outcome = await self.executor.run(execution, self.abort)
+                outcome = await self.executor.run(execution, abort)
             except Exception:  # a bug must not end the runtime silently
                 self.voice.run_crashed(execution.id)
                 self._crashed.add(execution.id)
                 return
+            finally:
+                self._aborts.pop(execution.id, None)
+                self.abort.forget(abort)
         if outcome is not None:
             self._delivery.submit(execution.id, outcome)
 
@@ -318,6 +340,7 @@ class Runtime:
                     loop.time() + self.hurried_report_grace,
                     hurry_ends=False,
                 )
+        await self._cancel_watch.stop()
         leftovers = [*self._running.values(), *self._delivery.tasks()]
         for task in leftovers:
             task.cancel()

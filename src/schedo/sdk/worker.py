@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import socket
 import uuid
 from collections.abc import Mapping
 from urllib.parse import quote
@@ -33,6 +34,7 @@ from .backoff import reconnect_backoff, retry_delay, retryable
 from .definition import JobDefinition
 from .errors import ApiError, Forbidden, Unauthorized
 from .handlers import HandlerExecutor
+from .live_log import LiveLog
 from .runtime import HURRIED_REPORT_GRACE as HURRIED_REPORT_GRACE
 from .runtime import MAX_PULL as MAX_PULL
 from .runtime import REPORT_GRACE as REPORT_GRACE
@@ -69,11 +71,13 @@ def code_groups(jobs: Mapping[str, object]) -> list[list[str]]:
 
 
 def process_worker_id() -> str:
-    """One random id per process (``x-schedo-worker-id``); a forked child gets its own."""
+    """One id per process (``x-schedo-worker-id``): ``<host>-<pid>-<random>``, so a run
+    shows which process on which host holds it; a forked child gets its own."""
     global _PROCESS_ID
     pid = os.getpid()
     if _PROCESS_ID is None or _PROCESS_ID[0] != pid:
-        _PROCESS_ID = (pid, str(uuid.uuid4()))
+        host = socket.gethostname()[:120] or "host"
+        _PROCESS_ID = (pid, f"{host}-{pid}-{uuid.uuid4().hex[:8]}")
     return _PROCESS_ID[1]
 
 
@@ -95,7 +99,7 @@ class Worker(Runtime):
         self.jobs = dict(jobs)
         super().__init__(
             client,
-            HandlerExecutor(self.jobs),
+            HandlerExecutor(self.jobs, LiveLog(client)),
             [PullScope(tuple(group)) for group in code_groups(self.jobs)],
             voice=Voice(log, ", ".join(sorted(self.jobs))),
             worker_id=worker_id or process_worker_id(),

@@ -21,6 +21,7 @@ from .api import (
     executions,
     jobs,
     limits,
+    live,
     notifications,
     openapi_errors,
     ops,
@@ -50,8 +51,8 @@ log = logging.getLogger("schedo.app")
 Loop = Callable[[], Coroutine[Any, Any, None]]
 
 # pull before executions before jobs: fixed paths win over /jobs/{id} and /jobs/executions/{id}
-API_ROUTERS = [pull.router, executions.router, jobs.router, org.router, notifications.router,
-               channels.router]
+API_ROUTERS = [pull.router, live.router, executions.router, jobs.router, org.router,
+               notifications.router, channels.router]
 
 
 def sealer_for(settings: Settings) -> Sealer:

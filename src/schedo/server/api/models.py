@@ -60,6 +60,8 @@ class DefinitionIn(_In):
     timezone: Text | None = None
     catch_up: Text | None = None
     command: Text | None = None
+    # command jobs: {"host": NAME} or {"tags": [...], "mode": "any"} (domain/targets.py)
+    target: Json | None = None
     # the response's ``timeout`` ("30s") is accepted as input too: a job read back and sent
     # again defines the same job
     timeout: Text | int | None = None
@@ -122,9 +124,27 @@ class ChannelIn(_In):
     url: Text | None = None
 
 
+class CancelIn(_In):
+    reason: Text | None = None
+
+
+class WatchIn(_In):
+    ids: list[int]
+
+
+class LogLineIn(_In):
+    text: Reported
+    stream: str = "log"
+    at: int | None = None  # Unix ms; absent: when the server got it
+
+
+class LogIn(_In):
+    lines: list[LogLineIn]
+
+
 # every field name some request body knows (for the "did you mean" of an unknown field)
 KNOWN_FIELDS = sorted(
     {f for m in (DefinitionIn, MuteIn, WebhookIn, BatchItemIn, EnvironmentIn, ApiKeyIn,
-              ChannelIn)
+              ChannelIn, CancelIn, WatchIn, LogLineIn, LogIn)
      for f in m.model_fields}
 )

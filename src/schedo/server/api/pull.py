@@ -48,6 +48,8 @@ async def _abort_when(*conditions: Awaitable[Any]) -> AsyncIterator[asyncio.Even
 JOBS_MAX_CHARS = PULL_JOBS_MAX_CHARS
 WorkerId = Annotated[str | None, Header(alias="x-schedo-worker-id", max_length=200)]
 Kind = Annotated[str, Query(alias="type", description="sdk (workers) or command (agents)")]
+AgentHost = Annotated[str | None, Header(alias="x-schedo-agent-host", max_length=253)]
+AgentTags = Annotated[str | None, Header(alias="x-schedo-agent-tags", max_length=1000)]
 
 
 def _worker(request: Request, p: Any, header: str | None) -> str:
@@ -67,14 +69,17 @@ async def long_poll(
     limit: Annotated[int, Query(ge=1, le=pull.MAX_LIMIT)] = 10,
     worker_id: WorkerId = None,
     kind: Kind = "sdk",
+    agent_host: AgentHost = None,
+    agent_tags: AgentTags = None,
 ) -> list[dict[str, Any]]:
     types = pull.types_for(kind)
     codes = pull.parse_codes(jobs, optional=kind == "command")
+    agent = pull.parse_agent(kind, agent_host, agent_tags)
     # Never claim for a client that went away or while the server stops: those runs would
     # reach nobody and sit until their deadline.
     async with _abort_when(_disconnected(request), svc.bus.stopping.wait()) as abort:
         got = await pull.long_poll(svc, p, codes, wait, limit, _worker(request, p, worker_id),
-                                   types, abort)
+                                   types, abort, agent)
     return [shapes.execution(e) for e in got]
 
 
@@ -87,11 +92,14 @@ async def sse(
     limit: Annotated[int, Query(ge=1, le=pull.MAX_LIMIT)] = 10,
     worker_id: WorkerId = None,
     kind: Kind = "sdk",
+    agent_host: AgentHost = None,
+    agent_tags: AgentTags = None,
 ) -> StreamingResponse:
     """A text/event-stream: one ``data:`` event per claimed JobExecution, and a comment
     line at least every 15 s."""
     types = pull.types_for(kind)
     codes = pull.parse_codes(jobs, optional=kind == "command")
+    agent = pull.parse_agent(kind, agent_host, agent_tags)
     worker = _worker(request, p, worker_id)
 
     async def events() -> AsyncIterator[bytes]:
@@ -99,7 +107,8 @@ async def sse(
         # ends it cleanly.
         yield b": connected\n\n"
         async with _abort_when(svc.bus.stopping.wait()) as abort:
-            runs = pull.stream(svc, p, codes, limit, worker, types=types, abort=abort)
+            runs = pull.stream(svc, p, codes, limit, worker, types=types, abort=abort,
+                               agent=agent)
             try:
                 async with contextlib.aclosing(runs):  # its cleanup runs when we stop
                     async for e in runs:

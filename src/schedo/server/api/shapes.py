@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from ..domain.model import JobType
-from ..domain.records import ApiKey, Environment, Job, Organization, Run
+from ..domain.records import ApiKey, Environment, Job, LogLine, Organization, Run
 from ..domain.timefmt import format_duration, rfc3339
 from ..services.keys import shown_prefix
 
@@ -36,6 +36,7 @@ class JobOut(BaseModel):
     metadata: dict[str, Any]
     webhook_url: str | None
     command: str | None
+    target: dict[str, Any] | None = None  # extension: where a command job runs
     last_run_at: str | None
     next_run_at: str | None
     created_at: str
@@ -71,6 +72,7 @@ class ExecutionOut(BaseModel):
     error: str | None
     exit_code: int | None
     metadata: dict[str, Any]
+    worker: str | None = None  # extension: who claimed the run (its worker id)
 
 
 class BatchResultOut(BaseModel):
@@ -144,6 +146,7 @@ def job(j: Job) -> dict[str, Any]:
         "metadata": j.metadata,
         "webhook_url": j.webhook_url,
         "command": j.command,
+        "target": j.target,
         "last_run_at": rfc3339(j.last_run_at),
         "next_run_at": rfc3339(j.next_run_at),
         "created_at": rfc3339(j.created_at),
@@ -179,6 +182,7 @@ def execution(e: Run) -> dict[str, Any]:
         "error": e.error,
         "exit_code": e.exit_code,
         "metadata": e.metadata,
+        "worker": e.worker,
     }
 
 
@@ -217,3 +221,33 @@ def org(o: Organization, emails: list[str]) -> dict[str, Any]:
         "clerk_id": None,
         "edges": {},
     }
+
+
+class LogLineOut(BaseModel):
+    id: int
+    at: str
+    stream: str
+    line: str
+
+
+class LogOut(BaseModel):
+    """A run's live output (issue 21): the run, its lines after ``after``, and the cursor
+    to ask for the next ones with."""
+
+    execution: ExecutionOut
+    lines: list[LogLineOut]
+    next_after: int
+
+
+class AppendedOut(BaseModel):
+    kept: int
+    dropped: int
+    live: bool
+
+
+class CancelledOut(BaseModel):
+    cancelled: list[int]
+
+
+def log_line(x: LogLine) -> dict[str, Any]:
+    return {"id": x.id, "at": rfc3339(x.at), "stream": x.stream, "line": x.line}

@@ -11,6 +11,10 @@ class InvalidInput(SchedoError):
     """400: malformed or invalid input (the message names the field)."""
 
 
+class TooLarge(InvalidInput):
+    """413: a request over a count limit (e.g. a log batch of too many lines)."""
+
+
 class Unauthorized(SchedoError):
     """401: missing, unknown or revoked key."""
 

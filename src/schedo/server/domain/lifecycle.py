@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from . import targets
 from .errors import Conflict
 from .model import (
     Health,
@@ -217,8 +218,9 @@ def expiry_reason(ex: Run) -> str:
         return missed_reason(ex)
     if ex.pick_up_time is None:
         window = min(ex.timeout_seconds, PICKUP_WINDOW_CAP_SECONDS)
+        who = targets.describe(ex.target_host, ex.target_tags) or "no worker connected?"
         return (f"expired: not picked up within {window}s of becoming due "
-                "(no worker connected?)")
+                f"({who})")
     return (f"expired: no result reported within timeout "
             f"({ex.timeout_seconds}s + {RUN_GRACE_SECONDS}s grace)")
 
@@ -228,10 +230,24 @@ def expire(ex: Run, now: datetime) -> Run:
     return transition(ex, RunStatus.EXPIRED, end_time=now, error=expiry_reason(ex))
 
 
+def cancel(ex: Run, now: datetime, reason: str | None = None) -> Run:
+    """A pending or running run ended on request: ``cancelled``, never retried, no health
+    turn. An ended run refuses (Conflict, naming its status)."""
+    if ex.status.terminal:
+        raise Conflict(
+            f"execution {ex.id} already ended as {ex.status.value}; it cannot be cancelled"
+        )
+    end = from_ms(to_ms(now))
+    start = ex.start_time or ex.pick_up_time
+    duration = None if start is None else max(0, int((end - start).total_seconds() * 1000))
+    why = "cancelled on request" + (f": {reason}" if reason else "")
+    return transition(ex, RunStatus.CANCELLED, end_time=end, duration=duration, error=why)
+
+
 def release(ex: Run, now: datetime) -> Run:
     """A claimed run that reached no one, pending again with a new pick-up window."""
     return transition(ex, RunStatus.PENDING, pick_up_time=None, start_time=None,
-                      run_deadline=None,
+                      run_deadline=None, worker=None,
                       pickup_deadline=pickup_deadline(now, ex.timeout_seconds))
 
 

@@ -29,6 +29,7 @@ class RunStatus(StrEnum):
     FAILED = "failed"
     SKIPPED = "skipped"
     EXPIRED = "expired"
+    CANCELLED = "cancelled"  # extension: ended on request (issue 21)
 
     @property
     def terminal(self) -> bool:
@@ -36,8 +37,10 @@ class RunStatus(StrEnum):
 
     @property
     def job_status(self) -> JobStatus:
-        """The job status an execution in this state gives its job (expired counts as failed)."""
-        if self is RunStatus.EXPIRED:
+        """The job status an execution in this state gives its job (expired counts as failed;
+        so does cancelled: the hosted API's job status has no such value, and the run did not
+        complete. Neither turns the job's health: see ``lifecycle.health_turn``)."""
+        if self in (RunStatus.EXPIRED, RunStatus.CANCELLED):
             return JobStatus.FAILED
         if self is RunStatus.SKIPPED:  # skipped runs never drive the job status
             raise ValueError("skipped executions do not set the job status")
@@ -85,25 +88,30 @@ class CatchUp(StrEnum):
 
 
 TERMINAL = frozenset(
-    {RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.SKIPPED, RunStatus.EXPIRED}
+    {RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.SKIPPED, RunStatus.EXPIRED,
+     RunStatus.CANCELLED}
 )
 ACTIVE = frozenset({RunStatus.PENDING, RunStatus.RUNNING})
 
 # The execution state machine (domain/lifecycle.py goes through it). Terminal states never
 # change again. pending -> completed/failed: a report may come before the claim (a push
 # receiver, a worker that saw the run in a listing). running -> pending: a claimed run that
-# reached no worker (its stream broke before it was sent) is given back.
+# reached no worker (its stream broke before it was sent) is given back. pending/running ->
+# cancelled: a user asked (POST /jobs/executions/{id}/cancel).
 TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
     RunStatus.PENDING: frozenset(
-        {RunStatus.RUNNING, RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.EXPIRED}
+        {RunStatus.RUNNING, RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.EXPIRED,
+         RunStatus.CANCELLED}
     ),
     RunStatus.RUNNING: frozenset(
-        {RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.EXPIRED, RunStatus.PENDING}
+        {RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.EXPIRED, RunStatus.PENDING,
+         RunStatus.CANCELLED}
     ),
     RunStatus.COMPLETED: frozenset(),
     RunStatus.FAILED: frozenset(),
     RunStatus.SKIPPED: frozenset(),
     RunStatus.EXPIRED: frozenset(),
+    RunStatus.CANCELLED: frozenset(),
 }
 
 

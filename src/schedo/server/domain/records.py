@@ -63,6 +63,7 @@ class JobSpec:
     ping_uuid: str | None = None  # a new heartbeat job's ping secret (kept once set)
     channels: list[str] | None = None  # alert channels by name (None: all of the env's)
     remind_every_seconds: int | None = None
+    target: dict[str, Any] | None = None  # command jobs: where they run (domain/targets.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +104,7 @@ class Job:
     # alert routing (issue 19): channels by name (None: all), reminders while failing
     channels: list[str] | None = None
     remind_every_seconds: int | None = None
+    target: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +146,20 @@ class Run:
     exit_code: int | None
     metadata: dict[str, Any]
     created_at: datetime
+    worker: str | None = None  # who claimed it (x-schedo-worker-id), None before a claim
+    target_host: str | None = None  # its job's target when it was created (domain/targets)
+    target_tags: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    """One line of a run's live output (issue 21): ``stream`` is "log" (the SDK's ctx.log and
+    captured logging), "output" (an agent's command output) or "cut" (the cap's marker)."""
+
+    id: int
+    at: datetime
+    stream: str
+    line: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,7 +44,7 @@ from ..storage.contracts import StatsStore
 log = logging.getLogger("schedo.metrics")
 
 JOB_TYPES = tuple(t.value for t in JobType)
-ENDED = ("completed", "failed", "expired", "skipped")
+ENDED = ("completed", "failed", "expired", "skipped", "cancelled")
 TRIGGERS = ("schedule", "manual", "retry")
 PUSH_OUTCOMES = ("success", "accepted", "http_3xx", "http_4xx", "http_5xx", "error")
 DELIVERY_OUTCOMES = ("sent", "retry", "failed", "skipped")

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..domain.errors import Conflict, NotFound
 from ..domain.records import Completion, Run
+from ..domain.targets import AgentMatch
 from ..push.http import DeliveryResult, OutboundClient
 from ..storage.contracts import DueDelivery, Planner, PruneBatch, TickResult
 from ..storage.db import Database
@@ -48,10 +49,19 @@ class MeteredStore(SqlStore):
         now: datetime,
         limit: int,
         key_id: int | None = None,
+        worker: str | None = None,
+        agent: AgentMatch | None = None,
     ) -> list[Run]:
-        got = await super().claim(env_id, codes, types, now, limit, key_id)
+        got = await super().claim(env_id, codes, types, now, limit, key_id, worker, agent)
         self.metrics.runs_claimed(got)
         return got
+
+    async def cancel(
+        self, env_id: int, exec_id: int, now: datetime, reason: str | None = None
+    ) -> Run:
+        done = await super().cancel(env_id, exec_id, now, reason)
+        self.metrics.runs_ended([done])
+        return done
 
     async def claim_any(
         self, types: Sequence[str], now: datetime, limit: int

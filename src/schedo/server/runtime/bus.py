@@ -133,6 +133,10 @@ class Bus:
         # a key was revoked or an environment deleted: open streams and long polls check
         # that theirs still stands (waking every puller: rare)
         self.access_changed = Signal("access_changed", wakes=[self.runs_ready])
+        # runs were cancelled (topics: env -> job codes): workers watching them are told
+        self.runs_cancelled = Signal("runs_cancelled")
+        # a run's live output grew, or the run ended (topics: env -> job codes): followers
+        self.log_appended = Signal("log_appended")
         # set when the server begins a graceful shutdown: long polls and streams end at once
         self.stopping = asyncio.Event()
 
@@ -140,5 +144,5 @@ class Bus:
         return {
             s.name: s
             for s in (self.jobs_changed, self.runs_ready, self.deadlines_changed,
-                      self.access_changed)
+                      self.access_changed, self.runs_cancelled, self.log_appended)
         }

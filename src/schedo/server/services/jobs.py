@@ -35,6 +35,7 @@ async def define(svc: Services, p: Principal, body: dict[str, Any]) -> Job:
         catch_up_value=body.get("catch_up"),
         command=body.get("command"),
         allow_private=svc.settings.allow_private_webhooks,
+        target_value=body.get("target"),
     )
     spec = replace(spec, **validation.alert_rules(body))
     spec = validation.job_type(spec, body, str(uuid.uuid4()))

@@ -15,6 +15,7 @@ from ...limits import PULL_MAX_CODES, PULL_MAX_RUNS
 from ..domain.errors import InvalidInput, Unauthorized
 from ..domain.model import JobType
 from ..domain.records import Run
+from ..domain.targets import AgentMatch, agent_match
 from ..runtime.bus import Watch
 from . import validation
 from .context import Principal, Services
@@ -33,6 +34,14 @@ def types_for(kind: str) -> tuple[str, ...]:
     if kind == "command":
         return COMMAND_TYPES
     raise InvalidInput("type: must be sdk or command")
+
+
+def parse_agent(kind: str, host: str | None, tags: str | None) -> AgentMatch | None:
+    """What an agent announced (``x-schedo-agent-host``, ``x-schedo-agent-tags: a,b``);
+    None for workers (sdk pulls) and agents that announced nothing."""
+    if kind != "command" or (not host and not tags):
+        return None
+    return agent_match(host, [t for t in (tags or "").split(",") if t.strip()])
 
 
 def parse_codes(raw: str | None, *, optional: bool = False) -> list[str] | None:
@@ -84,9 +93,10 @@ async def _wait_for_runs(
     watch: Watch,
     limit_seconds: float,
     abort: asyncio.Event | None = None,
+    agent: AgentMatch | None = None,
 ) -> None:
     timeout = limit_seconds
-    nxt = await svc.store.earliest_pending_due(p.env_id, codes, types)
+    nxt = await svc.store.earliest_pending_due(p.env_id, codes, types, agent)
     if nxt is not None:
         timeout = min(timeout, max(0.0, (nxt - svc.clock.now()).total_seconds()))
     if timeout > 0:
@@ -102,6 +112,7 @@ async def long_poll(
     worker: str,
     types: tuple[str, ...] = SDK_TYPES,
     abort: asyncio.Event | None = None,
+    agent: AgentMatch | None = None,
 ) -> list[Run]:
     """Claim what is due, or wait for it up to ``wait`` seconds. ``abort`` (the client went
     away, or the server is shutting down) ends the wait with ``[]`` and nothing claimed.
@@ -118,13 +129,13 @@ async def long_poll(
             await access.check()
             await _seen(svc, p, codes, worker)
             got = await svc.store.claim(p.env_id, codes, types, svc.clock.now(), limit,
-                                        p.key_id)
+                                        p.key_id, worker, agent)
             remaining = deadline - loop.time()
             if got or remaining <= 0:
                 if got:
                     svc.bus.deadlines_changed.notify()
                 return got
-            await _wait_for_runs(svc, p, codes, types, watch, remaining, abort)
+            await _wait_for_runs(svc, p, codes, types, watch, remaining, abort, agent)
 
 
 async def stream(
@@ -136,6 +147,7 @@ async def stream(
     keepalive: float = 15.0,
     types: tuple[str, ...] = SDK_TYPES,
     abort: asyncio.Event | None = None,
+    agent: AgentMatch | None = None,
 ) -> AsyncGenerator[Run | None, None]:
     """Yield claimed executions as they become due, and None at least every ``keepalive``
     seconds (the caller sends a comment line). Ends when ``abort`` is set; raises
@@ -151,7 +163,7 @@ async def stream(
                 await _seen(svc, p, codes, worker)
                 watch.event.clear()
                 got = await svc.store.claim(p.env_id, codes, types, svc.clock.now(), limit,
-                                            p.key_id)
+                                            p.key_id, worker, agent)
                 if got:
                     svc.bus.deadlines_changed.notify()
                     unsent = list(got)
@@ -169,7 +181,7 @@ async def stream(
                     continue
                 # wake at least every 10 s so the connection row stays fresh
                 await _wait_for_runs(svc, p, codes, types, watch, min(10.0, keepalive - since),
-                                     abort)
+                                     abort, agent)
     finally:
         if unsent:  # the client went away mid-batch: the rest goes back to the pool
             _background(release(svc, p.env_id, [e.id for e in unsent]))

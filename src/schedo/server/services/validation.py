@@ -21,7 +21,7 @@ from ...limits import (
     URL_MAX,
 )
 from ...limits import EMAIL_MAX as EMAIL_MAX  # re-exported: services.tenants checks it
-from ..domain import addresses, cron
+from ..domain import addresses, cron, targets
 from ..domain.errors import InvalidInput
 from ..domain.model import CatchUp, JobType
 from ..domain.pings import DEFAULT_GRACE_SECONDS, GRACE_MAX_SECONDS
@@ -226,6 +226,7 @@ def definition(
     retries: int | None,
     catch_up_value: str | None,
     command: str | None, allow_private: bool = False,
+    target_value: Any = None,
 ) -> JobSpec:
     expr, tz = schedule(schedule_expr, timezone)
     if webhook is not None and command is not None:
@@ -238,6 +239,8 @@ def definition(
         if "\x00" in command:
             raise InvalidInput("command: must not contain NUL characters")
     kind = JobType.PUSH if webhook else JobType.COMMAND if command is not None else JobType.SDK
+    if target_value is not None and kind is not JobType.COMMAND:
+        raise InvalidInput("target: only command jobs have a target (give a command)")
     return JobSpec(
         name=job_name(name),
         type=kind,
@@ -250,4 +253,5 @@ def definition(
         metadata=metadata(metadata_value),
         webhook_url=webhook_url(webhook, allow_private=allow_private) if webhook else None,
         command=command,
+        target=targets.target(target_value),
     )

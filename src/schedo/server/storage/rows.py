@@ -73,6 +73,7 @@ def job(r: Any) -> Job:
         ping_uuid=r.ping_uuid,
         channels=r.channels,
         remind_every_seconds=r.remind_every_seconds,
+        target=getattr(r, "target", None),
     )
 
 
@@ -108,4 +109,7 @@ def execution(r: Any) -> Run:
         exit_code=r.exit_code,
         metadata=r.metadata or {},
         created_at=r.created_at,
+        worker=getattr(r, "worker", None),
+        target_host=getattr(r, "target_host", None),
+        target_tags=getattr(r, "target_tags", None),
     )

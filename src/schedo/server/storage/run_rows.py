@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, exists, select, update
 
-from ..domain import alerts, lifecycle
+from ..domain import alerts, lifecycle, targets
 from ..domain.errors import NotFound
 from ..domain.lifecycle import RunDraft
 from ..domain.model import ACTIVE, Health, JobStatus, NoticeKind, RunStatus
@@ -38,6 +38,8 @@ def draft_row(d: RunDraft) -> dict[str, Any]:
         "timeout_seconds": job.timeout_seconds, "pick_up_time": None, "start_time": None,
         "end_time": d.end_time, "duration": None, "output": None, "error": d.error,
         "exit_code": None, "metadata": d.metadata, "created_at": d.created_at,
+        **dict(zip(("target_host", "target_tags"), targets.run_columns(job.target),
+                   strict=True)),
     }
 
 

@@ -167,6 +167,8 @@ jobs = Table(
     Column("webhook_url", String(2048), nullable=True),
     Column("command", Text, nullable=True),
     Column("status", String(16), nullable=False),
+    # command jobs: {"host": ...} or {"tags": [...], "mode": "any"} (migration 0006)
+    Column("target", JSON, nullable=True),
     # Notification state: NULL (no run ended yet), "ok" or "failing" (SPEC 4 turns).
     Column("health", String(16), nullable=True),
     Column("last_run_at", EpochMs, nullable=True),
@@ -229,6 +231,11 @@ executions = Table(
     Column("exit_code", Integer, nullable=True),
     Column("metadata", JSON, nullable=False),
     Column("created_at", EpochMs, nullable=False),
+    # Which worker or agent claimed the run (its x-schedo-worker-id; migration 0006).
+    Column("worker", String(200), nullable=True),
+    # the job's target when the run was created (domain/targets.py; migration 0006)
+    Column("target_host", String(255), nullable=True),
+    Column("target_tags", String(1000), nullable=True),
     # Exactly once per tick: the database refuses a second execution of the same instant.
     UniqueConstraint("job_id", "source", "scheduled_for", "attempt", name="uq_executions_tick"),
     Index("ix_executions_job_id_id", "job_id", "id"),
@@ -267,6 +274,27 @@ executions = Table(
         postgresql_where=text("status = 'running'"),
     ),
     sqlite_autoincrement=True,  # ids are never reused (migration 0003)
+)
+
+# Live output of runs (issue 21; migration 0006): lines a worker (ctx.log, captured logging)
+# or an agent (the command's output) sent while the run ran, in arrival order (id). Capped per
+# run (services/live.py); the cut is a last line of stream "cut". Deleted with their run.
+execution_logs = Table(
+    "execution_logs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "execution_id",
+        Integer,
+        ForeignKey("executions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("environment_id", Integer, nullable=False),
+    Column("at", EpochMs, nullable=False),
+    Column("stream", String(16), nullable=False),
+    Column("line", Text, nullable=False),
+    Index("ix_execution_logs_execution_id_id", "execution_id", "id"),
+    sqlite_autoincrement=True,
 )
 
 # Workers connected now (SPEC 2.3 connections_count), shared by every server process. A worker

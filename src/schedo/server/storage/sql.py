@@ -17,6 +17,7 @@ from .sql_channels import ChannelSql
 from .sql_dashboard import DashboardSql
 from .sql_explain import ExplainSql
 from .sql_jobs import JobSql
+from .sql_live import LiveSql
 from .sql_notify import NotifySql
 from .sql_pings import PingSql
 from .sql_retention import RetentionSql
@@ -33,7 +34,7 @@ KEY_CHECK = "secret_key_check"  # a sealed constant: is this the key the data wa
 
 class SqlStore(
     TenantSql, JobSql, RunSql, ScheduleSql, WorkerSql, NotifySql, RetentionSql, StatsSql,
-    DashboardSql, AlertSql, PingSql, ChannelSql, ExplainSql,
+    DashboardSql, AlertSql, PingSql, ChannelSql, ExplainSql, LiveSql,
 ):
     def __init__(self, db: Database, sealer: Sealer) -> None:
         self.db = db

@@ -72,6 +72,7 @@ def _spec_values(spec: JobSpec) -> dict[str, Any]:
         "grace_seconds": spec.grace_seconds,
         "channels": spec.channels,
         "remind_every_seconds": spec.remind_every_seconds,
+        "target": spec.target,
     }
 
 

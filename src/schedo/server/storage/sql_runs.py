@@ -16,6 +16,7 @@ from sqlalchemy import (
     exists,
     func,
     literal,
+    or_,
     select,
     true,
     update,
@@ -23,8 +24,9 @@ from sqlalchemy import (
 
 from ..domain import lifecycle, policies
 from ..domain.errors import Collision, Conflict, NotFound
-from ..domain.model import JobStatus, RunStatus, Source
+from ..domain.model import JobStatus, JobType, RunStatus, Source
 from ..domain.records import Completion, Run
+from ..domain.targets import AgentMatch
 from ..domain.timefmt import to_ms
 from . import rows
 from .db import Conn, Database
@@ -160,6 +162,8 @@ class RunSql:
         self, env_id: int, codes: Sequence[str] | None, types: Sequence[str], now: datetime,
         limit: int,
         key_id: int | None = None,
+        worker: str | None = None,
+        agent: AgentMatch | None = None,
     ) -> list[Run]:
         if (codes is not None and not codes) or limit <= 0:
             return []
@@ -172,16 +176,17 @@ class RunSql:
                     _codes_filter(self.db, codes),
                     executions.c.due_at <= now,
                     executions.c.job_type.in_(list(types)),
+                    _target_filter(types, agent),
                 )
                 .order_by(executions.c.due_at, executions.c.id)
                 .limit(limit)
             )
             if key_id is not None:
                 q = q.where(_access_alive(key_id, env_id))
-            return await self._mark_running(c, self.db.skip_locked(q), now)
+            return await self._mark_running(c, self.db.skip_locked(q), now, worker)
 
     async def _mark_running(
-        self, c: Conn, pick: Any, now: datetime
+        self, c: Conn, pick: Any, now: datetime, worker: str | None = None
     ) -> list[Run]:
         now_ms = literal(to_ms(now), BigInteger())
         res = await c.execute(
@@ -194,6 +199,7 @@ class RunSql:
                 start_time=now,
                 run_deadline=now_ms + (executions.c.timeout_seconds
                                        + policies.RUN_GRACE_SECONDS) * 1000,
+                worker=worker,
             )
             .returning(*executions.c)
         )
@@ -260,7 +266,8 @@ class RunSql:
         return as_dt(v)
 
     async def earliest_pending_due(
-        self, env_id: int, codes: Sequence[str] | None, types: Sequence[str]
+        self, env_id: int, codes: Sequence[str] | None, types: Sequence[str],
+        agent: AgentMatch | None = None,
     ) -> datetime | None:
         if codes is not None and not codes:
             return None
@@ -272,6 +279,7 @@ class RunSql:
                         executions.c.environment_id == env_id,
                         _codes_filter(self.db, codes),
                         executions.c.job_type.in_(list(types)),
+                        _target_filter(types, agent),
                     )
                 )
             ).scalar_one_or_none()
@@ -284,6 +292,20 @@ def _access_alive(key_id: int, env_id: int) -> Any:
         exists().where(api_keys.c.id == key_id, api_keys.c.revoked.is_(False)),
         exists().where(environments.c.id == env_id),
     )
+
+
+def _target_filter(types: Sequence[str], agent: AgentMatch | None) -> Any:
+    """Command runs an agent may take (domain/targets.py): no target, or its host, or tags
+    that are a subset of its tags. An agent that announced nothing takes untargeted runs."""
+    if JobType.COMMAND.value not in types:
+        return true()
+    host_ok: Any = executions.c.target_host.is_(None)
+    tags_ok: Any = executions.c.target_tags.is_(None)
+    if agent is not None and agent.host:
+        host_ok = or_(host_ok, executions.c.target_host == agent.host)
+    if agent is not None and agent.tag_keys:
+        tags_ok = or_(tags_ok, executions.c.target_tags.in_(list(agent.tag_keys)))
+    return and_(host_ok, tags_ok)
 
 
 def _codes_filter(db: Database, codes: Sequence[str] | None) -> Any:
@@ -308,7 +330,7 @@ _RELEASED = (
     update(executions)
     .where(executions.c.id == bindparam("i"), executions.c.status == RunStatus.RUNNING.value)
     .values(status=RunStatus.PENDING.value, pick_up_time=None, start_time=None,
-            run_deadline=None,
+            run_deadline=None, worker=None,
             pickup_deadline=bindparam("d", type_=executions.c.pickup_deadline.type))
 )
 

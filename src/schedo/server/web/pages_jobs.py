@@ -11,7 +11,7 @@ from ...limits import MAX_ID
 from ..domain.errors import Conflict, InvalidInput, NotFound
 from ..domain.model import JobType
 from ..domain.records import Job, Run
-from ..services import dashboard, jobs, notifications, runs
+from ..services import dashboard, jobs, live, notifications, runs
 from . import queries
 from .pages_auth import switch_cookie
 from .render import html
@@ -271,8 +271,9 @@ async def _find_run(ws: WebSession, job_id: int, exec_id: int) -> tuple[WebSessi
 async def _run_ctx(ws: WebSession, job_id: int, exec_id: int) -> tuple[WebSession, dict[str, Any]]:
     ws, run = await _find_run(ws, job_id, exec_id)
     job = await jobs.get(ws.svc, ws.principal, job_id)
-    live = LIVE_FAST if not run.status.terminal else None
-    return ws, {"job": job, "run": run, "now": ws.now, "live": live}
+    refresh = LIVE_FAST if not run.status.terminal else None
+    _, lines = await live.read(ws.svc, ws.principal, exec_id, 0, live.READ_MAX)
+    return ws, {"job": job, "run": run, "now": ws.now, "live": refresh, "log_lines": lines}
 
 
 @router.get("/ui/jobs/{job_id}/runs/{exec_id}")
@@ -288,3 +289,14 @@ async def run_page(request: Request, job_id: Id, exec_id: Id, ws: Session) -> Re
 async def run_live(job_id: Id, exec_id: Id, ws: Session) -> Response:
     _ws, ctx = await _run_ctx(ws, job_id, exec_id)
     return html("_run_live.html", ctx)
+
+
+@router.post("/ui/jobs/{job_id}/runs/{exec_id}/cancel")
+async def run_cancel(request: Request, job_id: Id, exec_id: Id, ws: Session) -> Response:
+    await checked_form(request, ws)
+    ws, run = await _find_run(ws, job_id, exec_id)
+    try:
+        await live.cancel(ws.svc, ws.principal, run.id, "from the dashboard")
+    except Conflict:
+        pass  # it ended meanwhile: the page shows how
+    return redirect(f"/ui/jobs/{job_id}/runs/{exec_id}")

@@ -42,6 +42,7 @@ STATUS: dict[str, tuple[str, str, str]] = {
     "running": ("▶", "Running", "run"),
     "pending": ("…", "Pending", "wait"),
     "skipped": ("↷", "Skipped", "muted"),
+    "cancelled": ("⊘", "Cancelled", "muted"),
 }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from .live import Appended, LiveStore, LogCaps
 from .notify import (
     AlertStore,
     ChannelStore,
@@ -36,10 +37,31 @@ from .runs import (
 from .tenants import EnvironmentStore, KeyStore, OrgStore
 
 __all__ = [
-    "ClaimStore", "DashboardStore", "Delivery", "DueDelivery", "EnvironmentStore",
-    "ExecutionStore", "JobStore", "KeyStore", "LiveCounts", "Notification",
-    "NotificationRecord", "NotifyStore", "NotifyWork", "OrgStore", "Planner", "PruneBatch",
-    "RetentionStore", "SchedulerStore", "ServiceStore", "StatsStore", "Store", "TickResult",
+    "Appended",
+    "ClaimStore",
+    "DashboardStore",
+    "Delivery",
+    "DueDelivery",
+    "EnvironmentStore",
+    "ExecutionStore",
+    "JobStore",
+    "KeyStore",
+    "LiveCounts",
+    "LiveStore",
+    "LogCaps",
+    "Notification",
+    "NotificationRecord",
+    "NotifyStore",
+    "NotifyWork",
+    "OrgStore",
+    "Planner",
+    "PruneBatch",
+    "RetentionStore",
+    "SchedulerStore",
+    "ServiceStore",
+    "StatsStore",
+    "Store",
+    "TickResult",
     "WorkerStore",
 ]
 __all__ += ["AlertStore", "ChannelStore", "ExplainStore", "PingStore"]  # issue 19
@@ -59,6 +81,7 @@ class Store(
     PingStore,
     ChannelStore,
     ExplainStore,
+    LiveStore,
     Protocol,
 ):
     async def ping(self) -> None:

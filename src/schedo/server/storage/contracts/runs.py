@@ -18,6 +18,7 @@ from ...domain.records import (
     JobSpec,
     Run,
 )
+from ...domain.targets import AgentMatch
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +125,8 @@ class ClaimStore(Protocol):
         now: datetime,
         limit: int,
         key_id: int | None = None,
+        worker: str | None = None,
+        agent: AgentMatch | None = None,
     ) -> list[Run]:
         """Atomically claim up to ``limit`` pending executions of the environment whose job
         code is in ``codes`` (None: any code), job type in ``types`` and due_at <= now, oldest
@@ -132,7 +135,10 @@ class ClaimStore(Protocol):
         [FOR UPDATE SKIP LOCKED]) AND status = 'pending' RETURNING): an execution is never
         returned to two callers. With ``key_id``, the same statement claims nothing unless
         that key is unrevoked and the environment still exists (a stream or long poll whose
-        key was revoked meanwhile, in any process, gets nothing more)."""
+        key was revoked meanwhile, in any process, gets nothing more). ``worker`` (the
+        puller's id) is stored on the claimed runs (``Run.worker``); a release clears it.
+        Command runs (``types`` naming command) are claimed only where their target lets
+        ``agent`` take them (``domain/targets.py``; None: untargeted runs only)."""
 
     async def release(self, env_id: int, ids: Sequence[int], now: datetime) -> list[Run]:
         """Give claimed runs back (a stream's client went away before they were sent): each
@@ -141,10 +147,12 @@ class ClaimStore(Protocol):
         the released executions."""
 
     async def earliest_pending_due(
-        self, env_id: int, codes: Sequence[str] | None, types: Sequence[str]
+        self, env_id: int, codes: Sequence[str] | None, types: Sequence[str],
+        agent: AgentMatch | None = None,
     ) -> datetime | None:
         """The earliest due_at of a pending execution matching the filters (retries wait in
-        the future), so a long poll can sleep exactly until then."""
+        the future; ``agent`` as for ``claim``), so a long poll can sleep exactly until
+        then."""
 
 
     async def claim_any(
