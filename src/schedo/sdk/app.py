@@ -32,6 +32,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from ..limits import (
+    JITTER_MAX,
     JSON_MAX_DEPTH,
     METADATA_MAX_BYTES,
     METADATA_MAX_KEYS,
@@ -75,10 +76,16 @@ def _cron_checker() -> Callable[[str, str], object] | None:
     refuse is refused here, before anything is sent. None if it cannot be imported (the
     server then has the last word)."""
     try:
+        from ..server.domain import hashed
         from ..server.domain.cron import parse
     except ImportError:  # pragma: no cover - a partial install
         return None
-    return parse
+
+    def check(expression: str, zone: str) -> object:
+        # H fields resolve per job on the server; any seed shows whether they are well-formed
+        return parse(hashed.resolve(expression, "check"), zone)
+
+    return check
 
 
 def _schedule_problems(schedule: object, timezone: object) -> list[str]:
@@ -148,6 +155,7 @@ def definition_problems(
     max_retries: object = 0,
     metadata: object = None,
     catch_up: object = "latest",
+    jitter_seconds: object = 0,
 ) -> list[str]:
     """Every bad field of a job definition (empty if it is valid), each message starting
     with the field's name. The rules are the server's (SPEC 2; the schedule and time zone
@@ -173,6 +181,12 @@ def definition_problems(
         problems.append(f"max_retries: must be between 0 and {RETRIES_MAX}")
     if not isinstance(catch_up, str) or catch_up not in CATCH_UP:
         problems.append(f"catch_up: must be one of {', '.join(CATCH_UP)}")
+    if (
+        isinstance(jitter_seconds, bool)
+        or not isinstance(jitter_seconds, int)
+        or not 0 <= jitter_seconds <= JITTER_MAX
+    ):
+        problems.append(f"jitter_seconds: must be between 0 and {JITTER_MAX} (1 h)")
     if (problem := _metadata_problem(metadata)) is not None:
         problems.append(problem)
     return problems
@@ -189,11 +203,13 @@ def make_definition(
     max_retries: int,
     metadata: Mapping[str, Any] | None,
     catch_up: str,
+    jitter_seconds: int = 0,
 ) -> JobDefinition:
     """The checked definition; raises one ``DefinitionError`` listing every bad field."""
     problems = definition_problems(
         handler, name, schedule, timezone=timezone, timeout=timeout,
         max_retries=max_retries, metadata=metadata, catch_up=catch_up,
+        jitter_seconds=jitter_seconds,
     )  # fmt: skip
     if problems:
         raise DefinitionError(
@@ -211,6 +227,7 @@ def make_definition(
         max_retries=max_retries,
         metadata=dict(metadata or {}),
         catch_up=catch_up,
+        jitter_seconds=jitter_seconds,
         is_async=is_async_callable(handler),
         takes_context=takes_context(handler),
     )
@@ -264,6 +281,7 @@ class Schedo:
         max_retries: int = 0,
         metadata: Mapping[str, Any] | None = None,
         catch_up: str = "latest",
+        jitter_seconds: int = 0,
     ) -> Callable[[F], F]:
         """Register the decorated function (``def`` or ``async def``, taking ``ctx``) as
         the handler of job ``name``. ``timeout`` is in seconds and enforced locally.
@@ -283,6 +301,7 @@ class Schedo:
                 max_retries=max_retries,
                 metadata=metadata,
                 catch_up=catch_up,
+                jitter_seconds=jitter_seconds,
             )
             with self._lock:
                 if name in self._jobs:

@@ -74,6 +74,9 @@ class AsyncClient(_Base):
         timezone: str | None = None,
         catch_up: str | None = None,
         command: str | None = None,
+        jitter_seconds: int | None = None,
+        paused_until: str | datetime | None = None,
+        skip_next: int | None = None,
     ) -> Job:
         return await self.send(
             endpoints.define_job(
@@ -87,6 +90,9 @@ class AsyncClient(_Base):
                 timezone=timezone,
                 catch_up=catch_up,
                 command=command,
+                jitter_seconds=jitter_seconds,
+                paused_until=paused_until,
+                skip_next=skip_next,
             )
         )
 

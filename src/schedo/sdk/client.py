@@ -86,6 +86,9 @@ class Client(_Base):
         timezone: str | None = None,
         catch_up: str | None = None,
         command: str | None = None,
+        jitter_seconds: int | None = None,
+        paused_until: str | datetime | None = None,
+        skip_next: int | None = None,
     ) -> Job:
         """Create or update the job ``name`` (``POST /jobs/definition``). Options left as
         None take the server's defaults."""
@@ -101,6 +104,9 @@ class Client(_Base):
                 timezone=timezone,
                 catch_up=catch_up,
                 command=command,
+                jitter_seconds=jitter_seconds,
+                paused_until=paused_until,
+                skip_next=skip_next,
             )
         )
 

@@ -28,6 +28,7 @@ class JobDefinition:
     catch_up: str = "latest"
     is_async: bool = False
     takes_context: bool = True
+    jitter_seconds: int = 0  # each tick's due time moves by up to this (server-side)
 
     @property
     def timeout_seconds(self) -> int:

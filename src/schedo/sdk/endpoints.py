@@ -41,6 +41,9 @@ def define_job(
     catch_up: str | None = None,
     command: str | None = None,
     internal: bool = False,
+    jitter_seconds: int | None = None,
+    paused_until: str | datetime | None = None,
+    skip_next: int | None = None,
 ) -> Call[Job]:
     body: dict[str, Any] = {"name": name, "schedule": schedule}
     optional: dict[str, Any] = {
@@ -52,6 +55,10 @@ def define_job(
         "timezone": timezone,
         "catch_up": catch_up,
         "command": command,
+        "jitter_seconds": jitter_seconds,
+        "paused_until": paused_until.isoformat() if isinstance(paused_until, datetime)
+        else paused_until,
+        "skip_next": skip_next,
     }
     body.update({k: v for k, v in optional.items() if v is not None})
     path = "/jobs/definition/internal" if internal else "/jobs/definition"

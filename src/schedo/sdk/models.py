@@ -85,6 +85,10 @@ class Job:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    resolved_cron: str = ""  # the schedule with its H fields resolved for this job
+    jitter_seconds: int = 0
+    paused_until: datetime | None = None
+    skip_next: int = 0
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Job:
@@ -114,6 +118,10 @@ class Job:
             created_at=_time(data, "created_at"),
             updated_at=_time(data, "updated_at"),
             raw=dict(data),
+            resolved_cron=_str(data, "resolved_cron", _str(data, "cron_expression")),
+            jitter_seconds=_int(data, "jitter_seconds"),
+            paused_until=_time(data, "paused_until"),
+            skip_next=_int(data, "skip_next"),
         )
 
 

@@ -177,6 +177,7 @@ class Worker(Runtime):
                         max_retries=d.max_retries,
                         timezone=d.timezone,
                         catch_up=d.catch_up,
+                        jitter_seconds=d.jitter_seconds or None,
                     )
                 )
             except Stopped:

@@ -63,6 +63,8 @@ class DefinitionIn(_In):
     # the response's ``timeout`` ("30s") is accepted as input too: a job read back and sent
     # again defines the same job
     timeout: Text | int | None = None
+    # scheduling controls (issue 20; docs/semantics.md)
+    jitter_seconds: int | None = None
 
 
 class MuteIn(_In):

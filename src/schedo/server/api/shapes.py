@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from ..domain.records import ApiKey, Environment, Job, Organization, Run
+from ..domain.schedules import resolved
 from ..domain.timefmt import format_duration, rfc3339
 from ..services.keys import shown_prefix
 
@@ -39,6 +40,10 @@ class JobOut(BaseModel):
     next_run_at: str | None
     created_at: str
     updated_at: str
+    resolved_cron: str
+    jitter_seconds: int
+    paused_until: str | None
+    skip_next: int
 
 
 class ExecutionOut(BaseModel):
@@ -47,6 +52,7 @@ class ExecutionOut(BaseModel):
     job_code: str
     status: str
     scheduled_for: str
+    due_at: str
     attempt: int
     trigger: str
     pick_up_time: str | None
@@ -133,7 +139,20 @@ def job(j: Job) -> dict[str, Any]:
         "next_run_at": rfc3339(j.next_run_at),
         "created_at": rfc3339(j.created_at),
         "updated_at": rfc3339(j.updated_at),
+        # scheduling controls (docs/semantics.md "Spreading", "Timed pause and skips")
+        "resolved_cron": _resolved(j),
+        "jitter_seconds": j.jitter_seconds,
+        "paused_until": rfc3339(j.paused_until),
+        "skip_next": j.skip_next,
     }
+
+
+def _resolved(j: Job) -> str:
+    """The expression the schedule is read as: its ``H`` fields resolved for this job."""
+    try:
+        return resolved(j.cron_expression, j.environment_id, j.name)
+    except ValueError:  # a stored H item no longer valid (never written by define)
+        return j.cron_expression
 
 
 def execution(e: Run) -> dict[str, Any]:
@@ -143,6 +162,7 @@ def execution(e: Run) -> dict[str, Any]:
         "job_code": e.job_code,
         "status": e.status.value,
         "scheduled_for": rfc3339(e.scheduled_for),
+        "due_at": rfc3339(e.due_at),  # ext: when it may be picked up (jitter, retry backoff)
         "attempt": e.attempt,
         "trigger": e.trigger.value,
         "pick_up_time": rfc3339(e.pick_up_time),

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .errors import Conflict
+from .hashed import jitter_offset, seed_of
 from .model import Health, JobStatus, NoticeKind, RunStatus, Source, Trigger, can_transition
 from .policies import (
     PICKUP_WINDOW_CAP_SECONDS,
@@ -139,9 +140,11 @@ def tick_runs(job: Job, plan: TickPlan, now: datetime, active: bool) -> TickOutc
                               scheduled_for=t, trigger=Trigger.SCHEDULE, due_at=t, now=now,
                               error=BLOCKED_ERROR))
             continue
+        # jitter moves only when the run is due; its instant (the unique key) stays
+        due = t + jitter_offset(seed_of(job.environment_id, job.name), t, job.jitter_seconds)
         runs.append(draft(job, status=RunStatus.PENDING, source=Source.SCHEDULE,
-                          scheduled_for=t, trigger=Trigger.SCHEDULE, due_at=t, now=now,
-                          window_from=now if t in late else None))
+                          scheduled_for=t, trigger=Trigger.SCHEDULE, due_at=due, now=now,
+                          window_from=max(now, due) if t in late else None))
         last_pending = t
         active = active or job.blocking
     if plan.skipped_at is not None:

@@ -54,6 +54,7 @@ class JobSpec:
     metadata: dict[str, Any]
     webhook_url: str | None
     command: str | None
+    jitter_seconds: int = 0  # each tick's due time moves by hashed.jitter_offset
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,9 @@ class Job:
     next_run_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    jitter_seconds: int = 0
+    paused_until: datetime | None = None  # a timed pause: the job resumes by itself then
+    skip_next: int = 0  # the next N ticks are recorded as skipped
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from ..domain.lifecycle import TickPlan
 from ..domain.model import RunStatus
 from ..domain.policies import plan_ticks
 from ..domain.records import Job, Run
-from ..domain.schedules import for_job
+from ..domain.schedules import of_job
 from ..runtime.loop import run_loop, seconds_until
 from ..services import scheduling
 from ..services.context import Services
@@ -33,7 +33,7 @@ RESUME_WINDOW = timedelta(hours=2)
 def plan_job(job: Job, now: datetime, grace: timedelta) -> TickPlan:
     """Pure: what to create for ``job`` whose next_run_at <= now."""
     assert job.next_run_at is not None
-    sched = for_job(job.cron_expression, job.timezone, job.anchor_at)
+    sched = of_job(job)
     ticks = itertools.chain([job.next_run_at], sched.iter_after(job.next_run_at))
     resume = sched.iter_after(max(job.next_run_at, now - RESUME_WINDOW))
     plan = plan_ticks(ticks, now, job.catch_up, grace, resume)

@@ -6,14 +6,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from ..domain.hashed import seed_of
 from ..domain.records import Job, Run
-from ..domain.schedules import for_job
+from ..domain.schedules import for_job, of_job
 from . import validation
 from .context import Principal, Services
 
 
-def next_fire(expression: str, timezone: str, anchor: datetime, after: datetime) -> datetime:
-    return for_job(expression, timezone, anchor).next_after(after)
+def next_fire(
+    expression: str, timezone: str, anchor: datetime, after: datetime, seed: str | None = None
+) -> datetime:
+    return for_job(expression, timezone, anchor, seed).next_after(after)
 
 
 async def define(svc: Services, p: Principal, body: dict[str, Any]) -> Job:
@@ -29,6 +32,8 @@ async def define(svc: Services, p: Principal, body: dict[str, Any]) -> Job:
         catch_up_value=body.get("catch_up"),
         command=body.get("command"),
         allow_private=svc.settings.allow_private_webhooks,
+        seed=seed_of(p.env_id, body["name"]),
+        jitter=body.get("jitter_seconds"),
     )
     now = svc.clock.now()
     existing = await svc.store.get_job_by_name(p.env_id, spec.name)
@@ -38,7 +43,7 @@ async def define(svc: Services, p: Principal, body: dict[str, Any]) -> Job:
         or existing.timezone != spec.timezone
     )
     anchor = now if changed or existing is None else existing.anchor_at
-    nra = next_fire(spec.cron_expression, spec.timezone, anchor, now)
+    nra = next_fire(spec.cron_expression, spec.timezone, anchor, now, seed_of(p.env_id, spec.name))
     job, _created = await svc.store.upsert_job(p.env_id, spec, now, nra, changed)
     if changed:
         svc.bus.jobs_changed.notify()
@@ -79,7 +84,7 @@ async def resume(svc: Services, p: Principal, job_id: int) -> Job:
     if not job.paused:
         return job
     now = svc.clock.now()
-    nra = next_fire(job.cron_expression, job.timezone, job.anchor_at, now)
+    nra = of_job(job).next_after(now)
     job = await svc.store.update_job_flags(p.env_id, job_id, now, paused=False, next_run_at=nra)
     svc.bus.jobs_changed.notify()
     return job

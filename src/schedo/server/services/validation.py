@@ -11,6 +11,7 @@ from typing import Any
 
 from ...limits import (
     COMMAND_MAX,
+    JITTER_MAX,
     METADATA_MAX_BYTES,
     METADATA_MAX_KEYS,
     NAME_MAX,
@@ -20,7 +21,7 @@ from ...limits import (
     URL_MAX,
 )
 from ...limits import EMAIL_MAX as EMAIL_MAX  # re-exported: services.tenants checks it
-from ..domain import addresses, cron
+from ..domain import addresses, cron, hashed
 from ..domain.errors import InvalidInput
 from ..domain.model import CatchUp, JobType
 from ..domain.policies import DEFAULT_TIMEOUT_SECONDS
@@ -140,10 +141,19 @@ def catch_up(value: str | None) -> CatchUp:
         raise InvalidInput("catch_up: must be one of none, latest, all") from None
 
 
-def schedule(expression: str, timezone: str | None) -> tuple[str, str]:
+def schedule(
+    expression: str, timezone: str | None, seed: str | None = None
+) -> tuple[str, str]:
+    """A valid schedule and its zone. ``seed`` (the job's, ``hashed.seed_of``) resolves ``H``
+    fields; without it an ``H`` is refused."""
     tz = timezone or "UTC"
     try:
-        cron.parse(expression, tz)
+        if hashed.uses_hash(expression):
+            if seed is None:
+                raise cron.CronError("schedule: H fields need a job (environment and name)")
+            cron.parse(hashed.resolve(expression, seed), tz)
+        else:
+            cron.parse(expression, tz)
     except cron.CronError as exc:
         msg = str(exc)
         if not (msg.startswith("schedule") or msg.startswith("timezone")):
@@ -164,8 +174,10 @@ def definition(
     retries: int | None,
     catch_up_value: str | None,
     command: str | None, allow_private: bool = False,
+    seed: str | None = None,
+    jitter: int | None = None,
 ) -> JobSpec:
-    expr, tz = schedule(schedule_expr, timezone)
+    expr, tz = schedule(schedule_expr, timezone, seed)
     if webhook is not None and command is not None:
         raise InvalidInput("command: a job has either a webhook_url or a command, not both")
     if command is not None:
@@ -188,4 +200,13 @@ def definition(
         metadata=metadata(metadata_value),
         webhook_url=webhook_url(webhook, allow_private=allow_private) if webhook else None,
         command=command,
+        jitter_seconds=jitter_seconds(jitter),
     )
+
+
+def jitter_seconds(value: int | None) -> int:
+    if value is None:
+        return 0
+    if not 0 <= value <= JITTER_MAX:
+        raise InvalidInput(f"jitter_seconds: must be between 0 and {JITTER_MAX} (1 h)")
+    return value

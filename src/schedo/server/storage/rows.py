@@ -62,6 +62,9 @@ def job(r: Any) -> Job:
         next_run_at=r.next_run_at,
         created_at=r.created_at,
         updated_at=r.updated_at,
+        jitter_seconds=r.jitter_seconds,
+        paused_until=r.paused_until,
+        skip_next=r.skip_next,
     )
 
 

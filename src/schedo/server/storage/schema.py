@@ -169,6 +169,10 @@ jobs = Table(
     Column("next_run_at", EpochMs, nullable=True),
     Column("created_at", EpochMs, nullable=False),
     Column("updated_at", EpochMs, nullable=False),
+    # Scheduling controls (migration 0004): per-tick jitter, a timed pause, ticks to skip.
+    Column("jitter_seconds", Integer, nullable=False, server_default=text("0")),
+    Column("paused_until", EpochMs, nullable=True),
+    Column("skip_next", Integer, nullable=False, server_default=text("0")),
     UniqueConstraint("environment_id", "name"),
     # The ticker's only query: due, unpaused jobs by next_run_at (paused jobs have NULL).
     Index("ix_jobs_next_run_at", "next_run_at"),

@@ -49,6 +49,7 @@ def _spec_values(spec: JobSpec) -> dict[str, Any]:
         "metadata": spec.metadata,
         "webhook_url": spec.webhook_url,
         "command": spec.command,
+        "jitter_seconds": spec.jitter_seconds,
     }
 
 
