@@ -27,6 +27,10 @@ BODIES: dict[tuple[str, str], Any] = {
     ("post", "/jobs/executions/complete/{exec_id}"): {"success": True},
     ("delete", "/apikeys/revoke/{key_id}"): None,
     ("delete", "/org/environments/{env_id}"): None,
+    ("patch", "/jobs/skip/{job_id}"): {"count": 1},
+    ("post", "/jobs/{job_id}/backfill"): {"from": "2020-01-01T00:00:00Z",
+                                          "to": "2020-01-01T01:00:00Z"},
+    ("post", "/jobs/executions/{exec_id}/rerun"): None,
 }
 
 

@@ -70,3 +70,172 @@ async def test_jitter_moves_the_due_time_but_not_the_instant(engine: Engine) -> 
     engine.at((tick + off).isoformat())
     (claimed,) = await engine.claim("jittery-job")
     assert claimed["id"] == run["id"] and claimed["scheduled_for"] == run["scheduled_for"]
+
+
+async def test_timed_pause_creates_nothing_inside_and_resumes_by_itself(engine: Engine) -> None:
+    engine.at("2026-11-28T12:00:00Z")
+    job = await engine.api.define(name="timed-pause", schedule="*/5 * * * *",
+                                  paused_until="2026-11-28T13:30:00+01:00")  # 12:30 UTC
+    assert (job["paused"], job["paused_until"], job["next_run_at"]) == (
+        True, "2026-11-28T12:30:00Z", "2026-11-28T12:30:00Z")  # the tick at the end runs
+    # redefining without the field keeps the pause (a worker restarting)
+    again = await engine.api.define(name="timed-pause", schedule="*/5 * * * *")
+    assert again["paused_until"] == "2026-11-28T12:30:00Z"
+    await engine.step_to("2026-11-28T12:36:00Z", step=30)
+    assert [e["scheduled_for"] for e in await engine.runs(job["id"])] == [
+        "2026-11-28T12:30:00Z", "2026-11-28T12:35:00Z"]
+    after = await engine.job(job["id"])
+    assert (after["job"]["paused"], after["job"]["paused_until"]) == (False, None)
+    # a paused_until that has passed (a worker resending its definition) means no pause
+    late = await engine.api.define(name="timed-pause", schedule="*/5 * * * *",
+                                   paused_until="2026-11-28T12:30:00Z")
+    assert (late["paused"], late["paused_until"], late["next_run_at"]) == (
+        False, None, "2026-11-28T12:40:00Z")
+
+
+async def test_pause_route_with_until_and_resume_and_skip_route(engine: Engine) -> None:
+    c, h = engine.api.client, engine.api.admin
+    engine.at("2026-11-28T12:00:00Z")
+    job = await engine.api.define(name="route-controls", schedule="*/10 * * * *")
+    r = await c.patch(f"/api/jobs/pause/{job['id']}", headers=h,
+                      json={"until": "2026-11-28T13:05:00Z"})
+    assert r.status_code == 200, r.text
+    assert (r.json()["paused"], r.json()["next_run_at"]) == (True, "2026-11-28T13:10:00Z")
+    r = await c.patch(f"/jobs/resume/{job['id']}", headers=h)
+    assert (r.json()["paused"], r.json()["paused_until"], r.json()["next_run_at"]) == (
+        False, None, "2026-11-28T12:10:00Z")
+    r = await c.patch(f"/jobs/pause/{job['id']}", headers=h)  # no body: the hosted pause
+    assert (r.json()["paused"], r.json()["next_run_at"]) == (True, None)
+    await c.patch(f"/jobs/resume/{job['id']}", headers=h)
+    r = await c.patch(f"/jobs/skip/{job['id']}", headers=h, json={"count": 2})
+    assert r.json()["skip_next"] == 2
+    await engine.step_to("2026-11-28T12:30:30Z", step=30)
+    runs = await engine.runs(job["id"])
+    assert [(e["scheduled_for"][11:16], e["status"], e["error"]) for e in runs] == [
+        ("12:10", "skipped", "skipped: skip_next"), ("12:20", "skipped", "skipped: skip_next"),
+        ("12:30", "pending", None)]
+    assert (await engine.job(job["id"]))["job"]["skip_next"] == 0
+    for path, body, message in (
+        ("pause", {"until": "2026-11-28T11:00:00Z"}, "until: must be in the future"),
+        ("pause", {"until": "tomorrow"}, "until: 'tomorrow' is not an RFC 3339"),
+        ("pause", {"until": "2026-11-28T13:00:00"}, "until: '2026-11-28T13:00:00' is not"),
+        ("skip", {"count": 1001}, "skip_next: must be between 0 and 1000"),
+    ):
+        r = await c.patch(f"/jobs/{path}/{job['id']}", headers=h, json=body)
+        assert r.status_code == 400, r.text
+        assert r.json()["message"].startswith(message)
+    r = await c.patch("/jobs/skip/999999", headers=h, json={"count": 1})
+    assert r.status_code == 404
+    r = await c.post("/jobs/definition", headers=h, json={
+        "name": "route-controls", "schedule": "*/10 * * * *", "skip_next": -1})
+    assert r.status_code == 400 and r.json()["message"].startswith("skip_next:")
+
+
+async def test_trigger_with_a_payload_stores_it_on_the_run_and_its_retry(engine: Engine) -> None:
+    c, h = engine.api.client, engine.api.admin
+    job = await engine.api.define(name="payload-job", schedule="0 0 1 1 *", max_retries=1)
+    r = await c.post(f"/jobs/trigger/{job['id']}", headers=h)  # the hosted client: no body
+    assert r.status_code == 200 and r.json()["payload"] is None
+    await engine.complete(r.json()["id"])
+    r = await c.post(f"/api/jobs/trigger/{job['id']}", headers=h, json={})
+    assert r.status_code == 200 and r.json()["payload"] is None
+    await engine.complete(r.json()["id"])
+    r = await c.post(f"/jobs/trigger/{job['id']}", content=b"",
+                     headers={**h, "content-type": "application/json"})
+    assert r.status_code == 200 and r.json()["payload"] is None, r.text
+    await engine.complete(r.json()["id"])
+    body = {"payload": {"invoice": 42, "lines": ["a", "b"], "ü": None}}
+    r = await c.post(f"/jobs/trigger/{job['id']}", headers=h, json=body)
+    assert r.status_code == 200, r.text
+    assert r.json()["payload"] == body["payload"]
+    (claimed,) = await engine.claim("payload-job")
+    assert claimed["payload"] == body["payload"]
+    await engine.complete(claimed["id"], success=False, error="boom")
+    engine.advance(30)
+    (retry,) = await engine.claim("payload-job")
+    assert (retry["trigger"], retry["payload"]) == ("retry", body["payload"])
+    big = {"payload": {"x": "y" * (64 * 1024)}}
+    for bad, status, message in (
+        (big, 413, "payload: 65544 bytes as JSON, at most 65536"),
+        ({"payload": [1, 2]}, 422, ""),
+        ({"payload": {"a": 1}, "extra": 1}, 400, "body: unknown field 'extra'"),
+    ):
+        r = await c.post(f"/jobs/trigger/{job['id']}", headers=h, json=bad)
+        assert r.status_code == status, r.text
+        assert r.json()["message"].startswith(message)
+        assert r.headers["x-should-retry"] == "false"
+    assert len(await engine.runs(job["id"])) == 5  # the refused triggers made nothing
+
+
+async def test_backfill_equals_the_brute_force_fire_list_and_skips_existing_runs(
+    engine: Engine,
+) -> None:
+    c, h = engine.api.client, engine.api.admin
+    engine.at("2026-11-28T09:00:00Z")
+    job = await engine.api.define(name="backfilled", schedule="*/7 9-10 * * *",
+                                  timeout_seconds=30)
+    await engine.step_to("2026-11-28T09:30:00Z", step=60)  # ticks 09:00 (no), 09:07 .. 09:28
+    for e in await engine.claim("backfilled", limit=50):
+        await engine.complete(e["id"])
+    engine.at("2026-11-28T12:00:00Z")
+    start, end = datetime(2026, 11, 28, 8, 30, tzinfo=UTC), datetime(2026, 11, 28, 10, 21,
+                                                                         tzinfo=UTC)
+    # brute force: every minute of the range whose hour is 9-10 and minute a multiple of 7
+    oracle = [start + timedelta(minutes=m) for m in range(int((end - start).seconds / 60) + 1)
+              if (start + timedelta(minutes=m)).hour in (9, 10)
+              and (start + timedelta(minutes=m)).minute % 7 == 0]
+    before = {e["scheduled_for"] for e in await engine.runs(job["id"])}
+    r = await c.post(f"/api/jobs/{job['id']}/backfill", headers=h,
+                     json={"from": "2026-11-28T09:30:00+01:00", "to": "2026-11-28T10:21:00Z"})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["instants"] == len(oracle)
+    assert [e["scheduled_for"] for e in out["executions"]] == [
+        rfc3339(t) for t in oracle if rfc3339(t) not in before]
+    assert out["created"] == len(oracle) - len(before) and len(before) == 4
+    assert {e["trigger"] for e in out["executions"]} == {"backfill"}
+    runs = await engine.runs(job["id"])
+    assert sorted(e["scheduled_for"] for e in runs) == [rfc3339(t) for t in oracle]
+    again = await c.post(f"/jobs/{job['id']}/backfill", headers=h,
+                         json={"from": "2026-11-28T08:30:00Z", "to": "2026-11-28T10:21:00Z"})
+    assert again.json()["created"] == 0  # deduplicated by the unique key
+    every = await engine.api.define(name="every-second", schedule="* * * * * *")
+    for body, status, message in (
+        ({"from": "2026-11-28T10:00:00Z", "to": "2026-11-28T10:16:41Z"}, 400,
+         "backfill: the range holds more than 1000 fire instants"),
+        ({"from": "2026-11-28T10:00:00Z", "to": "2026-11-28T12:00:01Z"}, 400,
+         "to: must not be in the future"),
+        ({"from": "2026-11-28T10:00:00Z", "to": "2026-11-28T09:00:00Z"}, 400,
+         "to: must not be before from"),
+        ({"from": "yesterday", "to": "2026-11-28T09:00:00Z"}, 400, "from: 'yesterday' is not"),
+        ({"to": "2026-11-28T09:00:00Z"}, 422, ""),
+    ):
+        r = await c.post(f"/jobs/{every['id']}/backfill", headers=h, json=body)
+        assert r.status_code == status, r.text
+        assert r.json()["message"].startswith(message)
+    ok = await c.post(f"/jobs/{every['id']}/backfill", headers=h,
+                      json={"from": "2026-11-28T10:00:00Z", "to": "2026-11-28T10:16:39Z"})
+    assert ok.json()["created"] == 1000
+    r = await c.post("/jobs/999999/backfill", headers=h,
+                     json={"from": "2026-11-28T10:00:00Z", "to": "2026-11-28T10:01:00Z"})
+    assert r.status_code == 404
+
+
+async def test_rerun_runs_a_past_instant_again_as_its_next_attempt(engine: Engine) -> None:
+    c, h = engine.api.client, engine.api.admin
+    engine.at("2026-11-28T11:59:59Z")
+    await engine.api.define(name="rerun-me", schedule="0 12 * * *")
+    await engine.step_to("2026-11-28T12:00:01Z")
+    (run,) = await engine.claim("rerun-me")
+    r = await c.post(f"/jobs/executions/{run['id']}/rerun", headers=h)
+    assert r.status_code == 409, r.text  # its instant is still running
+    await engine.complete(run["id"], success=False, error="bad data")
+    r = await c.post(f"/api/jobs/executions/{run['id']}/rerun", headers=h)
+    assert r.status_code == 200, r.text
+    again = r.json()
+    assert (again["scheduled_for"], again["attempt"], again["trigger"], again["status"]) == (
+        run["scheduled_for"], 2, "rerun", "pending")
+    (claimed,) = await engine.claim("rerun-me")
+    assert claimed["id"] == again["id"]
+    r = await c.post("/jobs/executions/999999/rerun", headers=h)
+    assert r.status_code == 404

@@ -114,14 +114,27 @@ class AsyncClient(_Base):
     async def mute_job(self, job_id: int, muted: bool = True) -> Job:
         return await self.send(endpoints.mute_job(job_id, muted))
 
-    async def pause_job(self, job_id: int) -> Job:
-        return await self.send(endpoints.pause_job(job_id))
+    async def pause_job(self, job_id: int, until: str | datetime | None = None) -> Job:
+        return await self.send(endpoints.pause_job(job_id, until))
+
+    async def backfill_job(
+        self, job_id: int, start: str | datetime, end: str | datetime
+    ) -> list[Execution]:
+        return await self.send(endpoints.backfill_job(job_id, start, end))
+
+    async def rerun_execution(self, exec_id: int) -> Execution:
+        return await self.send(endpoints.rerun_execution(exec_id))
+
+    async def skip_next(self, job_id: int, count: int) -> Job:
+        return await self.send(endpoints.skip_next(job_id, count))
 
     async def resume_job(self, job_id: int) -> Job:
         return await self.send(endpoints.resume_job(job_id))
 
-    async def trigger_job(self, job_id: int) -> Execution:
-        return await self.send(endpoints.trigger_job(job_id))
+    async def trigger_job(
+        self, job_id: int, payload: Mapping[str, Any] | None = None
+    ) -> Execution:
+        return await self.send(endpoints.trigger_job(job_id, payload))
 
     async def set_webhook(self, job_id: int, url: str | None) -> Job:
         return await self.send(endpoints.set_webhook(job_id, url))

@@ -128,14 +128,33 @@ class Client(_Base):
     def mute_job(self, job_id: int, muted: bool = True) -> Job:
         return self.send(endpoints.mute_job(job_id, muted))
 
-    def pause_job(self, job_id: int) -> Job:
-        return self.send(endpoints.pause_job(job_id))
+    def pause_job(self, job_id: int, until: str | datetime | None = None) -> Job:
+        """Pause until resumed, or (``until``, an aware datetime or RFC 3339 text) until then:
+        the job resumes by itself."""
+        return self.send(endpoints.pause_job(job_id, until))
+
+    def backfill_job(
+        self, job_id: int, start: str | datetime, end: str | datetime
+    ) -> list[Execution]:
+        """Runs of every fire instant in [start, end] that has none yet (trigger
+        "backfill", at most 1,000 instants); returns the runs created."""
+        return self.send(endpoints.backfill_job(job_id, start, end))
+
+    def rerun_execution(self, exec_id: int) -> Execution:
+        """The execution's instant again, as its next attempt (trigger "rerun")."""
+        return self.send(endpoints.rerun_execution(exec_id))
+
+    def skip_next(self, job_id: int, count: int) -> Job:
+        """Record the job's next ``count`` ticks as skipped runs (0 cancels)."""
+        return self.send(endpoints.skip_next(job_id, count))
 
     def resume_job(self, job_id: int) -> Job:
         return self.send(endpoints.resume_job(job_id))
 
-    def trigger_job(self, job_id: int) -> Execution:
-        return self.send(endpoints.trigger_job(job_id))
+    def trigger_job(self, job_id: int, payload: Mapping[str, Any] | None = None) -> Execution:
+        """A run now; ``payload`` (a JSON object, 64 KiB at most) reaches the handler as
+        ``ctx.payload``, push bodies as ``payload``, commands as ``$SCHEDO_PAYLOAD``."""
+        return self.send(endpoints.trigger_job(job_id, payload))
 
     def set_webhook(self, job_id: int, url: str | None) -> Job:
         return self.send(endpoints.set_webhook(job_id, url))

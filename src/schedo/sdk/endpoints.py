@@ -91,16 +91,43 @@ def mute_job(job_id: int, muted: bool = True) -> Call[Job]:
     )
 
 
-def pause_job(job_id: int) -> Call[Job]:
-    return Call("PATCH", f"/jobs/pause/{_id(job_id)}", _obj(Job.from_json))
+def pause_job(job_id: int, until: str | datetime | None = None) -> Call[Job]:
+    if until is None:
+        return Call("PATCH", f"/jobs/pause/{_id(job_id)}", _obj(Job.from_json))
+    text = until.isoformat() if isinstance(until, datetime) else until
+    return Call("PATCH", f"/jobs/pause/{_id(job_id)}", _obj(Job.from_json),
+                body={"until": text})
+
+
+def _created(data: Mapping[str, Any]) -> list[Execution]:
+    return _list(Execution.from_json)(data.get("executions"))
+
+
+def backfill_job(job_id: int, start: str | datetime, end: str | datetime) -> Call[list[Execution]]:
+    def text(v: str | datetime) -> str:
+        return v.isoformat() if isinstance(v, datetime) else v
+
+    return Call("POST", f"/jobs/{_id(job_id)}/backfill", _obj(_created),
+                body={"from": text(start), "to": text(end)})
+
+
+def rerun_execution(exec_id: int) -> Call[Execution]:
+    return Call("POST", f"/jobs/executions/{_id(exec_id)}/rerun", _obj(Execution.from_json))
+
+
+def skip_next(job_id: int, count: int) -> Call[Job]:
+    return Call("PATCH", f"/jobs/skip/{_id(job_id)}", _obj(Job.from_json), body={"count": count})
 
 
 def resume_job(job_id: int) -> Call[Job]:
     return Call("PATCH", f"/jobs/resume/{_id(job_id)}", _obj(Job.from_json))
 
 
-def trigger_job(job_id: int) -> Call[Execution]:
-    return Call("POST", f"/jobs/trigger/{_id(job_id)}", _obj(Execution.from_json))
+def trigger_job(job_id: int, payload: Mapping[str, Any] | None = None) -> Call[Execution]:
+    if payload is None:
+        return Call("POST", f"/jobs/trigger/{_id(job_id)}", _obj(Execution.from_json))
+    return Call("POST", f"/jobs/trigger/{_id(job_id)}", _obj(Execution.from_json),
+                body={"payload": dict(payload)})
 
 
 def set_webhook(job_id: int, url: str | None) -> Call[Job]:

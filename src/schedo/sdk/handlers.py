@@ -44,6 +44,7 @@ class HandlerExecutor:
             metadata=dict(ex.metadata),
             trigger=ex.trigger,
             job_id=ex.job_id,
+            payload=ex.payload,
             log=run_logger(ex.job_code, ex.id),
         )
         log.info(

@@ -143,6 +143,7 @@ class Execution:
     exit_code: int | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    payload: dict[str, Any] | None = None  # what a manual trigger carried
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Execution:
@@ -163,6 +164,7 @@ class Execution:
             exit_code=_opt_int(data, "exit_code"),
             metadata=_dict(data, "metadata"),
             raw=dict(data),
+            payload=data["payload"] if isinstance(data.get("payload"), dict) else None,
         )
 
 

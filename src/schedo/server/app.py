@@ -15,7 +15,18 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from .api import errors, executions, jobs, limits, notifications, openapi_errors, ops, org, pull
+from .api import (
+    errors,
+    executions,
+    jobs,
+    limits,
+    notifications,
+    openapi_errors,
+    ops,
+    org,
+    pull,
+    replay,
+)
 from .api.middleware import BodyLimit, JsonBodies, RetryHint
 from .config import Settings
 from .notify.sender import Notifier
@@ -38,7 +49,8 @@ log = logging.getLogger("schedo.app")
 Loop = Callable[[], Coroutine[Any, Any, None]]
 
 # pull before executions before jobs: fixed paths win over /jobs/{id} and /jobs/executions/{id}
-API_ROUTERS = [pull.router, executions.router, jobs.router, org.router, notifications.router]
+API_ROUTERS = [pull.router, executions.router, jobs.router, org.router, notifications.router,
+               replay.router]
 
 
 def sealer_for(settings: Settings) -> Sealer:

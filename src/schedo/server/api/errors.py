@@ -22,6 +22,7 @@ from ..domain.errors import (
     InvalidInput,
     NotFound,
     SchedoError,
+    TooLarge,
     Unauthorized,
     Unavailable,
 )
@@ -35,6 +36,7 @@ STATUS: dict[type[SchedoError], int] = {
     Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
+    TooLarge: 413,
 }
 SHAPE_TYPES = {
     "missing",

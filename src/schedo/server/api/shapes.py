@@ -63,6 +63,7 @@ class ExecutionOut(BaseModel):
     error: str | None
     exit_code: int | None
     metadata: dict[str, Any]
+    payload: dict[str, Any] | None = None
 
 
 class BatchResultOut(BaseModel):
@@ -124,7 +125,8 @@ def job(j: Job) -> dict[str, Any]:
         "timezone": j.timezone,
         "environment_id": j.environment_id,
         "status": j.status.value,
-        "paused": j.paused,
+        # a timed pause shows as paused too, until the ticker reaches its end
+        "paused": j.paused or j.paused_until is not None,
         "muted": j.muted,
         "blocking": j.blocking,
         "timeout_seconds": j.timeout_seconds,
@@ -173,6 +175,7 @@ def execution(e: Run) -> dict[str, Any]:
         "error": e.error,
         "exit_code": e.exit_code,
         "metadata": e.metadata,
+        "payload": e.payload,  # ext: what a manual trigger carried (null without one)
     }
 
 

@@ -11,6 +11,10 @@ class InvalidInput(SchedoError):
     """400: malformed or invalid input (the message names the field)."""
 
 
+class TooLarge(InvalidInput):
+    """413: a value over its size limit (the message names the field and the limit)."""
+
+
 class Unauthorized(SchedoError):
     """401: missing, unknown or revoked key."""
 

@@ -33,6 +33,7 @@ from .records import Completion, Job, Run
 from .timefmt import from_ms, to_ms
 
 BLOCKED_ERROR = "skipped: the previous run of this blocking job is still pending or running"
+SKIP_NEXT_ERROR = "skipped: skip_next"
 
 
 # -- the state machine ---------------------------------------------------------------------
@@ -67,6 +68,7 @@ class RunDraft:
     error: str | None
     metadata: dict[str, Any]
     created_at: datetime
+    payload: dict[str, Any] | None = None
 
 
 def draft(
@@ -82,6 +84,7 @@ def draft(
     error: str | None = None,
     metadata: dict[str, Any] | None = None,
     window_from: datetime | None = None,
+    payload: dict[str, Any] | None = None,
 ) -> RunDraft:
     """A new run of ``job``. Its pick-up window starts at ``due_at`` unless ``window_from``
     says otherwise (a caught-up tick: when it was created)."""
@@ -93,6 +96,7 @@ def draft(
         if live else None,
         end_time=None if live else now, error=error,
         metadata=job.metadata if metadata is None else metadata, created_at=now,
+        payload=payload,
     )
 
 
@@ -124,6 +128,8 @@ class TickOutcome:
     retry_count: int
     last_run_at: datetime | None
     active: bool  # the job has a pending or running run afterwards
+    skip_next: int = 0  # ticks still to skip (``skip_next``) afterwards
+    paused_until: datetime | None = None  # the timed pause, cleared once it has passed
 
 
 def tick_runs(job: Job, plan: TickPlan, now: datetime, active: bool) -> TickOutcome:
@@ -134,7 +140,14 @@ def tick_runs(job: Job, plan: TickPlan, now: datetime, active: bool) -> TickOutc
     late = set(plan.caught_up)
     runs: list[RunDraft] = []
     last_pending: datetime | None = None
+    skip = job.skip_next
     for t in plan.run:
+        if skip > 0:  # skip_next: recorded, never run, whatever else holds
+            skip -= 1
+            runs.append(draft(job, status=RunStatus.SKIPPED, source=Source.SCHEDULE,
+                              scheduled_for=t, trigger=Trigger.SCHEDULE, due_at=t, now=now,
+                              error=SKIP_NEXT_ERROR))
+            continue
         if job.blocking and active:
             runs.append(draft(job, status=RunStatus.SKIPPED, source=Source.SCHEDULE,
                               scheduled_for=t, trigger=Trigger.SCHEDULE, due_at=t, now=now,
@@ -158,10 +171,14 @@ def tick_runs(job: Job, plan: TickPlan, now: datetime, active: bool) -> TickOutc
         retry_count=0 if last_pending else job.retry_count,
         last_run_at=last_pending or job.last_run_at,
         active=active,
+        skip_next=skip,
+        paused_until=None if job.paused_until is None or job.paused_until <= now
+        else job.paused_until,
     )
 
 
-def manual_run(job: Job, last_manual: datetime | None, now: datetime, active: bool) -> RunDraft:
+def manual_run(job: Job, last_manual: datetime | None, now: datetime, active: bool,
+               payload: dict[str, Any] | None = None) -> RunDraft:
     """A run now (trigger "manual"). Manual runs are keyed by their instant too: two in the
     same millisecond get consecutive milliseconds. A blocking job with a run pending or
     running refuses (Conflict: a manual run would overlap)."""
@@ -172,7 +189,7 @@ def manual_run(job: Job, last_manual: datetime | None, now: datetime, active: bo
     instant = now if last_manual is None or last_manual < now else (
         last_manual + timedelta(milliseconds=1))
     return draft(job, status=RunStatus.PENDING, source=Source.MANUAL, scheduled_for=instant,
-                 trigger=Trigger.MANUAL, due_at=now, now=now)
+                 trigger=Trigger.MANUAL, due_at=now, now=now, payload=payload)
 
 
 # -- ends ----------------------------------------------------------------------------------
@@ -235,7 +252,8 @@ def retry_of(ex: Run, job: Job, now: datetime,
     due = now + timedelta(seconds=retry_delay(ex.attempt, rng))
     return draft(job, status=RunStatus.PENDING, source=Source(ex.source),
                  scheduled_for=ex.scheduled_for, attempt=ex.attempt + 1,
-                 trigger=Trigger.RETRY, due_at=due, now=now, metadata=ex.metadata)
+                 trigger=Trigger.RETRY, due_at=due, now=now, metadata=ex.metadata,
+                 payload=ex.payload)
 
 
 # -- the job's health ----------------------------------------------------------------------

@@ -47,6 +47,8 @@ class Trigger(StrEnum):
     SCHEDULE = "schedule"
     MANUAL = "manual"
     RETRY = "retry"
+    BACKFILL = "backfill"  # a past instant created on request (POST /jobs/{id}/backfill)
+    RERUN = "rerun"  # a past instant run again as its next attempt
 
 
 class Source(StrEnum):

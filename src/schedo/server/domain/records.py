@@ -111,6 +111,7 @@ class Run:
     exit_code: int | None
     metadata: dict[str, Any]
     created_at: datetime
+    payload: dict[str, Any] | None = None  # what a manual trigger carried (its retries too)
 
 
 @dataclass(frozen=True, slots=True)

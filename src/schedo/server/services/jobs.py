@@ -9,7 +9,7 @@ from typing import Any
 from ..domain.hashed import seed_of
 from ..domain.records import Job, Run
 from ..domain.schedules import for_job, of_job
-from . import validation
+from . import controls, validation
 from .context import Principal, Services
 
 
@@ -36,6 +36,7 @@ async def define(svc: Services, p: Principal, body: dict[str, Any]) -> Job:
         jitter=body.get("jitter_seconds"),
     )
     now = svc.clock.now()
+    wanted = controls.from_definition(body, now)
     existing = await svc.store.get_job_by_name(p.env_id, spec.name)
     changed = (
         existing is None
@@ -43,11 +44,13 @@ async def define(svc: Services, p: Principal, body: dict[str, Any]) -> Job:
         or existing.timezone != spec.timezone
     )
     anchor = now if changed or existing is None else existing.anchor_at
-    nra = next_fire(spec.cron_expression, spec.timezone, anchor, now, seed_of(p.env_id, spec.name))
+    until = wanted.until if wanted.set_until else existing.paused_until if existing else None
+    nra = next_fire(spec.cron_expression, spec.timezone, anchor,
+                    controls.first_tick_after(until, now), seed_of(p.env_id, spec.name))
     job, _created = await svc.store.upsert_job(p.env_id, spec, now, nra, changed)
     if changed:
         svc.bus.jobs_changed.notify()
-    return job
+    return await controls.apply(svc, p, job, wanted, now)
 
 
 async def get(svc: Services, p: Principal, job_id: int) -> Job:
@@ -81,7 +84,7 @@ async def pause(svc: Services, p: Principal, job_id: int) -> Job:
 
 async def resume(svc: Services, p: Principal, job_id: int) -> Job:
     job = await svc.store.get_job(p.env_id, job_id)
-    if not job.paused:
+    if not job.paused and job.paused_until is None:
         return job
     now = svc.clock.now()
     nra = of_job(job).next_after(now)
@@ -102,8 +105,12 @@ async def set_webhook(svc: Services, p: Principal, job_id: int, url: str | None)
     )
 
 
-async def trigger(svc: Services, p: Principal, job_id: int) -> Run:
-    ex = await svc.store.trigger(p.env_id, job_id, svc.clock.now())
+async def trigger(
+    svc: Services, p: Principal, job_id: int, payload: dict[str, Any] | None = None
+) -> Run:
+    """A manual run now, carrying ``payload`` (a JSON object, 64 KiB at most) if given."""
+    ex = await svc.store.trigger(p.env_id, job_id, svc.clock.now(),
+                                 validation.payload(payload))
     svc.bus.runs_ready.notify({ex.environment_id: {ex.job_code}})
     svc.bus.deadlines_changed.notify()
     return ex

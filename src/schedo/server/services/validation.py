@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from ...limits import (
@@ -16,13 +17,14 @@ from ...limits import (
     METADATA_MAX_KEYS,
     NAME_MAX,
     NAME_MIN,
+    PAYLOAD_MAX_BYTES,
     RETRIES_MAX,
     TIMEOUT_MAX,
     URL_MAX,
 )
 from ...limits import EMAIL_MAX as EMAIL_MAX  # re-exported: services.tenants checks it
 from ..domain import addresses, cron, hashed
-from ..domain.errors import InvalidInput
+from ..domain.errors import InvalidInput, TooLarge
 from ..domain.model import CatchUp, JobType
 from ..domain.policies import DEFAULT_TIMEOUT_SECONDS
 from ..domain.records import JobSpec
@@ -209,4 +211,41 @@ def jitter_seconds(value: int | None) -> int:
         return 0
     if not 0 <= value <= JITTER_MAX:
         raise InvalidInput(f"jitter_seconds: must be between 0 and {JITTER_MAX} (1 h)")
+    return value
+
+
+SKIP_NEXT_MAX = 1000
+
+
+def instant(value: str, field: str) -> datetime:
+    """An RFC 3339 date-time with an offset (``2027-01-01T06:00:00+01:00``, ``...Z``), as an
+    aware UTC datetime with whole milliseconds (what the database stores)."""
+    try:
+        dt = datetime.fromisoformat(value.strip())
+    except ValueError:
+        dt = None
+    if dt is None or dt.tzinfo is None or dt.utcoffset() is None:
+        raise InvalidInput(
+            f"{field}: {value[:60]!r} is not an RFC 3339 date-time with an offset, such as "
+            "2027-01-01T06:00:00Z"
+        )
+    if not 2000 <= dt.astimezone(UTC).year <= 2200:
+        raise InvalidInput(f"{field}: must be between the years 2000 and 2200")
+    out = dt.astimezone(UTC)
+    return out.replace(microsecond=out.microsecond // 1000 * 1000)
+
+
+def skip_next(value: int) -> int:
+    if not 0 <= value <= SKIP_NEXT_MAX:
+        raise InvalidInput(f"skip_next: must be between 0 and {SKIP_NEXT_MAX}")
+    return value
+
+
+def payload(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A manual trigger's payload: a JSON object of at most PAYLOAD_MAX_BYTES (413 above)."""
+    if value is None:
+        return None
+    size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+    if size > PAYLOAD_MAX_BYTES:
+        raise TooLarge(f"payload: {size} bytes as JSON, at most {PAYLOAD_MAX_BYTES} (64 KiB)")
     return value

@@ -93,4 +93,5 @@ def execution(r: Any) -> Run:
         exit_code=r.exit_code,
         metadata=r.metadata or {},
         created_at=r.created_at,
+        payload=r.payload,
     )

@@ -39,6 +39,7 @@ def draft_row(d: RunDraft) -> dict[str, Any]:
         "timeout_seconds": job.timeout_seconds, "pick_up_time": None, "start_time": None,
         "end_time": d.end_time, "duration": None, "output": None, "error": d.error,
         "exit_code": None, "metadata": d.metadata, "created_at": d.created_at,
+        "payload": d.payload,
     }
 
 

@@ -206,6 +206,8 @@ executions = Table(
     Column("exit_code", Integer, nullable=True),
     Column("metadata", JSON, nullable=False),
     Column("created_at", EpochMs, nullable=False),
+    # The JSON object a manual trigger carried (migration 0004); NULL without one.
+    Column("payload", JSON, nullable=True),
     # Exactly once per tick: the database refuses a second execution of the same instant.
     UniqueConstraint("job_id", "source", "scheduled_for", "attempt", name="uq_executions_tick"),
     Index("ix_executions_job_id_id", "job_id", "id"),

@@ -15,6 +15,7 @@ from .sealing import CHECK_CONTEXT, CHECK_PLAIN, Sealer, SealError, env_context,
 from .sql_dashboard import DashboardSql
 from .sql_jobs import JobSql
 from .sql_notify import NotifySql
+from .sql_replay import ReplaySql
 from .sql_retention import RetentionSql
 from .sql_runs import RunSql
 from .sql_schedule import ScheduleSql
@@ -29,7 +30,7 @@ KEY_CHECK = "secret_key_check"  # a sealed constant: is this the key the data wa
 
 class SqlStore(
     TenantSql, JobSql, RunSql, ScheduleSql, WorkerSql, NotifySql, RetentionSql, StatsSql,
-    DashboardSql,
+    DashboardSql, ReplaySql,
 ):
     def __init__(self, db: Database, sealer: Sealer) -> None:
         self.db = db

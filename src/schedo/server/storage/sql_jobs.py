@@ -191,6 +191,7 @@ class JobSql:
         if paused is not None:
             values["paused"] = paused
             values["next_run_at"] = None if paused else next_run_at
+            values["paused_until"] = None
         if muted is not None:
             values["muted"] = muted
         if set_webhook:
@@ -202,6 +203,9 @@ class JobSql:
                 values["type"] = case(
                     (jobs.c.command.is_not(None), JobType.COMMAND.value), else_=JobType.SDK.value
                 )
+        return await self._update(env_id, job_id, values)
+
+    async def _update(self, env_id: int, job_id: int, values: dict[str, Any]) -> Job:
         async with self.db.write() as c:
             r = (
                 await c.execute(
@@ -214,3 +218,14 @@ class JobSql:
         if r is None:
             raise NotFound(f"job {job_id} not found")
         return rows.job(r)
+
+    async def set_timed_pause(
+        self, env_id: int, job_id: int, now: datetime, until: datetime | None,
+        next_run_at: datetime | None,
+    ) -> Job:
+        return await self._update(env_id, job_id, {
+            "updated_at": now, "paused": False, "paused_until": until,
+            "next_run_at": next_run_at})
+
+    async def set_skip_next(self, env_id: int, job_id: int, now: datetime, count: int) -> Job:
+        return await self._update(env_id, job_id, {"updated_at": now, "skip_next": count})

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain import lifecycle
 from ..domain.model import RunStatus
-from ..domain.records import Run
+from ..domain.records import Job, Run
 from . import rows
 from .contracts import Planner, TickResult
 from .db import Database
@@ -32,6 +32,8 @@ _JOB_TICKED = (
         status=bindparam("st"),
         retry_count=bindparam("rc"),
         last_run_at=bindparam("lra", type_=jobs.c.last_run_at.type),
+        skip_next=bindparam("sk"),
+        paused_until=bindparam("pu", type_=jobs.c.paused_until.type),
     )
 )
 # compare-and-swap: a run that changed since it was read is left alone
@@ -42,6 +44,20 @@ _EXPIRED = (
             end_time=bindparam("e", type_=executions.c.end_time.type),
             error=bindparam("er"))
 )
+
+
+def _spend_skips(due: list[Job], created: list[Run], updates: list[dict[str, Any]]) -> None:
+    """``skip_next`` goes down by the skip records actually inserted: an instant that was
+    ticked before (its row exists) does not spend the count a second time."""
+    counts = {j.id: j.skip_next for j in due if j.skip_next}
+    if not counts:
+        return
+    for r in created:
+        if r.job_id in counts and r.error == lifecycle.SKIP_NEXT_ERROR:
+            counts[r.job_id] -= 1
+    for u in updates:
+        if u["j"] in counts:
+            u["sk"] = counts[u["j"]]
 
 
 class ScheduleSql:
@@ -78,7 +94,8 @@ class ScheduleSql:
                 out = lifecycle.tick_runs(job, planner(job), now, job.id in active)
                 new_rows.extend(draft_row(d) for d in out.runs)
                 job_updates.append({"j": job.id, "nra": out.next_run_at, "st": out.status.value,
-                                    "rc": out.retry_count, "lra": out.last_run_at})
+                                    "rc": out.retry_count, "lra": out.last_run_at,
+                                    "sk": out.skip_next, "pu": out.paused_until})
             created: list[Run] = []
             if new_rows:
                 # executemany with RETURNING: SQLAlchemy's "insertmanyvalues" sends multi-row
@@ -86,6 +103,7 @@ class ScheduleSql:
                 # parameter limits; conflicting rows (a tick made before) return nothing
                 res = await c.execute(insert_runs(self.db), new_rows)
                 created.extend(rows.execution(r) for r in res)
+            _spend_skips(due, created, job_updates)
             await c.execute(_JOB_TICKED, job_updates)
             return TickResult(jobs=len(due), created=created)
 

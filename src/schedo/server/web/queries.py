@@ -12,7 +12,7 @@ from statistics import median
 from ..domain import cron
 from ..domain.model import JobStatus
 from ..domain.records import Job, Run
-from ..domain.schedules import of_job
+from ..domain.schedules import of_job, resolved
 from ..services.dashboard import RetryWait, is_failing
 from .render import duration_ms, status_of, utc_text
 
@@ -56,6 +56,14 @@ def filter_jobs(
             continue
         out.append(j)
     return out
+
+
+def resolved_cron(job: Job) -> str:
+    """The schedule with its H fields resolved for this job (the same text without H)."""
+    try:
+        return resolved(job.cron_expression, job.environment_id, job.name)
+    except ValueError:
+        return job.cron_expression
 
 
 def describe(job: Job) -> str:

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from .notify import Delivery, DueDelivery, Notification, NotificationRecord, NotifyStore, NotifyWork
 from .ops import DashboardStore, LiveCounts, PruneBatch, RetentionStore, StatsStore
+from .replay import ReplayStore
 from .runs import (
     ClaimStore,
     ExecutionStore,
@@ -28,8 +29,8 @@ __all__ = [
     "ClaimStore", "DashboardStore", "Delivery", "DueDelivery", "EnvironmentStore",
     "ExecutionStore", "JobStore", "KeyStore", "LiveCounts", "Notification",
     "NotificationRecord", "NotifyStore", "NotifyWork", "OrgStore", "Planner", "PruneBatch",
-    "RetentionStore", "SchedulerStore", "ServiceStore", "StatsStore", "Store", "TickResult",
-    "WorkerStore",
+    "ReplayStore", "RetentionStore", "SchedulerStore", "ServiceStore", "StatsStore", "Store",
+    "TickResult", "WorkerStore",
 ]
 
 
@@ -43,6 +44,7 @@ class Store(
     WorkerStore,
     SchedulerStore,
     NotifyStore,
+    ReplayStore,
     Protocol,
 ):
     async def ping(self) -> None:

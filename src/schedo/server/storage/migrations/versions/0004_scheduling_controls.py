@@ -1,4 +1,4 @@
-"""scheduling controls (issue 20): jitter, timed pause, skips
+"""scheduling controls (issue 20): jitter, timed pause, skips, trigger payloads
 
 Revision ID: 0004
 Revises: 0003
@@ -23,8 +23,10 @@ def upgrade() -> None:
     op.add_column("jobs", sa.Column("paused_until", sa.BigInteger(), nullable=True))
     op.add_column("jobs", sa.Column("skip_next", sa.Integer(), nullable=False,
                                     server_default=sa.text("0")))
+    op.add_column("executions", sa.Column("payload", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
+    op.drop_column("executions", "payload")
     for column in ("skip_next", "paused_until", "jitter_seconds"):
         op.drop_column("jobs", column)
