@@ -239,3 +239,48 @@ async def test_rerun_runs_a_past_instant_again_as_its_next_attempt(engine: Engin
     assert claimed["id"] == again["id"]
     r = await c.post("/jobs/executions/999999/rerun", headers=h)
     assert r.status_code == 404
+
+
+async def test_at_runs_once_then_the_job_ticks_no_more(engine: Engine) -> None:
+    engine.at("2026-12-31T12:00:00Z")
+    job = await engine.api.define(name="one-off", schedule="@at 2027-01-01T06:00:00+01:00",
+                                  timezone="America/New_York")
+    assert job["next_run_at"] == "2027-01-01T05:00:00Z"
+    await engine.step_to("2027-01-01T05:00:30Z", step=3600)
+    await engine.step_to("2027-01-01T05:00:31Z")
+    (run,) = await engine.claim("one-off")
+    assert run["scheduled_for"] == "2027-01-01T05:00:00Z"
+    await engine.complete(run["id"])
+    engine.at("2027-03-01T00:00:00Z")
+    assert await engine.tick() == 0
+    shown = (await engine.job(job["id"]))["job"]
+    assert (shown["next_run_at"], shown["status"], shown["paused"]) == (None, "completed", False)
+    # a worker re-defining it after the instant keeps it as it is; a new one in the past is a 400
+    again = await engine.api.define(name="one-off", schedule="@at 2027-01-01T06:00:00+01:00",
+                                    timezone="America/New_York")
+    assert again["next_run_at"] is None
+    for schedule, message in (
+        ("@at 2027-01-01T06:00:00+01:00", "schedule: has no fire instant after now"),
+        ("@at 2027-01-01T06:00:00", "schedule: @at: '2027-01-01T06:00:00' is not an RFC 3339"),
+        ("@at", "schedule: @at: '' is not"),
+    ):
+        r = await engine.api.client.post("/jobs/definition", headers=engine.api.admin,
+                                         json={"name": "late-one-off", "schedule": schedule})
+        assert r.status_code == 400, r.text
+        assert r.json()["message"].startswith(message)
+
+
+async def test_several_crons_fire_at_the_union_each_instant_once(engine: Engine) -> None:
+    engine.at("2026-11-28T11:59:59Z")
+    job = await engine.api.define(name="multi-cron", schedule="0,30 12 * * *",
+                                  crons=["*/20 12 * * *", "0 12 * * *", "H(40-40) 12 * * *"])
+    assert job["crons"] == ["*/20 12 * * *", "0 12 * * *", "H(40-40) 12 * * *"]
+    await engine.step_to("2026-11-28T13:00:00Z", step=60)
+    got = [e["scheduled_for"][11:16] for e in await engine.runs(job["id"])]
+    assert got == ["12:00", "12:20", "12:30", "12:40"]  # 12:00 and 12:40 named twice, run once
+    r = await engine.api.client.post("/jobs/definition", headers=engine.api.admin, json={
+        "name": "multi-cron", "schedule": "0 * * * *", "crons": ["0 0 * * *", "61 * * * *"]})
+    assert r.status_code == 400
+    assert r.json()["message"].startswith("crons.1: schedule: minute field: 61")
+    plain = await engine.api.define(name="multi-cron", schedule="0,30 12 * * *")
+    assert plain["crons"] == [] and plain["next_run_at"] == "2026-11-29T12:00:00Z"

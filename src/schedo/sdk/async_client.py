@@ -77,6 +77,7 @@ class AsyncClient(_Base):
         jitter_seconds: int | None = None,
         paused_until: str | datetime | None = None,
         skip_next: int | None = None,
+        crons: Sequence[str] | None = None,
     ) -> Job:
         return await self.send(
             endpoints.define_job(
@@ -93,6 +94,7 @@ class AsyncClient(_Base):
                 jitter_seconds=jitter_seconds,
                 paused_until=paused_until,
                 skip_next=skip_next,
+                crons=crons,
             )
         )
 

@@ -89,6 +89,7 @@ class Client(_Base):
         jitter_seconds: int | None = None,
         paused_until: str | datetime | None = None,
         skip_next: int | None = None,
+        crons: Sequence[str] | None = None,
     ) -> Job:
         """Create or update the job ``name`` (``POST /jobs/definition``). Options left as
         None take the server's defaults."""
@@ -107,6 +108,7 @@ class Client(_Base):
                 jitter_seconds=jitter_seconds,
                 paused_until=paused_until,
                 skip_next=skip_next,
+                crons=crons,
             )
         )
 

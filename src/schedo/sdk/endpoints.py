@@ -44,6 +44,7 @@ def define_job(
     jitter_seconds: int | None = None,
     paused_until: str | datetime | None = None,
     skip_next: int | None = None,
+    crons: Sequence[str] | None = None,
 ) -> Call[Job]:
     body: dict[str, Any] = {"name": name, "schedule": schedule}
     optional: dict[str, Any] = {
@@ -59,6 +60,7 @@ def define_job(
         "paused_until": paused_until.isoformat() if isinstance(paused_until, datetime)
         else paused_until,
         "skip_next": skip_next,
+        "crons": list(crons) if crons is not None else None,
     }
     body.update({k: v for k, v in optional.items() if v is not None})
     path = "/jobs/definition/internal" if internal else "/jobs/definition"

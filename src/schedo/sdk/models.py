@@ -89,6 +89,7 @@ class Job:
     jitter_seconds: int = 0
     paused_until: datetime | None = None
     skip_next: int = 0
+    crons: tuple[str, ...] = ()
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Job:
@@ -122,6 +123,7 @@ class Job:
             jitter_seconds=_int(data, "jitter_seconds"),
             paused_until=_time(data, "paused_until"),
             skip_next=_int(data, "skip_next"),
+            crons=tuple(c for c in data.get("crons") or () if isinstance(c, str)),
         )
 
 

@@ -67,6 +67,7 @@ class DefinitionIn(_In):
     jitter_seconds: int | None = None
     paused_until: Text | None = None
     skip_next: int | None = None
+    crons: list[Text] | None = Field(default=None, max_length=100)
 
 
 class MuteIn(_In):

@@ -44,6 +44,7 @@ class JobOut(BaseModel):
     jitter_seconds: int
     paused_until: str | None
     skip_next: int
+    crons: list[str]
 
 
 class ExecutionOut(BaseModel):
@@ -146,6 +147,7 @@ def job(j: Job) -> dict[str, Any]:
         "jitter_seconds": j.jitter_seconds,
         "paused_until": rfc3339(j.paused_until),
         "skip_next": j.skip_next,
+        "crons": list(j.crons),
     }
 
 

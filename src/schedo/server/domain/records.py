@@ -55,6 +55,7 @@ class JobSpec:
     webhook_url: str | None
     command: str | None
     jitter_seconds: int = 0  # each tick's due time moves by hashed.jitter_offset
+    crons: tuple[str, ...] = ()  # more expressions: the schedule is the union
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,7 @@ class Job:
     jitter_seconds: int = 0
     paused_until: datetime | None = None  # a timed pause: the job resumes by itself then
     skip_next: int = 0  # the next N ticks are recorded as skipped
+    crons: tuple[str, ...] = ()  # more expressions beside cron_expression (the union)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..domain.errors import InvalidInput
 from ..domain.records import Job
-from ..domain.schedules import of_job
+from ..domain.schedules import next_or_none, of_job
 from . import validation
 from .context import Principal, Services
 
@@ -47,7 +47,7 @@ def first_tick_after(until: datetime | None, now: datetime) -> datetime:
 async def apply(svc: Services, p: Principal, job: Job, c: Controls, now: datetime) -> Job:
     """After a definition was stored: its timed pause and skip count (absent: unchanged)."""
     if c.set_until and (c.until is not None or job.paused_until is not None):
-        nra = of_job(job).next_after(first_tick_after(c.until, now))
+        nra = next_or_none(of_job(job), first_tick_after(c.until, now))
         job = await svc.store.set_timed_pause(p.env_id, job.id, now, c.until, nra)
         svc.bus.jobs_changed.notify()
     if c.skip_next is not None and c.skip_next != job.skip_next:
@@ -63,7 +63,7 @@ async def pause_until(svc: Services, p: Principal, job_id: int, raw: str) -> Job
     if until <= now:
         raise InvalidInput("until: must be in the future")
     job = await svc.store.get_job(p.env_id, job_id)
-    nra = of_job(job).next_after(first_tick_after(until, now))
+    nra = next_or_none(of_job(job), first_tick_after(until, now))
     job = await svc.store.set_timed_pause(p.env_id, job_id, now, until, nra)
     svc.bus.jobs_changed.notify()
     return job

@@ -6,17 +6,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from ..domain.errors import InvalidInput
 from ..domain.hashed import seed_of
-from ..domain.records import Job, Run
-from ..domain.schedules import for_job, of_job
+from ..domain.records import Job, JobSpec, Run
+from ..domain.schedules import next_or_none, of_job, schedule_of
 from . import controls, validation
 from .context import Principal, Services
 
 
-def next_fire(
-    expression: str, timezone: str, anchor: datetime, after: datetime, seed: str | None = None
-) -> datetime:
-    return for_job(expression, timezone, anchor, seed).next_after(after)
+def next_fire(spec: JobSpec, anchor: datetime, after: datetime, seed: str) -> datetime | None:
+    """The first instant of the definition's schedule after ``after`` (None: none left)."""
+    sched = schedule_of(spec.cron_expression, spec.crons, spec.timezone, anchor, seed)
+    return next_or_none(sched, after)
 
 
 async def define(svc: Services, p: Principal, body: dict[str, Any]) -> Job:
@@ -34,6 +35,7 @@ async def define(svc: Services, p: Principal, body: dict[str, Any]) -> Job:
         allow_private=svc.settings.allow_private_webhooks,
         seed=seed_of(p.env_id, body["name"]),
         jitter=body.get("jitter_seconds"),
+        crons=body.get("crons"),
     )
     now = svc.clock.now()
     wanted = controls.from_definition(body, now)
@@ -42,11 +44,14 @@ async def define(svc: Services, p: Principal, body: dict[str, Any]) -> Job:
         existing is None
         or existing.cron_expression != spec.cron_expression
         or existing.timezone != spec.timezone
+        or existing.crons != spec.crons
     )
     anchor = now if changed or existing is None else existing.anchor_at
     until = wanted.until if wanted.set_until else existing.paused_until if existing else None
-    nra = next_fire(spec.cron_expression, spec.timezone, anchor,
-                    controls.first_tick_after(until, now), seed_of(p.env_id, spec.name))
+    nra = next_fire(spec, anchor, controls.first_tick_after(until, now),
+                    seed_of(p.env_id, spec.name))
+    if changed and next_fire(spec, anchor, now, seed_of(p.env_id, spec.name)) is None:
+        raise InvalidInput("schedule: has no fire instant after now (an @at in the past?)")
     job, _created = await svc.store.upsert_job(p.env_id, spec, now, nra, changed)
     if changed:
         svc.bus.jobs_changed.notify()
@@ -87,7 +92,7 @@ async def resume(svc: Services, p: Principal, job_id: int) -> Job:
     if not job.paused and job.paused_until is None:
         return job
     now = svc.clock.now()
-    nra = of_job(job).next_after(now)
+    nra = next_or_none(of_job(job), now)
     job = await svc.store.update_job_flags(p.env_id, job_id, now, paused=False, next_run_at=nra)
     svc.bus.jobs_changed.notify()
     return job

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from ..domain import cron
 from ..domain.backfill import fire_instants
 from ..domain.errors import InvalidInput
 from ..domain.records import Run
-from ..domain.schedules import of_job
+from ..domain.schedules import fires, of_job
 from . import validation
 from .context import Principal, Services
 from .scheduling import topics
@@ -27,10 +26,7 @@ async def backfill(
     if end > now:
         raise InvalidInput("to: must not be in the future (the scheduler runs those ticks)")
     job = await svc.store.get_job(p.env_id, job_id)
-    try:
-        instants = fire_instants(of_job(job).iter_after(start - timedelta(milliseconds=1)), end)
-    except cron.CronError:  # no fire instant left at all
-        instants = []
+    instants = fire_instants(fires(of_job(job), start - timedelta(milliseconds=1)), end)
     created = await svc.store.backfill(p.env_id, job_id, instants, now)
     if created:
         svc.bus.runs_ready.notify(topics(created))

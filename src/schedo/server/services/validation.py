@@ -178,8 +178,10 @@ def definition(
     command: str | None, allow_private: bool = False,
     seed: str | None = None,
     jitter: int | None = None,
+    crons: list[str] | None = None,
 ) -> JobSpec:
     expr, tz = schedule(schedule_expr, timezone, seed)
+    extra = crons_field(crons, tz, seed)
     if webhook is not None and command is not None:
         raise InvalidInput("command: a job has either a webhook_url or a command, not both")
     if command is not None:
@@ -203,7 +205,27 @@ def definition(
         webhook_url=webhook_url(webhook, allow_private=allow_private) if webhook else None,
         command=command,
         jitter_seconds=jitter_seconds(jitter),
+        crons=extra,
     )
+
+
+CRONS_MAX = 20
+
+
+def crons_field(value: list[str] | None, tz: str, seed: str | None) -> tuple[str, ...]:
+    """More expressions beside ``schedule`` (the job fires at the union), each valid."""
+    if not value:
+        return ()
+    if len(value) > CRONS_MAX:
+        raise InvalidInput(f"crons: at most {CRONS_MAX} expressions")
+    out = []
+    for i, expr in enumerate(value):
+        try:
+            schedule(expr, tz, seed)
+        except InvalidInput as exc:
+            raise InvalidInput(f"crons.{i}: {exc}") from None
+        out.append(expr.strip())
+    return tuple(dict.fromkeys(out))  # a repeated expression adds nothing
 
 
 def jitter_seconds(value: int | None) -> int:

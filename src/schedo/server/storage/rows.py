@@ -65,6 +65,7 @@ def job(r: Any) -> Job:
         jitter_seconds=r.jitter_seconds,
         paused_until=r.paused_until,
         skip_next=r.skip_next,
+        crons=tuple(r.crons or ()),
     )
 
 

@@ -173,6 +173,7 @@ jobs = Table(
     Column("jitter_seconds", Integer, nullable=False, server_default=text("0")),
     Column("paused_until", EpochMs, nullable=True),
     Column("skip_next", Integer, nullable=False, server_default=text("0")),
+    Column("crons", JSON, nullable=True),  # more expressions (a list); NULL: none
     UniqueConstraint("environment_id", "name"),
     # The ticker's only query: due, unpaused jobs by next_run_at (paused jobs have NULL).
     Index("ix_jobs_next_run_at", "next_run_at"),

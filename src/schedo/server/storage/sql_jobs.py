@@ -50,6 +50,7 @@ def _spec_values(spec: JobSpec) -> dict[str, Any]:
         "webhook_url": spec.webhook_url,
         "command": spec.command,
         "jitter_seconds": spec.jitter_seconds,
+        "crons": list(spec.crons) or None,
     }
 
 

@@ -24,9 +24,11 @@ def upgrade() -> None:
     op.add_column("jobs", sa.Column("skip_next", sa.Integer(), nullable=False,
                                     server_default=sa.text("0")))
     op.add_column("executions", sa.Column("payload", sa.JSON(), nullable=True))
+    op.add_column("jobs", sa.Column("crons", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
     op.drop_column("executions", "payload")
+    op.drop_column("jobs", "crons")
     for column in ("skip_next", "paused_until", "jitter_seconds"):
         op.drop_column("jobs", column)
