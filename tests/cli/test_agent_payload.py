@@ -52,3 +52,13 @@ def test_the_client_drives_the_scheduling_controls(client: schedo.Client, name: 
     again = client.rerun_execution(run.id)
     assert (again.scheduled_for, again.attempt, again.trigger) == (
         run.scheduled_for, run.attempt + 1, "rerun")
+
+
+def test_the_client_sets_overlap_and_several_schedules(client: schedo.Client, name: str) -> None:
+    job = client.define_job(name, "0 9 * * *", crons=["0 18 * * *"], overlap="allow",
+                            max_concurrency=3)
+    assert (job.overlap, job.max_concurrency, job.blocking, job.crons) == (
+        "allow", 3, False, ("0 18 * * *",))
+    once = client.define_job(name + "-once", "@at 2199-01-01T00:00:00Z", overlap="buffer_one")
+    assert (once.overlap, once.blocking) == ("buffer_one", True)
+    assert once.next_run_at is not None and once.next_run_at.year == 2199

@@ -284,3 +284,55 @@ async def test_several_crons_fire_at_the_union_each_instant_once(engine: Engine)
     assert r.json()["message"].startswith("crons.1: schedule: minute field: 61")
     plain = await engine.api.define(name="multi-cron", schedule="0,30 12 * * *")
     assert plain["crons"] == [] and plain["next_run_at"] == "2026-11-29T12:00:00Z"
+
+
+async def test_buffer_one_keeps_one_tick_until_the_running_one_ends(engine: Engine) -> None:
+    engine.at("2026-11-28T12:00:30Z")
+    job = await engine.api.define(name="buffered", schedule="* * * * *", overlap="buffer_one",
+                                  timeout_seconds=600)
+    assert (job["overlap"], job["blocking"], job["max_concurrency"]) == (
+        "buffer_one", True, None)
+    engine.at("2026-11-28T12:01:00Z")
+    await engine.tick()
+    (first,) = await engine.claim("buffered")
+    for minute in ("02", "03"):  # 12:02 is buffered, 12:03 finds the buffer full
+        engine.at(f"2026-11-28T12:{minute}:00Z")
+        await engine.tick()
+        assert await engine.claim("buffered") == []  # never two at once
+    engine.at("2026-11-28T12:04:00Z")
+    await engine.tick()
+    assert await engine.reap() == []  # the buffered run does not expire while held
+    await engine.complete(first["id"])
+    (second,) = await engine.claim("buffered")
+    assert second["scheduled_for"] == "2026-11-28T12:02:00Z"
+    runs = {e["scheduled_for"][11:16]: e for e in await engine.runs(job["id"])}
+    assert runs["12:03"]["status"] == runs["12:04"]["status"] == "skipped"
+    assert "one tick is already buffered" in runs["12:03"]["error"]
+
+
+async def test_max_concurrency_and_blocking_map_onto_overlap(engine: Engine) -> None:
+    engine.at("2026-11-28T12:00:30Z")
+    job = await engine.api.define(name="limited", schedule="* * * * *", overlap="allow",
+                                  max_concurrency=2, timeout_seconds=600)
+    for minute in ("01", "02", "03"):
+        engine.at(f"2026-11-28T12:{minute}:00Z")
+        await engine.tick()
+    assert len(await engine.claim("limited")) == 2
+    runs = await engine.runs(job["id"])
+    assert runs[-1]["status"] == "skipped"
+    assert runs[-1]["error"] == "skipped: max_concurrency 2 runs are already pending or running"
+    old = await engine.api.define(name="old-style", schedule="* * * * *", blocking=True)
+    assert (old["overlap"], old["blocking"]) == ("skip", True)
+    free = await engine.api.define(name="old-style", schedule="* * * * *")
+    assert (free["overlap"], free["blocking"]) == ("allow", False)
+    for body, message in (
+        ({"overlap": "cancel_other"}, "overlap: must be one of skip, allow, buffer_one"),
+        ({"overlap": "allow", "blocking": True}, "blocking: true disagrees with overlap"),
+        ({"overlap": "skip", "max_concurrency": 3}, "max_concurrency: overlap 'skip' runs"),
+        ({"max_concurrency": 0}, "max_concurrency: must be between 1 and 1000"),
+    ):
+        r = await engine.api.client.post("/jobs/definition", headers=engine.api.admin,
+                                         json={"name": "bad-overlap", "schedule": "* * * * *",
+                                               **body})
+        assert r.status_code == 400, r.text
+        assert r.json()["message"].startswith(message)

@@ -23,6 +23,7 @@ defined (each definition stands alone: the API has no transaction across several
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import math
@@ -282,6 +283,8 @@ class Schedo:
         metadata: Mapping[str, Any] | None = None,
         catch_up: str = "latest",
         jitter_seconds: int = 0,
+        overlap: str | None = None,
+        max_concurrency: int | None = None,
     ) -> Callable[[F], F]:
         """Register the decorated function (``def`` or ``async def``, taking ``ctx``) as
         the handler of job ``name``. ``timeout`` is in seconds and enforced locally.
@@ -303,6 +306,10 @@ class Schedo:
                 catch_up=catch_up,
                 jitter_seconds=jitter_seconds,
             )
+            if overlap is not None or max_concurrency is not None:
+                # checked by the server at definition (400 naming the field)
+                definition = dataclasses.replace(definition, overlap=overlap,
+                                                 max_concurrency=max_concurrency)
             with self._lock:
                 if name in self._jobs:
                     raise DefinitionError(f"job {name!r} is defined twice in this app")

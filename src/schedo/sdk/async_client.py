@@ -78,6 +78,8 @@ class AsyncClient(_Base):
         paused_until: str | datetime | None = None,
         skip_next: int | None = None,
         crons: Sequence[str] | None = None,
+        overlap: str | None = None,
+        max_concurrency: int | None = None,
     ) -> Job:
         return await self.send(
             endpoints.define_job(
@@ -95,6 +97,8 @@ class AsyncClient(_Base):
                 paused_until=paused_until,
                 skip_next=skip_next,
                 crons=crons,
+                overlap=overlap,
+                max_concurrency=max_concurrency,
             )
         )
 

@@ -90,6 +90,8 @@ class Client(_Base):
         paused_until: str | datetime | None = None,
         skip_next: int | None = None,
         crons: Sequence[str] | None = None,
+        overlap: str | None = None,
+        max_concurrency: int | None = None,
     ) -> Job:
         """Create or update the job ``name`` (``POST /jobs/definition``). Options left as
         None take the server's defaults."""
@@ -109,6 +111,8 @@ class Client(_Base):
                 paused_until=paused_until,
                 skip_next=skip_next,
                 crons=crons,
+                overlap=overlap,
+                max_concurrency=max_concurrency,
             )
         )
 

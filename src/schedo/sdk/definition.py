@@ -29,6 +29,8 @@ class JobDefinition:
     is_async: bool = False
     takes_context: bool = True
     jitter_seconds: int = 0  # each tick's due time moves by up to this (server-side)
+    overlap: str | None = None  # "skip" | "allow" | "buffer_one" (None: from blocking)
+    max_concurrency: int | None = None
 
     @property
     def timeout_seconds(self) -> int:

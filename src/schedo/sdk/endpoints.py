@@ -45,6 +45,8 @@ def define_job(
     paused_until: str | datetime | None = None,
     skip_next: int | None = None,
     crons: Sequence[str] | None = None,
+    overlap: str | None = None,
+    max_concurrency: int | None = None,
 ) -> Call[Job]:
     body: dict[str, Any] = {"name": name, "schedule": schedule}
     optional: dict[str, Any] = {
@@ -61,6 +63,8 @@ def define_job(
         else paused_until,
         "skip_next": skip_next,
         "crons": list(crons) if crons is not None else None,
+        "overlap": overlap,
+        "max_concurrency": max_concurrency,
     }
     body.update({k: v for k, v in optional.items() if v is not None})
     path = "/jobs/definition/internal" if internal else "/jobs/definition"

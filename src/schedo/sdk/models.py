@@ -90,6 +90,8 @@ class Job:
     paused_until: datetime | None = None
     skip_next: int = 0
     crons: tuple[str, ...] = ()
+    overlap: str = "allow"
+    max_concurrency: int | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Job:
@@ -124,6 +126,8 @@ class Job:
             paused_until=_time(data, "paused_until"),
             skip_next=_int(data, "skip_next"),
             crons=tuple(c for c in data.get("crons") or () if isinstance(c, str)),
+            overlap=_str(data, "overlap", "skip" if data.get("blocking") else "allow"),
+            max_concurrency=_opt_int(data, "max_concurrency"),
         )
 
 

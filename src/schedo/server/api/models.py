@@ -68,6 +68,8 @@ class DefinitionIn(_In):
     paused_until: Text | None = None
     skip_next: int | None = None
     crons: list[Text] | None = Field(default=None, max_length=100)
+    overlap: Text | None = None
+    max_concurrency: int | None = None
 
 
 class MuteIn(_In):

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from ..domain.overlap import policy as overlap_policy
 from ..domain.records import ApiKey, Environment, Job, Organization, Run
 from ..domain.schedules import resolved
 from ..domain.timefmt import format_duration, rfc3339
@@ -45,6 +46,8 @@ class JobOut(BaseModel):
     paused_until: str | None
     skip_next: int
     crons: list[str]
+    overlap: str
+    max_concurrency: int | None
 
 
 class ExecutionOut(BaseModel):
@@ -148,6 +151,8 @@ def job(j: Job) -> dict[str, Any]:
         "paused_until": rfc3339(j.paused_until),
         "skip_next": j.skip_next,
         "crons": list(j.crons),
+        "overlap": overlap_policy(j),
+        "max_concurrency": j.max_concurrency,
     }
 
 

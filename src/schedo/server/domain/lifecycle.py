@@ -22,6 +22,8 @@ from typing import Any
 from .errors import Conflict
 from .hashed import jitter_offset, seed_of
 from .model import Health, JobStatus, NoticeKind, RunStatus, Source, Trigger, can_transition
+from .overlap import BLOCKED_ERROR as BLOCKED_ERROR  # re-exported (tests, callers)
+from .overlap import HELD, Slots
 from .policies import (
     PICKUP_WINDOW_CAP_SECONDS,
     RUN_GRACE_SECONDS,
@@ -32,7 +34,6 @@ from .policies import (
 from .records import Completion, Job, Run
 from .timefmt import from_ms, to_ms
 
-BLOCKED_ERROR = "skipped: the previous run of this blocking job is still pending or running"
 SKIP_NEXT_ERROR = "skipped: skip_next"
 
 
@@ -132,7 +133,8 @@ class TickOutcome:
     paused_until: datetime | None = None  # the timed pause, cleared once it has passed
 
 
-def tick_runs(job: Job, plan: TickPlan, now: datetime, active: bool) -> TickOutcome:
+def tick_runs(job: Job, plan: TickPlan, now: datetime, active: bool,
+              slots: Slots | None = None) -> TickOutcome:
     """The runs of ``plan`` for ``job``: pending, except that a blocking job with a run
     still pending or running (``active``, or one made earlier in this tick) gets a skipped
     run instead; plus the skipped record of missed ticks. A pending run makes the job
@@ -141,6 +143,7 @@ def tick_runs(job: Job, plan: TickPlan, now: datetime, active: bool) -> TickOutc
     runs: list[RunDraft] = []
     last_pending: datetime | None = None
     skip = job.skip_next
+    live = slots if slots is not None else Slots(active=int(active))
     for t in plan.run:
         if skip > 0:  # skip_next: recorded, never run, whatever else holds
             skip -= 1
@@ -148,18 +151,21 @@ def tick_runs(job: Job, plan: TickPlan, now: datetime, active: bool) -> TickOutc
                               scheduled_for=t, trigger=Trigger.SCHEDULE, due_at=t, now=now,
                               error=SKIP_NEXT_ERROR))
             continue
-        if job.blocking and active:
+        run, hold, error = live.decide(job)  # the overlap policy (domain/overlap.py)
+        if not run:
             runs.append(draft(job, status=RunStatus.SKIPPED, source=Source.SCHEDULE,
                               scheduled_for=t, trigger=Trigger.SCHEDULE, due_at=t, now=now,
-                              error=BLOCKED_ERROR))
+                              error=error))
             continue
         # jitter moves only when the run is due; its instant (the unique key) stays
         due = t + jitter_offset(seed_of(job.environment_id, job.name), t, job.jitter_seconds)
+        if hold:  # buffered until the active run ends (run_rows.release_buffered)
+            due = HELD
         runs.append(draft(job, status=RunStatus.PENDING, source=Source.SCHEDULE,
                           scheduled_for=t, trigger=Trigger.SCHEDULE, due_at=due, now=now,
                           window_from=max(now, due) if t in late else None))
         last_pending = t
-        active = active or job.blocking
+        active = live.active > 0
     if plan.skipped_at is not None:
         runs.append(draft(job, status=RunStatus.SKIPPED, source=Source.SCHEDULE,
                           scheduled_for=plan.skipped_at, trigger=Trigger.SCHEDULE,

@@ -56,6 +56,8 @@ class JobSpec:
     command: str | None
     jitter_seconds: int = 0  # each tick's due time moves by hashed.jitter_offset
     crons: tuple[str, ...] = ()  # more expressions: the schedule is the union
+    overlap: str | None = None  # "skip" | "allow" | "buffer_one" (domain/overlap.py)
+    max_concurrency: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +88,8 @@ class Job:
     paused_until: datetime | None = None  # a timed pause: the job resumes by itself then
     skip_next: int = 0  # the next N ticks are recorded as skipped
     crons: tuple[str, ...] = ()  # more expressions beside cron_expression (the union)
+    overlap: str | None = None  # None: from ``blocking`` (rows from before the field)
+    max_concurrency: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,8 @@ async def define(svc: Services, p: Principal, body: dict[str, Any]) -> Job:
         seed=seed_of(p.env_id, body["name"]),
         jitter=body.get("jitter_seconds"),
         crons=body.get("crons"),
+        overlap=body.get("overlap"),
+        max_concurrency=body.get("max_concurrency"),
     )
     now = svc.clock.now()
     wanted = controls.from_definition(body, now)

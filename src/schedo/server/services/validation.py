@@ -26,6 +26,7 @@ from ...limits import EMAIL_MAX as EMAIL_MAX  # re-exported: services.tenants ch
 from ..domain import addresses, cron, hashed
 from ..domain.errors import InvalidInput, TooLarge
 from ..domain.model import CatchUp, JobType
+from ..domain.overlap import POLICIES
 from ..domain.policies import DEFAULT_TIMEOUT_SECONDS
 from ..domain.records import JobSpec
 from ..domain.timefmt import parse_duration
@@ -179,9 +180,12 @@ def definition(
     seed: str | None = None,
     jitter: int | None = None,
     crons: list[str] | None = None,
+    overlap: str | None = None,
+    max_concurrency: int | None = None,
 ) -> JobSpec:
     expr, tz = schedule(schedule_expr, timezone, seed)
     extra = crons_field(crons, tz, seed)
+    policy, limit = overlap_field(overlap, blocking, max_concurrency)
     if webhook is not None and command is not None:
         raise InvalidInput("command: a job has either a webhook_url or a command, not both")
     if command is not None:
@@ -198,7 +202,7 @@ def definition(
         cron_expression=expr,
         timezone=tz,
         catch_up=catch_up(catch_up_value),
-        blocking=bool(blocking),
+        blocking=policy != "allow",
         timeout_seconds=timeout(timeout_seconds),
         max_retries=max_retries(retries),
         metadata=metadata(metadata_value),
@@ -206,7 +210,35 @@ def definition(
         command=command,
         jitter_seconds=jitter_seconds(jitter),
         crons=extra,
+        overlap=policy,
+        max_concurrency=limit,
     )
+
+
+CONCURRENCY_MAX = 1000
+
+
+def overlap_field(
+    value: str | None, blocking: bool | None, limit: int | None
+) -> tuple[str, int | None]:
+    """The overlap policy and concurrency limit; ``blocking`` maps onto the policy (true =
+    skip, false = allow) and must agree with an ``overlap`` given beside it."""
+    if value is None:
+        value = "skip" if blocking else "allow"
+    elif value not in POLICIES:
+        raise InvalidInput("overlap: must be one of skip, allow, buffer_one")
+    elif blocking is not None and blocking != (value != "allow"):
+        raise InvalidInput(f"blocking: {str(blocking).lower()} disagrees with overlap "
+                           f"{value!r} (blocking true is skip, false is allow): send one")
+    if limit is not None:
+        if not 1 <= limit <= CONCURRENCY_MAX:
+            raise InvalidInput(f"max_concurrency: must be between 1 and {CONCURRENCY_MAX}")
+        if value != "allow" and limit != 1:
+            raise InvalidInput(f"max_concurrency: overlap {value!r} runs one at a time; "
+                               "a limit needs overlap 'allow'")
+        if value != "allow":
+            limit = None
+    return value, limit
 
 
 CRONS_MAX = 20

@@ -66,6 +66,8 @@ def job(r: Any) -> Job:
         paused_until=r.paused_until,
         skip_next=r.skip_next,
         crons=tuple(r.crons or ()),
+        overlap=r.overlap,
+        max_concurrency=r.max_concurrency,
     )
 
 

@@ -174,6 +174,9 @@ jobs = Table(
     Column("paused_until", EpochMs, nullable=True),
     Column("skip_next", Integer, nullable=False, server_default=text("0")),
     Column("crons", JSON, nullable=True),  # more expressions (a list); NULL: none
+    # overlap policy ("skip" | "allow" | "buffer_one"); NULL: from ``blocking`` (old rows)
+    Column("overlap", String(16), nullable=True),
+    Column("max_concurrency", Integer, nullable=True),
     UniqueConstraint("environment_id", "name"),
     # The ticker's only query: due, unpaused jobs by next_run_at (paused jobs have NULL).
     Index("ix_jobs_next_run_at", "next_run_at"),

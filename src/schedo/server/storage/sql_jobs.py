@@ -51,6 +51,8 @@ def _spec_values(spec: JobSpec) -> dict[str, Any]:
         "command": spec.command,
         "jitter_seconds": spec.jitter_seconds,
         "crons": list(spec.crons) or None,
+        "overlap": spec.overlap,
+        "max_concurrency": spec.max_concurrency,
     }
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain import lifecycle
 from ..domain.model import RunStatus
+from ..domain.overlap import BUFFER_ONE, HELD, Slots
 from ..domain.records import Job, Run
 from . import rows
 from .contracts import Planner, TickResult
@@ -87,11 +88,14 @@ class ScheduleSql:
             due = [rows.job(r) for r in await c.execute(self.db.skip_locked(q))]
             if not due:
                 return TickResult(jobs=0, created=[])
-            active = await self._active_blocking(c, [j.id for j in due if j.blocking])
+            live = await self._live_runs(c, [j.id for j in due if j.blocking or j.max_concurrency
+                                             or j.overlap == BUFFER_ONE])
             new_rows: list[dict[str, Any]] = []
             job_updates: list[dict[str, Any]] = []
             for job in due:
-                out = lifecycle.tick_runs(job, planner(job), now, job.id in active)
+                n, held = live.get(job.id, (0, 0))
+                out = lifecycle.tick_runs(job, planner(job), now, n > 0,
+                                          Slots(active=n, held=held > 0))
                 new_rows.extend(draft_row(d) for d in out.runs)
                 job_updates.append({"j": job.id, "nra": out.next_run_at, "st": out.status.value,
                                     "rc": out.retry_count, "lra": out.last_run_at,
@@ -108,16 +112,18 @@ class ScheduleSql:
             return TickResult(jobs=len(due), created=created)
 
     @staticmethod
-    async def _active_blocking(c: AsyncConnection, job_ids: list[int]) -> set[int]:
-        """Which of these (blocking) jobs have a run pending or running."""
+    async def _live_runs(c: AsyncConnection, job_ids: list[int]) -> dict[int, tuple[int, int]]:
+        """For these jobs (those an overlap policy limits): how many runs are pending or
+        running, and how many of them are buffered (held, overlap=buffer_one)."""
         if not job_ids:
-            return set()
+            return {}
         res = await c.execute(
-            select(executions.c.job_id)
+            select(executions.c.job_id, func.count(),
+                   func.count().filter(executions.c.due_at >= HELD))
             .where(executions.c.job_id.in_(job_ids), executions.c.status.in_(ACTIVE_VALUES))
-            .distinct()
+            .group_by(executions.c.job_id)
         )
-        return {r[0] for r in res}
+        return {r[0]: (int(r[1]), int(r[2])) for r in res}
 
     @staticmethod
     def _overdue(

@@ -25,10 +25,14 @@ def upgrade() -> None:
                                     server_default=sa.text("0")))
     op.add_column("executions", sa.Column("payload", sa.JSON(), nullable=True))
     op.add_column("jobs", sa.Column("crons", sa.JSON(), nullable=True))
+    op.add_column("jobs", sa.Column("overlap", sa.String(16), nullable=True))
+    op.add_column("jobs", sa.Column("max_concurrency", sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
     op.drop_column("executions", "payload")
     op.drop_column("jobs", "crons")
+    op.drop_column("jobs", "overlap")
+    op.drop_column("jobs", "max_concurrency")
     for column in ("skip_next", "paused_until", "jitter_seconds"):
         op.drop_column("jobs", column)
