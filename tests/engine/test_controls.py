@@ -120,6 +120,7 @@ async def test_pause_route_with_until_and_resume_and_skip_route(engine: Engine) 
         ("pause", {"until": "tomorrow"}, "until: 'tomorrow' is not an RFC 3339"),
         ("pause", {"until": "2026-11-28T13:00:00"}, "until: '2026-11-28T13:00:00' is not"),
         ("skip", {"count": 1001}, "skip_next: must be between 0 and 1000"),
+        ("pause", {"until": "0001-01-01T00:00:00+05:00"}, "until: must be between the years"),
     ):
         r = await c.patch(f"/jobs/{path}/{job['id']}", headers=h, json=body)
         assert r.status_code == 400, r.text
@@ -263,6 +264,7 @@ async def test_at_runs_once_then_the_job_ticks_no_more(engine: Engine) -> None:
         ("@at 2027-01-01T06:00:00+01:00", "schedule: has no fire instant after now"),
         ("@at 2027-01-01T06:00:00", "schedule: @at: '2027-01-01T06:00:00' is not an RFC 3339"),
         ("@at", "schedule: @at: '' is not"),
+        ("@at 9999-12-31T23:00:00-05:00", "schedule: @at: must be between the years 2000"),
     ):
         r = await engine.api.client.post("/jobs/definition", headers=engine.api.admin,
                                          json={"name": "late-one-off", "schedule": schedule})

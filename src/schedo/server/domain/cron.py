@@ -326,7 +326,10 @@ def _parse_at(text: str) -> _AtRule:
     if dt is None or dt.tzinfo is None or dt.utcoffset() is None:
         raise CronError(f"schedule: @at: {value[:60]!r} is not an RFC 3339 date-time with an "
                         "offset, such as 2027-01-01T06:00:00+01:00")
-    at = dt.astimezone(UTC)
+    try:
+        at = dt.astimezone(UTC)
+    except OverflowError:  # past either end of datetime's range
+        at = dt.replace(year=1, tzinfo=UTC)
     if not 2000 <= at.year <= 2200:
         raise CronError("schedule: @at: must be between the years 2000 and 2200")
     return _AtRule(at.replace(microsecond=at.microsecond // 1000 * 1000))

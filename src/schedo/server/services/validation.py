@@ -283,9 +283,12 @@ def instant(value: str, field: str) -> datetime:
             f"{field}: {value[:60]!r} is not an RFC 3339 date-time with an offset, such as "
             "2027-01-01T06:00:00Z"
         )
-    if not 2000 <= dt.astimezone(UTC).year <= 2200:
+    try:
+        out = dt.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00:00-05:00 is past the end of datetime
+        out = dt.replace(year=1, tzinfo=UTC)
+    if not 2000 <= out.year <= 2200:
         raise InvalidInput(f"{field}: must be between the years 2000 and 2200")
-    out = dt.astimezone(UTC)
     return out.replace(microsecond=out.microsecond // 1000 * 1000)
 
 
