@@ -338,3 +338,30 @@ async def test_max_concurrency_and_blocking_map_onto_overlap(engine: Engine) -> 
                                                **body})
         assert r.status_code == 400, r.text
         assert r.json()["message"].startswith(message)
+
+
+async def test_concurrent_tickers_make_each_tick_once_with_every_control_on(
+    engine: Engine,
+) -> None:
+    """H, jitter, crons, skip_next and a buffer: three tickers at once, each instant once,
+    and skip_next spent exactly as many times as it asked."""
+    import asyncio
+
+    engine.at("2026-11-28T12:00:00Z")
+    ids = []
+    for i in range(20):
+        job = await engine.api.define(
+            name=f"ctl-{i:02d}", schedule="H/2 * * * * *", crons=["*/3 * * * * *"],
+            jitter_seconds=5, skip_next=2, overlap="allow" if i % 2 else "buffer_one")
+        ids.append(job["id"])
+    engine.at("2026-11-28T12:00:20Z")
+    other, third = type(engine.ticker)(engine.api.svc), type(engine.ticker)(engine.api.svc)
+    await asyncio.gather(engine.tick(), other.tick_once(engine.now),
+                         third.tick_once(engine.now))
+    await engine.tick()
+    for job_id in ids:
+        runs = await engine.runs(job_id)
+        instants = [e["scheduled_for"] for e in runs]
+        assert len(instants) == len(set(instants)) > 6  # each instant once
+        assert [e["error"] for e in runs].count("skipped: skip_next") == 2
+        assert (await engine.job(job_id))["job"]["skip_next"] == 0
