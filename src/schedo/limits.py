@@ -24,6 +24,10 @@ TIMEOUT_MAX = 24 * 3600
 """``timeout_seconds`` of a job, at most (24 h); at least 1."""
 RETRIES_MAX = 100
 """``max_retries`` of a job, at most; at least 0."""
+PAYLOAD_MAX_BYTES = 64 * 1024
+"""A manual trigger's payload as compact UTF-8 JSON, at most (413 above)."""
+JITTER_MAX = 3600
+"""``jitter_seconds`` of a job, at most (1 h); at least 0."""
 METADATA_MAX_BYTES = 64 * 1024
 """A job's metadata as compact UTF-8 JSON, at most."""
 METADATA_MAX_KEYS = 1000

@@ -35,6 +35,10 @@ BODIES: dict[tuple[str, str], Any] = {
     ("put", "/org/channels/{channel_id}"): {"name": "stolen", "kind": "slack",
                                             "url": "https://example.com/s"},
     ("delete", "/org/channels/{channel_id}"): None,
+    ("patch", "/jobs/skip/{job_id}"): {"count": 1},
+    ("post", "/jobs/{job_id}/backfill"): {"from": "2020-01-01T00:00:00Z",
+                                          "to": "2020-01-01T01:00:00Z"},
+    ("post", "/jobs/executions/{exec_id}/rerun"): None,
 }
 
 

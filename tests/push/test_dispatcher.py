@@ -187,3 +187,19 @@ async def test_private_targets_refused_at_definition(api: Api, receiver: Receive
     r = await api.client.post("/jobs/definition", headers=api.admin, json={
         "name": "to-loopback", "schedule": "* * * * *", "webhook_url": receiver.url("/ok")})
     assert r.status_code == 400 and "webhook_url" in r.json()["message"]
+
+
+async def test_a_triggers_payload_is_in_the_push_body(api: Api, receiver: Receiver) -> None:
+    envs = (await api.client.get("/org/environments", headers=api.admin)).json()
+    receiver.secret = envs[0]["webhook_signature_key"]
+    job = await api.define(name="push-payload", webhook_url=receiver.url("/ok"))
+    r = await api.client.post(f"/jobs/trigger/{job['id']}", headers=api.admin,
+                              json={"payload": {"order": 7}})
+    assert r.status_code == 200, r.text
+    d = Dispatcher(api.svc)
+    try:
+        await asyncio.wait_for(asyncio.gather(*await d.dispatch_once(api.clock.now())), 20)
+    finally:
+        await d.client.aclose()
+    [req] = receiver.requests
+    assert req["valid"] is True and json.loads(req["body"])["payload"] == {"order": 7}

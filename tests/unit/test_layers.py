@@ -80,6 +80,8 @@ SDK_USES_WITH_IT = {"schedo.server.domain.cron_fields"}
 SDK_USES_SERVER: dict[tuple[str, str], str] = {
     ("schedo.sdk.app", "schedo.server.domain.cron"): "@app.job checks a schedule and time "
     "zone locally with the server's own rules; the cron module is pure (stdlib, cronsim)",
+    ("schedo.sdk.app", "schedo.server.domain.hashed"): "@app.job checks H fields locally; "
+    "the module is pure (stdlib, hashlib)",
 }
 """The only imports of ``schedo.server`` the SDK may make."""
 

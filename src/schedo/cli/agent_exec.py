@@ -9,7 +9,7 @@ For each run it:
    /dev/null, stdout and stderr interleaved in one pipe. The agent's environment is passed on
    without ``SCHEDO_API_KEY``/``SCHEDO_ADMIN_KEY``, plus ``SCHEDO_EXECUTION_ID``,
    ``SCHEDO_JOB_ID``, ``SCHEDO_JOB_NAME``, ``SCHEDO_ATTEMPT``, ``SCHEDO_TRIGGER`` and
-   ``SCHEDO_SCHEDULED_FOR``;
+   ``SCHEDO_SCHEDULED_FOR``, and ``SCHEDO_PAYLOAD`` (JSON) when a trigger carried a payload;
 3. keeps at most 64 KiB of output: the first and the last 32 KiB, with a marker saying how
    many bytes were left out in between (the tail is where errors usually are); bytes that
    are not UTF-8 become U+FFFD;
@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -382,4 +383,6 @@ class CommandExecutor:
                 scheduled.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if scheduled else ""
             ),
         )
+        if e.payload is not None:  # a manual trigger's payload, as compact JSON
+            env["SCHEDO_PAYLOAD"] = json.dumps(e.payload, separators=(",", ":"))
         return env

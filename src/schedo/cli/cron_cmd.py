@@ -65,14 +65,28 @@ def next_command(
         int, typer.Option("--count", min=1, max=1000, help="How many fire instants to show.")
     ] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    job: Annotated[
+        str | None,
+        typer.Option("--job", help="Job name: resolves H fields as the server does for it."),
+    ] = None,
+    environment: Annotated[
+        int, typer.Option("--environment", help="Environment id of --job.", min=1)
+    ] = 1,
 ) -> None:
     """Print a plain-English description and the next fire instants in UTC and local time."""
     try:
+        from schedo.server.domain import hashed
         from schedo.server.domain.cron import CronError, parse
     except ImportError:
         raise _fail("the server extra is needed: pip install 'schedo[server]'") from None
+    resolved = expression
     try:
-        schedule = parse(expression, tz)
+        if hashed.uses_hash(expression):
+            if job is None:
+                raise _fail("H fields are resolved per job: pass --job NAME (and --environment"
+                            " ID, default 1)")
+            resolved = hashed.resolve(expression, hashed.seed_of(environment, job))
+        schedule = parse(resolved, tz)
     except CronError as exc:
         raise _fail(str(exc)) from None
     start = _start(from_, tz)
@@ -81,28 +95,33 @@ def next_command(
     except CronError as exc:
         raise _fail(str(exc)) from None
     if as_json:
-        _print_json(schedule, instants)
+        _print_json(schedule, instants, expression)
     else:
-        _print_table(schedule, instants)
+        _print_table(schedule, instants, expression)
 
 
-def _print_json(schedule: CronSchedule, instants: list[datetime]) -> None:
+def _print_json(schedule: CronSchedule, instants: list[datetime], given: str) -> None:
     zone = ZoneInfo(schedule.timezone)
-    document = {
-        "expression": schedule.expression,
+    document: dict[str, object] = {
+        "expression": given.strip(),
         "timezone": schedule.timezone,
         "description": schedule.describe(),
         "next": [{"utc": _utc_text(t), "local": t.astimezone(zone).isoformat()} for t in instants],
     }
+    if schedule.expression != given.strip():  # H fields resolved for --job
+        document["resolved"] = schedule.expression
     typer.echo(json.dumps(document, indent=2))
 
 
-def _print_table(schedule: CronSchedule, instants: list[datetime]) -> None:
+def _print_table(schedule: CronSchedule, instants: list[datetime], given: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
     zone = ZoneInfo(schedule.timezone)
-    table = Table(title=schedule.describe(), title_justify="left")
+    title = schedule.describe()
+    if schedule.expression != given.strip():
+        title = f"{given.strip()} -> {schedule.expression}: {title}"
+    table = Table(title=title, title_justify="left")
     table.add_column("#", justify="right", style="dim")
     table.add_column("UTC")
     table.add_column(f"local ({schedule.timezone})")

@@ -23,6 +23,7 @@ defined (each definition stands alone: the API has no transaction across several
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import math
@@ -33,6 +34,7 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from ..limits import (
+    JITTER_MAX,
     JSON_MAX_DEPTH,
     METADATA_MAX_BYTES,
     METADATA_MAX_KEYS,
@@ -76,10 +78,16 @@ def _cron_checker() -> Callable[[str, str], object] | None:
     refuse is refused here, before anything is sent. None if it cannot be imported (the
     server then has the last word)."""
     try:
+        from ..server.domain import hashed
         from ..server.domain.cron import parse
     except ImportError:  # pragma: no cover - a partial install
         return None
-    return parse
+
+    def check(expression: str, zone: str) -> object:
+        # H fields resolve per job on the server; any seed shows whether they are well-formed
+        return parse(hashed.resolve(expression, "check"), zone)
+
+    return check
 
 
 def _schedule_problems(schedule: object, timezone: object) -> list[str]:
@@ -149,6 +157,7 @@ def definition_problems(
     max_retries: object = 0,
     metadata: object = None,
     catch_up: object = "latest",
+    jitter_seconds: object = 0,
 ) -> list[str]:
     """Every bad field of a job definition (empty if it is valid), each message starting
     with the field's name. The rules are the server's (SPEC 2; the schedule and time zone
@@ -174,6 +183,12 @@ def definition_problems(
         problems.append(f"max_retries: must be between 0 and {RETRIES_MAX}")
     if not isinstance(catch_up, str) or catch_up not in CATCH_UP:
         problems.append(f"catch_up: must be one of {', '.join(CATCH_UP)}")
+    if (
+        isinstance(jitter_seconds, bool)
+        or not isinstance(jitter_seconds, int)
+        or not 0 <= jitter_seconds <= JITTER_MAX
+    ):
+        problems.append(f"jitter_seconds: must be between 0 and {JITTER_MAX} (1 h)")
     if (problem := _metadata_problem(metadata)) is not None:
         problems.append(problem)
     return problems
@@ -190,11 +205,13 @@ def make_definition(
     max_retries: int,
     metadata: Mapping[str, Any] | None,
     catch_up: str,
+    jitter_seconds: int = 0,
 ) -> JobDefinition:
     """The checked definition; raises one ``DefinitionError`` listing every bad field."""
     problems = definition_problems(
         handler, name, schedule, timezone=timezone, timeout=timeout,
         max_retries=max_retries, metadata=metadata, catch_up=catch_up,
+        jitter_seconds=jitter_seconds,
     )  # fmt: skip
     if problems:
         raise DefinitionError(
@@ -212,6 +229,7 @@ def make_definition(
         max_retries=max_retries,
         metadata=dict(metadata or {}),
         catch_up=catch_up,
+        jitter_seconds=jitter_seconds,
         is_async=is_async_callable(handler),
         takes_context=takes_context(handler),
     )
@@ -266,6 +284,9 @@ class Schedo:
         metadata: Mapping[str, Any] | None = None,
         catch_up: str = "latest",
         capture_logs: bool = False,
+        jitter_seconds: int = 0,
+        overlap: str | None = None,
+        max_concurrency: int | None = None,
     ) -> Callable[[F], F]:
         """Register the decorated function (``def`` or ``async def``, taking ``ctx``) as
         the handler of job ``name``. ``timeout`` is in seconds and enforced locally.
@@ -287,9 +308,14 @@ class Schedo:
                 max_retries=max_retries,
                 metadata=metadata,
                 catch_up=catch_up,
+                jitter_seconds=jitter_seconds,
             )
             if capture_logs:
                 definition = replace(definition, capture_logs=True)
+            if overlap is not None or max_concurrency is not None:
+                # checked by the server at definition (400 naming the field)
+                definition = dataclasses.replace(definition, overlap=overlap,
+                                                 max_concurrency=max_concurrency)
             with self._lock:
                 if name in self._jobs:
                     raise DefinitionError(f"job {name!r} is defined twice in this app")

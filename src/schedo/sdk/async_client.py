@@ -75,6 +75,12 @@ class AsyncClient(_Base):
         catch_up: str | None = None,
         command: str | None = None,
         target: Mapping[str, Any] | None = None,
+        jitter_seconds: int | None = None,
+        paused_until: str | datetime | None = None,
+        skip_next: int | None = None,
+        crons: Sequence[str] | None = None,
+        overlap: str | None = None,
+        max_concurrency: int | None = None,
     ) -> Job:
         return await self.send(
             endpoints.define_job(
@@ -89,6 +95,12 @@ class AsyncClient(_Base):
                 catch_up=catch_up,
                 command=command,
                 target=target,
+                jitter_seconds=jitter_seconds,
+                paused_until=paused_until,
+                skip_next=skip_next,
+                crons=crons,
+                overlap=overlap,
+                max_concurrency=max_concurrency,
             )
         )
 
@@ -110,14 +122,27 @@ class AsyncClient(_Base):
     async def mute_job(self, job_id: int, muted: bool = True) -> Job:
         return await self.send(endpoints.mute_job(job_id, muted))
 
-    async def pause_job(self, job_id: int) -> Job:
-        return await self.send(endpoints.pause_job(job_id))
+    async def pause_job(self, job_id: int, until: str | datetime | None = None) -> Job:
+        return await self.send(endpoints.pause_job(job_id, until))
+
+    async def backfill_job(
+        self, job_id: int, start: str | datetime, end: str | datetime
+    ) -> list[Execution]:
+        return await self.send(endpoints.backfill_job(job_id, start, end))
+
+    async def rerun_execution(self, exec_id: int) -> Execution:
+        return await self.send(endpoints.rerun_execution(exec_id))
+
+    async def skip_next(self, job_id: int, count: int) -> Job:
+        return await self.send(endpoints.skip_next(job_id, count))
 
     async def resume_job(self, job_id: int) -> Job:
         return await self.send(endpoints.resume_job(job_id))
 
-    async def trigger_job(self, job_id: int) -> Execution:
-        return await self.send(endpoints.trigger_job(job_id))
+    async def trigger_job(
+        self, job_id: int, payload: Mapping[str, Any] | None = None
+    ) -> Execution:
+        return await self.send(endpoints.trigger_job(job_id, payload))
 
     async def set_webhook(self, job_id: int, url: str | None) -> Job:
         return await self.send(endpoints.set_webhook(job_id, url))

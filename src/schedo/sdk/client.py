@@ -96,6 +96,12 @@ class Client(_Base):
         catch_up: str | None = None,
         command: str | None = None,
         target: Mapping[str, Any] | None = None,
+        jitter_seconds: int | None = None,
+        paused_until: str | datetime | None = None,
+        skip_next: int | None = None,
+        crons: Sequence[str] | None = None,
+        overlap: str | None = None,
+        max_concurrency: int | None = None,
     ) -> Job:
         """Create or update the job ``name`` (``POST /jobs/definition``). Options left as
         None take the server's defaults."""
@@ -112,6 +118,12 @@ class Client(_Base):
                 catch_up=catch_up,
                 command=command,
                 target=target,
+                jitter_seconds=jitter_seconds,
+                paused_until=paused_until,
+                skip_next=skip_next,
+                crons=crons,
+                overlap=overlap,
+                max_concurrency=max_concurrency,
             )
         )
 
@@ -133,14 +145,33 @@ class Client(_Base):
     def mute_job(self, job_id: int, muted: bool = True) -> Job:
         return self.send(endpoints.mute_job(job_id, muted))
 
-    def pause_job(self, job_id: int) -> Job:
-        return self.send(endpoints.pause_job(job_id))
+    def pause_job(self, job_id: int, until: str | datetime | None = None) -> Job:
+        """Pause until resumed, or (``until``, an aware datetime or RFC 3339 text) until then:
+        the job resumes by itself."""
+        return self.send(endpoints.pause_job(job_id, until))
+
+    def backfill_job(
+        self, job_id: int, start: str | datetime, end: str | datetime
+    ) -> list[Execution]:
+        """Runs of every fire instant in [start, end] that has none yet (trigger
+        "backfill", at most 1,000 instants); returns the runs created."""
+        return self.send(endpoints.backfill_job(job_id, start, end))
+
+    def rerun_execution(self, exec_id: int) -> Execution:
+        """The execution's instant again, as its next attempt (trigger "rerun")."""
+        return self.send(endpoints.rerun_execution(exec_id))
+
+    def skip_next(self, job_id: int, count: int) -> Job:
+        """Record the job's next ``count`` ticks as skipped runs (0 cancels)."""
+        return self.send(endpoints.skip_next(job_id, count))
 
     def resume_job(self, job_id: int) -> Job:
         return self.send(endpoints.resume_job(job_id))
 
-    def trigger_job(self, job_id: int) -> Execution:
-        return self.send(endpoints.trigger_job(job_id))
+    def trigger_job(self, job_id: int, payload: Mapping[str, Any] | None = None) -> Execution:
+        """A run now; ``payload`` (a JSON object, 64 KiB at most) reaches the handler as
+        ``ctx.payload``, push bodies as ``payload``, commands as ``$SCHEDO_PAYLOAD``."""
+        return self.send(endpoints.trigger_job(job_id, payload))
 
     def set_webhook(self, job_id: int, url: str | None) -> Job:
         return self.send(endpoints.set_webhook(job_id, url))

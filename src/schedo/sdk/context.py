@@ -34,6 +34,7 @@ class JobContext:
     metadata: dict[str, Any]
     trigger: str = "schedule"
     job_id: int = 0
+    payload: dict[str, Any] | None = None  # a manual trigger's payload (None without one)
     log: logging.LoggerAdapter[logging.Logger] = field(
         default_factory=lambda: logging.LoggerAdapter(logging.getLogger("schedo.job")),
         repr=False,

@@ -29,6 +29,9 @@ class JobDefinition:
     is_async: bool = False
     takes_context: bool = True
     capture_logs: bool = False  # forward its logging records to the live output
+    jitter_seconds: int = 0  # each tick's due time moves by up to this (server-side)
+    overlap: str | None = None  # "skip" | "allow" | "buffer_one" (None: from blocking)
+    max_concurrency: int | None = None
 
     @property
     def timeout_seconds(self) -> int:

@@ -51,6 +51,12 @@ def define_job(
     command: str | None = None,
     internal: bool = False,
     target: Mapping[str, Any] | None = None,
+    jitter_seconds: int | None = None,
+    paused_until: str | datetime | None = None,
+    skip_next: int | None = None,
+    crons: Sequence[str] | None = None,
+    overlap: str | None = None,
+    max_concurrency: int | None = None,
 ) -> Call[Job]:
     body: dict[str, Any] = {"name": name, "schedule": schedule}
     optional: dict[str, Any] = {
@@ -63,6 +69,13 @@ def define_job(
         "catch_up": catch_up,
         "command": command,
         "target": dict(target) if target is not None else None,
+        "jitter_seconds": jitter_seconds,
+        "paused_until": paused_until.isoformat() if isinstance(paused_until, datetime)
+        else paused_until,
+        "skip_next": skip_next,
+        "crons": list(crons) if crons is not None else None,
+        "overlap": overlap,
+        "max_concurrency": max_concurrency,
     }
     body.update({k: v for k, v in optional.items() if v is not None})
     path = "/jobs/definition/internal" if internal else "/jobs/definition"
@@ -95,16 +108,43 @@ def mute_job(job_id: int, muted: bool = True) -> Call[Job]:
     )
 
 
-def pause_job(job_id: int) -> Call[Job]:
-    return Call("PATCH", f"/jobs/pause/{_id(job_id)}", _obj(Job.from_json))
+def pause_job(job_id: int, until: str | datetime | None = None) -> Call[Job]:
+    if until is None:
+        return Call("PATCH", f"/jobs/pause/{_id(job_id)}", _obj(Job.from_json))
+    text = until.isoformat() if isinstance(until, datetime) else until
+    return Call("PATCH", f"/jobs/pause/{_id(job_id)}", _obj(Job.from_json),
+                body={"until": text})
+
+
+def _created(data: Mapping[str, Any]) -> list[Execution]:
+    return _list(Execution.from_json)(data.get("executions"))
+
+
+def backfill_job(job_id: int, start: str | datetime, end: str | datetime) -> Call[list[Execution]]:
+    def text(v: str | datetime) -> str:
+        return v.isoformat() if isinstance(v, datetime) else v
+
+    return Call("POST", f"/jobs/{_id(job_id)}/backfill", _obj(_created),
+                body={"from": text(start), "to": text(end)})
+
+
+def rerun_execution(exec_id: int) -> Call[Execution]:
+    return Call("POST", f"/jobs/executions/{_id(exec_id)}/rerun", _obj(Execution.from_json))
+
+
+def skip_next(job_id: int, count: int) -> Call[Job]:
+    return Call("PATCH", f"/jobs/skip/{_id(job_id)}", _obj(Job.from_json), body={"count": count})
 
 
 def resume_job(job_id: int) -> Call[Job]:
     return Call("PATCH", f"/jobs/resume/{_id(job_id)}", _obj(Job.from_json))
 
 
-def trigger_job(job_id: int) -> Call[Execution]:
-    return Call("POST", f"/jobs/trigger/{_id(job_id)}", _obj(Execution.from_json))
+def trigger_job(job_id: int, payload: Mapping[str, Any] | None = None) -> Call[Execution]:
+    if payload is None:
+        return Call("POST", f"/jobs/trigger/{_id(job_id)}", _obj(Execution.from_json))
+    return Call("POST", f"/jobs/trigger/{_id(job_id)}", _obj(Execution.from_json),
+                body={"payload": dict(payload)})
 
 
 def set_webhook(job_id: int, url: str | None) -> Call[Job]:

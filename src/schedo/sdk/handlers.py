@@ -56,6 +56,7 @@ class HandlerExecutor:
             job_id=ex.job_id,
             log=run_logger(ex.job_code, ex.id, sink),
             abort=abort,
+            payload=ex.payload,
         )
         log.info(
             "run.started job=%s execution=%d attempt=%d trigger=%s scheduled_for=%s",

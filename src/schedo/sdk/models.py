@@ -86,6 +86,13 @@ class Job:
     updated_at: datetime | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     target: dict[str, Any] | None = None  # extension: where a command job runs
+    resolved_cron: str = ""  # the schedule with its H fields resolved for this job
+    jitter_seconds: int = 0
+    paused_until: datetime | None = None
+    skip_next: int = 0
+    crons: tuple[str, ...] = ()
+    overlap: str = "allow"
+    max_concurrency: int | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Job:
@@ -116,6 +123,13 @@ class Job:
             updated_at=_time(data, "updated_at"),
             target=dict(data["target"]) if isinstance(data.get("target"), dict) else None,
             raw=dict(data),
+            resolved_cron=_str(data, "resolved_cron", _str(data, "cron_expression")),
+            jitter_seconds=_int(data, "jitter_seconds"),
+            paused_until=_time(data, "paused_until"),
+            skip_next=_int(data, "skip_next"),
+            crons=tuple(c for c in data.get("crons") or () if isinstance(c, str)),
+            overlap=_str(data, "overlap", "skip" if data.get("blocking") else "allow"),
+            max_concurrency=_opt_int(data, "max_concurrency"),
         )
 
 
@@ -138,6 +152,7 @@ class Execution:
     metadata: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     worker: str | None = None  # extension: the worker or agent that claimed it
+    payload: dict[str, Any] | None = None  # what a manual trigger carried
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Execution:
@@ -159,6 +174,7 @@ class Execution:
             metadata=_dict(data, "metadata"),
             raw=dict(data),
             worker=_opt_str(data, "worker"),
+            payload=data["payload"] if isinstance(data.get("payload"), dict) else None,
         )
 
 

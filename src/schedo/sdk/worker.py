@@ -175,12 +175,15 @@ class Worker(Runtime):
                     self.client.define_job(
                         d.name,
                         d.schedule,
-                        blocking=d.blocking,
+                        blocking=d.blocking if d.overlap is None else None,
                         metadata=d.metadata,
                         timeout_seconds=d.timeout_seconds,
                         max_retries=d.max_retries,
                         timezone=d.timezone,
                         catch_up=d.catch_up,
+                        jitter_seconds=d.jitter_seconds or None,
+                        overlap=d.overlap,
+                        max_concurrency=d.max_concurrency,
                     )
                 )
             except Stopped:

@@ -28,6 +28,7 @@ from .api import (
     org,
     ping,
     pull,
+    replay,
 )
 from .api.middleware import BodyLimit, JsonBodies, RetryHint
 from .config import Settings
@@ -52,7 +53,7 @@ Loop = Callable[[], Coroutine[Any, Any, None]]
 
 # pull before executions before jobs: fixed paths win over /jobs/{id} and /jobs/executions/{id}
 API_ROUTERS = [pull.router, live.router, executions.router, jobs.router, org.router,
-               notifications.router, channels.router]
+               notifications.router, channels.router, replay.router]
 
 
 def sealer_for(settings: Settings) -> Sealer:

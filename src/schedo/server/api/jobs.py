@@ -8,11 +8,12 @@ from typing import Any
 from fastapi import APIRouter
 
 from ..domain.errors import InvalidInput
+from ..services import controls
 from ..services import jobs as svc_jobs
 from ..services import pings as svc_pings
 from . import shapes
 from .deps import Auth, Id, Svc
-from .models import DefinitionIn, MuteIn, WebhookIn
+from .models import DefinitionIn, MuteIn, PauseIn, SkipIn, TriggerIn, WebhookIn
 
 router = APIRouter(tags=["jobs"])
 
@@ -61,8 +62,18 @@ async def mute(job_id: Id, body: MuteIn, svc: Svc, p: Auth) -> dict[str, Any]:
 
 
 @router.patch("/jobs/pause/{job_id}", response_model=shapes.JobOut)
-async def pause(job_id: Id, svc: Svc, p: Auth) -> dict[str, Any]:
+async def pause(
+    job_id: Id, svc: Svc, p: Auth, body: PauseIn | None = None
+) -> dict[str, Any]:
+    if body is not None and body.until is not None:  # a timed pause (extension)
+        return shapes.job(await controls.pause_until(svc, p, job_id, body.until))
     return shapes.job(await svc_jobs.pause(svc, p, job_id))
+
+
+@router.patch("/jobs/skip/{job_id}", response_model=shapes.JobOut)
+async def skip(job_id: Id, body: SkipIn, svc: Svc, p: Auth) -> dict[str, Any]:
+    """Extension: the next ``count`` ticks are recorded as skipped runs (0 cancels)."""
+    return shapes.job(await controls.skip(svc, p, job_id, body.count))
 
 
 @router.patch("/jobs/resume/{job_id}", response_model=shapes.JobOut)
@@ -71,8 +82,11 @@ async def resume(job_id: Id, svc: Svc, p: Auth) -> dict[str, Any]:
 
 
 @router.post("/jobs/trigger/{job_id}", response_model=shapes.ExecutionOut)
-async def trigger(job_id: Id, svc: Svc, p: Auth) -> dict[str, Any]:
-    return shapes.execution(await svc_jobs.trigger(svc, p, job_id))
+async def trigger(
+    job_id: Id, svc: Svc, p: Auth, body: TriggerIn | None = None
+) -> dict[str, Any]:
+    payload = body.payload if body is not None else None
+    return shapes.execution(await svc_jobs.trigger(svc, p, job_id, payload))
 
 
 @router.patch("/jobs/webhook/{job_id}", response_model=shapes.JobOut)

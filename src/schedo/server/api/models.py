@@ -76,11 +76,37 @@ class DefinitionIn(_In):
     # alert routing: channel names of the environment (absent: all), reminders
     channels: list[Text] | None = Field(default=None, max_length=50)
     remind_every_seconds: int | None = None
+    # scheduling controls (issue 20; docs/semantics.md)
+    jitter_seconds: int | None = None
+    paused_until: Text | None = None
+    skip_next: int | None = None
+    crons: list[Text] | None = Field(default=None, max_length=100)
+    overlap: Text | None = None
+    max_concurrency: int | None = None
 
 
 class MuteIn(_In):
     # the hosted client declares the field optional: a mute without a value mutes
     muted: bool = True
+
+
+class PauseIn(_In):
+    # no body (the hosted client's pause) pauses until resumed; ``until`` pauses until then
+    until: Text | None = None
+
+
+class TriggerIn(_In):
+    # the hosted client sends no body; ``payload`` (extension) reaches the handler
+    payload: Json | None = None
+
+
+class BackfillIn(_In):
+    from_: Text = Field(alias="from")
+    to: Text
+
+
+class SkipIn(_In):
+    count: int
 
 
 class WebhookIn(_In):
@@ -145,6 +171,6 @@ class LogIn(_In):
 # every field name some request body knows (for the "did you mean" of an unknown field)
 KNOWN_FIELDS = sorted(
     {f for m in (DefinitionIn, MuteIn, WebhookIn, BatchItemIn, EnvironmentIn, ApiKeyIn,
-              ChannelIn, CancelIn, WatchIn, LogLineIn, LogIn)
+              ChannelIn, CancelIn, WatchIn, LogLineIn, LogIn, PauseIn, SkipIn, TriggerIn)
      for f in m.model_fields}
 )

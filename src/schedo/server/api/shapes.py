@@ -7,7 +7,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from ..domain.model import JobType
+from ..domain.overlap import policy as overlap_policy
 from ..domain.records import ApiKey, Environment, Job, LogLine, Organization, Run
+from ..domain.schedules import resolved
 from ..domain.timefmt import format_duration, rfc3339
 from ..services.keys import shown_prefix
 
@@ -54,6 +56,13 @@ class JobOut(BaseModel):
     ping_uuid: str | None = None
     channels: list[str] | None = None
     remind_every_seconds: int | None = None
+    resolved_cron: str
+    jitter_seconds: int
+    paused_until: str | None
+    skip_next: int
+    crons: list[str]
+    overlap: str
+    max_concurrency: int | None
 
 
 class ExecutionOut(BaseModel):
@@ -62,6 +71,7 @@ class ExecutionOut(BaseModel):
     job_code: str
     status: str
     scheduled_for: str
+    due_at: str
     attempt: int
     trigger: str
     pick_up_time: str | None
@@ -73,6 +83,7 @@ class ExecutionOut(BaseModel):
     exit_code: int | None
     metadata: dict[str, Any]
     worker: str | None = None  # extension: who claimed the run (its worker id)
+    payload: dict[str, Any] | None = None
 
 
 class BatchResultOut(BaseModel):
@@ -135,7 +146,8 @@ def job(j: Job) -> dict[str, Any]:
         "timezone": j.timezone,
         "environment_id": j.environment_id,
         "status": j.status.value,
-        "paused": j.paused,
+        # a timed pause shows as paused too, until the ticker reaches its end
+        "paused": j.paused or j.paused_until is not None,
         "muted": j.muted,
         "blocking": j.blocking,
         "timeout_seconds": j.timeout_seconds,
@@ -162,7 +174,23 @@ def job(j: Job) -> dict[str, Any]:
         "ping_uuid": j.ping_uuid if j.type is JobType.HEARTBEAT else None,
         "channels": j.channels,
         "remind_every_seconds": j.remind_every_seconds,
+        # scheduling controls (docs/semantics.md "Spreading", "Timed pause and skips")
+        "resolved_cron": _resolved(j),
+        "jitter_seconds": j.jitter_seconds,
+        "paused_until": rfc3339(j.paused_until),
+        "skip_next": j.skip_next,
+        "crons": list(j.crons),
+        "overlap": overlap_policy(j),
+        "max_concurrency": j.max_concurrency,
     }
+
+
+def _resolved(j: Job) -> str:
+    """The expression the schedule is read as: its ``H`` fields resolved for this job."""
+    try:
+        return resolved(j.cron_expression, j.environment_id, j.name)
+    except ValueError:  # a stored H item no longer valid (never written by define)
+        return j.cron_expression
 
 
 def execution(e: Run) -> dict[str, Any]:
@@ -172,6 +200,7 @@ def execution(e: Run) -> dict[str, Any]:
         "job_code": e.job_code,
         "status": e.status.value,
         "scheduled_for": rfc3339(e.scheduled_for),
+        "due_at": rfc3339(e.due_at),  # ext: when it may be picked up (jitter, retry backoff)
         "attempt": e.attempt,
         "trigger": e.trigger.value,
         "pick_up_time": rfc3339(e.pick_up_time),
@@ -183,6 +212,7 @@ def execution(e: Run) -> dict[str, Any]:
         "exit_code": e.exit_code,
         "metadata": e.metadata,
         "worker": e.worker,
+        "payload": e.payload,  # ext: what a manual trigger carried (null without one)
     }
 
 

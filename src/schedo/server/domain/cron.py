@@ -200,6 +200,18 @@ class _CronRule:
 
 
 @dataclass(frozen=True, slots=True)
+class _AtRule:
+    """``@at <instant>``: fires once, at that instant; then never again."""
+
+    instant: datetime
+
+    def next_after(self, a: datetime) -> datetime:
+        if a < self.instant:
+            return self.instant
+        raise NoFire
+
+
+@dataclass(frozen=True, slots=True)
 class _EveryRule:
     """``@every``: anchor + k * interval, k >= 1, in absolute time."""
 
@@ -232,7 +244,7 @@ class CronSchedule:
     expression: str
     timezone: str
     has_seconds: bool
-    _rule: _CronRule | _EveryRule = field(repr=False)
+    _rule: _CronRule | _EveryRule | _AtRule = field(repr=False)
 
     def next_after(self, after: datetime) -> datetime:
         """The first fire instant strictly after ``after`` (aware), as an aware UTC datetime.
@@ -262,6 +274,8 @@ class CronSchedule:
     def describe(self) -> str:
         """Plain English, e.g. ``At 02:00 every day (Europe/Berlin)``."""
         rule = self._rule
+        if isinstance(rule, _AtRule):
+            return f"Once, at {rule.instant.strftime('%Y-%m-%d %H:%M:%S UTC')}"
         if isinstance(rule, _EveryRule):
             start = rule.anchor.strftime("%Y-%m-%d %H:%M:%S UTC")
             return f"Every {_human(rule.interval)}, counted from {start}"
@@ -301,6 +315,26 @@ def _parse_every(text: str, anchor: datetime) -> _EveryRule:
     return _EveryRule(timedelta(seconds=total), anchor.replace(microsecond=0))
 
 
+def _parse_at(text: str) -> _AtRule:
+    """``@at 2027-01-01T06:00:00+01:00``: an RFC 3339 instant with an offset (the time zone
+    of the job plays no part), whole milliseconds kept, years 2000-2200."""
+    value = text.strip()
+    try:
+        dt: datetime | None = datetime.fromisoformat(value)
+    except ValueError:
+        dt = None
+    if dt is None or dt.tzinfo is None or dt.utcoffset() is None:
+        raise CronError(f"schedule: @at: {value[:60]!r} is not an RFC 3339 date-time with an "
+                        "offset, such as 2027-01-01T06:00:00+01:00")
+    try:
+        at = dt.astimezone(UTC)
+    except OverflowError:  # past either end of datetime's range
+        at = dt.replace(year=1, tzinfo=UTC)
+    if not 2000 <= at.year <= 2200:
+        raise CronError("schedule: @at: must be between the years 2000 and 2200")
+    return _AtRule(at.replace(microsecond=at.microsecond // 1000 * 1000))
+
+
 def parse(
     expression: str, timezone: str = "UTC", *, anchor: datetime | None = None
 ) -> CronSchedule:
@@ -329,8 +363,11 @@ def parse(
             every = _parse_every(rest[0] if rest else "", start)
             sub_minute = int(every.interval.total_seconds()) % 60 != 0
             return CronSchedule(text, timezone, sub_minute, every)
+        if word == "@at":
+            at = _parse_at(rest[0] if rest else "")
+            return CronSchedule(text, timezone, at.instant.second != 0, at)
         if word not in _MACROS or rest:
-            known = " ".join([*_MACROS, "@every <duration>"])
+            known = " ".join([*_MACROS, "@every <duration>", "@at <instant>"])
             raise CronError(f"schedule: unknown macro {text!r} (supported: {known})")
         fields = _MACROS[word]
     else:

@@ -12,7 +12,8 @@ class InvalidInput(SchedoError):
 
 
 class TooLarge(InvalidInput):
-    """413: a request over a count limit (e.g. a log batch of too many lines)."""
+    """413: a value over its size limit, or a request over a count limit (the message names
+    the field and the limit)."""
 
 
 class Unauthorized(SchedoError):

@@ -21,6 +21,7 @@ from typing import Any
 
 from . import targets
 from .errors import Conflict
+from .hashed import jitter_offset, seed_of
 from .model import (
     Health,
     JobStatus,
@@ -31,6 +32,8 @@ from .model import (
     Trigger,
     can_transition,
 )
+from .overlap import BLOCKED_ERROR as BLOCKED_ERROR  # re-exported (tests, callers)
+from .overlap import HELD, Slots
 from .pings import missed_reason
 from .policies import (
     PICKUP_WINDOW_CAP_SECONDS,
@@ -42,7 +45,7 @@ from .policies import (
 from .records import Completion, Job, Run
 from .timefmt import from_ms, to_ms
 
-BLOCKED_ERROR = "skipped: the previous run of this blocking job is still pending or running"
+SKIP_NEXT_ERROR = "skipped: skip_next"
 
 
 # -- the state machine ---------------------------------------------------------------------
@@ -77,6 +80,7 @@ class RunDraft:
     error: str | None
     metadata: dict[str, Any]
     created_at: datetime
+    payload: dict[str, Any] | None = None
 
 
 def draft(
@@ -92,6 +96,7 @@ def draft(
     error: str | None = None,
     metadata: dict[str, Any] | None = None,
     window_from: datetime | None = None,
+    payload: dict[str, Any] | None = None,
 ) -> RunDraft:
     """A new run of ``job``. Its pick-up window starts at ``due_at`` unless ``window_from``
     says otherwise (a caught-up tick: when it was created)."""
@@ -106,6 +111,7 @@ def draft(
         pickup_deadline=deadline if live else None,
         end_time=None if live else now, error=error,
         metadata=job.metadata if metadata is None else metadata, created_at=now,
+        payload=payload,
     )
 
 
@@ -137,9 +143,12 @@ class TickOutcome:
     retry_count: int
     last_run_at: datetime | None
     active: bool  # the job has a pending or running run afterwards
+    skip_next: int = 0  # ticks still to skip (``skip_next``) afterwards
+    paused_until: datetime | None = None  # the timed pause, cleared once it has passed
 
 
-def tick_runs(job: Job, plan: TickPlan, now: datetime, active: bool) -> TickOutcome:
+def tick_runs(job: Job, plan: TickPlan, now: datetime, active: bool,
+              slots: Slots | None = None) -> TickOutcome:
     """The runs of ``plan`` for ``job``: pending, except that a blocking job with a run
     still pending or running (``active``, or one made earlier in this tick) gets a skipped
     run instead; plus the skipped record of missed ticks. A pending run makes the job
@@ -147,17 +156,30 @@ def tick_runs(job: Job, plan: TickPlan, now: datetime, active: bool) -> TickOutc
     late = set(plan.caught_up)
     runs: list[RunDraft] = []
     last_pending: datetime | None = None
+    skip = job.skip_next
+    live = slots if slots is not None else Slots(active=int(active))
     for t in plan.run:
-        if job.blocking and active:
+        if skip > 0:  # skip_next: recorded, never run, whatever else holds
+            skip -= 1
             runs.append(draft(job, status=RunStatus.SKIPPED, source=Source.SCHEDULE,
                               scheduled_for=t, trigger=Trigger.SCHEDULE, due_at=t, now=now,
-                              error=BLOCKED_ERROR))
+                              error=SKIP_NEXT_ERROR))
             continue
+        run, hold, error = live.decide(job)  # the overlap policy (domain/overlap.py)
+        if not run:
+            runs.append(draft(job, status=RunStatus.SKIPPED, source=Source.SCHEDULE,
+                              scheduled_for=t, trigger=Trigger.SCHEDULE, due_at=t, now=now,
+                              error=error))
+            continue
+        # jitter moves only when the run is due; its instant (the unique key) stays
+        due = t + jitter_offset(seed_of(job.environment_id, job.name), t, job.jitter_seconds)
+        if hold:  # buffered until the active run ends (run_rows.release_buffered)
+            due = HELD
         runs.append(draft(job, status=RunStatus.PENDING, source=Source.SCHEDULE,
-                          scheduled_for=t, trigger=Trigger.SCHEDULE, due_at=t, now=now,
-                          window_from=now if t in late else None))
+                          scheduled_for=t, trigger=Trigger.SCHEDULE, due_at=due, now=now,
+                          window_from=max(now, due) if t in late else None))
         last_pending = t
-        active = active or job.blocking
+        active = live.active > 0
     if plan.skipped_at is not None:
         runs.append(draft(job, status=RunStatus.SKIPPED, source=Source.SCHEDULE,
                           scheduled_for=plan.skipped_at, trigger=Trigger.SCHEDULE,
@@ -169,10 +191,14 @@ def tick_runs(job: Job, plan: TickPlan, now: datetime, active: bool) -> TickOutc
         retry_count=0 if last_pending else job.retry_count,
         last_run_at=last_pending or job.last_run_at,
         active=active,
+        skip_next=skip,
+        paused_until=None if job.paused_until is None or job.paused_until <= now
+        else job.paused_until,
     )
 
 
-def manual_run(job: Job, last_manual: datetime | None, now: datetime, active: bool) -> RunDraft:
+def manual_run(job: Job, last_manual: datetime | None, now: datetime, active: bool,
+               payload: dict[str, Any] | None = None) -> RunDraft:
     """A run now (trigger "manual"). Manual runs are keyed by their instant too: two in the
     same millisecond get consecutive milliseconds. A blocking job with a run pending or
     running refuses (Conflict: a manual run would overlap)."""
@@ -183,7 +209,7 @@ def manual_run(job: Job, last_manual: datetime | None, now: datetime, active: bo
     instant = now if last_manual is None or last_manual < now else (
         last_manual + timedelta(milliseconds=1))
     return draft(job, status=RunStatus.PENDING, source=Source.MANUAL, scheduled_for=instant,
-                 trigger=Trigger.MANUAL, due_at=now, now=now)
+                 trigger=Trigger.MANUAL, due_at=now, now=now, payload=payload)
 
 
 # -- ends ----------------------------------------------------------------------------------
@@ -263,7 +289,8 @@ def retry_of(ex: Run, job: Job, now: datetime,
     due = now + timedelta(seconds=retry_delay(ex.attempt, rng))
     return draft(job, status=RunStatus.PENDING, source=Source(ex.source),
                  scheduled_for=ex.scheduled_for, attempt=ex.attempt + 1,
-                 trigger=Trigger.RETRY, due_at=due, now=now, metadata=ex.metadata)
+                 trigger=Trigger.RETRY, due_at=due, now=now, metadata=ex.metadata,
+                 payload=ex.payload)
 
 
 # -- the job's health ----------------------------------------------------------------------

@@ -52,6 +52,8 @@ class Trigger(StrEnum):
     MANUAL = "manual"
     RETRY = "retry"
     PING = "ping"  # a heartbeat job's run made by a ping that found no run waiting
+    BACKFILL = "backfill"  # a past instant created on request (POST /jobs/{id}/backfill)
+    RERUN = "rerun"  # a past instant run again as its next attempt
 
 
 class Source(StrEnum):

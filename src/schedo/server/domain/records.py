@@ -64,6 +64,10 @@ class JobSpec:
     channels: list[str] | None = None  # alert channels by name (None: all of the env's)
     remind_every_seconds: int | None = None
     target: dict[str, Any] | None = None  # command jobs: where they run (domain/targets.py)
+    jitter_seconds: int = 0  # each tick's due time moves by hashed.jitter_offset
+    crons: tuple[str, ...] = ()  # more expressions: the schedule is the union
+    overlap: str | None = None  # "skip" | "allow" | "buffer_one" (domain/overlap.py)
+    max_concurrency: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +109,12 @@ class Job:
     channels: list[str] | None = None
     remind_every_seconds: int | None = None
     target: dict[str, Any] | None = None
+    jitter_seconds: int = 0
+    paused_until: datetime | None = None  # a timed pause: the job resumes by itself then
+    skip_next: int = 0  # the next N ticks are recorded as skipped
+    crons: tuple[str, ...] = ()  # more expressions beside cron_expression (the union)
+    overlap: str | None = None  # None: from ``blocking`` (rows from before the field)
+    max_concurrency: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +159,7 @@ class Run:
     worker: str | None = None  # who claimed it (x-schedo-worker-id), None before a claim
     target_host: str | None = None  # its job's target when it was created (domain/targets)
     target_tags: str | None = None
+    payload: dict[str, Any] | None = None  # what a manual trigger carried (its retries too)
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,7 @@ def webhook_id(ex: Run) -> str:
 
 
 def payload(ex: Run) -> dict[str, Any]:
-    return {
+    body = {
         "execution_id": ex.id,
         "job_id": ex.job_id,
         "job_code": ex.job_code,
@@ -45,6 +45,9 @@ def payload(ex: Run) -> dict[str, Any]:
         "metadata": ex.metadata,
         "environment_id": ex.environment_id,
     }
+    if ex.payload is not None:  # ext: what a manual trigger carried (absent without one)
+        body["payload"] = ex.payload
+    return body
 
 
 def outcome(res: DeliveryResult) -> Completion | None:

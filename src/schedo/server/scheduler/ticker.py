@@ -19,7 +19,7 @@ from ..domain.lifecycle import TickPlan
 from ..domain.model import RunStatus
 from ..domain.policies import plan_ticks
 from ..domain.records import Job, Run
-from ..domain.schedules import for_job
+from ..domain.schedules import fires, next_or_none, of_job
 from ..runtime.loop import run_loop, seconds_until
 from ..services import scheduling
 from ..services.context import Services
@@ -33,11 +33,12 @@ RESUME_WINDOW = timedelta(hours=2)
 def plan_job(job: Job, now: datetime, grace: timedelta) -> TickPlan:
     """Pure: what to create for ``job`` whose next_run_at <= now."""
     assert job.next_run_at is not None
-    sched = for_job(job.cron_expression, job.timezone, job.anchor_at)
-    ticks = itertools.chain([job.next_run_at], sched.iter_after(job.next_run_at))
-    resume = sched.iter_after(max(job.next_run_at, now - RESUME_WINDOW))
+    sched = of_job(job)
+    ticks = itertools.chain([job.next_run_at], fires(sched, job.next_run_at))
+    resume = fires(sched, max(job.next_run_at, now - RESUME_WINDOW))
     plan = plan_ticks(ticks, now, job.catch_up, grace, resume)
-    nxt = plan.next_run_at or sched.next_after(now)
+    # None: the schedule has no instant left (an @at that ran): the job ticks no more
+    nxt = plan.next_run_at or next_or_none(sched, now)
     return TickPlan(
         run=plan.run,
         skipped_at=plan.skipped_at,

@@ -9,17 +9,21 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from ..domain.errors import InvalidInput
 from ..domain.explain import Explanation
 from ..domain.explain import explain as explain_at
-from ..domain.records import Job, Run
-from ..domain.schedules import for_job
-from . import channels, validation
+from ..domain.hashed import seed_of
+from ..domain.records import Job, JobSpec, Run
+from ..domain.schedules import next_or_none, of_job, schedule_of
+from . import channels, controls, validation
 from .connections import window as connections_window
 from .context import Principal, Services
 
 
-def next_fire(expression: str, timezone: str, anchor: datetime, after: datetime) -> datetime:
-    return for_job(expression, timezone, anchor).next_after(after)
+def next_fire(spec: JobSpec, anchor: datetime, after: datetime, seed: str) -> datetime | None:
+    """The first instant of the definition's schedule after ``after`` (None: none left)."""
+    sched = schedule_of(spec.cron_expression, spec.crons, spec.timezone, anchor, seed)
+    return next_or_none(sched, after)
 
 
 async def define(svc: Services, p: Principal, body: dict[str, Any]) -> Job:
@@ -36,25 +40,36 @@ async def define(svc: Services, p: Principal, body: dict[str, Any]) -> Job:
         command=body.get("command"),
         allow_private=svc.settings.allow_private_webhooks,
         target_value=body.get("target"),
+        seed=seed_of(p.env_id, body["name"]),
+        jitter=body.get("jitter_seconds"),
+        crons=body.get("crons"),
+        overlap=body.get("overlap"),
+        max_concurrency=body.get("max_concurrency"),
     )
     spec = replace(spec, **validation.alert_rules(body))
     spec = validation.job_type(spec, body, str(uuid.uuid4()))
     spec = replace(spec, channels=await channels.job_channels(svc, p, body.get("channels")))
     now = svc.clock.now()
+    wanted = controls.from_definition(body, now)
     existing = await svc.store.get_job_by_name(p.env_id, spec.name)
     changed = (
         existing is None
         or existing.cron_expression != spec.cron_expression
         or existing.timezone != spec.timezone
+        or existing.crons != spec.crons
     )
     anchor = now if changed or existing is None else existing.anchor_at
-    nra = next_fire(spec.cron_expression, spec.timezone, anchor, now)
+    until = wanted.until if wanted.set_until else existing.paused_until if existing else None
+    nra = next_fire(spec, anchor, controls.first_tick_after(until, now),
+                    seed_of(p.env_id, spec.name))
+    if changed and next_fire(spec, anchor, now, seed_of(p.env_id, spec.name)) is None:
+        raise InvalidInput("schedule: has no fire instant after now (an @at in the past?)")
     job, _created = await svc.store.upsert_job(p.env_id, spec, now, nra, changed)
     if spec.ping_uuid is not None:  # the environment's slug ping URLs need its ping key
         await svc.store.ensure_ping_key(p.env_id, secrets.token_urlsafe(16))
     if changed:
         svc.bus.jobs_changed.notify()
-    return job
+    return await controls.apply(svc, p, job, wanted, now)
 
 
 async def get(svc: Services, p: Principal, job_id: int) -> Job:
@@ -88,10 +103,10 @@ async def pause(svc: Services, p: Principal, job_id: int) -> Job:
 
 async def resume(svc: Services, p: Principal, job_id: int) -> Job:
     job = await svc.store.get_job(p.env_id, job_id)
-    if not job.paused:
+    if not job.paused and job.paused_until is None:
         return job
     now = svc.clock.now()
-    nra = next_fire(job.cron_expression, job.timezone, job.anchor_at, now)
+    nra = next_or_none(of_job(job), now)
     job = await svc.store.update_job_flags(p.env_id, job_id, now, paused=False, next_run_at=nra)
     svc.bus.jobs_changed.notify()
     return job
@@ -109,8 +124,12 @@ async def set_webhook(svc: Services, p: Principal, job_id: int, url: str | None)
     )
 
 
-async def trigger(svc: Services, p: Principal, job_id: int) -> Run:
-    ex = await svc.store.trigger(p.env_id, job_id, svc.clock.now())
+async def trigger(
+    svc: Services, p: Principal, job_id: int, payload: dict[str, Any] | None = None
+) -> Run:
+    """A manual run now, carrying ``payload`` (a JSON object, 64 KiB at most) if given."""
+    ex = await svc.store.trigger(p.env_id, job_id, svc.clock.now(),
+                                 validation.payload(payload))
     svc.bus.runs_ready.notify({ex.environment_id: {ex.job_code}})
     svc.bus.deadlines_changed.notify()
     return ex

@@ -64,16 +64,21 @@ async def complete_in(
     done = await svc.store.complete_many(env_id, reports, svc.clock.now())
     out: list[tuple[int, Run | SchedoError]] = []
     retry = False
+    ended: set[str] = set()
     for exec_id, result in done:
         if isinstance(result, SchedoError):
             out.append((exec_id, result))
             continue
         ex, changed = result
         retry = retry or (changed and ex.status is RunStatus.FAILED)
+        if changed:
+            ended.add(ex.job_code)
         out.append((exec_id, ex))
     if retry:
         svc.bus.runs_ready.notify()
         svc.bus.deadlines_changed.notify()
+    elif ended:  # an end may release a buffered run (overlap=buffer_one): its pullers only
+        svc.bus.runs_ready.notify({env_id: ended})
     return out
 
 

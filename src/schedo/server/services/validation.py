@@ -8,22 +8,26 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 from ...limits import (
     COMMAND_MAX,
+    JITTER_MAX,
     METADATA_MAX_BYTES,
     METADATA_MAX_KEYS,
     NAME_MAX,
     NAME_MIN,
+    PAYLOAD_MAX_BYTES,
     RETRIES_MAX,
     TIMEOUT_MAX,
     URL_MAX,
 )
 from ...limits import EMAIL_MAX as EMAIL_MAX  # re-exported: services.tenants checks it
-from ..domain import addresses, cron, targets
-from ..domain.errors import InvalidInput
+from ..domain import addresses, cron, hashed, targets
+from ..domain.errors import InvalidInput, TooLarge
 from ..domain.model import CatchUp, JobType
+from ..domain.overlap import POLICIES
 from ..domain.pings import DEFAULT_GRACE_SECONDS, GRACE_MAX_SECONDS
 from ..domain.policies import DEFAULT_TIMEOUT_SECONDS
 from ..domain.records import JobSpec
@@ -202,10 +206,19 @@ def catch_up(value: str | None) -> CatchUp:
         raise InvalidInput("catch_up: must be one of none, latest, all") from None
 
 
-def schedule(expression: str, timezone: str | None) -> tuple[str, str]:
+def schedule(
+    expression: str, timezone: str | None, seed: str | None = None
+) -> tuple[str, str]:
+    """A valid schedule and its zone. ``seed`` (the job's, ``hashed.seed_of``) resolves ``H``
+    fields; without it an ``H`` is refused."""
     tz = timezone or "UTC"
     try:
-        cron.parse(expression, tz)
+        if hashed.uses_hash(expression):
+            if seed is None:
+                raise cron.CronError("schedule: H fields need a job (environment and name)")
+            cron.parse(hashed.resolve(expression, seed), tz)
+        else:
+            cron.parse(expression, tz)
     except cron.CronError as exc:
         msg = str(exc)
         if not (msg.startswith("schedule") or msg.startswith("timezone")):
@@ -227,8 +240,15 @@ def definition(
     catch_up_value: str | None,
     command: str | None, allow_private: bool = False,
     target_value: Any = None,
+    seed: str | None = None,
+    jitter: int | None = None,
+    crons: list[str] | None = None,
+    overlap: str | None = None,
+    max_concurrency: int | None = None,
 ) -> JobSpec:
-    expr, tz = schedule(schedule_expr, timezone)
+    expr, tz = schedule(schedule_expr, timezone, seed)
+    extra = crons_field(crons, tz, seed)
+    policy, limit = overlap_field(overlap, blocking, max_concurrency)
     if webhook is not None and command is not None:
         raise InvalidInput("command: a job has either a webhook_url or a command, not both")
     if command is not None:
@@ -247,11 +267,108 @@ def definition(
         cron_expression=expr,
         timezone=tz,
         catch_up=catch_up(catch_up_value),
-        blocking=bool(blocking),
+        blocking=policy != "allow",
         timeout_seconds=timeout(timeout_seconds),
         max_retries=max_retries(retries),
         metadata=metadata(metadata_value),
         webhook_url=webhook_url(webhook, allow_private=allow_private) if webhook else None,
         command=command,
         target=targets.target(target_value),
+        jitter_seconds=jitter_seconds(jitter),
+        crons=extra,
+        overlap=policy,
+        max_concurrency=limit,
     )
+
+
+CONCURRENCY_MAX = 1000
+
+
+def overlap_field(
+    value: str | None, blocking: bool | None, limit: int | None
+) -> tuple[str, int | None]:
+    """The overlap policy and concurrency limit; ``blocking`` maps onto the policy (true =
+    skip, false = allow) and must agree with an ``overlap`` given beside it."""
+    if value is None:
+        value = "skip" if blocking else "allow"
+    elif value not in POLICIES:
+        raise InvalidInput("overlap: must be one of skip, allow, buffer_one")
+    elif blocking is not None and blocking != (value != "allow"):
+        raise InvalidInput(f"blocking: {str(blocking).lower()} disagrees with overlap "
+                           f"{value!r} (blocking true is skip, false is allow): send one")
+    if limit is not None:
+        if not 1 <= limit <= CONCURRENCY_MAX:
+            raise InvalidInput(f"max_concurrency: must be between 1 and {CONCURRENCY_MAX}")
+        if value != "allow" and limit != 1:
+            raise InvalidInput(f"max_concurrency: overlap {value!r} runs one at a time; "
+                               "a limit needs overlap 'allow'")
+        if value != "allow":
+            limit = None
+    return value, limit
+
+
+CRONS_MAX = 20
+
+
+def crons_field(value: list[str] | None, tz: str, seed: str | None) -> tuple[str, ...]:
+    """More expressions beside ``schedule`` (the job fires at the union), each valid."""
+    if not value:
+        return ()
+    if len(value) > CRONS_MAX:
+        raise InvalidInput(f"crons: at most {CRONS_MAX} expressions")
+    out = []
+    for i, expr in enumerate(value):
+        try:
+            schedule(expr, tz, seed)
+        except InvalidInput as exc:
+            raise InvalidInput(f"crons.{i}: {exc}") from None
+        out.append(expr.strip())
+    return tuple(dict.fromkeys(out))  # a repeated expression adds nothing
+
+
+def jitter_seconds(value: int | None) -> int:
+    if value is None:
+        return 0
+    if not 0 <= value <= JITTER_MAX:
+        raise InvalidInput(f"jitter_seconds: must be between 0 and {JITTER_MAX} (1 h)")
+    return value
+
+
+SKIP_NEXT_MAX = 1000
+
+
+def instant(value: str, field: str) -> datetime:
+    """An RFC 3339 date-time with an offset (``2027-01-01T06:00:00+01:00``, ``...Z``), as an
+    aware UTC datetime with whole milliseconds (what the database stores)."""
+    try:
+        dt = datetime.fromisoformat(value.strip())
+    except ValueError:
+        dt = None
+    if dt is None or dt.tzinfo is None or dt.utcoffset() is None:
+        raise InvalidInput(
+            f"{field}: {value[:60]!r} is not an RFC 3339 date-time with an offset, such as "
+            "2027-01-01T06:00:00Z"
+        )
+    try:
+        out = dt.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00:00-05:00 is past the end of datetime
+        out = dt.replace(year=1, tzinfo=UTC)
+    if not 2000 <= out.year <= 2200:
+        raise InvalidInput(f"{field}: must be between the years 2000 and 2200")
+    return out.replace(microsecond=out.microsecond // 1000 * 1000)
+
+
+def skip_next(value: int) -> int:
+    if not 0 <= value <= SKIP_NEXT_MAX:
+        raise InvalidInput(f"skip_next: must be between 0 and {SKIP_NEXT_MAX}")
+    return value
+
+
+def payload(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A manual trigger's payload: a JSON object of at most PAYLOAD_MAX_BYTES (413 above)."""
+    if value is None:
+        return None
+    size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+    if size > PAYLOAD_MAX_BYTES:
+        raise TooLarge(f"payload: {size} bytes as JSON, at most {PAYLOAD_MAX_BYTES} (64 KiB)")
+    return value

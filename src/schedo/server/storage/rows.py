@@ -74,6 +74,12 @@ def job(r: Any) -> Job:
         channels=r.channels,
         remind_every_seconds=r.remind_every_seconds,
         target=getattr(r, "target", None),
+        jitter_seconds=r.jitter_seconds,
+        paused_until=r.paused_until,
+        skip_next=r.skip_next,
+        crons=tuple(r.crons or ()),
+        overlap=r.overlap,
+        max_concurrency=r.max_concurrency,
     )
 
 
@@ -112,4 +118,5 @@ def execution(r: Any) -> Run:
         worker=getattr(r, "worker", None),
         target_host=getattr(r, "target_host", None),
         target_tags=getattr(r, "target_tags", None),
+        payload=r.payload,
     )

@@ -16,6 +16,8 @@ from ..domain import alerts, lifecycle, targets
 from ..domain.errors import NotFound
 from ..domain.lifecycle import RunDraft
 from ..domain.model import ACTIVE, Health, JobStatus, NoticeKind, RunStatus
+from ..domain.overlap import HELD
+from ..domain.policies import pickup_deadline
 from ..domain.records import Job, Run
 from ..domain.timefmt import from_ms
 from . import rows
@@ -40,6 +42,7 @@ def draft_row(d: RunDraft) -> dict[str, Any]:
         "exit_code": None, "metadata": d.metadata, "created_at": d.created_at,
         **dict(zip(("target_host", "target_tags"), targets.run_columns(job.target),
                    strict=True)),
+        "payload": d.payload,
     }
 
 
@@ -202,6 +205,26 @@ async def after_end(
     await mirror_on_jobs(c, ended)
     await record_turns(db, c, ended, now)
     await create_retries(db, c, ended, now)
+    await release_buffered(c, ended, now)
+
+
+async def release_buffered(c: Conn, ended: Sequence[Run], now: datetime) -> None:
+    """overlap=buffer_one: a run buffered while another was active becomes due now, with
+    its pick-up window from now, once no other run of its job is pending or running."""
+    job_ids = {e.job_id for e in ended}
+    if not job_ids:
+        return
+    other = executions.alias("other")
+    busy = (select(other.c.id).where(other.c.job_id == executions.c.job_id,
+                                     other.c.status.in_(ACTIVE_VALUES), other.c.due_at < HELD)
+            .exists())
+    held = (await c.execute(select(executions.c.id, executions.c.timeout_seconds).where(
+        executions.c.job_id.in_(job_ids), executions.c.status == RunStatus.PENDING.value,
+        executions.c.due_at >= HELD, ~busy))).all()
+    for run_id, timeout in held:
+        await c.execute(update(executions).where(
+            executions.c.id == run_id, executions.c.due_at >= HELD).values(
+            due_at=now, pickup_deadline=pickup_deadline(now, timeout)))
 
 
 def as_dt(v: Any) -> datetime | None:

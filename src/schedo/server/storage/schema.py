@@ -6,55 +6,28 @@ type, ordering and arithmetic on SQLite and PostgreSQL, and no time-zone surpris
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
     Column,
-    Dialect,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
     UniqueConstraint,
     text,
 )
-from sqlalchemy.types import TypeDecorator
 
-from ..domain.timefmt import from_ms, to_ms
-
-
-class EpochMs(TypeDecorator[datetime]):
-    """Aware datetime <-> BIGINT milliseconds since the epoch."""
-
-    impl = BigInteger
-    cache_ok = True
-
-    def process_bind_param(self, value: Any, dialect: Dialect) -> int | None:
-        if value is None:
-            return None
-        if isinstance(value, int):
-            return value
-        return to_ms(value)
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        return None if value is None else from_ms(int(value))
-
-
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
+# the notification outbox and alert channels, declared on the same metadata (a module of
+# their own for size); their names are importable from here as from every other table
+from .schema_notify import alert_channels as alert_channels
+from .schema_notify import notification_deliveries as notification_deliveries
+from .schema_notify import notifications as notifications
+from .schema_types import EpochMs as EpochMs
+from .schema_types import metadata as metadata
 
 # Server-wide key/value facts (the API key pepper, the schema's owner process, …).
 server_meta = Table(
@@ -195,6 +168,14 @@ jobs = Table(
     Column("channels", JSON, nullable=True),
     Column("remind_every_seconds", Integer, nullable=True),
     Column("remind_at", EpochMs, nullable=True),
+    # Scheduling controls (migration 0004): per-tick jitter, a timed pause, ticks to skip.
+    Column("jitter_seconds", Integer, nullable=False, server_default=text("0")),
+    Column("paused_until", EpochMs, nullable=True),
+    Column("skip_next", Integer, nullable=False, server_default=text("0")),
+    Column("crons", JSON, nullable=True),  # more expressions (a list); NULL: none
+    # overlap policy ("skip" | "allow" | "buffer_one"); NULL: from ``blocking`` (old rows)
+    Column("overlap", String(16), nullable=True),
+    Column("max_concurrency", Integer, nullable=True),
     UniqueConstraint("environment_id", "name"),
     Index("uq_jobs_ping_uuid", "ping_uuid", unique=True),
     # The ticker's only query: due, unpaused jobs by next_run_at (paused jobs have NULL).
@@ -236,6 +217,8 @@ executions = Table(
     # the job's target when the run was created (domain/targets.py; migration 0006)
     Column("target_host", String(255), nullable=True),
     Column("target_tags", String(1000), nullable=True),
+    # The JSON object a manual trigger carried (migration 0004); NULL without one.
+    Column("payload", JSON, nullable=True),
     # Exactly once per tick: the database refuses a second execution of the same instant.
     UniqueConstraint("job_id", "source", "scheduled_for", "attempt", name="uq_executions_tick"),
     Index("ix_executions_job_id_id", "job_id", "id"),
@@ -317,83 +300,4 @@ worker_heartbeats = Table(
     Column("environment_id", Integer, primary_key=True),
     Column("worker_id", String(200), primary_key=True),
     Column("last_seen", EpochMs, nullable=False),
-)
-
-# The notification outbox (SPEC 4): one row per turn of a job (failing / recovered), written in
-# the transaction that ended the run; deliveries are fanned out and sent by notify/.
-notifications = Table(
-    "notifications",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("organization_id", Integer, nullable=False),
-    Column("environment_id", Integer, nullable=False),
-    Column("job_id", Integer, nullable=False),  # no FK: the record outlives a deleted job
-    Column("job_name", String(200), nullable=False),
-    Column("kind", String(16), nullable=False),  # "failing" | "recovered"
-    Column("execution_id", Integer, nullable=False),
-    Column("execution_status", String(16), nullable=False),
-    Column("attempt", Integer, nullable=False),
-    Column("scheduled_for", EpochMs, nullable=False),
-    Column("error", Text, nullable=True),
-    Column("output", Text, nullable=True),  # the start of the run's output
-    Column("fanned_out", Boolean, nullable=False),
-    Column("created_at", EpochMs, nullable=False),
-    UniqueConstraint("execution_id", "kind"),
-    Index("ix_notifications_org_id", "organization_id", "id"),
-    Index(
-        "ix_notifications_pending_fanout",
-        "id",
-        sqlite_where=text("fanned_out = 0"),
-        postgresql_where=text("fanned_out = false"),
-    ),
-    sqlite_autoincrement=True,  # ids are never reused (migration 0003)
-)
-
-notification_deliveries = Table(
-    "notification_deliveries",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column(
-        "notification_id",
-        Integer,
-        ForeignKey("notifications.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
-    Column("channel", String(16), nullable=False),  # "email" | "webhook"
-    Column("target", String(2048), nullable=False),
-    Column("status", String(16), nullable=False),  # "pending" | "sent" | "failed"
-    Column("tries", Integer, nullable=False),
-    Column("next_attempt_at", EpochMs, nullable=False),
-    Column("last_error", Text, nullable=True),
-    Column("sent_at", EpochMs, nullable=True),
-    UniqueConstraint("notification_id", "channel", "target"),
-    Index(
-        "ix_notification_deliveries_due",
-        "next_attempt_at",
-        sqlite_where=text("status = 'pending'"),
-        postgresql_where=text("status = 'pending'"),
-    ),
-    sqlite_autoincrement=True,  # ids are never reused (migration 0003)
-)
-
-# Where an environment's notices go (issue 19): "email" (addresses), "webhook" (a JSON POST
-# signed like push requests) or "slack" (a Slack/Mattermost incoming webhook). Without any,
-# notices go to the organisation's email list as before.
-alert_channels = Table(
-    "alert_channels",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column(
-        "environment_id",
-        Integer,
-        ForeignKey("environments.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
-    Column("name", String(200), nullable=False),
-    Column("kind", String(16), nullable=False),
-    Column("addresses", JSON, nullable=True),  # email: the list of addresses
-    Column("url", String(2048), nullable=True),  # webhook, slack
-    Column("created_at", EpochMs, nullable=False),
-    UniqueConstraint("environment_id", "name"),
-    sqlite_autoincrement=True,
 )

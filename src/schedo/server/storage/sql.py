@@ -20,6 +20,7 @@ from .sql_jobs import JobSql
 from .sql_live import LiveSql
 from .sql_notify import NotifySql
 from .sql_pings import PingSql
+from .sql_replay import ReplaySql
 from .sql_retention import RetentionSql
 from .sql_runs import RunSql
 from .sql_schedule import ScheduleSql
@@ -34,7 +35,7 @@ KEY_CHECK = "secret_key_check"  # a sealed constant: is this the key the data wa
 
 class SqlStore(
     TenantSql, JobSql, RunSql, ScheduleSql, WorkerSql, NotifySql, RetentionSql, StatsSql,
-    DashboardSql, AlertSql, PingSql, ChannelSql, ExplainSql, LiveSql,
+    DashboardSql, AlertSql, PingSql, ChannelSql, ExplainSql, LiveSql, ReplaySql,
 ):
     def __init__(self, db: Database, sealer: Sealer) -> None:
         self.db = db

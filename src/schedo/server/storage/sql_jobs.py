@@ -73,6 +73,10 @@ def _spec_values(spec: JobSpec) -> dict[str, Any]:
         "channels": spec.channels,
         "remind_every_seconds": spec.remind_every_seconds,
         "target": spec.target,
+        "jitter_seconds": spec.jitter_seconds,
+        "crons": list(spec.crons) or None,
+        "overlap": spec.overlap,
+        "max_concurrency": spec.max_concurrency,
     }
 
 
@@ -238,6 +242,7 @@ class JobSql:
                     (jobs.c.success_within_seconds.is_(None), None),
                     else_=literal(to_ms(now), BigInteger()) + jobs.c.success_within_seconds * 1000,
                 )
+            values["paused_until"] = None
         if muted is not None:
             values["muted"] = muted
         if set_webhook:
@@ -249,6 +254,9 @@ class JobSql:
                 values["type"] = case(
                     (jobs.c.command.is_not(None), JobType.COMMAND.value), else_=JobType.SDK.value
                 )
+        return await self._update(env_id, job_id, values)
+
+    async def _update(self, env_id: int, job_id: int, values: dict[str, Any]) -> Job:
         async with self.db.write() as c:
             r = (
                 await c.execute(
@@ -261,3 +269,14 @@ class JobSql:
         if r is None:
             raise NotFound(f"job {job_id} not found")
         return rows.job(r)
+
+    async def set_timed_pause(
+        self, env_id: int, job_id: int, now: datetime, until: datetime | None,
+        next_run_at: datetime | None,
+    ) -> Job:
+        return await self._update(env_id, job_id, {
+            "updated_at": now, "paused": False, "paused_until": until,
+            "next_run_at": next_run_at})
+
+    async def set_skip_next(self, env_id: int, job_id: int, now: datetime, count: int) -> Job:
+        return await self._update(env_id, job_id, {"updated_at": now, "skip_next": count})

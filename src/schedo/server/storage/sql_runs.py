@@ -79,15 +79,19 @@ class RunSql:
         return None if r is None else rows.execution(r)
 
     # -- manual trigger and completion ---------------------------------------------------------
-    async def trigger(self, env_id: int, job_id: int, now: datetime) -> Run:
+    async def trigger(
+        self, env_id: int, job_id: int, now: datetime, payload: dict[str, Any] | None = None
+    ) -> Run:
         for _ in range(5):
             try:
-                return await self._trigger_once(env_id, job_id, now)
+                return await self._trigger_once(env_id, job_id, now, payload)
             except Collision:  # a concurrent trigger took the same instant: take the next
                 continue
-        return await self._trigger_once(env_id, job_id, now)
+        return await self._trigger_once(env_id, job_id, now, payload)
 
-    async def _trigger_once(self, env_id: int, job_id: int, now: datetime) -> Run:
+    async def _trigger_once(
+        self, env_id: int, job_id: int, now: datetime, payload: dict[str, Any] | None
+    ) -> Run:
         async with self.db.write() as c:
             job = await job_in_env(c, env_id, job_id)
             active = job.blocking and await has_active(c, job.id)
@@ -96,7 +100,7 @@ class RunSql:
                 .where(executions.c.job_id == job.id,
                        executions.c.source == Source.MANUAL.value)
             )).scalar_one_or_none())
-            run = lifecycle.manual_run(job, last, now, active)
+            run = lifecycle.manual_run(job, last, now, active, payload)
             r = (await c.execute(
                 executions.insert().values(**draft_row(run)).returning(*executions.c)
             )).one()

@@ -14,6 +14,7 @@ from sqlalchemy import bindparam, func, select, union_all, update
 
 from ..domain import lifecycle
 from ..domain.model import RunStatus
+from ..domain.overlap import BUFFER_ONE, HELD, Slots
 from ..domain.records import Job, Run
 from . import rows
 from .contracts import Planner, TickResult
@@ -31,6 +32,8 @@ _JOB_TICKED = (
         status=bindparam("st"),
         retry_count=bindparam("rc"),
         last_run_at=bindparam("lra", type_=jobs.c.last_run_at.type),
+        skip_next=bindparam("sk"),
+        paused_until=bindparam("pu", type_=jobs.c.paused_until.type),
     )
 )
 # compare-and-swap: a run that changed since it was read is left alone
@@ -52,6 +55,20 @@ def _keep_status_without_new_run(
     for job, u in zip(due, updates, strict=True):
         if u["st"] == RunStatus.PENDING.value and job.id not in fresh:
             u.update(st=job.status.value, rc=job.retry_count, lra=job.last_run_at)
+
+
+def _spend_skips(due: list[Job], created: list[Run], updates: list[dict[str, Any]]) -> None:
+    """``skip_next`` goes down by the skip records actually inserted: an instant that was
+    ticked before (its row exists) does not spend the count a second time."""
+    counts = {j.id: j.skip_next for j in due if j.skip_next}
+    if not counts:
+        return
+    for r in created:
+        if r.job_id in counts and r.error == lifecycle.SKIP_NEXT_ERROR:
+            counts[r.job_id] -= 1
+    for u in updates:
+        if u["j"] in counts:
+            u["sk"] = counts[u["j"]]
 
 
 class ScheduleSql:
@@ -81,14 +98,18 @@ class ScheduleSql:
             due = [rows.job(r) for r in await c.execute(self.db.skip_locked(q))]
             if not due:
                 return TickResult(jobs=0, created=[])
-            active = await self._active_blocking(c, [j.id for j in due if j.blocking])
+            live = await self._live_runs(c, [j.id for j in due if j.blocking or j.max_concurrency
+                                             or j.overlap == BUFFER_ONE])
             new_rows: list[dict[str, Any]] = []
             job_updates: list[dict[str, Any]] = []
             for job in due:
-                out = lifecycle.tick_runs(job, planner(job), now, job.id in active)
+                n, held = live.get(job.id, (0, 0))
+                out = lifecycle.tick_runs(job, planner(job), now, n > 0,
+                                          Slots(active=n, held=held > 0))
                 new_rows.extend(draft_row(d) for d in out.runs)
                 job_updates.append({"j": job.id, "nra": out.next_run_at, "st": out.status.value,
-                                    "rc": out.retry_count, "lra": out.last_run_at})
+                                    "rc": out.retry_count, "lra": out.last_run_at,
+                                    "sk": out.skip_next, "pu": out.paused_until})
             created: list[Run] = []
             if new_rows:
                 # executemany with RETURNING: SQLAlchemy's "insertmanyvalues" sends multi-row
@@ -97,20 +118,23 @@ class ScheduleSql:
                 res = await c.execute(insert_runs(self.db), new_rows)
                 created.extend(rows.execution(r) for r in res)
             _keep_status_without_new_run(due, job_updates, created)
+            _spend_skips(due, created, job_updates)
             await c.execute(_JOB_TICKED, job_updates)
             return TickResult(jobs=len(due), created=created)
 
     @staticmethod
-    async def _active_blocking(c: Conn, job_ids: list[int]) -> set[int]:
-        """Which of these (blocking) jobs have a run pending or running."""
+    async def _live_runs(c: Conn, job_ids: list[int]) -> dict[int, tuple[int, int]]:
+        """For these jobs (those an overlap policy limits): how many runs are pending or
+        running, and how many of them are buffered (held, overlap=buffer_one)."""
         if not job_ids:
-            return set()
+            return {}
         res = await c.execute(
-            select(executions.c.job_id)
+            select(executions.c.job_id, func.count(),
+                   func.count().filter(executions.c.due_at >= HELD))
             .where(executions.c.job_id.in_(job_ids), executions.c.status.in_(ACTIVE_VALUES))
-            .distinct()
+            .group_by(executions.c.job_id)
         )
-        return {r[0] for r in res}
+        return {r[0]: (int(r[1]), int(r[2])) for r in res}
 
     @staticmethod
     def _overdue(

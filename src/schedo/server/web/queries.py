@@ -12,7 +12,7 @@ from statistics import median
 from ..domain import cron
 from ..domain.model import JobStatus
 from ..domain.records import Job, Run
-from ..domain.schedules import for_job
+from ..domain.schedules import of_job, resolved
 from ..services.dashboard import RetryWait, is_failing
 from .render import duration_ms, status_of, utc_text
 
@@ -58,9 +58,17 @@ def filter_jobs(
     return out
 
 
+def resolved_cron(job: Job) -> str:
+    """The schedule with its H fields resolved for this job (the same text without H)."""
+    try:
+        return resolved(job.cron_expression, job.environment_id, job.name)
+    except ValueError:
+        return job.cron_expression
+
+
 def describe(job: Job) -> str:
     try:
-        return for_job(job.cron_expression, job.timezone, job.anchor_at).describe()
+        return of_job(job).describe()
     except (cron.CronError, ValueError):
         return job.cron_expression
 
@@ -68,7 +76,7 @@ def describe(job: Job) -> str:
 def next_fire_times(job: Job, now: datetime, count: int = 5) -> list[datetime]:
     """The next ``count`` fire instants of the schedule after ``now`` (also while paused:
     then they are the times it would fire after a resume)."""
-    sched = for_job(job.cron_expression, job.timezone, job.anchor_at)
+    sched = of_job(job)
     out: list[datetime] = []
     try:
         for instant in sched.iter_after(now):

@@ -25,6 +25,7 @@ from .notify import (
     PingStore,
 )
 from .ops import DashboardStore, LiveCounts, PruneBatch, RetentionStore, StatsStore
+from .replay import ReplayStore
 from .runs import (
     ClaimStore,
     ExecutionStore,
@@ -56,6 +57,7 @@ __all__ = [
     "OrgStore",
     "Planner",
     "PruneBatch",
+    "ReplayStore",
     "RetentionStore",
     "SchedulerStore",
     "ServiceStore",
@@ -82,6 +84,7 @@ class Store(
     ChannelStore,
     ExplainStore,
     LiveStore,
+    ReplayStore,
     Protocol,
 ):
     async def ping(self) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from ...domain.errors import Conflict, NotFound
 from ...domain.lifecycle import TickPlan
@@ -78,8 +78,23 @@ class JobStore(Protocol):
         set_webhook: bool = False,
     ) -> Job:
         """Change paused/muted/webhook (None leaves a flag alone). When ``paused`` is given,
-        ``next_run_at`` is stored with it (None while paused). ``set_webhook`` stores
+        ``next_run_at`` is stored with it (None while paused) and a timed pause
+        (``paused_until``) is cleared. ``set_webhook`` stores
         ``webhook_url`` (None clears it) and sets the type to push / sdk accordingly."""
+
+    async def set_timed_pause(
+        self, env_id: int, job_id: int, now: datetime, until: datetime | None,
+        next_run_at: datetime | None,
+    ) -> Job:
+        """Store a timed pause (``until``; None: no timed pause) with the job's new
+        ``next_run_at`` (the caller computed it: its first tick at or after ``until``) and
+        lift an indefinite pause (``paused`` false), in one write. NotFound unless the job
+        is in the environment."""
+
+    async def set_skip_next(self, env_id: int, job_id: int, now: datetime, count: int) -> Job:
+        """Set how many of the job's next ticks are skipped (replaces the count; the ticker
+        counts it down in its tick transaction). NotFound unless the job is in the
+        environment."""
 
 
 class ExecutionStore(Protocol):
@@ -95,8 +110,11 @@ class ExecutionStore(Protocol):
     async def last_run(self, env_id: int, job_id: int) -> Run | None:
         """The job's latest non-skipped execution."""
 
-    async def trigger(self, env_id: int, job_id: int, now: datetime) -> Run:
-        """Create a manual run due now (attempt 1, trigger "manual"). Conflict if the job is
+    async def trigger(
+        self, env_id: int, job_id: int, now: datetime, payload: dict[str, Any] | None = None
+    ) -> Run:
+        """Create a manual run due now (attempt 1, trigger "manual") carrying ``payload``
+        (stored as given; its retries carry it too). Conflict if the job is
         blocking and has a pending or running execution. NotFound as for get_job."""
 
     async def complete(
