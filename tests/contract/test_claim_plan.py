@@ -1,0 +1,40 @@
+"""SQLite's planner has no statistics (Schedo never runs ANALYZE): a claim of a few job codes
+must still search the codes' index, not walk every pending run in due order through
+``(job_type, due_at)`` (6 ms instead of 8 µs with 64,000 pending runs of other jobs)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.dialects import sqlite
+
+from schedo.server.storage.db import Database
+from schedo.server.storage.migrate import migrate
+from schedo.server.storage.schema import executions
+from schedo.server.storage.sql_runs import _codes_filter, _types_filter
+
+
+async def test_a_claim_of_named_codes_searches_the_codes_index(tmp_path: Path) -> None:
+    path = tmp_path / "plan.db"
+    db = Database(f"sqlite:///{path}")
+    try:
+        await migrate(db)
+        q = (
+            select(executions.c.id)
+            .where(executions.c.status == "pending", executions.c.environment_id == 1,
+                   _codes_filter(db, ["a"]), executions.c.due_at <= 5,
+                   _types_filter(db, ["a"], ["sdk"]))
+            .order_by(executions.c.due_at, executions.c.id)
+            .limit(10)
+        )
+        sql = str(q.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
+    finally:
+        await db.dispose()
+    conn = sqlite3.connect(path)
+    try:
+        plan = " ".join(str(r[3]) for r in conn.execute("EXPLAIN QUERY PLAN " + sql))
+    finally:
+        conn.close()
+    assert "USING INDEX ix_executions_pending (environment_id=? AND job_code=?" in plan, plan
