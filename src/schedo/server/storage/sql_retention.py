@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, delete, exists, not_, or_, select, true
-from sqlalchemy.orm import aliased
 
 from ..domain.model import RunStatus
 from .contracts import PruneBatch
@@ -34,7 +33,7 @@ d_ = notification_deliveries.c
 def _execution_prunable(before: datetime) -> Any:
     """Old, ended, and neither the job's latest execution nor its latest non-skipped one:
     a later non-skipped execution exists, or (for a skipped one) any later execution."""
-    later = aliased(executions)
+    later = executions.alias()
     later_any = exists().where(later.c.job_id == e_.job_id, later.c.id > e_.id)
     later_run = exists().where(
         later.c.job_id == e_.job_id, later.c.id > e_.id, later.c.status != SKIPPED
