@@ -397,8 +397,8 @@ def run(
     if rep.database["kind"] == "postgresql":
         rep.notes.append(
             "PG sessions opened: pg_stat_database.sessions over the route (approximate: "
-            "backends report it up to ~1 s late); the server's pool holds 10 connections and "
-            "opens up to 10 more under load, closing each extra one when it is given back"
+            "backends report it up to ~1 s late); the server's pool keeps up to 20 connections "
+            "(2 x SCHEDO_DB_POOL_SIZE) open"
         )
     sse = results["sse"]
     rep.notes.append(
