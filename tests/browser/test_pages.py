@@ -128,6 +128,8 @@ async def test_every_post_checks_the_csrf_token(ui: Ui) -> None:
             "/ui/settings/keys",
             "/ui/settings/environments",
             "/ui/settings/emails",
+            "/ui/settings/channels",
+            "/ui/settings/channels/1/delete",
             "/ui/new",
             "/ui/env",
             "/ui/logout",

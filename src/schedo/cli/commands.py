@@ -1,11 +1,11 @@
 """One call that adds every client-side command (``jobs``, ``runs``, ``env``, ``keys``,
-``emails``, ``agent``, ``import-crontab``) to the ``schedo`` Typer app."""
+``emails``, ``channels``, ``agent``, ``import-crontab``) to the ``schedo`` Typer app."""
 
 from __future__ import annotations
 
 import typer
 
-from . import agent, crontab, explain_cmd, manage
+from . import agent, channels_cmd, crontab, explain_cmd, manage
 
 
 def register_all(app: typer.Typer) -> None:
@@ -13,3 +13,4 @@ def register_all(app: typer.Typer) -> None:
     agent.register(app)
     crontab.register(app)
     explain_cmd.register(app)
+    channels_cmd.register(app)

@@ -29,7 +29,7 @@ import logging
 import math
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -43,7 +43,7 @@ from ..limits import (
     RETRIES_MAX,
     TIMEOUT_MAX,
 )
-from .definition import JobDefinition
+from .definition import JobDefinition, given_alerts
 from .errors import DefinitionError
 from .runner import is_async_callable, takes_context
 
@@ -287,11 +287,18 @@ class Schedo:
         jitter_seconds: int = 0,
         overlap: str | None = None,
         max_concurrency: int | None = None,
+        alert_after_failures: int | None = None,
+        max_duration_seconds: int | None = None,
+        success_within_seconds: int | None = None,
+        pause_after_failures: int | None = None,
+        channels: Sequence[str] | None = None,
+        remind_every_seconds: int | None = None,
     ) -> Callable[[F], F]:
         """Register the decorated function (``def`` or ``async def``, taking ``ctx``) as
         the handler of job ``name``. ``timeout`` is in seconds and enforced locally.
         ``capture_logs``: forward the ``logging`` records the handler emits while it runs
-        to the run's live output (``ctx.log(...)`` lines always go there).
+        to the run's live output (``ctx.log(...)`` lines always go there). The alert
+        options (``alert_after_failures`` … ``remind_every_seconds``) are sent when given.
 
         Raises ``DefinitionError`` (a ``ValueError``) listing every bad field at once,
         checked by the server's rules (the schedule and time zone too), before anything is
@@ -316,6 +323,11 @@ class Schedo:
                 # checked by the server at definition (400 naming the field)
                 definition = dataclasses.replace(definition, overlap=overlap,
                                                  max_concurrency=max_concurrency)
+            definition = replace(definition, alerts=given_alerts(  # sent as given
+                alert_after_failures=alert_after_failures, channels=channels,
+                max_duration_seconds=max_duration_seconds, success_within_seconds=(
+                    success_within_seconds), pause_after_failures=pause_after_failures,
+                remind_every_seconds=remind_every_seconds))
             with self._lock:
                 if name in self._jobs:
                     raise DefinitionError(f"job {name!r} is defined twice in this app")

@@ -102,9 +102,16 @@ class Client(_Base):
         crons: Sequence[str] | None = None,
         overlap: str | None = None,
         max_concurrency: int | None = None,
+        alert_after_failures: int | None = None,
+        max_duration_seconds: int | None = None,
+        success_within_seconds: int | None = None,
+        pause_after_failures: int | None = None,
+        channels: Sequence[str] | None = None,
+        remind_every_seconds: int | None = None,
     ) -> Job:
         """Create or update the job ``name`` (``POST /jobs/definition``). Options left as
-        None take the server's defaults."""
+        None take the server's defaults (and are not sent). The alert options are the
+        definition's alert fields of docs/api.md; ``channels=[]`` names no channel."""
         return self.send(
             endpoints.define_job(
                 name,
@@ -124,6 +131,12 @@ class Client(_Base):
                 crons=crons,
                 overlap=overlap,
                 max_concurrency=max_concurrency,
+                alert_after_failures=alert_after_failures,
+                max_duration_seconds=max_duration_seconds,
+                success_within_seconds=success_within_seconds,
+                pause_after_failures=pause_after_failures,
+                channels=channels,
+                remind_every_seconds=remind_every_seconds,
             )
         )
 

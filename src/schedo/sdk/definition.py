@@ -32,8 +32,23 @@ class JobDefinition:
     jitter_seconds: int = 0  # each tick's due time moves by up to this (server-side)
     overlap: str | None = None  # "skip" | "allow" | "buffer_one" (None: from blocking)
     max_concurrency: int | None = None
+    # alert rules and routing (issue 19): only the ones given, sent as they are
+    alerts: dict[str, Any] = field(default_factory=dict)
 
     @property
     def timeout_seconds(self) -> int:
         """The server's deadline is whole seconds; the local timeout may be finer."""
         return max(1, math.ceil(self.timeout))
+
+
+ALERT_FIELDS = ("alert_after_failures", "max_duration_seconds", "success_within_seconds",
+                "pause_after_failures", "channels", "remind_every_seconds")
+
+
+def given_alerts(**options: Any) -> dict[str, Any]:
+    """The alert options that were given (not None), ``channels`` as a list; the server
+    checks them when the job is defined (400 naming the field)."""
+    got = {k: v for k, v in options.items() if k in ALERT_FIELDS and v is not None}
+    if "channels" in got:
+        got["channels"] = list(got["channels"])
+    return got

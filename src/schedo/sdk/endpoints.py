@@ -57,6 +57,12 @@ def define_job(
     crons: Sequence[str] | None = None,
     overlap: str | None = None,
     max_concurrency: int | None = None,
+    alert_after_failures: int | None = None,
+    max_duration_seconds: int | None = None,
+    success_within_seconds: int | None = None,
+    pause_after_failures: int | None = None,
+    channels: Sequence[str] | None = None,
+    remind_every_seconds: int | None = None,
 ) -> Call[Job]:
     body: dict[str, Any] = {"name": name, "schedule": schedule}
     optional: dict[str, Any] = {
@@ -76,6 +82,13 @@ def define_job(
         "crons": list(crons) if crons is not None else None,
         "overlap": overlap,
         "max_concurrency": max_concurrency,
+        # alert rules and routing (issue 19); channels=[] is sent: it means "no channel"
+        "alert_after_failures": alert_after_failures,
+        "max_duration_seconds": max_duration_seconds,
+        "success_within_seconds": success_within_seconds,
+        "pause_after_failures": pause_after_failures,
+        "channels": list(channels) if channels is not None else None,
+        "remind_every_seconds": remind_every_seconds,
     }
     body.update({k: v for k, v in optional.items() if v is not None})
     path = "/jobs/definition/internal" if internal else "/jobs/definition"

@@ -184,6 +184,7 @@ class Worker(Runtime):
                         jitter_seconds=d.jitter_seconds or None,
                         overlap=d.overlap,
                         max_concurrency=d.max_concurrency,
+                        **d.alerts,
                     )
                 )
             except Stopped:

@@ -1,4 +1,5 @@
-"""Settings: environments, API keys, notification emails and recent notifications."""
+"""Settings: environments, API keys, notification emails, the environment's alert channels
+(issue 19, through ``services/channels.py``) and recent notifications."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 
 from ...limits import MAX_ID
 from ..domain.errors import Conflict, Forbidden, InvalidInput, NotFound
-from ..services import notifications, tenants
+from ..services import channels, notifications, tenants
 from ..services.keys import shown_prefix
 from .render import html
 from .routing import (
@@ -32,6 +33,8 @@ DONE = {
     "key-revoked": "Key revoked: requests with it are refused from now on.",
     "email-added": "Address added: it gets a mail when a job starts failing or recovers.",
     "email-removed": "Address removed.",
+    "channel-added": "Channel added: this environment's notices now go to its channels.",
+    "channel-deleted": "Channel deleted.",
 }
 
 
@@ -42,6 +45,7 @@ async def _ctx(ws: WebSession) -> dict[str, Any]:
     return {
         "keys": await tenants.list_keys(svc, p),
         "emails": await tenants.emails(svc, p),
+        "channels": await channels.list_all(svc, p),
         "notifications": notes,
         "env_names": env_names,
         "shown_prefix": shown_prefix,
@@ -152,3 +156,37 @@ async def remove_email(request: Request, ws: Session) -> Response:
     except Failures as exc:
         return await render_settings(request, ws, errors={"emails": str(exc)}, status=_status(exc))
     return redirect("/ui/settings?done=email-removed#emails")
+
+
+def _channel_body(form: dict[str, str]) -> dict[str, Any]:
+    """The API body of the add form: ``destination`` is the URL, or for an email channel
+    the addresses separated by commas, semicolons or blanks."""
+    kind, dest = form.get("kind", ""), form.get("destination", "").strip()
+    body: dict[str, Any] = {"name": form.get("name", "").strip(), "kind": kind}
+    if kind == "email":
+        body["addresses"] = [a for a in dest.replace(",", " ").replace(";", " ").split() if a]
+    else:
+        body["url"] = dest or None
+    return body
+
+
+@router.post("/ui/settings/channels")
+async def add_channel(request: Request, ws: Session) -> Response:
+    form = await checked_form(request, ws)
+    try:
+        await channels.create(ws.svc, ws.principal, _channel_body(dict(form)))
+    except Failures as exc:
+        return await render_settings(request, ws, errors={"channels": str(exc)},
+                                     status=_status(exc))
+    return redirect("/ui/settings?done=channel-added#channels")
+
+
+@router.post("/ui/settings/channels/{channel_id}/delete")
+async def delete_channel(request: Request, channel_id: Id, ws: Session) -> Response:
+    await checked_form(request, ws)
+    try:
+        await channels.delete(ws.svc, ws.principal, channel_id)
+    except Failures as exc:
+        return await render_settings(request, ws, errors={"channels": str(exc)},
+                                     status=_status(exc))
+    return redirect("/ui/settings?done=channel-deleted#channels")
