@@ -34,7 +34,8 @@ import typer
 from rich.text import Text
 
 from ..sdk.models import Job
-from . import admin, runs_cmd
+from . import admin, controls_cmd, runs_cmd
+from .controls_cmd import PayloadFileOption, PayloadOption, UntilOption, read_payload
 from .support import (
     DEFAULT_URL,
     EXIT_API,
@@ -199,11 +200,16 @@ def jobs_trigger(
     key: KeyOption = None,
     env: EnvOption = None,
     as_json: JsonOption = False,
+    payload: PayloadOption = None,
+    payload_file: PayloadFileOption = None,
 ) -> None:
-    """Start a run of the job now (trigger "manual")."""
-    with handled(), Connection(url, key, env).client() as client:
+    """Start a run of the job now (trigger "manual"), with an optional JSON payload."""
+    with handled():
+        data = read_payload(payload, payload_file)  # bad JSON: exit 2, nothing sent
+        client = Connection(url, key, env).client()
+    with handled(), client:
         target = resolve_job(client, job)
-        run = client.trigger_job(target.id)
+        run = client.trigger_job(target.id, data)
         if as_json:
             print_json(run.raw)
         else:
@@ -217,10 +223,19 @@ def jobs_pause(
     key: KeyOption = None,
     env: EnvOption = None,
     as_json: JsonOption = False,
+    until: UntilOption = None,
 ) -> None:
-    """Pause the job: no new runs until it is resumed."""
-    with handled(), Connection(url, key, env).client() as client:
-        _print_job_change(client.pause_job(resolve_job(client, job).id), "Paused", as_json)
+    """Pause the job: no new runs until it is resumed (or, with --until, until then)."""
+    with handled():
+        at = None if until is None else controls_cmd.instant_text(until, "--until")
+        client = Connection(url, key, env).client()
+    with handled(), client:
+        changed = client.pause_job(resolve_job(client, job).id, at)
+        if at is not None and not as_json:
+            resumes = controls_cmd.parse_instant(changed.raw.get("paused_until") or at, "until")
+            typer.echo(f"Paused job {changed.name} (id {changed.id}) until {when(resumes)}")
+            return
+        _print_job_change(changed, "Paused", as_json)
 
 
 @jobs_app.command("resume")
@@ -297,6 +312,7 @@ def jobs_rm(
 
 def register(app: typer.Typer) -> None:
     """Add ``jobs``, ``runs``, ``env``, ``keys`` and ``emails`` to ``app``."""
+    controls_cmd.register(jobs_app, app)
     app.add_typer(jobs_app, name="jobs")
     app.command("runs")(runs_cmd.runs)
     app.command("cancel")(runs_cmd.cancel)
