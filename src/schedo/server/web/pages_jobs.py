@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from ...limits import MAX_ID
+from ..api.jobs import parse_instant
 from ..domain.errors import Conflict, InvalidInput, NotFound
 from ..domain.model import JobType
 from ..domain.records import Job, Run
@@ -157,6 +158,8 @@ async def render_job(
     error: str | None = None,
     status: int = 200,
     webhook_value: str | None = None,
+    explained: Any = None,
+    explain_value: str = "",
 ) -> Response:
     ctx = await _job_ctx(ws, job_id, _cursor(before))
     job: Job = ctx["job"]
@@ -169,6 +172,8 @@ async def render_job(
             done=DONE.get(done or ""),
             error=error,
             webhook_value=webhook_value if webhook_value is not None else (job.webhook_url or ""),
+            explained=explained,
+            explain_value=explain_value,
             **ctx,
         ),
         status=status,
@@ -184,6 +189,19 @@ async def job_page(
     done: str = "",
 ) -> Response:
     return await render_job(request, ws, job_id, before=before, done=done)
+
+
+@router.get("/ui/jobs/{job_id}/explain")
+async def job_explain(request: Request, job_id: Id, ws: Session, at: str = "") -> Response:
+    """The job page with "why did or didn't it run at ``at``" answered (GET /jobs/{id}/explain)."""
+    value = at.strip()[:80]
+    try:
+        instant = parse_instant(value)
+    except InvalidInput as exc:
+        return await render_job(request, ws, job_id, error=str(exc), status=400,
+                                explain_value=value)
+    found = await jobs.explain(ws.svc, ws.principal, job_id, instant)
+    return await render_job(request, ws, job_id, explained=found, explain_value=value)
 
 
 @router.get("/ui/jobs/{job_id}/live")
