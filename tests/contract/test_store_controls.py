@@ -107,3 +107,29 @@ async def test_rerun_is_the_next_attempt_of_the_instant_and_waits_for_live_ones(
     await s.complete(world.env, again.id, Completion(success=False, error="x"), at(5))
     third = await s.rerun(world.env, run.id, at(6))  # from any attempt: the next one
     assert third.attempt == run.attempt + 2
+
+
+async def test_cancel_other_tick_cancels_the_jobs_active_runs_and_runs(world: World) -> None:
+    """overlap=cancel_other: the tick's new run is created and the job's runs still pending
+    or running end ``cancelled`` in the same transaction (returned for the workers to be
+    told); another job's runs and a tick that creates nothing cancel nothing."""
+    s = world.store
+    job = await world.job("a", next_run_at=T0, overlap="cancel_other", blocking=True)
+    other = await world.job("b", next_run_at=T0)
+    res = await s.tick(T0, 10, planner({job.id: plan(T0, next_run_at=at(60)),
+                                        other.id: plan(T0, next_run_at=at(60))}))
+    assert res.cancelled == []
+    first = next(r for r in res.created if r.job_id == job.id)
+    [running] = await s.claim(world.env, ["a"], ["sdk"], at(1), 10)
+    assert running.id == first.id
+    res = await s.tick(at(60), 10, planner({job.id: plan(at(60), next_run_at=at(120)),
+                                            other.id: plan(at(60), next_run_at=at(120))}))
+    assert [e.id for e in res.cancelled] == [first.id]
+    [ended] = res.cancelled
+    assert ended.status is RunStatus.CANCELLED and "cancel_other" in (ended.error or "")
+    assert (await s.get_execution(world.env, first.id)).status is RunStatus.CANCELLED
+    new = next(r for r in res.created if r.job_id == job.id)
+    assert new.status is RunStatus.PENDING and new.scheduled_for == at(60)
+    # the other job (allow) keeps both of its runs
+    assert {r.status for r in await s.list_executions(world.env, other.id, None, 10)} == {
+        RunStatus.PENDING}

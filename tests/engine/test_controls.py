@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from schedo.server.domain import hashed
@@ -312,6 +313,41 @@ async def test_buffer_one_keeps_one_tick_until_the_running_one_ends(engine: Engi
     assert "one tick is already buffered" in runs["12:03"]["error"]
 
 
+async def test_cancel_other_cancels_the_running_run_and_tells_its_worker(
+    engine: Engine,
+) -> None:
+    """overlap=cancel_other: the next tick runs and the run still going is cancelled; a
+    worker watching it (the cancel watch the SDK and the agent use) hears at once, and its
+    late report is refused (409). No failure alert: the job is not failing."""
+    engine.at("2026-11-28T12:00:30Z")
+    job = await engine.api.define(name="latest-only", schedule="* * * * *",
+                                  overlap="cancel_other", timeout_seconds=600)
+    assert (job["overlap"], job["blocking"]) == ("cancel_other", True)
+    engine.at("2026-11-28T12:01:00Z")
+    await engine.tick()
+    (first,) = await engine.claim("latest-only")
+    api = engine.api
+    watch = asyncio.create_task(api.client.post(
+        "/jobs/executions/cancelled", params={"wait": 10}, headers=api.admin,
+        json={"ids": [first["id"]]}))
+    await asyncio.sleep(0.05)
+    engine.at("2026-11-28T12:02:00Z")
+    await engine.tick()
+    told = await asyncio.wait_for(watch, 5)
+    assert told.status_code == 200 and first["id"] in told.json()["cancelled"], told.text
+    (second,) = await engine.claim("latest-only")
+    assert second["scheduled_for"] == "2026-11-28T12:02:00Z"
+    runs = {e["id"]: e for e in await engine.runs(job["id"])}
+    assert runs[first["id"]]["status"] == "cancelled"
+    assert "overlap=cancel_other" in runs[first["id"]]["error"]
+    late = await api.client.post(f"/jobs/executions/complete/{first['id']}",
+                                 headers=api.admin, json={"success": True})
+    assert late.status_code == 409
+    notices = await api.client.get("/org/notifications", params={"job_id": job["id"]},
+                                   headers=api.admin)
+    assert notices.status_code == 200 and notices.json() == []
+
+
 async def test_max_concurrency_and_blocking_map_onto_overlap(engine: Engine) -> None:
     engine.at("2026-11-28T12:00:30Z")
     job = await engine.api.define(name="limited", schedule="* * * * *", overlap="allow",
@@ -328,7 +364,7 @@ async def test_max_concurrency_and_blocking_map_onto_overlap(engine: Engine) -> 
     free = await engine.api.define(name="old-style", schedule="* * * * *")
     assert (free["overlap"], free["blocking"]) == ("allow", False)
     for body, message in (
-        ({"overlap": "cancel_other"}, "overlap: must be one of skip, allow, buffer_one"),
+        ({"overlap": "replace"}, "overlap: must be one of skip, allow, buffer_one, cancel_other"),
         ({"overlap": "allow", "blocking": True}, "blocking: true disagrees with overlap"),
         ({"overlap": "skip", "max_concurrency": 3}, "max_concurrency: overlap 'skip' runs"),
         ({"max_concurrency": 0}, "max_concurrency: must be between 1 and 1000"),

@@ -4,7 +4,9 @@
 false``): it runs, unless ``max_concurrency`` runs are already active (then skipped).
 ``buffer_one``: it is kept as one *buffered* run (pending, held: due at ``HELD``, so no
 worker takes it) that becomes due the moment the active run ends; a further tick while one
-is buffered is skipped. The names are Temporal's. ``cancel_other`` is not offered here.
+is buffered is skipped. ``cancel_other``: the tick runs, and the job's runs still pending or
+running are cancelled (``cancels``; the storage ends them in the tick's transaction, the
+workers holding them are told as for a cancel on request). The names are Temporal's.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from datetime import UTC, datetime
 
 from .records import Job
 
-SKIP, ALLOW, BUFFER_ONE = "skip", "allow", "buffer_one"
-POLICIES = (SKIP, ALLOW, BUFFER_ONE)
+SKIP, ALLOW, BUFFER_ONE, CANCEL_OTHER = "skip", "allow", "buffer_one", "cancel_other"
+POLICIES = (SKIP, ALLOW, BUFFER_ONE, CANCEL_OTHER)
+CANCELLED_BY_TICK = "a newer tick started (overlap=cancel_other)"
 HELD = datetime(9000, 1, 1, tzinfo=UTC)  # the due time of a buffered run until it is released
 BLOCKED_ERROR = "skipped: the previous run of this blocking job is still pending or running"
 BUFFER_FULL_ERROR = ("skipped: a run is active and one tick is already buffered "
@@ -27,6 +30,11 @@ def policy(job: Job) -> str:
     if job.overlap in POLICIES:
         return job.overlap
     return SKIP if job.blocking else ALLOW
+
+
+def cancels(job: Job) -> bool:
+    """Whether a tick of this job that runs cancels the job's other active runs."""
+    return policy(job) == CANCEL_OTHER
 
 
 def limit_error(n: int) -> str:

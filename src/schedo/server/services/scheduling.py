@@ -29,6 +29,8 @@ async def tick(
     """Handle up to ``limit`` due jobs in one transaction (``SchedulerStore.tick``); wake the
     pullers of the new pending runs and the reaper (new deadlines)."""
     res = await svc.store.tick(now, limit, planner, skip)
+    if res.cancelled:  # overlap=cancel_other: the workers holding them stop them
+        svc.bus.runs_cancelled.notify({e.environment_id: frozenset() for e in res.cancelled})
     if res.created:
         pending = [e for e in res.created if e.status is RunStatus.PENDING]
         svc.bus.runs_ready.notify(topics(pending))

@@ -292,7 +292,7 @@ def overlap_field(
     if value is None:
         value = "skip" if blocking else "allow"
     elif value not in POLICIES:
-        raise InvalidInput("overlap: must be one of skip, allow, buffer_one")
+        raise InvalidInput("overlap: must be one of skip, allow, buffer_one, cancel_other")
     elif blocking is not None and blocking != (value != "allow"):
         raise InvalidInput(f"blocking: {str(blocking).lower()} disagrees with overlap "
                            f"{value!r} (blocking true is skip, false is allow): send one")

@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, select, union_all, update
 
-from ..domain import lifecycle
+from ..domain import lifecycle, overlap
 from ..domain.model import RunStatus
-from ..domain.overlap import BUFFER_ONE, HELD, Slots
+from ..domain.overlap import BUFFER_ONE, CANCEL_OTHER, HELD, Slots
 from ..domain.records import Job, Run
 from . import rows
 from .contracts import Planner, TickResult
@@ -99,7 +99,7 @@ class ScheduleSql:
             if not due:
                 return TickResult(jobs=0, created=[])
             live = await self._live_runs(c, [j.id for j in due if j.blocking or j.max_concurrency
-                                             or j.overlap == BUFFER_ONE])
+                                             or j.overlap in (BUFFER_ONE, CANCEL_OTHER)])
             new_rows: list[dict[str, Any]] = []
             job_updates: list[dict[str, Any]] = []
             for job in due:
@@ -120,7 +120,34 @@ class ScheduleSql:
             _keep_status_without_new_run(due, job_updates, created)
             _spend_skips(due, created, job_updates)
             await c.execute(_JOB_TICKED, job_updates)
-            return TickResult(jobs=len(due), created=created)
+            cancelled = await self._cancel_others(c, due, created, now)
+            return TickResult(jobs=len(due), created=created, cancelled=cancelled)
+
+    async def _cancel_others(
+        self, c: Conn, due: Sequence[Job], created: Sequence[Run], now: datetime
+    ) -> list[Run]:
+        """overlap=cancel_other: a job's new pending run of this tick ends its other runs
+        still pending or running (cancelled, as on request: no retry, no alert)."""
+        fresh: dict[int, set[int]] = {}
+        for e in created:
+            if e.status is RunStatus.PENDING:
+                fresh.setdefault(e.job_id, set()).add(e.id)
+        ids = [j.id for j in due if j.id in fresh and overlap.cancels(j)]
+        if not ids:
+            return []
+        res = await c.execute(self.db.for_update(
+            select(executions).where(executions.c.job_id.in_(ids),
+                                     executions.c.status.in_(ACTIVE_VALUES))
+            .order_by(executions.c.id)))
+        ended = [lifecycle.cancel(r, now, overlap.CANCELLED_BY_TICK)
+                 for r in (rows.execution(x) for x in res) if r.id not in fresh[r.job_id]]
+        for e in ended:
+            await c.execute(update(executions).where(executions.c.id == e.id).values(
+                status=e.status.value, end_time=e.end_time, duration=e.duration,
+                error=e.error))
+        if ended:
+            await after_end(self.db, c, ended, now)
+        return ended
 
     @staticmethod
     async def _live_runs(c: Conn, job_ids: list[int]) -> dict[int, tuple[int, int]]:

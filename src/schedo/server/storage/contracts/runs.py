@@ -6,7 +6,7 @@ Part of the storage contract; the rules that hold for every method are in
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -25,6 +25,7 @@ from ...domain.targets import AgentMatch
 class TickResult:
     jobs: int  # due jobs handled
     created: list[Run]  # executions created (pending and skipped)
+    cancelled: list[Run] = field(default_factory=list)  # ended by overlap=cancel_other
 
 
 # what to create for one due job, decided by the scheduler (pure: no I/O)
