@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         "--no-baselines", action="store_true", help="herd/precision: skip APScheduler and Celery"
     )
     p.add_argument("--n", type=int, help="herd: number of jobs")
+    p.add_argument("--hashed", action="store_true", help="herd: `H * * * *` vs `0 * * * *`")
     p.add_argument("--timeout", type=float, help="herd: seconds allowed after the due second")
     p.add_argument("--duration", type=float, help="precision: seconds; api: seconds per route")
     p.add_argument("--defined", type=_ints, help="scale: defined jobs, e.g. 10000,100000")
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             if name in ("herd", "precision"):
                 opts["baselines"] = not a.no_baselines
             if name == "herd":
-                opts.update(n=a.n, timeout=a.timeout)
+                opts.update(n=a.n, timeout=a.timeout, hashed=a.hashed)
             elif name == "precision" and a.duration is not None:
                 opts["duration"] = int(a.duration)
             elif name == "scale":

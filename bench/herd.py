@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -167,7 +169,10 @@ def run(
     n: int | None = None,
     timeout: float | None = None,
     baselines: bool = True,
+    hashed: bool = False,
 ) -> Report:
+    if hashed:  # issue 20: `H * * * *` against the same-second herd, no baselines
+        return run_hashed(size, workdir, n, timeout)
     p = dict(SIZES[size])
     if n is not None:
         p["n"] = n
@@ -273,5 +278,207 @@ def run(
         raise BenchError(
             f"schedo herd: only {s['completed']} of {n} runs completed "
             f"within {timeout:.0f}s ({s['statuses']})"
+        )
+    return rep
+
+
+# -- herd --hashed: the same 10,000 jobs as `H * * * *` (issue 20) ------------------------------
+HASHED_PREFIX = "herd-h-"
+HASHED_EXPR = "H * * * *"
+SAME_SECOND_EXPR = "0 * * * *"
+HASHED_WINDOW = {"smoke": 60, "default": 120, "full": 180}
+
+
+def _fire_times(expr: str, env: int, names: list[str], after: datetime) -> dict[str, int]:
+    """Each job's next fire instant (epoch ms) after ``after``, read with the server's own
+    domain code: ``schedules.schedule_of`` with the job's seed, as ``of_job`` does."""
+    from schedo.server.domain import hashed, schedules
+
+    out: dict[str, int] = {}
+    for name in names:
+        sched = schedules.schedule_of(expr, [], "UTC", after, hashed.seed_of(env, name))
+        out[name] = int(sched.next_after(after).timestamp() * 1000)
+    return out
+
+
+def spread_of(expr: str, env: int, names: list[str]) -> dict[str, Any]:
+    """How ``expr`` spreads ``names`` over one hour: each job's first fire in the hour after a
+    whole hour, grouped by minute and by second (from the resolved schedules, no server)."""
+    from schedo.server.domain import schedules
+
+    hour = datetime(2026, 1, 1, tzinfo=UTC)
+    fires = _fire_times(expr, env, names, hour - timedelta(milliseconds=1)).values()
+    per_minute = Counter(t // 60_000 for t in fires)
+    per_second = Counter(t // 1000 for t in fires)
+    resolved = Counter(schedules.resolved(expr, env, nm) for nm in names)
+    return {
+        "expression": expr,
+        "jobs": len(names),
+        "max_in_one_minute": max(per_minute.values()),
+        "min_in_a_used_minute": min(per_minute.values()),
+        "minutes_used": len(per_minute),
+        "max_in_one_second": max(per_second.values()),
+        "seconds_used": len(per_second),
+        "distinct_resolved": len(resolved),
+    }
+
+
+def run_hashed_window(
+    n: int, processes: int, window: int, timeout: float, workdir: Path
+) -> dict[str, Any]:
+    """N sdk jobs stored as ``H * * * *``, each with its own resolved next fire time; the runs
+    due in the ``window`` seconds from the next whole minute are measured."""
+    srv = Server(fresh_db(workdir / "herd-hashed.db"), workdir).start()
+    procs: list[Any] = []
+    try:
+        conn = loader.connect(srv.db_path)
+        env = loader.env_id(conn)
+        names = [f"{HASHED_PREFIX}{i:06d}" for i in range(n)]
+        loader.insert_jobs(conn, env, ((nm, loader.NEVER, loader.never_ms()) for nm in names))
+        procs = workers.spawn(srv, names, processes, workdir, "herd-hashed")
+        workers.wait_connected(srv, procs, HASHED_PREFIX, n)
+        # every `H * * * *` instant is a whole minute: rescheduled between hh:mm:01 and
+        # hh:mm:50, each job's next fire is at or after the next whole minute, the window start
+        sec = time.time() % 60
+        if not 1.0 <= sec <= 50.0:
+            time.sleep((61.0 - sec) % 60)
+        now = time.time()
+        w0 = (math.floor(now) // 60 + 1) * 60
+        w1 = w0 + window
+        nra = _fire_times(HASHED_EXPR, env, names, datetime.fromtimestamp(now, UTC))
+        loader.reschedule(conn, env, [(nm, HASHED_EXPR, nra[nm]) for nm in names])
+        poke_ticker(srv)
+        if time.time() > w0 - 0.5:
+            raise BenchError("rescheduling the hashed jobs took longer than their lead time")
+        if min(nra.values()) < w0 * 1000:
+            raise BenchError("a hashed job was due before the window")
+        due_ms = sorted(t for t in nra.values() if t < w1 * 1000)
+        expected = len(due_ms)
+        cpu0 = proc_cpu_s(srv.pid)
+        w0_ms, w1_ms = w0 * 1000, w1 * 1000
+        with Sampler(srv.pid) as sampler:
+            while time.time() < w1 + timeout:
+                rows = [r for r in loader.runs(conn, HASHED_PREFIX, w0_ms) if r[0] < w1_ms]
+                done = sum(1 for r in rows if r[3] == "completed")
+                if time.time() >= w1 and done >= expected:
+                    break
+                time.sleep(0.5)
+        cpu = proc_cpu_s(srv.pid) - cpu0
+        worker_cpu = sum(proc_cpu_s(p.pid) for p in procs)
+        rows = [r for r in loader.runs(conn, HASHED_PREFIX, w0_ms) if r[0] < w1_ms]
+        stored = Counter(
+            str(e)
+            for (e,) in conn.execute(
+                "SELECT cron_expression FROM jobs WHERE name LIKE ?", (HASHED_PREFIX + "%",)
+            )
+        )
+        conn.close()
+    finally:
+        workers.stop(procs)
+        srv.stop()
+    late = [(p - s) / 1000 for s, p, _e, _st, _c in rows if p is not None]
+    statuses: dict[str, int] = dict(Counter(r[3] for r in rows))
+    due_per_minute = Counter(t // 60_000 * 60 for t in due_ms)
+    run_per_minute = Counter(s // 60_000 * 60 for s, *_ in rows)
+    minutes = [w0 + 60 * k for k in range(math.ceil(window / 60))]
+    return {
+        "environment_id": env,
+        "window_start": w0,
+        "window_seconds": window,
+        "stored_expressions": dict(stored),
+        "due_in_window": expected,
+        "due_per_minute": [due_per_minute.get(m, 0) for m in minutes],
+        "runs_per_minute": [run_per_minute.get(m, 0) for m in minutes],
+        "max_due_in_one_second": max(Counter(t // 1000 for t in due_ms).values(), default=0),
+        "runs": len(rows),
+        "completed": statuses.get("completed", 0),
+        "statuses": statuses,
+        "lateness": summary(late, expected, timeout),
+        "server_cpu_s": cpu,
+        "workers_cpu_s": worker_cpu,
+        "server_peak_rss_mb": sampler.peak_rss_kb / 1024,
+    }
+
+
+def run_hashed(size: str, workdir: Path, n: int | None, timeout: float | None) -> Report:
+    p = dict(SIZES[size])
+    p["window"] = HASHED_WINDOW[size]
+    if n is not None:
+        p["n"] = n
+    if timeout is not None:
+        p["timeout"] = timeout
+    n, timeout, window = int(p["n"]), float(p["timeout"]), int(p["window"])
+    rep = Report("herd-hashed", size, {**p, "hashed": True})
+    same = run_schedo(n, int(p["workers"]), timeout, workdir)
+    hw = run_hashed_window(n, int(p["workers"]), window, timeout, workdir)
+    env = int(hw["environment_id"])
+    names_h = [f"{HASHED_PREFIX}{i:06d}" for i in range(n)]
+    names_0 = [f"{PREFIX}{i:06d}" for i in range(n)]
+    spread = {
+        "same_second": spread_of(SAME_SECOND_EXPR, env, names_0),
+        "hashed": spread_of(HASHED_EXPR, env, names_h),
+    }
+    rep.results = {"same_second": same, "hashed": hw, "spread": spread}
+    rep.headers = [
+        "schedule (N jobs)",
+        "max due / min",
+        "max due / s",
+        "measured window",
+        "due per minute",
+        "runs done",
+        "p50 late",
+        "p99 late",
+        "max late",
+    ]
+    s0, sh = spread["same_second"], spread["hashed"]
+    for label, sp, win, per_min, r in (
+        (f"`{SAME_SECOND_EXPR}` ({n:,}; the same-second herd)", s0, "the due second", str(n), same),
+        (
+            f"`{HASHED_EXPR}` ({n:,})",
+            sh,
+            f"{window} s from {time.strftime('%H:%M:%S', time.gmtime(hw['window_start']))}",
+            ", ".join(map(str, hw["due_per_minute"])),
+            hw,
+        ),
+    ):
+        lt = r["lateness"]
+        total = n if r is same else hw["due_in_window"]
+        rep.rows.append(
+            [
+                label,
+                f"{sp['max_in_one_minute']:,}",
+                f"{sp['max_in_one_second']:,}",
+                win,
+                per_min,
+                f"{r['completed']}/{total}",
+                fmt_s(lt["p50"], lt["p50_censored"]),
+                fmt_s(lt["p99"], lt["p99_censored"]),
+                fmt_s(lt["max"], lt["max_censored"]),
+            ]
+        )
+    rep.notes.append(
+        f"spread (resolved schedules, environment {env}): `{HASHED_EXPR}` puts {n:,} jobs on "
+        f"{sh['minutes_used']} minutes of the hour, {sh['min_in_a_used_minute']}-"
+        f"{sh['max_in_one_minute']} a minute, all at second :00 of their minute (H here "
+        f"hashes the minute only), so at most {sh['max_in_one_second']} due in one second "
+        f"against {s0['max_in_one_second']:,} for `{SAME_SECOND_EXPR}`"
+    )
+    rep.notes.append(
+        f"hashed window: jobs stored as {hw['stored_expressions']}, each next_run_at its own "
+        f"resolved next fire; {hw['due_in_window']} due in the window (runs created per minute "
+        f"{hw['runs_per_minute']}); server CPU {hw['server_cpu_s']:.1f} s over the window and "
+        f"drain, workers {hw['workers_cpu_s']:.1f} s, server peak RSS "
+        f"{hw['server_peak_rss_mb']:.0f} MB; statuses {hw['statuses']}"
+    )
+    rep.notes.append(
+        f"same-second herd: a one-shot 6-field expression at a whole second ~2 s ahead stands "
+        f"for `{SAME_SECOND_EXPR}` at hh:00:00 (the same {n:,} runs in one second); all created "
+        f"by {fmt_s(same['all_created_s'])}, all completed {fmt_s(same['all_completed_s'])} "
+        f"after the due second; server CPU {same['server_cpu_s']:.1f} s"
+    )
+    if same["completed"] < n or hw["completed"] < hw["due_in_window"]:
+        raise BenchError(
+            f"herd --hashed: same-second {same['completed']}/{n}, hashed "
+            f"{hw['completed']}/{hw['due_in_window']} completed within {timeout:.0f}s"
         )
     return rep

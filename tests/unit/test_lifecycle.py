@@ -3,13 +3,12 @@ table, a report's end, expiry, release, retries, health turns, tick rows, manual
 
 from __future__ import annotations
 
-import itertools
 import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from schedo.server.domain import lifecycle
@@ -19,10 +18,8 @@ from schedo.server.domain.model import (
     TERMINAL,
     TRANSITIONS,
     CatchUp,
-    Health,
     JobStatus,
     JobType,
-    NoticeKind,
     RunStatus,
     Source,
     Trigger,
@@ -157,51 +154,6 @@ def test_retry_of_properties(attempt: int, retries: int, status: RunStatus, seed
     base = min(10 * 2 ** (attempt - 1), 600)
     assert base * 0.8 <= (d.due_at - now).total_seconds() <= base * 1.2
     assert d.pickup_deadline == d.due_at + timedelta(seconds=30)
-
-
-# -- health turns ----------------------------------------------------------------------------
-
-
-@settings(max_examples=300)
-@given(outcomes=st.lists(st.tuples(st.booleans(), st.integers(1, 3)), max_size=30),
-       retries=st.integers(0, 2), muted=st.booleans())
-def test_health_turns_alternate_and_wait_for_the_last_attempt(
-    outcomes: list[tuple[bool, int]], retries: int, muted: bool
-) -> None:
-    """Over any history of run ends: notices alternate failing, recovered, failing…; the
-    first is "failing"; an attempt that will be retried never turns; a muted job sends
-    none but its health still follows."""
-    health: Health | None = None
-    notices: list[NoticeKind] = []
-    for ok, attempt in outcomes:
-        ex = run(RunStatus.COMPLETED if ok else RunStatus.FAILED, attempt=attempt)
-        turn = lifecycle.health_turn(ex, health, muted, retries)
-        if not ok and attempt <= retries:
-            assert turn is None
-            continue
-        expected = Health.OK if ok else Health.FAILING
-        if expected is health:
-            assert turn is None
-            continue
-        assert turn is not None and turn.health is expected
-        if turn.notice is not None:
-            notices.append(turn.notice)
-        health = turn.health
-    if muted:
-        assert notices == []
-    else:
-        assert all(a != b for a, b in itertools.pairwise(notices))
-        assert not notices or notices[0] is NoticeKind.FAILING
-
-
-def test_retry_then_success_turns_nothing_and_retry_then_failure_turns_once() -> None:
-    first = run(RunStatus.FAILED, attempt=1)
-    assert lifecycle.health_turn(first, Health.OK, False, 1) is None
-    ok = run(RunStatus.COMPLETED, attempt=2)
-    assert lifecycle.health_turn(ok, Health.OK, False, 1) is None
-    bad = run(RunStatus.EXPIRED, attempt=2)
-    assert lifecycle.health_turn(bad, Health.OK, False, 1) == lifecycle.Turn(
-        Health.FAILING, NoticeKind.FAILING)
 
 
 # -- ticks and manual runs -------------------------------------------------------------------

@@ -23,10 +23,8 @@ from . import targets
 from .errors import Conflict
 from .hashed import jitter_offset, seed_of
 from .model import (
-    Health,
     JobStatus,
     JobType,
-    NoticeKind,
     RunStatus,
     Source,
     Trigger,
@@ -294,38 +292,6 @@ def retry_of(ex: Run, job: Job, now: datetime,
 
 
 # -- the job's health ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Turn:
-    """How an ended run changes its job's health, and the notice it sends (None: no mail,
-    e.g. a first success, or a muted job)."""
-
-    health: Health
-    notice: NoticeKind | None
-
-
-def health_turn(
-    ex: Run, health: Health | None, muted: bool, max_retries: int
-) -> Turn | None:
-    """A job turns *failing* on a failed or expired run when it was not failing (after a
-    success, or its first run ever), and *recovered* on a completed run while failing: one
-    notice per turn, none per run (SPEC 4). A failed or expired attempt that will be retried
-    is not the run's last word and turns nothing, so a retry that succeeds sends nothing.
-    None when the health does not change."""
-    if ex.status not in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.EXPIRED):
-        return None
-    failing = ex.status is not RunStatus.COMPLETED
-    if failing and will_retry(ex.attempt, max_retries):
-        return None
-    new = Health.FAILING if failing else Health.OK
-    if new is health:
-        return None
-    if failing:
-        notice: NoticeKind | None = NoticeKind.FAILING
-    else:
-        notice = NoticeKind.RECOVERED if health is Health.FAILING else None
-    return Turn(health=new, notice=None if muted else notice)
 
 
 def job_mirror(ex: Run) -> tuple[JobStatus, int] | None:

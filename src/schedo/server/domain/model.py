@@ -39,7 +39,7 @@ class RunStatus(StrEnum):
     def job_status(self) -> JobStatus:
         """The job status an execution in this state gives its job (expired counts as failed;
         so does cancelled: the hosted API's job status has no such value, and the run did not
-        complete. Neither turns the job's health: see ``lifecycle.health_turn``)."""
+        complete. Neither turns the job's health: see ``alerts.after_run``)."""
         if self in (RunStatus.EXPIRED, RunStatus.CANCELLED):
             return JobStatus.FAILED
         if self is RunStatus.SKIPPED:  # skipped runs never drive the job status
