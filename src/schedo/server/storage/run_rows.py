@@ -234,10 +234,12 @@ def as_dt(v: Any) -> datetime | None:
     return from_ms(int(v))
 
 
+_JOB_IN_ENV = select(jobs).where(jobs.c.id == bindparam("job_id"),
+                                 jobs.c.environment_id == bindparam("env_id"))
+
+
 async def job_in_env(c: Conn, env_id: int, job_id: int) -> Job:
-    r = (
-        await c.execute(select(jobs).where(jobs.c.id == job_id, jobs.c.environment_id == env_id))
-    ).first()
+    r = (await c.execute(_JOB_IN_ENV, {"job_id": job_id, "env_id": env_id})).first()
     if r is None:
         raise NotFound(f"job {job_id} not found")
     return rows.job(r)

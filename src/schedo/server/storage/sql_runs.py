@@ -52,10 +52,11 @@ class RunSql:
     ) -> list[Run]:
         async with self.db.read() as c:
             await job_in_env(c, env_id, job_id)
-            q = select(executions).where(executions.c.job_id == job_id)
-            if cursor is not None:
-                q = q.where(executions.c.id < cursor)
-            res = await c.execute(q.order_by(executions.c.id.desc()).limit(limit))
+            if cursor is None:
+                res = await c.execute(_HISTORY, {"job_id": job_id, "limit": limit})
+            else:
+                res = await c.execute(_HISTORY_BELOW, {"job_id": job_id, "limit": limit,
+                                                       "cursor": cursor})
             return [rows.execution(r) for r in res]
 
     async def get_execution(self, env_id: int, exec_id: int) -> Run:
@@ -317,6 +318,17 @@ def _types_filter(db: Database, codes: Sequence[str] | None, types: Sequence[str
     the codes' index finds their runs."""
     column = executions.c.job_type if codes is None else db.not_indexed(executions.c.job_type)
     return column.in_(list(types))
+
+
+# built once: a job's runs, newest first, below a cursor (statement construction cost more
+# than running it on GET /jobs/executions/{id})
+_HISTORY = (
+    select(executions)
+    .where(executions.c.job_id == bindparam("job_id"))
+    .order_by(executions.c.id.desc())
+    .limit(bindparam("limit"))
+)
+_HISTORY_BELOW = _HISTORY.where(executions.c.id < bindparam("cursor"))
 
 
 def _codes_filter(db: Database, codes: Sequence[str] | None) -> Any:
