@@ -51,6 +51,16 @@ def _job_with_last_run() -> Any:
 
 
 _JOB_WITH_LAST_RUN = _job_with_last_run()
+# built once (their construction cost more than running them on a definition or a GET)
+_JOB_BY_ID = select(jobs).where(jobs.c.id == bindparam("job_id"),
+                                jobs.c.environment_id == bindparam("env_id"))
+_JOB_BY_NAME = select(jobs).where(jobs.c.name == bindparam("name"),
+                                  jobs.c.environment_id == bindparam("env_id"))
+_CURRENT = select(jobs.c.id, jobs.c.paused, jobs.c.success_within_seconds,
+                  jobs.c.last_success_at, jobs.c.ping_uuid, jobs.c.health,
+                  jobs.c.remind_every_seconds).where(
+    jobs.c.environment_id == bindparam("env_id"), jobs.c.name == bindparam("name"))
+_UPDATE_JOB = update(jobs).where(jobs.c.id == bindparam("jid")).returning(*jobs.c)
 
 
 def _spec_values(spec: JobSpec) -> dict[str, Any]:
@@ -108,15 +118,7 @@ class JobSql:
     ) -> tuple[Job, bool]:
         values = _spec_values(spec)
         async with self.db.write() as c:
-            cur = (
-                await c.execute(
-                    select(jobs.c.id, jobs.c.paused, jobs.c.success_within_seconds,
-                           jobs.c.last_success_at, jobs.c.ping_uuid, jobs.c.health,
-                           jobs.c.remind_every_seconds).where(
-                        jobs.c.environment_id == env_id, jobs.c.name == spec.name
-                    )
-                )
-            ).first()
+            cur = (await c.execute(_CURRENT, {"env_id": env_id, "name": spec.name})).first()
             if cur is None:
                 r = (
                     await c.execute(
@@ -153,23 +155,14 @@ class JobSql:
             if schedule_changed:
                 values["anchor_at"] = now
                 values["next_run_at"] = None if cur.paused else next_run_at
-            r = (
-                await c.execute(
-                    update(jobs)
-                    .where(jobs.c.id == cur.id)
-                    .values(updated_at=now, **values)
-                    .returning(*jobs.c)
-                )
-            ).one()
+            # the SET list is the parameters' keys: one cached statement per set of changes
+            r = (await c.execute(_UPDATE_JOB, {"jid": cur.id, "updated_at": now, **values})
+                 ).one()
             return rows.job(r), False
 
     async def get_job(self, env_id: int, job_id: int) -> Job:
         async with self.db.read() as c:
-            r = (
-                await c.execute(
-                    select(jobs).where(jobs.c.id == job_id, jobs.c.environment_id == env_id)
-                )
-            ).first()
+            r = (await c.execute(_JOB_BY_ID, {"job_id": job_id, "env_id": env_id})).first()
         if r is None:
             raise NotFound(f"job {job_id} not found")
         return rows.job(r)
@@ -193,11 +186,7 @@ class JobSql:
 
     async def get_job_by_name(self, env_id: int, name: str) -> Job | None:
         async with self.db.read() as c:
-            r = (
-                await c.execute(
-                    select(jobs).where(jobs.c.name == name, jobs.c.environment_id == env_id)
-                )
-            ).first()
+            r = (await c.execute(_JOB_BY_NAME, {"name": name, "env_id": env_id})).first()
         return None if r is None else rows.job(r)
 
     async def list_jobs(self, env_id: int) -> list[Job]:
