@@ -71,8 +71,9 @@ def test_sample_crontab_imports_as_expected(
     prefix = f"ct{uuid.uuid4().hex[:6]}"
     path = write(tmp_path, SAMPLE)
     r = cli(
-        "import-crontab", str(path), "--prefix", prefix, "--timezone", "Europe/Berlin", "--json"
-    )
+        "import-crontab", str(path), "--prefix", prefix, "--timezone", "Europe/Berlin", "--json",
+        "--name-from", "command",  # the earlier names (slug and hash), pinned below
+    )  # fmt: skip
     assert r.exit_code == 2, r.output  # some lines could not be parsed
     doc = json.loads(r.stdout)
     by_line = {e["line"]: e for e in doc["entries"]}
@@ -457,3 +458,40 @@ def test_imported_commands_run_under_the_agent(
         outputs.append(done.output)
     assert outputs == ["it's a $HOME test 100%\n", "bash: it's a $HOME test\n"]
     assert a.stop() == 0, a.stderr()
+
+
+def test_script_names_are_short_deduplicated_and_stable(
+    cli: Cli, client: schedo.Client, tmp_path: Path
+) -> None:
+    """The default ``--name-from script``: the script's base name, ``-2`` for the second line
+    with the same script, and the same names (the same jobs) when imported again."""
+    prefix = f"ct{uuid.uuid4().hex[:6]}"
+    text = (
+        "0 1 * * * /usr/local/bin/pg_backup.sh --full >> /var/log/pg_backup.log 2>&1\n"
+        "0 13 * * * /usr/local/bin/pg_backup.sh --incremental\n"
+        "*/5 * * * * cd /srv/app && python3 manage.py clearsessions\n"
+        "@daily !!!\n"
+    )
+    path = write(tmp_path, text)
+    r = cli.raw("import-crontab", str(path), "--prefix", prefix, "--dry-run", "--timezone", "UTC")
+    assert r.exit_code == 0, r.output
+    for name in (f"{prefix}-pg-backup ", f"{prefix}-pg-backup-2", f"{prefix}-manage "):
+        assert name in r.stdout  # the preview shows the names
+    r = cli("import-crontab", str(path), "--prefix", prefix, "--timezone", "UTC", "--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["name_from"] == "script"
+    names = [e["name"] for e in doc["entries"]]
+    assert names[:3] == [f"{prefix}-pg-backup", f"{prefix}-pg-backup-2", f"{prefix}-manage"]
+    assert names[3] == job_name(prefix, "!!!")  # no script: the command style
+    before = {n: j.id for n, j in imported(client, prefix).items()}
+    assert set(before) == set(names)
+    assert imported(client, prefix)[f"{prefix}-pg-backup-2"].command.endswith("--incremental")
+
+    r = cli("import-crontab", str(path), "--prefix", prefix, "--timezone", "UTC", "--json")
+    assert r.exit_code == 0, r.output
+    assert [e["name"] for e in json.loads(r.stdout)["entries"]] == names
+    assert {n: j.id for n, j in imported(client, prefix).items()} == before
+
+    r = cli.raw("import-crontab", str(path), "--name-from", "file", "--dry-run")
+    assert r.exit_code == 2 and "--name-from" in r.output

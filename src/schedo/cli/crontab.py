@@ -16,13 +16,13 @@ import typer
 
 from ..sdk.client import Client
 from ..sdk.errors import ApiError, Forbidden, NotFound, Unauthorized
+from .crontab_names import NAME_FROM, name_entries
 from .crontab_parse import (
     PREFIX,
     USER_KEY,
     Entry,
     is_system_path,
     local_zone,
-    name_entries,
     parse,
     user_column,
     valid_zone,
@@ -194,6 +194,14 @@ def import_crontab(
         str,
         typer.Option("--catch-up", help="Missed runs after downtime: none, latest or all."),
     ] = "none",
+    name_from: Annotated[
+        str,
+        typer.Option(
+            "--name-from",
+            help="Job names from: script (the script's base name, e.g. cron-pg-backup), "
+            "command (slug of the whole command and a hash: the earlier names) or hash.",
+        ),
+    ] = "script",
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Only show what would be defined.")
     ] = False,
@@ -211,6 +219,8 @@ def import_crontab(
             )
         if catch_up not in ("none", "latest", "all"):
             raise CliError("--catch-up: must be none, latest or all", EXIT_USAGE)
+        if name_from not in NAME_FROM:
+            raise CliError("--name-from: must be script, command or hash", EXIT_USAGE)
         zone = timezone if timezone is not None else local_zone()
         if not valid_zone(zone):
             raise CliError(f"--timezone: unknown time zone {zone!r}", EXIT_USAGE)
@@ -229,7 +239,7 @@ def import_crontab(
                     "keep it as part of the command; nothing was defined",
                     EXIT_USAGE,
                 )
-        name_entries(entries, prefix)
+        name_entries(entries, prefix, name_from)
         target = None if any_agent else {"host": host or socket.gethostname()}
         if dry_run:
             _check_schedules(entries)
@@ -246,6 +256,7 @@ def import_crontab(
                     "timezone": zone,
                     "format": "system" if is_system else "user",
                     "paused": paused,
+                    "name_from": name_from,
                     "target": target,
                     "entries": [e.to_json() for e in entries],
                 }

@@ -12,9 +12,10 @@ anything else are errors. The system format (``/etc/crontab``, ``/etc/cron.d/*``
 (``crontab_user``) and warned about, not switched to; in any other file a user name in that
 place stops the import (``user_column``), naming ``--system`` and ``--user``.
 
-Job names are stable: ``<prefix>-<slug of the command, at most 40 characters>-<6 hex digits
-of the command's SHA-256>``, and ``-2``, ``-3``… for later entries with the same command, so
-importing an edited crontab again updates the jobs in place instead of adding new ones.
+Job names are given by ``crontab_names.py`` (``--name-from``); ``job_name`` here is the
+``command`` style: ``<prefix>-<slug of the command, at most 40 characters>-<6 hex digits of
+the command's SHA-256>``. Names are stable, so importing an edited crontab again updates the
+jobs in place instead of adding new ones.
 """
 
 from __future__ import annotations
@@ -346,24 +347,3 @@ def _parse_entry(text: str, entry: Entry, state: _State) -> None:
             f"command is {len(entry.command)} characters with its environment; "
             f"the server allows {COMMAND_MAX}"
         )
-
-
-def name_entries(entries: list[Entry], prefix: str) -> None:
-    """Give every entry to define its job name, and flag exact duplicates."""
-    used: dict[str, int] = {}
-    first_line: dict[tuple[str | None, str | None, str | None], int] = {}
-    for e in entries:
-        if e.status != "job" or e.raw_command is None:
-            continue
-        base = job_name(prefix, e.raw_command)
-        count = used.get(base, 0) + 1
-        used[base] = count
-        e.name = base if count == 1 else f"{base}-{count}"
-        key = (e.schedule, e.raw_command, e.user)
-        if key in first_line:
-            e.warnings.append(
-                f"same schedule and command as line {first_line[key]} (cron runs both; "
-                "so will Schedo)"
-            )
-        else:
-            first_line[key] = e.line

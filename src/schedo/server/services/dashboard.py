@@ -9,11 +9,13 @@ from datetime import datetime, timedelta
 
 from ..domain.model import JobStatus, RunStatus, Trigger
 from ..domain.records import Job
+from ..storage.contracts import RunMark
 from . import jobs as svc_jobs
 from .context import Principal, Services
 
 DAY = timedelta(hours=24)
 OUTCOMES = ("completed", "failed", "expired", "running", "pending", "skipped")
+STRIP_RUNS = 20  # runs in a job's strip on the jobs table
 
 
 @dataclass(frozen=True)
@@ -86,3 +88,11 @@ async def overview(svc: Services, p: Principal, now: datetime) -> Overview:
         runs_total=sum(counts.values()),
         next_due=due[:8],
     )
+
+
+async def run_strips(
+    svc: Services, p: Principal, jobs: list[Job], per_job: int = STRIP_RUNS
+) -> dict[int, list[RunMark]]:
+    """The latest ``per_job`` runs of each job, oldest first, by job id (jobs without runs
+    are absent): one read for the whole page, whatever the number of jobs."""
+    return await svc.store.recent_runs(p.env_id, [j.id for j in jobs], per_job)

@@ -70,8 +70,11 @@ async def _jobs_ctx(ws: WebSession, q: str, status: str, kind: str) -> dict[str,
     retries = await dashboard.waiting_retries(ws.svc, ws.principal, all_jobs)
     shown = queries.filter_jobs(all_jobs, q[:200], status, kind, retries)
     conns = await jobs.connections(ws.svc, ws.principal, shown) if shown else {}
+    strips = await dashboard.run_strips(ws.svc, ws.principal, shown) if shown else {}
     return {
         "jobs": shown,
+        "strips": strips,
+        "strip_runs": dashboard.STRIP_RUNS,
         "retries": retries,
         "total": len(all_jobs),
         "conns": conns,

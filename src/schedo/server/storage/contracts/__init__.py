@@ -24,7 +24,14 @@ from .notify import (
     NotifyWork,
     PingStore,
 )
-from .ops import DashboardStore, LiveCounts, PruneBatch, RetentionStore, StatsStore
+from .ops import (
+    DashboardStore,
+    LiveCounts,
+    PruneBatch,
+    RetentionStore,
+    RunMark,
+    StatsStore,
+)
 from .replay import ReplayStore
 from .runs import (
     ClaimStore,
@@ -67,6 +74,7 @@ __all__ = [
     "WorkerStore",
 ]
 __all__ += ["AlertStore", "ChannelStore", "ExplainStore", "PingStore"]  # issue 19
+__all__ += ["RunMark"]  # issue 22
 
 
 class Store(

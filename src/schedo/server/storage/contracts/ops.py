@@ -6,6 +6,7 @@ Part of the storage contract; the rules that hold for every method are in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -68,7 +69,26 @@ class StatsStore(Protocol):
 # -- the dashboard's read models, and the whole store the services use -------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class RunMark:
+    """One run as the jobs table's run strip shows it (no output, no error text)."""
+
+    id: int
+    job_id: int
+    status: str  # a RunStatus value
+    scheduled_for: datetime
+    attempt: int
+
+
 class DashboardStore(Protocol):
     async def count_runs_since(self, env_id: int, since: datetime) -> dict[str, int]:
         """How many executions of the environment are scheduled at or after ``since``, by
         status (statuses with none are absent): one grouped read for the overview."""
+
+    async def recent_runs(
+        self, env_id: int, job_ids: Sequence[int], per_job: int
+    ) -> dict[int, list[RunMark]]:
+        """The latest ``per_job`` executions (highest ids) of each of ``job_ids`` in the
+        environment, oldest first, in ONE read statement (``ROW_NUMBER()`` over the job's
+        executions by id, on both databases). Jobs without runs, of another environment or
+        unknown are absent; ``job_ids`` empty or ``per_job`` < 1 reads nothing."""
