@@ -495,3 +495,28 @@ def test_script_names_are_short_deduplicated_and_stable(
 
     r = cli.raw("import-crontab", str(path), "--name-from", "file", "--dry-run")
     assert r.exit_code == 2 and "--name-from" in r.output
+
+
+def test_reimport_keeps_the_names_an_earlier_import_gave(
+    cli: Cli, client: schedo.Client, tmp_path: Path
+) -> None:
+    """A crontab imported before short names (``--name-from command``, the old names) and
+    imported again with the default keeps its jobs: no second set running every line twice.
+    New lines get short names."""
+    prefix = f"ct{uuid.uuid4().hex[:6]}"
+    path = write(tmp_path, "0 1 * * * /usr/local/bin/pg_backup.sh --full\n")
+    r = cli("import-crontab", str(path), "--prefix", prefix, "--timezone", "UTC",
+            "--name-from", "command", "--json")
+    assert r.exit_code == 0, r.output
+    [old] = [e["name"] for e in json.loads(r.stdout)["entries"]]
+    before = {n: j.id for n, j in imported(client, prefix).items()}
+    assert list(before) == [old]
+    path = write(tmp_path, "0 1 * * * /usr/local/bin/pg_backup.sh --full\n"
+                           "0 2 * * * /usr/local/bin/vacuum.sh\n")
+    r = cli("import-crontab", str(path), "--prefix", prefix, "--timezone", "UTC", "--json")
+    assert r.exit_code == 0, r.output
+    entries = json.loads(r.stdout)["entries"]
+    assert [e["name"] for e in entries] == [old, f"{prefix}-vacuum"]
+    assert any("kept the name" in w for w in entries[0]["warnings"])
+    after = {n: j.id for n, j in imported(client, prefix).items()}
+    assert after[old] == before[old] and set(after) == {old, f"{prefix}-vacuum"}

@@ -239,15 +239,17 @@ def import_crontab(
                     "keep it as part of the command; nothing was defined",
                     EXIT_USAGE,
                 )
-        name_entries(entries, prefix, name_from)
         target = None if any_agent else {"host": host or socket.gethostname()}
-        if dry_run:
+        if dry_run:  # offline: names as a first import gives them
+            name_entries(entries, prefix, name_from)
             _check_schedules(entries)
             for e in entries:
                 if e.status == "job":
                     e.status = "dry-run"
         else:
             with Connection(url, key, env).client() as client:
+                existing = frozenset(j.name for j in client.list_jobs())
+                name_entries(entries, prefix, name_from, existing)
                 define(client, entries, timeout, catch_up, paused, target)
         if as_json:
             print_json(

@@ -134,9 +134,15 @@ def base_name(prefix: str, command: str, name_from: str) -> str:
     return job_name(prefix, command)
 
 
-def name_entries(entries: list[Entry], prefix: str, name_from: str = "script") -> None:
+def name_entries(
+    entries: list[Entry], prefix: str, name_from: str = "script",
+    existing: frozenset[str] = frozenset(),
+) -> None:
     """Give every entry to define its job name (unique in this import, in file order), and
-    flag exact duplicates."""
+    flag exact duplicates. A line whose ``command``-style name (what imports made before
+    ``--name-from``) is among ``existing`` (the environment's job names) keeps that name, so
+    re-importing a crontab imported earlier updates its jobs instead of adding a second set
+    that would run every line twice."""
     if name_from not in NAME_FROM:
         raise ValueError(name_from)
     used: set[str] = set()
@@ -144,7 +150,12 @@ def name_entries(entries: list[Entry], prefix: str, name_from: str = "script") -
     for e in entries:
         if e.status != "job" or e.raw_command is None:
             continue
-        base = base_name(prefix, e.raw_command, name_from)
+        earlier = base_name(prefix, e.raw_command, "command")
+        if name_from != "command" and earlier in existing and earlier not in used:
+            base = earlier
+            e.warnings.append(f"kept the name {earlier!r} an earlier import gave this line")
+        else:
+            base = base_name(prefix, e.raw_command, name_from)
         name, n = base, 1
         while name in used:
             n += 1
