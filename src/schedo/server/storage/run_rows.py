@@ -208,19 +208,28 @@ async def after_end(
     await release_buffered(c, ended, now)
 
 
-async def release_buffered(c: Conn, ended: Sequence[Run], now: datetime) -> None:
-    """overlap=buffer_one: a run buffered while another was active becomes due now, with
-    its pick-up window from now, once no other run of its job is pending or running."""
-    job_ids = {e.job_id for e in ended}
-    if not job_ids:
-        return
+def _held_runs() -> Any:
+    """Built once (an alias and its column collection cost more than the statement): the
+    buffered runs of some jobs whose job has no other run pending or running."""
     other = executions.alias("other")
     busy = (select(other.c.id).where(other.c.job_id == executions.c.job_id,
                                      other.c.status.in_(ACTIVE_VALUES), other.c.due_at < HELD)
             .exists())
-    held = (await c.execute(select(executions.c.id, executions.c.timeout_seconds).where(
-        executions.c.job_id.in_(job_ids), executions.c.status == RunStatus.PENDING.value,
-        executions.c.due_at >= HELD, ~busy))).all()
+    return select(executions.c.id, executions.c.timeout_seconds).where(
+        executions.c.job_id.in_(bindparam("job_ids", expanding=True)),
+        executions.c.status == RunStatus.PENDING.value, executions.c.due_at >= HELD, ~busy)
+
+
+_HELD = _held_runs()
+
+
+async def release_buffered(c: Conn, ended: Sequence[Run], now: datetime) -> None:
+    """overlap=buffer_one: a run buffered while another was active becomes due now, with
+    its pick-up window from now, once no other run of its job is pending or running."""
+    job_ids = sorted({e.job_id for e in ended})
+    if not job_ids:
+        return
+    held = (await c.execute(_HELD, {"job_ids": job_ids})).all()
     for run_id, timeout in held:
         await c.execute(update(executions).where(
             executions.c.id == run_id, executions.c.due_at >= HELD).values(
