@@ -267,9 +267,12 @@ def run(
             )
     if len(results) >= 2:
         a, b = results[0], results[-1]
-        cpu = b["server_cpu_ms_per_run"] / a["server_cpu_ms_per_run"]
-        p99 = b["lateness"]["p99"] / a["lateness"]["p99"] if a["lateness"]["p99"] else math.nan
-        tick = b["ticker_only"]["cpu_ms_per_1000_runs"] / a["ticker_only"]["cpu_ms_per_1000_runs"]
+        # a ratio with a zero below (CPU is read in 10 ms clock ticks: at smoke size a
+        # ticker pass can take less than one) is unknown, not an error
+        cpu = _ratio(b["server_cpu_ms_per_run"], a["server_cpu_ms_per_run"])
+        p99 = _ratio(b["lateness"]["p99"], a["lateness"]["p99"])
+        tick = _ratio(b["ticker_only"]["cpu_ms_per_1000_runs"],
+                      a["ticker_only"]["cpu_ms_per_1000_runs"])
         rep.results["cost_ratio_largest_to_smallest"] = {
             "cpu_per_run": cpu,
             "p99": p99,
@@ -301,3 +304,7 @@ def run(
                 f"scale {r['defined']}: {r['completed']} of {r['due_runs']} runs completed"
             )
     return rep
+
+
+def _ratio(top: float | None, bottom: float | None) -> float:
+    return top / bottom if top is not None and bottom else math.nan
