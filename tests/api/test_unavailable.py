@@ -60,6 +60,7 @@ async def test_api_answers_503_with_retry_after_then_recovers(api: Api, tmp_path
             assert r.status_code == 503, (path, r.text)
             assert r.json() == {"message": "database unavailable, retry shortly"}
             assert r.headers["retry-after"] == "1"
+            assert r.headers["x-should-retry"] == "true"  # the hosted client retries a 503
         ready = await api.client.get("/readyz")
         assert ready.status_code == 503
         assert ready.json() == {"status": "unavailable", "message": "database: OperationalError"}

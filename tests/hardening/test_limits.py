@@ -26,6 +26,7 @@ def _other(h: HApi, addr: str, headers: dict[str, str] | None = None) -> httpx.A
 def _assert_429(r: httpx.Response) -> int:
     assert r.status_code == 429, r.text
     assert set(r.json()) == {"message"}
+    assert r.headers["x-should-retry"] == "true"  # the hosted client retries a 429
     wait = int(r.headers["retry-after"])
     assert wait >= 1
     return wait

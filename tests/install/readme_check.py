@@ -11,7 +11,7 @@ itself in pytest.
    empty temporary folder, ``SCHEDO_ADMIN_KEY`` set), wait for ``/readyz``, then the first curl
    command of "Try it with curl" (the define; ``KEY`` exported, 8000 -> the port): a 200 JSON
    job named like the README's.
-2. SDK: ``python3 -m venv B`` and ``pip install -e .`` (the README: "``pip install .`` (without
+2. SDK: ``python3 -m venv B`` and ``pip install .`` (a built wheel, not editable; the README: "``pip install .`` (without
    extras) installs only the SDK"): no server package is installed or loaded by ``import
    schedo``. Then the README's ``# myapp.py`` block and its ``schedo worker myapp.py:app``
    line, run from B against the server of step 1; the job is triggered and its run must end
@@ -466,10 +466,10 @@ class Check:
     def sdk(self) -> None:
         sdk_install_text()
         venv = self.tmp / "sdk-venv"
-        say(f"[sdk] fresh venv {venv}; README: `pip install .` (without extras), as -e .")
+        say(f"[sdk] fresh venv {venv}; README: `pip install .` (without extras)")
         t = time.monotonic()
         make_venv(venv, self.tmp)
-        pip_install(venv, "python3 -m pip install -e .", self.tmp, "sdk")
+        pip_install(venv, "python3 -m pip install .", self.tmp, "sdk")
         say(f"  installed in {time.monotonic() - t:.1f}s")
 
         work = self.tmp / "sdk-app"

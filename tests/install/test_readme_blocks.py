@@ -81,3 +81,19 @@ def test_extraction_follows_headings_and_continuations() -> None:
         rc.myapp_source(readme)
     with pytest.raises(rc.CheckFailed, match="not closed"):
         rc.blocks("## Run the server\n```sh\nschedo serve\n")
+
+
+def test_ci_runs_the_readmes_test_command() -> None:
+    """``.ci/run`` installs and tests exactly as the README's "Run the tests" line says, so the
+    README cannot drift from what CI runs (issue 16)."""
+    from pathlib import Path
+
+    ci = (Path(__file__).resolve().parents[2] / ".ci" / "run").read_text().splitlines()
+    install, test = rc.without_venv(rc.tests_line())
+    commands = [line.strip() for line in ci if line.strip() and not line.lstrip().startswith("#")]
+    pip = [c for c in commands if c.startswith("python3 -m pip install")]
+    assert len(pip) == 1, pip
+    # CI adds only quiet flags to the README's install command
+    assert pip[0].replace(" --quiet", "").replace(" --disable-pip-version-check", "") == install
+    assert commands[-1] == test, "the README's test command is the last thing .ci/run does"
+    assert "python3 -m venv .venv && . .venv/bin/activate" in commands
