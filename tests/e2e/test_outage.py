@@ -3,10 +3,11 @@ it has not reported").
 
 A real ``schedo serve`` process and a real SDK worker: the worker claims a run, the server is
 stopped while the handler runs (an orderly SIGTERM on SQLite, a SIGKILL on PostgreSQL: both
-ways a server goes away are covered without running the slow test twice per database), and comes back after the run's deadline passed. The worker kept
-its result and reports it once the server is back; the restart grace (docs/semantics.md,
-"Deadlines") keeps the run from expiring first, so the run completes with the worker's result
-and no "failing" notification is recorded.
+ways a server goes away are covered without running the slow test twice per database), and
+comes back after the run's deadline passed. The worker kept its result and reports it once
+the server is back; the restart grace (docs/semantics.md, "Deadlines") keeps the run from
+expiring first, so the run completes with the worker's result and no "failing" notification
+is recorded.
 """
 
 from __future__ import annotations

@@ -42,6 +42,10 @@ async def test_a_job_that_cannot_tick_is_set_aside_and_the_others_tick(
     for g in good:
         assert [e["status"] for e in await engine.runs(g["id"])] == ["pending"]
     assert await engine.runs(bad["id"]) == []
+    # the loop sleeps until the good jobs' next minute: the held job (due in the past) must
+    # not make it spin without sleeping for the whole hold
+    wait = await engine.ticker.step()
+    assert wait is not None and 55 <= wait <= 60, wait
     # the next minute: the good jobs tick again at once, the bad one is not retried yet
     engine.advance(60)
     assert await engine.tick() == 3
@@ -79,6 +83,9 @@ async def test_a_run_that_cannot_expire_is_set_aside_and_the_others_expire(
     assert sorted(e.id for e in expired) == sorted(r["id"] for r in runs if r["id"] != victim)
     assert any("reaper.set_aside" in r.getMessage() and f"id={victim}" in r.getMessage()
                for r in caplog.records)
+    # the loop sleeps: the held run (overdue) must not make it spin for the whole hold
+    wait = await engine.reaper.step()
+    assert wait is not None and wait > 0, wait
     # the set-aside run stays visible as it was; a new run of another job still expires
     assert (await engine.runs(jobs_[1]["id"]))[0]["status"] == "pending"
     late = (await engine.api.client.post(f"/jobs/trigger/{jobs_[0]['id']}",

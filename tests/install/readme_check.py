@@ -11,11 +11,12 @@ itself in pytest.
    empty temporary folder, ``SCHEDO_ADMIN_KEY`` set), wait for ``/readyz``, then the first curl
    command of "Try it with curl" (the define; ``KEY`` exported, 8000 -> the port): a 200 JSON
    job named like the README's.
-2. SDK: ``python3 -m venv B`` and ``pip install .`` (a built wheel, not editable; the README: "``pip install .`` (without
-   extras) installs only the SDK"): no server package is installed or loaded by ``import
-   schedo``. Then the README's ``# myapp.py`` block and its ``schedo worker myapp.py:app``
-   line, run from B against the server of step 1; the job is triggered and its run must end
-   ``completed`` with the example's output; SIGTERM stops the worker with exit code 0.
+2. SDK: ``python3 -m venv B`` and ``pip install .`` (a built wheel, not editable; the
+   README: "``pip install .`` (without extras) installs only the SDK"): no server package is
+   installed or loaded by ``import schedo``. Then the README's ``# myapp.py`` block and its
+   ``schedo worker myapp.py:app`` line, run from B against the server of step 1; the job is
+   triggered and its run must end ``completed`` with the example's output; SIGTERM stops the
+   worker with exit code 0.
 
 Usage: ``python3 tests/install/readme_check.py [--keep]`` (``--keep`` leaves the temporary
 folder with the venvs and logs). Exits non-zero with a message on the first failure. pip uses

@@ -103,7 +103,8 @@ class Reaper:
         now = self.svc.clock.now()
         await self.reap_once(now)
         held = self.held_before(now)
-        nearest = await scheduling.next_deadline(self.svc, not_before=held)
+        nearest = self.aside.wake_at(now, await scheduling.next_deadline(
+            self.svc, not_before=held, skip=self.aside.ids(now)))
         if held is not None:
             nearest = min(nearest or self.resume_at, self.resume_at)
         nearest = min(nearest or self.windows_at, self.windows_at)

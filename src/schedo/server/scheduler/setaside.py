@@ -38,6 +38,15 @@ class SetAside:
             del self._until[row_id]
         return set(self._until)
 
+    def wake_at(self, now: datetime, nearest: datetime | None) -> datetime | None:
+        """When the loop should look again: ``nearest`` (found ignoring the rows set aside),
+        or earlier when a hold ends first, so a held row is retried on time and never makes
+        the loop spin while it is held."""
+        ends = [until for until in self._until.values() if until > now]
+        if not ends:
+            return nearest
+        return min([*ends, nearest]) if nearest is not None else min(ends)
+
 
 async def database_down(svc: Services) -> bool:
     """Whether the database is unreachable or refuses writes now (the readiness check)."""

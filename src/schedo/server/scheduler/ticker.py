@@ -108,7 +108,9 @@ class Ticker:
         """One pass of the loop: tick what is due; return in how many seconds the next job
         is due (None: no unpaused job)."""
         await self.tick_once(self.svc.clock.now())
-        return seconds_until(self.svc.clock, await scheduling.next_tick(self.svc))
+        now = self.svc.clock.now()
+        nearest = await scheduling.next_tick(self.svc, skip=self.aside.ids(now))
+        return seconds_until(self.svc.clock, self.aside.wake_at(now, nearest))
 
     async def run(self) -> None:
         await run_loop(self.step, self.svc.bus.jobs_changed, max_idle=MAX_IDLE,

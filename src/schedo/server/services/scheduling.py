@@ -38,9 +38,9 @@ async def tick(
     return res
 
 
-async def next_tick(svc: Services) -> datetime | None:
-    """The earliest next_run_at of an unpaused job."""
-    return await svc.store.earliest_next_run_at()
+async def next_tick(svc: Services, skip: Collection[int] = ()) -> datetime | None:
+    """The earliest next_run_at of an unpaused job (not one of ``skip``: set aside)."""
+    return await svc.store.earliest_next_run_at(skip)
 
 
 async def expire_overdue(
@@ -66,10 +66,12 @@ async def overdue_ids(
     return await svc.store.overdue_ids(now, held_before=held_before, skip=skip)
 
 
-async def next_deadline(svc: Services, not_before: datetime | None = None) -> datetime | None:
+async def next_deadline(
+    svc: Services, not_before: datetime | None = None, skip: Collection[int] = ()
+) -> datetime | None:
     """The nearest pick-up or run deadline of a live run (ignoring those before
-    ``not_before``)."""
-    return await svc.store.earliest_deadline(not_before=not_before)
+    ``not_before`` and the runs of ``skip``: set aside)."""
+    return await svc.store.earliest_deadline(not_before=not_before, skip=skip)
 
 
 async def write_timed_alerts(svc: Services, now: datetime) -> int:

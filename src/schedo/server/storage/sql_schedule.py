@@ -74,13 +74,12 @@ def _spend_skips(due: list[Job], created: list[Run], updates: list[dict[str, Any
 class ScheduleSql:
     db: Database
 
-    async def earliest_next_run_at(self) -> datetime | None:
+    async def earliest_next_run_at(self, skip: Collection[int] = ()) -> datetime | None:
+        q = select(func.min(jobs.c.next_run_at)).where(jobs.c.next_run_at.is_not(None))
+        if skip:
+            q = q.where(jobs.c.id.not_in(list(skip)))
         async with self.db.read() as c:
-            v = (
-                await c.execute(
-                    select(func.min(jobs.c.next_run_at)).where(jobs.c.next_run_at.is_not(None))
-                )
-            ).scalar_one_or_none()
+            v = (await c.execute(q)).scalar_one_or_none()
         return as_dt(v)
 
     async def tick(
@@ -223,7 +222,9 @@ class ScheduleSql:
             await after_end(self.db, c, expired, now)
             return expired
 
-    async def earliest_deadline(self, not_before: datetime | None = None) -> datetime | None:
+    async def earliest_deadline(
+        self, not_before: datetime | None = None, skip: Collection[int] = ()
+    ) -> datetime | None:
         found: list[Any] = []
         async with self.db.read() as c:
             for status, deadline in (
@@ -233,6 +234,8 @@ class ScheduleSql:
                 q = select(func.min(deadline)).where(executions.c.status == status.value)
                 if not_before is not None:
                     q = q.where(deadline >= not_before)
+                if skip:
+                    q = q.where(executions.c.id.not_in(list(skip)))
                 found.append((await c.execute(q)).scalar_one_or_none())
         vals = [v for v in (as_dt(found[0]), as_dt(found[1])) if v is not None]
         return min(vals) if vals else None

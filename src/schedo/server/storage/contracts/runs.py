@@ -209,8 +209,9 @@ class WorkerStore(Protocol):
 
 
 class SchedulerStore(Protocol):
-    async def earliest_next_run_at(self) -> datetime | None:
-        """The smallest next_run_at over all unpaused jobs."""
+    async def earliest_next_run_at(self, skip: Collection[int] = ()) -> datetime | None:
+        """The smallest next_run_at over all unpaused jobs (but those whose id is in
+        ``skip``: set aside, so the ticker does not wake for them)."""
 
     async def tick(
         self, now: datetime, limit: int, planner: Planner, skip: Collection[int] = ()
@@ -252,9 +253,12 @@ class SchedulerStore(Protocol):
         ``held_before`` is left alone (the restart grace: it passed while no server ran);
         ids in ``skip`` are left alone; with ``only``, just those ids (if still overdue)."""
 
-    async def earliest_deadline(self, not_before: datetime | None = None) -> datetime | None:
+    async def earliest_deadline(
+        self, not_before: datetime | None = None, skip: Collection[int] = ()
+    ) -> datetime | None:
         """The nearest pick-up or run deadline of a live execution, ignoring deadlines
-        earlier than ``not_before`` (the reaper sleeps until then)."""
+        earlier than ``not_before`` (the reaper sleeps until then) and executions whose id
+        is in ``skip`` (set aside)."""
 
 
 # -- notifications (SPEC 4) ----------------------------------------------------------------------
