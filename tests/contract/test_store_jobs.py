@@ -53,6 +53,20 @@ async def test_upsert_job_keeps_next_run_at_unless_the_schedule_changed(world: W
     assert (moved.next_run_at, moved.cron_expression) == (at(3600), "0 * * * *")
 
 
+async def test_upsert_job_judged_changed_on_an_old_read_keeps_the_stored_schedule(
+    world: World,
+) -> None:
+    """Two workers define one job at once: both read "no such job", one creates it, and
+    the other's write comes later (a slow request) with changed=True. The schedule stored is
+    already the one it brings, so the job keeps its next_run_at and anchor: re-anchoring it
+    would drop the ticks not yet made while the ticker lagged (scale-out test, under load)."""
+    s = world.store
+    job = await world.job("a", next_run_at=at(300))
+    same, created = await s.upsert_job(world.env, spec("a"), at(310), at(311), True)
+    assert (same.id, created) == (job.id, False)
+    assert (same.next_run_at, same.anchor_at) == (at(300), job.anchor_at)
+
+
 async def test_concurrent_upserts_of_one_name_make_one_job(stores: Stores) -> None:
     world = await build_world(await stores.open())
     procs = [world.store, await stores.open()]

@@ -58,7 +58,8 @@ _JOB_BY_NAME = select(jobs).where(jobs.c.name == bindparam("name"),
                                   jobs.c.environment_id == bindparam("env_id"))
 _CURRENT = select(jobs.c.id, jobs.c.paused, jobs.c.success_within_seconds,
                   jobs.c.last_success_at, jobs.c.ping_uuid, jobs.c.health,
-                  jobs.c.remind_every_seconds).where(
+                  jobs.c.remind_every_seconds, jobs.c.cron_expression, jobs.c.timezone,
+                  jobs.c.crons).where(
     jobs.c.environment_id == bindparam("env_id"), jobs.c.name == bindparam("name"))
 _UPDATE_JOB = update(jobs).where(jobs.c.id == bindparam("jid")).returning(*jobs.c)
 
@@ -152,7 +153,11 @@ class JobSql:
             if cur.success_within_seconds != spec.success_within_seconds:
                 values["success_due_at"] = success_due(
                     spec.success_within_seconds, cur.last_success_at or now)
-            if schedule_changed:
+            # the caller's "changed" was judged on a read before this transaction: a
+            # concurrent define of the same name may have stored this very schedule since,
+            # and re-anchoring it would drop the ticks not yet made (never without a record)
+            if schedule_changed and (cur.cron_expression, cur.timezone, list(cur.crons or ())
+                                     ) != (spec.cron_expression, spec.timezone, list(spec.crons)):
                 values["anchor_at"] = now
                 values["next_run_at"] = None if cur.paused else next_run_at
             # the SET list is the parameters' keys: one cached statement per set of changes

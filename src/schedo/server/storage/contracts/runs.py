@@ -51,8 +51,11 @@ class JobStore(Protocol):
     ) -> tuple[Job, bool]:
         """Create the job or update the one with the same name in the environment, keeping
         its id, paused, muted and history. ``next_run_at`` is stored when the job is new or
-        ``schedule_changed`` (and the job is not paused); otherwise the stored one is kept.
-        Returns (job, created)."""
+        ``schedule_changed`` (and the job is not paused) and the stored schedule, read in this
+        transaction, really differs from ``spec``'s (expression, zone, extra crons): a caller
+        that judged "changed" on an older read never re-anchors a schedule a concurrent
+        define already stored, which would drop its ticks not yet made. Otherwise the stored
+        next_run_at and anchor are kept. Returns (job, created)."""
 
     async def get_job(self, env_id: int, job_id: int) -> Job:
         """NotFound unless the job exists in the environment."""
