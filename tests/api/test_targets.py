@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from tests.conftest import Api
+import re
+
+import httpx
+
+from tests.conftest import ADMIN_KEY, Api
+
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
 async def test_a_target_is_defined_shown_and_checked(api: Api) -> None:
@@ -88,3 +94,14 @@ async def test_mode_all_fans_out_to_the_agents_that_pulled(api: Api) -> None:
     assert r.status_code == 400 and "target.tags" in r.json()["message"]
     again = (await api.client.get(f"/jobs/{job['id']}", headers=api.admin)).json()["job"]
     assert again["target"] == {"tags": ["db"], "mode": "all"}
+    # the job page lists each run with its host; the run page names its target
+    async with httpx.AsyncClient(transport=api.client._transport,
+                                 base_url="http://schedo.test") as b:
+        token = CSRF.search((await b.get("/ui/login")).text)
+        assert token
+        await b.post("/ui/login", data={"api_key": ADMIN_KEY, "csrf": token.group(1)})
+        page = (await b.get(f"/ui/jobs/{job['id']}")).text
+        cells = re.findall(r'<td data-label="Host" class="host">([^<]*)</td>', page)
+        assert sorted(cells) == ["db1", "db2"], page
+        run_page = (await b.get(f"/ui/jobs/{job['id']}/runs/{got['id']}")).text
+        assert "host db2, tags db" in run_page
