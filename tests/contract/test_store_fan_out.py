@@ -164,3 +164,21 @@ async def test_a_trigger_makes_one_run_per_connected_matching_host(world: World)
     await s.trigger(world.env, job.id, at(4))  # only host a is free
     runs = await s.list_executions(world.env, job.id, None, 10)
     assert sorted(e.target_host or "" for e in runs if e.scheduled_for == at(4)) == ["a"]
+
+
+async def test_cancel_other_ends_only_the_runs_of_the_hosts_that_run_again(
+    world: World,
+) -> None:
+    s = world.store
+    job = await _job(world, overlap="cancel_other")
+    for host in ("a", "b"):
+        await _agent(s, world.env, f"agent-{host}", host, ["db", "eu"])
+    await s.tick(at(1), 10, planner({job.id: plan(T0, next_run_at=at(60))}))
+    held = {h: (await s.claim(world.env, None, CMD, at(2), 10,
+                              agent=agent_match(h, ["db", "eu"])))[0] for h in ("a", "b")}
+    await _agent(s, world.env, "agent-a", "a", ["db", "eu"], seconds=59)  # b went quiet
+    res = await s.tick(at(60), 10, planner({job.id: plan(at(60), next_run_at=at(120))}))
+    assert [(e.target_host, e.status) for e in res.created] == [("a", RunStatus.PENDING)]
+    assert [e.id for e in res.cancelled] == [held["a"].id]
+    b_run = await s.get_execution(world.env, held["b"].id)
+    assert b_run.status is RunStatus.RUNNING  # host b's run is not a's to cancel
