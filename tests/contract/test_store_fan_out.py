@@ -182,3 +182,23 @@ async def test_cancel_other_ends_only_the_runs_of_the_hosts_that_run_again(
     assert [e.id for e in res.cancelled] == [held["a"].id]
     b_run = await s.get_execution(world.env, held["b"].id)
     assert b_run.status is RunStatus.RUNNING  # host b's run is not a's to cancel
+
+
+async def test_a_buffered_run_waits_only_for_its_own_host(world: World) -> None:
+    s = world.store
+    job = await _job(world, overlap="buffer_one")
+    for host in ("a", "b"):
+        await _agent(s, world.env, f"agent-{host}", host, ["db", "eu"])
+    await s.tick(at(1), 10, planner({job.id: plan(T0, next_run_at=at(60))}))
+    held = {h: (await s.claim(world.env, None, CMD, at(2), 10,
+                              agent=agent_match(h, ["db", "eu"])))[0] for h in ("a", "b")}
+    for host in ("a", "b"):
+        await _agent(s, world.env, f"agent-{host}", host, ["db", "eu"], seconds=59)
+    res = await s.tick(at(60), 10, planner({job.id: plan(at(60), next_run_at=at(120))}))
+    assert sorted(e.target_host or "" for e in res.created) == ["a", "b"]  # both buffered
+    await s.complete(world.env, held["b"].id, OK, at(61))  # b's end releases b's run only
+    b = agent_match("b", ["db", "eu"])
+    [b_next] = await s.claim(world.env, None, CMD, at(62), 10, agent=b)
+    assert (b_next.target_host, b_next.scheduled_for) == ("b", at(60))
+    a = agent_match("a", ["db", "eu"])
+    assert await s.claim(world.env, None, CMD, at(62), 10, agent=a) == []  # a still runs
