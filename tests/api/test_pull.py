@@ -123,13 +123,14 @@ async def test_a_worker_with_many_jobs_writes_its_codes_once_then_only_heartbeat
     writes: list[tuple[str, int]] = []
     touch, beat = store.touch_connections, store.heartbeat
 
-    async def counting_touch(env_id: int, cs: list[str], worker: str, now: object) -> None:
+    async def counting_touch(env_id: int, cs: list[str], worker: str, now: object,
+                             agent: object = None) -> None:
         writes.append(("codes", len(cs)))
-        await touch(env_id, cs, worker, now)  # type: ignore[arg-type]
+        await touch(env_id, cs, worker, now, agent)  # type: ignore[arg-type]
 
-    async def counting_beat(env_id: int, worker: str, now: object) -> None:
+    async def counting_beat(env_id: int, worker: str, now: object, agent: object = None) -> None:
         writes.append(("beat", 1))
-        await beat(env_id, worker, now)  # type: ignore[arg-type]
+        await beat(env_id, worker, now, agent)  # type: ignore[arg-type]
 
     store.touch_connections = counting_touch  # type: ignore[method-assign]
     store.heartbeat = counting_beat  # type: ignore[method-assign]

@@ -13,11 +13,14 @@ def test_targets_are_checked_and_made_canonical() -> None:
     assert targets.target(None) is None
     assert targets.target({"host": " db1.example "}) == {"host": "db1.example"}
     assert targets.target({"tags": ["EU", "db", "eu"]}) == {"tags": ["db", "eu"], "mode": "any"}
+    assert targets.target({"tags": ["db"], "mode": "all"}) == {"tags": ["db"], "mode": "all"}
     bad = [
         ([], "an object"), ({"host": "a", "tags": ["x"]}, "not both"),
         ({"tags": []}, "non-empty"), ({"tags": ["no spaces"]}, "target.tags"),
         ({"tags": ["-x"]}, "target.tags"), ({"tags": [3]}, "target.tags"),
-        ({"tags": ["x"], "mode": "all"}, "not supported"),
+        ({"mode": "all"}, "target.tags: a non-empty"),  # mode all names its tags
+        ({"tags": [], "mode": "all"}, "target.tags: a non-empty"),
+        ({"host": "a", "mode": "all"}, "not both"),
         ({"tags": ["x"], "mode": "some"}, "mode"),
         ({"host": ""}, "target.host"), ({"host": "a b"}, "target.host"), ({"zone": 1}, "zone"),
         ({"tags": [f"t{i}" for i in range(11)]}, "at most 10"),

@@ -206,7 +206,7 @@ class Agent(Runtime):
             [PullScope(tuple(jobs) if jobs else None, job_type="command",
                        agent_host=self.host, agent_tags=tuple(tags))],
             voice=AgentVoice(log, ",".join(jobs) if jobs else "every command job"),
-            worker_id=f"agent-{socket.gethostname()}-{os.getpid()}",
+            worker_id=f"agent-{self.host}-{os.getpid()}",
             concurrency=concurrency,
             shutdown_grace=grace,
             poll_wait=wait,

@@ -49,6 +49,7 @@ RUN_HEADERS = [
     "STARTED",
     "DURATION",
     "EXIT",
+    "HOST",
     "WORKER",
     "ERROR",
 ]
@@ -64,6 +65,7 @@ def _run_row(e: Execution) -> list[Cell]:
         when(e.start_time or e.pick_up_time),
         duration(e.duration),
         "-" if e.exit_code is None else str(e.exit_code),
+        shorten(e.target_host, 30) if e.target_host else "-",
         shorten(e.worker, 30) if e.worker else "-",
         shorten(e.error, 50),
     ]

@@ -153,6 +153,7 @@ class Execution:
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     worker: str | None = None  # extension: the worker or agent that claimed it
     payload: dict[str, Any] | None = None  # what a manual trigger carried
+    target_host: str | None = None  # extension: the host a command run is for
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Execution:
@@ -175,6 +176,7 @@ class Execution:
             raw=dict(data),
             worker=_opt_str(data, "worker"),
             payload=data["payload"] if isinstance(data.get("payload"), dict) else None,
+            target_host=_opt_str(data, "target_host"),
         )
 
 

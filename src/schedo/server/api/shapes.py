@@ -84,6 +84,7 @@ class ExecutionOut(BaseModel):
     metadata: dict[str, Any]
     worker: str | None = None  # extension: who claimed the run (its worker id)
     payload: dict[str, Any] | None = None
+    target_host: str | None = None  # extension: the host a command run is for (its target)
 
 
 class BatchResultOut(BaseModel):
@@ -213,6 +214,7 @@ def execution(e: Run) -> dict[str, Any]:
         "metadata": e.metadata,
         "worker": e.worker,
         "payload": e.payload,  # ext: what a manual trigger carried (null without one)
+        "target_host": e.target_host,  # ext: target {"host"} or mode "all": one run per host
     }
 
 

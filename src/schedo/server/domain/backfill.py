@@ -57,4 +57,5 @@ def rerun_of(ex: Run, job: Job, last_attempt: int, active: bool, now: datetime) 
                        "running")
     return draft(job, status=RunStatus.PENDING, source=ex.source, scheduled_for=ex.scheduled_for,
                  trigger=Trigger.RERUN, due_at=now, now=now, attempt=last_attempt + 1,
-                 metadata=job.metadata, payload=ex.payload)
+                 metadata=job.metadata, payload=ex.payload,
+                 lane=(ex.target_host, ex.target_tags))  # on its host (target mode "all")

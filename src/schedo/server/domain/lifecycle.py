@@ -14,7 +14,7 @@ the rules; docs/semantics.md explains them to users.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -79,6 +79,8 @@ class RunDraft:
     metadata: dict[str, Any]
     created_at: datetime
     payload: dict[str, Any] | None = None
+    target_host: str | None = None  # where it runs (``targets.Lane``)
+    target_tags: str | None = None
 
 
 def draft(
@@ -95,10 +97,13 @@ def draft(
     metadata: dict[str, Any] | None = None,
     window_from: datetime | None = None,
     payload: dict[str, Any] | None = None,
+    lane: targets.Lane | None = None,
 ) -> RunDraft:
     """A new run of ``job``. Its pick-up window starts at ``due_at`` unless ``window_from``
-    says otherwise (a caught-up tick: when it was created)."""
+    says otherwise (a caught-up tick: when it was created). ``lane``: its (target_host,
+    target_tags); by default the job's target (``targets.run_columns``)."""
     live = status is RunStatus.PENDING
+    where = lane if lane is not None else targets.run_columns(job.target)
     start = window_from or due_at
     deadline = (start + timedelta(seconds=job.timeout_seconds)  # a heartbeat's grace
                 if job.type is JobType.HEARTBEAT else
@@ -110,6 +115,7 @@ def draft(
         end_time=None if live else now, error=error,
         metadata=job.metadata if metadata is None else metadata, created_at=now,
         payload=payload,
+        target_host=where[0], target_tags=where[1],
     )
 
 
@@ -146,16 +152,25 @@ class TickOutcome:
 
 
 def tick_runs(job: Job, plan: TickPlan, now: datetime, active: bool,
-              slots: Slots | None = None) -> TickOutcome:
+              slots: Slots | None = None, lanes: Sequence[targets.Lane] | None = None,
+              lane_slots: Mapping[str | None, Slots] | None = None) -> TickOutcome:
     """The runs of ``plan`` for ``job``: pending, except that a blocking job with a run
     still pending or running (``active``, or one made earlier in this tick) gets a skipped
     run instead; plus the skipped record of missed ticks. A pending run makes the job
-    "pending" with last_run_at = its instant and retry_count 0."""
+    "pending" with last_run_at = its instant and retry_count 0.
+
+    ``lanes`` (``targets.lanes``): where each instant runs, one run per lane (a job with
+    target mode ``all``: one per connected matching agent's host); by default the job's one
+    target. With ``lane_slots`` (the live runs by target_host) every lane has its own
+    overlap policy: a run still active on host A skips or buffers only host A's next run.
+    The tick itself (skip_next, the next instant, the missed-ticks record) counts once."""
     late = set(plan.caught_up)
     runs: list[RunDraft] = []
     last_pending: datetime | None = None
     skip = job.skip_next
-    live = slots if slots is not None else Slots(active=int(active))
+    ways = list(lanes) if lanes else [targets.run_columns(job.target)]
+    single = slots if slots is not None else Slots(active=int(active))
+    seats: dict[str | None, Slots] = {k: replace_slots(v) for k, v in (lane_slots or {}).items()}
     for t in plan.run:
         if skip > 0:  # skip_next: recorded, never run, whatever else holds
             skip -= 1
@@ -163,21 +178,14 @@ def tick_runs(job: Job, plan: TickPlan, now: datetime, active: bool,
                               scheduled_for=t, trigger=Trigger.SCHEDULE, due_at=t, now=now,
                               error=SKIP_NEXT_ERROR))
             continue
-        run, hold, error = live.decide(job)  # the overlap policy (domain/overlap.py)
-        if not run:
-            runs.append(draft(job, status=RunStatus.SKIPPED, source=Source.SCHEDULE,
-                              scheduled_for=t, trigger=Trigger.SCHEDULE, due_at=t, now=now,
-                              error=error))
-            continue
-        # jitter moves only when the run is due; its instant (the unique key) stays
-        due = t + jitter_offset(seed_of(job.environment_id, job.name), t, job.jitter_seconds)
-        if hold:  # buffered until the active run ends (run_rows.release_buffered)
-            due = HELD
-        runs.append(draft(job, status=RunStatus.PENDING, source=Source.SCHEDULE,
-                          scheduled_for=t, trigger=Trigger.SCHEDULE, due_at=due, now=now,
-                          window_from=max(now, due) if t in late else None))
-        last_pending = t
-        active = live.active > 0
+        for lane in ways:
+            live = single if lane_slots is None else seats.setdefault(lane[0], Slots())
+            d = _lane_run(job, t, lane, live, now, t in late)
+            runs.append(d)
+            if d.status is RunStatus.PENDING:
+                last_pending = t
+    used = [single] if lane_slots is None else list(seats.values())
+    active = active or any(s.active > 0 for s in used)
     if plan.skipped_at is not None:
         runs.append(draft(job, status=RunStatus.SKIPPED, source=Source.SCHEDULE,
                           scheduled_for=plan.skipped_at, trigger=Trigger.SCHEDULE,
@@ -195,6 +203,27 @@ def tick_runs(job: Job, plan: TickPlan, now: datetime, active: bool,
     )
 
 
+def replace_slots(s: Slots) -> Slots:
+    """A copy of ``s`` (the tick counts on its own copy)."""
+    return Slots(active=s.active, held=s.held)
+
+
+def _lane_run(job: Job, t: datetime, lane: targets.Lane, live: Slots, now: datetime,
+              late: bool) -> RunDraft:
+    """The run of instant ``t`` in one lane, as the lane's overlap policy decides."""
+    run, hold, error = live.decide(job)  # the overlap policy (domain/overlap.py)
+    if not run:
+        return draft(job, status=RunStatus.SKIPPED, source=Source.SCHEDULE, scheduled_for=t,
+                     trigger=Trigger.SCHEDULE, due_at=t, now=now, error=error, lane=lane)
+    # jitter moves only when the run is due; its instant (the unique key) stays
+    due = t + jitter_offset(seed_of(job.environment_id, job.name), t, job.jitter_seconds)
+    if hold:  # buffered until the active run ends (run_rows.release_buffered)
+        due = HELD
+    return draft(job, status=RunStatus.PENDING, source=Source.SCHEDULE, scheduled_for=t,
+                 trigger=Trigger.SCHEDULE, due_at=due, now=now,
+                 window_from=max(now, due) if late else None, lane=lane)
+
+
 def manual_run(job: Job, last_manual: datetime | None, now: datetime, active: bool,
                payload: dict[str, Any] | None = None) -> RunDraft:
     """A run now (trigger "manual"). Manual runs are keyed by their instant too: two in the
@@ -208,6 +237,22 @@ def manual_run(job: Job, last_manual: datetime | None, now: datetime, active: bo
         last_manual + timedelta(milliseconds=1))
     return draft(job, status=RunStatus.PENDING, source=Source.MANUAL, scheduled_for=instant,
                  trigger=Trigger.MANUAL, due_at=now, now=now, payload=payload)
+
+
+def manual_fan_out(job: Job, last_manual: datetime | None, now: datetime,
+                   busy_hosts: Collection[str | None], lanes: Sequence[targets.Lane],
+                   payload: dict[str, Any] | None = None) -> list[RunDraft]:
+    """A trigger of a job with target mode ``all``: one run now per lane (``targets.lanes``:
+    each connected matching agent's host), all of one instant. A blocking job leaves out
+    the hosts with a run still pending or running (``busy_hosts``) and refuses (Conflict)
+    when that leaves none."""
+    ways = [w for w in lanes if not (job.blocking and w[0] in busy_hosts)]
+    if not ways:
+        raise Conflict(
+            f"job {job.id} is blocking and its previous run is still pending or running"
+        )
+    first = manual_run(job, last_manual, now, False, payload)
+    return [replace(first, target_host=h, target_tags=tg) for h, tg in ways]
 
 
 # -- ends ----------------------------------------------------------------------------------
@@ -279,7 +324,8 @@ def retry_of(ex: Run, job: Job, now: datetime,
              rng: random.Random | None = None) -> RunDraft | None:
     """The next attempt of a failed or expired run, due after the backoff, if the job still
     allows one (None otherwise). Same tick (source, instant), attempt + 1, trigger "retry",
-    the ended attempt's metadata."""
+    the ended attempt's metadata and target (a run of a mode ``all`` job on host B is
+    retried on host B only)."""
     if ex.status not in (RunStatus.FAILED, RunStatus.EXPIRED):
         return None
     if not will_retry(ex.attempt, job.max_retries):
@@ -288,7 +334,7 @@ def retry_of(ex: Run, job: Job, now: datetime,
     return draft(job, status=RunStatus.PENDING, source=Source(ex.source),
                  scheduled_for=ex.scheduled_for, attempt=ex.attempt + 1,
                  trigger=Trigger.RETRY, due_at=due, now=now, metadata=ex.metadata,
-                 payload=ex.payload)
+                 payload=ex.payload, lane=(ex.target_host, ex.target_tags))
 
 
 # -- the job's health ----------------------------------------------------------------------

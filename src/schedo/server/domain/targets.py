@@ -1,7 +1,9 @@
 """Where a command job runs (issue 21): its ``target``, and which agent may take its runs.
 
-A target is ``{"host": "db1"}`` (the agent on that host) or ``{"tags": ["db", "eu"],
-"mode": "any"}`` (any agent announcing all of these tags); no target: any agent. A run
+A target is ``{"host": "db1"}`` (the agent on that host), ``{"tags": ["db", "eu"],
+"mode": "any"}`` (any agent announcing all of these tags) or ``{"tags": [...], "mode":
+"all"}`` (every connected agent announcing them: one run per host, ``fan_out``); no target:
+any agent. A run
 carries its job's target as two columns: ``target_host``, and ``target_tags``, the tags
 sorted and comma-joined (``db,eu``). An agent announces its host and tags; it may take a run
 whose ``target_host`` is null or its host, and whose ``target_tags`` is null or one of the
@@ -13,8 +15,9 @@ Pure: no I/O.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from itertools import combinations
 from typing import Any
 
@@ -23,7 +26,11 @@ from .errors import InvalidInput
 TAG = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 HOST = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,252}$")
 MAX_TAGS = 10  # per agent and per target (an agent's subsets: at most 1,024)
-MODES = ("any",)
+MODES = ("any", "all")
+# An agent counts as connected while its heartbeat is younger than this (the connection
+# window of SPEC 2.3, shared with ``connections_count``).
+CONNECTED_WITHIN = timedelta(seconds=30)
+Lane = tuple[str | None, str | None]  # (target_host, target_tags) of a run
 
 
 def tag(value: Any, field: str) -> str:
@@ -64,11 +71,8 @@ def target(value: Any) -> dict[str, Any] | None:
             raise InvalidInput("target: either a host or tags, not both")
         return {"host": host(value["host"], "target.host")}
     mode = value.get("mode", "any")
-    if mode == "all":
-        raise InvalidInput('target.mode: "all" (one run per agent) is not supported yet; '
-                           'use "any"')
     if mode not in MODES:
-        raise InvalidInput('target.mode: must be "any"')
+        raise InvalidInput('target.mode: must be "any" or "all"')
     return {"tags": tags(value.get("tags"), "target.tags"), "mode": mode}
 
 
@@ -87,6 +91,7 @@ class AgentMatch:
 
     host: str | None
     tag_keys: tuple[str, ...]
+    tags: tuple[str, ...] = ()  # its own tags, sorted
 
 
 def agent_match(host_value: str | None, tag_values: Sequence[str]) -> AgentMatch:
@@ -95,7 +100,7 @@ def agent_match(host_value: str | None, tag_values: Sequence[str]) -> AgentMatch
     own = sorted({tag(t, "x-schedo-agent-tags") for t in tag_values})
     keys = [",".join(c) for n in range(1, len(own) + 1) for c in combinations(own, n)]
     return AgentMatch(host(host_value, "x-schedo-agent-host") if host_value else None,
-                      tuple(keys))
+                      tuple(keys), tuple(own))
 
 
 def describe(target_host: str | None, target_tags: str | None) -> str | None:
@@ -105,3 +110,35 @@ def describe(target_host: str | None, target_tags: str | None) -> str | None:
     if target_tags:
         return f"no agent with tags {target_tags.replace(',', ', ')} connected?"
     return None
+
+
+# -- mode "all": one run per connected matching agent ------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSeen:
+    """A connected agent as its heartbeat recorded it: the host and tags it announced."""
+
+    host: str
+    tags: frozenset[str]
+
+
+def fans_out(value: dict[str, Any] | None) -> bool:
+    """Whether a job with this target gets one run per matching agent (``mode: all``)."""
+    return value is not None and value.get("mode") == "all"
+
+
+def lanes(value: dict[str, Any] | None, agents: Iterable[AgentSeen]) -> list[Lane]:
+    """The (target_host, target_tags) of each run one tick (or trigger) of a job makes.
+
+    Mode ``all``: one per distinct host among ``agents`` whose tags include every target tag
+    (two agents on one host are one host: the runs are told apart by host), sorted by host;
+    none matching: one run for the tags alone, which any matching agent that connects in its
+    pick-up window takes, and which otherwise expires saying no such agent is connected.
+    Any other target: its one lane (``run_columns``)."""
+    one = run_columns(value)
+    if not fans_out(value):
+        return [one]
+    want = set((value or {}).get("tags") or [])
+    hosts = sorted({a.host for a in agents if want <= a.tags})
+    return [(h, one[1]) for h in hosts] or [one]

@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from ..domain.targets import CONNECTED_WITHIN, AgentMatch
 from ..storage.contracts import WorkerStore
 
-RECENT = timedelta(seconds=30)
+RECENT = CONNECTED_WITHIN
 REFRESH = timedelta(seconds=10)
 CODES_REFRESH = timedelta(minutes=20)
 PRUNE_EVERY = timedelta(minutes=5)
@@ -34,17 +35,20 @@ class Connections:
         self._codes: dict[tuple[int, str, tuple[str, ...]], datetime] = {}
         self._pruned: datetime | None = None
 
-    async def seen(self, env_id: int, codes: Sequence[str], worker: str, now: datetime) -> None:
+    async def seen(self, env_id: int, codes: Sequence[str], worker: str, now: datetime,
+                   agent: AgentMatch | None = None) -> None:
+        """A pull of ``worker`` (an agent: with what it announced, kept on its heartbeat;
+        an agent without ``--jobs`` names no codes and is only a heartbeat)."""
         key = (env_id, worker, tuple(codes))
         written = self._codes.get(key)
-        if written is None or now - written >= CODES_REFRESH:
+        if codes and (written is None or now - written >= CODES_REFRESH):
             self._codes[key] = self._beats[(env_id, worker)] = now
-            await self.store.touch_connections(env_id, codes, worker, now)
+            await self.store.touch_connections(env_id, codes, worker, now, agent)
         else:
             beat = self._beats.get((env_id, worker))
             if beat is None or now - beat >= REFRESH:
                 self._beats[(env_id, worker)] = now
-                await self.store.heartbeat(env_id, worker, now)
+                await self.store.heartbeat(env_id, worker, now, agent)
         if self._pruned is None or now - self._pruned > PRUNE_EVERY:
             self._pruned = now
             await self.store.prune_connections(now - PRUNE_AGE)

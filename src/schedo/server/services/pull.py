@@ -80,9 +80,11 @@ class AccessCheck:
             )
 
 
-async def _seen(svc: Services, p: Principal, codes: list[str] | None, worker: str) -> None:
-    if codes:
-        await svc.connections.seen(p.env_id, codes, worker, svc.clock.now())
+async def _seen(svc: Services, p: Principal, codes: list[str] | None, worker: str,
+                agent: AgentMatch | None = None) -> None:
+    """Keep the puller's connection (and an agent's host and tags: target mode "all") fresh."""
+    if codes or agent is not None:
+        await svc.connections.seen(p.env_id, codes or [], worker, svc.clock.now(), agent)
 
 
 async def _wait_for_runs(
@@ -127,7 +129,7 @@ async def long_poll(
                 return []
             watch.event.clear()  # from here on, a new run of these codes wakes the wait
             await access.check()
-            await _seen(svc, p, codes, worker)
+            await _seen(svc, p, codes, worker, agent)
             got = await svc.store.claim(p.env_id, codes, types, svc.clock.now(), limit,
                                         p.key_id, worker, agent)
             remaining = deadline - loop.time()
@@ -160,7 +162,7 @@ async def stream(
             last_sent = loop.time()
             while abort is None or not abort.is_set():
                 await access.check()
-                await _seen(svc, p, codes, worker)
+                await _seen(svc, p, codes, worker, agent)
                 watch.event.clear()
                 got = await svc.store.claim(p.env_id, codes, types, svc.clock.now(), limit,
                                             p.key_id, worker, agent)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, exists, select, update
+from sqlalchemy import bindparam, exists, or_, select, update
 
 from ..domain import alerts, lifecycle, targets
 from ..domain.errors import NotFound
@@ -22,10 +22,12 @@ from ..domain.records import Job, Run
 from ..domain.timefmt import from_ms
 from . import rows
 from .db import Conn, Database
-from .schema import environments, executions, jobs, notifications
+from .schema import TICK_KEY, environments, executions, jobs, notifications
+from .sql_workers import connected_agents
 
 ACTIVE_VALUES = [s.value for s in ACTIVE]
-RUN_KEY = ["job_id", "source", "scheduled_for", "attempt"]  # exactly once per tick
+# exactly once per tick (and host, for target mode "all"): the expression index's elements
+RUN_KEY = list(TICK_KEY)
 NOTIFY_OUTPUT_HEAD = 2000
 
 
@@ -40,15 +42,14 @@ def draft_row(d: RunDraft) -> dict[str, Any]:
         "timeout_seconds": job.timeout_seconds, "pick_up_time": None, "start_time": None,
         "end_time": d.end_time, "duration": None, "output": None, "error": d.error,
         "exit_code": None, "metadata": d.metadata, "created_at": d.created_at,
-        **dict(zip(("target_host", "target_tags"), targets.run_columns(job.target),
-                   strict=True)),
+        "target_host": d.target_host, "target_tags": d.target_tags,
         "payload": d.payload,
     }
 
 
 def insert_runs(db: Database, returning: bool = True) -> Any:
-    """INSERT of drafted runs that skips a run whose (job, source, instant, attempt) exists:
-    the database makes every tick and retry exactly once."""
+    """INSERT of drafted runs that skips a run whose (job, source, instant, attempt, host)
+    exists: the database makes every tick and retry exactly once (per host)."""
     stmt = db.insert(executions).on_conflict_do_nothing(index_elements=RUN_KEY)
     return stmt.returning(*executions.c) if returning else stmt
 
@@ -212,8 +213,12 @@ def _held_runs() -> Any:
     """Built once (an alias and its column collection cost more than the statement): the
     buffered runs of some jobs whose job has no other run pending or running."""
     other = executions.alias("other")
+    # a run of a target mode "all" job (host and tags both set) waits only for its own host
+    same_lane = or_(executions.c.target_host.is_(None), executions.c.target_tags.is_(None),
+                    other.c.target_host == executions.c.target_host)
     busy = (select(other.c.id).where(other.c.job_id == executions.c.job_id,
-                                     other.c.status.in_(ACTIVE_VALUES), other.c.due_at < HELD)
+                                     other.c.status.in_(ACTIVE_VALUES), other.c.due_at < HELD,
+                                     same_lane)
             .exists())
     return select(executions.c.id, executions.c.timeout_seconds).where(
         executions.c.job_id.in_(bindparam("job_ids", expanding=True)),
@@ -263,3 +268,21 @@ async def has_active(c: Conn, job_id: int) -> bool:
         )
     ).first()
     return r is not None
+
+
+async def manual_drafts(c: Conn, job: Job, last_manual: datetime | None, now: datetime,
+                        payload: dict[str, Any] | None) -> list[RunDraft]:
+    """The runs a trigger of ``job`` makes now: one (``lifecycle.manual_run``), or for a
+    target of mode "all" one per connected matching agent's host
+    (``lifecycle.manual_fan_out``; a blocking job skips the hosts still busy)."""
+    if not targets.fans_out(job.target):
+        active = job.blocking and await has_active(c, job.id)
+        return [lifecycle.manual_run(job, last_manual, now, active, payload)]
+    agents = await connected_agents(c, {job.environment_id}, now - targets.CONNECTED_WITHIN)
+    busy: set[str | None] = set()
+    if job.blocking:
+        busy = {r[0] for r in await c.execute(
+            select(executions.c.target_host).where(executions.c.job_id == job.id,
+                                                   executions.c.status.in_(ACTIVE_VALUES)))}
+    lanes = targets.lanes(job.target, agents.get(job.environment_id, ()))
+    return lifecycle.manual_fan_out(job, last_manual, now, busy, lanes, payload)

@@ -18,6 +18,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
+    literal_column,
     text,
 )
 
@@ -219,8 +221,6 @@ executions = Table(
     Column("target_tags", String(1000), nullable=True),
     # The JSON object a manual trigger carried (migration 0004); NULL without one.
     Column("payload", JSON, nullable=True),
-    # Exactly once per tick: the database refuses a second execution of the same instant.
-    UniqueConstraint("job_id", "source", "scheduled_for", "attempt", name="uq_executions_tick"),
     Index("ix_executions_job_id_id", "job_id", "id"),
     # Claims and the reaper look only at live rows; partial indexes keep them small.
     Index(
@@ -258,6 +258,19 @@ executions = Table(
     ),
     sqlite_autoincrement=True,  # ids are never reused (migration 0003)
 )
+
+# Exactly once per tick: the database refuses a second execution of the same instant, per
+# host for a target of mode "all" (one run per agent's host; migration 0008). The host is
+# COALESCEd: NULLs are distinct in a unique index, so a plain column would let every
+# untargeted run be inserted twice.
+TICK_KEY = (
+    executions.c.job_id,
+    executions.c.source,
+    executions.c.scheduled_for,
+    executions.c.attempt,
+    func.coalesce(executions.c.target_host, literal_column("''")),
+)
+Index("uq_executions_tick", *TICK_KEY, unique=True)
 
 # Live output of runs (issue 21; migration 0006): lines a worker (ctx.log, captured logging)
 # or an agent (the command's output) sent while the run ran, in arrival order (id). Capped per
@@ -300,4 +313,8 @@ worker_heartbeats = Table(
     Column("environment_id", Integer, primary_key=True),
     Column("worker_id", String(200), primary_key=True),
     Column("last_seen", EpochMs, nullable=False),
+    # what an agent announced (migration 0008): its host, its tags sorted and comma-joined;
+    # NULL for sdk workers. Target mode "all" runs once per connected host (domain/targets).
+    Column("agent_host", String(255), nullable=True),
+    Column("agent_tags", String(1000), nullable=True),
 )

@@ -34,8 +34,8 @@ from .run_rows import (
     after_end,
     as_dt,
     draft_row,
-    has_active,
     job_in_env,
+    manual_drafts,
     mirror_on_jobs,
 )
 from .schema import api_keys, environments, executions, jobs
@@ -95,22 +95,21 @@ class RunSql:
     ) -> Run:
         async with self.db.write() as c:
             job = await job_in_env(c, env_id, job_id)
-            active = job.blocking and await has_active(c, job.id)
             last = as_dt((await c.execute(
                 select(func.max(executions.c.scheduled_for))
                 .where(executions.c.job_id == job.id,
                        executions.c.source == Source.MANUAL.value)
             )).scalar_one_or_none())
-            run = lifecycle.manual_run(job, last, now, active, payload)
-            r = (await c.execute(
-                executions.insert().values(**draft_row(run)).returning(*executions.c)
-            )).one()
+            drafts = await manual_drafts(c, job, last, now, payload)
+            made = sorted((rows.execution(x) for x in await c.execute(
+                executions.insert().returning(*executions.c),
+                [draft_row(d) for d in drafts])), key=lambda e: e.id)
             await c.execute(
                 update(jobs)
                 .where(jobs.c.id == job.id)
                 .values(status=JobStatus.PENDING.value, retry_count=0, last_run_at=now)
             )
-            return rows.execution(r)
+            return made[0]  # mode "all": the others are in the job's runs
 
     async def complete(
         self, env_id: int, exec_id: int, report: Completion, now: datetime

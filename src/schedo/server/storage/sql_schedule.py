@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, select, union_all, update
 
-from ..domain import lifecycle, overlap
+from ..domain import lifecycle, overlap, targets
 from ..domain.model import RunStatus
 from ..domain.overlap import BUFFER_ONE, CANCEL_OTHER, HELD, Slots
 from ..domain.records import Job, Run
@@ -21,6 +21,7 @@ from .contracts import Planner, TickResult
 from .db import Conn, Database
 from .run_rows import ACTIVE_VALUES, after_end, as_dt, draft_row, insert_runs
 from .schema import executions, jobs
+from .sql_workers import connected_agents
 
 REAP_BATCH = 1000
 
@@ -99,12 +100,19 @@ class ScheduleSql:
                 return TickResult(jobs=0, created=[])
             live = await self._live_runs(c, [j.id for j in due if j.blocking or j.max_concurrency
                                              or j.overlap in (BUFFER_ONE, CANCEL_OTHER)])
+            fanned = [j for j in due if targets.fans_out(j.target)]
+            fanned_ids = {j.id for j in fanned}
+            agents = await connected_agents(c, {j.environment_id for j in fanned},
+                                            now - targets.CONNECTED_WITHIN)
+            per_host = await self._live_runs_by_host(c, [j.id for j in fanned])
             new_rows: list[dict[str, Any]] = []
             job_updates: list[dict[str, Any]] = []
             for job in due:
                 n, held = live.get(job.id, (0, 0))
+                lanes = targets.lanes(job.target, agents.get(job.environment_id, ()))
+                by_host = per_host.get(job.id, {}) if job.id in fanned_ids else None
                 out = lifecycle.tick_runs(job, planner(job), now, n > 0,
-                                          Slots(active=n, held=held > 0))
+                                          Slots(active=n, held=held > 0), lanes, by_host)
                 new_rows.extend(draft_row(d) for d in out.runs)
                 job_updates.append({"j": job.id, "nra": out.next_run_at, "st": out.status.value,
                                     "rc": out.retry_count, "lra": out.last_run_at,
@@ -126,11 +134,17 @@ class ScheduleSql:
         self, c: Conn, due: Sequence[Job], created: Sequence[Run], now: datetime
     ) -> list[Run]:
         """overlap=cancel_other: a job's new pending run of this tick ends its other runs
-        still pending or running (cancelled, as on request: no retry, no alert)."""
+        still pending or running (cancelled, as on request: no retry, no alert); for a job
+        with target mode "all", only those on the hosts of its new runs."""
         fresh: dict[int, set[int]] = {}
+        hosts: dict[int, set[str | None]] = {}
         for e in created:
             if e.status is RunStatus.PENDING:
                 fresh.setdefault(e.job_id, set()).add(e.id)
+                hosts.setdefault(e.job_id, set()).add(e.target_host)
+        for j in due:
+            if not targets.fans_out(j.target):
+                hosts.pop(j.id, None)
         ids = [j.id for j in due if j.id in fresh and overlap.cancels(j)]
         if not ids:
             return []
@@ -139,7 +153,8 @@ class ScheduleSql:
                                      executions.c.status.in_(ACTIVE_VALUES))
             .order_by(executions.c.id)))
         ended = [lifecycle.cancel(r, now, overlap.CANCELLED_BY_TICK)
-                 for r in (rows.execution(x) for x in res) if r.id not in fresh[r.job_id]]
+                 for r in (rows.execution(x) for x in res) if r.id not in fresh[r.job_id]
+                 and (r.job_id not in hosts or r.target_host in hosts[r.job_id])]
         for e in ended:
             await c.execute(update(executions).where(executions.c.id == e.id).values(
                 status=e.status.value, end_time=e.end_time, duration=e.duration,
@@ -147,6 +162,24 @@ class ScheduleSql:
         if ended:
             await after_end(self.db, c, ended, now)
         return ended
+
+    @staticmethod
+    async def _live_runs_by_host(
+        c: Conn, job_ids: list[int]
+    ) -> dict[int, dict[str | None, Slots]]:
+        """For jobs with target mode "all": their live runs as overlap slots, by host."""
+        if not job_ids:
+            return {}
+        res = await c.execute(
+            select(executions.c.job_id, executions.c.target_host, func.count(),
+                   func.count().filter(executions.c.due_at >= HELD))
+            .where(executions.c.job_id.in_(job_ids), executions.c.status.in_(ACTIVE_VALUES))
+            .group_by(executions.c.job_id, executions.c.target_host)
+        )
+        out: dict[int, dict[str | None, Slots]] = {}
+        for job_id, host, n, held in res:
+            out.setdefault(job_id, {})[host] = Slots(active=int(n), held=int(held) > 0)
+        return out
 
     @staticmethod
     async def _live_runs(c: Conn, job_ids: list[int]) -> dict[int, tuple[int, int]]:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select
 
-from .db import Database
+from ..domain.targets import AgentMatch, AgentSeen
+from .db import Conn, Database
 from .schema import worker_connections as wc
 from .schema import worker_heartbeats as hb
 
@@ -30,11 +31,37 @@ _COUNT_ONE = (
 )
 
 
+def _beat_row(env_id: int, worker: str, now: datetime,
+              agent: AgentMatch | None) -> dict[str, Any]:
+    return {"environment_id": env_id, "worker_id": worker, "last_seen": now,
+            "agent_host": agent.host if agent else None,
+            "agent_tags": ",".join(agent.tags) if agent and agent.tags else None}
+
+
+async def connected_agents(
+    c: Conn, env_ids: Collection[int], since: datetime
+) -> dict[int, list[AgentSeen]]:
+    """The agents of these environments with a heartbeat at or after ``since`` that
+    announced a host, by environment (target mode "all": one run per host)."""
+    if not env_ids:
+        return {}
+    res = await c.execute(
+        select(hb.c.environment_id, hb.c.agent_host, hb.c.agent_tags)
+        .where(hb.c.environment_id.in_(sorted(env_ids)), hb.c.last_seen >= since,
+               hb.c.agent_host.is_not(None)))
+    out: dict[int, list[AgentSeen]] = {}
+    for env_id, host, tags in res:
+        out.setdefault(env_id, []).append(
+            AgentSeen(host, frozenset(t for t in (tags or "").split(",") if t)))
+    return out
+
+
 class WorkerSql:
     db: Database
 
     async def touch_connections(
-        self, env_id: int, codes: Sequence[str], worker: str, now: datetime
+        self, env_id: int, codes: Sequence[str], worker: str, now: datetime,
+        agent: AgentMatch | None = None,
     ) -> None:
         if not codes:
             return
@@ -47,20 +74,20 @@ class WorkerSql:
         )
         async with self.db.write() as c:
             await c.execute(stmt, rows)
-            await c.execute(self._beat(), {"environment_id": env_id, "worker_id": worker,
-                                           "last_seen": now})
+            await c.execute(self._beat(), _beat_row(env_id, worker, now, agent))
 
     def _beat(self) -> Any:
         stmt = self.db.insert(hb)
         return stmt.on_conflict_do_update(
             index_elements=["environment_id", "worker_id"],
-            set_={"last_seen": stmt.excluded.last_seen},
+            set_={"last_seen": stmt.excluded.last_seen, "agent_host": stmt.excluded.agent_host,
+                  "agent_tags": stmt.excluded.agent_tags},
         )
 
-    async def heartbeat(self, env_id: int, worker: str, now: datetime) -> None:
+    async def heartbeat(self, env_id: int, worker: str, now: datetime,
+                        agent: AgentMatch | None = None) -> None:
         async with self.db.write() as c:
-            await c.execute(self._beat(), {"environment_id": env_id, "worker_id": worker,
-                                           "last_seen": now})
+            await c.execute(self._beat(), _beat_row(env_id, worker, now, agent))
 
     async def drop_connections(self, env_id: int, codes: Sequence[str], worker: str) -> None:
         async with self.db.write() as c:

@@ -190,13 +190,19 @@ class ClaimStore(Protocol):
 
 class WorkerStore(Protocol):
     async def touch_connections(
-        self, env_id: int, codes: Sequence[str], worker: str, now: datetime
+        self, env_id: int, codes: Sequence[str], worker: str, now: datetime,
+        agent: AgentMatch | None = None,
     ) -> None:
         """Record that ``worker`` serves ``codes`` in the environment as of ``now`` (upsert of
         one row per code; shared by every server process). Also a heartbeat."""
 
-    async def heartbeat(self, env_id: int, worker: str, now: datetime) -> None:
-        """Record that ``worker`` is connected as of ``now`` (one row, upserted)."""
+    async def heartbeat(self, env_id: int, worker: str, now: datetime,
+                        agent: AgentMatch | None = None) -> None:
+        """Record that ``worker`` is connected as of ``now`` (one row, upserted), with the
+        host and tags an agent announced (``agent``; None: an sdk worker, none recorded).
+        A tick of a job whose target has mode "all" makes one run per distinct host of the
+        agents connected then (heartbeat within ``targets.CONNECTED_WITHIN``) whose tags
+        include the target's."""
 
     async def drop_connections(self, env_id: int, codes: Sequence[str], worker: str) -> None:
         """Forget the worker's rows for these codes (its stream closed)."""
