@@ -260,7 +260,7 @@ executions = Table(
 )
 
 # Exactly once per tick: the database refuses a second execution of the same instant, per
-# host for a target of mode "all" (one run per agent's host; migration 0008). The host is
+# host for a target of mode "all" (one run per agent's host; migration 0007). The host is
 # COALESCEd: NULLs are distinct in a unique index, so a plain column would let every
 # untargeted run be inserted twice.
 TICK_KEY = (
@@ -313,7 +313,7 @@ worker_heartbeats = Table(
     Column("environment_id", Integer, primary_key=True),
     Column("worker_id", String(200), primary_key=True),
     Column("last_seen", EpochMs, nullable=False),
-    # what an agent announced (migration 0008): its host, its tags sorted and comma-joined;
+    # what an agent announced (migration 0007): its host, its tags sorted and comma-joined;
     # NULL for sdk workers. Target mode "all" runs once per connected host (domain/targets).
     Column("agent_host", String(255), nullable=True),
     Column("agent_tags", String(1000), nullable=True),

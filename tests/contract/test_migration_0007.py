@@ -1,4 +1,4 @@
-"""Migration 0008 (target mode "all") on a SQLite database with data, made at 0006: every
+"""Migration 0007 (target mode "all") on a SQLite database with data, made at 0006: every
 run, its live output and the heartbeats are kept, the id sequence too, and the tick key is
 now per host (one run per tick and host; still one per tick for runs without a host)."""
 
@@ -46,7 +46,7 @@ def _database_at_0006(path: Path) -> None:
     c.close()
 
 
-async def test_0008_keeps_the_data_and_makes_the_tick_key_per_host(tmp_path: Path) -> None:
+async def test_0007_keeps_the_data_and_makes_the_tick_key_per_host(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     _database_at_0006(path)
     db = Database(f"sqlite:///{path}")

@@ -12,8 +12,8 @@ SQLite cannot drop a table constraint: the table is rebuilt by SQLite's document
 indexes), with foreign keys off (``storage.migrate``), keeping every row, every index, the
 AUTOINCREMENT and its sequence.
 
-Revision ID: 0008
-Revises: 0006 (relinked after 0007 at merge)
+Revision ID: 0007
+Revises: 0006
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import re
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
+revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None
@@ -38,12 +38,12 @@ _CONSTRAINT = re.compile(
 def _rebuild_sqlite_without_constraint() -> None:
     bind = op.get_bind()
     if bind.exec_driver_sql("PRAGMA foreign_keys").scalar():
-        raise RuntimeError("migration 0008 must run with SQLite foreign keys off")
+        raise RuntimeError("migration 0007 must run with SQLite foreign keys off")
     ddl = bind.exec_driver_sql(
         "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'executions'"
     ).scalar_one()
     if _CONSTRAINT.search(ddl) is None:
-        raise RuntimeError(f"migration 0008: unexpected schema of table executions: {ddl}")
+        raise RuntimeError(f"migration 0007: unexpected schema of table executions: {ddl}")
     new = _CONSTRAINT.sub("", ddl, count=1)
     new = re.sub(r'^CREATE TABLE "?executions"? \(', "CREATE TABLE _new_executions (", new,
                  count=1)
