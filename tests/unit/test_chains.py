@@ -61,7 +61,7 @@ def test_parse_after_refuses(value: object, words: str) -> None:
 
 
 def test_check_graph_unknown_upstream() -> None:
-    with pytest.raises(InvalidInput, match="after.jobs: no job named 'nope'"):
+    with pytest.raises(InvalidInput, match=r"after\.jobs: no job named 'nope'"):
         chains.check_graph("load", After(("nope",)), {"load", "extract"}, {})
 
 

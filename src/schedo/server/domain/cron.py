@@ -216,8 +216,7 @@ class _AtRule:
 
 @dataclass(frozen=True, slots=True)
 class _NeverRule:
-    """``@never`` (extension, issue 21): no fire instant at all. A job that runs only when
-    triggered, or ``after`` other jobs (domain/chains.py)."""
+    """``@never`` (issue 21): no fire instant; the job runs when triggered or chained."""
 
     def next_after(self, a: datetime) -> datetime:
         raise NoFire
