@@ -165,3 +165,14 @@ def test_chosen_ends_must_all_fit_in_one_window() -> None:
     late = end(3, "cccc", at=200)  # 100 s after it (a reported end time): 200 s apart
     assert chains.choose(a, t, {"bbbb": [early], "cccc": [late]}, {}) is None
     assert chains.choose(a, t, {"bbbb": [early], "cccc": [end(4, "cccc", at=90)]}, {})
+
+
+def test_never_has_no_fire_instant() -> None:
+    from schedo.server.domain import cron
+    from schedo.server.domain.schedules import next_or_none
+
+    s = cron.parse("@never", "Europe/Berlin")
+    assert next_or_none(s, T0) is None
+    assert "Never" in s.describe()
+    with pytest.raises(cron.CronError, match="unknown macro"):
+        cron.parse("@never 5")
