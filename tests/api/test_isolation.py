@@ -39,6 +39,8 @@ BODIES: dict[tuple[str, str], Any] = {
     ("post", "/jobs/{job_id}/backfill"): {"from": "2020-01-01T00:00:00Z",
                                           "to": "2020-01-01T01:00:00Z"},
     ("post", "/jobs/executions/{exec_id}/rerun"): None,
+    ("get", "/jobs/{job_id}/chain"): None,  # chains (issue 21)
+    ("get", "/jobs/executions/{exec_id}/chain"): None,
 }
 
 

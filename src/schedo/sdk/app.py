@@ -27,7 +27,6 @@ import dataclasses
 import json
 import logging
 import math
-import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -43,7 +42,7 @@ from ..limits import (
     RETRIES_MAX,
     TIMEOUT_MAX,
 )
-from .definition import JobDefinition, given_alerts
+from .definition import NEVER_SCHEDULE, JobDefinition, given_after, given_alerts
 from .errors import DefinitionError
 from .runner import is_async_callable, takes_context
 
@@ -275,7 +274,7 @@ class Schedo:
     def job(
         self,
         name: str,
-        schedule: str,
+        schedule: str | None = None,
         *,
         timezone: str = "UTC",
         timeout: float = 60,
@@ -293,22 +292,30 @@ class Schedo:
         pause_after_failures: int | None = None,
         channels: Sequence[str] | None = None,
         remind_every_seconds: int | None = None,
+        after: Sequence[str] | None = None,
+        on: str = "success",
+        within_seconds: int | None = None,
     ) -> Callable[[F], F]:
         """Register the decorated function (``def`` or ``async def``, taking ``ctx``) as
         the handler of job ``name``. ``timeout`` is in seconds and enforced locally.
         ``capture_logs``: forward the ``logging`` records the handler emits while it runs
         to the run's live output (``ctx.log(...)`` lines always go there). The alert
         options (``alert_after_failures`` … ``remind_every_seconds``) are sent when given.
+        ``after``: the job also runs once its upstream jobs (names) ended as ``on`` says
+        ("success", "failure", "completion") within ``within_seconds`` of each other;
+        without a ``schedule`` it runs only then (docs/sdk.md "Chains").
 
         Raises ``DefinitionError`` (a ``ValueError``) listing every bad field at once,
         checked by the server's rules (the schedule and time zone too), before anything is
         sent to the server."""
 
+        chain = given_after(name, after, on, within_seconds)  # raises DefinitionError
+
         def register(handler: F) -> F:
             definition = make_definition(
                 handler,
                 name,
-                schedule,
+                NEVER_SCHEDULE if schedule is None and chain else schedule,  # type: ignore[arg-type]
                 timezone=timezone,
                 timeout=timeout,
                 blocking=blocking,
@@ -327,7 +334,7 @@ class Schedo:
                 alert_after_failures=alert_after_failures, channels=channels,
                 max_duration_seconds=max_duration_seconds, success_within_seconds=(
                     success_within_seconds), pause_after_failures=pause_after_failures,
-                remind_every_seconds=remind_every_seconds))
+                remind_every_seconds=remind_every_seconds), after=chain)
             with self._lock:
                 if name in self._jobs:
                     raise DefinitionError(f"job {name!r} is defined twice in this app")
@@ -341,7 +348,9 @@ class Schedo:
         """Define the jobs, then pull and run them until SIGTERM/SIGINT. Blocks; returns the
         exit status (0 after a clean shutdown). Raises ``BadRequest`` (a ``ValueError``) if
         the server refuses a definition, ``Unauthorized`` for a bad key."""
-        _default_logging()
+        from .runtime import default_logging
+
+        default_logging()
         return asyncio.run(self.run_async(concurrency=concurrency, install_signal_handlers=True))
 
     async def run_async(
@@ -385,14 +394,3 @@ class Schedo:
             loop, request_stop = running
             loop.call_soon_threadsafe(request_stop, "stop()")
 
-
-def _default_logging() -> None:
-    """One line per event on stderr, unless the application configured logging itself."""
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(
-            level=logging.INFO,
-            stream=sys.stderr,
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
-        logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise

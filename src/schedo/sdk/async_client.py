@@ -87,6 +87,7 @@ class AsyncClient(_Base):
         pause_after_failures: int | None = None,
         channels: Sequence[str] | None = None,
         remind_every_seconds: int | None = None,
+        after: Mapping[str, Any] | Sequence[str] | None = None,
     ) -> Job:
         return await self.send(
             endpoints.define_job(
@@ -113,6 +114,7 @@ class AsyncClient(_Base):
                 pause_after_failures=pause_after_failures,
                 channels=channels,
                 remind_every_seconds=remind_every_seconds,
+                after=after,
             )
         )
 

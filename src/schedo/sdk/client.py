@@ -108,6 +108,7 @@ class Client(_Base):
         pause_after_failures: int | None = None,
         channels: Sequence[str] | None = None,
         remind_every_seconds: int | None = None,
+        after: Mapping[str, Any] | Sequence[str] | None = None,
     ) -> Job:
         """Create or update the job ``name`` (``POST /jobs/definition``). Options left as
         None take the server's defaults (and are not sent). The alert options are the
@@ -137,6 +138,7 @@ class Client(_Base):
                 pause_after_failures=pause_after_failures,
                 channels=channels,
                 remind_every_seconds=remind_every_seconds,
+                after=after,
             )
         )
 

@@ -63,6 +63,7 @@ def define_job(
     pause_after_failures: int | None = None,
     channels: Sequence[str] | None = None,
     remind_every_seconds: int | None = None,
+    after: Mapping[str, Any] | Sequence[str] | None = None,
 ) -> Call[Job]:
     body: dict[str, Any] = {"name": name, "schedule": schedule}
     optional: dict[str, Any] = {
@@ -89,6 +90,9 @@ def define_job(
         "pause_after_failures": pause_after_failures,
         "channels": list(channels) if channels is not None else None,
         "remind_every_seconds": remind_every_seconds,
+        # chains (issue 21): an object or a list of job names
+        "after": (dict(after) if isinstance(after, Mapping) else list(after))
+        if after is not None else None,
     }
     body.update({k: v for k, v in optional.items() if v is not None})
     path = "/jobs/definition/internal" if internal else "/jobs/definition"

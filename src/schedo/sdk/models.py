@@ -93,6 +93,7 @@ class Job:
     crons: tuple[str, ...] = ()
     overlap: str = "allow"
     max_concurrency: int | None = None
+    after: dict[str, Any] | None = None  # extension: the jobs it runs after (chains)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Job:
@@ -122,6 +123,7 @@ class Job:
             created_at=_time(data, "created_at"),
             updated_at=_time(data, "updated_at"),
             target=dict(data["target"]) if isinstance(data.get("target"), dict) else None,
+            after=dict(data["after"]) if isinstance(data.get("after"), dict) else None,
             raw=dict(data),
             resolved_cron=_str(data, "resolved_cron", _str(data, "cron_expression")),
             jitter_seconds=_int(data, "jitter_seconds"),

@@ -38,7 +38,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
+import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -351,3 +353,15 @@ class Runtime:
         if lost:
             self.lost_reports = lost
             self.voice.lost(lost)
+
+
+def default_logging() -> None:
+    """One line per event on stderr, unless the application configured logging itself."""
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(
+            level=logging.INFO,
+            stream=sys.stderr,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise

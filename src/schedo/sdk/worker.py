@@ -31,7 +31,7 @@ from urllib.parse import quote
 from ..limits import PULL_JOBS_MAX_CHARS, PULL_MAX_CODES
 from .async_client import AsyncClient
 from .backoff import reconnect_backoff, retry_delay, retryable
-from .definition import JobDefinition
+from .definition import JobDefinition, define_waves
 from .errors import ApiError, Forbidden, Unauthorized
 from .handlers import HandlerExecutor
 from .live_log import LiveLog
@@ -139,12 +139,15 @@ class Worker(Runtime):
                     refusals.append(exc)
                     refused.set()
 
-        tasks = [asyncio.create_task(one(d)) for d in self.jobs.values()]
-        try:
-            await asyncio.gather(*tasks)
-        finally:
-            for t in tasks:  # only when we are cancelled ourselves
-                t.cancel()
+        # jobs that run after others are defined after them (the server checks that the
+        # upstream jobs exist): one wave after another
+        for wave in define_waves(self.jobs.values()):
+            tasks = [asyncio.create_task(one(d)) for d in wave]
+            try:
+                await asyncio.gather(*tasks)
+            finally:
+                for t in tasks:  # only when we are cancelled ourselves
+                    t.cancel()
         if not refusals:
             return
         refusal = refusals[0]
@@ -184,6 +187,7 @@ class Worker(Runtime):
                         jitter_seconds=d.jitter_seconds or None,
                         overlap=d.overlap,
                         max_concurrency=d.max_concurrency,
+                        after=d.after,
                         **d.alerts,
                     )
                 )

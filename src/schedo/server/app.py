@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from .api import (
+    chains,
     channels,
     errors,
     executions,
@@ -53,7 +54,7 @@ Loop = Callable[[], Coroutine[Any, Any, None]]
 
 # pull before executions before jobs: fixed paths win over /jobs/{id} and /jobs/executions/{id}
 API_ROUTERS = [pull.router, live.router, executions.router, jobs.router, org.router,
-               notifications.router, channels.router, replay.router]
+               notifications.router, channels.router, replay.router, chains.router]
 
 
 def sealer_for(settings: Settings) -> Sealer:

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from ..domain.cron import NEVER
 from ..domain.text import text_problem, unicode_safe
 
 
@@ -83,6 +84,18 @@ class DefinitionIn(_In):
     crons: list[Text] | None = Field(default=None, max_length=100)
     overlap: Text | None = None
     max_concurrency: int | None = None
+    # chains (issue 21, docs/semantics.md "Chains"): {"jobs": [...], "on", "within_seconds"}
+    # or a list of job names; null or absent: the job runs after no other job. Its items are
+    # checked by domain/chains.parse_after (400 naming the field).
+    after: Json | list[Any] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _chain_only(cls, data: Any) -> Any:
+        """A job that runs only after others may leave out ``schedule`` (it is ``@never``)."""
+        if isinstance(data, dict) and "schedule" not in data and data.get("after") is not None:
+            return {**data, "schedule": NEVER}
+        return data
 
 
 class MuteIn(_In):

@@ -63,6 +63,7 @@ class JobOut(BaseModel):
     crons: list[str]
     overlap: str
     max_concurrency: int | None
+    after: dict[str, Any] | None = None  # chains: the jobs it runs after (docs/api.md)
 
 
 class ExecutionOut(BaseModel):
@@ -183,6 +184,7 @@ def job(j: Job) -> dict[str, Any]:
         "crons": list(j.crons),
         "overlap": overlap_policy(j),
         "max_concurrency": j.max_concurrency,
+        "after": j.after,
     }
 
 

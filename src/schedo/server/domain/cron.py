@@ -199,6 +199,9 @@ class _CronRule:
             x = max(wall, gap_end - _ONE_SECOND)
 
 
+NEVER = "@never"
+
+
 @dataclass(frozen=True, slots=True)
 class _AtRule:
     """``@at <instant>``: fires once, at that instant; then never again."""
@@ -208,6 +211,14 @@ class _AtRule:
     def next_after(self, a: datetime) -> datetime:
         if a < self.instant:
             return self.instant
+        raise NoFire
+
+
+@dataclass(frozen=True, slots=True)
+class _NeverRule:
+    """``@never`` (issue 21): no fire instant; the job runs when triggered or chained."""
+
+    def next_after(self, a: datetime) -> datetime:
         raise NoFire
 
 
@@ -244,7 +255,7 @@ class CronSchedule:
     expression: str
     timezone: str
     has_seconds: bool
-    _rule: _CronRule | _EveryRule | _AtRule = field(repr=False)
+    _rule: _CronRule | _EveryRule | _AtRule | _NeverRule = field(repr=False)
 
     def next_after(self, after: datetime) -> datetime:
         """The first fire instant strictly after ``after`` (aware), as an aware UTC datetime.
@@ -274,6 +285,8 @@ class CronSchedule:
     def describe(self) -> str:
         """Plain English, e.g. ``At 02:00 every day (Europe/Berlin)``."""
         rule = self._rule
+        if isinstance(rule, _NeverRule):
+            return "Never on a schedule (only when triggered or chained)"
         if isinstance(rule, _AtRule):
             return f"Once, at {rule.instant.strftime('%Y-%m-%d %H:%M:%S UTC')}"
         if isinstance(rule, _EveryRule):
@@ -366,8 +379,10 @@ def parse(
         if word == "@at":
             at = _parse_at(rest[0] if rest else "")
             return CronSchedule(text, timezone, at.instant.second != 0, at)
+        if word == NEVER and not rest:
+            return CronSchedule(text, timezone, False, _NeverRule())
         if word not in _MACROS or rest:
-            known = " ".join([*_MACROS, "@every <duration>", "@at <instant>"])
+            known = " ".join([*_MACROS, "@every <duration>", "@at <instant>", NEVER])
             raise CronError(f"schedule: unknown macro {text!r} (supported: {known})")
         fields = _MACROS[word]
     else:

@@ -54,6 +54,7 @@ class Trigger(StrEnum):
     PING = "ping"  # a heartbeat job's run made by a ping that found no run waiting
     BACKFILL = "backfill"  # a past instant created on request (POST /jobs/{id}/backfill)
     RERUN = "rerun"  # a past instant run again as its next attempt
+    CHAIN = "chain"  # its upstream jobs ended (domain/chains.py)
 
 
 class Source(StrEnum):
@@ -63,6 +64,7 @@ class Source(StrEnum):
 
     SCHEDULE = "schedule"
     MANUAL = "manual"
+    CHAIN = "chain"  # runs caused by upstream ends (domain/chains.py); instant: the last end
 
 
 class Health(StrEnum):

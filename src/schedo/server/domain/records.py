@@ -68,6 +68,7 @@ class JobSpec:
     crons: tuple[str, ...] = ()  # more expressions: the schedule is the union
     overlap: str | None = None  # "skip" | "allow" | "buffer_one" (domain/overlap.py)
     max_concurrency: int | None = None
+    after: dict[str, Any] | None = None  # chains (domain/chains.py: After.as_json)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +116,7 @@ class Job:
     crons: tuple[str, ...] = ()  # more expressions beside cron_expression (the union)
     overlap: str | None = None  # None: from ``blocking`` (rows from before the field)
     max_concurrency: int | None = None
+    after: dict[str, Any] | None = None  # the jobs it runs after (domain/chains.py)
 
 
 @dataclass(frozen=True, slots=True)

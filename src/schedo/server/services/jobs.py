@@ -9,13 +9,14 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from ..domain.cron import NEVER
 from ..domain.errors import InvalidInput
 from ..domain.explain import Explanation
 from ..domain.explain import explain as explain_at
 from ..domain.hashed import seed_of
 from ..domain.records import Job, JobSpec, Run
 from ..domain.schedules import next_or_none, of_job, schedule_of
-from . import channels, controls, validation
+from . import chains, channels, controls, validation
 from .connections import window as connections_window
 from .context import Principal, Services
 
@@ -49,6 +50,8 @@ async def define(svc: Services, p: Principal, body: dict[str, Any]) -> Job:
     spec = replace(spec, **validation.alert_rules(body))
     spec = validation.job_type(spec, body, str(uuid.uuid4()))
     spec = replace(spec, channels=await channels.job_channels(svc, p, body.get("channels")))
+    spec = replace(spec, after=await chains.checked_after(svc, p, spec.name, spec.type,
+                                                        body.get("after")))
     now = svc.clock.now()
     wanted = controls.from_definition(body, now)
     existing = await svc.store.get_job_by_name(p.env_id, spec.name)
@@ -62,7 +65,8 @@ async def define(svc: Services, p: Principal, body: dict[str, Any]) -> Job:
     until = wanted.until if wanted.set_until else existing.paused_until if existing else None
     nra = next_fire(spec, anchor, controls.first_tick_after(until, now),
                     seed_of(p.env_id, spec.name))
-    if changed and next_fire(spec, anchor, now, seed_of(p.env_id, spec.name)) is None:
+    if (changed and spec.cron_expression.strip().lower() != NEVER
+            and next_fire(spec, anchor, now, seed_of(p.env_id, spec.name)) is None):
         raise InvalidInput("schedule: has no fire instant after now (an @at in the past?)")
     job, _created = await svc.store.upsert_job(p.env_id, spec, now, nra, changed)
     if spec.ping_uuid is not None:  # the environment's slug ping URLs need its ping key

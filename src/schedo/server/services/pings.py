@@ -11,6 +11,7 @@ from urllib.parse import quote
 from ..domain.errors import NotFound
 from ..domain.pings import Ping, parse_action
 from ..domain.records import Job, Run
+from .chains import woken
 from .context import Services
 
 NOT_FOUND = "not found"
@@ -48,7 +49,8 @@ def action(segment: str | None) -> Ping:
 
 
 async def record(svc: Services, job: Job, ping: Ping) -> Run | None:
-    run = await svc.store.record_ping(job.environment_id, job.id, ping, svc.clock.now())
+    with woken(svc):  # a ping that ends a run may fire the jobs chained after it
+        run = await svc.store.record_ping(job.environment_id, job.id, ping, svc.clock.now())
     svc.bus.deadlines_changed.notify()  # a new deadline, or a notice for the notifier
     return run
 

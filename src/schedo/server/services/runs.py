@@ -7,6 +7,7 @@ from ..domain.errors import InvalidInput, SchedoError
 from ..domain.model import RunStatus
 from ..domain.records import Completion, Run
 from ..domain.timefmt import from_ms
+from .chains import woken
 from .context import Principal, Services
 
 OUTPUT_MAX = OUTPUT_MAX_BYTES
@@ -61,7 +62,8 @@ async def complete_in(
     The one place that ends runs by a report (workers, agents, webhook receivers through the
     API, the push dispatcher), so its wake-up lives here: a failure that ended a run may have
     created its retry, for the pullers and the reaper."""
-    done = await svc.store.complete_many(env_id, reports, svc.clock.now())
+    with woken(svc):  # runs of jobs chained after the ended ones (services/chains.py)
+        done = await svc.store.complete_many(env_id, reports, svc.clock.now())
     out: list[tuple[int, Run | SchedoError]] = []
     retry = False
     ended: set[str] = set()

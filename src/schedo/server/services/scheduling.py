@@ -10,6 +10,7 @@ from datetime import datetime
 from ..domain.model import RunStatus
 from ..domain.records import Run
 from ..storage.contracts import Planner, TickResult
+from .chains import woken
 from .context import Services
 
 __all__ = ["Planner", "TickResult"]
@@ -53,7 +54,9 @@ async def expire_overdue(
 ) -> list[Run]:
     """Expire one batch of runs past their deadlines (``SchedulerStore.expire_overdue``);
     their retries may have been created, so the pullers are woken."""
-    expired = await svc.store.expire_overdue(now, held_before=held_before, skip=skip, only=only)
+    with woken(svc):  # an expired last attempt may fire the jobs chained after it
+        expired = await svc.store.expire_overdue(now, held_before=held_before, skip=skip,
+                                                 only=only)
     if expired:
         svc.bus.runs_ready.notify()
     return expired

@@ -15,6 +15,7 @@ from .schema import (
     alert_channels,
     api_keys,
     environments,
+    execution_causes,
     executions,
     jobs,
     notification_deliveries,
@@ -31,6 +32,8 @@ async def delete_job(c: Conn, job_id: int) -> None:
         delete(notification_deliveries).where(notification_deliveries.c.notification_id.in_(owned))
     )
     await c.execute(delete(notifications).where(notifications.c.job_id == job_id))
+    await c.execute(delete(execution_causes).where(
+        (execution_causes.c.job_id == job_id) | (execution_causes.c.cause_job_id == job_id)))
     await c.execute(delete(executions).where(executions.c.job_id == job_id))
     await c.execute(delete(jobs).where(jobs.c.id == job_id))
 
@@ -42,6 +45,7 @@ async def delete_environment(c: Conn, env_id: int) -> None:
         delete(notification_deliveries).where(notification_deliveries.c.notification_id.in_(owned))
     )
     await c.execute(delete(notifications).where(notifications.c.environment_id == env_id))
+    await c.execute(delete(execution_causes).where(execution_causes.c.environment_id == env_id))
     await c.execute(delete(executions).where(executions.c.environment_id == env_id))
     await c.execute(delete(jobs).where(jobs.c.environment_id == env_id))
     await c.execute(delete(worker_connections).where(worker_connections.c.environment_id == env_id))

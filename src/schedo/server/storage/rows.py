@@ -80,6 +80,7 @@ def job(r: Any) -> Job:
         crons=tuple(r.crons or ()),
         overlap=r.overlap,
         max_concurrency=r.max_concurrency,
+        after=getattr(r, "after", None),
     )
 
 

@@ -15,43 +15,22 @@ from sqlalchemy import bindparam, exists, or_, select, update
 from ..domain import alerts, lifecycle, targets
 from ..domain.errors import NotFound
 from ..domain.lifecycle import RunDraft
-from ..domain.model import ACTIVE, Health, JobStatus, NoticeKind, RunStatus
+from ..domain.model import Health, JobStatus, NoticeKind, RunStatus
 from ..domain.overlap import HELD
 from ..domain.policies import pickup_deadline
 from ..domain.records import Job, Run
-from ..domain.timefmt import from_ms
 from . import rows
+from .chain_rows import fire_chains
 from .db import Conn, Database
-from .schema import TICK_KEY, environments, executions, jobs, notifications
+from .run_insert import ACTIVE_VALUES as ACTIVE_VALUES
+from .run_insert import RUN_KEY as RUN_KEY
+from .run_insert import as_dt as as_dt
+from .run_insert import draft_row as draft_row
+from .run_insert import insert_runs as insert_runs
+from .schema import environments, executions, jobs, notifications
 from .sql_workers import connected_agents
 
-ACTIVE_VALUES = [s.value for s in ACTIVE]
-# exactly once per tick (and host, for target mode "all"): the expression index's elements
-RUN_KEY = list(TICK_KEY)
 NOTIFY_OUTPUT_HEAD = 2000
-
-
-def draft_row(d: RunDraft) -> dict[str, Any]:
-    """The executions row of a drafted run."""
-    job = d.job
-    return {
-        "job_id": job.id, "environment_id": job.environment_id, "job_code": job.name,
-        "job_type": job.type.value, "status": d.status.value, "source": d.source.value,
-        "scheduled_for": d.scheduled_for, "attempt": d.attempt, "trigger": d.trigger.value,
-        "due_at": d.due_at, "pickup_deadline": d.pickup_deadline, "run_deadline": None,
-        "timeout_seconds": job.timeout_seconds, "pick_up_time": None, "start_time": None,
-        "end_time": d.end_time, "duration": None, "output": None, "error": d.error,
-        "exit_code": None, "metadata": d.metadata, "created_at": d.created_at,
-        "target_host": d.target_host, "target_tags": d.target_tags,
-        "payload": d.payload,
-    }
-
-
-def insert_runs(db: Database, returning: bool = True) -> Any:
-    """INSERT of drafted runs that skips a run whose (job, source, instant, attempt, host)
-    exists: the database makes every tick and retry exactly once (per host)."""
-    stmt = db.insert(executions).on_conflict_do_nothing(index_elements=RUN_KEY)
-    return stmt.returning(*executions.c) if returning else stmt
 
 
 async def mirror_on_jobs(c: Conn, runs: Sequence[Run]) -> None:
@@ -202,11 +181,13 @@ async def after_end(
     db: Database, c: Conn, ended: Sequence[Run], now: datetime
 ) -> None:
     """Everything an end of runs brings, in the transaction that ended them: the job status
-    mirror, the health turns and the retries."""
+    mirror, the health turns, the retries, and the runs of jobs chained after them
+    (``chain_rows.fire_chains``)."""
     await mirror_on_jobs(c, ended)
     await record_turns(db, c, ended, now)
     await create_retries(db, c, ended, now)
     await release_buffered(c, ended, now)
+    await fire_chains(db, c, ended, now)
 
 
 def _held_runs() -> Any:
@@ -239,13 +220,6 @@ async def release_buffered(c: Conn, ended: Sequence[Run], now: datetime) -> None
         await c.execute(update(executions).where(
             executions.c.id == run_id, executions.c.due_at >= HELD).values(
             due_at=now, pickup_deadline=pickup_deadline(now, timeout)))
-
-
-def as_dt(v: Any) -> datetime | None:
-    """Aggregates over EpochMs columns come back converted on most drivers; be sure."""
-    if v is None or isinstance(v, datetime):
-        return v
-    return from_ms(int(v))
 
 
 _JOB_IN_ENV = select(jobs).where(jobs.c.id == bindparam("job_id"),

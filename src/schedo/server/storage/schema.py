@@ -178,12 +178,22 @@ jobs = Table(
     # overlap policy ("skip" | "allow" | "buffer_one"); NULL: from ``blocking`` (old rows)
     Column("overlap", String(16), nullable=True),
     Column("max_concurrency", Integer, nullable=True),
+    # chains (issue 21, migration 0008): {"jobs": [names], "on": ..., "within_seconds": ...}
+    # (domain/chains.py); NULL: the job runs after no other job
+    Column("after", JSON(none_as_null=True), nullable=True),
     UniqueConstraint("environment_id", "name"),
     Index("uq_jobs_ping_uuid", "ping_uuid", unique=True),
     # The ticker's only query: due, unpaused jobs by next_run_at (paused jobs have NULL).
     Index("ix_jobs_next_run_at", "next_run_at"),
     Index("ix_jobs_success_due_at", "success_due_at"),
     Index("ix_jobs_remind_at", "remind_at"),
+    # every end of a run looks up the jobs that run after others (few): a small index
+    Index(
+        "ix_jobs_after",
+        "environment_id",
+        sqlite_where=text("after IS NOT NULL"),
+        postgresql_where=text("after IS NOT NULL"),
+    ),
     sqlite_autoincrement=True,  # ids are never reused (migration 0003)
 )
 
@@ -271,6 +281,39 @@ TICK_KEY = (
     func.coalesce(executions.c.target_host, literal_column("''")),
 )
 Index("uq_executions_tick", *TICK_KEY, unique=True)
+
+# Chains (issue 21; migration 0008; domain/chains.py): which upstream runs caused a run of
+# a downstream job. Exactly once per upstream end: the unique key (downstream job, upstream
+# run) is written in the transaction that creates the downstream run. ``cause_end`` is the
+# upstream run's end time (the next firing passes over ends no newer than it). Rows go with
+# either run (ON DELETE CASCADE, and explicitly in storage/cascade.py and retention).
+execution_causes = Table(
+    "execution_causes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("environment_id", Integer, nullable=False),
+    Column("job_id", Integer, ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "execution_id",
+        Integer,
+        ForeignKey("executions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("cause_job_id", Integer, nullable=False),
+    Column(
+        "cause_id",
+        Integer,
+        ForeignKey("executions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("cause_end", EpochMs, nullable=False),
+    Column("created_at", EpochMs, nullable=False),
+    UniqueConstraint("job_id", "cause_id", name="uq_execution_causes_cause"),
+    Index("ix_execution_causes_execution_id", "execution_id"),
+    Index("ix_execution_causes_cause_id", "cause_id"),
+    Index("ix_execution_causes_job_cause_job", "job_id", "cause_job_id", "cause_end"),
+    sqlite_autoincrement=True,
+)
 
 # Live output of runs (issue 21; migration 0006): lines a worker (ctx.log, captured logging)
 # or an agent (the command's output) sent while the run ran, in arrival order (id). Capped per

@@ -13,6 +13,7 @@ from .db import Database
 from .schema import environments, server_meta
 from .sealing import CHECK_CONTEXT, CHECK_PLAIN, Sealer, SealError, env_context, is_sealed
 from .sql_alerts import AlertSql
+from .sql_chains import ChainSql
 from .sql_channels import ChannelSql
 from .sql_dashboard import DashboardSql
 from .sql_explain import ExplainSql
@@ -35,7 +36,7 @@ KEY_CHECK = "secret_key_check"  # a sealed constant: is this the key the data wa
 
 class SqlStore(
     TenantSql, JobSql, RunSql, ScheduleSql, WorkerSql, NotifySql, RetentionSql, StatsSql,
-    DashboardSql, AlertSql, PingSql, ChannelSql, ExplainSql, LiveSql, ReplaySql,
+    DashboardSql, AlertSql, PingSql, ChannelSql, ExplainSql, LiveSql, ReplaySql, ChainSql,
 ):
     def __init__(self, db: Database, sealer: Sealer) -> None:
         self.db = db

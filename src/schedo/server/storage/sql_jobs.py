@@ -88,6 +88,7 @@ def _spec_values(spec: JobSpec) -> dict[str, Any]:
         "crons": list(spec.crons) or None,
         "overlap": spec.overlap,
         "max_concurrency": spec.max_concurrency,
+        "after": spec.after,
     }
 
 

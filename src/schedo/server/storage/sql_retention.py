@@ -20,7 +20,7 @@ from sqlalchemy import and_, delete, exists, not_, or_, select, true
 from ..domain.model import RunStatus
 from .contracts import PruneBatch
 from .db import Database
-from .schema import executions, notification_deliveries, notifications
+from .schema import execution_causes, executions, notification_deliveries, notifications
 
 LIVE = [RunStatus.PENDING.value, RunStatus.RUNNING.value]
 SKIPPED = RunStatus.SKIPPED.value
@@ -78,6 +78,9 @@ class RetentionSql:
             )
             ids = [r[0] for r in await c.execute(pick)]
             if ids:
+                gone = execution_causes.c
+                await c.execute(delete(execution_causes).where(
+                    gone.execution_id.in_(ids) | gone.cause_id.in_(ids)))
                 await c.execute(delete(executions).where(e_.id.in_(ids)))
         return PruneBatch(deleted=len(ids), next_after_id=upto, done=done)
 

@@ -12,7 +12,7 @@ from ..api.jobs import parse_instant
 from ..domain.errors import Conflict, InvalidInput, NotFound
 from ..domain.model import JobType
 from ..domain.records import Job, Run
-from ..services import dashboard, jobs, live, notifications, runs
+from ..services import chains, dashboard, jobs, live, notifications, runs
 from . import queries
 from .pages_auth import switch_cookie
 from .render import html
@@ -172,6 +172,7 @@ async def render_job(
         ws.context(
             request,
             alerts=alerts,
+            chain=await chains.job_chain(ws.svc, ws.principal, job.id),
             done=DONE.get(done or ""),
             error=error,
             webhook_value=webhook_value if webhook_value is not None else (job.webhook_url or ""),
@@ -301,7 +302,8 @@ async def _run_ctx(ws: WebSession, job_id: int, exec_id: int) -> tuple[WebSessio
 @router.get("/ui/jobs/{job_id}/runs/{exec_id}")
 async def run_page(request: Request, job_id: Id, exec_id: Id, ws: Session) -> Response:
     moved, ctx = await _run_ctx(ws, job_id, exec_id)
-    response = html("run.html", moved.context(request, **ctx))
+    run_chain = await chains.run_chain(moved.svc, moved.principal, exec_id)
+    response = html("run.html", moved.context(request, run_chain=run_chain, **ctx))
     if moved.principal.env_id != ws.principal.env_id:
         switch_cookie(request, response, ws, moved.principal.env_id)
     return response

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from .chains import ChainStore, JobChain, RunChain, collect_chained
 from .live import Appended, LiveStore, LogCaps
 from .notify import (
     AlertStore,
@@ -75,6 +76,7 @@ __all__ = [
 ]
 __all__ += ["AlertStore", "ChannelStore", "ExplainStore", "PingStore"]  # issue 19
 __all__ += ["RunMark"]  # issue 22
+__all__ += ["ChainStore", "JobChain", "RunChain", "collect_chained"]  # issue 21, chains
 
 
 class Store(
@@ -93,6 +95,7 @@ class Store(
     ExplainStore,
     LiveStore,
     ReplayStore,
+    ChainStore,
     Protocol,
 ):
     async def ping(self) -> None:
