@@ -508,3 +508,52 @@ def test_the_domain_is_pure() -> None:
         if owner is None or not i.importer.startswith(owner):
             problems.append(i.show(f"domain is pure: {top} is not one of its parsers"))
     report(problems, "the domain is pure")
+
+
+# -- dialect branches ----------------------------------------------------------------------------
+
+DIALECT_HOME = "schedo.server.storage.db"
+DIALECT_ALLOWED: dict[str, str] = {
+    "schedo.server.storage.migrations": "Alembic revisions are history: each runs once, per "
+    "dialect (batch mode on SQLite), and is never edited",
+}
+"""Modules (or packages) outside ``storage/db.py`` that may branch on the database."""
+
+DIALECT_NAMES = {"sqlite", "postgresql", "postgres"}
+DIALECT_ATTRIBUTES = {"is_sqlite", "get_backend_name", "dialect"}
+
+
+def _dialect_checks(tree: ast.AST) -> Iterator[tuple[int, str]]:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr in DIALECT_ATTRIBUTES:
+            yield node.lineno, f".{node.attr}"
+        elif isinstance(node, ast.Compare):
+            for side in [node.left, *node.comparators]:
+                if isinstance(side, ast.Constant) and side.value in DIALECT_NAMES:
+                    yield node.lineno, f"a comparison with {side.value!r}"
+                elif isinstance(side, ast.Tuple | ast.List | ast.Set) and any(
+                    isinstance(e, ast.Constant) and e.value in DIALECT_NAMES for e in side.elts
+                ):
+                    yield node.lineno, "a comparison with a dialect's name"
+
+
+def test_dialect_branches_live_in_db() -> None:
+    """Every decision that depends on the database (SQLite or PostgreSQL) is a function of
+    ``storage/db.py``: elsewhere in the server, no ``is_sqlite``, no backend name read from a
+    URL or a connection's dialect, no comparison with a dialect's name."""
+    problems, used = [], set()
+    for module, path in modules().items():
+        if not is_in(module, "schedo.server") or module == DIALECT_HOME:
+            continue
+        allowed = next((a for a in DIALECT_ALLOWED if is_in(module, a)), None)
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        for line, what in _dialect_checks(tree):
+            if allowed is not None:
+                used.add(allowed)
+                continue
+            problems.append(
+                f"{path.relative_to(SRC.parent)}:{line}: {what}: a dialect branch outside "
+                "storage/db.py; put the decision behind a function there"
+            )
+    warn_unused(DIALECT_ALLOWED, used, "DIALECT_ALLOWED")
+    report(problems, "dialect branches live in storage/db.py", "branch(es) outside it")

@@ -78,11 +78,10 @@ def create_app(
         bus = Bus()
         loops: list[Loop] = []
         the_clock: Clock = clock or SystemClock()
-        if not db.is_sqlite:
+        dsn = db.shared_dsn()
+        if dsn is not None:
             from .runtime.pgbridge import DbClock, PgBridge
-            from .storage.db import asyncpg_dsn
 
-            dsn = asyncpg_dsn(db.url)
             if clock is None:
                 db_clock = DbClock(dsn, settings.clock_skew_seconds)
                 await db_clock.sync()
