@@ -17,10 +17,11 @@ that breaks it as ``file:line``, not only the first.
   of the CLI and, of the top level, only the shared pure modules (``SHARED``). Every package of
   ``schedo.server`` must be placed in a layer.
 - **Storage behind its protocols**: above storage (api, web, push, notify, scheduler,
-  services), code uses ``storage.contracts``, never the SQL implementation
+  observability, services), code uses ``storage.contracts``, never the SQL implementation
   (``storage.sql``, ``storage.sql_*``), the schema, the engines (``storage.db``) or
   SQLAlchemy. ``STORAGE_ALLOWLIST`` names each import that still does (being fixed): the test
-  passes with them and fails on any new one.
+  passes with them and fails on any new one. Above services (``ABOVE_SERVICES``), code
+  imports nothing of storage and never touches ``Services.store``: it calls services.
 - **No cycles** between modules (type-checking-only imports excepted: they never run, and they
   are how a cycle is broken); ``CYCLE_ALLOWLIST`` names the imports allowed to close one.
 - **Small modules**: no module under ``src`` passes ``MAX_LINES`` lines, except
@@ -91,7 +92,11 @@ STORAGE_INTERNALS = (
     "schedo.server.storage.db",
 )
 STORAGE_INTERNAL_PREFIXES = ("schedo.server.storage.sql_",)
-STORAGE_CLIENTS = ("api", "web", "push", "notify", "scheduler", "services")
+STORAGE_CLIENTS = ("api", "web", "push", "notify", "scheduler", "services", "observability")
+ABOVE_SERVICES = ("api", "web", "push", "notify", "scheduler", "observability")
+"""Packages that reach the database only through service functions: no import of storage at
+all (its contracts included: the data types they need are re-exported by ``services``), and
+no ``.store`` of the ``Services`` container."""
 
 STORAGE_ALLOWLIST: dict[tuple[str, str], str] = {
     # none left (issue 17: the dashboard's SQL moved to storage/sql_dashboard.py, driver
@@ -401,6 +406,27 @@ def test_storage_is_used_through_its_contracts() -> None:
             )
     warn_unused(STORAGE_ALLOWLIST, used, "STORAGE_ALLOWLIST")
     report(problems, "storage behind its protocols")
+
+
+def test_above_services_storage_is_out_of_reach() -> None:
+    problems = [
+        i.show("above services, call a service function (the data types are re-exported "
+               "by services), never storage")
+        for i in imports()
+        if server_part(i.importer) in ABOVE_SERVICES
+        and is_in(i.imported, "schedo.server.storage")
+    ]
+    for module, path in modules().items():
+        if server_part(module) not in ABOVE_SERVICES:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        problems += [
+            f"{path.relative_to(SRC.parent)}:{node.lineno}: .store: above services, the raw "
+            "store is out of reach; add a service function (services/ops for operations)"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and node.attr == "store"
+        ]
+    report(problems, "storage out of reach above services", "use(s) of storage")
 
 
 def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:

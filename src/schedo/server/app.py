@@ -34,7 +34,7 @@ from .api.middleware import BodyLimit, JsonBodies, RetryHint
 from .config import Settings
 from .notify.sender import Notifier
 from .observability import metrics
-from .observability.metrics_store import MeteredOutboundClient, MeteredStore
+from .observability.metrics_store import MeteredOutboundClient
 from .push.dispatcher import Dispatcher
 from .runtime.bus import Bus
 from .runtime.clock import Clock, SystemClock
@@ -44,6 +44,7 @@ from .scheduler.ticker import Ticker
 from .services.context import Services
 from .services.tenants import bootstrap
 from .storage.db import Database
+from .storage.metered import MeteredStore
 from .storage.migrate import migrate
 from .storage.sealing import Sealer, load_sealer
 from .web import mount as mount_dashboard

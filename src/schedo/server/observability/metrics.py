@@ -2,7 +2,7 @@
 
 Design: counts are *observed at the seams* instead of being pushed from every use case.
 
-- ``metrics_store.MeteredStore`` (a ``SqlStore`` subclass) watches the storage calls every
+- ``storage/metered.MeteredStore`` (a ``SqlStore`` subclass) watches the storage calls every
   run goes through: ``tick`` (ticks created), ``claim`` / ``claim_any`` (runs picked up and
   their lateness), ``complete_many`` / ``expire_overdue`` (runs ended), the notification
   ``mark_*`` calls (delivery outcomes) and the retention ``prune_*`` calls. Each counts what
@@ -14,7 +14,7 @@ Design: counts are *observed at the seams* instead of being pushed from every us
   status; the template comes from matching the app's routes, never the raw path, so a
   client cannot grow the label set.
 - Gauges (runs pending/running, outbox depth) are read from the database at scrape time with
-  one query (``StatsStore.live_counts``); every process reports the same global value, so
+  one query (``services.ops.live_counts``); every process reports the same global value, so
   aggregate them with ``max()``.
 
 The registry belongs to the app (``app.state.metrics``), not to prometheus_client's global
@@ -27,7 +27,6 @@ import hmac
 import logging
 import time
 from collections.abc import Iterable, Sequence
-from typing import cast
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -39,7 +38,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..domain.model import JobType, RunStatus
 from ..domain.records import Run
-from ..storage.contracts import StatsStore
+from ..services.context import Services
+from ..services.ops import live_counts
 
 log = logging.getLogger("schedo.metrics")
 
@@ -193,10 +193,10 @@ class Metrics:
         self.http_seconds.labels(m, route).observe(seconds)
 
     # -- scrape -------------------------------------------------------------------------------
-    async def refresh(self, store: StatsStore) -> None:
+    async def refresh(self, svc: Services) -> None:
         """Read the gauges from the database (one query)."""
         try:
-            live = await store.live_counts()
+            live = await live_counts(svc)
         except Exception as exc:  # keep serving the counters when the database is away
             log.warning("metrics.db_unavailable error=%s", type(exc).__name__)
             self.db_up.set(0)
@@ -248,8 +248,8 @@ async def metrics_endpoint(request: Request) -> Response:
                 status_code=401, headers={"www-authenticate": "Bearer"},
             )
     svc = getattr(request.app.state, "services", None)
-    if svc is not None and hasattr(svc.store, "live_counts"):
-        await m.refresh(cast(StatsStore, svc.store))
+    if svc is not None:
+        await m.refresh(svc)
     return Response(m.render(), media_type=CONTENT_TYPE_LATEST)
 
 
