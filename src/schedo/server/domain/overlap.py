@@ -14,10 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from .model import Overlap
 from .records import Job
 
-SKIP, ALLOW, BUFFER_ONE, CANCEL_OTHER = "skip", "allow", "buffer_one", "cancel_other"
-POLICIES = (SKIP, ALLOW, BUFFER_ONE, CANCEL_OTHER)
+SKIP, ALLOW, BUFFER_ONE, CANCEL_OTHER = (
+    Overlap.SKIP, Overlap.ALLOW, Overlap.BUFFER_ONE, Overlap.CANCEL_OTHER)
+POLICIES = tuple(Overlap)
 CANCELLED_BY_TICK = "a newer tick started (overlap=cancel_other)"
 HELD = datetime(9000, 1, 1, tzinfo=UTC)  # the due time of a buffered run until it is released
 BLOCKED_ERROR = "skipped: the previous run of this blocking job is still pending or running"
@@ -25,10 +27,10 @@ BUFFER_FULL_ERROR = ("skipped: a run is active and one tick is already buffered 
                      "(overlap=buffer_one)")
 
 
-def policy(job: Job) -> str:
+def policy(job: Job) -> Overlap:
     """The job's policy; rows from before the field say it through ``blocking``."""
     if job.overlap in POLICIES:
-        return job.overlap
+        return Overlap(job.overlap)
     return SKIP if job.blocking else ALLOW
 
 

@@ -36,7 +36,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..domain.model import JobType, RunStatus
+from ..domain.model import ChannelKind, JobType, RunStatus, Trigger
 from ..domain.records import Run
 from ..services.context import Services
 from ..services.ops import live_counts
@@ -44,11 +44,12 @@ from ..services.ops import live_counts
 log = logging.getLogger("schedo.metrics")
 
 JOB_TYPES = tuple(t.value for t in JobType)
-ENDED = ("completed", "failed", "expired", "skipped", "cancelled")
-TRIGGERS = ("schedule", "manual", "retry")
+ENDED = tuple(s.value for s in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.EXPIRED,
+                                RunStatus.SKIPPED, RunStatus.CANCELLED))
+TRIGGERS = tuple(t.value for t in (Trigger.SCHEDULE, Trigger.MANUAL, Trigger.RETRY))
 PUSH_OUTCOMES = ("success", "accepted", "http_3xx", "http_4xx", "http_5xx", "error")
 DELIVERY_OUTCOMES = ("sent", "retry", "failed", "skipped")
-CHANNELS = ("email", "webhook")
+CHANNELS = (ChannelKind.EMAIL.value, ChannelKind.WEBHOOK.value)
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 UNMATCHED = "<unmatched>"
 LATENESS_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
