@@ -120,7 +120,7 @@ class Metrics:
     def _initialise(self) -> None:
         """Create the known label sets at zero, so every series exists before its first event
         (rate() and alerts need a starting point)."""
-        for s in ("pending", "skipped"):
+        for s in (RunStatus.PENDING.value, RunStatus.SKIPPED.value):
             self.ticks.labels(s)
         for t in JOB_TYPES:
             self.lateness.labels(t)
