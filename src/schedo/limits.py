@@ -77,3 +77,10 @@ LIVE_BATCH_MAX_LINES = 1000
 """Lines of one ``POST /jobs/executions/{id}/log`` (a larger batch: 413)."""
 CANCEL_WATCH_MAX_IDS = 1000
 """Execution ids of one cancel watch (``POST /jobs/executions/cancelled``)."""
+
+# -- batches and agents ----------------------------------------------------------------------------
+
+REPORT_BATCH_MAX = 1000
+"""Reports of one ``POST /jobs/executions/complete`` (the SDK sends smaller batches)."""
+TAGS_MAX = 10
+"""Tags of one agent (``--tag``) and of one command job's target."""

@@ -24,6 +24,7 @@ COPIES = [
     ("schedo.server.services.live", "LINE_MAX", "LIVE_LINE_MAX"),
     ("schedo.server.services.live", "BATCH_MAX_LINES", "LIVE_BATCH_MAX_LINES"),
     ("schedo.server.services.live", "MAX_WATCH_IDS", "CANCEL_WATCH_MAX_IDS"),
+    ("schedo.server.domain.targets", "MAX_TAGS", "TAGS_MAX"),
 ]
 
 
@@ -33,9 +34,9 @@ NOT_COPIES = {
 }
 """Bounds equal to a shared one by value but of another concept, and why."""
 
-ALLOWED_EQUAL = {1000, 100, 200}
-"""Round numbers several unrelated bounds share by chance (a page of 200, a batch of 1,000): a
-literal equal to one of them is not taken for a copy."""
+ALLOWED_EQUAL = {10, 100, 200, 1000}
+"""Round numbers several unrelated bounds share by chance (10 tries, a page of 200, a batch of
+1,000): a literal equal to one of them is not taken for a copy."""
 
 
 @pytest.mark.parametrize(("module", "name", "shared"), COPIES)
@@ -70,6 +71,16 @@ def test_the_cli_and_the_live_sdk_use_the_same_bounds() -> None:
     assert cancel_watch.MAX_IDS == limits.CANCEL_WATCH_MAX_IDS
     assert agent_exec.OUTPUT_LIMIT == limits.OUTPUT_MAX_BYTES
     assert runs_cmd.RUNS_PAGE_MAX == limits.PAGE_MAX
+
+
+def test_the_sdk_reports_in_batches_the_server_takes() -> None:
+    from schedo.sdk import reports
+    from schedo.server.api.models import BatchCompleteIn
+
+    assert reports.MAX_BATCH <= limits.REPORT_BATCH_MAX
+    cap = [m for m in BatchCompleteIn.model_fields["results"].metadata
+           if hasattr(m, "max_length")]
+    assert [m.max_length for m in cap] == [limits.REPORT_BATCH_MAX]
 
 
 def _number(node: object) -> object:
