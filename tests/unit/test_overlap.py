@@ -56,6 +56,15 @@ def test_cancel_other_always_runs() -> None:
     assert s.active == 4
 
 
+def test_only_the_policies_that_look_at_live_runs_read_them() -> None:
+    assert not overlap.counts_live_runs(job(overlap="allow"))
+    assert overlap.counts_live_runs(job(overlap="allow", max_concurrency=2))
+    assert overlap.counts_live_runs(job(overlap="skip", blocking=True))
+    assert overlap.counts_live_runs(job(overlap="buffer_one"))
+    assert overlap.counts_live_runs(job(overlap="cancel_other"))
+    assert overlap.counts_live_runs(job(blocking=True))  # a row from before the field
+
+
 def test_rows_from_before_the_field_use_blocking() -> None:
     assert overlap.policy(job(blocking=True)) is Overlap.SKIP
     assert overlap.policy(job(blocking=False)) is Overlap.ALLOW

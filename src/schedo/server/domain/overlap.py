@@ -37,6 +37,12 @@ def policy(job: Job) -> Overlap:
     return SKIP if job.blocking else ALLOW
 
 
+def counts_live_runs(job: Job) -> bool:
+    """Whether a tick of this job depends on its runs still pending or running (a blocking
+    job, a concurrency limit, buffer_one, cancel_other): only these jobs' live runs are read."""
+    return job.blocking or bool(job.max_concurrency) or job.overlap in (BUFFER_ONE, CANCEL_OTHER)
+
+
 def cancels(job: Job) -> bool:
     """Whether a tick of this job that runs cancels the job's other active runs."""
     return policy(job) == CANCEL_OTHER

@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, func, select, union_all, update
 
 from ..domain import lifecycle, overlap, targets
 from ..domain.model import RunStatus
-from ..domain.overlap import BUFFER_ONE, CANCEL_OTHER, HELD, Slots
+from ..domain.overlap import HELD, Slots
 from ..domain.records import Job, Run
 from . import rows
 from .contracts import Planner, TickResult
@@ -81,8 +81,7 @@ class ScheduleSql:
             due = [rows.job(r) for r in await c.execute(self.db.skip_locked(q))]
             if not due:
                 return TickResult(jobs=0, created=[])
-            live = await self._live_runs(c, [j.id for j in due if j.blocking or j.max_concurrency
-                                             or j.overlap in (BUFFER_ONE, CANCEL_OTHER)])
+            live = await self._live_runs(c, [j.id for j in due if overlap.counts_live_runs(j)])
             fanned = [j for j in due if targets.fans_out(j.target)]
             fanned_ids = {j.id for j in fanned}
             agents = await connected_agents(c, {j.environment_id for j in fanned},
