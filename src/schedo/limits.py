@@ -3,7 +3,9 @@
 The server enforces these (``server/services/validation.py``, ``services/runs.py``,
 ``services/pull.py``, ``api/pull.py``, ``api/middleware.py``, the ``Id`` path parameters); the
 SDK checks a definition against the same numbers before sending it (``sdk/app.py``) and sizes
-its pulls and reports to fit them (``sdk/worker.py``, ``sdk/runner.py``). Pure constants, no
+its pulls, reports, live output and cancel watch to fit them (``sdk/worker.py``,
+``sdk/runner.py``, ``sdk/live_log.py``, ``sdk/cancel_watch.py``); the CLI uses them for its
+options and the agent's output (``cli/``). Pure constants, no
 imports: ``import schedo`` (the SDK alone, without the ``server`` extra) loads this module.
 """
 
@@ -59,3 +61,26 @@ PULL_MAX_CODES = 5000
 """Job codes in one pull (``jobs=a,b,...``)."""
 PULL_JOBS_MAX_CHARS = 32_768
 """Characters of the ``jobs`` query parameter of one pull (it must fit one request line)."""
+
+# -- lists ---------------------------------------------------------------------------------------
+
+PAGE_MAX = 200
+"""Items of one page of a list (``limit`` of ``GET /jobs/executions/{id}``,
+``GET /org/notifications``)."""
+
+# -- runs while they run -------------------------------------------------------------------------
+
+LIVE_LINE_MAX = 8192
+"""Characters of one live output line (the server cuts a longer one with a marker; the SDK
+and the agent cut or split before sending)."""
+LIVE_BATCH_MAX_LINES = 1000
+"""Lines of one ``POST /jobs/executions/{id}/log`` (a larger batch: 413)."""
+CANCEL_WATCH_MAX_IDS = 1000
+"""Execution ids of one cancel watch (``POST /jobs/executions/cancelled``)."""
+
+# -- batches and agents ----------------------------------------------------------------------------
+
+REPORT_BATCH_MAX = 1000
+"""Reports of one ``POST /jobs/executions/complete`` (the SDK sends smaller batches)."""
+TAGS_MAX = 10
+"""Tags of one agent (``--tag``) and of one command job's target."""

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from html import escape
@@ -24,7 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.support.server import ServerProcess, wait_until
+from tests.support.server import ServerProcess
 
 CHROMIUM = os.environ.get("SCHEDO_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -36,7 +34,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
-LAUNCHER = Path(__file__).with_name("serve_with_ui.py")
 
 
 def _missing() -> str | None:
@@ -56,37 +53,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "browser" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.skip(reason=reason))
-
-
-class DashboardServer(ServerProcess):
-    """``schedo serve`` through tests/browser/serve_with_ui.py (the dashboard mounted)."""
-
-    def start(self, wait: bool = True) -> DashboardServer:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDO_")}
-        env.update(self.extra_env)
-        if self.admin_key is not None:
-            env["SCHEDO_ADMIN_KEY"] = self.admin_key
-        log = open(self.log_path, "a")
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                str(LAUNCHER),
-                "serve",
-                "--port",
-                str(self.port),
-                "--db",
-                self.db_url,
-                *self.args,
-            ],
-            cwd=self.workdir,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        if wait:
-            wait_until(self.ready, 30, what=f"server on {self.url} (log {self.log_path})")
-        return self
 
 
 class Receiver:
@@ -143,9 +109,9 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DashboardServer]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     work = tmp_path_factory.mktemp("dashboard")
-    srv = DashboardServer(
+    srv = ServerProcess(
         f"sqlite:///{work / 'schedo.db'}",
         work,
         extra_env={"SCHEDO_ALLOW_PRIVATE_WEBHOOKS": "1"},

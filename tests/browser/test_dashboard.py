@@ -15,7 +15,9 @@ from typing import Any
 import httpx
 from playwright.sync_api import Page, expect
 
-from .conftest import DashboardServer, Receiver
+from tests.support.server import ServerProcess
+
+from .conftest import Receiver
 
 WAIT_MS = 15_000
 PHONE = {"width": 390, "height": 844}
@@ -40,7 +42,7 @@ def snap(page: Page, folder: Path, name: str) -> None:
     page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
 
 
-def seed(server: DashboardServer, receiver: Receiver) -> None:
+def seed(server: ServerProcess, receiver: Receiver) -> None:
     """A few more jobs, so the tables look like a real environment."""
     with server.client() as c:
         for body in (
@@ -56,7 +58,7 @@ def seed(server: DashboardServer, receiver: Receiver) -> None:
             assert c.post("/jobs/definition", json=body).status_code == 200
 
 
-def test_root_redirects_browsers_only(server: DashboardServer) -> None:
+def test_root_redirects_browsers_only(server: ServerProcess) -> None:
     r = httpx.get(server.url + "/", headers={"accept": "text/html"})
     assert r.status_code == 302 and r.headers["location"] == "/ui/"
     r = httpx.get(server.url + "/", headers={"accept": "application/json"})
@@ -65,7 +67,7 @@ def test_root_redirects_browsers_only(server: DashboardServer) -> None:
     assert httpx.get(server.url + "/jobs", headers=server.headers).status_code == 200
 
 
-def test_forms_need_the_session_and_its_csrf_token(browser: Any, server: DashboardServer) -> None:
+def test_forms_need_the_session_and_its_csrf_token(browser: Any, server: ServerProcess) -> None:
     # no session: a POST goes to the sign-in page, nothing happens
     r = httpx.post(server.url + "/ui/jobs/1/pause", data={"csrf": "x"})
     assert r.status_code == 303 and r.headers["location"].startswith("/ui/login")
@@ -88,7 +90,7 @@ def test_forms_need_the_session_and_its_csrf_token(browser: Any, server: Dashboa
 
 
 def test_link_from_another_site_keeps_the_session(
-    browser: Any, server: DashboardServer, receiver: Receiver
+    browser: Any, server: ServerProcess, receiver: Receiver
 ) -> None:
     """SameSite=Strict cookies are not sent on a navigation from another site (a link in a
     notification email); the dashboard reloads once from its own origin to pick them up."""
@@ -105,7 +107,7 @@ def test_link_from_another_site_keeps_the_session(
 
 
 def test_dashboard_flow(
-    browser: Any, server: DashboardServer, receiver: Receiver, shots: Path
+    browser: Any, server: ServerProcess, receiver: Receiver, shots: Path
 ) -> None:
     base = server.url
     seed(server, receiver)

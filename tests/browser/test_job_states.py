@@ -21,9 +21,9 @@ from typing import Any
 import httpx
 from playwright.sync_api import expect
 
-from tests.support.server import child_env, wait_until
+from tests.support.server import ServerProcess, child_env, wait_until
 
-from .conftest import DashboardServer, Receiver
+from .conftest import Receiver
 from .test_dashboard import new_page, sign_in
 
 NEVER = "0 0 1 1 *"  # once a year: only runs we start ourselves
@@ -40,7 +40,7 @@ def api_counts(c: httpx.Client) -> dict[str, int]:
 
 
 def test_connections_are_the_apis_for_every_job_type(
-    browser: Any, server: DashboardServer, receiver: Receiver, tmp_path: Path
+    browser: Any, server: ServerProcess, receiver: Receiver, tmp_path: Path
 ) -> None:
     with server.client() as c:
         cmd_id = define(c, {"name": "conn-command", "command": "true"})
@@ -105,7 +105,7 @@ def _due_is_soon(text: str) -> bool:
 
 
 def test_a_failing_job_waiting_for_its_retry_shows_as_failing(
-    browser: Any, server: DashboardServer, receiver: Receiver
+    browser: Any, server: ServerProcess, receiver: Receiver
 ) -> None:
     with server.client() as c:
         job_id = define(c, {"name": "flaky-webhook", "webhook_url": receiver.url + "/fail",

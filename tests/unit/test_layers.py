@@ -17,10 +17,11 @@ that breaks it as ``file:line``, not only the first.
   of the CLI and, of the top level, only the shared pure modules (``SHARED``). Every package of
   ``schedo.server`` must be placed in a layer.
 - **Storage behind its protocols**: above storage (api, web, push, notify, scheduler,
-  services), code uses ``storage.contracts``, never the SQL implementation
+  observability, services), code uses ``storage.contracts``, never the SQL implementation
   (``storage.sql``, ``storage.sql_*``), the schema, the engines (``storage.db``) or
   SQLAlchemy. ``STORAGE_ALLOWLIST`` names each import that still does (being fixed): the test
-  passes with them and fails on any new one.
+  passes with them and fails on any new one. Above services (``ABOVE_SERVICES``), code
+  imports nothing of storage and never touches ``Services.store``: it calls services.
 - **No cycles** between modules (type-checking-only imports excepted: they never run, and they
   are how a cycle is broken); ``CYCLE_ALLOWLIST`` names the imports allowed to close one.
 - **Small modules**: no module under ``src`` passes ``MAX_LINES`` lines, except
@@ -91,7 +92,11 @@ STORAGE_INTERNALS = (
     "schedo.server.storage.db",
 )
 STORAGE_INTERNAL_PREFIXES = ("schedo.server.storage.sql_",)
-STORAGE_CLIENTS = ("api", "web", "push", "notify", "scheduler", "services")
+STORAGE_CLIENTS = ("api", "web", "push", "notify", "scheduler", "services", "observability")
+ABOVE_SERVICES = ("api", "web", "push", "notify", "scheduler", "observability")
+"""Packages that reach the database only through service functions: no import of storage at
+all (its contracts included: the data types they need are re-exported by ``services``), and
+no ``.store`` of the ``Services`` container."""
 
 STORAGE_ALLOWLIST: dict[tuple[str, str], str] = {
     # none left (issue 17: the dashboard's SQL moved to storage/sql_dashboard.py, driver
@@ -403,6 +408,27 @@ def test_storage_is_used_through_its_contracts() -> None:
     report(problems, "storage behind its protocols")
 
 
+def test_above_services_storage_is_out_of_reach() -> None:
+    problems = [
+        i.show("above services, call a service function (the data types are re-exported "
+               "by services), never storage")
+        for i in imports()
+        if server_part(i.importer) in ABOVE_SERVICES
+        and is_in(i.imported, "schedo.server.storage")
+    ]
+    for module, path in modules().items():
+        if server_part(module) not in ABOVE_SERVICES:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        problems += [
+            f"{path.relative_to(SRC.parent)}:{node.lineno}: .store: above services, the raw "
+            "store is out of reach; add a service function (services/ops for operations)"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and node.attr == "store"
+        ]
+    report(problems, "storage out of reach above services", "use(s) of storage")
+
+
 def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
     """The strongly connected components of more than one module (Tarjan, iterative)."""
     index: dict[str, int] = {}
@@ -508,3 +534,52 @@ def test_the_domain_is_pure() -> None:
         if owner is None or not i.importer.startswith(owner):
             problems.append(i.show(f"domain is pure: {top} is not one of its parsers"))
     report(problems, "the domain is pure")
+
+
+# -- dialect branches ----------------------------------------------------------------------------
+
+DIALECT_HOME = "schedo.server.storage.db"
+DIALECT_ALLOWED: dict[str, str] = {
+    "schedo.server.storage.migrations": "Alembic revisions are history: each runs once, per "
+    "dialect (batch mode on SQLite), and is never edited",
+}
+"""Modules (or packages) outside ``storage/db.py`` that may branch on the database."""
+
+DIALECT_NAMES = {"sqlite", "postgresql", "postgres"}
+DIALECT_ATTRIBUTES = {"is_sqlite", "get_backend_name", "dialect"}
+
+
+def _dialect_checks(tree: ast.AST) -> Iterator[tuple[int, str]]:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr in DIALECT_ATTRIBUTES:
+            yield node.lineno, f".{node.attr}"
+        elif isinstance(node, ast.Compare):
+            for side in [node.left, *node.comparators]:
+                if isinstance(side, ast.Constant) and side.value in DIALECT_NAMES:
+                    yield node.lineno, f"a comparison with {side.value!r}"
+                elif isinstance(side, ast.Tuple | ast.List | ast.Set) and any(
+                    isinstance(e, ast.Constant) and e.value in DIALECT_NAMES for e in side.elts
+                ):
+                    yield node.lineno, "a comparison with a dialect's name"
+
+
+def test_dialect_branches_live_in_db() -> None:
+    """Every decision that depends on the database (SQLite or PostgreSQL) is a function of
+    ``storage/db.py``: elsewhere in the server, no ``is_sqlite``, no backend name read from a
+    URL or a connection's dialect, no comparison with a dialect's name."""
+    problems, used = [], set()
+    for module, path in modules().items():
+        if not is_in(module, "schedo.server") or module == DIALECT_HOME:
+            continue
+        allowed = next((a for a in DIALECT_ALLOWED if is_in(module, a)), None)
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        for line, what in _dialect_checks(tree):
+            if allowed is not None:
+                used.add(allowed)
+                continue
+            problems.append(
+                f"{path.relative_to(SRC.parent)}:{line}: {what}: a dialect branch outside "
+                "storage/db.py; put the decision behind a function there"
+            )
+    warn_unused(DIALECT_ALLOWED, used, "DIALECT_ALLOWED")
+    report(problems, "dialect branches live in storage/db.py", "branch(es) outside it")

@@ -80,3 +80,33 @@ def test_missed_reasons() -> None:
                   pick_up_time=T0)
     assert pings.missed_reason(started) == (
         "missed: started but no finish ping within the grace time (300s)")
+
+
+# -- what a ping writes (issue 17: these lived in storage) --------------------------------------
+
+
+def test_a_start_ping_sets_the_grace_deadline_else_the_timeout() -> None:
+    from tests.unit.test_lifecycle import job
+
+    assert pings.start_deadline(job(timeout_seconds=30, grace_seconds=600), T0) == (
+        T0 + timedelta(seconds=600))
+    assert pings.start_deadline(job(timeout_seconds=30), T0) == T0 + timedelta(seconds=30)
+
+
+def test_a_start_ping_keeps_its_rid_in_the_metadata() -> None:
+    r = run(metadata={"team": "data"})
+    assert pings.start_metadata(r, Ping(PingKind.START, rid="abc")) == {"team": "data",
+                                                                         "rid": "abc"}
+    assert pings.start_metadata(r, Ping(PingKind.START)) == {"team": "data"}
+
+
+def test_the_report_of_an_ending_ping() -> None:
+    started = run(RunStatus.RUNNING, start_time=T0)
+    ok = pings.report(Ping(PingKind.SUCCESS, body="done", exit_code=0), started,
+                      T0 + timedelta(seconds=5))
+    assert (ok.success, ok.output, ok.error, ok.exit_code) == (True, "done", None, 0)
+    assert (ok.start_time, ok.end_time) == (T0, T0 + timedelta(seconds=5))
+    bad = pings.report(Ping(PingKind.FAIL, exit_code=3), run(), T0)
+    assert (bad.success, bad.error) == (False, "the job pinged exit status 3")
+    assert bad.start_time == T0  # never started: it started as it ended
+    assert pings.report(Ping(PingKind.FAIL), run(), T0).error == "the job pinged a failure"

@@ -38,6 +38,7 @@ from typing import Annotated
 
 import typer
 
+from ..limits import TAGS_MAX
 from ..sdk.async_client import AsyncClient
 from ..sdk.backoff import reconnect_backoff, retry_delay
 from ..sdk.errors import (
@@ -276,8 +277,8 @@ def _parse_tags(raw: list[str]) -> tuple[str, ...]:
     if bad:
         fail(f"--tag: {bad[0]!r} is not a tag (1-63 characters: lowercase letters, digits, "
              "'.', '_' or '-', starting with a letter or digit)", EXIT_USAGE)
-    if len(tags) > 10:
-        fail("--tag: at most 10 tags", EXIT_USAGE)
+    if len(tags) > TAGS_MAX:
+        fail(f"--tag: at most {TAGS_MAX} tags", EXIT_USAGE)
     return tuple(tags)
 
 

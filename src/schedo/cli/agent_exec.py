@@ -48,6 +48,8 @@ from collections.abc import Callable, Mapping
 from datetime import UTC
 from typing import Any
 
+from .. import limits
+from ..limits import OUTPUT_MAX_BYTES
 from ..sdk.async_client import AsyncClient
 from ..sdk.backoff import reconnect_backoff
 from ..sdk.errors import ApiError, ConnectionFailed, NotFound, RateLimited, ServerError
@@ -58,12 +60,12 @@ from .support import describe_error, duration, shorten
 
 log = logging.getLogger("schedo.agent")
 
-OUTPUT_LIMIT = 64 * 1024  # bytes of output kept per run (the server keeps 64 KiB too)
+OUTPUT_LIMIT = OUTPUT_MAX_BYTES  # bytes of output kept per run (what the server keeps)
 KILL_GRACE = 5.0  # seconds between SIGTERM and SIGKILL to the process group
 REPORT_WAIT = 2.0  # after a timeout's SIGTERM, how long the report waits for the exit
 DRAIN_WAIT = 1.0  # reading output after the command exited (children may hold the pipe)
 SHELL = "/bin/sh"
-LIVE_LINE_MAX = 8192  # bytes per live output line (a longer one is split)
+LIVE_LINE_MAX = limits.LIVE_LINE_MAX  # bytes per live output line (a longer one is split)
 HIDDEN_ENV = ("SCHEDO_API_KEY", "SCHEDO_ADMIN_KEY")
 
 

@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from ..limits import TIMEOUT_MAX
 from ..sdk.client import Client
 from ..sdk.errors import ApiError, Forbidden, NotFound, Unauthorized
 from .crontab_names import NAME_FROM, name_entries
@@ -188,7 +189,7 @@ def import_crontab(
     ] = False,
     timeout: Annotated[
         int,
-        typer.Option("--timeout", min=1, max=86400, help="timeout_seconds of every job."),
+        typer.Option("--timeout", min=1, max=TIMEOUT_MAX, help="timeout_seconds of every job."),
     ] = 3600,
     catch_up: Annotated[
         str,

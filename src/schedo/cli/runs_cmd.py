@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
+from ..limits import PAGE_MAX
 from ..sdk.client import Client
 from ..sdk.errors import ConnectionFailed, ServerError
 from ..sdk.models import Execution, Job, LogLine
@@ -38,7 +39,7 @@ from .support import (
 JobArg = Annotated[str, typer.Argument(metavar="JOB", help="Job id or job name.")]
 FOLLOW_INTERVAL = 1.0
 FOLLOW_WINDOW = 50  # runs --follow watches the newest 50 runs (or --limit, if more)
-RUNS_PAGE_MAX = 200  # the server's page limit for GET /jobs/executions/{id}
+RUNS_PAGE_MAX = PAGE_MAX  # the server's page limit for GET /jobs/executions/{id}
 
 RUN_HEADERS = [
     "ID",

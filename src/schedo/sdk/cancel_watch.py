@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 from collections.abc import Mapping
 
+from ..limits import CANCEL_WATCH_MAX_IDS
 from .async_client import AsyncClient
 from .backoff import reconnect_backoff, retry_delay
 from .errors import ApiError
@@ -26,7 +27,7 @@ from .voice import Voice
 
 WAIT = 25.0
 RESTART_EVERY = 1.0
-MAX_IDS = 1000  # the server's limit per request
+MAX_IDS = CANCEL_WATCH_MAX_IDS  # the server's limit per request
 
 
 class CancelWatch:

@@ -26,6 +26,7 @@ import threading
 import time
 from collections import defaultdict
 
+from ..limits import LIVE_LINE_MAX
 from .async_client import AsyncClient
 from .errors import ApiError
 
@@ -34,7 +35,7 @@ log = logging.getLogger("schedo.worker")
 FLUSH_EVERY = 0.5
 BATCH_LINES = 64
 MAX_BUFFERED = 10_000
-LINE_MAX = 8192
+LINE_MAX = LIVE_LINE_MAX
 
 
 class LiveLog:

@@ -35,7 +35,7 @@ from .api.middleware import BodyLimit, JsonBodies, RetryHint
 from .config import Settings
 from .notify.sender import Notifier
 from .observability import metrics
-from .observability.metrics_store import MeteredOutboundClient, MeteredStore
+from .observability.metrics_store import MeteredOutboundClient
 from .push.dispatcher import Dispatcher
 from .runtime.bus import Bus
 from .runtime.clock import Clock, SystemClock
@@ -45,6 +45,7 @@ from .scheduler.ticker import Ticker
 from .services.context import Services
 from .services.tenants import bootstrap
 from .storage.db import Database
+from .storage.metered import MeteredStore
 from .storage.migrate import migrate
 from .storage.sealing import Sealer, load_sealer
 from .web import mount as mount_dashboard
@@ -79,11 +80,10 @@ def create_app(
         bus = Bus()
         loops: list[Loop] = []
         the_clock: Clock = clock or SystemClock()
-        if not db.is_sqlite:
+        dsn = db.shared_dsn()
+        if dsn is not None:
             from .runtime.pgbridge import DbClock, PgBridge
-            from .storage.db import asyncpg_dsn
 
-            dsn = asyncpg_dsn(db.url)
             if clock is None:
                 db_clock = DbClock(dsn, settings.clock_skew_seconds)
                 await db_clock.sync()

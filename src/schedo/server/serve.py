@@ -48,14 +48,17 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def sqlite_path(url: str) -> Path | None:
-    u = make_url(url)
-    if u.get_backend_name() != "sqlite":
+    """The SQLite file to lock; None for PostgreSQL. ServeError for an in-memory database."""
+    from .storage.db import MEMORY, sqlite_database
+
+    database = sqlite_database(url)
+    if database is None:
         return None
-    if not u.database or u.database == ":memory:":
+    if database == MEMORY:
         raise ServeError(
             "database: an in-memory SQLite database cannot be served; give a file path"
         )
-    return Path(u.database)
+    return Path(database)
 
 
 def lock_sqlite(path: Path) -> IO[str]:

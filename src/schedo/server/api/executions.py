@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from ...limits import MAX_ID
+from ...limits import MAX_ID, PAGE_MAX
 from ..domain.errors import InvalidInput, SchedoError
 from ..domain.records import Completion
 from ..services import runs
@@ -24,7 +24,7 @@ async def history(
     svc: Svc,
     p: Auth,
     cursor: Annotated[int | None, Query(gt=0, le=MAX_ID + 1)] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 50,
 ) -> list[dict[str, Any]]:
     if cursor is not None and cursor > MAX_ID:
         cursor = None  # "ids below 2^31": every id (and no int4 overflow on PostgreSQL)

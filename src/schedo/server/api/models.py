@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from ...limits import REPORT_BATCH_MAX
 from ..domain.cron import NEVER
 from ..domain.text import text_problem, unicode_safe
 
@@ -141,7 +142,7 @@ class BatchItemIn(CompleteIn):
 
 
 class BatchCompleteIn(_In):
-    results: list[BatchItemIn] = Field(max_length=1000)
+    results: list[BatchItemIn] = Field(max_length=REPORT_BATCH_MAX)
 
 
 class EnvironmentIn(_In):

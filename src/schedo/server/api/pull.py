@@ -14,6 +14,7 @@ from fastapi.responses import StreamingResponse
 
 from ...limits import PULL_JOBS_MAX_CHARS
 from ..domain.errors import Unauthorized
+from ..domain.model import PullKind
 from ..services import pull
 from . import shapes
 from .deps import Auth, Svc
@@ -68,12 +69,12 @@ async def long_poll(
     wait: Annotated[float, Query(ge=0, le=pull.MAX_WAIT)] = 0,
     limit: Annotated[int, Query(ge=1, le=pull.MAX_LIMIT)] = 10,
     worker_id: WorkerId = None,
-    kind: Kind = "sdk",
+    kind: Kind = PullKind.SDK.value,
     agent_host: AgentHost = None,
     agent_tags: AgentTags = None,
 ) -> list[dict[str, Any]]:
     types = pull.types_for(kind)
-    codes = pull.parse_codes(jobs, optional=kind == "command")
+    codes = pull.parse_codes(jobs, optional=kind == PullKind.COMMAND)
     agent = pull.parse_agent(kind, agent_host, agent_tags)
     # Never claim for a client that went away or while the server stops: those runs would
     # reach nobody and sit until their deadline.
@@ -91,14 +92,14 @@ async def sse(
     jobs: Annotated[str | None, Query(max_length=JOBS_MAX_CHARS)] = None,
     limit: Annotated[int, Query(ge=1, le=pull.MAX_LIMIT)] = 10,
     worker_id: WorkerId = None,
-    kind: Kind = "sdk",
+    kind: Kind = PullKind.SDK.value,
     agent_host: AgentHost = None,
     agent_tags: AgentTags = None,
 ) -> StreamingResponse:
     """A text/event-stream: one ``data:`` event per claimed JobExecution, and a comment
     line at least every 15 s."""
     types = pull.types_for(kind)
-    codes = pull.parse_codes(jobs, optional=kind == "command")
+    codes = pull.parse_codes(jobs, optional=kind == PullKind.COMMAND)
     agent = pull.parse_agent(kind, agent_host, agent_tags)
     worker = _worker(request, p, worker_id)
 

@@ -203,6 +203,22 @@ def tick_runs(job: Job, plan: TickPlan, now: datetime, active: bool,
     )
 
 
+def tick_written(job: Job, out: TickOutcome, made: Sequence[Run]) -> TickOutcome:
+    """The job's state once its tick's rows are written, counting only the runs the insert
+    made (``made``; an instant whose row existed already makes nothing): without a new
+    pending run (a heartbeat job's early ping took the tick) the job keeps its status, retry
+    count and last run; ``skip_next`` goes down by the skip records made, so an instant
+    ticked before does not spend the count twice."""
+    if out.status is JobStatus.PENDING and not any(
+            e.status is RunStatus.PENDING for e in made):
+        out = replace(out, status=job.status, retry_count=job.retry_count,
+                      last_run_at=job.last_run_at)
+    if job.skip_next:
+        spent = sum(1 for e in made if e.error == SKIP_NEXT_ERROR)
+        out = replace(out, skip_next=job.skip_next - spent)
+    return out
+
+
 def replace_slots(s: Slots) -> Slots:
     """A copy of ``s`` (the tick counts on its own copy)."""
     return Slots(active=s.active, held=s.held)
@@ -326,7 +342,7 @@ def retry_of(ex: Run, job: Job, now: datetime,
     allows one (None otherwise). Same tick (source, instant), attempt + 1, trigger "retry",
     the ended attempt's metadata and target (a run of a mode ``all`` job on host B is
     retried on host B only)."""
-    if ex.status not in (RunStatus.FAILED, RunStatus.EXPIRED):
+    if not retryable(ex):
         return None
     if not will_retry(ex.attempt, job.max_retries):
         return None
@@ -346,3 +362,25 @@ def job_mirror(ex: Run) -> tuple[JobStatus, int] | None:
     if ex.status is RunStatus.SKIPPED:
         return None
     return ex.status.job_status, ex.attempt - 1
+
+
+def retryable(ex: Run) -> bool:
+    """Whether an ended run may have a next attempt (failed or expired; its job decides)."""
+    return ex.status in (RunStatus.FAILED, RunStatus.EXPIRED)
+
+
+def retries(ended: Sequence[Run], jobs: Mapping[int, Job], now: datetime) -> list[RunDraft]:
+    """The next attempts of ``ended`` (``retry_of``); ``jobs``: theirs by id (a job deleted
+    meanwhile retries nothing)."""
+    return [d for e in ended if e.job_id in jobs
+            if (d := retry_of(e, jobs[e.job_id], now)) is not None]
+
+
+def retry_mirror(d: RunDraft) -> tuple[JobStatus, int]:
+    """(status, retry_count) a retry gives its job: pending, with the retries used so far."""
+    return JobStatus.PENDING, d.attempt - 1
+
+
+def trigger_mirror(now: datetime) -> tuple[JobStatus, int, datetime]:
+    """(status, retry_count, last_run_at) a manual trigger gives its job."""
+    return JobStatus.PENDING, 0, now

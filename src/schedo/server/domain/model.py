@@ -91,6 +91,39 @@ class CatchUp(StrEnum):
     ALL = "all"
 
 
+class Overlap(StrEnum):
+    """What a tick does while the job has runs pending or running (``domain/overlap.py``)."""
+
+    SKIP = "skip"  # blocking: true
+    ALLOW = "allow"  # blocking: false (up to max_concurrency)
+    BUFFER_ONE = "buffer_one"
+    CANCEL_OTHER = "cancel_other"
+
+
+class PullKind(StrEnum):
+    """Who pulls (``type=`` of a pull): workers take sdk runs, agents command runs."""
+
+    SDK = "sdk"
+    COMMAND = "command"
+
+
+class ChannelKind(StrEnum):
+    """Where a notice goes: an alert channel's kind, a delivery's channel."""
+
+    EMAIL = "email"
+    WEBHOOK = "webhook"  # signed like push
+    SLACK = "slack"  # an incoming webhook
+
+
+class DeliveryStatus(StrEnum):
+    """A notification delivery's state (a retry stays pending)."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
 TERMINAL = frozenset(
     {RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.SKIPPED, RunStatus.EXPIRED,
      RunStatus.CANCELLED}

@@ -11,13 +11,18 @@ workers holding them are told as for a cancel on request). The names are Tempora
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from .records import Job
+from . import targets
+from .model import ACTIVE, Overlap, RunStatus
+from .policies import pickup_deadline
+from .records import Job, Run
 
-SKIP, ALLOW, BUFFER_ONE, CANCEL_OTHER = "skip", "allow", "buffer_one", "cancel_other"
-POLICIES = (SKIP, ALLOW, BUFFER_ONE, CANCEL_OTHER)
+SKIP, ALLOW, BUFFER_ONE, CANCEL_OTHER = (
+    Overlap.SKIP, Overlap.ALLOW, Overlap.BUFFER_ONE, Overlap.CANCEL_OTHER)
+POLICIES = tuple(Overlap)
 CANCELLED_BY_TICK = "a newer tick started (overlap=cancel_other)"
 HELD = datetime(9000, 1, 1, tzinfo=UTC)  # the due time of a buffered run until it is released
 BLOCKED_ERROR = "skipped: the previous run of this blocking job is still pending or running"
@@ -25,11 +30,17 @@ BUFFER_FULL_ERROR = ("skipped: a run is active and one tick is already buffered 
                      "(overlap=buffer_one)")
 
 
-def policy(job: Job) -> str:
+def policy(job: Job) -> Overlap:
     """The job's policy; rows from before the field say it through ``blocking``."""
     if job.overlap in POLICIES:
-        return job.overlap
+        return Overlap(job.overlap)
     return SKIP if job.blocking else ALLOW
+
+
+def counts_live_runs(job: Job) -> bool:
+    """Whether a tick of this job depends on its runs still pending or running (a blocking
+    job, a concurrency limit, buffer_one, cancel_other): only these jobs' live runs are read."""
+    return job.blocking or bool(job.max_concurrency) or job.overlap in (BUFFER_ONE, CANCEL_OTHER)
 
 
 def cancels(job: Job) -> bool:
@@ -63,3 +74,62 @@ class Slots:
             return False, False, limit_error(job.max_concurrency)
         self.active += 1
         return True, False, None
+
+
+# -- after a tick: cancel_other ------------------------------------------------------------
+
+
+def _fresh(created: Sequence[Run]) -> dict[int, list[Run]]:
+    out: dict[int, list[Run]] = {}
+    for e in created:
+        if e.status is RunStatus.PENDING:
+            out.setdefault(e.job_id, []).append(e)
+    return out
+
+
+def cancelling(due: Sequence[Job], created: Sequence[Run]) -> list[int]:
+    """The jobs whose tick cancels their other live runs: overlap=cancel_other, and the tick
+    made a new pending run (``created``: the runs the insert actually made)."""
+    fresh = _fresh(created)
+    return [j.id for j in due if j.id in fresh and cancels(j)]
+
+
+def cancelled_by_tick(
+    due: Sequence[Job], created: Sequence[Run], live: Sequence[Run]
+) -> list[Run]:
+    """Of ``live`` (runs of the ``cancelling`` jobs still pending or running), those the tick
+    ends (``lifecycle.cancel`` with ``CANCELLED_BY_TICK``): every run of the job but its new
+    ones; for a job with target mode "all", only those on the hosts of its new runs."""
+    fresh = _fresh(created)
+    ids = {e.id for runs in fresh.values() for e in runs}
+    chosen = set(cancelling(due, created))
+    hosts = {j.id: {e.target_host for e in fresh[j.id]} for j in due
+             if j.id in chosen and targets.fans_out(j.target)}
+    return [r for r in live if r.job_id in chosen and r.id not in ids
+            and r.status in ACTIVE and (r.job_id not in hosts or r.target_host in hosts[r.job_id])]
+
+
+# -- after an end: buffer_one ----------------------------------------------------------------
+
+
+def is_held(run: Run) -> bool:
+    """A buffered run (pending, due at ``HELD`` until released)."""
+    return run.status is RunStatus.PENDING and run.due_at >= HELD
+
+
+def released(held: Sequence[Run], live: Sequence[Run], now: datetime) -> list[Run]:
+    """overlap=buffer_one: the buffered runs (``held``) that become due now, with their
+    pick-up window from now: those whose job has no other run pending or running in
+    ``live`` (buffered ones aside). A run of a target mode "all" job (host and tags both set)
+    waits only for the runs on its own host."""
+    out = []
+    for h in held:
+        if not is_held(h):
+            continue
+        per_host = h.target_host is not None and h.target_tags is not None
+        busy = any(o.job_id == h.job_id and o.status in ACTIVE and o.due_at < HELD
+                   and (not per_host or o.target_host == h.target_host) for o in live)
+        if not busy:
+            out.append(replace(h, due_at=now, pickup_deadline=pickup_deadline(
+                now, h.timeout_seconds)))
+    return out

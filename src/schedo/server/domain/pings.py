@@ -27,9 +27,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from .model import RunStatus
-from .records import Run
+from .records import Completion, Job, Run
 
 OUTPUT_MAX_BYTES = 10 * 1024  # of a ping's body kept as the run's output
 EARLY_SECONDS = 15  # a crontab whose clock is a little ahead of the server
@@ -125,3 +126,29 @@ def missed_reason(ex: Run) -> str:
                 f"{ex.due_at.strftime('%Y-%m-%dT%H:%M:%SZ')}")
     return (f"missed: started but no finish ping within the grace time "
             f"({ex.timeout_seconds}s)")
+
+
+def start_deadline(job: Job, now: datetime) -> datetime:
+    """The run deadline a start ping sets: the job's grace (else its timeout) from now."""
+    return now + timedelta(seconds=job.grace_seconds or job.timeout_seconds)
+
+
+def start_metadata(run: Run, ping: Ping) -> dict[str, Any]:
+    """The run's metadata once a start ping names its invocation (``rid``)."""
+    return {**run.metadata, "rid": ping.rid} if ping.rid else run.metadata
+
+
+def failure(ping: Ping) -> str:
+    """The error a failure ping gives its run."""
+    if ping.exit_code is not None:
+        return f"the job pinged exit status {ping.exit_code}"
+    return "the job pinged a failure"
+
+
+def report(ping: Ping, run: Run, now: datetime) -> Completion:
+    """The report a success or failure ping makes of ``run`` (ended now; started at its
+    start ping, else now): ``lifecycle.end_run`` ends the run with it."""
+    return Completion(
+        success=ping.success, output=ping.body, exit_code=ping.exit_code,
+        error=None if ping.success else failure(ping), start_time=run.start_time or now,
+        end_time=now)

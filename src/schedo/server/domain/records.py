@@ -66,7 +66,7 @@ class JobSpec:
     target: dict[str, Any] | None = None  # command jobs: where they run (domain/targets.py)
     jitter_seconds: int = 0  # each tick's due time moves by hashed.jitter_offset
     crons: tuple[str, ...] = ()  # more expressions: the schedule is the union
-    overlap: str | None = None  # "skip" | "allow" | "buffer_one" (domain/overlap.py)
+    overlap: str | None = None  # an Overlap value (domain/overlap.py)
     max_concurrency: int | None = None
     after: dict[str, Any] | None = None  # chains (domain/chains.py: After.as_json)
 
@@ -127,7 +127,7 @@ class Channel:
     id: int
     environment_id: int
     name: str
-    kind: str
+    kind: str  # a ChannelKind value
     addresses: list[str]
     url: str | None
     created_at: datetime

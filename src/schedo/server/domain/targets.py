@@ -21,11 +21,12 @@ from datetime import timedelta
 from itertools import combinations
 from typing import Any
 
+from ...limits import TAGS_MAX
 from .errors import InvalidInput
 
 TAG = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 HOST = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,252}$")
-MAX_TAGS = 10  # per agent and per target (an agent's subsets: at most 1,024)
+MAX_TAGS = TAGS_MAX  # per agent and per target (an agent's subsets: at most 1,024)
 MODES = ("any", "all")
 # An agent counts as connected while its heartbeat is younger than this (the connection
 # window of SPEC 2.3, shared with ``connections_count``).

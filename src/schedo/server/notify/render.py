@@ -18,6 +18,7 @@ from typing import Any
 
 from jinja2 import Environment, StrictUndefined
 
+from ..domain.model import NoticeKind
 from ..domain.timefmt import rfc3339
 from ..services.notifications import Notification
 
@@ -103,15 +104,15 @@ def _clip(text: str | None, limit: int) -> str | None:
     return text if len(text) <= limit else text[:limit] + "\n… [truncated]"
 
 
-HEADLINES = {
-    "failing": "is failing",
-    "recovered": "has recovered",
-    "slow": "ran longer than its max_duration_seconds",
-    "no_success": "has not succeeded within its success_within_seconds window",
-    "paused": "was paused after repeated failures",
-    "reminder": "is still failing",
+HEADLINES: dict[str, str] = {
+    NoticeKind.FAILING: "is failing",
+    NoticeKind.RECOVERED: "has recovered",
+    NoticeKind.SLOW: "ran longer than its max_duration_seconds",
+    NoticeKind.NO_SUCCESS: "has not succeeded within its success_within_seconds window",
+    NoticeKind.PAUSED: "was paused after repeated failures",
+    NoticeKind.REMINDER: "is still failing",
 }
-SUBJECTS = {"recovered": "recovered"}
+SUBJECTS: dict[str, str] = {NoticeKind.RECOVERED: "recovered"}
 
 
 def headline(kind: str) -> str:
@@ -129,7 +130,7 @@ def context(n: Notification, environment_name: str | None, public_url: str) -> d
     )
     return {
         "subject": subject(n),
-        "failing": n.kind != "recovered",
+        "failing": n.kind != NoticeKind.RECOVERED,
         "headline": headline(n.kind),
         "kind": n.kind,
         "job_name": n.job_name,

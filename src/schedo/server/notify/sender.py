@@ -39,6 +39,7 @@ import logging
 from datetime import datetime, timedelta
 
 from ..domain.errors import NotFound
+from ..domain.model import ChannelKind
 from ..push.http import OutboundClient
 from ..runtime.loop import run_loop, seconds_until
 from ..services import notifications as outbox
@@ -110,7 +111,7 @@ class Notifier:
     async def _handle(self, d: DueDelivery) -> None:
         dv, n = d.delivery, d.notification
         svc, now = self.svc, self.svc.clock.now()
-        if dv.channel == "email" and self.smtp is None:
+        if dv.channel == ChannelKind.EMAIL and self.smtp is None:
             await outbox.mark_skipped(svc, dv.id, SMTP_MISSING)
             log.info("notify.skipped delivery=%s notification=%s reason=no_smtp", dv.id, n.id)
             return
@@ -170,12 +171,12 @@ class Notifier:
     async def _send(self, d: DueDelivery) -> Outcome:
         dv, n = d.delivery, d.notification
         settings = self.svc.settings
-        if dv.channel == "email":
+        if dv.channel == ChannelKind.EMAIL:
             assert self.smtp is not None
             mail = render.render(n, d.environment_name, settings.public_url)
             msg = render.message(mail, n, sender=settings.mail_from, recipient=dv.target)
             return await smtp.send(self.smtp, msg, settings.mail_from, dv.target)
-        if dv.channel == "webhook":
+        if dv.channel == ChannelKind.WEBHOOK:
             try:
                 secret = await outbox.signing_key(self.svc, n)
             except NotFound:
@@ -191,7 +192,7 @@ class Notifier:
                 public_url=settings.public_url,
                 now=self.svc.clock.now(),
             )
-        if dv.channel == "slack":
+        if dv.channel == ChannelKind.SLACK:
             return await slack.deliver(self.client, dv.target, n,
                                        public_url=settings.public_url)
         return Outcome(False, f"unknown channel {dv.channel!r}", True)

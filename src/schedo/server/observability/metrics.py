@@ -2,7 +2,7 @@
 
 Design: counts are *observed at the seams* instead of being pushed from every use case.
 
-- ``metrics_store.MeteredStore`` (a ``SqlStore`` subclass) watches the storage calls every
+- ``storage/metered.MeteredStore`` (a ``SqlStore`` subclass) watches the storage calls every
   run goes through: ``tick`` (ticks created), ``claim`` / ``claim_any`` (runs picked up and
   their lateness), ``complete_many`` / ``expire_overdue`` (runs ended), the notification
   ``mark_*`` calls (delivery outcomes) and the retention ``prune_*`` calls. Each counts what
@@ -14,7 +14,7 @@ Design: counts are *observed at the seams* instead of being pushed from every us
   status; the template comes from matching the app's routes, never the raw path, so a
   client cannot grow the label set.
 - Gauges (runs pending/running, outbox depth) are read from the database at scrape time with
-  one query (``StatsStore.live_counts``); every process reports the same global value, so
+  one query (``services.ops.live_counts``); every process reports the same global value, so
   aggregate them with ``max()``.
 
 The registry belongs to the app (``app.state.metrics``), not to prometheus_client's global
@@ -27,7 +27,6 @@ import hmac
 import logging
 import time
 from collections.abc import Iterable, Sequence
-from typing import cast
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -37,18 +36,20 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..domain.model import JobType, RunStatus
+from ..domain.model import ChannelKind, JobType, RunStatus, Trigger
 from ..domain.records import Run
-from ..storage.contracts import StatsStore
+from ..services.context import Services
+from ..services.ops import live_counts
 
 log = logging.getLogger("schedo.metrics")
 
 JOB_TYPES = tuple(t.value for t in JobType)
-ENDED = ("completed", "failed", "expired", "skipped", "cancelled")
-TRIGGERS = ("schedule", "manual", "retry")
+ENDED = tuple(s.value for s in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.EXPIRED,
+                                RunStatus.SKIPPED, RunStatus.CANCELLED))
+TRIGGERS = tuple(t.value for t in (Trigger.SCHEDULE, Trigger.MANUAL, Trigger.RETRY))
 PUSH_OUTCOMES = ("success", "accepted", "http_3xx", "http_4xx", "http_5xx", "error")
 DELIVERY_OUTCOMES = ("sent", "retry", "failed", "skipped")
-CHANNELS = ("email", "webhook")
+CHANNELS = (ChannelKind.EMAIL.value, ChannelKind.WEBHOOK.value)
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 UNMATCHED = "<unmatched>"
 LATENESS_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
@@ -119,7 +120,7 @@ class Metrics:
     def _initialise(self) -> None:
         """Create the known label sets at zero, so every series exists before its first event
         (rate() and alerts need a starting point)."""
-        for s in ("pending", "skipped"):
+        for s in (RunStatus.PENDING.value, RunStatus.SKIPPED.value):
             self.ticks.labels(s)
         for t in JOB_TYPES:
             self.lateness.labels(t)
@@ -193,10 +194,10 @@ class Metrics:
         self.http_seconds.labels(m, route).observe(seconds)
 
     # -- scrape -------------------------------------------------------------------------------
-    async def refresh(self, store: StatsStore) -> None:
+    async def refresh(self, svc: Services) -> None:
         """Read the gauges from the database (one query)."""
         try:
-            live = await store.live_counts()
+            live = await live_counts(svc)
         except Exception as exc:  # keep serving the counters when the database is away
             log.warning("metrics.db_unavailable error=%s", type(exc).__name__)
             self.db_up.set(0)
@@ -248,8 +249,8 @@ async def metrics_endpoint(request: Request) -> Response:
                 status_code=401, headers={"www-authenticate": "Bearer"},
             )
     svc = getattr(request.app.state, "services", None)
-    if svc is not None and hasattr(svc.store, "live_counts"):
-        await m.refresh(cast(StatsStore, svc.store))
+    if svc is not None:
+        await m.refresh(svc)
     return Response(m.render(), media_type=CONTENT_TYPE_LATEST)
 
 

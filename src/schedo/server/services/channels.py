@@ -8,11 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 from ..domain.errors import InvalidInput
+from ..domain.model import ChannelKind
 from ..domain.records import Channel
 from . import validation
 from .context import Principal, Services
 
-KINDS = ("email", "webhook", "slack")
+KINDS = tuple(ChannelKind)
 ADDRESSES_MAX = 50
 
 
@@ -23,7 +24,7 @@ def checked(svc: Services, body: dict[str, Any]) -> tuple[str, str, list[str], s
     if kind not in KINDS:
         raise InvalidInput("kind: must be one of email, webhook, slack")
     addresses, url = body.get("addresses"), body.get("url")
-    if kind == "email":
+    if kind == ChannelKind.EMAIL:
         if url is not None:
             raise InvalidInput("url: an email channel has addresses, not a url")
         if not addresses:

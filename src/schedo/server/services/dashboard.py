@@ -14,7 +14,8 @@ from . import jobs as svc_jobs
 from .context import Principal, Services
 
 DAY = timedelta(hours=24)
-OUTCOMES = ("completed", "failed", "expired", "running", "pending", "skipped")
+OUTCOMES = (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.EXPIRED, RunStatus.RUNNING,
+            RunStatus.PENDING, RunStatus.SKIPPED)
 STRIP_RUNS = 20  # runs in a job's strip on the jobs table
 
 

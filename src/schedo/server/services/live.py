@@ -15,7 +15,7 @@ import asyncio
 from collections.abc import AsyncGenerator, Sequence
 from datetime import datetime
 
-from ...limits import MAX_ID
+from ...limits import CANCEL_WATCH_MAX_IDS, LIVE_BATCH_MAX_LINES, LIVE_LINE_MAX, MAX_ID
 from ..domain.errors import InvalidInput, TooLarge
 from ..domain.records import LogLine, Run
 from ..domain.timefmt import from_ms
@@ -23,10 +23,10 @@ from ..storage.contracts import Appended, LogCaps
 from .context import Principal, Services
 
 LOG_CAPS = LogCaps(lines=5000, bytes=1_000_000)  # per run; bytes counted as characters
-BATCH_MAX_LINES = 1000  # lines per ingest request (a larger batch: 413)
-LINE_MAX = 8192  # characters per line; a longer line is cut with a marker
+BATCH_MAX_LINES = LIVE_BATCH_MAX_LINES  # lines per ingest request (a larger batch: 413)
+LINE_MAX = LIVE_LINE_MAX  # characters per line; a longer line is cut with a marker
 STREAMS = ("log", "output")
-MAX_WATCH_IDS = 1000
+MAX_WATCH_IDS = CANCEL_WATCH_MAX_IDS
 MAX_WAIT = 30.0
 READ_MAX = 1000  # lines per read
 FOLLOW_RECHECK = 2.0  # seconds: a follower re-reads at least this often (the run may end)

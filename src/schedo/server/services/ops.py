@@ -1,13 +1,23 @@
-"""Operational use cases: is the database reachable and does it take writes (``/readyz``)."""
+"""Operational use cases: is the database reachable and does it take writes (``/readyz``);
+the live counts behind the gauges of ``/metrics``."""
 
 from __future__ import annotations
 
 import asyncio
 
 from ..domain.errors import Unavailable
+from ..storage.contracts import LiveCounts
 from .context import Services
 
 READY_TIMEOUT = 3.0  # seconds
+
+__all__ = ["READY_TIMEOUT", "LiveCounts", "live_counts", "not_ready"]
+
+
+async def live_counts(svc: Services) -> LiveCounts:
+    """Runs pending and running by job type, the notification outbox's depth (one query;
+    every process reads the same global values)."""
+    return await svc.store.live_counts()
 
 
 async def not_ready(svc: Services) -> str | None:

@@ -9,6 +9,7 @@ import uuid as uuidlib
 from urllib.parse import quote
 
 from ..domain.errors import NotFound
+from ..domain.model import JobType
 from ..domain.pings import Ping, parse_action
 from ..domain.records import Job, Run
 from .chains import woken
@@ -57,7 +58,7 @@ async def record(svc: Services, job: Job, ping: Ping) -> Run | None:
 
 async def ping_urls(svc: Services, job: Job) -> dict[str, str] | None:
     """The ping URLs of a heartbeat job (None for other types)."""
-    if job.ping_uuid is None or job.type.value != "heartbeat":
+    if job.ping_uuid is None or job.type is not JobType.HEARTBEAT:
         return None
     base = svc.settings.public_url.rstrip("/")
     out = {"url": f"{base}/ping/{job.ping_uuid}"}

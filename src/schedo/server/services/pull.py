@@ -13,7 +13,7 @@ from typing import Any
 
 from ...limits import PULL_MAX_CODES, PULL_MAX_RUNS
 from ..domain.errors import InvalidInput, Unauthorized
-from ..domain.model import JobType
+from ..domain.model import JobType, PullKind
 from ..domain.records import Run
 from ..domain.targets import AgentMatch, agent_match
 from ..runtime.bus import Watch
@@ -29,9 +29,9 @@ COMMAND_TYPES = (JobType.COMMAND.value,)
 
 def types_for(kind: str) -> tuple[str, ...]:
     """Workers pull sdk runs; ``schedo agent`` pulls command runs (extension ``type=command``)."""
-    if kind == "sdk":
+    if kind == PullKind.SDK:
         return SDK_TYPES
-    if kind == "command":
+    if kind == PullKind.COMMAND:
         return COMMAND_TYPES
     raise InvalidInput("type: must be sdk or command")
 
@@ -39,7 +39,7 @@ def types_for(kind: str) -> tuple[str, ...]:
 def parse_agent(kind: str, host: str | None, tags: str | None) -> AgentMatch | None:
     """What an agent announced (``x-schedo-agent-host``, ``x-schedo-agent-tags: a,b``);
     None for workers (sdk pulls) and agents that announced nothing."""
-    if kind != "command" or (not host and not tags):
+    if kind != PullKind.COMMAND or (not host and not tags):
         return None
     return agent_match(host, [t for t in (tags or "").split(",") if t.strip()])
 

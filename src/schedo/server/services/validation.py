@@ -26,7 +26,7 @@ from ...limits import (
 from ...limits import EMAIL_MAX as EMAIL_MAX  # re-exported: services.tenants checks it
 from ..domain import addresses, cron, hashed, targets
 from ..domain.errors import InvalidInput, TooLarge
-from ..domain.model import CatchUp, JobType
+from ..domain.model import CatchUp, JobType, Overlap
 from ..domain.overlap import POLICIES
 from ..domain.pings import DEFAULT_GRACE_SECONDS, GRACE_MAX_SECONDS
 from ..domain.policies import DEFAULT_TIMEOUT_SECONDS
@@ -267,7 +267,7 @@ def definition(
         cron_expression=expr,
         timezone=tz,
         catch_up=catch_up(catch_up_value),
-        blocking=policy != "allow",
+        blocking=policy != Overlap.ALLOW,
         timeout_seconds=timeout(timeout_seconds),
         max_retries=max_retries(retries),
         metadata=metadata(metadata_value),
@@ -290,19 +290,19 @@ def overlap_field(
     """The overlap policy and concurrency limit; ``blocking`` maps onto the policy (true =
     skip, false = allow) and must agree with an ``overlap`` given beside it."""
     if value is None:
-        value = "skip" if blocking else "allow"
+        value = (Overlap.SKIP if blocking else Overlap.ALLOW).value
     elif value not in POLICIES:
         raise InvalidInput("overlap: must be one of skip, allow, buffer_one, cancel_other")
-    elif blocking is not None and blocking != (value != "allow"):
+    elif blocking is not None and blocking != (value != Overlap.ALLOW):
         raise InvalidInput(f"blocking: {str(blocking).lower()} disagrees with overlap "
                            f"{value!r} (blocking true is skip, false is allow): send one")
     if limit is not None:
         if not 1 <= limit <= CONCURRENCY_MAX:
             raise InvalidInput(f"max_concurrency: must be between 1 and {CONCURRENCY_MAX}")
-        if value != "allow" and limit != 1:
+        if value != Overlap.ALLOW and limit != 1:
             raise InvalidInput(f"max_concurrency: overlap {value!r} runs one at a time; "
                                "a limit needs overlap 'allow'")
-        if value != "allow":
+        if value != Overlap.ALLOW:
             limit = None
     return value, limit
 

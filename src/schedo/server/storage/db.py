@@ -63,6 +63,19 @@ def normalise_url(url: str) -> str:
     raise InvalidInput(f"database URL: unsupported scheme {u.drivername!r} (sqlite or postgresql)")
 
 
+MEMORY = ":memory:"
+
+
+def sqlite_database(url: str) -> str | None:
+    """The database a SQLite URL names: its file path, or ``MEMORY`` for an in-memory one;
+    None for PostgreSQL. The rest of the server asks this (the file lock of ``schedo serve``,
+    the sealing key beside the file) instead of reading the URL's scheme itself."""
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite":
+        return None
+    return u.database if u.database and u.database != MEMORY else MEMORY
+
+
 def asyncpg_dsn(sqlalchemy_url: str) -> str:
     """The plain libpq URL asyncpg connects with (the LISTEN/NOTIFY bridge, the clock)."""
     u = make_url(sqlalchemy_url).set(drivername="postgresql")
@@ -149,6 +162,12 @@ class Database:
     @property
     def is_sqlite(self) -> bool:
         return self.dialect == "sqlite"
+
+    def shared_dsn(self) -> str | None:
+        """When several server processes may serve this database (PostgreSQL), the plain URL
+        the wake-up bridge and the database clock connect with; None on SQLite (one process
+        per file: the in-process bus and the system clock suffice)."""
+        return None if self.is_sqlite else asyncpg_dsn(self.url)
 
     # Driver errors leave read() and write() as ``Unavailable`` (the API answers 503 and
     # Retry-After, the dashboard its error page), except IntegrityError, which becomes

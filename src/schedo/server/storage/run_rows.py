@@ -10,14 +10,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, exists, or_, select, update
+from sqlalchemy import bindparam, exists, select, update
 
-from ..domain import alerts, lifecycle, targets
+from ..domain import alerts, lifecycle, overlap, targets
 from ..domain.errors import NotFound
 from ..domain.lifecycle import RunDraft
-from ..domain.model import Health, JobStatus, NoticeKind, RunStatus
+from ..domain.model import Health, NoticeKind, RunStatus
 from ..domain.overlap import HELD
-from ..domain.policies import pickup_deadline
 from ..domain.records import Job, Run
 from . import rows
 from .chain_rows import fire_chains
@@ -157,23 +156,22 @@ def notice_row(org_id: int, e: Run, kind: NoticeKind, now: datetime,
 async def create_retries(
     db: Database, c: Conn, ended: Sequence[Run], now: datetime
 ) -> None:
-    """The next attempt of each failed or expired run whose job allows one
-    (``lifecycle.retry_of``); the job reads pending with the retries used."""
-    failed = [e for e in ended if e.status in (RunStatus.FAILED, RunStatus.EXPIRED)]
+    """The next attempts of ``ended`` (``lifecycle.retries``), and their jobs' status
+    (``lifecycle.retry_mirror``)."""
+    failed = [e for e in ended if lifecycle.retryable(e)]
     if not failed:
         return
     res = await c.execute(select(jobs).where(jobs.c.id.in_({e.job_id for e in failed})))
-    by_id = {j.id: j for j in (rows.job(r) for r in res)}
-    drafts = [d for e in failed if e.job_id in by_id
-              if (d := lifecycle.retry_of(e, by_id[e.job_id], now)) is not None]
+    drafts = lifecycle.retries(failed, {j.id: j for j in (rows.job(r) for r in res)}, now)
     if not drafts:
         return
     await c.execute(insert_runs(db, returning=False), [draft_row(d) for d in drafts])
+    mirrors = [(d.job.id, lifecycle.retry_mirror(d)) for d in drafts]
     await c.execute(
         update(jobs)
         .where(jobs.c.id == bindparam("j"))
-        .values(status=JobStatus.PENDING.value, retry_count=bindparam("rc")),
-        [{"j": d.job.id, "rc": d.attempt - 1} for d in drafts],
+        .values(status=bindparam("s"), retry_count=bindparam("rc")),
+        [{"j": j, "s": st.value, "rc": rc} for j, (st, rc) in mirrors],
     )
 
 
@@ -190,36 +188,29 @@ async def after_end(
     await fire_chains(db, c, ended, now)
 
 
-def _held_runs() -> Any:
-    """Built once (an alias and its column collection cost more than the statement): the
-    buffered runs of some jobs whose job has no other run pending or running."""
-    other = executions.alias("other")
-    # a run of a target mode "all" job (host and tags both set) waits only for its own host
-    same_lane = or_(executions.c.target_host.is_(None), executions.c.target_tags.is_(None),
-                    other.c.target_host == executions.c.target_host)
-    busy = (select(other.c.id).where(other.c.job_id == executions.c.job_id,
-                                     other.c.status.in_(ACTIVE_VALUES), other.c.due_at < HELD,
-                                     same_lane)
-            .exists())
-    return select(executions.c.id, executions.c.timeout_seconds).where(
-        executions.c.job_id.in_(bindparam("job_ids", expanding=True)),
-        executions.c.status == RunStatus.PENDING.value, executions.c.due_at >= HELD, ~busy)
-
-
-_HELD = _held_runs()
+_BUFFERED = select(executions).where(
+    executions.c.job_id.in_(bindparam("job_ids", expanding=True)),
+    executions.c.status == RunStatus.PENDING.value, executions.c.due_at >= HELD)
+_BLOCKING = select(executions).where(
+    executions.c.job_id.in_(bindparam("job_ids", expanding=True)),
+    executions.c.status.in_(ACTIVE_VALUES), executions.c.due_at < HELD)
 
 
 async def release_buffered(c: Conn, ended: Sequence[Run], now: datetime) -> None:
-    """overlap=buffer_one: a run buffered while another was active becomes due now, with
-    its pick-up window from now, once no other run of its job is pending or running."""
+    """overlap=buffer_one: the buffered runs of the ended runs' jobs that
+    ``overlap.released`` makes due now (one read when there are none)."""
     job_ids = sorted({e.job_id for e in ended})
     if not job_ids:
         return
-    held = (await c.execute(_HELD, {"job_ids": job_ids})).all()
-    for run_id, timeout in held:
+    held = [rows.execution(r) for r in await c.execute(_BUFFERED, {"job_ids": job_ids})]
+    if not held:
+        return
+    live = [rows.execution(r) for r in await c.execute(
+        _BLOCKING, {"job_ids": sorted({h.job_id for h in held})})]
+    for r in overlap.released(held, live, now):
         await c.execute(update(executions).where(
-            executions.c.id == run_id, executions.c.due_at >= HELD).values(
-            due_at=now, pickup_deadline=pickup_deadline(now, timeout)))
+            executions.c.id == r.id, executions.c.due_at >= HELD).values(
+            due_at=r.due_at, pickup_deadline=r.pickup_deadline))
 
 
 _JOB_IN_ENV = select(jobs).where(jobs.c.id == bindparam("job_id"),

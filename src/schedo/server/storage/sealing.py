@@ -53,7 +53,8 @@ from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy.engine import make_url
+
+from .db import MEMORY, sqlite_database
 
 PREFIX = "v1:"
 NONCE = 12
@@ -256,12 +257,12 @@ def _may_hold_sealed_values(database_url: str) -> bool:
     exist, or one without a key check value and without a sealed signature key (a database
     from before sealing, or a fresh one). True when it holds one or we cannot tell
     (PostgreSQL before connecting, an unreadable file)."""
-    u = make_url(database_url)
-    if u.get_backend_name() != "sqlite":
+    database = sqlite_database(database_url)
+    if database is None:
         return True
-    if not u.database or u.database == ":memory:":
+    if database == MEMORY:
         return False
-    path = Path(u.database)
+    path = Path(database)
     if not path.exists():
         return False
     uri = "file:" + urllib.parse.quote(str(path.resolve())) + "?mode=ro"
@@ -289,11 +290,11 @@ def load_sealer(database_url: str, secret_key: str | None, key_file: str | None)
     """The sealer for this server (see the module docstring for the order). Raises SealError."""
     if secret_key:
         return Sealer(parse_key(secret_key, "SCHEDO_SECRET_KEY"), KeySource("env"))
-    u = make_url(database_url)
-    if not key_file and u.get_backend_name() == "sqlite":
-        if not u.database or u.database == ":memory:":
+    database = sqlite_database(database_url)
+    if not key_file and database is not None:
+        if database == MEMORY:
             return Sealer.random()
-        key_file = u.database + ".key"
+        key_file = database + ".key"
     if key_file:
         path = Path(key_file)
         if not path.exists() and _may_hold_sealed_values(database_url):

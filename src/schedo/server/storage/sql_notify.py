@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import case, exists, false, func, select, update
 
+from ..domain.model import ChannelKind, DeliveryStatus
 from ..domain.timefmt import from_ms
 from .contracts import (
     Delivery,
@@ -27,7 +28,8 @@ from .schema import (
     org_emails,
 )
 
-PENDING = "pending"
+PENDING = DeliveryStatus.PENDING.value
+EMAIL = ChannelKind.EMAIL.value
 INSERT_CHUNK = 500  # rows per multi-row insert (SQLite caps bound variables)
 
 n_ = notifications.c
@@ -104,9 +106,9 @@ class NotifySql:
             for nid, org in todo:
                 targets = routed.get(nid)
                 if targets is None:  # no channels in its environment: the organisation's list
-                    targets = [("email", e) for e in emails.get(org, [])]
+                    targets = [(EMAIL, e) for e in emails.get(org, [])]
                 if webhook_url:
-                    targets.append(("webhook", webhook_url))
+                    targets.append((ChannelKind.WEBHOOK.value, webhook_url))
                 new.extend(
                     {
                         "notification_id": nid,
@@ -178,18 +180,20 @@ class NotifySql:
             return res.first() is not None
 
     async def mark_sent(self, delivery_id: int, now: datetime) -> bool:
-        return await self._finish(delivery_id, status="sent", sent_at=now, last_error=None)
+        return await self._finish(delivery_id, status=DeliveryStatus.SENT.value, sent_at=now,
+                                  last_error=None)
 
     async def mark_retry(self, delivery_id: int, error: str, next_attempt_at: datetime) -> bool:
         return await self._finish(delivery_id, last_error=error, next_attempt_at=next_attempt_at)
 
     async def mark_failed(self, delivery_id: int, error: str) -> bool:
-        return await self._finish(delivery_id, status="failed", last_error=error)
+        return await self._finish(delivery_id, status=DeliveryStatus.FAILED.value,
+                                  last_error=error)
 
     async def mark_skipped(self, delivery_id: int, reason: str) -> bool:
         return await self._finish(
             delivery_id,
-            status="skipped",
+            status=DeliveryStatus.SKIPPED.value,
             last_error=reason,
             tries=case((d_.tries > 0, d_.tries - 1), else_=0),
         )
@@ -246,8 +250,8 @@ async def routes(c: Conn, picked: Any) -> dict[int, list[tuple[str, str]]]:
         for ch in channels:
             if names is not None and ch.name not in names:
                 continue
-            if ch.kind == "email":
-                targets.extend(("email", a) for a in ch.addresses or [])
+            if ch.kind == ChannelKind.EMAIL:
+                targets.extend((EMAIL, a) for a in ch.addresses or [])
             elif ch.url:
                 targets.append((ch.kind, ch.url))
         out[r.id] = list(dict.fromkeys(targets))

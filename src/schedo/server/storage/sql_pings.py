@@ -6,7 +6,7 @@ running runs (locked), asks, and writes the answer with the usual bookkeeping of
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -15,7 +15,7 @@ from ..domain import lifecycle, pings
 from ..domain.errors import NotFound
 from ..domain.model import JobType, RunStatus, Source, Trigger
 from ..domain.pings import Ping, PingKind
-from ..domain.records import Completion, Job, Run
+from ..domain.records import Job, Run
 from . import rows
 from .db import Conn, Database
 from .run_rows import ACTIVE_VALUES, after_end, as_dt, draft_row, insert_runs, mirror_on_jobs
@@ -107,11 +107,10 @@ class PingSql:
 
     async def _start(self, c: Conn, job: Job, run: Run, ping: Ping,
                      now: datetime) -> Run:
-        meta = {**run.metadata, "rid": ping.rid} if ping.rid else run.metadata
-        grace = job.grace_seconds or job.timeout_seconds
+        meta = pings.start_metadata(run, ping)
         started = lifecycle.transition(
             run, RunStatus.RUNNING, pick_up_time=now, start_time=now,
-            run_deadline=now + timedelta(seconds=grace), metadata=meta)
+            run_deadline=pings.start_deadline(job, now), metadata=meta)
         await c.execute(update(executions).where(executions.c.id == run.id).values(
             status=started.status.value, pick_up_time=now, start_time=now,
             run_deadline=started.run_deadline, metadata=meta))
@@ -119,22 +118,12 @@ class PingSql:
         return started
 
     async def _end(self, c: Conn, run: Run, ping: Ping, now: datetime) -> Run:
-        report = Completion(
-            success=ping.success, output=ping.body, exit_code=ping.exit_code,
-            error=None if ping.success else _failure(ping), start_time=run.start_time or now,
-            end_time=now)
-        done, changed = lifecycle.end_run(run, report, now)
+        done, changed = lifecycle.end_run(run, pings.report(ping, run, now), now)
         if changed:
             await c.execute(update(executions).where(executions.c.id == run.id).values(
                 **_ended_values(done)))
             await after_end(self.db, c, [done], now)
         return done
-
-
-def _failure(ping: Ping) -> str:
-    if ping.exit_code is not None:
-        return f"the job pinged exit status {ping.exit_code}"
-    return "the job pinged a failure"
 
 
 def _ended_values(e: Run) -> dict[str, Any]:

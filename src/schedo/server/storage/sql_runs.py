@@ -24,7 +24,7 @@ from sqlalchemy import (
 
 from ..domain import lifecycle, policies
 from ..domain.errors import Collision, Conflict, NotFound
-from ..domain.model import JobStatus, JobType, RunStatus, Source
+from ..domain.model import JobType, RunStatus, Source
 from ..domain.records import Completion, Run
 from ..domain.targets import AgentMatch
 from ..domain.timefmt import to_ms
@@ -104,10 +104,11 @@ class RunSql:
             made = sorted((rows.execution(x) for x in await c.execute(
                 executions.insert().returning(*executions.c),
                 [draft_row(d) for d in drafts])), key=lambda e: e.id)
+            status, retry_count, last_run_at = lifecycle.trigger_mirror(now)
             await c.execute(
                 update(jobs)
                 .where(jobs.c.id == job.id)
-                .values(status=JobStatus.PENDING.value, retry_count=0, last_run_at=now)
+                .values(status=status.value, retry_count=retry_count, last_run_at=last_run_at)
             )
             return made[0]  # mode "all": the others are in the job's runs
 

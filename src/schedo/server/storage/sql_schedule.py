@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, func, select, union_all, update
 
 from ..domain import lifecycle, overlap, targets
 from ..domain.model import RunStatus
-from ..domain.overlap import BUFFER_ONE, CANCEL_OTHER, HELD, Slots
+from ..domain.overlap import HELD, Slots
 from ..domain.records import Job, Run
 from . import rows
 from .contracts import Planner, TickResult
@@ -37,6 +37,14 @@ _JOB_TICKED = (
         paused_until=bindparam("pu", type_=jobs.c.paused_until.type),
     )
 )
+
+
+def _ticked(job_id: int, out: lifecycle.TickOutcome) -> dict[str, Any]:
+    return {"j": job_id, "nra": out.next_run_at, "st": out.status.value,
+            "rc": out.retry_count, "lra": out.last_run_at, "sk": out.skip_next,
+            "pu": out.paused_until}
+
+
 # compare-and-swap: a run that changed since it was read is left alone
 _EXPIRED = (
     update(executions)
@@ -45,31 +53,6 @@ _EXPIRED = (
             end_time=bindparam("e", type_=executions.c.end_time.type),
             error=bindparam("er"))
 )
-
-
-def _keep_status_without_new_run(
-    due: Sequence[Job], updates: list[dict[str, Any]], created: Sequence[Run]
-) -> None:
-    """A job whose pending run was not made (its tick existed already: a heartbeat job's
-    early ping took it) keeps its status, retry count and last run."""
-    fresh = {e.job_id for e in created if e.status is RunStatus.PENDING}
-    for job, u in zip(due, updates, strict=True):
-        if u["st"] == RunStatus.PENDING.value and job.id not in fresh:
-            u.update(st=job.status.value, rc=job.retry_count, lra=job.last_run_at)
-
-
-def _spend_skips(due: list[Job], created: list[Run], updates: list[dict[str, Any]]) -> None:
-    """``skip_next`` goes down by the skip records actually inserted: an instant that was
-    ticked before (its row exists) does not spend the count a second time."""
-    counts = {j.id: j.skip_next for j in due if j.skip_next}
-    if not counts:
-        return
-    for r in created:
-        if r.job_id in counts and r.error == lifecycle.SKIP_NEXT_ERROR:
-            counts[r.job_id] -= 1
-    for u in updates:
-        if u["j"] in counts:
-            u["sk"] = counts[u["j"]]
 
 
 class ScheduleSql:
@@ -98,25 +81,22 @@ class ScheduleSql:
             due = [rows.job(r) for r in await c.execute(self.db.skip_locked(q))]
             if not due:
                 return TickResult(jobs=0, created=[])
-            live = await self._live_runs(c, [j.id for j in due if j.blocking or j.max_concurrency
-                                             or j.overlap in (BUFFER_ONE, CANCEL_OTHER)])
+            live = await self._live_runs(c, [j.id for j in due if overlap.counts_live_runs(j)])
             fanned = [j for j in due if targets.fans_out(j.target)]
             fanned_ids = {j.id for j in fanned}
             agents = await connected_agents(c, {j.environment_id for j in fanned},
                                             now - targets.CONNECTED_WITHIN)
             per_host = await self._live_runs_by_host(c, [j.id for j in fanned])
             new_rows: list[dict[str, Any]] = []
-            job_updates: list[dict[str, Any]] = []
+            outcomes: list[lifecycle.TickOutcome] = []
             for job in due:
                 n, held = live.get(job.id, (0, 0))
                 lanes = targets.lanes(job.target, agents.get(job.environment_id, ()))
                 by_host = per_host.get(job.id, {}) if job.id in fanned_ids else None
-                out = lifecycle.tick_runs(job, planner(job), now, n > 0,
-                                          Slots(active=n, held=held > 0), lanes, by_host)
-                new_rows.extend(draft_row(d) for d in out.runs)
-                job_updates.append({"j": job.id, "nra": out.next_run_at, "st": out.status.value,
-                                    "rc": out.retry_count, "lra": out.last_run_at,
-                                    "sk": out.skip_next, "pu": out.paused_until})
+                outcomes.append(lifecycle.tick_runs(job, planner(job), now, n > 0,
+                                                    Slots(active=n, held=held > 0), lanes,
+                                                    by_host))
+                new_rows.extend(draft_row(d) for d in outcomes[-1].runs)
             created: list[Run] = []
             if new_rows:
                 # executemany with RETURNING: SQLAlchemy's "insertmanyvalues" sends multi-row
@@ -124,9 +104,12 @@ class ScheduleSql:
                 # parameter limits; conflicting rows (a tick made before) return nothing
                 res = await c.execute(insert_runs(self.db), new_rows)
                 created.extend(rows.execution(r) for r in res)
-            _keep_status_without_new_run(due, job_updates, created)
-            _spend_skips(due, created, job_updates)
-            await c.execute(_JOB_TICKED, job_updates)
+            made: dict[int, list[Run]] = {}
+            for e in created:
+                made.setdefault(e.job_id, []).append(e)
+            await c.execute(_JOB_TICKED, [
+                _ticked(job.id, lifecycle.tick_written(job, out, made.get(job.id, ())))
+                for job, out in zip(due, outcomes, strict=True)])
             cancelled = await self._cancel_others(c, due, created, now)
             return TickResult(jobs=len(due), created=created, cancelled=cancelled)
 
@@ -136,25 +119,16 @@ class ScheduleSql:
         """overlap=cancel_other: a job's new pending run of this tick ends its other runs
         still pending or running (cancelled, as on request: no retry, no alert); for a job
         with target mode "all", only those on the hosts of its new runs."""
-        fresh: dict[int, set[int]] = {}
-        hosts: dict[int, set[str | None]] = {}
-        for e in created:
-            if e.status is RunStatus.PENDING:
-                fresh.setdefault(e.job_id, set()).add(e.id)
-                hosts.setdefault(e.job_id, set()).add(e.target_host)
-        for j in due:
-            if not targets.fans_out(j.target):
-                hosts.pop(j.id, None)
-        ids = [j.id for j in due if j.id in fresh and overlap.cancels(j)]
+        ids = overlap.cancelling(due, created)
         if not ids:
             return []
         res = await c.execute(self.db.for_update(
             select(executions).where(executions.c.job_id.in_(ids),
                                      executions.c.status.in_(ACTIVE_VALUES))
             .order_by(executions.c.id)))
+        live = [rows.execution(x) for x in res]
         ended = [lifecycle.cancel(r, now, overlap.CANCELLED_BY_TICK)
-                 for r in (rows.execution(x) for x in res) if r.id not in fresh[r.job_id]
-                 and (r.job_id not in hosts or r.target_host in hosts[r.job_id])]
+                 for r in overlap.cancelled_by_tick(due, created, live)]
         for e in ended:
             await c.execute(update(executions).where(executions.c.id == e.id).values(
                 status=e.status.value, end_time=e.end_time, duration=e.duration,

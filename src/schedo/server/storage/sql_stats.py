@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import false, func, literal, select, union_all
 
-from ..domain.model import RunStatus
+from ..domain.model import DeliveryStatus, RunStatus
 from .contracts import LiveCounts
 from .db import Database
 from .schema import executions, notification_deliveries, notifications
@@ -31,7 +31,7 @@ class StatsSql:
         ).where(n.fanned_out == false())
         pending = (
             select(literal("delivery"), d.channel, literal(""), func.count())
-            .where(d.status == "pending")
+            .where(d.status == DeliveryStatus.PENDING.value)
             .group_by(d.channel)
         )
         async with self.db.read() as c:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 
 from ...limits import MAX_ID
 from ..domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from ..domain.model import ChannelKind
 from ..services import channels, notifications, tenants
 from ..services.keys import shown_prefix
 from .render import html
@@ -163,7 +164,7 @@ def _channel_body(form: dict[str, str]) -> dict[str, Any]:
     the addresses separated by commas, semicolons or blanks."""
     kind, dest = form.get("kind", ""), form.get("destination", "").strip()
     body: dict[str, Any] = {"name": form.get("name", "").strip(), "kind": kind}
-    if kind == "email":
+    if kind == ChannelKind.EMAIL:
         body["addresses"] = [a for a in dest.replace(",", " ").replace(";", " ").split() if a]
     else:
         body["url"] = dest or None

@@ -10,7 +10,7 @@ from datetime import datetime
 from statistics import median
 
 from ..domain import cron
-from ..domain.model import JobStatus
+from ..domain.model import JobStatus, RunStatus
 from ..domain.records import Job, Run
 from ..domain.schedules import of_job, resolved
 from ..services.dashboard import RetryWait, is_failing
@@ -52,7 +52,7 @@ def filter_jobs(
             continue
         if status == "pending" and (j.status is not JobStatus.PENDING or j.id in waiting):
             continue
-        if status in ("completed", "running") and j.status.value != status:
+        if status in (JobStatus.COMPLETED, JobStatus.RUNNING) and j.status != status:
             continue
         out.append(j)
     return out
@@ -135,7 +135,7 @@ def duration_chart(runs: list[Run], width: int = 600, height: int = 120) -> Char
                 exec_id=e.id,
             )
         )
-    failed = sum(1 for e in timed if e.status.value in ("failed", "expired"))
+    failed = sum(1 for e in timed if e.status in (RunStatus.FAILED, RunStatus.EXPIRED))
     summary = (
         f"Durations of the last {len(timed)} runs: shortest {duration_ms(min(values))}, "
         f"median {duration_ms(median(values))}, longest {duration_ms(max(values))}"

@@ -110,5 +110,5 @@ class Store(
         """Release every connection."""
 
 
-class ServiceStore(Store, RetentionStore, DashboardStore, Protocol):
+class ServiceStore(Store, RetentionStore, DashboardStore, StatsStore, Protocol):
     """Everything ``services`` asks of storage (``services.context.Services.store``)."""

@@ -19,7 +19,7 @@ class Notification:
     """One turn of a job (an outbox row written by the transaction that ended the run)."""
 
     id: int
-    kind: str  # "failing" | "recovered"
+    kind: str  # a NoticeKind ("failing", "recovered", …)
     organization_id: int
     environment_id: int
     job_id: int
@@ -40,9 +40,9 @@ class Delivery:
 
     id: int
     notification_id: int
-    channel: str  # "email" | "webhook"
+    channel: str  # a ChannelKind: "email" | "webhook" | "slack"
     target: str  # the address or the URL
-    status: str  # "pending" | "sent" | "failed" | "skipped"
+    status: str  # a DeliveryStatus: "pending" | "sent" | "failed" | "skipped"
     tries: int  # attempts started so far
     next_attempt_at: datetime
     last_error: str | None
