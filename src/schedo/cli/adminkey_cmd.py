@@ -72,9 +72,9 @@ def admin_key(
         print(f"schedo: admin-key needs the 'server' extra ({exc.name} is missing)",
               file=sys.stderr)
         raise typer.Exit(2) from None
-    if value is not None and not keys.MIN_KEY_LEN <= len(value) <= keys.MAX_KEY_LEN:
-        print(f"schedo: --value: must be {keys.MIN_KEY_LEN} to {keys.MAX_KEY_LEN} characters",
-              file=sys.stderr)
+    problem = None if value is None else keys.key_problem(value)
+    if problem is not None:
+        print(f"schedo: --value: {problem}", file=sys.stderr)
         raise typer.Exit(2)
     try:
         path = sqlite_path(db)
