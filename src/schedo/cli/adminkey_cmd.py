@@ -56,7 +56,8 @@ def admin_key(
         typer.Option("--value", envvar="SCHEDO_ADMIN_KEY", show_envvar=False,
                      help="Use this key (16-256 characters) instead of a random one"),
     ] = None,
-    org: Annotated[int, typer.Option("--org", help="Organization id")] = 1,
+    org: Annotated[int, typer.Option("--org", min=1, max=2**31 - 1,
+                                     help="Organization id")] = 1,
 ) -> None:
     """Rotate the organization's admin key (servers stopped): prints the new key once."""
     if not rotate:
