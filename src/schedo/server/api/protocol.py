@@ -106,10 +106,9 @@ class GuardedHttpTools(HttpToolsProtocol):
         self._head_timer = None
         self._close()
 
-    def _body_too_slow(self) -> None:
+    def _body_too_slow(self, cycle: Any) -> None:
         self._body_timer = None
-        cycle = self.cycle
-        if cycle is not None and not cycle.response_started and not self.transport.is_closing():
+        if cycle is self.cycle and not cycle.response_started and not self.transport.is_closing():
             self._send_error(408, "Request Timeout", f"request: the body did not arrive within "
                              f"{self.body_timeout:g} s (SCHEDO_BODY_TIMEOUT_SECONDS)")
         self._close()
@@ -133,9 +132,14 @@ class GuardedHttpTools(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._head_arrived()
         super().on_headers_complete()
-        # cancelled by on_message_complete, at once for a request without a body
+        # cancelled by on_message_complete, at once for a request without a body. Not for an
+        # upgrade (no cycle of its own) nor a pipelined request (its body is not read until
+        # the request before it has its answer)
         self._body_done()
-        self._body_timer = self.loop.call_later(self.body_timeout, self._body_too_slow)
+        cycle = self.cycle
+        if cycle is not None and cycle.scope is self.scope and not self.pipeline:
+            self._body_timer = self.loop.call_later(self.body_timeout, self._body_too_slow,
+                                                    cycle)
 
     def on_message_complete(self) -> None:
         self._body_done()
