@@ -5,15 +5,19 @@ descriptor limit raised at start."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import select
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 
+from tests.conftest import PG_URL, _drop_pg_database, _fresh_pg_database
 from tests.support.server import ServerProcess, wait_until
 
 FD_LIMIT = 256
@@ -214,5 +218,50 @@ def test_the_soft_descriptor_limit_is_raised_to_the_hard_one_at_start(tmp_path: 
         assert line.split()[3:5] == [str(4 * FD_LIMIT)] * 2, line
         assert f"connections.limits fd_limit={4 * FD_LIMIT} max_connections={4 * FD_LIMIT - 64}" \
             in srv.log()
+    finally:
+        srv.kill()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def served_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'h.db'}"
+        return
+    if not PG_URL:
+        pytest.skip("needs SCHEDO_TEST_POSTGRES_URL")
+    url = asyncio.run(_fresh_pg_database(PG_URL))
+    yield url
+    asyncio.run(_drop_pg_database(url))
+
+
+HOSTILE_KEYS = [b"sk_\x00abcdefghijklmnop", b"sk_\x01abcdefghijklmnop", b"sk_\x7fabcdefghijklmnop",
+                b"sk_\xff\xfeabcdefghijklmnop", b"sk_\xed\xa0\x80abcdefghijklmn", b"\t" * 20,
+                b"x" * 5000]
+
+
+def test_hostile_bytes_in_the_api_key_header_are_4xx_with_the_json_body(
+    served_db: str, tmp_path: Path
+) -> None:
+    """Every byte a client can put in ``x-api-key`` (or ``X-API-ENVIRONMENT``) over a real
+    socket: the parser's JSON 400, or a 401/400 from the app, never a 5xx (on PostgreSQL a
+    NUL or a control character used to reach the database: 503)."""
+    srv = ServerProcess(served_db, tmp_path).start()
+    try:
+        for name, values in ((b"x-api-key", HOSTILE_KEYS),
+                             (b"X-API-ENVIRONMENT", [b"1\x00", b"2147483648", b"\xc2\xb2",
+                                                     b"-1", b"9223372036854775808"])):
+            for value in values:
+                key = b"" if name == b"x-api-key" else f"x-api-key: {srv.admin_key}\r\n".encode()
+                s = _connect(srv.port)
+                s.sendall(b"GET /jobs HTTP/1.1\r\nHost: x\r\nconnection: close\r\n" + key
+                          + name + b": " + value + b"\r\n\r\n")
+                data = _answer(s)
+                s.close()
+                status = int(data.split(b" ", 2)[1])
+                head, _, body = data.partition(b"\r\n\r\n")
+                assert status in (400, 401, 404), (name, value, data[:300])
+                assert b"content-type: application/json" in head.lower(), data[:300]
+                assert json.loads(body)["message"], data[:300]
+        assert _healthz(srv) == 200
     finally:
         srv.kill()
