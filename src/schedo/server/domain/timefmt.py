@@ -58,7 +58,7 @@ def format_duration(seconds: int) -> str:
     return "".join(parts)
 
 
-_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_DURATION = re.compile(r"^(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?$")  # ASCII digits only
 
 
 def parse_duration(text: str) -> int | None:
