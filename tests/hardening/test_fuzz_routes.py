@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.api.test_isolation import _snapshot
-from tests.conftest import Api
+from tests.conftest import ADMIN_KEY, Api
 
 # raw JSON values put into a body field (or sent as the whole body)
 JSON_VALUES = [
@@ -298,3 +298,14 @@ async def test_ping_urls_with_hostile_segments_are_404_never_5xx(api: Api) -> No
                 if status not in (400, 404):
                     fuzz.failures.append((path, status))
     fuzz.check()
+
+
+async def test_a_key_with_a_control_character_is_a_401_never_looked_up(api: Api) -> None:
+    """On PostgreSQL a NUL in ``x-api-key`` reached the key lookup (503); such a key cannot
+    be one this server issued: 401 like any unknown key, on every database (the dashboard's
+    sign-in form: test_fuzz_dashboard.py)."""
+    for key in (b"sk_\x00" + b"a" * 20, ADMIN_KEY.encode() + b"\x00", b"sk_\x1b" + b"a" * 20,
+                b"sk_" + b"a" * 20 + b"\x7f"):
+        r = await api.client.get("/jobs", headers={"x-api-key": key})
+        assert r.status_code == 401, (key, r.text)
+        assert r.json()["message"] == "x-api-key: unknown or revoked API key"
