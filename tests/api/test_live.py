@@ -129,6 +129,20 @@ async def test_live_output_is_kept_read_and_capped(api: Api) -> None:
     assert (await api.client.get(url, headers=other)).status_code == 404
 
 
+async def test_the_after_cursor_at_the_int4_edges(api: Api) -> None:
+    """Line ids are 32-bit: a cursor past 2^31-1 means "after every line" (an empty page
+    that keeps the cursor), on PostgreSQL too, where it used to overflow int4 (503)."""
+    _, ex = await _claimed(api, "log-edges")
+    url = f"/jobs/executions/{ex['id']}/log"
+    await api.client.post(url, json={"lines": [{"text": "one"}]}, headers=api.admin)
+    for after in (2**31 - 1, 2**31, 2**32, 2**62):
+        r = await api.client.get(f"{url}?after={after}", headers=api.admin)
+        assert r.status_code == 200, (after, r.text)
+        assert r.json()["lines"] == [] and r.json()["next_after"] == after
+    r = await api.client.get(f"{url}?after={2**62 + 1}", headers=api.admin)
+    assert r.status_code == 400 and r.json()["message"].startswith("after")
+
+
 async def test_the_cap_cuts_the_log_visibly(api: Api) -> None:
     from schedo.server.services import live
     _, ex = await _claimed(api, "log-cap")

@@ -81,6 +81,10 @@ def _rotate_scenario(db_url: str, tmp_path: Path, busy_words: str) -> None:
     # a chosen value, e.g. for a secrets manager
     chosen = "my-own-admin-key-0123456789"
     assert _cli("admin-key", "--rotate", "--db", db_url, "--value", "short").returncode == 2
+    bad = _cli("admin-key", "--rotate", "--db", db_url, "--value", "tab\there-0123456789")
+    assert bad.returncode == 2 and "control characters" in bad.stderr, bad
+    # an organisation id no database column can hold: refused before any query
+    assert _cli("admin-key", "--rotate", "--db", db_url, "--org", "2147483648").returncode == 2
     done = _cli("admin-key", "--rotate", "--db", db_url, "--value", chosen)
     assert done.returncode == 0 and done.stdout.strip().endswith(chosen), done
 

@@ -50,14 +50,16 @@ def child_env(**extra: str) -> dict[str, str]:
 class ServerProcess:
     def __init__(self, db_url: str, workdir: Path, port: int | None = None,
                  admin_key: str | None = ADMIN_KEY, extra_env: dict[str, str] | None = None,
-                 args: list[str] | None = None, fd_limit: int | None = None) -> None:
+                 args: list[str] | None = None,
+                 fd_limit: int | tuple[int, int] | None = None) -> None:
         self.db_url = db_url
         self.workdir = workdir
         self.port = port or free_port()
         self.admin_key = admin_key
         self.extra_env = extra_env or {}
         self.args = args or []
-        self.fd_limit = fd_limit  # soft and hard RLIMIT_NOFILE of the server process
+        # RLIMIT_NOFILE of the server process: one number for soft and hard, or (soft, hard)
+        self.fd_limit = fd_limit
         self.proc: subprocess.Popen[str] | None = None
         self.log_path = workdir / f"server-{self.port}.log"
 
@@ -93,7 +95,8 @@ class ServerProcess:
         import resource
 
         assert self.fd_limit is not None
-        resource.setrlimit(resource.RLIMIT_NOFILE, (self.fd_limit, self.fd_limit))
+        limits = self.fd_limit if isinstance(self.fd_limit, tuple) else (self.fd_limit,) * 2
+        resource.setrlimit(resource.RLIMIT_NOFILE, limits)
 
     def ready(self) -> bool:
         if self.proc is not None and self.proc.poll() is not None:

@@ -56,7 +56,8 @@ def admin_key(
         typer.Option("--value", envvar="SCHEDO_ADMIN_KEY", show_envvar=False,
                      help="Use this key (16-256 characters) instead of a random one"),
     ] = None,
-    org: Annotated[int, typer.Option("--org", help="Organization id")] = 1,
+    org: Annotated[int, typer.Option("--org", min=1, max=2**31 - 1,
+                                     help="Organization id")] = 1,
 ) -> None:
     """Rotate the organization's admin key (servers stopped): prints the new key once."""
     if not rotate:
@@ -72,9 +73,9 @@ def admin_key(
         print(f"schedo: admin-key needs the 'server' extra ({exc.name} is missing)",
               file=sys.stderr)
         raise typer.Exit(2) from None
-    if value is not None and not keys.MIN_KEY_LEN <= len(value) <= keys.MAX_KEY_LEN:
-        print(f"schedo: --value: must be {keys.MIN_KEY_LEN} to {keys.MAX_KEY_LEN} characters",
-              file=sys.stderr)
+    problem = None if value is None else keys.key_problem(value)
+    if problem is not None:
+        print(f"schedo: --value: {problem}", file=sys.stderr)
         raise typer.Exit(2)
     try:
         path = sqlite_path(db)

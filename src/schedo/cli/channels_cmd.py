@@ -110,7 +110,7 @@ def _resolve(client: Client, ref: str) -> dict[str, Any]:
     text = ref.strip()
     if not text:
         raise CliError("CHANNEL: give a channel id or a channel name", EXIT_USAGE)
-    if text.isdigit() and 0 < int(text) < 2**63:
+    if text.isascii() and text.isdigit() and 0 < int(text) < 2**63:
         try:
             return client.send(Call("GET", f"/org/channels/{int(text)}", _one))
         except NotFound:

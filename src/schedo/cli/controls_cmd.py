@@ -57,7 +57,7 @@ def parse_instant(text: str, option: str) -> datetime:
     """An aware UTC datetime from ``INSTANT`` text; ``CliError`` (exit 2) otherwise."""
     raw = text.strip()
     try:
-        if raw.lstrip("-").isdigit():
+        if raw.isascii() and raw.lstrip("-").isdigit():
             value = datetime.fromtimestamp(int(raw), UTC)
         else:
             value = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))

@@ -294,7 +294,7 @@ def resolve_job(client: Client, ref: str) -> Job:
     text = ref.strip()
     if not text:
         raise CliError("JOB: give a job id or a job name", EXIT_USAGE)
-    if text.isdigit() and 0 < int(text) < 2**63:
+    if text.isascii() and text.isdigit() and 0 < int(text) < 2**63:
         try:
             return client.get_job(int(text)).job
         except NotFound:

@@ -148,7 +148,7 @@ def _connection(app: Schedo, url: str | None, key: str | None, env: int | None) 
     elif app.environment_id is None and not os.environ.get("SCHEDO_ENVIRONMENT_ID"):
         named = os.environ.get("SCHEDO_ENVIRONMENT", "").strip()  # the CLI's other name
         if named:
-            if not named.isdigit() or int(named) < 1:
+            if not (named.isascii() and named.isdigit()) or int(named) < 1:
                 raise _fail(f"SCHEDO_ENVIRONMENT: {named!r} is not an environment id", EXIT_USAGE)
             app.environment_id = int(named)
     if not (app.api_key or os.environ.get("SCHEDO_API_KEY")):

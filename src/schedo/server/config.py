@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     header_timeout_seconds: float = Field(
         default=10.0, gt=0, description="A request head must arrive within this many seconds."
     )
+    body_timeout_seconds: float = Field(
+        default=30.0, gt=0,
+        description="Once its head is in, a request body must arrive within this (else 408).",
+    )
     keep_alive_seconds: float = Field(
         default=5.0, gt=0, description="An idle kept-alive connection is closed after this."
     )

@@ -182,6 +182,7 @@ def serve(settings: Settings) -> int:
         return 1
     fd_limit = raise_fd_limit()
     GuardedHttpTools.header_timeout = settings.header_timeout_seconds
+    GuardedHttpTools.body_timeout = settings.body_timeout_seconds
     GuardedHttpTools.max_connections = connection_cap(fd_limit, settings.max_connections)
     config = uvicorn.Config(
         app,
@@ -194,8 +195,9 @@ def serve(settings: Settings) -> int:
         proxy_headers=False,  # X-Forwarded-For is believed only from SCHEDO_TRUSTED_PROXIES
     )
     logging.getLogger("schedo.http").info(
-        "connections.limits fd_limit=%d max_connections=%d header_timeout=%gs keep_alive=%gs",
-        fd_limit, GuardedHttpTools.max_connections, settings.header_timeout_seconds,
+        "connections.limits fd_limit=%d max_connections=%d header_timeout=%gs "
+        "body_timeout=%gs keep_alive=%gs", fd_limit, GuardedHttpTools.max_connections,
+        settings.header_timeout_seconds, settings.body_timeout_seconds,
         settings.keep_alive_seconds,
     )
     server = _Server(config)

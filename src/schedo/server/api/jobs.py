@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from ..domain.errors import InvalidInput
+from ..domain.text import digits
 from ..services import controls
 from ..services import jobs as svc_jobs
 from ..services import pings as svc_pings
@@ -22,7 +23,7 @@ def parse_instant(text: str) -> datetime:
     """``at``: RFC 3339 with an offset (``2026-11-28T02:00:00Z``) or Unix seconds; 400
     otherwise. Years 2000-2200."""
     try:
-        value = (datetime.fromtimestamp(int(text), UTC) if text.lstrip("-").isdigit()
+        value = (datetime.fromtimestamp(int(text), UTC) if digits(text.lstrip("-"))
                  else datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00")))
     except (ValueError, OverflowError, OSError):
         raise InvalidInput(f"at: {text[:60]!r} is not an RFC 3339 instant") from None

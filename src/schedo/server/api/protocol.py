@@ -9,6 +9,10 @@ descriptors and the server refuses everyone, ``/healthz`` included. This protoco
 - a header timeout: a request head (request line and headers) must arrive within
   ``header_timeout`` seconds of the connection (or of the first byte of the next request on
   a kept-alive one); otherwise the connection is closed;
+- a body timeout: once the head is in, the whole body must arrive within ``body_timeout``
+  seconds (a body trickled byte by byte, or announced and never sent, would hold the
+  connection, and the app's task, for ever); otherwise ``408`` with the JSON error body if
+  no response has started, and the connection is closed;
 - a connection cap below the descriptor limit: at the cap, a new connection evicts the
   connection that has waited longest without an active request (idle or still sending its
   head); when every connection has an active request (long polls, streams), the newcomer is
@@ -56,6 +60,7 @@ def connection_cap(soft_limit: int, wanted: int) -> int:
 
 class GuardedHttpTools(HttpToolsProtocol):
     header_timeout: ClassVar[float] = 10.0
+    body_timeout: ClassVar[float] = 30.0
     max_connections: ClassVar[int] = 10_000
     # connections without an active request, oldest first (dicts keep insertion order)
     _waiting: ClassVar[dict[GuardedHttpTools, None]] = {}
@@ -64,6 +69,7 @@ class GuardedHttpTools(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._head_timer: asyncio.TimerHandle | None = None
+        self._body_timer: asyncio.TimerHandle | None = None
         if len(self.connections) > self.max_connections:
             self._make_room()
             if transport.is_closing():
@@ -100,8 +106,21 @@ class GuardedHttpTools(HttpToolsProtocol):
         self._head_timer = None
         self._close()
 
+    def _body_too_slow(self, cycle: Any) -> None:
+        self._body_timer = None
+        if cycle is self.cycle and not cycle.response_started and not self.transport.is_closing():
+            self._send_error(408, "Request Timeout", f"request: the body did not arrive within "
+                             f"{self.body_timeout:g} s (SCHEDO_BODY_TIMEOUT_SECONDS)")
+        self._close()
+
+    def _body_done(self) -> None:
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
+
     def _close(self) -> None:
         self._head_arrived()
+        self._body_done()
         if not self.transport.is_closing():
             self.transport.close()
 
@@ -113,6 +132,18 @@ class GuardedHttpTools(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._head_arrived()
         super().on_headers_complete()
+        # cancelled by on_message_complete, at once for a request without a body. Not for an
+        # upgrade (no cycle of its own) nor a pipelined request (its body is not read until
+        # the request before it has its answer)
+        self._body_done()
+        cycle = self.cycle
+        if cycle is not None and cycle.scope is self.scope and not self.pipeline:
+            self._body_timer = self.loop.call_later(self.body_timeout, self._body_too_slow,
+                                                    cycle)
+
+    def on_message_complete(self) -> None:
+        self._body_done()
+        super().on_message_complete()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
@@ -121,11 +152,15 @@ class GuardedHttpTools(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._head_arrived()
+        self._body_done()
         super().connection_lost(exc)
 
     def send_400_response(self, msg: str) -> None:
-        body = json.dumps({"message": f"request: {msg}"}).encode()
-        head: list[Any] = [b"HTTP/1.1 400 Bad Request\r\n"]
+        self._send_error(400, "Bad Request", f"request: {msg}")
+
+    def _send_error(self, status: int, reason: str, message: str) -> None:
+        body = json.dumps({"message": message}).encode()
+        head: list[Any] = [f"HTTP/1.1 {status} {reason}\r\n".encode("ascii")]
         for name, value in self.server_state.default_headers:
             head.extend([name, b": ", value, b"\r\n"])
         head.extend([

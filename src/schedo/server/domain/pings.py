@@ -31,6 +31,7 @@ from typing import Any
 
 from .model import RunStatus
 from .records import Completion, Job, Run
+from .text import digits
 
 OUTPUT_MAX_BYTES = 10 * 1024  # of a ping's body kept as the run's output
 EARLY_SECONDS = 15  # a crontab whose clock is a little ahead of the server
@@ -68,7 +69,7 @@ def parse_action(action: str | None) -> Ping | None:
         return Ping(PingKind.SUCCESS)
     if action in ("start", "fail", "log"):
         return Ping(PingKind(action))
-    if action.isdigit() and len(action) <= 3 and int(action) <= 255:
+    if digits(action) and len(action) <= 3 and int(action) <= 255:
         code = int(action)
         return Ping(PingKind.SUCCESS if code == 0 else PingKind.FAIL, exit_code=code)
     return None

@@ -18,6 +18,12 @@ def text_problem(value: str) -> str | None:
     return "contains a lone UTF-16 surrogate (such as \\ud800): send valid Unicode"
 
 
+def digits(text: str) -> bool:
+    """``text`` is ASCII digits only. ``str.isdigit`` is true for "²" or "٣" too, which
+    ``int()`` refuses or reads as another number: never use it alone before ``int()``."""
+    return text.isascii() and text.isdigit()
+
+
 def unicode_safe(value: str) -> str:
     """``value`` with every lone surrogate and NUL replaced by U+FFFD."""
     return _BAD.sub("\ufffd", value)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+from .text import digits
+
 
 def utc(dt: datetime) -> datetime:
     """Return ``dt`` as an aware UTC datetime; naive input is refused."""
@@ -56,14 +58,14 @@ def format_duration(seconds: int) -> str:
     return "".join(parts)
 
 
-_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_DURATION = re.compile(r"^(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?$")  # ASCII digits only
 
 
 def parse_duration(text: str) -> int | None:
     """The inverse of ``format_duration``: "30s", "5m", "1h30m", "90" (seconds) -> seconds.
     None when ``text`` is no such duration (or zero)."""
     t = text.strip().lower()
-    if t.isdigit():
+    if digits(t):
         return int(t) if len(t) <= 9 else None
     m = _DURATION.match(t)
     if not t or m is None or any(g is not None and len(g) > 9 for g in m.groups()):

@@ -14,7 +14,7 @@ from .context import Principal, Services
 async def authenticate(svc: Services, api_key: str | None, env_header: str | None) -> Principal:
     if not api_key:
         raise Unauthorized("x-api-key: missing API key")
-    if len(api_key) > keys.MAX_KEY_LEN:
+    if not keys.plausible(api_key):  # never sent to the database (a NUL is a PostgreSQL error)
         raise Unauthorized("x-api-key: unknown or revoked API key")
     wanted: int | None = None
     bad_header: str | None = None
@@ -65,7 +65,7 @@ async def find_key(svc: Services, api_key: str) -> ApiKey | None:
 
 async def is_revoked_key(svc: Services, api_key: str) -> bool:
     """True when ``api_key`` is a real key of this server that was revoked (not a guess)."""
-    if not keys.MIN_KEY_LEN <= len(api_key) <= keys.MAX_KEY_LEN:
+    if not keys.plausible(api_key):
         return False
     found = await find_key(svc, api_key)
     return found is not None and found.revoked and keys.matches(svc.pepper, api_key, found.digest)

@@ -9,12 +9,33 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 
 KEY_PREFIX = "sk_"
 LOOKUP_LEN = 16
 MIN_KEY_LEN = 16
 MAX_KEY_LEN = 256
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def key_problem(key: str) -> str | None:
+    """Why ``key`` can never be an API key (too short or long, a control character such as
+    NUL), or None. Generated keys are URL-safe ASCII; a chosen one (SCHEDO_ADMIN_KEY,
+    ``schedo admin-key --value``) must pass this too."""
+    if not MIN_KEY_LEN <= len(key) <= MAX_KEY_LEN:
+        return f"must be {MIN_KEY_LEN} to {MAX_KEY_LEN} characters"
+    if _CONTROL.search(key):
+        return "must not contain control characters"
+    return None
+
+
+def plausible(key: str) -> bool:
+    """Could ``key`` be a key of this server? Others are refused before any lookup (a NUL
+    would be a PostgreSQL error, not a wrong key)."""
+    return key_problem(key) is None
 
 
 def new_key() -> str:

@@ -106,7 +106,13 @@ async def append(
 async def read(
     svc: Services, p: Principal, exec_id: int, after_id: int = 0, limit: int = READ_MAX
 ) -> tuple[Run, list[LogLine]]:
-    return await svc.store.read_log(p.env_id, exec_id, after_id, min(limit, READ_MAX))
+    return await svc.store.read_log(p.env_id, exec_id, _after(after_id), min(limit, READ_MAX))
+
+
+def _after(after_id: int) -> int:
+    """Line ids are 32-bit: a cursor past the largest id means "after every line" (and
+    must not reach PostgreSQL, where it overflows int4)."""
+    return min(max(after_id, 0), MAX_ID)
 
 
 async def follow(
@@ -120,7 +126,7 @@ async def follow(
     with svc.bus.log_appended.watch(p.env_id, None) as watch:
         while abort is None or not abort.is_set():
             watch.event.clear()
-            run, lines = await svc.store.read_log(p.env_id, exec_id, after_id, READ_MAX)
+            run, lines = await svc.store.read_log(p.env_id, exec_id, _after(after_id), READ_MAX)
             if lines:
                 after_id = lines[-1].id
             if lines or loop.time() - last_yield >= keepalive:

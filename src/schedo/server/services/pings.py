@@ -12,6 +12,7 @@ from ..domain.errors import NotFound
 from ..domain.model import JobType
 from ..domain.pings import Ping, parse_action
 from ..domain.records import Job, Run
+from ..domain.text import text_problem
 from .chains import woken
 from .context import Services
 
@@ -33,6 +34,8 @@ def canonical_uuid(text: str) -> str:
 async def find(svc: Services, first: str, name: str | None) -> Job:
     """The heartbeat job of ``/ping/<uuid>`` (``name`` None) or ``/ping/<key>/<name>``."""
     job = None
+    if text_problem(first) is not None or (name is not None and text_problem(name)):
+        raise NotFound(NOT_FOUND)  # a NUL or a lone surrogate names no job (never a lookup)
     if name is None and is_uuid(first):
         job = await svc.store.find_ping_job(uuid=canonical_uuid(first))
     elif name is not None and not is_uuid(first):

@@ -164,8 +164,9 @@ async def stream(
                 await access.check()
                 await _seen(svc, p, codes, worker, agent)
                 watch.event.clear()
-                got = await svc.store.claim(p.env_id, codes, types, svc.clock.now(), limit,
-                                            p.key_id, worker, agent)
+                got = await _claim_or_release(svc.store.claim(
+                    p.env_id, codes, types, svc.clock.now(), limit, p.key_id, worker, agent
+                ), svc, p.env_id)
                 if got:
                     svc.bus.deadlines_changed.notify()
                     unsent = list(got)
@@ -192,6 +193,28 @@ async def stream(
 
 
 _tasks: set[asyncio.Task[None]] = set()
+
+
+async def _claim_or_release(claim: Coroutine[Any, Any, list[Run]], svc: Services,
+                            env_id: int) -> list[Run]:
+    """The claim, run to its end even if the stream is cancelled meanwhile (its client went
+    away: Starlette cancels the stream): then whatever it claimed goes back to the pool
+    instead of waiting, running for no one, for its deadline."""
+    task = asyncio.ensure_future(claim)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        _background(_release_claimed(svc, env_id, task))
+        raise
+
+
+async def _release_claimed(svc: Services, env_id: int, claim: asyncio.Future[list[Run]]) -> None:
+    try:
+        got = await claim
+    except Exception:  # the claim failed: nothing was claimed
+        return
+    if got:
+        await release(svc, env_id, [e.id for e in got])
 
 
 def _background(work: Coroutine[Any, Any, None]) -> None:

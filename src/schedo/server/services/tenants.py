@@ -26,10 +26,9 @@ async def bootstrap(svc: Services, admin_key: str | None) -> Bootstrap:
     """Create organisation 1, environment 1 and the admin key on an empty database, then
     load the key pepper. ``admin_key`` (SCHEDO_ADMIN_KEY) is used if given, else one is
     generated and returned so the caller can print it once."""
-    if admin_key is not None and not (keys.MIN_KEY_LEN <= len(admin_key) <= keys.MAX_KEY_LEN):
-        raise InvalidInput(
-            f"SCHEDO_ADMIN_KEY: must be {keys.MIN_KEY_LEN} to {keys.MAX_KEY_LEN} characters"
-        )
+    problem = None if admin_key is None else keys.key_problem(admin_key)
+    if problem is not None:
+        raise InvalidInput(f"SCHEDO_ADMIN_KEY: {problem}")
     generated = admin_key is None
     key = admin_key or keys.new_key()
     pepper = keys.new_secret()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Protocol
@@ -24,10 +25,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy import ARRAY, Engine, String, any_, bindparam, func, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.pool import StaticPool
 
-from ..domain.errors import Collision, Conflict, InvalidInput, Unavailable
+from ..domain.errors import Collision, Conflict, InvalidInput, SchedoError, Unavailable
 from . import sqlite_inline
 from .sqlite_inline import InlineConnection
 
@@ -82,6 +83,8 @@ def asyncpg_dsn(sqlalchemy_url: str) -> str:
     return u.render_as_string(hide_password=False)
 
 
+log = logging.getLogger("schedo.storage")
+
 # SQLite result codes (sqlite3.Error.sqlite_errorname) and PostgreSQL SQLSTATE classes that
 # mean the storage cannot take writes, as opposed to a refused statement
 _SQLITE_STORAGE = ("SQLITE_FULL", "SQLITE_READONLY", "SQLITE_IOERR", "SQLITE_CANTOPEN")
@@ -114,6 +117,38 @@ def unavailable(exc: DBAPIError) -> Unavailable:
     text = str(orig).strip()
     return Unavailable(text or type(exc).__name__, error=type(exc).__name__,
                        driver_error=type(orig).__name__)
+
+
+def data_problem(exc: BaseException) -> str | None:
+    """The driver's text if ``exc`` (or what it wraps) refused a *value*, not the database
+    being away: a DB-API DataError, a PostgreSQL data exception (SQLSTATE class 22: an int4
+    overflow, a NUL in text), an int SQLite cannot bind (OverflowError)."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        state = getattr(e, "sqlstate", None)
+        if (isinstance(e, (DataError, OverflowError))
+                or (isinstance(state, str) and state.startswith("22"))):
+            return str(getattr(e, "orig", None) or e).strip().splitlines()[0][:200]
+        todo += [getattr(e, "orig", None), e.__cause__, e.__context__]
+    return None
+
+
+def driver_failure(exc: BaseException) -> SchedoError:
+    """The domain error for an error of the driver: 400 for a value it refused (validation
+    at the door missed it: logged so it gets fixed, never a 503 that blames the database),
+    else 503 ``Unavailable``."""
+    problem = data_problem(exc)
+    if problem is not None:
+        log.warning("storage.data_error %s (a value the API should have refused)", problem)
+        return InvalidInput("a value of this request is out of range or holds characters "
+                            "the database cannot store")
+    assert isinstance(exc, DBAPIError)
+    return unavailable(exc)
 
 
 # PostgreSQL advisory lock held shared by every serving process (pgbridge) and taken
@@ -205,8 +240,8 @@ class Database:
                     yield InlineConnection(sync_conn)
         except IntegrityError:
             raise
-        except DBAPIError as exc:
-            raise unavailable(exc) from exc
+        except (DBAPIError, OverflowError) as exc:
+            raise driver_failure(exc) from exc
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[Conn]:
@@ -234,8 +269,8 @@ class Database:
                 self.write_failure = reason
             if isinstance(exc, IntegrityError):
                 raise Collision("a concurrent write took the same key; try again") from exc
-            if isinstance(exc, DBAPIError):
-                raise unavailable(exc) from exc
+            if isinstance(exc, (DBAPIError, OverflowError)):
+                raise driver_failure(exc) from exc
             raise
         self.write_failure = None
 

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from ..domain.errors import InvalidInput, NotFound, SchedoError, Unauthorized
+from ..domain.text import digits
 from ..services.auth import authenticate, find_key
 from . import session
 from .render import html
@@ -171,7 +172,7 @@ def _after_switch(next_path: str) -> str:
 async def switch_environment(request: Request, ws: Session) -> Response:
     form = await checked_form(request, ws)
     raw = form.get("env_id", "")
-    if not raw.isdigit() or not ws.principal.admin:
+    if not digits(raw) or not ws.principal.admin:
         raise InvalidInput("environment: choose one of the listed environments")
     env_id = int(raw)
     if env_id not in {e.id for e in ws.environments}:

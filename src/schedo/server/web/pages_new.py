@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from ..domain import cron
 from ..domain.errors import InvalidInput
+from ..domain.text import digits
 from ..services import jobs, validation
 from .render import html
 from .routing import WebRoute, WebSession, checked_form, current, redirect
@@ -72,7 +73,7 @@ async def new_job_form(request: Request, ws: Session) -> Response:
 
 def _whole(value: str, field: str, what: str) -> int:
     text = value.strip()
-    if not text.isdigit() or len(text) > 9:
+    if not digits(text) or len(text) > 9:
         raise InvalidInput(f"{field}: enter {what} as a whole number")
     return int(text)
 
