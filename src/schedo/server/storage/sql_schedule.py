@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, union_all, update
 
 from ..domain import lifecycle, overlap, targets
+from ..domain.errors import UnreadableRow
 from ..domain.model import RunStatus
 from ..domain.overlap import BUFFER_ONE, CANCEL_OTHER, HELD, Slots
 from ..domain.records import Job, Run
@@ -58,6 +59,15 @@ def _keep_status_without_new_run(
             u.update(st=job.status.value, rc=job.retry_count, lra=job.last_run_at)
 
 
+def _readable_job(r: Any) -> Job:
+    """The due job of row ``r``; ``UnreadableRow`` (naming its id, so that the ticker sets it
+    aside) when this version cannot read it."""
+    try:
+        return rows.job(r)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise UnreadableRow("jobs", int(r.id), exc) from exc
+
+
 def _spend_skips(due: list[Job], created: list[Run], updates: list[dict[str, Any]]) -> None:
     """``skip_next`` goes down by the skip records actually inserted: an instant that was
     ticked before (its row exists) does not spend the count a second time."""
@@ -95,7 +105,7 @@ class ScheduleSql:
             )
             if skip:
                 q = q.where(jobs.c.id.not_in(list(skip)))
-            due = [rows.job(r) for r in await c.execute(self.db.skip_locked(q))]
+            due = [_readable_job(r) for r in await c.execute(self.db.skip_locked(q))]
             if not due:
                 return TickResult(jobs=0, created=[])
             live = await self._live_runs(c, [j.id for j in due if j.blocking or j.max_concurrency
