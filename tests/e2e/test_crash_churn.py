@@ -194,22 +194,28 @@ def _dashboard(srv: ServerProcess, c: httpx.Client) -> None:
 def test_kill_9_while_jobs_and_environments_churn(tmp_path: Path, db_url: str) -> None:
     srv = ServerProcess(db_url, tmp_path).start()
     with srv.client() as c:
-        for i in range(STABLE):
-            r = c.post("/jobs/definition", json={"name": f"tick-{i:02d}", "schedule": SECONDLY})
-            assert r.status_code == 200, r.text
+        ids = [c.post("/jobs/definition", json={"name": f"tick-{i:02d}", "schedule": SECONDLY}
+                      ).json()["id"] for i in range(STABLE)]
+    first = ids[0]
     churn = Churn(srv.url)
     churn.start()
+
+    def progressed(steps: int, ticks: int) -> bool:
+        """The churn made 2 more steps and the first stable job 3 more ticks (or failed)."""
+        if churn.fatal:
+            return True
+        with srv.client() as c:
+            return churn.steps >= steps + 2 and len(_runs(c, first, {})) >= ticks + 3
+
     try:
-        for _ in range(3):
-            began = churn.steps
-            wait_until(lambda began=began: churn.steps >= began + 2 or churn.fatal, 60,
-                       what="churn steps between kills")
+        for kill in (True, True, True, False):  # 3 kills, then a last stretch
+            with srv.client() as c:
+                at = (churn.steps, len(_runs(c, first, {})))
+            wait_until(lambda at=at: progressed(*at), 60, what="churn and ticks")
             assert not churn.fatal, churn.fatal
-            srv.kill()
-            srv = ServerProcess(db_url, tmp_path, port=srv.port).start()
-        began = churn.steps
-        wait_until(lambda: churn.steps >= began + 2 or churn.fatal, 60,
-                   what="churn steps after the last kill")
+            if kill:
+                srv.kill()
+                srv = ServerProcess(db_url, tmp_path, port=srv.port).start()
     finally:
         churn.stop.set()
         churn.join(30)
@@ -217,15 +223,15 @@ def test_kill_9_while_jobs_and_environments_churn(tmp_path: Path, db_url: str) -
     assert churn.steps >= 8 and churn.cut >= 1, (churn.steps, churn.cut)
     try:
         with srv.client() as c:
-            ticked = 0
+            ticked: dict[str, int] = {}
             for env in c.get("/org/environments").json():
                 h = {"X-API-ENVIRONMENT": str(env["id"])}
                 for job in c.get("/jobs", headers=h).json():
-                    ticked += _check_ticks(f"{env['name']}/{job['name']}",
-                                           _runs(c, job["id"], h))
-            stable = c.get("/jobs").json()
-            assert sum(1 for j in stable if j["name"].startswith("tick-")) == STABLE
-            assert ticked > STABLE * 8
+                    name = f"{env['name']}/{job['name']}"
+                    ticked[name] = _check_ticks(name, _runs(c, job["id"], h))
+            stable = [n for n in ticked if "/tick-" in n]
+            assert len(stable) == STABLE
+            assert all(ticked[n] >= 12 for n in stable), ticked
             _tenancy(srv, c)
             _dashboard(srv, c)
     finally:
