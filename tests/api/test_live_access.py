@@ -119,3 +119,26 @@ async def test_an_unrelated_revocation_does_not_end_a_follow_stream(api: Api) ->
     r = await asyncio.wait_for(task, ENDS_WITHIN)
     assert '"line":"after"' in r.text and "event: end" in r.text
     assert "event: error" not in r.text
+
+
+async def test_a_follow_stream_of_a_run_deleted_with_its_job_ends_with_a_404_event(
+    api: Api,
+) -> None:
+    """Not an access matter, but the same end: the run is gone (deleted with its job), so the
+    stream says so and closes, rather than breaking off mid-stream."""
+    key, run, _ = await _setup(api, "revoke-key", "follow-deleted-job")
+    url = f"/jobs/executions/{run['id']}/log"
+
+    async def follow() -> httpx.Response:
+        async with api.client.stream("GET", f"{url}?follow=1", headers=key) as r:
+            await r.aread()
+            return r
+
+    task = asyncio.create_task(follow())
+    await _until(lambda: _watching(api.svc.bus.log_appended), "the follower to wait")
+    r = await api.client.delete(f"/jobs/{run['job_id']}", headers=key)
+    assert r.status_code == 200, r.text
+    r = await asyncio.wait_for(task, ENDS_WITHIN)
+    assert "event: error" in r.text, r.text
+    data = [line[6:] for line in r.text.splitlines() if line.startswith("data: ")][-1]
+    assert json.loads(data)["status"] == 404
