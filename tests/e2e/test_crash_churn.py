@@ -21,6 +21,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+import schedo.server.storage.schema_notify  # noqa: F401 - its tables join the metadata
 from schedo.server.storage.db import Database
 from schedo.server.storage.schema import metadata
 from tests.support.server import ADMIN_KEY, ServerProcess, wait_until
@@ -128,14 +129,18 @@ def _check_ticks(name: str, runs: list[dict[str, Any]]) -> int:
 
 
 async def _orphans(db_url: str) -> dict[str, int]:
-    """Rows whose environment or job no longer exists, per table (issue 23, point 1)."""
+    """Rows whose environment, job, run, notification or organisation no longer exists, per
+    table and column (issue 23, point 1); with or without a foreign key."""
     db = Database(db_url, pool_size=1)
-    envs, jobs = metadata.tables["environments"], metadata.tables["jobs"]
+    parents = {"environment_id": "environments", "job_id": "jobs",
+               "execution_id": "executions", "notification_id": "notifications",
+               "organization_id": "organizations"}
     found: dict[str, int] = {}
     try:
         async with db.read() as c:
             for table in metadata.sorted_tables:
-                for col, parent in (("environment_id", envs), ("job_id", jobs)):
+                for col, parent_name in parents.items():
+                    parent = metadata.tables[parent_name]
                     if col not in table.c or table is parent:
                         continue
                     ref = table.c[col]
