@@ -191,3 +191,23 @@ async def test_a_job_row_that_cannot_be_read_is_set_aside_and_the_others_tick(
     assert wait is not None and 55 <= wait <= 60, wait
     engine.advance(60)
     assert await engine.tick() == 3
+
+
+async def test_a_run_row_that_cannot_be_read_is_set_aside_and_the_others_expire(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The reaper's side of the unreadable row: a run with a value no version writes."""
+    jobs_ = [await engine.api.define(name=f"odd-{i}", schedule="0 0 1 1 *", timeout_seconds=10)
+             for i in range(3)]
+    runs = [(await engine.api.client.post(f"/jobs/trigger/{j['id']}",
+                                          headers=engine.api.admin)).json() for j in jobs_]
+    victim = runs[0]["id"]
+    await _sql(engine, f"UPDATE executions SET trigger = 'bogus' WHERE id = {victim}")
+    engine.advance(11)
+    with caplog.at_level(logging.ERROR, logger="schedo.scheduler"):
+        expired = await engine.reap()
+    assert sorted(e.id for e in expired) == sorted(r["id"] for r in runs[1:])
+    assert any("reaper.set_aside" in r.getMessage() and f"id={victim}" in r.getMessage()
+               for r in caplog.records)
+    wait = await engine.reaper.step()
+    assert wait is not None and wait > 0, wait
