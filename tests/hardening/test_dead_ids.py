@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from tests.api.test_isolation import BODIES, _id_routes
 from tests.conftest import ADMIN_KEY, Api
 
 NEVER = 987_654_321  # an id no table ever gave
@@ -73,39 +74,27 @@ async def _world(api: Api) -> World:
     return World(dead=dead, alive=alive, env_key=new["key"])
 
 
-def _routes(w: World) -> list[tuple[str, str, str, Any]]:
-    """(method, path with {id}, which dead id, json body) of every API route taking an id."""
-    hook = {"url": "https://example.com/other"}
-    chan = {"name": "ops", "kind": "webhook", **hook}
-    span = {"from": "2026-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z"}
+# which dead id each path parameter takes ("main_"/"env_" prefixed where it has a scope)
+SCOPED = {"job_id": "job", "exec_id": "run", "channel_id": "channel"}
+ORG_WIDE = {"key_id": "env_key_id", "env_id": "env"}
+
+
+def _routes(spec: dict[str, Any]) -> list[tuple[str, str, str, Any]]:
+    """(method, path with {id}, which dead id, json body) of every API route taking an id,
+    from the OpenAPI schema (bodies: the isolation suite's, which has one for every route;
+    the follow stream added)."""
     out: list[tuple[str, str, str, Any]] = []
-    for where in ("main", "env"):
-        j, r, ch = f"{where}_job", f"{where}_run", f"{where}_channel"
-        out += [
-            ("GET", "/jobs/{id}", j, None), ("DELETE", "/jobs/{id}", j, None),
-            ("PATCH", "/jobs/mute/{id}", j, {"muted": True}),
-            ("PATCH", "/jobs/pause/{id}", j, None), ("PATCH", "/jobs/resume/{id}", j, None),
-            ("PATCH", "/jobs/skip/{id}", j, {"count": 1}),
-            ("PATCH", "/jobs/webhook/{id}", j, {"webhook_url": "https://example.com/x"}),
-            ("POST", "/jobs/trigger/{id}", j, None),
-            ("GET", "/jobs/{id}/connections/count", j, None),
-            ("GET", "/jobs/{id}/explain", j, None),
-            ("POST", "/jobs/{id}/backfill", j, span),
-            ("GET", "/jobs/executions/{id}", j, None),
-            ("POST", "/jobs/executions/complete/{id}", r, {"success": True}),
-            ("POST", "/jobs/executions/{id}/cancel", r, None),
-            ("POST", "/jobs/executions/{id}/log", r, {"lines": [{"text": "late"}]}),
-            ("GET", "/jobs/executions/{id}/log", r, None),
-            ("GET", "/jobs/executions/{id}/log?follow=1", r, None),
-            ("POST", "/jobs/executions/{id}/rerun", r, None),
-            ("GET", "/org/channels/{id}", ch, None),
-            ("PUT", "/org/channels/{id}", ch, chan),
-            ("DELETE", "/org/channels/{id}", ch, None),
-        ]
-    out += [
-        ("DELETE", "/apikeys/revoke/{id}", "env_key_id", None),
-        ("DELETE", "/org/environments/{id}", "env", None),
-    ]
+    for method, path in _id_routes(spec):
+        name = re.search(r"{(\w+)}", path).group(1)  # type: ignore[union-attr]
+        assert name in SCOPED or name in ORG_WIDE, f"a new kind of id: {name} ({path})"
+        template, body = path.replace(f"{{{name}}}", "{id}"), BODIES[(method, path)]
+        if name in ORG_WIDE:
+            out.append((method.upper(), template, ORG_WIDE[name], body))
+            continue
+        for where in ("main", "env"):
+            out.append((method.upper(), template, f"{where}_{SCOPED[name]}", body))
+            if (method, path) == ("get", "/jobs/executions/{exec_id}/log"):
+                out.append(("GET", template + "?follow=1", f"{where}_run", None))
     return out
 
 
@@ -145,7 +134,8 @@ async def test_every_api_route_answers_a_dead_id_as_a_never_given_one(api: Api) 
     before = await _snapshot(api, w)
     # an environment key of the re-created environment, and the admin key: the dead ids of
     # environment-scoped things are tried with both
-    for method, template, which, body in _routes(w):
+    spec = (await api.client.get("/openapi.json")).json()
+    for method, template, which, body in _routes(spec):
         for who, headers in (("admin", api.admin), ("env key", w.env_key)):
             if which in ("env_key_id", "env") and who == "env key" and method == "DELETE" \
                     and "environments" in template:
