@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
+from ..domain.errors import NotFound, Unauthorized
 from ..services import live
 from . import shapes
 from .deps import Auth, Id, Svc
@@ -63,7 +64,9 @@ async def read(
 ) -> Any:
     """The run's output lines after ``after`` (a line id), oldest first. With ``follow=1``:
     a text/event-stream of ``line`` events (one line each, ``id:`` its id) as they come,
-    a comment every 15 s, and one ``end`` event (the ended run) when the run has ended."""
+    a comment every 15 s, and one ``end`` event (the ended run) when the run has ended; an
+    ``error`` event (``status`` 401 or 404) ends it when the key is revoked, the environment
+    or the run deleted meanwhile."""
     if not follow:
         run, lines = await live.read(svc, p, exec_id, after, limit)
         return _page(run, lines, after)
@@ -73,18 +76,26 @@ async def read(
         yield b": connected\n\n"
         async with _abort_when(svc.bus.stopping.wait()) as abort:
             stream = live.follow(svc, p, exec_id, after, abort=abort)
-            async with contextlib.aclosing(stream):
-                last = None
-                async for run, lines in stream:
-                    last = run
-                    if not lines:
-                        yield b": keepalive\n\n"
-                    for x in lines:
-                        data = json.dumps(shapes.log_line(x), separators=(",", ":"))
-                        yield f"id: {x.id}\nevent: line\ndata: {data}\n\n".encode()
-                if last is not None and last.status.terminal:
-                    data = json.dumps(shapes.execution(last), separators=(",", ":"))
-                    yield f"event: end\ndata: {data}\n\n".encode()
+            last = None
+            try:
+                async with contextlib.aclosing(stream):
+                    async for run, lines in stream:
+                        last = run
+                        if not lines:
+                            yield b": keepalive\n\n"
+                        for x in lines:
+                            data = json.dumps(shapes.log_line(x), separators=(",", ":"))
+                            yield f"id: {x.id}\nevent: line\ndata: {data}\n\n".encode()
+            except (Unauthorized, NotFound) as exc:
+                # the key was revoked, the environment deleted (401) or the run deleted with
+                # its job (404) meanwhile: say so, then end (as the pull stream does)
+                status = 401 if isinstance(exc, Unauthorized) else 404
+                data = json.dumps({"message": str(exc), "status": status})
+                yield f"event: error\ndata: {data}\n\n".encode()
+                return
+            if last is not None and last.status.terminal:
+                data = json.dumps(shapes.execution(last), separators=(",", ":"))
+                yield f"event: end\ndata: {data}\n\n".encode()
 
     return StreamingResponse(
         events(), media_type="text/event-stream",

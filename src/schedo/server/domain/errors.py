@@ -49,3 +49,14 @@ class Unavailable(SchedoError):
         super().__init__(message)
         self.error = error or type(self).__name__
         self.driver_error = driver_error or self.error
+
+
+class UnreadableRow(SchedoError):
+    """A stored row this version cannot read (a value no version writes: a bug of an older
+    version, a hand edit). Carries the row's table and id, so a loop can set that row aside
+    (``scheduler/setaside.py``) rather than fail on it forever; chained to the decoding
+    error."""
+
+    def __init__(self, table: str, row_id: int, cause: BaseException) -> None:
+        super().__init__(f"{table} row {row_id} cannot be read: {type(cause).__name__}: {cause}")
+        self.table, self.row_id = table, row_id

@@ -130,13 +130,15 @@ class Bus:
         self.runs_ready = Signal("runs_ready")
         # reaper: a new earlier deadline may exist
         self.deadlines_changed = Signal("deadlines_changed")
-        # a key was revoked or an environment deleted: open streams and long polls check
-        # that theirs still stands (waking every puller: rare)
-        self.access_changed = Signal("access_changed", wakes=[self.runs_ready])
         # runs were cancelled (topics: env -> job codes): workers watching them are told
         self.runs_cancelled = Signal("runs_cancelled")
         # a run's live output grew, or the run ended (topics: env -> job codes): followers
         self.log_appended = Signal("log_appended")
+        # a key was revoked or an environment deleted: open streams, long polls, follow
+        # streams and cancel watches check that theirs still stands (services/access.py;
+        # waking every one of them: rare)
+        self.access_changed = Signal(
+            "access_changed", wakes=[self.runs_ready, self.runs_cancelled, self.log_appended])
         # set when the server begins a graceful shutdown: long polls and streams end at once
         self.stopping = asyncio.Event()
 

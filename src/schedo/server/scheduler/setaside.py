@@ -27,9 +27,14 @@ class SetAside:
 
     def add(self, row_id: int, now: datetime, exc: BaseException) -> None:
         self._until[row_id] = now + HOLD
+        # storage errors chain the driver's: say what really failed (its first line only,
+        # never the statement and its parameters)
+        cause = getattr(exc.__cause__, "orig", None) or exc.__cause__
+        first = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+        why = f" (from {type(cause).__name__}: {first})" if cause is not None else ""
         log.error(
-            "%s.set_aside id=%d until=%s error=%s: %s",
-            self.what, row_id, (now + HOLD).isoformat(), type(exc).__name__, exc,
+            "%s.set_aside id=%d until=%s error=%s: %s%s",
+            self.what, row_id, (now + HOLD).isoformat(), type(exc).__name__, exc, why,
         )
 
     def ids(self, now: datetime) -> set[int]:

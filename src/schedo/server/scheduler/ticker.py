@@ -15,6 +15,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from ..domain.errors import UnreadableRow
 from ..domain.lifecycle import TickPlan
 from ..domain.model import RunStatus
 from ..domain.policies import plan_ticks
@@ -96,9 +97,13 @@ class Ticker:
                     self.aside.ids(now),
                 )
             except Exception as exc:
-                if not planned or await database_down(self.svc):
+                # the job that failed: the one being planned or stored, or a row that could
+                # not even be read (it names itself)
+                culprit = exc.row_id if isinstance(exc, UnreadableRow) else (
+                    planned[-1].id if planned else None)
+                if culprit is None or await database_down(self.svc):
                     raise  # not a job's fault: the database itself
-                self.aside.add(planned[-1].id, now, exc)
+                self.aside.add(culprit, now, exc)
                 continue
             created += self._announce(res.created)
             if res.jobs < 1:

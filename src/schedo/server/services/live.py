@@ -20,6 +20,7 @@ from ..domain.errors import InvalidInput, TooLarge
 from ..domain.records import LogLine, Run
 from ..domain.timefmt import from_ms
 from ..storage.contracts import Appended, LogCaps
+from .access import AccessCheck
 from .context import Principal, Services
 
 LOG_CAPS = LogCaps(lines=5000, bytes=1_000_000)  # per run; bytes counted as characters
@@ -56,15 +57,18 @@ async def watch_cancelled(
     svc: Services, p: Principal, ids: Sequence[int], wait: float,
     abort: asyncio.Event | None = None,
 ) -> list[int]:
-    """Those of ``ids`` that are cancelled, waiting up to ``wait`` seconds for one."""
+    """Those of ``ids`` that are cancelled, waiting up to ``wait`` seconds for one.
+    ``Unauthorized`` as soon as the key is revoked or the environment deleted meanwhile."""
     wanted = check_ids(ids)
     if not wanted:
         return []
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max(0.0, min(wait, MAX_WAIT))
+    access = AccessCheck(svc, p, fresh=wait > 0)
     with svc.bus.runs_cancelled.watch(p.env_id, None) as watch:
         while True:
             watch.event.clear()
+            await access.check()
             got = await svc.store.cancelled_among(p.env_id, wanted)
             remaining = deadline - loop.time()
             if got or remaining <= 0 or (abort is not None and abort.is_set()):
@@ -120,12 +124,15 @@ async def follow(
     keepalive: float = 15.0, abort: asyncio.Event | None = None,
 ) -> AsyncGenerator[tuple[Run, list[LogLine]], None]:
     """Yield (run, new lines) as lines come (an empty list at least every ``keepalive``
-    seconds), until the run has ended and every line was yielded, or ``abort``."""
+    seconds), until the run has ended and every line was yielded, or ``abort``. Raises
+    ``Unauthorized`` as soon as the key is revoked or the environment deleted meanwhile."""
     loop = asyncio.get_running_loop()
     last_yield = loop.time()
+    access = AccessCheck(svc, p, fresh=True)
     with svc.bus.log_appended.watch(p.env_id, None) as watch:
         while abort is None or not abort.is_set():
             watch.event.clear()
+            await access.check()
             run, lines = await svc.store.read_log(p.env_id, exec_id, _after(after_id), READ_MAX)
             if lines:
                 after_id = lines[-1].id

@@ -12,12 +12,13 @@ from collections.abc import AsyncGenerator, Coroutine
 from typing import Any
 
 from ...limits import PULL_MAX_CODES, PULL_MAX_RUNS
-from ..domain.errors import InvalidInput, Unauthorized
+from ..domain.errors import InvalidInput
 from ..domain.model import JobType, PullKind
 from ..domain.records import Run
 from ..domain.targets import AgentMatch, agent_match
 from ..runtime.bus import Watch
 from . import validation
+from .access import AccessCheck
 from .context import Principal, Services
 
 MAX_WAIT = 30.0
@@ -56,28 +57,6 @@ def parse_codes(raw: str | None, *, optional: bool = False) -> list[str] | None:
     for c in codes:
         validation.job_name(c, field="jobs")
     return sorted(set(codes))
-
-
-class AccessCheck:
-    """Ends a stream or long poll whose key was revoked or whose environment was deleted.
-
-    The claim itself refuses to claim for such a principal (atomically, in the claim
-    statement); this check, made only when ``bus.access_changed`` moved (a revocation or a
-    deletion somewhere, in any process), turns that into an end: ``Unauthorized``."""
-
-    def __init__(self, svc: Services, p: Principal) -> None:
-        self.svc, self.p = svc, p
-        self.version = svc.bus.access_changed.version
-
-    async def check(self) -> None:
-        version = self.svc.bus.access_changed.version
-        if version == self.version:
-            return
-        self.version = version
-        if not await self.svc.store.access_alive(self.p.key_id, self.p.env_id):
-            raise Unauthorized(
-                "x-api-key: the key was revoked or its environment deleted while waiting"
-            )
 
 
 async def _seen(svc: Services, p: Principal, codes: list[str] | None, worker: str,
@@ -155,7 +134,7 @@ async def stream(
     seconds (the caller sends a comment line). Ends when ``abort`` is set; raises
     ``Unauthorized`` when the key is revoked or the environment deleted meanwhile."""
     loop = asyncio.get_running_loop()
-    access = AccessCheck(svc, p)
+    access = AccessCheck(svc, p, fresh=True)  # once per stream: cheap
     unsent: list[Run] = []  # claimed, not yet handed to the caller
     try:
         with svc.bus.runs_ready.watch(p.env_id, codes) as watch:

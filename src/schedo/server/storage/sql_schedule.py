@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, union_all, update
 
 from ..domain import lifecycle, overlap, targets
+from ..domain.errors import UnreadableRow
 from ..domain.model import RunStatus
 from ..domain.overlap import HELD, Slots
 from ..domain.records import Job, Run
@@ -55,6 +56,15 @@ _EXPIRED = (
 )
 
 
+def _readable_job(r: Any) -> Job:
+    """The due job of row ``r``; ``UnreadableRow`` (naming its id, so that the ticker sets it
+    aside) when this version cannot read it."""
+    try:
+        return rows.job(r)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise UnreadableRow("jobs", int(r.id), exc) from exc
+
+
 class ScheduleSql:
     db: Database
 
@@ -78,7 +88,7 @@ class ScheduleSql:
             )
             if skip:
                 q = q.where(jobs.c.id.not_in(list(skip)))
-            due = [rows.job(r) for r in await c.execute(self.db.skip_locked(q))]
+            due = [_readable_job(r) for r in await c.execute(self.db.skip_locked(q))]
             if not due:
                 return TickResult(jobs=0, created=[])
             live = await self._live_runs(c, [j.id for j in due if overlap.counts_live_runs(j)])
