@@ -42,6 +42,8 @@ def test_parse_after_defaults_and_list_shorthand() -> None:
     ({"jobs": "extract"}, "after.jobs: must be a non-empty list"),
     ({"jobs": [1]}, "after.jobs: every item"),
     ({"jobs": [""]}, "after.jobs: every item"),
+    ({"jobs": ["\ud800"]}, "after.jobs: a job name contains a lone UTF-16 surrogate"),
+    (["ex\x00tract"], "after.jobs: a job name contains a NUL"),
     ({"jobs": ["aaaa", "aaaa"]}, "after.jobs: 'aaaa' is named twice"),
     ({"jobs": ["load"]}, "after.jobs: a job cannot run after itself"),
     ({"jobs": [f"job{i:02}" for i in range(21)]}, "after.jobs: at most 20"),

@@ -29,6 +29,7 @@ from typing import Any
 from .errors import InvalidInput
 from .model import RunStatus
 from .policies import will_retry
+from .text import text_problem
 
 ON_SUCCESS, ON_FAILURE, ON_COMPLETION = "success", "failure", "completion"
 ON_VALUES = (ON_SUCCESS, ON_FAILURE, ON_COMPLETION)
@@ -72,18 +73,7 @@ def parse_after(value: Any, own_name: str) -> After | None:
     if unknown:
         raise InvalidInput(f"after: unknown field {unknown[0]!r} (allowed: jobs, on, "
                            "within_seconds)")
-    names = value.get("jobs")
-    if not isinstance(names, list) or not names:
-        raise InvalidInput("after.jobs: must be a non-empty list of job names")
-    if len(names) > UPSTREAM_MAX:
-        raise InvalidInput(f"after.jobs: at most {UPSTREAM_MAX} jobs")
-    if not all(isinstance(n, str) and n for n in names):
-        raise InvalidInput("after.jobs: every item must be a job name (a non-empty string)")
-    if len(set(names)) != len(names):
-        dup = next(n for i, n in enumerate(names) if n in names[:i])
-        raise InvalidInput(f"after.jobs: {dup!r} is named twice")
-    if own_name in names:
-        raise InvalidInput(f"after.jobs: a job cannot run after itself ({own_name!r})")
+    names = _upstream_names(value.get("jobs"), own_name)
     on = value.get("on", ON_SUCCESS)
     if on not in ON_VALUES:
         raise InvalidInput("after.on: must be one of success, failure, completion")
@@ -93,6 +83,25 @@ def parse_after(value: Any, own_name: str) -> After | None:
         raise InvalidInput(f"after.within_seconds: must be a whole number between 1 and "
                            f"{WITHIN_MAX_SECONDS} (30 days)")
     return After(jobs=tuple(names), on=on, within_seconds=within)
+
+
+def _upstream_names(names: Any, own_name: str) -> list[str]:
+    """``after.jobs``: distinct job names, text a database can store, not the job's own."""
+    if not isinstance(names, list) or not names:
+        raise InvalidInput("after.jobs: must be a non-empty list of job names")
+    if len(names) > UPSTREAM_MAX:
+        raise InvalidInput(f"after.jobs: at most {UPSTREAM_MAX} jobs")
+    if not all(isinstance(n, str) and n for n in names):
+        raise InvalidInput("after.jobs: every item must be a job name (a non-empty string)")
+    for n in names:
+        if (why := text_problem(n)) is not None:
+            raise InvalidInput(f"after.jobs: a job name {why}")
+    if len(set(names)) != len(names):
+        dup = next(n for i, n in enumerate(names) if n in names[:i])
+        raise InvalidInput(f"after.jobs: {dup!r} is named twice")
+    if own_name in names:
+        raise InvalidInput(f"after.jobs: a job cannot run after itself ({own_name!r})")
+    return names
 
 
 def check_graph(name: str, after: After | None, known: Collection[str],
