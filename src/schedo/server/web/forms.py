@@ -173,5 +173,5 @@ def with_hints(errors: dict[str, str], values: dict[str, str]) -> dict[str, str]
     if "timezone" in errors:
         near = did_you_mean(values["timezone"])
         if near:
-            errors["timezone"] += " Did you mean " + " or ".join(near) + "?"
+            errors["timezone"] += f" Did you mean {near[0]}?"  # the closest only
     return errors
