@@ -187,6 +187,10 @@ async def test_every_bad_field_at_once_with_values_kept(web: Browser) -> None:
     assert 'value="Europe/Berln"' in r.text and 'value="abc"' in r.text
     assert 'value="ftp://x.example.com/"' in r.text and "[1, 2]" in text
     assert await web.by_name("ab") is None
+    # the live preview says it too, as you type
+    r = await web.b.get("/ui/new/preview", params={"schedule": "0 2 * * *",
+                                                   "timezone": "Europe/Berln"})
+    assert "Did you mean Europe/Berlin?" in html.unescape(r.text)
 
     # a blank URL for a push job, a blank command for a command job
     r = await web.post("/ui/new", **{**NEW, "type": "push", "name": "blank-url"})

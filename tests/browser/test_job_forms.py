@@ -6,6 +6,7 @@ both; the form never scrolls sideways on the phone."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from playwright.sync_api import Page, expect
 
 from tests.support.server import ServerProcess
 
-from .test_dashboard import DESKTOP, PHONE, new_page, sign_in
+from .test_dashboard import DESKTOP, PHONE, new_page, sign_in, snap
 
 
 def _no_sideways_scroll(page: Page) -> None:
@@ -24,7 +25,7 @@ def _no_sideways_scroll(page: Page) -> None:
 
 @pytest.mark.parametrize("size", ["desktop", "phone"])
 def test_create_a_command_job_and_edit_an_sdk_job(
-    browser: Any, server: ServerProcess, size: str
+    browser: Any, server: ServerProcess, shots: Path, size: str
 ) -> None:
     base = server.url
     page = new_page(browser, PHONE if size == "phone" else DESKTOP)
@@ -51,6 +52,7 @@ def test_create_a_command_job_and_edit_an_sdk_job(
     expect(page.get_by_label("Shell command")).to_have_value("pg_dump app > /backups/app.sql")
     expect(page.get_by_label("Target host (optional)")).to_have_value("db1")
     _no_sideways_scroll(page)
+    snap(page, shots, f"job-form-errors-{size}")
     page.get_by_label("Time zone").fill("Europe/Berlin")
     page.get_by_label("Retries").fill("2")
     page.get_by_role("button", name="Create job").click()
@@ -77,6 +79,7 @@ def test_create_a_command_job_and_edit_an_sdk_job(
     _no_sideways_scroll(page)
     page.get_by_label("Cron expression").fill("0 6 * * 1-5")
     expect(page.locator("#preview")).to_contain_text("Monday through Friday")
+    snap(page, shots, f"job-form-edit-{size}")
     page.get_by_role("button", name="Save changes").click()
     expect(page.get_by_role("status")).to_contain_text("Settings saved")
     expect(page.locator("dl.settings")).to_contain_text("0 6 * * 1-5")

@@ -33,7 +33,7 @@ DEFAULTS = {
     "crons": "",
     "timezone": "UTC",
     "catch_up": "latest",
-    "overlap": "skip",
+    "overlap": "allow",  # the API's default (blocking absent: runs may overlap)
     "max_concurrency": "",
     "jitter_seconds": "0",
     "timeout_seconds": "60",
@@ -168,10 +168,18 @@ def read(form: dict[str, str], fixed: dict[str, str] | None = None) -> dict[str,
     return {**values, **(fixed or {})}
 
 
-def with_hints(errors: dict[str, str], values: dict[str, str]) -> dict[str, str]:
-    """A refused time zone gets the closest names ("did you mean …")."""
-    if "timezone" in errors:
-        near = did_you_mean(values["timezone"])
+def zone_hint(message: str, typed: str) -> str:
+    """``message`` with "Did you mean …" (the closest zone name) when it refuses the time
+    zone ``typed``."""
+    if message.startswith("timezone"):
+        near = did_you_mean(typed)
         if near:
-            errors["timezone"] += f" Did you mean {near[0]}?"  # the closest only
+            return f"{message.rstrip('.')}. Did you mean {near[0]}?"
+    return message
+
+
+def with_hints(errors: dict[str, str], values: dict[str, str]) -> dict[str, str]:
+    """A refused time zone gets the closest name ("did you mean …")."""
+    if "timezone" in errors:
+        errors["timezone"] = zone_hint(errors["timezone"], values["timezone"])
     return errors

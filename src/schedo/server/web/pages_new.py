@@ -140,5 +140,5 @@ async def preview(ws: Session, schedule: str = "", timezone: str = "UTC") -> Res
                     break
             ctx.update(description=sched.describe(), times=times, tz=tz)
         except (InvalidInput, cron.CronError) as exc:
-            ctx["error"] = str(exc)
+            ctx["error"] = forms.zone_hint(str(exc), timezone[:100])
     return html("_preview.html", ctx)
