@@ -22,7 +22,9 @@ NEW = {
     "catch_up": "latest", "overlap": "skip", "max_concurrency": "", "jitter_seconds": "0",
     "timeout_seconds": "60", "max_retries": "0", "metadata": "{}", "webhook_url": "",
     "command": "", "target_host": "", "target_tags": "", "target_mode": "any",
-    "grace_seconds": "3600",
+    "grace_seconds": "3600", "alert_after_failures": "1", "pause_after_failures": "",
+    "max_duration_seconds": "", "success_within_seconds": "", "remind_every_seconds": "",
+    "channels_mode": "all",
 }
 
 
@@ -61,7 +63,7 @@ def _labelled(page: str) -> None:
     """Every visible input, select and textarea has a <label for> (or sits in one)."""
     ids = set(re.findall(r'<label for="([^"]+)"', page))
     for tag in re.findall(r"<(?:input|select|textarea)\b[^>]*>", page):
-        if 'type="hidden"' in tag or 'type="radio"' in tag:
+        if re.search(r'type="(hidden|radio|checkbox)"', tag):
             continue
         found = re.search(r'id="([^"]+)"', tag)
         assert found and found.group(1) in ids, tag
@@ -112,17 +114,30 @@ async def test_edit_changes_each_field_and_keeps_the_rest(web: Browser) -> None:
                                json={"name": "ops", "kind": "email",
                                      "addresses": ["a@example.com"]})
     assert ch.status_code in (200, 201), ch.text
+    for name in ("chat", "pager"):
+        r = await api.client.post("/org/channels", headers=api.admin,
+                                  json={"name": name, "kind": "slack",
+                                        "url": "https://chat.example.com/h"})
+        assert r.status_code in (200, 201), r.text
+    await api.define(name="edit-upstream")
     push = await api.define(name="edit-push", webhook_url="https://a.example.com/h",
-                            alert_after_failures=3, channels=["ops"])
+                            alert_after_failures=3, channels=["ops"], after=["edit-upstream"])
     page = await web.b.get(f"/ui/jobs/{push['id']}/edit")
     assert page.status_code == 200
     _labelled(page.text)
     assert 'value="https://a.example.com/h"' in page.text and "owned by code" not in page.text
+    assert re.search(r'name="channel_\d+" value="ops" checked', page.text)
+    assert re.search(r'name="channel_\d+" value="chat">', page.text)
+    assert 'id="alert_after_failures" name="alert_after_failures" type="number" value="3"' \
+        in page.text
     changes = {
         "schedule": "0 4 * * *", "crons": "30 5 * * 1\n", "timezone": "America/New_York",
         "catch_up": "none", "overlap": "cancel_other", "jitter_seconds": "15",
         "timeout_seconds": "120", "max_retries": "5", "metadata": '{"a": [1, 2]}',
-        "webhook_url": "https://b.example.com/h",
+        "webhook_url": "https://b.example.com/h", "alert_after_failures": "2",
+        "pause_after_failures": "5", "max_duration_seconds": "600",
+        "success_within_seconds": "7200", "remind_every_seconds": "3600",
+        "channels_mode": "chosen", "channel_0": "ops", "channel_2": "pager",
     }
     r = await web.post(f"/ui/jobs/{push['id']}/edit", **{**NEW, **changes})
     assert r.status_code == 303 and r.headers["location"].endswith("?done=edited"), r.text
@@ -133,8 +148,18 @@ async def test_edit_changes_each_field_and_keeps_the_rest(web: Browser) -> None:
     assert job["timeout_seconds"] == 120 and job["max_retries"] == 5
     assert job["metadata"] == {"a": [1, 2]} and job["webhook_url"] == "https://b.example.com/h"
     assert job["id"] == push["id"] and job["type"] == "push"
+    assert job["alert_after_failures"] == 2 and job["pause_after_failures"] == 5
+    assert job["max_duration_seconds"] == 600 and job["success_within_seconds"] == 7200
+    assert job["remind_every_seconds"] == 3600 and job["channels"] == ["ops", "pager"]
     # what the form does not show stays as it was
-    assert job["alert_after_failures"] == 3 and job["channels"] == ["ops"]
+    assert job["after"]["jobs"] == ["edit-upstream"]
+    r = await web.post(f"/ui/jobs/{push['id']}/edit",
+                       **{**NEW, "webhook_url": "https://b.example.com/h",
+                          "timezone": "America/New_York"})
+    assert r.status_code == 303
+    job = await web.job(push["id"])
+    assert job["channels"] is None and job["alert_after_failures"] == 1
+    assert job["max_duration_seconds"] is None and job["after"]["jobs"] == ["edit-upstream"]
     page = await web.b.get(f"/ui/jobs/{push['id']}?done=edited")
     assert "Settings saved." in page.text
     # the job page shows its times in its own zone beside UTC
@@ -174,15 +199,18 @@ async def test_every_bad_field_at_once_with_values_kept(web: Browser) -> None:
     bad = {**NEW, "type": "push", "name": "ab", "schedule": "61 * * * *",
            "timezone": "Europe/Berln", "timeout_seconds": "abc", "max_retries": "500",
            "metadata": "[1, 2]", "webhook_url": "ftp://x.example.com/", "jitter_seconds": "-1",
-           "crons": "nope"}
+           "crons": "nope", "alert_after_failures": "0", "remind_every_seconds": "5",
+           "channels_mode": "chosen", "channel_0": "no-such-channel"}
     r = await web.post("/ui/new", **bad)
     assert r.status_code == 400
     text = html.unescape(r.text)
     for field in ("name", "schedule", "timezone", "timeout_seconds", "max_retries",
-                  "metadata", "webhook_url", "jitter_seconds", "crons"):
+                  "metadata", "webhook_url", "jitter_seconds", "crons",
+                  "alert_after_failures", "remind_every_seconds"):
         assert f'id="{field}-error"' in r.text, field
         assert re.search(rf'id="{field}"[^>]*aria-invalid="true"', r.text), field
-    assert "9 fields to fix" in text and 'role="alert"' in r.text
+    assert 'id="channels-error"' in r.text and "no-such-channel" in text
+    assert "12 fields to fix" in text and 'role="alert"' in r.text
     assert "Did you mean Europe/Berlin?" in text
     assert 'value="Europe/Berln"' in r.text and 'value="abc"' in r.text
     assert 'value="ftp://x.example.com/"' in r.text and "[1, 2]" in text

@@ -21,6 +21,8 @@ from . import chains, channels, validation
 from .context import Principal, Services
 
 Check = Callable[[], Any]
+ALERT_FIELDS = ("alert_after_failures", "max_duration_seconds", "success_within_seconds",
+                "pause_after_failures", "remind_every_seconds")
 
 
 def body_of(job: Job) -> dict[str, Any]:
@@ -93,8 +95,9 @@ def _checks(svc: Services, p: Principal, body: dict[str, Any]) -> list[tuple[str
         ("catch_up", lambda: validation.catch_up(get("catch_up"))),
         ("metadata", lambda: validation.metadata(get("metadata"))),
         ("jitter_seconds", lambda: validation.jitter_seconds(get("jitter_seconds"))),
-        ("alert_rules", lambda: validation.alert_rules(body)),
     ]
+    # each alert rule on its own (alert_rules stops at the first)
+    out += [(f, lambda f=f: validation.alert_rules({f: get(f)})) for f in ALERT_FIELDS]
     if heartbeat:
         out.append(("grace_seconds", lambda: validation.bounded(
             "grace_seconds", get("grace_seconds"), 1, GRACE_MAX_SECONDS)))

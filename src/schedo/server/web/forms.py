@@ -20,12 +20,14 @@ KINDS = ("sdk", "push", "command", "heartbeat")
 CATCH_UP = ("latest", "none", "all")
 OVERLAP = ("skip", "allow", "buffer_one", "cancel_other")
 TARGET_MODES = ("any", "all")
+ALERTS = ("alert_after_failures", "pause_after_failures", "max_duration_seconds",
+          "success_within_seconds", "remind_every_seconds")
 WHOLE = ("timeout_seconds", "max_retries", "max_concurrency", "jitter_seconds",
-         "grace_seconds")
+         "grace_seconds", *ALERTS)
 FIELDS = ("type", "name", "schedule", "crons", "timezone", "catch_up", "overlap",
           "max_concurrency", "jitter_seconds", "timeout_seconds", "max_retries", "metadata",
           "webhook_url", "command", "target_host", "target_tags", "target_mode",
-          "grace_seconds")
+          "grace_seconds", *ALERTS, "channels_mode", "channels")
 DEFAULTS = {
     "type": "push",
     "name": "",
@@ -45,9 +47,17 @@ DEFAULTS = {
     "target_tags": "",
     "target_mode": "any",
     "grace_seconds": "3600",
+    "alert_after_failures": "1",
+    "pause_after_failures": "",
+    "max_duration_seconds": "",
+    "success_within_seconds": "",
+    "remind_every_seconds": "",
+    "channels_mode": "all",
+    "channels": "",  # the chosen channels' names, one a line (checkboxes channel_0, ...)
 }
 # which fields each type's definition carries (the others are kept as typed, not sent)
-COMMON = ("schedule", "crons", "timezone", "catch_up", "jitter_seconds", "metadata")
+COMMON = ("schedule", "crons", "timezone", "catch_up", "jitter_seconds", "metadata", *ALERTS,
+          "channels")
 RUNS = ("overlap", "max_concurrency", "timeout_seconds", "max_retries")
 BY_KIND = {
     "sdk": COMMON + RUNS,
@@ -93,6 +103,9 @@ def values_of(job: Job) -> dict[str, str]:
         "target_tags": ", ".join(target.get("tags", [])),
         "target_mode": target.get("mode", "any"),
         "grace_seconds": str(job.grace_seconds or DEFAULTS["grace_seconds"]),
+        **{f: "" if getattr(job, f) is None else str(getattr(job, f)) for f in ALERTS},
+        "channels_mode": "all" if job.channels is None else "chosen",
+        "channels": "\n".join(job.channels or []),
     }
 
 
@@ -139,6 +152,10 @@ def _value(field: str, values: dict[str, str]) -> Any:
         return [line.strip() for line in values[field].splitlines() if line.strip()]
     if field == "target":
         return _target(values)
+    if field == "channels":
+        if values["channels_mode"] != "chosen":
+            return None  # every channel of the environment, also those added later
+        return [n for n in values["channels"].split("\n") if n]
     return values[field].strip()
 
 
@@ -163,6 +180,8 @@ def body(values: dict[str, str], kind: str, base: dict[str, Any] | None = None
 def read(form: dict[str, str], fixed: dict[str, str] | None = None) -> dict[str, str]:
     """The form's text values as typed (``fixed``: those an edit does not take from it)."""
     values = {k: form.get(k, DEFAULTS[k])[:70_000] for k in FIELDS}
+    chosen = [v for k, v in form.items() if k.startswith("channel_") and v]
+    values["channels"] = "\n".join(dict.fromkeys(chosen))[:70_000]
     if values["type"] not in KINDS:
         values["type"] = DEFAULTS["type"]
     return {**values, **(fixed or {})}

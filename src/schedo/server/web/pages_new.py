@@ -11,7 +11,7 @@ from ...limits import MAX_ID
 from ..domain import cron
 from ..domain.errors import InvalidInput
 from ..domain.records import Job
-from ..services import definitions, jobs, validation
+from ..services import channels, definitions, jobs, validation
 from . import forms
 from .render import html
 from .routing import WebRoute, WebSession, checked_form, current, redirect
@@ -34,7 +34,7 @@ TITLES = {"sdk": "SDK worker", "push": "Push (webhook)", "command": "Command (ag
           "heartbeat": "Heartbeat (pinged)"}
 
 
-def _page(
+async def _page(
     request: Request,
     ws: WebSession,
     values: dict[str, str],
@@ -52,6 +52,7 @@ def _page(
             zones=forms.zones(),
             kinds=forms.KINDS,
             titles=TITLES,
+            channels=await channels.list_all(ws.svc, ws.principal),
         ),
         status=400 if errors else 200,
     )
@@ -62,7 +63,7 @@ async def new_job_form(request: Request, ws: Session, type: str = "") -> Respons
     values = dict(forms.DEFAULTS)
     if type in forms.KINDS:
         values["type"] = type
-    return _page(request, ws, values)
+    return await _page(request, ws, values)
 
 
 async def _checked(ws: WebSession, values: dict[str, str], kind: str,
@@ -98,14 +99,14 @@ async def create_job(request: Request, ws: Session) -> Response:
                           "pick another (or edit that job)")
     job = await _define(ws, body, errors)
     if job is None:
-        return _page(request, ws, values, errors)
+        return await _page(request, ws, values, errors)
     return redirect(f"/ui/jobs/{job.id}?done=created")
 
 
 @router.get("/ui/jobs/{job_id}/edit")
 async def edit_form(request: Request, job_id: Id, ws: Session) -> Response:
     job = await jobs.get(ws.svc, ws.principal, job_id)
-    return _page(request, ws, forms.values_of(job), job=job)
+    return await _page(request, ws, forms.values_of(job), job=job)
 
 
 @router.post("/ui/jobs/{job_id}/edit")
@@ -115,7 +116,7 @@ async def edit_job(request: Request, job_id: Id, ws: Session) -> Response:
     values = forms.read(form, fixed={"type": job.type.value, "name": job.name})
     body, errors = await _checked(ws, values, job.type.value, definitions.body_of(job))
     if await _define(ws, body, errors) is None:
-        return _page(request, ws, values, errors, job=job)
+        return await _page(request, ws, values, errors, job=job)
     return redirect(f"/ui/jobs/{job.id}?done=edited")
 
 
