@@ -86,6 +86,10 @@ def _zone_and_schedule(svc: Services, p: Principal, body: dict[str, Any]
     return [("timezone", zone), ("schedule", sched), ("crons", crons)]
 
 
+def _alert_rule(field: str, value: Any) -> Check:
+    return lambda: validation.alert_rules({field: value})
+
+
 def _checks(svc: Services, p: Principal, body: dict[str, Any]) -> list[tuple[str, Check]]:
     get = body.get
     heartbeat = get("type") == JobType.HEARTBEAT.value
@@ -97,7 +101,7 @@ def _checks(svc: Services, p: Principal, body: dict[str, Any]) -> list[tuple[str
         ("jitter_seconds", lambda: validation.jitter_seconds(get("jitter_seconds"))),
     ]
     # each alert rule on its own (alert_rules stops at the first)
-    out += [(f, lambda f=f: validation.alert_rules({f: get(f)})) for f in ALERT_FIELDS]
+    out += [(f, _alert_rule(f, get(f))) for f in ALERT_FIELDS]
     if heartbeat:
         out.append(("grace_seconds", lambda: validation.bounded(
             "grace_seconds", get("grace_seconds"), 1, GRACE_MAX_SECONDS)))
