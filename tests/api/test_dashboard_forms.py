@@ -79,7 +79,8 @@ async def test_new_form_creates_every_job_type(web: Browser) -> None:
         "push": {"webhook_url": "https://hooks.example.com/x", "max_retries": "3"},
         "sdk": {"overlap": "allow", "max_concurrency": "4", "jitter_seconds": "30"},
         "command": {"command": "echo hi", "target_tags": "db, eu", "target_mode": "all",
-                    "overlap": "buffer_one", "catch_up": "all"},
+                    "overlap": "buffer_one", "catch_up": "all", "after_jobs": "form-push",
+                    "after_on": "completion", "after_within": "600"},
         "heartbeat": {"grace_seconds": "600", "schedule": "0 3 * * *"},
     }
     for kind, extra in made.items():
@@ -101,6 +102,7 @@ async def test_new_form_creates_every_job_type(web: Browser) -> None:
     assert sdk["jitter_seconds"] == 30 and sdk["webhook_url"] is None
     assert cmd and cmd["command"] == "echo hi" and cmd["overlap"] == "buffer_one"
     assert cmd["target"] == {"tags": ["db", "eu"], "mode": "all"} and cmd["catch_up"] == "all"
+    assert cmd["after"] == {"jobs": ["form-push"], "on": "completion", "within_seconds": 600}
     assert beat and beat["grace_seconds"] == 600 and beat["cron_expression"] == "0 3 * * *"
 
     # a name in use is refused (the definition would update that job)
@@ -121,13 +123,15 @@ async def test_edit_changes_each_field_and_keeps_the_rest(web: Browser) -> None:
         assert r.status_code in (200, 201), r.text
     await api.define(name="edit-upstream")
     push = await api.define(name="edit-push", webhook_url="https://a.example.com/h",
-                            alert_after_failures=3, channels=["ops"], after=["edit-upstream"])
+                            alert_after_failures=3, channels=["ops"], after=["edit-upstream"],
+                            skip_next=2)
     page = await web.b.get(f"/ui/jobs/{push['id']}/edit")
     assert page.status_code == 200
     _labelled(page.text)
     assert 'value="https://a.example.com/h"' in page.text and "owned by code" not in page.text
     assert re.search(r'name="channel_\d+" value="ops" checked', page.text)
     assert re.search(r'name="channel_\d+" value="chat">', page.text)
+    assert 'value="edit-upstream"' in page.text
     assert 'id="alert_after_failures" name="alert_after_failures" type="number" value="3"' \
         in page.text
     changes = {
@@ -138,6 +142,7 @@ async def test_edit_changes_each_field_and_keeps_the_rest(web: Browser) -> None:
         "pause_after_failures": "5", "max_duration_seconds": "600",
         "success_within_seconds": "7200", "remind_every_seconds": "3600",
         "channels_mode": "chosen", "channel_0": "ops", "channel_2": "pager",
+        "after_jobs": "edit-upstream", "after_on": "failure",
     }
     r = await web.post(f"/ui/jobs/{push['id']}/edit", **{**NEW, **changes})
     assert r.status_code == 303 and r.headers["location"].endswith("?done=edited"), r.text
@@ -151,15 +156,17 @@ async def test_edit_changes_each_field_and_keeps_the_rest(web: Browser) -> None:
     assert job["alert_after_failures"] == 2 and job["pause_after_failures"] == 5
     assert job["max_duration_seconds"] == 600 and job["success_within_seconds"] == 7200
     assert job["remind_every_seconds"] == 3600 and job["channels"] == ["ops", "pager"]
+    assert job["after"] == {"jobs": ["edit-upstream"], "on": "failure", "within_seconds": 3600}
     # what the form does not show stays as it was
-    assert job["after"]["jobs"] == ["edit-upstream"]
+    assert job["skip_next"] == 2
     r = await web.post(f"/ui/jobs/{push['id']}/edit",
                        **{**NEW, "webhook_url": "https://b.example.com/h",
                           "timezone": "America/New_York"})
     assert r.status_code == 303
     job = await web.job(push["id"])
     assert job["channels"] is None and job["alert_after_failures"] == 1
-    assert job["max_duration_seconds"] is None and job["after"]["jobs"] == ["edit-upstream"]
+    assert job["max_duration_seconds"] is None and job["after"] is None
+    assert job["skip_next"] == 2
     page = await web.b.get(f"/ui/jobs/{push['id']}?done=edited")
     assert "Settings saved." in page.text
     # the job page shows its times in its own zone beside UTC
@@ -200,7 +207,8 @@ async def test_every_bad_field_at_once_with_values_kept(web: Browser) -> None:
            "timezone": "Europe/Berln", "timeout_seconds": "abc", "max_retries": "500",
            "metadata": "[1, 2]", "webhook_url": "ftp://x.example.com/", "jitter_seconds": "-1",
            "crons": "nope", "alert_after_failures": "0", "remind_every_seconds": "5",
-           "channels_mode": "chosen", "channel_0": "no-such-channel"}
+           "channels_mode": "chosen", "channel_0": "no-such-channel",
+           "after_jobs": "no-such-job"}
     r = await web.post("/ui/new", **bad)
     assert r.status_code == 400
     text = html.unescape(r.text)
@@ -210,7 +218,8 @@ async def test_every_bad_field_at_once_with_values_kept(web: Browser) -> None:
         assert f'id="{field}-error"' in r.text, field
         assert re.search(rf'id="{field}"[^>]*aria-invalid="true"', r.text), field
     assert 'id="channels-error"' in r.text and "no-such-channel" in text
-    assert "12 fields to fix" in text and 'role="alert"' in r.text
+    assert 'id="after-error"' in r.text and "no-such-job" in text
+    assert "13 fields to fix" in text and 'role="alert"' in r.text
     assert "Did you mean Europe/Berlin?" in text
     assert 'value="Europe/Berln"' in r.text and 'value="abc"' in r.text
     assert 'value="ftp://x.example.com/"' in r.text and "[1, 2]" in text

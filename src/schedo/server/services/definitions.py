@@ -133,11 +133,10 @@ async def problems(svc: Services, p: Principal, body: dict[str, Any]) -> dict[st
     later: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
         ("channels", lambda: channels.job_channels(svc, p, body.get("channels"))),
     ]
-    name = body.get("name", "")
-    if "name" not in found:
-        kind = JobType.HEARTBEAT if body.get("type") == "heartbeat" else JobType.SDK
-        later.append(("after", lambda: chains.checked_after(svc, p, name, kind,
-                                                            body.get("after"))))
+    name = str(body.get("name", ""))
+    kind = JobType.HEARTBEAT if body.get("type") == "heartbeat" else JobType.SDK
+    later.append(("after", lambda: chains.checked_after(svc, p, name, kind,
+                                                        body.get("after"))))
     for field, acheck in later:
         try:
             await acheck()

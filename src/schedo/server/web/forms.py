@@ -23,11 +23,13 @@ TARGET_MODES = ("any", "all")
 ALERTS = ("alert_after_failures", "pause_after_failures", "max_duration_seconds",
           "success_within_seconds", "remind_every_seconds")
 WHOLE = ("timeout_seconds", "max_retries", "max_concurrency", "jitter_seconds",
-         "grace_seconds", *ALERTS)
+         "grace_seconds", "after_within", *ALERTS)
+AFTER_ON = ("success", "failure", "completion")
 FIELDS = ("type", "name", "schedule", "crons", "timezone", "catch_up", "overlap",
           "max_concurrency", "jitter_seconds", "timeout_seconds", "max_retries", "metadata",
           "webhook_url", "command", "target_host", "target_tags", "target_mode",
-          "grace_seconds", *ALERTS, "channels_mode", "channels")
+          "grace_seconds", *ALERTS, "channels_mode", "channels", "after_jobs", "after_on",
+          "after_within")
 DEFAULTS = {
     "type": "push",
     "name": "",
@@ -54,11 +56,14 @@ DEFAULTS = {
     "remind_every_seconds": "",
     "channels_mode": "all",
     "channels": "",  # the chosen channels' names, one a line (checkboxes channel_0, ...)
+    "after_jobs": "",
+    "after_on": "success",
+    "after_within": "3600",
 }
 # which fields each type's definition carries (the others are kept as typed, not sent)
 COMMON = ("schedule", "crons", "timezone", "catch_up", "jitter_seconds", "metadata", *ALERTS,
           "channels")
-RUNS = ("overlap", "max_concurrency", "timeout_seconds", "max_retries")
+RUNS = ("overlap", "max_concurrency", "timeout_seconds", "max_retries", "after")
 BY_KIND = {
     "sdk": COMMON + RUNS,
     "push": COMMON + RUNS + ("webhook_url",),
@@ -106,6 +111,9 @@ def values_of(job: Job) -> dict[str, str]:
         **{f: "" if getattr(job, f) is None else str(getattr(job, f)) for f in ALERTS},
         "channels_mode": "all" if job.channels is None else "chosen",
         "channels": "\n".join(job.channels or []),
+        "after_jobs": ", ".join((job.after or {}).get("jobs", [])),
+        "after_on": (job.after or {}).get("on", DEFAULTS["after_on"]),
+        "after_within": str((job.after or {}).get("within_seconds", DEFAULTS["after_within"])),
     }
 
 
@@ -143,6 +151,17 @@ def _target(values: dict[str, str]) -> dict[str, Any] | None:
     return out or None
 
 
+def _after(values: dict[str, str]) -> dict[str, Any] | None:
+    names = [n.strip() for n in values["after_jobs"].split(",") if n.strip()]
+    if not names:
+        return None  # runs after no other job
+    out: dict[str, Any] = {"jobs": names, "on": values["after_on"]}
+    within = _whole(values["after_within"], "after")
+    if within is not None:
+        out["within_seconds"] = within
+    return out
+
+
 def _value(field: str, values: dict[str, str]) -> Any:
     if field in WHOLE:
         return _whole(values[field], field)
@@ -152,6 +171,8 @@ def _value(field: str, values: dict[str, str]) -> Any:
         return [line.strip() for line in values[field].splitlines() if line.strip()]
     if field == "target":
         return _target(values)
+    if field == "after":
+        return _after(values)
     if field == "channels":
         if values["channels_mode"] != "chosen":
             return None  # every channel of the environment, also those added later
