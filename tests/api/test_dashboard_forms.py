@@ -24,7 +24,7 @@ NEW = {
     "command": "", "target_host": "", "target_tags": "", "target_mode": "any",
     "grace_seconds": "3600", "alert_after_failures": "1", "pause_after_failures": "",
     "max_duration_seconds": "", "success_within_seconds": "", "remind_every_seconds": "",
-    "channels_mode": "all",
+    "channels_mode": "all", "paused_until": "", "skip_next": "0",
 }
 
 
@@ -143,6 +143,7 @@ async def test_edit_changes_each_field_and_keeps_the_rest(web: Browser) -> None:
         "success_within_seconds": "7200", "remind_every_seconds": "3600",
         "channels_mode": "chosen", "channel_0": "ops", "channel_2": "pager",
         "after_jobs": "edit-upstream", "after_on": "failure",
+        "paused_until": "2031-01-01T06:00:00+01:00", "skip_next": "4",
     }
     r = await web.post(f"/ui/jobs/{push['id']}/edit", **{**NEW, **changes})
     assert r.status_code == 303 and r.headers["location"].endswith("?done=edited"), r.text
@@ -157,16 +158,16 @@ async def test_edit_changes_each_field_and_keeps_the_rest(web: Browser) -> None:
     assert job["max_duration_seconds"] == 600 and job["success_within_seconds"] == 7200
     assert job["remind_every_seconds"] == 3600 and job["channels"] == ["ops", "pager"]
     assert job["after"] == {"jobs": ["edit-upstream"], "on": "failure", "within_seconds": 3600}
-    # what the form does not show stays as it was
-    assert job["skip_next"] == 2
+    assert job["paused_until"] == "2031-01-01T05:00:00Z" and job["skip_next"] == 4
+    assert job["paused"] is True
     r = await web.post(f"/ui/jobs/{push['id']}/edit",
                        **{**NEW, "webhook_url": "https://b.example.com/h",
-                          "timezone": "America/New_York"})
+                          "timezone": "America/New_York", "skip_next": "2"})
     assert r.status_code == 303
     job = await web.job(push["id"])
     assert job["channels"] is None and job["alert_after_failures"] == 1
     assert job["max_duration_seconds"] is None and job["after"] is None
-    assert job["skip_next"] == 2
+    assert job["skip_next"] == 2 and job["paused_until"] is None and job["paused"] is False
     page = await web.b.get(f"/ui/jobs/{push['id']}?done=edited")
     assert "Settings saved." in page.text
     # the job page shows its times in its own zone beside UTC
@@ -208,18 +209,19 @@ async def test_every_bad_field_at_once_with_values_kept(web: Browser) -> None:
            "metadata": "[1, 2]", "webhook_url": "ftp://x.example.com/", "jitter_seconds": "-1",
            "crons": "nope", "alert_after_failures": "0", "remind_every_seconds": "5",
            "channels_mode": "chosen", "channel_0": "no-such-channel",
-           "after_jobs": "no-such-job"}
+           "after_jobs": "no-such-job", "paused_until": "tomorrow", "skip_next": "5000"}
     r = await web.post("/ui/new", **bad)
     assert r.status_code == 400
     text = html.unescape(r.text)
     for field in ("name", "schedule", "timezone", "timeout_seconds", "max_retries",
                   "metadata", "webhook_url", "jitter_seconds", "crons",
-                  "alert_after_failures", "remind_every_seconds"):
+                  "alert_after_failures", "remind_every_seconds", "paused_until",
+                  "skip_next"):
         assert f'id="{field}-error"' in r.text, field
         assert re.search(rf'id="{field}"[^>]*aria-invalid="true"', r.text), field
     assert 'id="channels-error"' in r.text and "no-such-channel" in text
     assert 'id="after-error"' in r.text and "no-such-job" in text
-    assert "13 fields to fix" in text and 'role="alert"' in r.text
+    assert "15 fields to fix" in text and 'role="alert"' in r.text
     assert "Did you mean Europe/Berlin?" in text
     assert 'value="Europe/Berln"' in r.text and 'value="abc"' in r.text
     assert 'value="ftp://x.example.com/"' in r.text and "[1, 2]" in text

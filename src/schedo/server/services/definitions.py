@@ -100,6 +100,11 @@ def _checks(svc: Services, p: Principal, body: dict[str, Any]) -> list[tuple[str
         ("metadata", lambda: validation.metadata(get("metadata"))),
         ("jitter_seconds", lambda: validation.jitter_seconds(get("jitter_seconds"))),
     ]
+    if get("paused_until") is not None:
+        out.append(("paused_until", lambda: validation.instant(str(get("paused_until")),
+                                                               "paused_until")))
+    if get("skip_next") is not None:
+        out.append(("skip_next", lambda: validation.skip_next(get("skip_next") or 0)))
     # each alert rule on its own (alert_rules stops at the first)
     out += [(f, _alert_rule(f, get(f))) for f in ALERT_FIELDS]
     if heartbeat:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from datetime import UTC
 from functools import lru_cache
 from typing import Any
 from zoneinfo import available_timezones
@@ -23,13 +24,13 @@ TARGET_MODES = ("any", "all")
 ALERTS = ("alert_after_failures", "pause_after_failures", "max_duration_seconds",
           "success_within_seconds", "remind_every_seconds")
 WHOLE = ("timeout_seconds", "max_retries", "max_concurrency", "jitter_seconds",
-         "grace_seconds", "after_within", *ALERTS)
+         "grace_seconds", "after_within", "skip_next", *ALERTS)
 AFTER_ON = ("success", "failure", "completion")
 FIELDS = ("type", "name", "schedule", "crons", "timezone", "catch_up", "overlap",
           "max_concurrency", "jitter_seconds", "timeout_seconds", "max_retries", "metadata",
           "webhook_url", "command", "target_host", "target_tags", "target_mode",
           "grace_seconds", *ALERTS, "channels_mode", "channels", "after_jobs", "after_on",
-          "after_within")
+          "after_within", "paused_until", "skip_next")
 DEFAULTS = {
     "type": "push",
     "name": "",
@@ -59,10 +60,12 @@ DEFAULTS = {
     "after_jobs": "",
     "after_on": "success",
     "after_within": "3600",
+    "paused_until": "",
+    "skip_next": "0",
 }
 # which fields each type's definition carries (the others are kept as typed, not sent)
 COMMON = ("schedule", "crons", "timezone", "catch_up", "jitter_seconds", "metadata", *ALERTS,
-          "channels")
+          "channels", "paused_until", "skip_next")
 RUNS = ("overlap", "max_concurrency", "timeout_seconds", "max_retries", "after")
 BY_KIND = {
     "sdk": COMMON + RUNS,
@@ -114,6 +117,9 @@ def values_of(job: Job) -> dict[str, str]:
         "after_jobs": ", ".join((job.after or {}).get("jobs", [])),
         "after_on": (job.after or {}).get("on", DEFAULTS["after_on"]),
         "after_within": str((job.after or {}).get("within_seconds", DEFAULTS["after_within"])),
+        "paused_until": "" if job.paused_until is None
+        else job.paused_until.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "skip_next": str(job.skip_next),
     }
 
 
@@ -173,6 +179,8 @@ def _value(field: str, values: dict[str, str]) -> Any:
         return _target(values)
     if field == "after":
         return _after(values)
+    if field == "paused_until":  # empty: no timed pause (a definition's null)
+        return values[field].strip() or None
     if field == "channels":
         if values["channels_mode"] != "chosen":
             return None  # every channel of the environment, also those added later
