@@ -83,6 +83,7 @@ def test_create_a_command_job_and_edit_an_sdk_job(
     page.get_by_role("button", name="Save changes").click()
     expect(page.get_by_role("status")).to_contain_text("Settings saved")
     expect(page.locator("dl.settings")).to_contain_text("0 6 * * 1-5")
+    snap(page, shots, f"job-edited-{size}")
     with server.client() as c:
         job = c.get(f"/jobs/{sdk_id}").json()["job"]
     assert job["cron_expression"] == "0 6 * * 1-5" and job["type"] == "sdk"
