@@ -280,3 +280,54 @@ async def test_deleted_and_foreign_jobs_are_404(web: Browser) -> None:
         assert r.status_code == 404, job_id
     r = await api.client.get(f"/jobs/{foreign['id']}", headers=other)
     assert r.json()["job"]["cron_expression"] == "*/5 * * * *"
+
+
+def _prefilled(page: str) -> dict[str, str]:
+    """What a browser would send for the form as the page fills it in."""
+    out: dict[str, str] = {}
+    for tag in re.findall(r"<input\b[^>]*>", page):
+        name = re.search(r'name="([^"]+)"', tag)
+        value = re.search(r'value="([^"]*)"', tag)
+        if not name or name.group(1) == "csrf":
+            continue
+        if re.search(r'type="(radio|checkbox)"', tag) and " checked" not in tag:
+            continue
+        out[name.group(1)] = html.unescape(value.group(1) if value else "")
+    for name, body in re.findall(r'<textarea id="[^"]+" name="([^"]+)"[^>]*>(.*?)</textarea>',
+                                 page, re.S):
+        out[name] = html.unescape(body)
+    for name, body in re.findall(r'<select id="[^"]+" name="([^"]+)"[^>]*>(.*?)</select>',
+                                 page, re.S):
+        picked = re.search(r'<option value="([^"]*)" selected>', body)
+        out[name] = html.unescape(picked.group(1)) if picked else ""
+    return out
+
+
+async def test_saving_an_edit_form_unchanged_changes_nothing(web: Browser) -> None:
+    api = web.api
+    await api.client.post("/org/channels", headers=api.admin,
+                          json={"name": "ops", "kind": "slack", "url": "https://c.example.com/h"})
+    await api.define(name="rt-upstream")
+    made = [
+        await api.define(name="rt-push", webhook_url="https://a.example.com/h",
+                         timezone="Asia/Tokyo", crons=["0 1 * * *"], jitter_seconds=20,
+                         overlap="buffer_one", max_retries=2, metadata={"k": ["v", 1]},
+                         alert_after_failures=2, channels=["ops"], pause_after_failures=4,
+                         after={"jobs": ["rt-upstream"], "on": "completion",
+                                "within_seconds": 99}, catch_up="all", skip_next=3),
+        await api.define(name="rt-sdk", overlap="allow", max_concurrency=3,
+                         remind_every_seconds=900, timeout_seconds=7200),
+        await api.define(name="rt-cmd", command="echo 'a \"b\"' <&1",
+                         target={"tags": ["eu", "db"], "mode": "all"}, blocking=True),
+        await api.define(name="rt-beat", type="heartbeat", grace_seconds=120,
+                         schedule="@hourly", success_within_seconds=7200, channels=[]),
+    ]
+    for job in made:
+        before = await web.job(job["id"])
+        page = await web.b.get(f"/ui/jobs/{job['id']}/edit")
+        r = await web.post(f"/ui/jobs/{job['id']}/edit", **_prefilled(page.text))
+        assert r.status_code == 303, (job["name"], r.text[:3000])
+        after = await web.job(job["id"])
+        for key in ("updated_at",):
+            before.pop(key), after.pop(key)
+        assert after == before, job["name"]
