@@ -252,12 +252,7 @@ def definition(
     if webhook is not None and command is not None:
         raise InvalidInput("command: a job has either a webhook_url or a command, not both")
     if command is not None:
-        if not command.strip():
-            raise InvalidInput("command: must not be empty")
-        if len(command) > COMMAND_MAX:
-            raise InvalidInput(f"command: at most {COMMAND_MAX} characters")
-        if "\x00" in command:
-            raise InvalidInput("command: must not contain NUL characters")
+        command_text(command)
     kind = JobType.PUSH if webhook else JobType.COMMAND if command is not None else JobType.SDK
     if target_value is not None and kind is not JobType.COMMAND:
         raise InvalidInput("target: only command jobs have a target (give a command)")
@@ -279,6 +274,16 @@ def definition(
         overlap=policy,
         max_concurrency=limit,
     )
+
+
+def command_text(command: str) -> str:
+    if not command.strip():
+        raise InvalidInput("command: must not be empty")
+    if len(command) > COMMAND_MAX:
+        raise InvalidInput(f"command: at most {COMMAND_MAX} characters")
+    if "\x00" in command:
+        raise InvalidInput("command: must not contain NUL characters")
+    return command
 
 
 CONCURRENCY_MAX = 1000

@@ -2,7 +2,8 @@
 ``/static``. It calls the same services as the API. ``mount(app)`` adds it to an app.
 
 Pages: ``/ui/`` overview, ``/ui/jobs`` jobs table, ``/ui/jobs/{id}`` one job,
-``/ui/jobs/{id}/runs/{execution_id}`` one run, ``/ui/new`` new push job, ``/ui/settings``,
+``/ui/jobs/{id}/runs/{execution_id}`` one run, ``/ui/new`` new job of any type,
+``/ui/jobs/{id}/edit`` its settings, ``/ui/settings``,
 ``/ui/login``. ``GET /`` sends browsers to ``/ui/``. See docs/dashboard.md.
 """
 

@@ -34,6 +34,7 @@ DONE = {
     "muted": "Notifications muted for this job.",
     "unmuted": "Notifications are on again for this job.",
     "webhook": "Webhook URL saved.",
+    "edited": "Settings saved.",
     "deleted": "Job deleted with its history.",
 }
 

@@ -1,22 +1,24 @@
-"""Create a push job from a form, with a live preview of the schedule's next fire times."""
+"""The job form: create a job of any type (``/ui/new``) and edit one (``/ui/jobs/{id}/edit``),
+with a live preview of the schedule's next fire times (docs/dashboard.md, "Job forms")."""
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Annotated, Any
-from zoneinfo import available_timezones
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 
+from ...limits import MAX_ID
 from ..domain import cron
 from ..domain.errors import InvalidInput
-from ..domain.text import digits
-from ..services import jobs, validation
+from ..domain.records import Job
+from ..services import channels, definitions, jobs, validation
+from . import forms
 from .render import html
 from .routing import WebRoute, WebSession, checked_form, current, redirect
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 Session = Annotated[WebSession, Depends(current)]
+Id = Annotated[int, Path(gt=0, le=MAX_ID)]
 
 PRESETS = [
     ("Every minute", "* * * * *"),
@@ -28,84 +30,94 @@ PRESETS = [
     ("Mondays at 09:00", "0 9 * * 1"),
     ("Monthly, on the 1st", "0 0 1 * *"),
 ]
-FIELDS = ("name", "webhook_url", "schedule", "timezone", "timeout_seconds", "max_retries")
-DEFAULTS = {
-    "name": "",
-    "webhook_url": "",
-    "schedule": "*/5 * * * *",
-    "timezone": "UTC",
-    "timeout_seconds": "60",
-    "max_retries": "0",
-}
+TITLES = {"sdk": "SDK worker", "push": "Push (webhook)", "command": "Command (agent)",
+          "heartbeat": "Heartbeat (pinged)"}
 
 
-@lru_cache(maxsize=1)
-def zones() -> list[str]:
-    return sorted(z for z in available_timezones() if "/" in z or z == "UTC")
-
-
-def _page(
+async def _page(
     request: Request,
     ws: WebSession,
     values: dict[str, str],
-    error: str | None = None,
-    status: int = 200,
+    errors: dict[str, str] | None = None,
+    job: Job | None = None,
 ) -> Response:
-    field = error.split(":", 1)[0] if error and ":" in error else None
     return html(
-        "new.html",
+        "job_form.html",
         ws.context(
             request,
             values=values,
-            form_error=error,
-            error_field=field,
+            errors=errors or {},
+            job=job,
             presets=PRESETS,
-            zones=zones(),
+            zones=forms.zones(),
+            kinds=forms.KINDS,
+            titles=TITLES,
+            channels=await channels.list_all(ws.svc, ws.principal),
         ),
-        status=status,
+        status=400 if errors else 200,
     )
 
 
 @router.get("/ui/new")
-async def new_job_form(request: Request, ws: Session) -> Response:
-    return _page(request, ws, dict(DEFAULTS))
+async def new_job_form(request: Request, ws: Session, type: str = "") -> Response:
+    values = dict(forms.DEFAULTS)
+    if type in forms.KINDS:
+        values["type"] = type
+    return await _page(request, ws, values)
 
 
-def _whole(value: str, field: str, what: str) -> int:
-    text = value.strip()
-    if not digits(text) or len(text) > 9:
-        raise InvalidInput(f"{field}: enter {what} as a whole number")
-    return int(text)
+async def _checked(ws: WebSession, values: dict[str, str], kind: str,
+                   base: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, str]]:
+    """The definition and every refused field (parse errors first, then the services')."""
+    body, errors = forms.body(values, kind, base)
+    if kind == "push" and not values["webhook_url"].strip():
+        errors["webhook_url"] = "webhook_url: enter the URL the server should call at each run"
+    for field, message in (await definitions.problems(ws.svc, ws.principal, body)).items():
+        errors.setdefault(field, message)
+    return body, forms.with_hints(errors, values)
+
+
+async def _define(ws: WebSession, body: dict[str, Any], errors: dict[str, str]) -> Job | None:
+    if errors:
+        return None
+    try:
+        return await jobs.define(ws.svc, ws.principal, body)
+    except InvalidInput as exc:  # a rule between fields: its message names the field
+        errors[definitions.field_of(exc, "form")] = str(exc)
+        return None
 
 
 @router.post("/ui/new")
 async def create_job(request: Request, ws: Session) -> Response:
     form = await checked_form(request, ws)
-    values = {k: form.get(k, "") for k in FIELDS}
-    try:
-        name = values["name"].strip()
-        values["name"] = name
-        if not values["webhook_url"].strip():
-            raise InvalidInput("webhook_url: enter the URL the server should call at each run")
-        body: dict[str, Any] = {
-            "name": name,
-            "schedule": values["schedule"].strip(),
-            "timezone": values["timezone"].strip() or "UTC",
-            "webhook_url": values["webhook_url"].strip(),
-            "timeout_seconds": _whole(
-                values["timeout_seconds"], "timeout_seconds", "the timeout in seconds"
-            ),
-            "max_retries": _whole(values["max_retries"], "max_retries", "the number of retries"),
-        }
-        validation.job_name(name)
-        if await jobs.find_by_name(ws.svc, ws.principal, name) is not None:
-            raise InvalidInput(
-                f"name: a job named {name!r} already exists in this environment; pick another"
-            )
-        job = await jobs.define(ws.svc, ws.principal, body)
-    except InvalidInput as exc:
-        return _page(request, ws, values, error=str(exc), status=400)
+    values = forms.read(form)
+    values["name"] = values["name"].strip()
+    body, errors = await _checked(ws, values, values["type"], None)
+    name = values["name"]
+    if "name" not in errors and await jobs.find_by_name(ws.svc, ws.principal, name):
+        errors["name"] = (f"name: a job named {name!r} already exists in this environment; "
+                          "pick another (or edit that job)")
+    job = await _define(ws, body, errors)
+    if job is None:
+        return await _page(request, ws, values, errors)
     return redirect(f"/ui/jobs/{job.id}?done=created")
+
+
+@router.get("/ui/jobs/{job_id}/edit")
+async def edit_form(request: Request, job_id: Id, ws: Session) -> Response:
+    job = await jobs.get(ws.svc, ws.principal, job_id)
+    return await _page(request, ws, forms.values_of(job), job=job)
+
+
+@router.post("/ui/jobs/{job_id}/edit")
+async def edit_job(request: Request, job_id: Id, ws: Session) -> Response:
+    form = await checked_form(request, ws)
+    job = await jobs.get(ws.svc, ws.principal, job_id)
+    values = forms.read(form, fixed={"type": job.type.value, "name": job.name})
+    body, errors = await _checked(ws, values, job.type.value, definitions.body_of(job))
+    if await _define(ws, body, errors) is None:
+        return await _page(request, ws, values, errors, job=job)
+    return redirect(f"/ui/jobs/{job.id}?done=edited")
 
 
 @router.get("/ui/new/preview")
@@ -129,5 +141,5 @@ async def preview(ws: Session, schedule: str = "", timezone: str = "UTC") -> Res
                     break
             ctx.update(description=sched.describe(), times=times, tz=tz)
         except (InvalidInput, cron.CronError) as exc:
-            ctx["error"] = str(exc)
+            ctx["error"] = forms.zone_hint(str(exc), timezone[:100])
     return html("_preview.html", ctx)

@@ -17,7 +17,7 @@ from ..domain.timefmt import format_duration
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
-STATIC_VERSION = "2"  # bump when a static file changes (cache busting)
+STATIC_VERSION = "3"  # bump when a static file changes (cache busting)
 
 # No inline scripts or styles anywhere: the policy below forbids them, which makes injected
 # markup inert even if escaping ever failed.
@@ -65,6 +65,16 @@ def local_text(dt: datetime | None, tz: str) -> str:
     except Exception:  # an unknown zone never reaches storage; be safe anyway
         return utc_text(dt)
     return dt.astimezone(zone).strftime("%a %Y-%m-%d %H:%M:%S %Z")
+
+
+UTC_NAMES = ("UTC", "Etc/UTC")
+
+
+def both_text(dt: datetime | None, tz: str) -> str:
+    """UTC, and beside it the same instant in the job's zone (when that is not UTC)."""
+    if dt is None or tz in UTC_NAMES:
+        return utc_text(dt)
+    return f"{utc_text(dt)} ({local_text(dt, tz)})"
 
 
 def iso(dt: datetime | None) -> str:
@@ -129,6 +139,7 @@ def _environment() -> Environment:
         utc=utc_text,
         hms=clock_text,
         local=local_text,
+        both=both_text,
         iso=iso,
         ms=duration_ms,
         secs=seconds_text,

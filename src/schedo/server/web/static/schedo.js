@@ -2,7 +2,8 @@
    - schedule preset buttons fill in the cron expression (and so refresh the live preview);
    - live regions (data-live) skip a refresh while the tab is hidden, while a run's output is
      open, or while keyboard focus is inside them, so nothing collapses under the reader;
-   - the one-time API key is selected on focus, ready to copy. */
+   - the one-time API key is selected on focus, ready to copy;
+   - the new-job form shows only the fieldsets of the chosen type. */
 (function () {
   "use strict";
 
@@ -27,6 +28,19 @@
       ev.preventDefault();
     }
   });
+
+  // the new-job form: show only the fieldsets of the chosen type (all show without script)
+  function showKind() {
+    var picked = document.querySelector('.kinds input[name="type"]:checked');
+    if (!picked) { return; }
+    document.querySelectorAll(".for-kind").forEach(function (fs) {
+      fs.hidden = (fs.getAttribute("data-kind") || "").split(" ").indexOf(picked.value) < 0;
+    });
+  }
+  document.addEventListener("change", function (ev) {
+    if (ev.target && ev.target.matches && ev.target.matches('.kinds input[name="type"]')) { showKind(); }
+  });
+  document.addEventListener("DOMContentLoaded", showKind);
 
   document.addEventListener("focusin", function (ev) {
     var t = ev.target;
