@@ -147,3 +147,30 @@ async def test_bad_parameters_are_a_clear_400(api: Api, params: dict[str, str]) 
 
 async def test_no_key_is_a_401(api: Api) -> None:
     assert (await api.client.get("/audit")).status_code == 401
+
+
+async def test_backfill_rerun_skip_and_timed_pause_are_recorded(api: Api) -> None:
+    c = api.client
+    job = await api.define(name="replayed", schedule="0 * * * *")
+    jid = job["id"]
+    r = await c.post(f"/jobs/{jid}/backfill", headers=api.admin,
+                     json={"from": "2026-11-28T09:00:00Z", "to": "2026-11-28T11:00:00Z"})
+    assert r.status_code == 200, r.text
+    run_id = r.json()["executions"][0]["id"]
+    r = await c.post(f"/jobs/executions/complete/{run_id}", headers=api.admin,
+                     json={"success": True})
+    assert r.status_code == 200, r.text
+    assert (await c.post(f"/jobs/executions/{run_id}/rerun", headers=api.admin)
+            ).status_code == 200
+    assert (await c.patch(f"/jobs/skip/{jid}", json={"count": 2}, headers=api.admin)
+            ).status_code == 200
+    r = await c.patch(f"/jobs/pause/{jid}", json={"until": "2026-11-29T00:00:00Z"},
+                      headers=api.admin)
+    assert r.status_code == 200, r.text
+    events = await _audit(api, job_id=jid)
+    assert [e["action"] for e in events] == ["paused", "changed", "rerun", "backfilled",
+                                             "created"]
+    assert events[3]["changes"] == {"runs": [None, 3]}
+    assert events[2]["changes"]["run_id"][0] == run_id
+    assert events[1]["changes"] == {"skip_next": [0, 2]}
+    assert events[0]["changes"]["paused_until"] == [None, "2026-11-29T00:00:00Z"]

@@ -24,6 +24,8 @@ class Action(StrEnum):
     MUTED = "muted"
     UNMUTED = "unmuted"
     TRIGGERED = "triggered"
+    BACKFILLED = "backfilled"
+    RERUN = "rerun"
     DELETED = "deleted"
     REVOKED = "revoked"
 
