@@ -174,3 +174,21 @@ async def test_backfill_rerun_skip_and_timed_pause_are_recorded(api: Api) -> Non
     assert events[2]["changes"]["run_id"][0] == run_id
     assert events[1]["changes"] == {"skip_next": [0, 2]}
     assert events[0]["changes"]["paused_until"] == [None, "2026-11-29T00:00:00Z"]
+
+
+async def test_channel_changes_are_recorded_and_their_url_never_shown(api: Api) -> None:
+    c = api.client
+    r = await c.post("/org/channels", headers=api.admin, json={
+        "name": "ops-slack", "kind": "slack", "url": "https://example.com/hook/secret-one"})
+    assert r.status_code == 200, r.text
+    cid = r.json()["id"]
+    r = await c.put(f"/org/channels/{cid}", headers=api.admin, json={
+        "name": "ops-slack", "kind": "slack", "url": "https://example.com/hook/secret-two"})
+    assert r.status_code == 200, r.text
+    assert (await c.delete(f"/org/channels/{cid}", headers=api.admin)).status_code == 200
+    events = await _audit(api)
+    assert _actions(events) == [("deleted", "ops-slack"), ("changed", "ops-slack"),
+                                ("created", "ops-slack")]
+    assert events[1]["changes"] == {"url": ["changed", "changed"]}
+    assert events[2]["object"]["kind"] == "channel"
+    assert "secret" not in str(events)

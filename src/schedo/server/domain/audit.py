@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import Enum, StrEnum
 from typing import Any
 
-from .records import Job
+from .records import Channel, Job
 
 
 class Action(StrEnum):
@@ -39,6 +39,7 @@ class Kind(StrEnum):
     JOB = "job"
     API_KEY = "api_key"
     ENVIRONMENT = "environment"
+    CHANNEL = "channel"
 
 
 ACTIONS = frozenset(a.value for a in Action)
@@ -127,6 +128,15 @@ def _same(a: Any, b: Any) -> bool:
     if (a in ((), []) and b is None) or (b in ((), []) and a is None):
         return True
     return bool(a == b)
+
+
+def channel_changes(before: Channel | None, after: Channel | None) -> dict[str, list[Any]]:
+    """The fields of an alert channel that changed; its URL (a Slack or webhook URL holds a
+    secret) only as "changed"."""
+    def fields(ch: Channel | None) -> dict[str, Any]:
+        return {} if ch is None else {"name": ch.name, "kind": ch.kind,
+                                      "addresses": list(ch.addresses), "url": ch.url}
+    return diff(fields(before), fields(after), SECRET_FIELDS | {"url"})
 
 
 def job_fields(job: Job) -> dict[str, Any]:
