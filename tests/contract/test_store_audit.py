@@ -70,6 +70,11 @@ async def test_trigger_and_delete_are_recorded_and_outlive_the_job(world: World)
     assert [(e.action, e.object_id) for e in got] == [("deleted", job.id),
                                                        ("triggered", job.id)]
     assert got[1].changes == {"run_id": [None, run.id]}
+    # a deleted job's events are still found, also when a filter matches none of them
+    assert await s.list_audit(world.env, AuditQuery(job_id=job.id, action="paused")) == []
+    assert len(await s.list_audit(world.env, AuditQuery(job_id=job.id, cursor=1))) == 0
+    with pytest.raises(NotFound):
+        await s.list_audit(world.env2, AuditQuery(job_id=job.id))
 
 
 async def test_a_refused_change_records_nothing(world: World) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, exists, select
 
 from ..domain.audit import AuditEvent, AuditQuery, Kind
 from ..domain.errors import NotFound
@@ -35,10 +35,13 @@ class AuditSql:
             stmt = stmt.where(a_.id < q.cursor)
         async with self.db.read() as c:
             rows = list(await c.execute(stmt.order_by(a_.id.desc()).limit(q.limit)))
-            if not rows and q.job_id is not None and q.cursor is None:
-                found = (await c.execute(select(jobs.c.id).where(
-                    jobs.c.id == q.job_id, jobs.c.environment_id == env_id))).first()
-                if found is None:
+            if not rows and q.job_id is not None:
+                # a job of the environment, or a deleted one that left events here
+                known = select(
+                    exists().where(jobs.c.id == q.job_id, jobs.c.environment_id == env_id),
+                    exists().where(a_.environment_id == env_id, a_.object_id == q.job_id,
+                                   a_.object_kind == Kind.JOB.value))
+                if not any((await c.execute(known)).one()):
                     raise NotFound(f"job {q.job_id} not found")
         return [audit_rows.event(r) for r in rows]
 

@@ -19,8 +19,9 @@ class AuditStore(Protocol):
     async def list_audit(self, env_id: int, q: AuditQuery) -> list[AuditEvent]:
         """The environment's events matching ``q`` (job, action, actor key, ``since`` <= at <
         ``until``), newest first, ids < ``q.cursor``, at most ``q.limit``. An event of a job
-        stays after the job is deleted. NotFound when ``q.job_id`` names no job of the
-        environment and no event of it is found (a foreign job is like a missing one)."""
+        stays after the job is deleted. NotFound when nothing matches and ``q.job_id``
+        names neither a job of the environment nor one with events there (a foreign job is
+        like a missing one)."""
 
     async def prune_audit(self, before: datetime, after_id: int, limit: int) -> PruneBatch:
         """As ``RetentionStore.prune_executions`` for events older than ``before``."""
