@@ -192,3 +192,22 @@ async def test_channel_changes_are_recorded_and_their_url_never_shown(api: Api) 
     assert events[1]["changes"] == {"url": ["changed", "changed"]}
     assert events[2]["object"]["kind"] == "channel"
     assert "secret" not in str(events)
+
+
+async def test_the_way_in_a_client_declares(api: Api) -> None:
+    for via in ("cli", "worker", "dashboard", "bogus"):
+        await api.define(headers={"x-schedo-via": via, **api.admin}, name=f"job-{via}")
+    got = {e["object"]["name"]: e["actor"]["via"] for e in await _audit(api)}
+    # "dashboard" only ever comes from a dashboard session, never from a header
+    assert got == {"job-cli": "cli", "job-worker": "worker", "job-dashboard": "api",
+                   "job-bogus": "api"}
+
+
+def test_the_cli_client_says_it_is_the_cli() -> None:
+    from schedo.cli.support import Connection
+
+    client = Connection("http://127.0.0.1:1", "sk_" + "x" * 40, None).client()
+    try:
+        assert client._http.headers["x-schedo-via"] == "cli"
+    finally:
+        client.close()

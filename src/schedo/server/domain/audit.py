@@ -33,6 +33,8 @@ class Action(StrEnum):
 class Via(StrEnum):
     API = "api"
     DASHBOARD = "dashboard"
+    CLI = "cli"  # as the client declares it (x-schedo-via): the key stays the actor
+    WORKER = "worker"
 
 
 class Kind(StrEnum):
