@@ -57,7 +57,9 @@ _JOB_BY_ID = select(jobs).where(jobs.c.id == bindparam("job_id"),
                                 jobs.c.environment_id == bindparam("env_id"))
 _JOB_BY_NAME = select(jobs).where(jobs.c.name == bindparam("name"),
                                   jobs.c.environment_id == bindparam("env_id"))
-# the stored job in full: the audit log's before (domain/audit.py)
+# the stored job in full: the audit log's before (domain/audit.py); locked on PostgreSQL,
+# so two concurrent defines of one job each record what they changed (SQLite's writers are
+# serialised already)
 _CURRENT = select(jobs).where(
     jobs.c.environment_id == bindparam("env_id"), jobs.c.name == bindparam("name"))
 _UPDATE_JOB = update(jobs).where(jobs.c.id == bindparam("jid")).returning(*jobs.c)
@@ -122,7 +124,8 @@ class JobSql:
     ) -> tuple[Job, bool]:
         values = _spec_values(spec)
         async with self.db.write() as c:
-            cur = (await c.execute(_CURRENT, {"env_id": env_id, "name": spec.name})).first()
+            cur = (await c.execute(self.db.for_update(_CURRENT),
+                                   {"env_id": env_id, "name": spec.name})).first()
             if cur is None:
                 r = (
                     await c.execute(
