@@ -136,7 +136,8 @@ async def test_an_environment_key_sees_only_its_environment(api: Api) -> None:
     {"since": "yesterday"}, {"until": "2026-13-01T00:00:00Z"}, {"since": "2026-11-28T12:00"},
     {"since": "2026-11-29T00:00:00Z", "until": "2026-11-28T00:00:00Z"},
     {"cursor": "0"}, {"cursor": str(2**40)}, {"limit": "0"}, {"limit": "201"},
-    {"limit": "many"}, {"action": "x" * 100},
+    {"limit": "many"}, {"action": "x" * 100}, {"action": "paused\x00"}, {"since": "\x00"},
+    {"until": "2026-11-28T12:00:00\x00Z"}, {"job_id": "1\x00"},
 ])
 async def test_bad_parameters_are_a_clear_400(api: Api, params: dict[str, str]) -> None:
     r = await api.client.get("/audit", params=params, headers=api.admin)
