@@ -23,6 +23,8 @@ PositiveId = Annotated[int | None, Query(gt=0, le=MAX_ID)]
 def _instant(name: str, text: str | None) -> datetime | None:
     if text is None:
         return None
+    if not text.isprintable():  # fromisoformat would take a NUL as the date-time separator
+        raise InvalidInput(f"{name}: {text[:60]!r} is not an RFC 3339 instant")
     try:
         return parse_instant(text)
     except InvalidInput as exc:  # its message names ``at``
