@@ -158,3 +158,14 @@ async def test_no_actor_records_nothing(world: World) -> None:
     await world.store.upsert_job(world.env, replace(spec("a"), max_retries=3), at(2),
                                  at(300), False)
     assert await _events(world) == []
+
+
+async def test_admin_key_rotation_is_recorded_in_the_first_environment(world: World) -> None:
+    s = world.store
+    prefix, digest = key_material()
+    rotator = Actor(key_id=None, key_name="schedo admin-key --rotate", via="cli")
+    new, revoked = await s.rotate_admin_key(world.org, prefix, digest, at(1), actor=rotator)
+    got = await s.list_audit(world.env, AuditQuery())
+    assert [(e.action, e.object_id, e.actor_key_id, e.via) for e in got] == [
+        ("created", new.id, None, "cli"), ("revoked", world.admin.id, None, "cli")]
+    assert revoked == 1

@@ -296,11 +296,13 @@ class TenantSql:
             )
 
     async def rotate_admin_key(
-        self, org_id: int, prefix: str, digest: str, now: datetime
+        self, org_id: int, prefix: str, digest: str, now: datetime,
+        actor: Actor | None = None,
     ) -> tuple[ApiKey, int]:
         """A new admin key for the organisation; every other admin key is revoked in the same
         transaction. Returns the new key and how many were revoked. Refused (Conflict) on
-        PostgreSQL while a server process serves the database."""
+        PostgreSQL while a server process serves the database. With an ``actor``, the
+        revocations and the creation are recorded in the organisation's first environment."""
         async with self.db.write() as c:
             await self.db.refuse_while_serving(c)
             res = await c.execute(
@@ -308,9 +310,10 @@ class TenantSql:
                 .where(api_keys.c.organization_id == org_id, api_keys.c.admin.is_(True),
                        api_keys.c.revoked.is_(False))
                 .values(revoked=True, revoked_at=now)
-                .returning(api_keys.c.id)
+                .returning(api_keys.c.id, api_keys.c.name)
             )
-            revoked = len(res.all())
+            gone = res.all()
+            revoked = len(gone)
             r = (await c.execute(
                 api_keys.insert().values(
                     organization_id=org_id, environment_id=None, name="admin (rotated)",
@@ -318,6 +321,13 @@ class TenantSql:
                     created_at=now,
                 ).returning(*api_keys.c)
             )).one()
+            first = (await c.execute(select(func.min(environments.c.id)).where(
+                environments.c.organization_id == org_id))).scalar_one_or_none()
+            for key_id, name, action in [*((k.id, k.name, Action.REVOKED) for k in gone),
+                                         (r.id, r.name, Action.CREATED)]:
+                if first is not None:
+                    await audit_rows.record(c, first, actor, now, action, Kind.API_KEY,
+                                            key_id, name)
         return rows.api_key(r), revoked
 
     async def list_keys(self, org_id: int, env_id: int) -> list[ApiKey]:

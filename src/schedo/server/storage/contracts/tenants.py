@@ -123,8 +123,11 @@ class KeyStore(Protocol):
         unrevoked admin key (nothing could then make another)."""
 
     async def rotate_admin_key(
-        self, org_id: int, prefix: str, digest: str, now: datetime
+        self, org_id: int, prefix: str, digest: str, now: datetime,
+        actor: Actor | None = None,
     ) -> tuple[ApiKey, int]:
         """Store a new admin key and revoke every other admin key of the organisation, in one
-        transaction; return it and the number revoked. Conflict on PostgreSQL while a server
-        process serves the database (offline command: ``schedo admin-key --rotate``)."""
+        transaction; return it and the number revoked (with an ``actor``, each revocation and
+        the creation are recorded in the organisation's first environment). Conflict on
+        PostgreSQL while a server process serves the database (offline command:
+        ``schedo admin-key --rotate``)."""
