@@ -224,3 +224,17 @@ async def test_a_large_pass_does_not_hold_up_other_writes(hapi: HApi) -> None:
     assert await _count(hapi, executions) == 1
     assert len(latencies) > 10, "the writer never got a turn during the pass"
     assert max(latencies) < 1.0, f"a write waited {max(latencies):.2f}s (pass took {took:.1f}s)"
+
+
+async def test_audit_events_are_pruned_with_the_runs_retention(hapi: HApi) -> None:
+    h = hapi
+    old = await h.define(name="old-job")  # created at START
+    await h.client.patch(f"/jobs/pause/{old['id']}", headers=h.admin)
+    h.clock.advance((40 * DAY).total_seconds())
+    await h.client.patch(f"/jobs/resume/{old['id']}", headers=h.admin)
+    res = await Retention(h.svc, pause=0).prune_once(h.clock.now())
+    assert res.audit == 2
+    r = await h.client.get("/audit", headers=h.admin)
+    assert [e["action"] for e in r.json()] == ["resumed"]
+    s = await h.scrape()
+    assert value(s, "schedo_retention_deleted_rows_total", table="audit_events") == 2

@@ -493,3 +493,28 @@ async def test_cancelling_run_async_stops_at_once_and_reports(
         "WorkerShutdown: the worker stopped before the handler finished "
         "(the worker's task was cancelled)"
     )
+
+
+async def test_a_workers_definition_is_audited_via_worker(server: ServerProcess,
+                                                          name: str) -> None:
+    """The server's audit log (issue 22) names the way in the worker declares; a second
+    start with the same definitions records nothing."""
+    async def start_and_stop() -> None:
+        app = Schedo(ADMIN_KEY, server.url)
+        app.job(name, NEVER)(lambda ctx: None)
+        task = asyncio.create_task(app.run_async(install_signal_handlers=False))
+        async with schedo.AsyncClient(ADMIN_KEY, server.url) as c:
+            for _ in range(100):
+                if any(j.name == name for j in await c.list_jobs()):
+                    break
+                await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    await start_and_stop()
+    await start_and_stop()
+    async with httpx.AsyncClient(base_url=server.url, headers={"x-api-key": ADMIN_KEY}) as h:
+        events = [e for e in (await h.get("/audit", params={"limit": 200})).json()
+                  if e["object"]["name"] == name]
+    assert [(e["action"], e["actor"]["via"]) for e in events] == [("created", "worker")]

@@ -16,6 +16,7 @@ import typer
 
 
 async def _rotate(database_url: str, value: str | None, org_id: int) -> tuple[str, int]:
+    from ..server.domain.audit import Actor, Via
     from ..server.runtime.clock import SystemClock
     from ..server.services import keys
     from ..server.storage.db import Database
@@ -35,7 +36,8 @@ async def _rotate(database_url: str, value: str | None, org_id: int) -> tuple[st
                               "once (it creates the first admin key)")
         await store.get_org(org_id)
         _record, revoked = await store.rotate_admin_key(
-            org_id, keys.lookup_prefix(key), keys.digest(pepper, key), SystemClock().now()
+            org_id, keys.lookup_prefix(key), keys.digest(pepper, key), SystemClock().now(),
+            actor=Actor(key_id=None, key_name="schedo admin-key --rotate", via=Via.CLI.value),
         )
     finally:
         await db.dispose()

@@ -32,7 +32,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..sdk.calls import DEFAULT_BASE_URL
+from ..sdk.calls import DEFAULT_BASE_URL, VIA_HEADER
 from ..sdk.client import Client
 from ..sdk.errors import (
     ApiError,
@@ -110,7 +110,9 @@ class Connection:
     def client(self, timeout: float = 30.0) -> Client:
         if not self.key:
             raise CliError("no API key: pass --key or set SCHEDO_API_KEY", EXIT_USAGE)
-        return Client(self.key, self.url, environment_id=self.env, timeout=timeout)
+        client = Client(self.key, self.url, environment_id=self.env, timeout=timeout)
+        client._http.headers[VIA_HEADER] = "cli"  # the server's audit log: "via cli"
+        return client
 
 
 def fail(message: str, code: int) -> NoReturn:

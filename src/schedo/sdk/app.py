@@ -42,6 +42,7 @@ from ..limits import (
     RETRIES_MAX,
     TIMEOUT_MAX,
 )
+from .calls import VIA_HEADER
 from .definition import NEVER_SCHEDULE, JobDefinition, given_after, given_alerts
 from .errors import DefinitionError
 from .runner import is_async_callable, takes_context
@@ -367,6 +368,7 @@ class Schedo:
         client = AsyncClient(
             self.api_key, self.base_url, environment_id=self.environment_id, timeout=30.0
         )
+        client._http.headers[VIA_HEADER] = "worker"  # the server's audit log: "via worker"
         worker = Worker(
             self._jobs,
             client,

@@ -24,6 +24,9 @@ T = TypeVar("T")
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 WORKER_ID_HEADER = "x-schedo-worker-id"
 ENVIRONMENT_HEADER = "X-API-ENVIRONMENT"
+# what a request comes from, for the server's audit log: "cli" (the schedo commands) or "worker"
+# (an SDK worker's definitions); informational, the API key stays the actor
+VIA_HEADER = "x-schedo-via"
 # Extra seconds a long poll may take beyond its ``wait`` before the client gives up on it.
 POLL_SLACK = 15.0
 

@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from .api import (
+    audit,
     chains,
     channels,
     errors,
@@ -55,7 +56,8 @@ Loop = Callable[[], Coroutine[Any, Any, None]]
 
 # pull before executions before jobs: fixed paths win over /jobs/{id} and /jobs/executions/{id}
 API_ROUTERS = [pull.router, live.router, executions.router, jobs.router, org.router,
-               notifications.router, channels.router, replay.router, chains.router]
+               notifications.router, channels.router, replay.router, chains.router,
+               audit.router]
 
 
 def sealer_for(settings: Settings) -> Sealer:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import Depends, Header, Path, Request
 
 from ...limits import MAX_ID
+from ..domain.audit import Via
 from ..services.auth import authenticate
 from ..services.context import Principal, Services
 
@@ -31,8 +33,16 @@ async def principal(
     guard = getattr(request.app.state, "auth_guard", None)
     if guard is not None:
         p: Principal = await guard(request, x_api_key, x_api_environment)
-        return p
-    return await authenticate(services(request), x_api_key, x_api_environment)
+    else:
+        p = await authenticate(services(request), x_api_key, x_api_environment)
+    via = request.headers.get(VIA_HEADER)
+    if via in CLIENT_VIAS:  # the audit log's way in, as the client declares it
+        p = replace(p, via=via)
+    return p
+
+
+VIA_HEADER = "x-schedo-via"
+CLIENT_VIAS = (Via.CLI.value, Via.WORKER.value)
 
 
 Svc = Annotated[Services, Depends(services_dependency)]

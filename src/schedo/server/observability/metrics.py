@@ -138,7 +138,7 @@ class Metrics:
                 self.deliveries.labels(ch, o)
         for reason in ("key", "auth_failures"):
             self.limited.labels(reason)
-        for table in ("executions", "notifications"):
+        for table in ("executions", "notifications", "audit_events"):
             self.pruned.labels(table)
 
     # -- hooks ------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Retention: deletes executions and notifications older than ``SCHEDO_RETENTION_DAYS``.
+"""Retention: deletes executions, notifications and audit events older than
+``SCHEDO_RETENTION_DAYS``.
 
 A pass walks each table in primary-key windows of ``SCHEDO_RETENTION_BATCH_SIZE`` rows (500)
 and deletes the eligible rows of a window in one short write transaction, sleeping
@@ -33,6 +34,7 @@ Step = Callable[[Services, datetime, int, int], Awaitable[PruneBatch]]
 class PruneResult:
     executions: int
     notifications: int
+    audit: int = 0
 
 
 class Retention:
@@ -62,10 +64,11 @@ class Retention:
         before = now - timedelta(days=self.days)
         ex = await self._prune(retention.prune_executions, before)
         no = await self._prune(retention.prune_notifications, before)
-        if ex or no:
-            log.info("retention.pruned executions=%d notifications=%d before=%s",
-                     ex, no, before.isoformat())
-        return PruneResult(ex, no)
+        au = await self._prune(retention.prune_audit, before)
+        if ex or no or au:
+            log.info("retention.pruned executions=%d notifications=%d audit=%d before=%s",
+                     ex, no, au, before.isoformat())
+        return PruneResult(ex, no, au)
 
     async def step(self) -> float:
         await self.prune_once(self.svc.clock.now())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 
 from ...limits import MAX_ID
+from ..domain.audit import Via
 from ..domain.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from ..domain.records import ApiKey
 from . import keys
@@ -50,6 +51,7 @@ async def authenticate(svc: Services, api_key: str | None, env_header: str | Non
         env_id=env_id,
         admin=stored.admin,
         key_env_id=stored.environment_id,
+        key_name=stored.name,
     )
 
 
@@ -104,5 +106,7 @@ async def recheck(
         env_id=resolved,
         admin=record.admin,
         key_env_id=record.environment_id,
+        key_name=record.name,
+        via=Via.DASHBOARD.value,
     )
     return principal, record

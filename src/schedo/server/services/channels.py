@@ -43,7 +43,7 @@ def checked(svc: Services, body: dict[str, Any]) -> tuple[str, str, list[str], s
 async def create(svc: Services, p: Principal, body: dict[str, Any]) -> Channel:
     name, kind, addresses, url = checked(svc, body)
     return await svc.store.create_channel(p.env_id, name, kind, addresses, url,
-                                          svc.clock.now())
+                                          svc.clock.now(), actor=p.actor)
 
 
 async def list_all(svc: Services, p: Principal) -> list[Channel]:
@@ -57,11 +57,13 @@ async def get(svc: Services, p: Principal, channel_id: int) -> Channel:
 async def replace(svc: Services, p: Principal, channel_id: int,
                   body: dict[str, Any]) -> Channel:
     name, kind, addresses, url = checked(svc, body)
-    return await svc.store.update_channel(p.env_id, channel_id, name, kind, addresses, url)
+    return await svc.store.update_channel(p.env_id, channel_id, name, kind, addresses, url,
+                                          actor=p.actor, now=svc.clock.now())
 
 
 async def delete(svc: Services, p: Principal, channel_id: int) -> Channel:
-    return await svc.store.delete_channel(p.env_id, channel_id)
+    return await svc.store.delete_channel(p.env_id, channel_id, actor=p.actor,
+                                          now=svc.clock.now())
 
 
 async def job_channels(svc: Services, p: Principal, names: list[str] | None

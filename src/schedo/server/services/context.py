@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..config import Settings
+from ..domain.audit import Actor, Via
 from ..runtime.bus import Bus
 from ..runtime.clock import Clock
 from ..storage.contracts import ServiceStore
@@ -20,6 +21,13 @@ class Principal:
     env_id: int
     admin: bool
     key_env_id: int | None  # the key's own environment (None for admin keys)
+    key_name: str = ""  # the key's name (the audit log's actor)
+    via: str = Via.API.value  # the way in: "api", or "dashboard" (a dashboard session)
+
+    @property
+    def actor(self) -> Actor:
+        """Who the audit log records for this caller's changes."""
+        return Actor(key_id=self.key_id, key_name=self.key_name, via=self.via)
 
 
 @dataclass

@@ -48,10 +48,12 @@ async def apply(svc: Services, p: Principal, job: Job, c: Controls, now: datetim
     """After a definition was stored: its timed pause and skip count (absent: unchanged)."""
     if c.set_until and (c.until is not None or job.paused_until is not None):
         nra = next_or_none(of_job(job), first_tick_after(c.until, now))
-        job = await svc.store.set_timed_pause(p.env_id, job.id, now, c.until, nra)
+        job = await svc.store.set_timed_pause(p.env_id, job.id, now, c.until, nra,
+                                             actor=p.actor)
         svc.bus.jobs_changed.notify()
     if c.skip_next is not None and c.skip_next != job.skip_next:
-        job = await svc.store.set_skip_next(p.env_id, job.id, now, c.skip_next)
+        job = await svc.store.set_skip_next(p.env_id, job.id, now, c.skip_next,
+                                           actor=p.actor)
     return job
 
 
@@ -64,7 +66,7 @@ async def pause_until(svc: Services, p: Principal, job_id: int, raw: str) -> Job
         raise InvalidInput("until: must be in the future")
     job = await svc.store.get_job(p.env_id, job_id)
     nra = next_or_none(of_job(job), first_tick_after(until, now))
-    job = await svc.store.set_timed_pause(p.env_id, job_id, now, until, nra)
+    job = await svc.store.set_timed_pause(p.env_id, job_id, now, until, nra, actor=p.actor)
     svc.bus.jobs_changed.notify()
     return job
 
@@ -72,4 +74,4 @@ async def pause_until(svc: Services, p: Principal, job_id: int, raw: str) -> Job
 async def skip(svc: Services, p: Principal, job_id: int, count: int) -> Job:
     """``PATCH /jobs/skip/{id}``: the next ``count`` ticks are recorded as skipped."""
     return await svc.store.set_skip_next(p.env_id, job_id, svc.clock.now(),
-                                         validation.skip_next(count))
+                                         validation.skip_next(count), actor=p.actor)

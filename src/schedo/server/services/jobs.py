@@ -68,7 +68,8 @@ async def define(svc: Services, p: Principal, body: dict[str, Any]) -> Job:
     if (changed and spec.cron_expression.strip().lower() != NEVER
             and next_fire(spec, anchor, now, seed_of(p.env_id, spec.name)) is None):
         raise InvalidInput("schedule: has no fire instant after now (an @at in the past?)")
-    job, _created = await svc.store.upsert_job(p.env_id, spec, now, nra, changed)
+    job, _created = await svc.store.upsert_job(p.env_id, spec, now, nra, changed,
+                                               actor=p.actor)
     if spec.ping_uuid is not None:  # the environment's slug ping URLs need its ping key
         await svc.store.ensure_ping_key(p.env_id, secrets.token_urlsafe(16))
     if changed:
@@ -95,12 +96,13 @@ async def connections(svc: Services, p: Principal, jobs: list[Job]) -> dict[str,
 
 
 async def delete(svc: Services, p: Principal, job_id: int) -> None:
-    await svc.store.delete_job(p.env_id, job_id)
+    await svc.store.delete_job(p.env_id, job_id, actor=p.actor, now=svc.clock.now())
     svc.bus.jobs_changed.notify()
 
 
 async def pause(svc: Services, p: Principal, job_id: int) -> Job:
-    job = await svc.store.update_job_flags(p.env_id, job_id, svc.clock.now(), paused=True)
+    job = await svc.store.update_job_flags(p.env_id, job_id, svc.clock.now(), paused=True,
+                                          actor=p.actor)
     svc.bus.jobs_changed.notify()
     return job
 
@@ -111,20 +113,23 @@ async def resume(svc: Services, p: Principal, job_id: int) -> Job:
         return job
     now = svc.clock.now()
     nra = next_or_none(of_job(job), now)
-    job = await svc.store.update_job_flags(p.env_id, job_id, now, paused=False, next_run_at=nra)
+    job = await svc.store.update_job_flags(p.env_id, job_id, now, paused=False, next_run_at=nra,
+                                          actor=p.actor)
     svc.bus.jobs_changed.notify()
     return job
 
 
 async def mute(svc: Services, p: Principal, job_id: int, muted: bool) -> Job:
-    return await svc.store.update_job_flags(p.env_id, job_id, svc.clock.now(), muted=muted)
+    return await svc.store.update_job_flags(p.env_id, job_id, svc.clock.now(), muted=muted,
+                                            actor=p.actor)
 
 
 async def set_webhook(svc: Services, p: Principal, job_id: int, url: str | None) -> Job:
     if url is not None and url != "":
         url = validation.webhook_url(url, allow_private=svc.settings.allow_private_webhooks)
     return await svc.store.update_job_flags(
-        p.env_id, job_id, svc.clock.now(), webhook_url=url or None, set_webhook=True
+        p.env_id, job_id, svc.clock.now(), webhook_url=url or None, set_webhook=True,
+        actor=p.actor,
     )
 
 
@@ -133,7 +138,7 @@ async def trigger(
 ) -> Run:
     """A manual run now, carrying ``payload`` (a JSON object, 64 KiB at most) if given."""
     ex = await svc.store.trigger(p.env_id, job_id, svc.clock.now(),
-                                 validation.payload(payload))
+                                 validation.payload(payload), actor=p.actor)
     svc.bus.runs_ready.notify({ex.environment_id: {ex.job_code}})
     svc.bus.deadlines_changed.notify()
     return ex

@@ -27,7 +27,7 @@ async def backfill(
         raise InvalidInput("to: must not be in the future (the scheduler runs those ticks)")
     job = await svc.store.get_job(p.env_id, job_id)
     instants = fire_instants(fires(of_job(job), start - timedelta(milliseconds=1)), end)
-    created = await svc.store.backfill(p.env_id, job_id, instants, now)
+    created = await svc.store.backfill(p.env_id, job_id, instants, now, actor=p.actor)
     if created:
         svc.bus.runs_ready.notify(topics(created))
         svc.bus.deadlines_changed.notify()
@@ -36,7 +36,7 @@ async def backfill(
 
 async def rerun(svc: Services, p: Principal, exec_id: int) -> Run:
     """The execution's instant again, as its next attempt, due now."""
-    run = await svc.store.rerun(p.env_id, exec_id, svc.clock.now())
+    run = await svc.store.rerun(p.env_id, exec_id, svc.clock.now(), actor=p.actor)
     svc.bus.runs_ready.notify({run.environment_id: {run.job_code}})
     svc.bus.deadlines_changed.notify()
     return run

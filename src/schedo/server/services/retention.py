@@ -23,3 +23,8 @@ async def prune_notifications(
 ) -> PruneBatch:
     """One window of notifications with their deliveries."""
     return await svc.store.prune_notifications(before, after_id, limit)
+
+
+async def prune_audit(svc: Services, before: datetime, after_id: int, limit: int) -> PruneBatch:
+    """One window of audit events (kept as long as the runs: ``SCHEDO_RETENTION_DAYS``)."""
+    return await svc.store.prune_audit(before, after_id, limit)

@@ -72,7 +72,8 @@ async def remove_email(svc: Services, p: Principal, address: str) -> list[str]:
 async def create_environment(svc: Services, p: Principal, name: str) -> Environment:
     require_admin(p)
     return await svc.store.create_environment(
-        p.org_id, validation.plain_name(name), keys.new_secret(), svc.clock.now()
+        p.org_id, validation.plain_name(name), keys.new_secret(), svc.clock.now(),
+        actor=p.actor,
     )
 
 
@@ -91,7 +92,8 @@ async def visible_environments(svc: Services, p: Principal) -> list[Environment]
 
 async def delete_environment(svc: Services, p: Principal, env_id: int) -> Environment:
     require_admin(p)
-    env = await svc.store.delete_environment(p.org_id, env_id)
+    env = await svc.store.delete_environment(p.org_id, env_id, actor=p.actor,
+                                            now=svc.clock.now(), record_in=p.env_id)
     svc.bus.jobs_changed.notify()
     svc.bus.access_changed.notify()  # its open streams and long polls end
     return env
@@ -115,6 +117,7 @@ async def create_key(svc: Services, p: Principal, env_id: int, name: str) -> tup
         admin=False,
         internal=False,
         now=svc.clock.now(),
+        actor=p.actor,
     )
     return record, secret
 
@@ -125,7 +128,8 @@ async def list_keys(svc: Services, p: Principal) -> list[ApiKey]:
 
 async def revoke_key(svc: Services, p: Principal, key_id: int) -> ApiKey:
     key = await svc.store.revoke_key(
-        p.org_id, key_id, None if p.admin else p.key_env_id, svc.clock.now()
+        p.org_id, key_id, None if p.admin else p.key_env_id, svc.clock.now(),
+        actor=p.actor, record_in=p.env_id,
     )
     svc.bus.access_changed.notify()  # its open streams and long polls end
     return key

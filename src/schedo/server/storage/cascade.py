@@ -14,6 +14,7 @@ from .db import Conn
 from .schema import (
     alert_channels,
     api_keys,
+    audit_events,
     environments,
     execution_causes,
     executions,
@@ -52,4 +53,5 @@ async def delete_environment(c: Conn, env_id: int) -> None:
     await c.execute(delete(worker_heartbeats).where(worker_heartbeats.c.environment_id == env_id))
     await c.execute(delete(api_keys).where(api_keys.c.environment_id == env_id))
     await c.execute(delete(alert_channels).where(alert_channels.c.environment_id == env_id))
+    await c.execute(delete(audit_events).where(audit_events.c.environment_id == env_id))
     await c.execute(delete(environments).where(environments.c.id == env_id))

@@ -149,3 +149,8 @@ class MeteredStore(SqlStore):
         res = await super().prune_notifications(before, after_id, limit)
         self.metrics.rows_pruned("notifications", res.deleted)
         return res
+
+    async def prune_audit(self, before: datetime, after_id: int, limit: int) -> PruneBatch:
+        res = await super().prune_audit(before, after_id, limit)
+        self.metrics.rows_pruned("audit_events", res.deleted)
+        return res

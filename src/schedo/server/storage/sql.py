@@ -13,6 +13,7 @@ from .db import Database
 from .schema import environments, server_meta
 from .sealing import CHECK_CONTEXT, CHECK_PLAIN, Sealer, SealError, env_context, is_sealed
 from .sql_alerts import AlertSql
+from .sql_audit import AuditSql
 from .sql_chains import ChainSql
 from .sql_channels import ChannelSql
 from .sql_dashboard import DashboardSql
@@ -37,6 +38,7 @@ KEY_CHECK = "secret_key_check"  # a sealed constant: is this the key the data wa
 class SqlStore(
     TenantSql, JobSql, RunSql, ScheduleSql, WorkerSql, NotifySql, RetentionSql, StatsSql,
     DashboardSql, AlertSql, PingSql, ChannelSql, ExplainSql, LiveSql, ReplaySql, ChainSql,
+    AuditSql,
 ):
     def __init__(self, db: Database, sealer: Sealer) -> None:
         self.db = db

@@ -10,11 +10,12 @@ from sqlalchemy import BigInteger, bindparam, case, func, literal, select, updat
 
 from ..domain import alerts
 from ..domain.alerts import success_due
+from ..domain.audit import Action, Actor, Kind, job_changes
 from ..domain.errors import Collision, NotFound
 from ..domain.model import Health, JobStatus, JobType, RunStatus
 from ..domain.records import Job, JobSpec, Run
 from ..domain.timefmt import to_ms
-from . import cascade, rows
+from . import audit_rows, cascade, rows
 from .db import Database
 from .schema import executions, jobs, worker_connections, worker_heartbeats
 
@@ -56,10 +57,10 @@ _JOB_BY_ID = select(jobs).where(jobs.c.id == bindparam("job_id"),
                                 jobs.c.environment_id == bindparam("env_id"))
 _JOB_BY_NAME = select(jobs).where(jobs.c.name == bindparam("name"),
                                   jobs.c.environment_id == bindparam("env_id"))
-_CURRENT = select(jobs.c.id, jobs.c.paused, jobs.c.success_within_seconds,
-                  jobs.c.last_success_at, jobs.c.ping_uuid, jobs.c.health,
-                  jobs.c.remind_every_seconds, jobs.c.cron_expression, jobs.c.timezone,
-                  jobs.c.crons).where(
+# the stored job in full: the audit log's before (domain/audit.py); locked on PostgreSQL,
+# so two concurrent defines of one job each record what they changed (SQLite's writers are
+# serialised already)
+_CURRENT = select(jobs).where(
     jobs.c.environment_id == bindparam("env_id"), jobs.c.name == bindparam("name"))
 _UPDATE_JOB = update(jobs).where(jobs.c.id == bindparam("jid")).returning(*jobs.c)
 
@@ -102,13 +103,15 @@ class JobSql:
         now: datetime,
         next_run_at: datetime | None,
         schedule_changed: bool,
+        actor: Actor | None = None,
     ) -> tuple[Job, bool]:
+        args = (env_id, spec, now, next_run_at, schedule_changed, actor)
         for _ in range(3):  # a concurrent create of the same name: retry as an update
             try:
-                return await self._upsert_once(env_id, spec, now, next_run_at, schedule_changed)
+                return await self._upsert_once(*args)
             except Collision:
                 continue
-        return await self._upsert_once(env_id, spec, now, next_run_at, schedule_changed)
+        return await self._upsert_once(*args)
 
     async def _upsert_once(
         self,
@@ -117,10 +120,12 @@ class JobSql:
         now: datetime,
         next_run_at: datetime | None,
         schedule_changed: bool,
+        actor: Actor | None,
     ) -> tuple[Job, bool]:
         values = _spec_values(spec)
         async with self.db.write() as c:
-            cur = (await c.execute(_CURRENT, {"env_id": env_id, "name": spec.name})).first()
+            cur = (await c.execute(self.db.for_update(_CURRENT),
+                                   {"env_id": env_id, "name": spec.name})).first()
             if cur is None:
                 r = (
                     await c.execute(
@@ -144,7 +149,10 @@ class JobSql:
                         .returning(*jobs.c)
                     )
                 ).one()
-                return rows.job(r), True
+                made = rows.job(r)
+                await audit_rows.record(c, env_id, actor, now, Action.CREATED, Kind.JOB,
+                                        made.id, made.name, job_changes(None, made))
+                return made, True
             if spec.ping_uuid is not None and cur.ping_uuid is None:
                 values["ping_uuid"] = spec.ping_uuid  # kept once set: crontabs use it
             if cur.remind_every_seconds != spec.remind_every_seconds:
@@ -164,7 +172,12 @@ class JobSql:
             # the SET list is the parameters' keys: one cached statement per set of changes
             r = (await c.execute(_UPDATE_JOB, {"jid": cur.id, "updated_at": now, **values})
                  ).one()
-            return rows.job(r), False
+            job = rows.job(r)
+            changes = job_changes(rows.job(cur), job)
+            if changes:  # an identical redefinition (a worker's start) records nothing
+                await audit_rows.record(c, env_id, actor, now, Action.CHANGED, Kind.JOB,
+                                        job.id, job.name, changes)
+            return job, False
 
     async def get_job(self, env_id: int, job_id: int) -> Job:
         async with self.db.read() as c:
@@ -202,16 +215,21 @@ class JobSql:
             )
             return [rows.job(r) for r in res]
 
-    async def delete_job(self, env_id: int, job_id: int) -> None:
+    async def delete_job(
+        self, env_id: int, job_id: int, actor: Actor | None = None,
+        now: datetime | None = None,
+    ) -> None:
         async with self.db.write() as c:
             found = (
-                await c.execute(
-                    select(jobs.c.id).where(jobs.c.id == job_id, jobs.c.environment_id == env_id)
-                )
+                await c.execute(select(jobs.c.id, jobs.c.name)
+                                .where(jobs.c.id == job_id, jobs.c.environment_id == env_id))
             ).first()
             if found is None:
                 raise NotFound(f"job {job_id} not found")
             await cascade.delete_job(c, job_id)
+            if now is not None:
+                await audit_rows.record(c, env_id, actor, now, Action.DELETED, Kind.JOB,
+                                        job_id, found.name)
 
     async def update_job_flags(
         self,
@@ -224,6 +242,7 @@ class JobSql:
         next_run_at: datetime | None = None,
         webhook_url: str | None = None,
         set_webhook: bool = False,
+        actor: Actor | None = None,
     ) -> Job:
         values: dict[str, Any] = {"updated_at": now}
         if paused is not None:
@@ -249,10 +268,21 @@ class JobSql:
                 values["type"] = case(
                     (jobs.c.command.is_not(None), JobType.COMMAND.value), else_=JobType.SDK.value
                 )
-        return await self._update(env_id, job_id, values)
+        action = (Action.CHANGED if set_webhook or (paused is None and muted is None)
+                  else (Action.PAUSED if paused else Action.RESUMED) if paused is not None
+                  else Action.MUTED if muted else Action.UNMUTED)
+        return await self._update(env_id, job_id, values, actor, action, now)
 
-    async def _update(self, env_id: int, job_id: int, values: dict[str, Any]) -> Job:
+    async def _update(
+        self, env_id: int, job_id: int, values: dict[str, Any],
+        actor: Actor | None = None, action: Action = Action.CHANGED,
+        now: datetime | None = None,
+    ) -> Job:
         async with self.db.write() as c:
+            before = None
+            if actor is not None:
+                before = (await c.execute(self.db.for_update(_JOB_BY_ID),
+                                          {"job_id": job_id, "env_id": env_id})).first()
             r = (
                 await c.execute(
                     update(jobs)
@@ -261,17 +291,27 @@ class JobSql:
                     .returning(*jobs.c)
                 )
             ).first()
+            if r is not None and before is not None and now is not None:
+                job = rows.job(r)
+                changes = job_changes(rows.job(before), job)
+                if changes:  # a pause of a paused job changes nothing: no event
+                    await audit_rows.record(c, env_id, actor, now, action, Kind.JOB,
+                                            job.id, job.name, changes)
         if r is None:
             raise NotFound(f"job {job_id} not found")
         return rows.job(r)
 
     async def set_timed_pause(
         self, env_id: int, job_id: int, now: datetime, until: datetime | None,
-        next_run_at: datetime | None,
+        next_run_at: datetime | None, actor: Actor | None = None,
     ) -> Job:
         return await self._update(env_id, job_id, {
             "updated_at": now, "paused": False, "paused_until": until,
-            "next_run_at": next_run_at})
+            "next_run_at": next_run_at}, actor,
+            Action.PAUSED if until is not None else Action.RESUMED, now)
 
-    async def set_skip_next(self, env_id: int, job_id: int, now: datetime, count: int) -> Job:
-        return await self._update(env_id, job_id, {"updated_at": now, "skip_next": count})
+    async def set_skip_next(
+        self, env_id: int, job_id: int, now: datetime, count: int, actor: Actor | None = None,
+    ) -> Job:
+        return await self._update(env_id, job_id, {"updated_at": now, "skip_next": count},
+                                  actor, Action.CHANGED, now)

@@ -8,10 +8,11 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from ..domain import backfill as rules
+from ..domain.audit import Action, Actor, Kind
 from ..domain.errors import Collision, NotFound
 from ..domain.model import Source
 from ..domain.records import Run
-from . import rows
+from . import audit_rows, rows
 from .db import Database
 from .run_rows import ACTIVE_VALUES, draft_row, insert_runs, job_in_env
 from .schema import executions
@@ -21,7 +22,8 @@ class ReplaySql:
     db: Database
 
     async def backfill(
-        self, env_id: int, job_id: int, instants: Sequence[datetime], now: datetime
+        self, env_id: int, job_id: int, instants: Sequence[datetime], now: datetime,
+        actor: Actor | None = None,
     ) -> list[Run]:
         async with self.db.write() as c:
             job = await job_in_env(c, env_id, job_id)
@@ -36,17 +38,25 @@ class ReplaySql:
             if not drafts:
                 return []
             res = await c.execute(insert_runs(self.db), [draft_row(d) for d in drafts])
-            return sorted((rows.execution(r) for r in res), key=lambda e: e.scheduled_for)
+            made = sorted((rows.execution(r) for r in res), key=lambda e: e.scheduled_for)
+            if made:
+                await audit_rows.record(c, env_id, actor, now, Action.BACKFILLED, Kind.JOB,
+                                        job.id, job.name, {"runs": [None, len(made)]})
+            return made
 
-    async def rerun(self, env_id: int, exec_id: int, now: datetime) -> Run:
+    async def rerun(
+        self, env_id: int, exec_id: int, now: datetime, actor: Actor | None = None,
+    ) -> Run:
         for _ in range(5):
             try:
-                return await self._rerun_once(env_id, exec_id, now)
+                return await self._rerun_once(env_id, exec_id, now, actor)
             except Collision:  # a concurrent re-run took the attempt: take the next
                 continue
-        return await self._rerun_once(env_id, exec_id, now)
+        return await self._rerun_once(env_id, exec_id, now, actor)
 
-    async def _rerun_once(self, env_id: int, exec_id: int, now: datetime) -> Run:
+    async def _rerun_once(
+        self, env_id: int, exec_id: int, now: datetime, actor: Actor | None,
+    ) -> Run:
         async with self.db.write() as c:
             r = (await c.execute(select(executions).where(
                 executions.c.id == exec_id, executions.c.environment_id == env_id))).first()
@@ -64,4 +74,6 @@ class ReplaySql:
             d = rules.rerun_of(ex, job, int(last), bool(live), now)
             new = (await c.execute(
                 executions.insert().values(**draft_row(d)).returning(*executions.c))).one()
+            await audit_rows.record(c, env_id, actor, now, Action.RERUN, Kind.JOB, job.id,
+                                    job.name, {"run_id": [exec_id, new.id]})
             return rows.execution(new)

@@ -23,12 +23,13 @@ from sqlalchemy import (
 )
 
 from ..domain import lifecycle, policies
+from ..domain.audit import Action, Actor, Kind
 from ..domain.errors import Collision, Conflict, NotFound
 from ..domain.model import JobType, RunStatus, Source
 from ..domain.records import Completion, Run
 from ..domain.targets import AgentMatch
 from ..domain.timefmt import to_ms
-from . import rows
+from . import audit_rows, rows
 from .db import Conn, Database
 from .run_rows import (
     after_end,
@@ -81,17 +82,19 @@ class RunSql:
 
     # -- manual trigger and completion ---------------------------------------------------------
     async def trigger(
-        self, env_id: int, job_id: int, now: datetime, payload: dict[str, Any] | None = None
+        self, env_id: int, job_id: int, now: datetime, payload: dict[str, Any] | None = None,
+        actor: Actor | None = None,
     ) -> Run:
         for _ in range(5):
             try:
-                return await self._trigger_once(env_id, job_id, now, payload)
+                return await self._trigger_once(env_id, job_id, now, payload, actor)
             except Collision:  # a concurrent trigger took the same instant: take the next
                 continue
-        return await self._trigger_once(env_id, job_id, now, payload)
+        return await self._trigger_once(env_id, job_id, now, payload, actor)
 
     async def _trigger_once(
-        self, env_id: int, job_id: int, now: datetime, payload: dict[str, Any] | None
+        self, env_id: int, job_id: int, now: datetime, payload: dict[str, Any] | None,
+        actor: Actor | None,
     ) -> Run:
         async with self.db.write() as c:
             job = await job_in_env(c, env_id, job_id)
@@ -110,6 +113,8 @@ class RunSql:
                 .where(jobs.c.id == job.id)
                 .values(status=status.value, retry_count=retry_count, last_run_at=last_run_at)
             )
+            await audit_rows.record(c, env_id, actor, now, Action.TRIGGERED, Kind.JOB, job.id,
+                                    job.name, {"run_id": [None, made[0].id]})
             return made[0]  # mode "all": the others are in the job's runs
 
     async def complete(

@@ -7,9 +7,10 @@ from typing import Any
 
 from sqlalchemy import Select, bindparam, exists, func, literal, select, update
 
+from ..domain.audit import Action, Actor, Kind
 from ..domain.errors import Collision, Conflict, NotFound
 from ..domain.records import ApiKey, Environment, Organization
-from . import cascade, rows
+from . import audit_rows, cascade, rows
 from .db import Conn, Database
 from .schema import EpochMs, api_keys, environments, org_emails, organizations, server_meta
 from .sealing import Sealer, env_context
@@ -138,7 +139,8 @@ class TenantSql:
 
     # -- environments ------------------------------------------------------------------------
     async def create_environment(
-        self, org_id: int, name: str, signature_key: str, now: datetime
+        self, org_id: int, name: str, signature_key: str, now: datetime,
+        actor: Actor | None = None,
     ) -> Environment:
         async with self.db.write() as c:
             # the sealed key names its environment's id: insert, then seal under that id
@@ -159,6 +161,8 @@ class TenantSql:
                     .returning(*environments.c)
                 )
             ).one()
+            await audit_rows.record(c, env_id, actor, now, Action.CREATED, Kind.ENVIRONMENT,
+                                    env_id, name)
         return self._env(r)
 
     async def list_environments(self, org_id: int) -> list[Environment]:
@@ -183,7 +187,10 @@ class TenantSql:
             raise NotFound(f"environment {env_id} not found")
         return self._env(r)
 
-    async def delete_environment(self, org_id: int, env_id: int) -> Environment:
+    async def delete_environment(
+        self, org_id: int, env_id: int, actor: Actor | None = None,
+        now: datetime | None = None, record_in: int | None = None,
+    ) -> Environment:
         async with self.db.write() as c:
             r = (
                 await c.execute(
@@ -202,6 +209,12 @@ class TenantSql:
             if count <= 1:
                 raise Conflict("environment: cannot delete the organization's last environment")
             await cascade.delete_environment(c, env_id)
+            if actor is not None and now is not None:
+                if record_in is None or record_in == env_id:  # the org's first one left
+                    record_in = (await c.execute(select(func.min(environments.c.id)).where(
+                        environments.c.organization_id == org_id))).scalar_one()
+                await audit_rows.record(c, record_in, actor, now, Action.DELETED,
+                                        Kind.ENVIRONMENT, env_id, r.name)
         return self._env(r)
 
     # -- API keys ----------------------------------------------------------------------------
@@ -216,6 +229,7 @@ class TenantSql:
         admin: bool,
         internal: bool,
         now: datetime,
+        actor: Actor | None = None,
     ) -> ApiKey:
         async with self.db.write() as c:
             r = (
@@ -235,6 +249,9 @@ class TenantSql:
                     .returning(*api_keys.c)
                 )
             ).one()
+            if env_id is not None:
+                await audit_rows.record(c, env_id, actor, now, Action.CREATED, Kind.API_KEY,
+                                        r.id, name)
         return rows.api_key(r)
 
     async def find_key(self, prefix: str) -> ApiKey | None:
@@ -279,11 +296,13 @@ class TenantSql:
             )
 
     async def rotate_admin_key(
-        self, org_id: int, prefix: str, digest: str, now: datetime
+        self, org_id: int, prefix: str, digest: str, now: datetime,
+        actor: Actor | None = None,
     ) -> tuple[ApiKey, int]:
         """A new admin key for the organisation; every other admin key is revoked in the same
         transaction. Returns the new key and how many were revoked. Refused (Conflict) on
-        PostgreSQL while a server process serves the database."""
+        PostgreSQL while a server process serves the database. With an ``actor``, the
+        revocations and the creation are recorded in the organisation's first environment."""
         async with self.db.write() as c:
             await self.db.refuse_while_serving(c)
             res = await c.execute(
@@ -291,9 +310,10 @@ class TenantSql:
                 .where(api_keys.c.organization_id == org_id, api_keys.c.admin.is_(True),
                        api_keys.c.revoked.is_(False))
                 .values(revoked=True, revoked_at=now)
-                .returning(api_keys.c.id)
+                .returning(api_keys.c.id, api_keys.c.name)
             )
-            revoked = len(res.all())
+            gone = res.all()
+            revoked = len(gone)
             r = (await c.execute(
                 api_keys.insert().values(
                     organization_id=org_id, environment_id=None, name="admin (rotated)",
@@ -301,6 +321,13 @@ class TenantSql:
                     created_at=now,
                 ).returning(*api_keys.c)
             )).one()
+            first = (await c.execute(select(func.min(environments.c.id)).where(
+                environments.c.organization_id == org_id))).scalar_one_or_none()
+            for key_id, name, action in [*((k.id, k.name, Action.REVOKED) for k in gone),
+                                         (r.id, r.name, Action.CREATED)]:
+                if first is not None:
+                    await audit_rows.record(c, first, actor, now, action, Kind.API_KEY,
+                                            key_id, name)
         return rows.api_key(r), revoked
 
     async def list_keys(self, org_id: int, env_id: int) -> list[ApiKey]:
@@ -313,13 +340,15 @@ class TenantSql:
             return [rows.api_key(r) for r in res]
 
     async def revoke_key(
-        self, org_id: int, key_id: int, env_id: int | None, now: datetime
+        self, org_id: int, key_id: int, env_id: int | None, now: datetime,
+        actor: Actor | None = None, record_in: int | None = None,
     ) -> ApiKey:
         cond = [api_keys.c.id == key_id, api_keys.c.organization_id == org_id]
         if env_id is not None:
             cond.append(api_keys.c.environment_id == env_id)
         async with self.db.write() as c:
-            found = (await c.execute(select(api_keys.c.id).where(*cond))).first()
+            found = (await c.execute(select(api_keys.c.id, api_keys.c.revoked,
+                                            api_keys.c.environment_id).where(*cond))).first()
             if found is None:  # out of scope answers as missing, before any other check
                 raise NotFound(f"api key {key_id} not found")
             await self._keep_an_admin_key(c, org_id, key_id)
@@ -334,6 +363,10 @@ class TenantSql:
                     .returning(*api_keys.c)
                 )
             ).first()
+            where = found.environment_id or record_in  # an admin key: where the actor works
+            if r is not None and not found.revoked and where is not None:
+                await audit_rows.record(c, where, actor, now, Action.REVOKED, Kind.API_KEY,
+                                        key_id, r.name)
         if r is None:
             raise NotFound(f"api key {key_id} not found")
         return rows.api_key(r)

@@ -12,7 +12,7 @@ from ..api.jobs import parse_instant
 from ..domain.errors import Conflict, InvalidInput, NotFound
 from ..domain.model import JobType
 from ..domain.records import Job, Run
-from ..services import chains, dashboard, jobs, live, notifications, runs
+from ..services import audit, chains, dashboard, jobs, live, notifications, runs
 from . import queries
 from .pages_auth import switch_cookie
 from .render import html
@@ -146,6 +146,7 @@ async def _job_ctx(ws: WebSession, job_id: int, before: int | None) -> dict[str,
 
 
 ALERTS_SHOWN = 10  # the job page lists its latest alerts with their deliveries
+AUDIT_SHOWN = 10  # and its latest audit events (issue 22)
 
 
 def _cursor(before: int | None) -> int | None:
@@ -173,6 +174,8 @@ async def render_job(
         ws.context(
             request,
             alerts=alerts,
+            audit_events=await audit.job_events(ws.svc, ws.principal, job.id, AUDIT_SHOWN),
+            audit_title="Changes", audit_job=True,
             chain=await chains.job_chain(ws.svc, ws.principal, job.id),
             done=DONE.get(done or ""),
             error=error,

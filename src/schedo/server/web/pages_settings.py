@@ -8,9 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Request, Response
 
 from ...limits import MAX_ID
+from ..domain.audit import ACTIONS, AuditQuery
 from ..domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..domain.model import ChannelKind
-from ..services import channels, notifications, tenants
+from ..services import audit, channels, notifications, tenants
 from ..services.keys import shown_prefix
 from .render import html
 from .routing import (
@@ -27,6 +28,7 @@ router = APIRouter(route_class=WebRoute, include_in_schema=False)
 Session = Annotated[WebSession, Depends(current)]
 Id = Annotated[int, Path(gt=0, le=MAX_ID)]
 NOTIFICATIONS = 20
+AUDIT_SHOWN = 50  # the environment's latest audit events (issue 22)
 
 DONE = {
     "env-created": "Environment created. Switch to it with the environment menu at the top.",
@@ -39,8 +41,9 @@ DONE = {
 }
 
 
-async def _ctx(ws: WebSession) -> dict[str, Any]:
+async def _ctx(ws: WebSession, action: str = "") -> dict[str, Any]:
     svc, p = ws.svc, ws.principal
+    action = action if action in ACTIONS else ""  # an unknown one: every event
     notes = await notifications.history(svc, p, NOTIFICATIONS)
     env_names = {e.id: e.name for e in ws.environments}
     return {
@@ -50,6 +53,10 @@ async def _ctx(ws: WebSession) -> dict[str, Any]:
         "notifications": notes,
         "env_names": env_names,
         "shown_prefix": shown_prefix,
+        "audit_events": await audit.events(svc, p, AuditQuery(action=action or None,
+                                                                limit=AUDIT_SHOWN)),
+        "audit_actions": sorted(ACTIONS),
+        "audit_action": action,
     }
 
 
@@ -61,8 +68,9 @@ async def render_settings(
     errors: dict[str, str] | None = None,
     new_key: dict[str, str] | None = None,
     status: int = 200,
+    action: str = "",
 ) -> Response:
-    ctx = await _ctx(ws)
+    ctx = await _ctx(ws, action)
     headers = {"Cache-Control": "no-store"}
     # an error page carries no secret (docs/hardening.md): signing secrets only on a 200
     return html(
@@ -75,8 +83,9 @@ async def render_settings(
 
 
 @router.get("/ui/settings")
-async def settings_page(request: Request, ws: Session, done: str = "") -> Response:
-    return await render_settings(request, ws, done=done)
+async def settings_page(request: Request, ws: Session, done: str = "",
+                        action: str = "") -> Response:
+    return await render_settings(request, ws, done=done, action=action)
 
 
 def _status(exc: Exception) -> int:

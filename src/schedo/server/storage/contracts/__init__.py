@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from .audit import AuditStore
 from .chains import ChainStore, JobChain, RunChain, collect_chained
 from .live import Appended, LiveStore, LogCaps
 from .notify import (
@@ -77,6 +78,7 @@ __all__ = [
 __all__ += ["AlertStore", "ChannelStore", "ExplainStore", "PingStore"]  # issue 19
 __all__ += ["RunMark"]  # issue 22
 __all__ += ["ChainStore", "JobChain", "RunChain", "collect_chained"]  # issue 21, chains
+__all__ += ["AuditStore"]  # issue 22, the audit log
 
 
 class Store(
@@ -96,6 +98,7 @@ class Store(
     LiveStore,
     ReplayStore,
     ChainStore,
+    AuditStore,
     Protocol,
 ):
     async def ping(self) -> None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from ...domain.audit import Actor
 from ...domain.pings import Ping
 from ...domain.records import Channel, Job, Run
 
@@ -175,18 +176,25 @@ class ChannelStore(Protocol):
 
     async def create_channel(self, env_id: int, name: str, kind: str,
                              addresses: Sequence[str], url: str | None,
-                             now: datetime) -> Channel: ...
+                             now: datetime, actor: Actor | None = None) -> Channel:
+        """A new channel (with an ``actor``, "created" is recorded, its URL only as
+        "changed": it may hold a secret)."""
 
     async def list_channels(self, env_id: int) -> list[Channel]: ...
 
     async def get_channel(self, env_id: int, channel_id: int) -> Channel: ...
 
     async def update_channel(self, env_id: int, channel_id: int, name: str, kind: str,
-                             addresses: Sequence[str], url: str | None) -> Channel:
+                             addresses: Sequence[str], url: str | None,
+                             actor: Actor | None = None, now: datetime | None = None,
+                             ) -> Channel:
         """Replace the channel's name, kind and target (jobs name channels by name: a
-        rename leaves the jobs that chose the old name without it)."""
+        rename leaves the jobs that chose the old name without it). With an ``actor`` and
+        ``now``, "changed" is recorded with the fields that changed (none: no event)."""
 
-    async def delete_channel(self, env_id: int, channel_id: int) -> Channel: ...
+    async def delete_channel(self, env_id: int, channel_id: int, actor: Actor | None = None,
+                             now: datetime | None = None) -> Channel:
+        """Delete the channel (with an ``actor`` and ``now``, "deleted" is recorded)."""
 
 
 class ExplainStore(Protocol):

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from ...domain.audit import Actor
 from ...domain.errors import Conflict, NotFound
 from ...domain.lifecycle import TickPlan
 from ...domain.records import (
@@ -48,6 +49,7 @@ class JobStore(Protocol):
         now: datetime,
         next_run_at: datetime | None,
         schedule_changed: bool,
+        actor: Actor | None = None,
     ) -> tuple[Job, bool]:
         """Create the job or update the one with the same name in the environment, keeping
         its id, paused, muted and history. ``next_run_at`` is stored when the job is new or
@@ -55,7 +57,9 @@ class JobStore(Protocol):
         transaction, really differs from ``spec``'s (expression, zone, extra crons): a caller
         that judged "changed" on an older read never re-anchors a schedule a concurrent
         define already stored, which would drop its ticks not yet made. Otherwise the stored
-        next_run_at and anchor are kept. Returns (job, created)."""
+        next_run_at and anchor are kept. Returns (job, created). With an ``actor``, records
+        "created", or "changed" with the fields that changed (``domain.audit.job_changes``;
+        nothing when none did), in the same transaction."""
 
     async def get_job(self, env_id: int, job_id: int) -> Job:
         """NotFound unless the job exists in the environment."""
@@ -66,8 +70,12 @@ class JobStore(Protocol):
     async def list_jobs(self, env_id: int) -> list[Job]:
         """The environment's jobs by id."""
 
-    async def delete_job(self, env_id: int, job_id: int) -> None:
-        """Delete the job and all of its executions. NotFound as for get_job."""
+    async def delete_job(
+        self, env_id: int, job_id: int, actor: Actor | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        """Delete the job and all of its executions (its audit events stay); with an
+        ``actor`` and ``now``, records "deleted". NotFound as for get_job."""
 
     async def update_job_flags(
         self,
@@ -80,22 +88,27 @@ class JobStore(Protocol):
         next_run_at: datetime | None = None,
         webhook_url: str | None = None,
         set_webhook: bool = False,
+        actor: Actor | None = None,
     ) -> Job:
-        """Change paused/muted/webhook (None leaves a flag alone). When ``paused`` is given,
+        """Change paused/muted/webhook (None leaves a flag alone). With an ``actor``, records
+        "paused"/"resumed"/"muted"/"unmuted"/"changed" with the changed fields, unless
+        nothing changed. When ``paused`` is given,
         ``next_run_at`` is stored with it (None while paused) and a timed pause
         (``paused_until``) is cleared. ``set_webhook`` stores
         ``webhook_url`` (None clears it) and sets the type to push / sdk accordingly."""
 
     async def set_timed_pause(
         self, env_id: int, job_id: int, now: datetime, until: datetime | None,
-        next_run_at: datetime | None,
+        next_run_at: datetime | None, actor: Actor | None = None,
     ) -> Job:
         """Store a timed pause (``until``; None: no timed pause) with the job's new
         ``next_run_at`` (the caller computed it: its first tick at or after ``until``) and
         lift an indefinite pause (``paused`` false), in one write. NotFound unless the job
         is in the environment."""
 
-    async def set_skip_next(self, env_id: int, job_id: int, now: datetime, count: int) -> Job:
+    async def set_skip_next(
+        self, env_id: int, job_id: int, now: datetime, count: int, actor: Actor | None = None,
+    ) -> Job:
         """Set how many of the job's next ticks are skipped (replaces the count; the ticker
         counts it down in its tick transaction). NotFound unless the job is in the
         environment."""
@@ -115,9 +128,11 @@ class ExecutionStore(Protocol):
         """The job's latest non-skipped execution."""
 
     async def trigger(
-        self, env_id: int, job_id: int, now: datetime, payload: dict[str, Any] | None = None
+        self, env_id: int, job_id: int, now: datetime, payload: dict[str, Any] | None = None,
+        actor: Actor | None = None,
     ) -> Run:
         """Create a manual run due now (attempt 1, trigger "manual") carrying ``payload``
+        (with an ``actor``, records "triggered" with the run's id)
         (stored as given; its retries carry it too). Conflict if the job is
         blocking and has a pending or running execution. NotFound as for get_job."""
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
+from ...domain.audit import Actor
 from ...domain.records import (
     ApiKey,
     Environment,
@@ -52,9 +53,11 @@ class OrgStore(Protocol):
 
 class EnvironmentStore(Protocol):
     async def create_environment(
-        self, org_id: int, name: str, signature_key: str, now: datetime
+        self, org_id: int, name: str, signature_key: str, now: datetime,
+        actor: Actor | None = None,
     ) -> Environment:
-        """A new environment of the organisation."""
+        """A new environment of the organisation (with an ``actor``: "created", recorded in
+        the new environment)."""
 
     async def list_environments(self, org_id: int) -> list[Environment]:
         """The organisation's environments, oldest first."""
@@ -62,9 +65,14 @@ class EnvironmentStore(Protocol):
     async def get_environment(self, org_id: int, env_id: int) -> Environment:
         """NotFound unless the environment exists and belongs to ``org_id``."""
 
-    async def delete_environment(self, org_id: int, env_id: int) -> Environment:
-        """Delete the environment with its jobs, executions and keys. NotFound as above;
-        Conflict if it is the organisation's last environment."""
+    async def delete_environment(
+        self, org_id: int, env_id: int, actor: Actor | None = None,
+        now: datetime | None = None, record_in: int | None = None,
+    ) -> Environment:
+        """Delete the environment with its jobs, executions, keys and audit events. NotFound
+        as above; Conflict if it is the organisation's last environment. With an ``actor``
+        and ``now``, records "deleted" in ``record_in`` (when None or the deleted one: the
+        organisation's first environment left)."""
 
 
 class KeyStore(Protocol):
@@ -79,8 +87,10 @@ class KeyStore(Protocol):
         admin: bool,
         internal: bool,
         now: datetime,
+        actor: Actor | None = None,
     ) -> ApiKey:
-        """Store a key (digest only; the secret never reaches storage)."""
+        """Store a key (digest only; the secret never reaches storage). With an ``actor``,
+        an environment key's creation is recorded in its environment."""
 
     async def find_key(self, prefix: str) -> ApiKey | None:
         """The key with this lookup prefix, revoked or not, or None. Never cached: revocation
@@ -102,16 +112,22 @@ class KeyStore(Protocol):
         """The environment keys of one environment of the organisation."""
 
     async def revoke_key(
-        self, org_id: int, key_id: int, env_id: int | None, now: datetime
+        self, org_id: int, key_id: int, env_id: int | None, now: datetime,
+        actor: Actor | None = None, record_in: int | None = None,
     ) -> ApiKey:
-        """Mark the key revoked (idempotent). ``env_id`` restricts the search to one
-        environment's keys (environment-key callers); None allows every key of the org.
+        """Mark the key revoked (idempotent; with an ``actor``, the first revocation is
+        recorded in the key's environment, an admin key's in ``record_in``). ``env_id``
+        restricts the search to one environment's keys (environment-key callers); None
+        allows every key of the org.
         NotFound if no such key in scope; Conflict if it is the organisation's last
         unrevoked admin key (nothing could then make another)."""
 
     async def rotate_admin_key(
-        self, org_id: int, prefix: str, digest: str, now: datetime
+        self, org_id: int, prefix: str, digest: str, now: datetime,
+        actor: Actor | None = None,
     ) -> tuple[ApiKey, int]:
         """Store a new admin key and revoke every other admin key of the organisation, in one
-        transaction; return it and the number revoked. Conflict on PostgreSQL while a server
-        process serves the database (offline command: ``schedo admin-key --rotate``)."""
+        transaction; return it and the number revoked (with an ``actor``, each revocation and
+        the creation are recorded in the organisation's first environment). Conflict on
+        PostgreSQL while a server process serves the database (offline command:
+        ``schedo admin-key --rotate``)."""
