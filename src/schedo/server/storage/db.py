@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -91,8 +91,8 @@ _SQLITE_STORAGE = ("SQLITE_FULL", "SQLITE_READONLY", "SQLITE_IOERR", "SQLITE_CAN
 _PG_STORAGE = ("53", "58", "25006")  # resources (53100 disk full), system errors, read-only
 
 
-def storage_failure(exc: BaseException) -> str | None:
-    """A short reason if ``exc`` (or what it wraps) says the database cannot be written."""
+def _wrapped(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and every error it wraps (the driver's ``orig``, causes, contexts), once each."""
     seen: set[int] = set()
     todo: list[BaseException | None] = [exc]
     while todo:
@@ -100,13 +100,19 @@ def storage_failure(exc: BaseException) -> str | None:
         if e is None or id(e) in seen:
             continue
         seen.add(id(e))
+        yield e
+        todo += [getattr(e, "orig", None), e.__cause__, e.__context__]
+
+
+def storage_failure(exc: BaseException) -> str | None:
+    """A short reason if ``exc`` (or what it wraps) says the database cannot be written."""
+    for e in _wrapped(exc):
         name = getattr(e, "sqlite_errorname", None)
         if isinstance(name, str) and name.startswith(_SQLITE_STORAGE):
             return f"{name}: {e}"
         state = getattr(e, "sqlstate", None)
         if isinstance(state, str) and state.startswith(_PG_STORAGE):
             return f"SQLSTATE {state}: {e}"
-        todo += [getattr(e, "orig", None), e.__cause__, e.__context__]
     return None
 
 
@@ -123,18 +129,11 @@ def data_problem(exc: BaseException) -> str | None:
     """The driver's text if ``exc`` (or what it wraps) refused a *value*, not the database
     being away: a DB-API DataError, a PostgreSQL data exception (SQLSTATE class 22: an int4
     overflow, a NUL in text), an int SQLite cannot bind (OverflowError)."""
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        e = todo.pop()
-        if e is None or id(e) in seen:
-            continue
-        seen.add(id(e))
+    for e in _wrapped(exc):
         state = getattr(e, "sqlstate", None)
         if (isinstance(e, (DataError, OverflowError))
                 or (isinstance(state, str) and state.startswith("22"))):
             return str(getattr(e, "orig", None) or e).strip().splitlines()[0][:200]
-        todo += [getattr(e, "orig", None), e.__cause__, e.__context__]
     return None
 
 
