@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from ..domain.model import JobStatus, RunStatus, Trigger
 from ..domain.records import Job
-from ..storage.contracts import RunMark
+from ..storage.contracts import JOB_SORTS, RunMark
 from . import jobs as svc_jobs
 from .context import Principal, Services
 
@@ -97,3 +97,16 @@ async def run_strips(
     """The latest ``per_job`` runs of each job, oldest first, by job id (jobs without runs
     are absent): one read for the whole page, whatever the number of jobs."""
     return await svc.store.recent_runs(p.env_id, [j.id for j in jobs], per_job)
+
+
+async def sorted_jobs(
+    svc: Services, p: Principal, jobs: list[Job], sort: str, descending: bool
+) -> list[Job]:
+    """``jobs`` in the order the store sorts the environment's jobs by ``sort`` (one read;
+    ``sort`` not one of ``JOB_SORTS``: unchanged). A job the read did not see (defined
+    meanwhile) goes last."""
+    if sort not in JOB_SORTS:
+        return jobs
+    place = {job_id: i for i, job_id in enumerate(await svc.store.job_order(p.env_id, sort,
+                                                                            descending))}
+    return sorted(jobs, key=lambda j: (place.get(j.id, len(place)), j.id))

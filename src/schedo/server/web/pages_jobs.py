@@ -13,7 +13,7 @@ from ..domain.errors import Conflict, InvalidInput, NotFound
 from ..domain.model import JobType
 from ..domain.records import Job, Run
 from ..services import audit, chains, dashboard, jobs, live, notifications, runs
-from . import queries
+from . import queries, trends
 from .pages_auth import switch_cookie
 from .render import html
 from .routing import WebRoute, WebSession, checked_form, current, redirect
@@ -65,16 +65,29 @@ def _clip(value: str, allowed: dict[str, str]) -> str:
     return value if value in allowed else ""
 
 
-async def _jobs_ctx(ws: WebSession, q: str, status: str, kind: str) -> dict[str, Any]:
+async def _jobs_ctx(
+    ws: WebSession, q: str, status: str, kind: str, tag: str = "", sort: str = "",
+    direction: str = "",
+) -> dict[str, Any]:
     all_jobs = await jobs.list_all(ws.svc, ws.principal)
     status, kind = _clip(status, queries.STATUS_FILTERS), _clip(kind, queries.TYPE_FILTERS)
+    tags = trends.tags_of([j.target for j in all_jobs])
+    tag = tag if tag in tags else ""
+    order = trends.sorting(sort, direction,
+                           {"q": q[:200], "status": status, "type": kind, "tag": tag})
     retries = await dashboard.waiting_retries(ws.svc, ws.principal, all_jobs)
     shown = queries.filter_jobs(all_jobs, q[:200], status, kind, retries)
+    if tag:
+        shown = [j for j in shown if tag in ((j.target or {}).get("tags") or [])]
+    if shown and order.key:
+        shown = await dashboard.sorted_jobs(ws.svc, ws.principal, shown, order.key,
+                                            order.descending)
     conns = await jobs.connections(ws.svc, ws.principal, shown) if shown else {}
     strips = await dashboard.run_strips(ws.svc, ws.principal, shown) if shown else {}
     return {
         "jobs": shown,
         "strips": strips,
+        "sparks": {job_id: trends.sparkline(marks) for job_id, marks in strips.items()},
         "strip_runs": dashboard.STRIP_RUNS,
         "retries": retries,
         "total": len(all_jobs),
@@ -83,6 +96,10 @@ async def _jobs_ctx(ws: WebSession, q: str, status: str, kind: str) -> dict[str,
         "q": q[:200],
         "status": status,
         "kind": kind,
+        "tag": tag,
+        "tags": tags,
+        "order": order,
+        "sort_labels": trends.SORT_LABELS,
         "now": ws.now,
         "live": LIVE_SLOW,
         "status_filters": queries.STATUS_FILTERS,
@@ -97,15 +114,21 @@ async def jobs_page(
     q: str = "",
     status: str = "",
     type: str = "",
+    tag: str = "",
+    sort: str = "",
+    dir: str = "",
     done: str = "",
 ) -> Response:
-    ctx = await _jobs_ctx(ws, q, status, type)
+    ctx = await _jobs_ctx(ws, q, status, type, tag, sort, dir)
     return html("jobs.html", ws.context(request, done=DONE.get(done), **ctx))
 
 
 @router.get("/ui/live/jobs")
-async def jobs_live(ws: Session, q: str = "", status: str = "", type: str = "") -> Response:
-    return html("_jobs_table.html", await _jobs_ctx(ws, q, status, type))
+async def jobs_live(
+    ws: Session, q: str = "", status: str = "", type: str = "", tag: str = "", sort: str = "",
+    dir: str = "",
+) -> Response:
+    return html("_jobs_table.html", await _jobs_ctx(ws, q, status, type, tag, sort, dir))
 
 
 # -- job page ------------------------------------------------------------------------------------

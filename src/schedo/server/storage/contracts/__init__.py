@@ -27,7 +27,10 @@ from .notify import (
     PingStore,
 )
 from .ops import (
+    JOB_SORTS,
+    Attention,
     DashboardStore,
+    DayCount,
     LiveCounts,
     PruneBatch,
     RetentionStore,
@@ -76,7 +79,7 @@ __all__ = [
     "WorkerStore",
 ]
 __all__ += ["AlertStore", "ChannelStore", "ExplainStore", "PingStore"]  # issue 19
-__all__ += ["RunMark"]  # issue 22
+__all__ += ["JOB_SORTS", "Attention", "DayCount", "RunMark"]  # issue 22
 __all__ += ["ChainStore", "JobChain", "RunChain", "collect_chained"]  # issue 21, chains
 __all__ += ["AuditStore"]  # issue 22, the audit log
 

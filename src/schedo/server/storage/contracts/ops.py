@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from ...domain.records import Run
+
 # -- retention and operational statistics (docs/hardening.md) -----------------------------------
 
 
@@ -78,6 +80,34 @@ class RunMark:
     status: str  # a RunStatus value
     scheduled_for: datetime
     attempt: int
+    duration: int | None = None  # milliseconds, once it ended (the row's duration trend)
+
+
+JOB_SORTS = ("name", "status", "last_run", "next_run", "duration")
+
+
+@dataclass(frozen=True, slots=True)
+class DayCount:
+    """How many runs of a job were scheduled on one UTC day (``day``: days since 1970-01-01)
+    with one status (``DashboardStore.run_days``)."""
+
+    day: int
+    status: str  # a RunStatus value
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Attention:
+    """A run the overview lists under "what needs you": late (``pending`` past its due time),
+    expired, or skipped as missed; with its job's name."""
+
+    id: int
+    job_id: int
+    job_name: str
+    status: str  # a RunStatus value
+    scheduled_for: datetime
+    due_at: datetime
+    error: str | None
 
 
 class DashboardStore(Protocol):
@@ -91,4 +121,31 @@ class DashboardStore(Protocol):
         """The latest ``per_job`` executions (highest ids) of each of ``job_ids`` in the
         environment, oldest first, in ONE read statement (``ROW_NUMBER()`` over the job's
         executions by id, on both databases). Jobs without runs, of another environment or
-        unknown are absent; ``job_ids`` empty or ``per_job`` < 1 reads nothing."""
+        unknown are absent; ``job_ids`` empty or ``per_job`` < 1 reads nothing. A mark's
+        ``duration`` is the run's (None while it has none)."""
+
+    async def job_order(self, env_id: int, sort: str, descending: bool) -> list[int]:
+        """The ids of the environment's jobs sorted by ``sort`` (one of ``JOB_SORTS``;
+        anything else: by name), in ONE read statement. ``name``; ``status`` by how much it
+        needs attention (failing — failed, or pending with a retry counted —, running,
+        pending, completed); ``last_run`` / ``next_run`` by those instants; ``duration`` by
+        the duration of the job's latest run that has one. Jobs with no value (never run, no
+        next run, no duration) come last in both directions; ties by name then id, always
+        ascending, so the order is stable."""
+
+    async def run_days(self, env_id: int, job_id: int, since: datetime) -> list[DayCount]:
+        """The job's executions scheduled at or after ``since`` counted per UTC day and
+        status, in ONE grouped read; nothing for a job of another environment."""
+
+    async def runs_between(
+        self, env_id: int, job_id: int, start: datetime, end: datetime, limit: int
+    ) -> list[Run]:
+        """The job's executions scheduled in ``[start, end)``, newest first (by scheduled
+        time, then id), at most ``limit``; nothing for a job of another environment."""
+
+    async def needs_attention(
+        self, env_id: int, late_before: datetime, since: datetime, limit: int
+    ) -> list[Attention]:
+        """In ONE read: the environment's pending runs due before ``late_before`` (late:
+        nothing took them), and its runs scheduled at or after ``since`` that expired or
+        were skipped as missed (error starting "missed"); newest first, at most ``limit``."""

@@ -1,0 +1,85 @@
+"""Presentation of the jobs table's sorting and duration trends (issue 22): the sort links of
+the column headers and the per-row sparkline of the latest runs' durations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from statistics import median
+from urllib.parse import urlencode
+
+from ..storage.contracts import JOB_SORTS, RunMark
+from .render import duration_ms
+
+SORT_LABELS = {"name": "Name", "status": "Status", "last_run": "Last run",
+               "next_run": "Next run", "duration": "Duration"}
+assert set(SORT_LABELS) == set(JOB_SORTS)
+
+
+@dataclass(frozen=True)
+class Sorting:
+    """The table's sort (``key`` "" : the order jobs were created) and the filters it keeps."""
+
+    key: str
+    descending: bool
+    filters: dict[str, str]
+
+    def aria(self, key: str) -> str | None:
+        if key != self.key:
+            return None
+        return "descending" if self.descending else "ascending"
+
+    def href(self, key: str) -> str:
+        """The header's link: sort by ``key``, ascending, or the other way if already so."""
+        flip = key == self.key and not self.descending
+        params = {k: v for k, v in self.filters.items() if v}
+        params.update(sort=key, dir="desc" if flip else "asc")
+        return "/ui/jobs?" + urlencode(params)
+
+
+def sorting(sort: str, direction: str, filters: dict[str, str]) -> Sorting:
+    """Unknown values are dropped (creation order, ascending), never an error."""
+    key = sort if sort in JOB_SORTS else ""
+    return Sorting(key=key, descending=bool(key) and direction == "desc", filters=filters)
+
+
+@dataclass(frozen=True)
+class Spark:
+    points: str  # the polyline's "x,y x,y ..."
+    last_x: float
+    last_y: float
+    width: int
+    height: int
+    text: str  # "median 1.2 s, last 900 ms"
+    runs: int
+
+
+def sparkline(marks: list[RunMark], width: int = 80, height: int = 20) -> Spark | None:
+    """The durations of ``marks`` (oldest first) that have one, as a line scaled to the
+    longest; None when none has a duration."""
+    values = [m.duration for m in marks if m.duration is not None]
+    if not values:
+        return None
+    top = max(max(values), 1)
+    step = (width - 4) / max(len(values) - 1, 1)
+    xy = [(2 + i * step, height - 2 - v / top * (height - 4)) for i, v in enumerate(values)]
+    if len(xy) == 1:
+        xy = [(2.0, xy[0][1]), (width - 2.0, xy[0][1])]
+    return Spark(
+        points=" ".join(f"{x:.1f},{y:.1f}" for x, y in xy),
+        last_x=xy[-1][0],
+        last_y=xy[-1][1],
+        width=width,
+        height=height,
+        text=f"median {duration_ms(median(values))}, last {duration_ms(values[-1])}",
+        runs=len(values),
+    )
+
+
+def tags_of(jobs_targets: list[dict[str, object] | None]) -> list[str]:
+    """The target tags the environment's command jobs use, sorted (the tag filter's options)."""
+    found: set[str] = set()
+    for target in jobs_targets:
+        tags = (target or {}).get("tags")
+        if isinstance(tags, list):
+            found.update(str(t) for t in tags)
+    return sorted(found)

@@ -1,0 +1,114 @@
+"""The dashboard's health views (issue 22): the jobs table's sorting, tag filter and duration
+trends; the job page's day strip and day pages; the overview's "what needs you". Real HTML from
+the in-process server, two tenants, hostile query values; SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+
+from tests.conftest import ADMIN_KEY, Api
+
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+ROW_NAME = re.compile(r'<a class="jobname" href="/ui/jobs/\d+">([^<]+)</a>')
+
+
+@asynccontextmanager
+async def browser(api: Api, key: str = ADMIN_KEY) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=api.client._transport,
+                                 base_url="http://schedo.test") as b:
+        token = CSRF.search((await b.get("/ui/login")).text)
+        assert token
+        r = await b.post("/ui/login", data={"api_key": key, "csrf": token.group(1)})
+        assert r.status_code in (200, 303), r.text
+        yield b
+
+
+async def run_for(api: Api, job: dict, ms: int | None, success: bool = True) -> int:
+    """A manual run of ``job`` (an sdk job) taken by a worker and ended ``ms`` milliseconds
+    later (None: left pending)."""
+    h = api.admin
+    r = await api.client.post(f"/jobs/trigger/{job['id']}", headers=h)
+    assert r.status_code == 200, r.text
+    run = int(r.json()["id"])
+    if ms is None:
+        return run
+    got = await api.client.get(f"/jobs/executions?jobs={job['name']}&wait=0", headers=h)
+    assert [e["id"] for e in got.json()] == [run], got.text
+    api.clock.advance(ms / 1000)
+    r = await api.client.post(f"/jobs/executions/complete/{run}", headers=h, json={
+        "success": success, "error": None if success else "boom"})
+    assert r.status_code == 200, r.text
+    api.clock.advance(1)
+    return run
+
+
+def names(page: str) -> list[str]:
+    return ROW_NAME.findall(page)
+
+
+async def other_env_key(api: Api) -> tuple[int, dict[str, str]]:
+    r = await api.client.post("/org/environments", json={"name": "staging"}, headers=api.admin)
+    assert r.status_code == 200, r.text
+    env_id = int(r.json()["id"])
+    return env_id, await api.env_key(env_id, "staging-key")
+
+
+async def test_jobs_table_sorts_filters_by_tag_and_shows_duration_trends(api: Api) -> None:
+    slow = await api.define(name="b-slow", max_retries=0)
+    fast = await api.define(name="a-fast", max_retries=0)
+    tagged = await api.define(name="c-backup", command="pg_dump",
+                              target={"tags": ["db", "eu"], "mode": "any"})
+    await api.define(name="d-other", command="true", target={"tags": ["web"], "mode": "any"})
+    for ms in (4000, 6000, 5000):
+        await run_for(api, slow, ms)
+    await run_for(api, fast, 120)
+    await run_for(api, fast, 80, success=False)
+    await run_for(api, tagged, None)
+    _env2, key2 = await other_env_key(api)
+    await api.define(headers=key2, name="zz-foreign", max_retries=0)
+
+    async with browser(api) as b:
+        page = (await b.get("/ui/jobs")).text
+        assert names(page) == ["b-slow", "a-fast", "c-backup", "d-other"]  # creation order
+        assert "zz-foreign" not in page and "aria-sort" not in page
+        by_name = (await b.get("/ui/jobs?sort=name")).text
+        assert names(by_name) == ["a-fast", "b-slow", "c-backup", "d-other"]
+        assert ('<th scope="col" aria-sort="ascending"><a class="sort" '
+                'href="/ui/jobs?sort=name&amp;dir=desc">Name') in by_name
+        assert names((await b.get("/ui/jobs?sort=name&dir=desc")).text) == [
+            "d-other", "c-backup", "b-slow", "a-fast"]
+        dur = (await b.get("/ui/live/jobs?sort=duration&dir=desc")).text
+        assert names(dur) == ["b-slow", "a-fast", "c-backup", "d-other"]  # no duration: last
+        assert 'aria-sort="descending"' in dur
+        assert names((await b.get("/ui/jobs?sort=status")).text)[0] == "a-fast"  # failing first
+        # the trend: median and last of the finished runs, a polyline with one point each
+        row = dur[dur.index(">b-slow</a>"):]
+        row = row[:row.index("</tr>")]
+        assert "median 5.0 s, last 5.0 s" in row and row.count(",") >= 3
+        assert len(re.search(r'points="([^"]+)"', row).group(1).split()) == 3  # type: ignore[union-attr]
+        fast_row = dur[dur.index(">a-fast</a>"):]
+        assert "median 100 ms, last 80 ms" in fast_row[:fast_row.index("</tr>")]
+        # the tag filter: the tags of the environment's command jobs; keeps the sort
+        tags = (await b.get("/ui/jobs?tag=db&sort=name&dir=desc")).text
+        assert names(tags) == ["c-backup"]
+        assert '<option value="db" selected>' in tags and '<option value="web">' in tags
+        assert 'href="/ui/jobs?tag=db&amp;sort=name&amp;dir=asc"' in tags  # header flips
+        assert names((await b.get("/ui/jobs?tag=web&type=command&q=d-")).text) == ["d-other"]
+        # bad values are ignored (clipped), never an error
+        for bad in ("sort=drop%20table", "sort=name&dir=sideways", "tag=nosuch",
+                    "tag=" + "x" * 5000,
+                    "sort=" + "%00" * 50, "dir=desc", "status=nope&type=%FF&tag=%27",
+                    "sort=name&sort=status", "q=" + "%F0%9F%92%A3" * 300):
+            for url in ("/ui/jobs?", "/ui/live/jobs?"):
+                r = await b.get(url + bad)
+                assert r.status_code == 200, (bad, r.status_code)
+                assert set(names(r.text)) <= {"a-fast", "b-slow", "c-backup", "d-other"}
+        assert names((await b.get("/ui/jobs?tag=nosuch")).text) == names(page)
+    async with browser(api, key2["x-api-key"]) as b:
+        page = (await b.get("/ui/jobs?sort=duration")).text
+        assert names(page) == ["zz-foreign"] and "no job has target tags" in page
+        assert names((await b.get("/ui/jobs?tag=db")).text) == ["zz-foreign"]  # not its tag
