@@ -112,3 +112,65 @@ async def test_jobs_table_sorts_filters_by_tag_and_shows_duration_trends(api: Ap
         page = (await b.get("/ui/jobs?sort=duration")).text
         assert names(page) == ["zz-foreign"] and "no job has target tags" in page
         assert names((await b.get("/ui/jobs?tag=db")).text) == ["zz-foreign"]  # not its tag
+
+
+DAY_CELL = re.compile(r'<li class="day (\w+)"><a href="/ui/jobs/(\d+)/days/([\d-]+)" '
+                      r'title="([^"]+)">')
+
+
+async def test_job_page_day_strip_and_day_pages(api: Api) -> None:
+    job = await api.define(name="daily", max_retries=0)
+    jid = job["id"]
+    first_day = api.clock.now().date()
+    ok = await run_for(api, job, 1000)
+    api.clock.advance(86_400)
+    failed = await run_for(api, job, 1000, success=False)
+    api.clock.advance(86_400)
+    mixed = [await run_for(api, job, 500), await run_for(api, job, 500, success=False)]
+    api.clock.advance(86_400)
+    pending = await run_for(api, job, None)
+    _env2, key2 = await other_env_key(api)
+    foreign = await api.define(headers=key2, name="daily", max_retries=0)
+
+    async with browser(api) as b:
+        page = (await b.get(f"/ui/jobs/{jid}")).text
+        cells = DAY_CELL.findall(page)
+        assert len(cells) == 30 and all(int(j) == jid for _, j, _, _ in cells)
+        assert cells[-1][2] == api.clock.now().date().isoformat()  # today, last
+        assert [c[0] for c in cells[-4:]] == ["ok", "bad", "warn", "open"]
+        assert {c[0] for c in cells[:-4]} == {"empty"}
+        assert cells[-4][2] == first_day.isoformat()
+        assert cells[-4][3] == f"{first_day.isoformat()}: 1 succeeded"
+        assert cells[-2][3].endswith(": 1 succeeded, 1 failed")
+        assert cells[-1][3].endswith(": 1 pending, running or cancelled")
+        assert f'<span class="visually-hidden">{cells[-3][3]}</span>' in page
+        day = (await b.get(cells[-2][2].join((f"/ui/jobs/{jid}/days/", "")))).text
+        assert re.findall(rf'href="/ui/jobs/{jid}/runs/(\d+)">#', day) == [
+            str(i) for i in reversed(mixed)]  # newest first
+        assert "2 runs" in day and f"/days/{cells[-3][2]}" in day and f"/days/{cells[-1][2]}" in day
+        for d, runs in ((cells[-4][2], [ok]), (cells[-3][2], [failed]), (cells[-1][2], [pending]),
+                        ("2001-02-03", [])):
+            r = await b.get(f"/ui/jobs/{jid}/days/{d}")
+            assert r.status_code == 200
+            assert re.findall(rf'href="/ui/jobs/{jid}/runs/(\d+)">#', r.text) == [
+                str(i) for i in runs]
+        assert "No run of this job was scheduled on that day." in (
+            await b.get(f"/ui/jobs/{jid}/days/2001-02-03")).text
+        for bad in ("2026-13-01", "2026-02-30", "yesterday", "0001-01-01", "1969-12-31",
+                    "99999-01-01", "2026-1-1", "%00", "2026-01-01%0A", "9999-12-31"):
+            r = await b.get(f"/ui/jobs/{jid}/days/{bad}")
+            assert r.status_code == 400, (bad, r.status_code)
+            assert "day: a date" in r.text
+        last = (await b.get(f"/ui/jobs/{jid}/days/9999-12-30")).text
+        assert "9999-12-29" in last and "/days/9999-12-31" not in last
+        first = (await b.get(f"/ui/jobs/{jid}/days/1970-01-01")).text
+        assert "/days/1969-12-31" not in first
+        # another environment's job answers like a missing one
+        for url in (f"/ui/jobs/{foreign['id']}/days/2001-02-03", "/ui/jobs/999999/days/2001-02-03"):
+            r = await b.get(url)
+            assert r.status_code == 404 and "daily" not in r.text.split("<main", 1)[-1]
+    async with browser(api, key2["x-api-key"]) as b:
+        r = await b.get(f"/ui/jobs/{jid}/days/{cells[-2][2]}")
+        assert r.status_code == 404
+        mine = (await b.get(f"/ui/jobs/{foreign['id']}")).text
+        assert {c[0] for c in DAY_CELL.findall(mine)} == {"empty"}  # env 1's runs never count

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from ..domain.model import JobStatus, RunStatus, Trigger
-from ..domain.records import Job
-from ..storage.contracts import JOB_SORTS, RunMark
+from ..domain.records import Job, Run
+from ..storage.contracts import JOB_SORTS, DayCount, RunMark
 from . import jobs as svc_jobs
 from .context import Principal, Services
 
@@ -17,6 +17,9 @@ DAY = timedelta(hours=24)
 OUTCOMES = (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.EXPIRED, RunStatus.RUNNING,
             RunStatus.PENDING, RunStatus.SKIPPED)
 STRIP_RUNS = 20  # runs in a job's strip on the jobs table
+HEAT_DAYS = 30  # days in a job's day strip (UTC days, today included)
+DAY_RUNS = 500  # runs a day page lists at most
+EPOCH = date(1970, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -110,3 +113,48 @@ async def sorted_jobs(
     place = {job_id: i for i, job_id in enumerate(await svc.store.job_order(p.env_id, sort,
                                                                             descending))}
     return sorted(jobs, key=lambda j: (place.get(j.id, len(place)), j.id))
+
+
+@dataclass(frozen=True)
+class DayRuns:
+    """A job's runs scheduled on one UTC day, by outcome."""
+
+    day: date
+    ok: int = 0  # completed
+    failed: int = 0  # failed
+    missed: int = 0  # expired or skipped
+    other: int = 0  # pending, running or cancelled
+
+    @property
+    def total(self) -> int:
+        return self.ok + self.failed + self.missed + self.other
+
+
+BUCKETS = {RunStatus.COMPLETED.value: "ok", RunStatus.FAILED.value: "failed",
+           RunStatus.EXPIRED.value: "missed", RunStatus.SKIPPED.value: "missed"}
+
+
+def _fold(counts: list[DayCount], first: date, days: int) -> list[DayRuns]:
+    by_day: dict[date, dict[str, int]] = {}
+    for c in counts:
+        bucket = BUCKETS.get(c.status, "other")
+        slot = by_day.setdefault(EPOCH + timedelta(days=c.day), {})
+        slot[bucket] = slot.get(bucket, 0) + c.count
+    return [DayRuns(day=d, **by_day.get(d, {}))
+            for d in (first + timedelta(days=i) for i in range(days))]  # fmt: skip
+
+
+async def run_days(
+    svc: Services, p: Principal, job: Job, now: datetime, days: int = HEAT_DAYS
+) -> list[DayRuns]:
+    """The job's runs of the last ``days`` UTC days (today last), counted per day in one
+    grouped read; days without runs are there with zeros."""
+    first = now.astimezone(UTC).date() - timedelta(days=days - 1)
+    since = datetime.combine(first, time(), UTC)
+    return _fold(await svc.store.run_days(p.env_id, job.id, since), first, days)
+
+
+async def day_runs(svc: Services, p: Principal, job: Job, day: date) -> list[Run]:
+    """The job's runs scheduled on the UTC ``day``, newest first (at most ``DAY_RUNS``)."""
+    start = datetime.combine(day, time(), UTC)
+    return await svc.store.runs_between(p.env_id, job.id, start, start + DAY, DAY_RUNS)

@@ -200,6 +200,8 @@ async def render_job(
             audit_events=await audit.job_events(ws.svc, ws.principal, job.id, AUDIT_SHOWN),
             audit_title="Changes", audit_job=True,
             chain=await chains.job_chain(ws.svc, ws.principal, job.id),
+            days=trends.day_cells(job.id, await dashboard.run_days(ws.svc, ws.principal, job,
+                                                                   ws.now)),
             done=DONE.get(done or ""),
             error=error,
             webhook_value=webhook_value if webhook_value is not None else (job.webhook_url or ""),
@@ -233,6 +235,17 @@ async def job_explain(request: Request, job_id: Id, ws: Session, at: str = "") -
                                 explain_value=value)
     found = await jobs.explain(ws.svc, ws.principal, job_id, instant)
     return await render_job(request, ws, job_id, explained=found, explain_value=value)
+
+
+@router.get("/ui/jobs/{job_id}/days/{day}")
+async def job_day(request: Request, job_id: Id, day: str, ws: Session) -> Response:
+    """The job's runs scheduled on one UTC day (the day strip's links)."""
+    when = trends.parse_day(day)
+    job = await jobs.get(ws.svc, ws.principal, job_id)
+    found = await dashboard.day_runs(ws.svc, ws.principal, job, when)
+    return html("job_day.html", ws.context(
+        request, job=job, day=when, runs=found, limit=dashboard.DAY_RUNS, now=ws.now,
+        prev_day=trends.shift_day(when, -1), next_day=trends.shift_day(when, 1)))
 
 
 @router.get("/ui/jobs/{job_id}/live")

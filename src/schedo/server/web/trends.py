@@ -3,10 +3,14 @@ the column headers and the per-row sparkline of the latest runs' durations."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import date, timedelta
 from statistics import median
 from urllib.parse import urlencode
 
+from ..domain.errors import InvalidInput
+from ..services.dashboard import DayRuns
 from ..storage.contracts import JOB_SORTS, RunMark
 from .render import duration_ms
 
@@ -83,3 +87,60 @@ def tags_of(jobs_targets: list[dict[str, object] | None]) -> list[str]:
         if isinstance(tags, list):
             found.update(str(t) for t in tags)
     return sorted(found)
+
+
+@dataclass(frozen=True)
+class DayCell:
+    """One day of the job page's day strip: its runs by outcome, a colour class and the
+    words a tooltip and a screen reader get."""
+
+    day: date
+    css: str  # "empty", "ok", "warn" (some failed or missed), "bad" (none succeeded) or
+    # "open" (only runs that are pending, running or were cancelled)
+    label: str
+    href: str
+
+
+def _words(d: DayRuns) -> str:
+    if not d.total:
+        return "no runs"
+    parts = [f"{n} {word}" for n, word in ((d.ok, "succeeded"), (d.failed, "failed"),
+                                           (d.missed, "missed or expired"),
+                                           (d.other, "pending, running or cancelled")) if n]
+    return ", ".join(parts)
+
+
+def day_cells(job_id: int, days: list[DayRuns]) -> list[DayCell]:
+    out = []
+    for d in days:
+        bad = d.failed + d.missed
+        css = ("empty" if not d.total else "warn" if bad and d.ok else "bad" if bad
+               else "ok" if d.ok else "open")
+        out.append(DayCell(day=d.day, css=css, label=f"{d.day.isoformat()}: {_words(d)}",
+                           href=f"/ui/jobs/{job_id}/days/{d.day.isoformat()}"))
+    return out
+
+
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9999, 12, 30)
+DAY_TEXT = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def parse_day(text: str) -> date:
+    """A day page's ``YYYY-MM-DD`` (1970-01-01 to 9999-12-30); InvalidInput (400) otherwise."""
+    try:
+        if not DAY_TEXT.match(text):
+            raise ValueError(text)
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"day: a date written YYYY-MM-DD ({text[:40]!r})") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InvalidInput(f"day: a date from {FIRST_DAY} to {LAST_DAY}")
+    return day
+
+
+def shift_day(day: date, by: int) -> date | None:
+    try:
+        moved = day + timedelta(days=by)
+    except OverflowError:
+        return None
+    return moved if FIRST_DAY <= moved <= LAST_DAY else None
