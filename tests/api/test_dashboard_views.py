@@ -174,3 +174,68 @@ async def test_job_page_day_strip_and_day_pages(api: Api) -> None:
         assert r.status_code == 404
         mine = (await b.get(f"/ui/jobs/{foreign['id']}")).text
         assert {c[0] for c in DAY_CELL.findall(mine)} == {"empty"}  # env 1's runs never count
+
+
+def needs_section(page: str, heading_id: str) -> str:
+    start = page.index(f'id="{heading_id}"')
+    return page[start:page.index("</section>", start)]
+
+
+async def test_overview_lists_what_needs_you_now(api: Api) -> None:
+    h = api.admin
+    broken = await api.define(name="broken", max_retries=0)
+    await run_for(api, broken, 10, success=False)
+    await run_for(api, broken, 10, success=False)
+    autop = await api.define(name="self-pausing", max_retries=0, pause_after_failures=1)
+    await run_for(api, autop, 10, success=False)
+    quiet = await api.define(name="quiet", max_retries=0)
+    r = await api.client.patch(f"/jobs/mute/{quiet['id']}", json={"muted": True}, headers=h)
+    assert r.status_code == 200, r.text
+    fine = await api.define(name="fine", max_retries=0)
+    await run_for(api, fine, 10)
+    stuck = await api.define(name="stuck", max_retries=0, timeout_seconds=600)
+    expiring = await api.define(name="expiring", max_retries=0, timeout_seconds=30)
+    r = await api.client.post(f"/jobs/trigger/{expiring['id']}", headers=h)
+    gone = int(r.json()["id"])
+    api.clock.advance(31)
+    assert [e.id for e in await api.svc.store.expire_overdue(api.clock.now())] == [gone]
+    r = await api.client.post(f"/jobs/trigger/{stuck['id']}", headers=h)
+    late = int(r.json()["id"])
+    env2, key2 = await other_env_key(api)
+    other = await api.define(headers=key2, name="foreign-broken", max_retries=0)
+    r = await api.client.post(f"/jobs/trigger/{other['id']}", headers=key2)
+    await api.client.get("/jobs/executions?jobs=foreign-broken&wait=0", headers=key2)
+    await api.client.post(f"/jobs/executions/complete/{r.json()['id']}", headers=key2,
+                          json={"success": False, "error": "x"})
+
+    async with browser(api) as b:
+        for url in ("/ui/", "/ui/live/overview"):
+            page = (await b.get(url)).text
+            assert "foreign-broken" not in page and "Nothing needs you" not in page
+            failing = needs_section(page, "failing-h")
+            assert failing.index(">broken</a>") < failing.index(">self-pausing</a>")
+            assert "failed 2 times in a row" in failing and ">fine</a>" not in failing
+            assert "late-h" not in page  # nothing is due over a minute ago yet
+            missed = needs_section(page, "missed-h")
+            assert f'href="/ui/jobs/{expiring["id"]}/runs/{gone}">expiring run #{gone}' in missed
+            paused = needs_section(page, "autopaused-h")
+            assert ">self-pausing</a>" in paused and ">broken</a>" not in paused
+            assert ">quiet</a>" in needs_section(page, "muted-h")
+        api.clock.advance(120)  # the stuck run waits past a minute; the */5 ticks are overdue
+        page = (await b.get("/ui/live/overview")).text
+        late_part = needs_section(page, "late-h")
+        assert f'href="/ui/jobs/{stuck["id"]}/runs/{late}">stuck run #{late}' in late_part
+        assert "nothing has taken it" in late_part
+        api.clock.advance(86_400)  # a day later the expiry is no longer "last 24 hours"
+        page = (await b.get("/ui/")).text
+        assert "missed-h" not in page
+    async with browser(api, key2["x-api-key"]) as b:
+        page = (await b.get("/ui/")).text
+        assert ">foreign-broken</a>" in needs_section(page, "failing-h")
+        for name in ("broken", "quiet", "stuck", "expiring", "self-pausing"):
+            assert f">{name}</a>" not in page
+    r = await api.client.post("/org/environments", json={"name": "calm"}, headers=h)
+    key3 = await api.env_key(int(r.json()["id"]), "calm-key")
+    async with browser(api, key3["x-api-key"]) as b:
+        assert "Nothing needs you" in (await b.get("/ui/")).text
+    assert env2

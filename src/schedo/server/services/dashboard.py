@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from ..domain.model import JobStatus, RunStatus, Trigger
 from ..domain.records import Job, Run
-from ..storage.contracts import JOB_SORTS, DayCount, RunMark
+from ..storage.contracts import JOB_SORTS, Attention, DayCount, RunMark
 from . import jobs as svc_jobs
 from .context import Principal, Services
 
@@ -20,6 +20,8 @@ STRIP_RUNS = 20  # runs in a job's strip on the jobs table
 HEAT_DAYS = 30  # days in a job's day strip (UTC days, today included)
 DAY_RUNS = 500  # runs a day page lists at most
 EPOCH = date(1970, 1, 1)
+LATE_AFTER = timedelta(seconds=60)  # a due run nothing took for this long is late
+NEEDS_SHOWN = 10  # entries per list of the overview's "what needs you"
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,23 @@ class RetryWait:
 
 
 @dataclass(frozen=True)
+class NeedsYou:
+    """The overview's "what needs you now" (issue 22), each list newest or worst first."""
+
+    failing: list[Job]
+    late_runs: list[Attention]  # pending, due more than LATE_AFTER ago: nothing took them
+    late_jobs: list[Job]  # not paused, next run more than LATE_AFTER past: no tick made it
+    missed: list[Attention]  # expired, or skipped as missed, in the last 24 hours
+    auto_paused: list[Job]  # paused by the pause-after-failures rule
+    muted: list[Job]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.failing or self.late_runs or self.late_jobs or self.missed
+                    or self.auto_paused or self.muted)
+
+
+@dataclass(frozen=True)
 class Overview:
     total: int
     active: int
@@ -41,6 +60,7 @@ class Overview:
     runs: dict[str, int]
     runs_total: int
     next_due: list[Job]
+    needs: NeedsYou
 
 
 async def run_counts(svc: Services, p: Principal, since: datetime) -> Counter[str]:
@@ -91,6 +111,29 @@ async def overview(svc: Services, p: Principal, now: datetime) -> Overview:
         runs={k: counts.get(k, 0) for k in OUTCOMES},
         runs_total=sum(counts.values()),
         next_due=due[:8],
+        needs=await needs_you(svc, p, now, jobs, retries),
+    )
+
+
+async def needs_you(
+    svc: Services, p: Principal, now: datetime, jobs: list[Job], retries: dict[int, RetryWait]
+) -> NeedsYou:
+    """What needs someone now: failing jobs (most failures in a row first), late runs and
+    jobs, runs that expired or were missed in the last 24 hours (one read), jobs paused by
+    failures and muted jobs."""
+    runs = await svc.store.needs_attention(p.env_id, now - LATE_AFTER, now - DAY,
+                                           2 * NEEDS_SHOWN)
+    failing = sorted((j for j in jobs if is_failing(j, retries)),
+                     key=lambda j: (-j.consecutive_failures, j.name))
+    late_jobs = [j for j in jobs if not j.paused and j.next_run_at is not None
+                 and j.next_run_at < now - LATE_AFTER]
+    return NeedsYou(
+        failing=failing[:NEEDS_SHOWN],
+        late_runs=[r for r in runs if r.status == RunStatus.PENDING][:NEEDS_SHOWN],
+        late_jobs=sorted(late_jobs, key=lambda j: (j.next_run_at or now, j.id))[:NEEDS_SHOWN],
+        missed=[r for r in runs if r.status != RunStatus.PENDING][:NEEDS_SHOWN],
+        auto_paused=[j for j in jobs if j.paused and j.paused_reason][:NEEDS_SHOWN],
+        muted=[j for j in jobs if j.muted][:NEEDS_SHOWN],
     )
 
 
