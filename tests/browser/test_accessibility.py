@@ -157,9 +157,8 @@ def test_phone_shows_the_first_job_without_scrolling(
         assert page.evaluate("window.scrollY") == 0
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"], f"page scrolls sideways ({width}px)"
-        snap(page, shots, "jobs-phone")
         page.goto(server.url + "/ui/")
-        snap(page, shots, "overview-phone")
+        snap(page, shots, "overview-needs-phone")
         page.goto(f"{server.url}/ui/jobs/{seeded['a11y-fails']}")
         expect(page.locator("ol.days li")).to_have_count(30)
         wide = page.evaluate("""() => [...document.querySelectorAll('main *')]
@@ -195,7 +194,7 @@ def test_sorting_tags_and_the_day_strip_by_mouse_and_keyboard(
         page.get_by_label("Order").select_option("asc")
         expect(rows.first).to_have_text("a11y-fails")  # failing first
         expect(page.locator("#jobs-table td[data-label=Duration] .spark").first).to_be_visible()
-        snap(page, shots, "jobs")
+        snap(page, shots, "jobs-sorted")
 
         page.goto(server.url + "/ui/")
         needs = page.get_by_role("region", name="What needs you now")
@@ -203,13 +202,13 @@ def test_sorting_tags_and_the_day_strip_by_mouse_and_keyboard(
             "a11y-fails")
         expect(needs.locator("section", has=page.locator("#muted-h"))).to_contain_text(
             "a11y-backup")
-        snap(page, shots, "overview")
+        snap(page, shots, "overview-needs")
 
         page.goto(f"{server.url}/ui/jobs/{seeded['a11y-fails']}")
         today = page.locator("ol.days li").last
         expect(today).to_have_class(re.compile(r"\bbad\b"))
         expect(today.locator(".visually-hidden")).to_contain_text("1 failed")
-        snap(page, shots, "job")
+        snap(page, shots, "job-days")
         today.locator("a").focus()
         page.keyboard.press("Enter")
         expect(page.get_by_role("heading", level=1)).to_contain_text("Runs of a11y-fails")
