@@ -5,10 +5,12 @@ the in-process server, two tenants, hostile query values; SQLite and PostgreSQL.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
 
 import httpx
+from sqlalchemy import event
 
 from tests.conftest import ADMIN_KEY, Api
 
@@ -239,3 +241,54 @@ async def test_overview_lists_what_needs_you_now(api: Api) -> None:
     async with browser(api, key3["x-api-key"]) as b:
         assert "Nothing needs you" in (await b.get("/ui/")).text
     assert env2
+
+
+@contextmanager
+def counted(api: Api) -> Iterator[list[str]]:
+    """The SQL statements the server runs meanwhile."""
+    db = api.svc.store.db
+    engines = {id(e): e for e in (db.read_engine, db.write_engine)}
+    seen: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    targets = [getattr(e, "sync_engine", e) for e in engines.values()]
+    for t in targets:
+        event.listen(t, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        for t in targets:
+            event.remove(t, "before_cursor_execute", count)
+
+
+async def test_pages_read_a_bounded_number_of_statements(api: Api) -> None:
+    """No query per row: 3 or 30 jobs with runs cost the same number of statements for the
+    jobs table (every sort), the overview and a job page."""
+    async def add_jobs(first: int, n: int) -> int:
+        last = 0
+        for i in range(first, first + n):
+            job = await api.define(name=f"bulk-{i:03d}", max_retries=0,
+                                   command="true", target={"tags": [f"t{i % 3}"], "mode": "any"})
+            r = await api.client.post(f"/jobs/trigger/{job['id']}", headers=api.admin)
+            assert r.status_code == 200
+            last = job["id"]
+        return last
+
+    urls = ["/ui/jobs", "/ui/live/jobs?sort=duration&dir=desc", "/ui/jobs?sort=status&tag=t1",
+            "/ui/live/overview", "/ui/"]
+    job_id = await add_jobs(0, 3)
+    async with browser(api) as b:
+        async def statements(url: str) -> int:
+            with counted(api) as seen:
+                assert (await b.get(url)).status_code == 200
+            return len(seen)
+
+        few = {u: await statements(u) for u in urls}
+        few_job = await statements(f"/ui/jobs/{job_id}")
+        job_id = await add_jobs(3, 27)
+        many = {u: await statements(u) for u in urls}
+        assert all(n > 0 for n in few.values()), few
+        assert many == few
+        assert await statements(f"/ui/jobs/{job_id}") == few_job
