@@ -44,6 +44,7 @@ from .runs import (
     TickResult,
     WorkerStore,
 )
+from .secrets import SecretStore, SigningState
 from .tenants import EnvironmentStore, KeyStore, OrgStore
 
 __all__ = [
@@ -79,6 +80,7 @@ __all__ += ["AlertStore", "ChannelStore", "ExplainStore", "PingStore"]  # issue 
 __all__ += ["RunMark"]  # issue 22
 __all__ += ["ChainStore", "JobChain", "RunChain", "collect_chained"]  # issue 21, chains
 __all__ += ["AuditStore"]  # issue 22, the audit log
+__all__ += ["SecretStore", "SigningState"]  # issue 22, signature key rotation
 
 
 class Store(
@@ -99,6 +101,7 @@ class Store(
     ReplayStore,
     ChainStore,
     AuditStore,
+    SecretStore,
     Protocol,
 ):
     async def ping(self) -> None:
