@@ -13,13 +13,14 @@ from datetime import timedelta
 from typing import Any
 
 from ..domain.errors import InvalidInput
+from ..domain.records import ApiKey
 from ..storage.contracts.secrets import SigningState
 from . import keys
 from .auth import require_admin
 from .context import Principal, Services
 
 __all__ = ["OVERLAP_DEFAULT", "OVERLAP_MAX", "SigningState", "overlap_seconds",
-           "previous_key", "rotate", "state", "states"]
+           "previous_key", "rotate", "rotate_admin_key", "state", "states"]
 
 OVERLAP_DEFAULT = 24 * 3600
 OVERLAP_MAX = 7 * 24 * 3600
@@ -69,3 +70,18 @@ async def previous_key(svc: Services, env_id: int) -> str:
     webhook signs with it too)."""
     found = await svc.store.previous_signature_keys([env_id], svc.clock.now())
     return found.get(env_id, "")
+
+
+async def rotate_admin_key(svc: Services, p: Principal) -> tuple[ApiKey, str]:
+    """The dashboard's admin key rotation: a new admin key (returned in full, to be shown
+    once) and every admin key of the organisation revoked, the caller's included (Forbidden
+    for an environment key; Conflict when the caller's key was revoked meanwhile). Open
+    streams and long polls of the revoked keys end."""
+    require_admin(p)
+    key = keys.new_key()
+    record, _revoked = await svc.store.replace_admin_key(
+        p.org_id, p.key_id, keys.lookup_prefix(key), keys.digest(svc.pepper, key),
+        svc.clock.now(), actor=p.actor, record_in=p.env_id,
+    )
+    svc.bus.access_changed.notify()
+    return record, key

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Protocol
 
 from ...domain.audit import Actor
+from ...domain.records import ApiKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,3 +49,15 @@ class SecretStore(Protocol):
         """The previous keys still valid at ``now`` (strictly before their end) of these
         environments, by environment id; environments without one are left out (also those
         whose previous key does not unseal)."""
+
+    async def replace_admin_key(
+        self, org_id: int, acting_key_id: int, prefix: str, digest: str, now: datetime,
+        *, actor: Actor | None = None, record_in: int | None = None,
+    ) -> tuple[ApiKey, int]:
+        """The dashboard's admin key rotation, on a serving database (unlike
+        ``rotate_admin_key``, the offline way back): a new admin key for the organisation and
+        every other admin key revoked, in one transaction; returns the new key and how many
+        were revoked. Refused (Conflict, nothing changed) when ``acting_key_id`` is not an
+        active admin key of the organisation any more (two rotations at once: the second is
+        refused). With an ``actor``: the revocations and the creation recorded in
+        environment ``record_in``."""
