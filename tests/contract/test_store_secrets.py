@@ -11,9 +11,10 @@ import pytest
 from sqlalchemy import select
 
 from schedo.server.domain.audit import Actor, AuditQuery
-from schedo.server.domain.errors import NotFound
-from schedo.server.storage.schema import environments
+from schedo.server.domain.errors import Conflict, NotFound
+from schedo.server.storage.schema import api_keys, environments
 from schedo.server.storage.sealing import is_sealed
+from schedo.server.storage.sql import SqlStore
 from tests.contract.kit import T0, World, at
 
 WHO = Actor(key_id=7, key_name="ops", via="dashboard")
@@ -106,3 +107,38 @@ async def test_concurrent_rotations_both_take_effect(world: World) -> None:
     current = (await s.signing_state(world.org, world.env, T0)).key
     previous = (await s.previous_signature_keys([world.env], T0))[world.env]
     assert {current, previous} == {"sig-b", "sig-c"}  # one after the other, sig-one dropped
+
+
+async def test_replace_admin_key_revokes_every_admin_key_and_refuses_a_stale_one(
+    world: World,
+) -> None:
+    s = world.store
+    second = await world.key(admin=True, name="second admin")
+    env_key = await world.key(world.env)
+    record, revoked = await s.replace_admin_key(world.org, world.admin.id, "sk_newprefix0001",
+                                                "digest-new", at(5), actor=WHO,
+                                                record_in=world.env)
+    assert revoked == 2 and record.admin and not record.revoked
+    for key_id in (world.admin.id, second.id):
+        found = await s.find_key(await _prefix(s, key_id))
+        assert found is not None and found.revoked
+    assert not (await s.find_key(env_key.prefix)).revoked  # environment keys stay
+    got = await s.list_audit(world.env, AuditQuery())
+    assert sorted((e.action, e.object_id) for e in got) == sorted(
+        [("revoked", world.admin.id), ("revoked", second.id), ("created", record.id)])
+    # a second rotation by the key just revoked (another tab): refused, nothing changes
+    with pytest.raises(Conflict):
+        await s.replace_admin_key(world.org, world.admin.id, "sk_newprefix0002", "d2", at(6))
+    assert not (await s.find_key("sk_newprefix0001")).revoked
+    assert await s.find_key("sk_newprefix0002") is None
+    # another organisation's admin key cannot act here
+    other_admin = await world.key(org=world.other_org, admin=True)
+    with pytest.raises(Conflict):
+        await s.replace_admin_key(world.org, other_admin.id, "sk_newprefix0003", "d3", at(7))
+    assert not (await s.find_key(other_admin.prefix)).revoked
+
+
+async def _prefix(s: SqlStore, key_id: int) -> str:
+    async with s.db.read() as c:
+        return str((await c.execute(select(api_keys.c.prefix)
+                                    .where(api_keys.c.id == key_id))).scalar_one())
