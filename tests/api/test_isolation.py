@@ -41,6 +41,9 @@ BODIES: dict[tuple[str, str], Any] = {
     ("post", "/jobs/executions/{exec_id}/rerun"): None,
     ("get", "/jobs/{job_id}/chain"): None,  # chains (issue 21)
     ("get", "/jobs/executions/{exec_id}/chain"): None,
+    # the webhook signing secret (issue 22)
+    ("get", "/org/environments/{env_id}/webhook-secret"): None,
+    ("post", "/org/environments/{env_id}/webhook-secret/rotate"): {"overlap_seconds": 60},
 }
 
 

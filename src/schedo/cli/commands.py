@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from . import agent, channels_cmd, crontab, explain_cmd, manage
+from . import agent, channels_cmd, crontab, explain_cmd, manage, webhook_secret_cmd
 
 
 def register_all(app: typer.Typer) -> None:
@@ -14,3 +14,4 @@ def register_all(app: typer.Typer) -> None:
     crontab.register(app)
     explain_cmd.register(app)
     channels_cmd.register(app)
+    webhook_secret_cmd.register(app)

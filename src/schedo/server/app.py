@@ -32,6 +32,7 @@ from .api import (
     pull,
     replay,
 )
+from .api import secrets as webhook_secret
 from .api.middleware import BodyLimit, JsonBodies, RetryHint
 from .config import Settings
 from .notify.sender import Notifier
@@ -57,7 +58,7 @@ Loop = Callable[[], Coroutine[Any, Any, None]]
 # pull before executions before jobs: fixed paths win over /jobs/{id} and /jobs/executions/{id}
 API_ROUTERS = [pull.router, live.router, executions.router, jobs.router, org.router,
                notifications.router, channels.router, replay.router, chains.router,
-               audit.router]
+               audit.router, webhook_secret.router]
 
 
 def sealer_for(settings: Settings) -> Sealer:

@@ -28,6 +28,7 @@ class Action(StrEnum):
     RERUN = "rerun"
     DELETED = "deleted"
     REVOKED = "revoked"
+    ROTATED = "rotated"  # an environment's webhook signature key
 
 
 class Via(StrEnum):
@@ -35,6 +36,7 @@ class Via(StrEnum):
     DASHBOARD = "dashboard"
     CLI = "cli"  # as the client declares it (x-schedo-via): the key stays the actor
     WORKER = "worker"
+    SYSTEM = "system"  # the server itself (a pause after repeated failures)
 
 
 class Kind(StrEnum):
@@ -42,6 +44,7 @@ class Kind(StrEnum):
     API_KEY = "api_key"
     ENVIRONMENT = "environment"
     CHANNEL = "channel"
+    EMAIL = "email"  # an organisation's notification address
 
 
 ACTIONS = frozenset(a.value for a in Action)
@@ -68,6 +71,9 @@ class Actor:
     key_id: int | None
     key_name: str
     via: str = Via.API.value
+
+
+SYSTEM = Actor(key_id=None, key_name="system", via=Via.SYSTEM.value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,7 @@ from ..domain.model import ChannelKind
 from ..push.http import OutboundClient
 from ..runtime.loop import run_loop, seconds_until
 from ..services import notifications as outbox
+from ..services import secrets
 from ..services.context import Services
 from ..services.notifications import DueDelivery
 from . import Outcome, render, slack, smtp, webhook
@@ -191,6 +192,7 @@ class Notifier:
                 secret=secret,
                 public_url=settings.public_url,
                 now=self.svc.clock.now(),
+                previous=await secrets.previous_key(self.svc, n.environment_id),
             )
         if dv.channel == ChannelKind.SLACK:
             return await slack.deliver(self.client, dv.target, n,

@@ -72,7 +72,9 @@ async def deliver(
     secret: str,
     public_url: str,
     now: datetime,
+    previous: str = "",
 ) -> Outcome:
     res = await signed.post(client, url, payload(n, public_url), secret=secret,
-                            message_id=webhook_id(n), now=now, timeout=TIMEOUT)
+                            message_id=webhook_id(n), now=now, timeout=TIMEOUT,
+                            previous=previous)
     return outcome(res)

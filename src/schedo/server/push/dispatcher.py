@@ -84,7 +84,8 @@ class Dispatcher:
             return []
         started = []
         for claimed in await push.claim_due(self.svc, now, free):
-            task = asyncio.create_task(self.deliver(claimed.run, claimed.url, claimed.secret))
+            task = asyncio.create_task(self.deliver(claimed.run, claimed.url, claimed.secret,
+                                                    claimed.previous))
             self.in_flight.add(task)
             task.add_done_callback(self._done)
             started.append(task)
@@ -94,7 +95,7 @@ class Dispatcher:
         self.in_flight.discard(task)
         self._slot_freed.set()
 
-    async def deliver(self, ex: Run, url: str | None, secret: str) -> None:
+    async def deliver(self, ex: Run, url: str | None, secret: str, previous: str = "") -> None:
         if not url:
             await self._record(ex, Completion(success=False, error="job has no webhook_url"))
             return
@@ -105,7 +106,7 @@ class Dispatcher:
             return
         res = await signed.post(
             self.client, url, payload(ex), secret=secret, message_id=webhook_id(ex),
-            now=self.svc.clock.now(), timeout=float(ex.timeout_seconds),
+            now=self.svc.clock.now(), timeout=float(ex.timeout_seconds), previous=previous,
         )
         log.info("push.delivered execution=%s job=%s status=%s error=%s duration_ms=%s",
                  ex.id, ex.job_code, res.status, res.error, res.duration_ms)

@@ -20,15 +20,20 @@ class PushRun:
     run: Run
     url: str | None  # the job's webhook_url
     secret: str  # the environment's signature key ("" when it did not unseal)
+    previous: str = ""  # its key before a rotation, while the overlap runs (issue 22)
 
 
 async def claim_due(svc: Services, now: datetime, limit: int) -> list[PushRun]:
     """Claim up to ``limit`` due push runs (the workers' atomic claim, over every
     environment); their run deadlines start now, so the reaper is woken."""
     claimed = await svc.store.claim_any(PUSH_TYPES, now, limit)
-    if claimed:
-        svc.bus.deadlines_changed.notify()
-    return [PushRun(ex, url, secret) for ex, url, secret in claimed]
+    if not claimed:
+        return []
+    svc.bus.deadlines_changed.notify()
+    previous = await svc.store.previous_signature_keys(
+        {ex.environment_id for ex, _url, _secret in claimed}, now)
+    return [PushRun(ex, url, secret, previous.get(ex.environment_id, ""))
+            for ex, url, secret in claimed]
 
 
 async def next_due(svc: Services) -> datetime | None:

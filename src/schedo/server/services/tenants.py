@@ -58,7 +58,8 @@ async def emails(svc: Services, p: Principal) -> list[str]:
 
 async def add_email(svc: Services, p: Principal, address: str) -> list[str]:
     require_admin(p)
-    return await svc.store.add_email(p.org_id, validation.email(address), svc.clock.now())
+    return await svc.store.add_email(p.org_id, validation.email(address), svc.clock.now(),
+                                     actor=p.actor, record_in=p.env_id)
 
 
 async def remove_email(svc: Services, p: Principal, address: str) -> list[str]:
@@ -66,7 +67,8 @@ async def remove_email(svc: Services, p: Principal, address: str) -> list[str]:
     problem = text_problem(address)
     if problem is not None or len(address) > validation.EMAIL_MAX:
         raise InvalidInput(f"email: {problem or 'too long'}")
-    return await svc.store.remove_email(p.org_id, address.strip())
+    return await svc.store.remove_email(p.org_id, address.strip(), svc.clock.now(),
+                                        actor=p.actor, record_in=p.env_id)
 
 
 async def create_environment(svc: Services, p: Principal, name: str) -> Environment:

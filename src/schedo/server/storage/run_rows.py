@@ -13,12 +13,13 @@ from typing import Any
 from sqlalchemy import bindparam, exists, select, update
 
 from ..domain import alerts, lifecycle, overlap, targets
+from ..domain.audit import SYSTEM, Action, Kind
 from ..domain.errors import NotFound
 from ..domain.lifecycle import RunDraft
 from ..domain.model import Health, NoticeKind, RunStatus
 from ..domain.overlap import HELD
 from ..domain.records import Job, Run
-from . import rows
+from . import audit_rows, rows
 from .chain_rows import fire_chains
 from .db import Conn, Database
 from .run_insert import ACTIVE_VALUES as ACTIVE_VALUES
@@ -102,6 +103,10 @@ async def record_turns(
         if j in reasons:
             values.update(paused=True, next_run_at=None, paused_reason=reasons[j])
         await c.execute(update(jobs).where(jobs.c.id == j).values(**values))
+        if j in reasons and not r.paused:  # the audit log: a pause the server made itself
+            await audit_rows.record(c, r.environment_id, SYSTEM, now, Action.PAUSED, Kind.JOB,
+                                    j, r.name, {"paused": [False, True],
+                                                "paused_reason": [None, reasons[j]]})
     if notices:
         await c.execute(
             db.insert(notifications).on_conflict_do_nothing(
@@ -112,7 +117,8 @@ async def record_turns(
 
 
 _ALERT_COLUMNS = (
-    jobs.c.id, jobs.c.health, jobs.c.muted, jobs.c.paused, jobs.c.max_retries,
+    jobs.c.id, jobs.c.environment_id, jobs.c.name, jobs.c.health, jobs.c.muted, jobs.c.paused,
+    jobs.c.max_retries,
     jobs.c.alert_after_failures, jobs.c.max_duration_seconds, jobs.c.success_within_seconds,
     jobs.c.pause_after_failures, jobs.c.consecutive_failures, jobs.c.last_success_at,
     jobs.c.remind_every_seconds,

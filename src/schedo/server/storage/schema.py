@@ -78,6 +78,10 @@ environments = Table(
     Column("name", String(200), nullable=False),
     Column("webhook_signature_key", String(128), nullable=False),
     Column("created_at", EpochMs, nullable=False),
+    # The key before the last rotation, sealed, still signing beside the current one until
+    # previous_signature_expires_at (migration 0011; NULL when never rotated).
+    Column("previous_signature_key", String(128), nullable=True),
+    Column("previous_signature_expires_at", EpochMs, nullable=True),
     # The secret of the environment's slug ping URLs (/ping/<ping_key>/<job name>), made
     # when its first heartbeat job is defined (migration 0005).
     Column("ping_key", String(64), nullable=True),

@@ -7,7 +7,8 @@ holds no usable signature key.
 
 Stored form: ``v1:`` + base64(12-byte random nonce ‖ ciphertext ‖ 16-byte tag): 99
 characters for a 43-character key. The associated data names what the value belongs to
-(``schedo/env-sig/<environment id>``, ``schedo/key-check``), so a sealed value copied into
+(``schedo/env-sig/<environment id>``, ``schedo/env-sig-previous/<environment id>``,
+``schedo/key-check``), so a sealed value copied into
 another row does not open there. A value without the
 ``v1:`` prefix is plaintext from before sealing existed: it is read as is and re-sealed at start.
 
@@ -169,12 +170,34 @@ class Sealer:
         return key
 
 
+    def previous_key(self, stored: str | None, env_id: int) -> str:
+        """Environment ``env_id``'s previous signature key (kept valid for a while after a
+        rotation); "" when there is none or it does not open (logged): the new key alone
+        then signs."""
+        if not stored:
+            return ""
+        try:
+            key = self.try_unseal(stored, previous_context(env_id))
+        except SealError:
+            key = None
+        if key is None:
+            log.error("sealing.unseal_failed environment=%s previous=1", env_id)
+            return ""
+        return key
+
+
 CHECK_CONTEXT = "key-check"
 
 
 def env_context(env_id: int) -> str:
     """The context of environment ``env_id``'s signature key."""
     return f"env-sig/{env_id}"
+
+
+def previous_context(env_id: int) -> str:
+    """The context of environment ``env_id``'s previous signature key (during a rotation's
+    overlap): another context than the current key's, so neither opens in the other column."""
+    return f"env-sig-previous/{env_id}"
 
 
 def _aad(context: str) -> bytes:

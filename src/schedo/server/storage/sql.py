@@ -26,6 +26,7 @@ from .sql_replay import ReplaySql
 from .sql_retention import RetentionSql
 from .sql_runs import RunSql
 from .sql_schedule import ScheduleSql
+from .sql_secrets import SecretSql
 from .sql_stats import StatsSql
 from .sql_tenants import TenantSql
 from .sql_workers import WorkerSql
@@ -38,7 +39,7 @@ KEY_CHECK = "secret_key_check"  # a sealed constant: is this the key the data wa
 class SqlStore(
     TenantSql, JobSql, RunSql, ScheduleSql, WorkerSql, NotifySql, RetentionSql, StatsSql,
     DashboardSql, AlertSql, PingSql, ChannelSql, ExplainSql, LiveSql, ReplaySql, ChainSql,
-    AuditSql,
+    AuditSql, SecretSql,
 ):
     def __init__(self, db: Database, sealer: Sealer) -> None:
         self.db = db
@@ -110,7 +111,10 @@ class SqlStore(
             for env_id, _name in envs:
                 await c.execute(update(environments).where(environments.c.id == env_id)
                                 .values(webhook_signature_key=self.sealer.seal(
-                                    new_key(), env_context(env_id))))
+                                    new_key(), env_context(env_id)),
+                                        # a previous key sealed with the lost key: gone
+                                        previous_signature_key=None,
+                                        previous_signature_expires_at=None))
         return [name for _id, name in envs]
 
     async def ping(self) -> None:

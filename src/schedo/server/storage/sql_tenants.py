@@ -119,22 +119,34 @@ class TenantSql:
         async with self.db.read() as c:
             return await _emails(c, org_id)
 
-    async def add_email(self, org_id: int, email: str, now: datetime) -> list[str]:
+    async def add_email(
+        self, org_id: int, email: str, now: datetime,
+        actor: Actor | None = None, record_in: int | None = None,
+    ) -> list[str]:
         async with self.db.write() as c:
-            await c.execute(
+            res = await c.execute(
                 self.db.insert(org_emails)
                 .values(organization_id=org_id, email=email, created_at=now)
                 .on_conflict_do_nothing()
             )
+            if res.rowcount and record_in is not None:  # added (not already there)
+                await audit_rows.record(c, record_in, actor, now, Action.CREATED, Kind.EMAIL,
+                                        None, email)
             return await _emails(c, org_id)
 
-    async def remove_email(self, org_id: int, email: str) -> list[str]:
+    async def remove_email(
+        self, org_id: int, email: str, now: datetime | None = None,
+        actor: Actor | None = None, record_in: int | None = None,
+    ) -> list[str]:
         async with self.db.write() as c:
-            await c.execute(
+            res = await c.execute(
                 org_emails.delete().where(
                     org_emails.c.organization_id == org_id, org_emails.c.email == email
                 )
             )
+            if res.rowcount and record_in is not None and now is not None:  # it was there
+                await audit_rows.record(c, record_in, actor, now, Action.DELETED, Kind.EMAIL,
+                                        None, email)
             return await _emails(c, org_id)
 
     # -- environments ------------------------------------------------------------------------

@@ -12,10 +12,11 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from . import pages_auth, pages_jobs, pages_new, pages_settings
+from . import pages_auth, pages_jobs, pages_new, pages_secrets, pages_settings
 from .render import STATIC
 
-ROUTERS = [pages_auth.router, pages_new.router, pages_settings.router, pages_jobs.router]
+ROUTERS = [pages_auth.router, pages_new.router, pages_secrets.router, pages_settings.router,
+           pages_jobs.router]
 
 
 def mount(app: FastAPI) -> None:

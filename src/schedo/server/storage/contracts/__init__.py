@@ -47,6 +47,7 @@ from .runs import (
     TickResult,
     WorkerStore,
 )
+from .secrets import SecretStore, SigningState
 from .tenants import EnvironmentStore, KeyStore, OrgStore
 
 __all__ = [
@@ -82,6 +83,7 @@ __all__ += ["AlertStore", "ChannelStore", "ExplainStore", "PingStore"]  # issue 
 __all__ += ["JOB_SORTS", "Attention", "DayCount", "RunMark"]  # issue 22
 __all__ += ["ChainStore", "JobChain", "RunChain", "collect_chained"]  # issue 21, chains
 __all__ += ["AuditStore"]  # issue 22, the audit log
+__all__ += ["SecretStore", "SigningState"]  # issue 22, signature key rotation
 
 
 class Store(
@@ -102,6 +104,7 @@ class Store(
     ReplayStore,
     ChainStore,
     AuditStore,
+    SecretStore,
     Protocol,
 ):
     async def ping(self) -> None:

@@ -44,11 +44,20 @@ class OrgStore(Protocol):
     async def list_emails(self, org_id: int) -> list[str]:
         """The notification addresses of the organisation, in the order they were added."""
 
-    async def add_email(self, org_id: int, email: str, now: datetime) -> list[str]:
-        """Add the address (no-op if present); return the list."""
+    async def add_email(
+        self, org_id: int, email: str, now: datetime,
+        actor: Actor | None = None, record_in: int | None = None,
+    ) -> list[str]:
+        """Add the address (no-op if present); return the list. With an ``actor`` and
+        ``record_in``: "created" (kind "email", the address as the name) recorded in that
+        environment when it was added, nothing for an address already there."""
 
-    async def remove_email(self, org_id: int, email: str) -> list[str]:
-        """Remove the address (no-op if absent); return the list."""
+    async def remove_email(
+        self, org_id: int, email: str, now: datetime | None = None,
+        actor: Actor | None = None, record_in: int | None = None,
+    ) -> list[str]:
+        """Remove the address (no-op if absent); return the list. With an ``actor``,
+        ``record_in`` and ``now``: "deleted" recorded there when it was removed."""
 
 
 class EnvironmentStore(Protocol):

@@ -3,7 +3,9 @@
    - live regions (data-live) skip a refresh while the tab is hidden, while a run's output is
      open, or while keyboard focus is inside them, so nothing collapses under the reader;
    - the one-time API key is selected on focus, ready to copy;
-   - the new-job form shows only the fieldsets of the chosen type. */
+   - the new-job form shows only the fieldsets of the chosen type;
+   - copy buttons (button[data-copy="<field id>"], hidden without script) copy a one-time
+     secret to the clipboard and say so in the field's status line. */
 (function () {
   "use strict";
 
@@ -45,5 +47,35 @@
   document.addEventListener("focusin", function (ev) {
     var t = ev.target;
     if (t && t.matches && t.matches("[data-select-on-focus]")) { t.select(); }
+  });
+
+  // copy buttons of one-time secrets: shown only with script (they need it)
+  function showCopyButtons() {
+    document.querySelectorAll("button[data-copy][hidden]").forEach(function (b) { b.hidden = false; });
+  }
+  document.addEventListener("DOMContentLoaded", showCopyButtons);
+  document.addEventListener("htmx:afterSwap", showCopyButtons);
+  document.addEventListener("click", function (ev) {
+    var btn = ev.target && ev.target.closest ? ev.target.closest("button[data-copy]") : null;
+    if (!btn) { return; }
+    var field = document.getElementById(btn.getAttribute("data-copy") || "");
+    if (!field) { return; }
+    var row = btn.closest(".copyrow");
+    var status = row && row.nextElementSibling && row.nextElementSibling.matches(".copied")
+      ? row.nextElementSibling : null;
+    function say(copied) {
+      if (status) {
+        status.textContent = copied ? "Copied to the clipboard."
+          : "Could not copy: the value is selected, press Ctrl+C (\u2318C on a Mac).";
+      }
+    }
+    field.focus();
+    field.select();
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(field.value).then(function () { say(true); },
+        function () { say(document.execCommand("copy")); });
+    } else {
+      say(document.execCommand("copy"));
+    }
   });
 })();

@@ -1,0 +1,116 @@
+"""``SecretSql``: webhook signature key rotation with an overlap (contracts.SecretStore).
+
+The current key stays in ``webhook_signature_key``; a rotation moves it, re-sealed under its
+own context (``sealing.previous_context``), to ``previous_signature_key`` with the end of
+the overlap, and seals the new key in its place, in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+
+from ..domain.audit import Action, Actor, Kind, plain
+from ..domain.errors import Conflict, NotFound
+from ..domain.records import ApiKey
+from . import audit_rows, rows
+from .contracts.secrets import SigningState
+from .db import Database
+from .schema import api_keys, environments
+from .sealing import Sealer, env_context, previous_context
+
+_ENV = select(environments.c.id, environments.c.name, environments.c.webhook_signature_key,
+              environments.c.previous_signature_key,
+              environments.c.previous_signature_expires_at)
+
+
+class SecretSql:
+    db: Database
+    sealer: Sealer
+
+    def _state(self, r: Any, key: str, now: datetime) -> SigningState:
+        until = r.previous_signature_expires_at
+        return SigningState(environment_id=r.id, environment_name=r.name, key=key,
+                            previous_valid_until=until if until is not None and until > now
+                            else None)
+
+    async def rotate_signature_key(
+        self, org_id: int, env_id: int, new_key: str, now: datetime,
+        previous_valid_until: datetime, *, actor: Actor | None = None,
+    ) -> SigningState:
+        async with self.db.write() as c:
+            r = (await c.execute(self.db.for_update(_ENV.where(
+                environments.c.id == env_id, environments.c.organization_id == org_id)))).first()
+            if r is None:
+                raise NotFound(f"environment {env_id} not found")
+            current = self.sealer.signing_key(r.webhook_signature_key, env_id)
+            keep = bool(current) and previous_valid_until > now
+            values: dict[str, Any] = {
+                "webhook_signature_key": self.sealer.seal(new_key, env_context(env_id)),
+                "previous_signature_key": (self.sealer.seal(current, previous_context(env_id))
+                                           if keep else None),
+                "previous_signature_expires_at": previous_valid_until if keep else None,
+            }
+            await c.execute(update(environments).where(environments.c.id == env_id)
+                            .values(**values))
+            until = previous_valid_until if keep else None
+            await audit_rows.record(
+                c, env_id, actor, now, Action.ROTATED, Kind.ENVIRONMENT, env_id, r.name,
+                {"webhook_signature_key": ["changed", "changed"],
+                 "previous_valid_until": [None, plain(until)]},
+            )
+        return SigningState(environment_id=env_id, environment_name=r.name, key=new_key,
+                            previous_valid_until=until)
+
+    async def signing_state(self, org_id: int, env_id: int, now: datetime) -> SigningState:
+        async with self.db.read() as c:
+            r = (await c.execute(_ENV.where(environments.c.id == env_id,
+                                            environments.c.organization_id == org_id))).first()
+        if r is None:
+            raise NotFound(f"environment {env_id} not found")
+        return self._state(r, self.sealer.signing_key(r.webhook_signature_key, env_id), now)
+
+    async def previous_signature_keys(
+        self, env_ids: Collection[int], now: datetime
+    ) -> dict[int, str]:
+        if not env_ids:
+            return {}
+        async with self.db.read() as c:
+            res = await c.execute(
+                select(environments.c.id, environments.c.previous_signature_key)
+                .where(environments.c.id.in_(list(env_ids)),
+                       environments.c.previous_signature_key.is_not(None),
+                       environments.c.previous_signature_expires_at > now))
+            found = {r.id: self.sealer.previous_key(r.previous_signature_key, r.id) for r in res}
+        return {env_id: key for env_id, key in found.items() if key}
+
+    async def replace_admin_key(
+        self, org_id: int, acting_key_id: int, prefix: str, digest: str, now: datetime,
+        *, actor: Actor | None = None, record_in: int | None = None,
+    ) -> tuple[ApiKey, int]:
+        async with self.db.write() as c:
+            gone = (await c.execute(
+                update(api_keys)
+                .where(api_keys.c.organization_id == org_id, api_keys.c.admin.is_(True),
+                       api_keys.c.revoked.is_(False))
+                .values(revoked=True, revoked_at=now)
+                .returning(api_keys.c.id, api_keys.c.name)
+            )).all()
+            if acting_key_id not in {k.id for k in gone}:
+                # revoked meanwhile (a rotation in another tab): refused, nothing changes
+                raise Conflict("this admin key was revoked meanwhile: sign in with the new one")
+            r = (await c.execute(
+                api_keys.insert().values(
+                    organization_id=org_id, environment_id=None, name="admin (rotated)",
+                    prefix=prefix, digest=digest, admin=True, internal=True, revoked=False,
+                    created_at=now,
+                ).returning(*api_keys.c)
+            )).one()
+            if record_in is not None:
+                for key_id, name, action in [*((k.id, k.name, Action.REVOKED) for k in gone),
+                                             (r.id, r.name, Action.CREATED)]:
+                    await audit_rows.record(c, record_in, actor, now, action, Kind.API_KEY,
+                                            key_id, name)
+        return rows.api_key(r), len(gone)
