@@ -11,6 +11,7 @@ import httpx
 
 from . import calls, endpoints
 from .calls import Call
+from .lazy_tls import LazyTLSAsyncTransport
 from .models import ApiKey, Environment, Execution, Job, JobDetail, JobWithConnections, Org
 from .transport import _Base, _failed, _request_args, _user_agent
 
@@ -35,7 +36,8 @@ class AsyncClient(_Base):
             base_url=self._settings.base_url,
             headers=self._settings.headers(_user_agent()),
             timeout=timeout,
-            transport=transport,
+            # TLS is set up only when an https:// URL is first requested
+            transport=transport if transport is not None else LazyTLSAsyncTransport(),
             follow_redirects=False,
         )
 
