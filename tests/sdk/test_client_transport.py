@@ -1,6 +1,7 @@
-"""The clients set TLS up only for ``https://`` (sdk/lazy_tls.py): a worker of an ``http://``
-server never builds the certifi context, and ``https://`` is still verified as httpx's default
-transport verifies it (a self-signed certificate is refused)."""
+"""How the clients use httpx: TLS set up only for ``https://`` (sdk/lazy_tls.py: a worker of
+an ``http://`` server never builds the certifi context, and ``https://`` is still verified as
+httpx's default transport verifies it: a self-signed certificate is refused), and the URL of
+a pull built once (``AsyncClient._url_with``)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
+import httpx
 import pytest
 
 import schedo
 from schedo import ConnectionFailed
-from schedo.sdk.async_client import AsyncClient
+from schedo.sdk.async_client import URL_CACHE_SIZE, AsyncClient
 from schedo.sdk.lazy_tls import LazyTLSAsyncTransport, LazyTLSTransport
 from tests.support.server import ADMIN_KEY, ServerProcess
 
@@ -90,5 +92,33 @@ def test_https_is_verified_as_before_async(self_signed_https: str) -> None:
         async with AsyncClient(ADMIN_KEY, self_signed_https) as c:
             with pytest.raises(ConnectionFailed, match="CERTIFICATE_VERIFY_FAILED"):
                 await c.get_org()
+
+    asyncio.run(go())
+
+
+def test_a_pull_url_is_built_once_and_reaches_the_server_as_httpx_builds_it(
+    server: ServerProcess, name: str
+) -> None:
+    """The async client keeps the absolute URL of a pull (its ~30 KB query of job codes is
+    encoded and parsed once): the server gets the same URL httpx would build, under a base
+    URL with a path too, and the kept URLs stay few."""
+    base = f"{server.url}/api"
+    codes = [name, f"{name}-é", *(f"{name}-{i}" for i in range(20))]
+
+    async def go() -> None:
+        async with AsyncClient(ADMIN_KEY, base) as c:
+            job = await c.define_job(name, "0 0 1 1 *")
+            run = await c.trigger_job(job.id)
+            got = await c.pull_executions(codes, wait=0, limit=5, worker_id="w1")
+            assert [e.id for e in got] == [run.id]
+            assert await c.pull_executions(codes, wait=0, limit=5, worker_id="w1") == []
+            assert len(c._urls) == 1
+            [url] = c._urls.values()
+            params = {"jobs": ",".join(codes), "wait": 0, "limit": 5}
+            with httpx.Client(base_url=base) as plain:
+                assert url == plain.build_request("GET", "/jobs/executions", params=params).url
+            for limit in range(1, 60):
+                await c.pull_executions(codes, wait=0, limit=limit)
+            assert len(c._urls) == URL_CACHE_SIZE
 
     asyncio.run(go())
