@@ -15,25 +15,12 @@ statement built per call in ``sql_runs.py``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import (
-    ARRAY,
-    BigInteger,
-    String,
-    and_,
-    any_,
-    bindparam,
-    exists,
-    func,
-    literal_column,
-    select,
-    true,
-    update,
-)
+from sqlalchemy import BigInteger, and_, bindparam, exists, select, true, update
 
 from ..domain import policies
 from ..domain.model import JobStatus, JobType, RunStatus
@@ -41,8 +28,9 @@ from ..domain.timefmt import to_ms
 from .db import AMONG_INLINE, Conn, Database
 from .schema import api_keys, environments, executions, jobs
 
-_CACHE: dict[tuple[Any, ...], Any] = {}
-_MIRROR: dict[bool, Any] = {}
+# per Database (its dialect), then per shape; weak: a disposed Database takes its own along
+_CACHE: WeakKeyDictionary[Database, dict[tuple[Any, ...], Any]] = WeakKeyDictionary()
+_MIRROR: dict[str, Any] = {}
 
 
 def _codes_mode(codes: Sequence[str] | None) -> str:
@@ -58,11 +46,7 @@ def _codes_filter(db: Database, mode: str) -> Any:
         return true()
     if mode == "inline":
         return col.in_(bindparam("codes", expanding=True))
-    if db.is_sqlite:
-        listed: Any = select(literal_column("value")).select_from(
-            func.json_each(bindparam("codes", type_=String())))
-        return col.in_(listed)
-    return col == any_(bindparam("codes", type_=ARRAY(String())))
+    return db.among_bound(col, "codes")
 
 
 def _pick(db: Database, mode: str, keyed: bool, types: tuple[str, ...]) -> Any:
@@ -94,8 +78,9 @@ def claim_statement(db: Database, codes: Sequence[str] | None, types: Sequence[s
     """``UPDATE executions … WHERE id IN (<pick>) AND status = 'pending' RETURNING *``, built
     once per shape (``claim_params`` gives its values)."""
     mode, kinds = _codes_mode(codes), tuple(types)
-    key = (db.is_sqlite, mode, kinds, keyed)
-    stmt = _CACHE.get(key)
+    cache = _CACHE.setdefault(db, {})  # the statements depend on the database's dialect
+    key = (mode, kinds, keyed)
+    stmt = cache.get(key)
     if stmt is None:
         deadline = bindparam("now_ms", type_=BigInteger()) + (
             executions.c.timeout_seconds + policies.RUN_GRACE_SECONDS) * 1000
@@ -112,7 +97,7 @@ def claim_statement(db: Database, codes: Sequence[str] | None, types: Sequence[s
             )
             .returning(*executions.c)
         )
-        _CACHE[key] = stmt
+        cache[key] = stmt
     return stmt
 
 
@@ -127,12 +112,12 @@ def claim_params(db: Database, env_id: int, codes: Sequence[str] | None, now: da
     if mode == "inline":
         params["codes"] = list(codes or ())
     elif mode == "bound":
-        params["codes"] = json.dumps(list(codes or ())) if db.is_sqlite else list(codes or ())
+        params["codes"] = db.among_value(list(codes or ()))
     return params
 
 
-def _mirror_statement(is_sqlite: bool) -> Any:
-    stmt = _MIRROR.get(is_sqlite)
+def _mirror_statement() -> Any:
+    stmt = _MIRROR.get("claimed")
     if stmt is None:
         e = executions.alias("e")
         later = exists().where(
@@ -150,12 +135,12 @@ def _mirror_statement(is_sqlite: bool) -> Any:
             .where(jobs.c.id == latest.c.job_id)
             .values(status=JobStatus.RUNNING.value, retry_count=latest.c.attempt - 1)
         )
-        _MIRROR[is_sqlite] = stmt
+        _MIRROR["claimed"] = stmt
     return stmt
 
 
-async def mirror_claimed(db: Database, c: Conn, ids: Sequence[int]) -> None:
+async def mirror_claimed(c: Conn, ids: Sequence[int]) -> None:
     """The jobs of the just-claimed runs ``ids`` whose latest non-skipped run is one of them:
     status running, retry_count its attempt - 1 (one ``UPDATE … FROM``)."""
     if ids:
-        await c.execute(_mirror_statement(db.is_sqlite), {"ids": sorted(ids)})
+        await c.execute(_mirror_statement(), {"ids": sorted(ids)})

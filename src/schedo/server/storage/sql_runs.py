@@ -206,7 +206,7 @@ class RunSql:
         async with self.db.write() as c:
             claimed = sorted((rows.execution(r) for r in await c.execute(stmt, params)),
                              key=lambda e: (e.due_at, e.id))
-            await claim_sql.mirror_claimed(self.db, c, [e.id for e in claimed])
+            await claim_sql.mirror_claimed(c, [e.id for e in claimed])
         return claimed
 
     async def _mark_running(
