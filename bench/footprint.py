@@ -80,12 +80,11 @@ _IMPORT_STEPS = {
     "server": [
         "fastapi",
         "sqlalchemy.ext.asyncio",
-        "aiosqlite",
         "uvicorn",
         "alembic.command",
         "schedo.server.app",
     ],
-    "worker": ["httpx", "schedo", "schedo.cli.app", "schedo.sdk.worker", "<httpx.AsyncClient>"],
+    "worker": ["httpx", "schedo", "schedo.cli.app", "schedo.sdk.worker", "<AsyncClient>"],
 }
 _IMPORT_PROBE = """
 import asyncio, importlib, json, re, sys
@@ -93,10 +92,10 @@ def rss():
     return int(re.search(r"VmRSS:\\s+(\\d+)", open("/proc/self/status").read()).group(1)) / 1024
 out = [["python (with asyncio)", rss()]]
 for step in sys.argv[1:]:
-    if step == "<httpx.AsyncClient>":
-        import httpx
+    if step == "<AsyncClient>":  # the SDK's client of an http:// server, as a worker makes it
+        from schedo.sdk.async_client import AsyncClient
         async def make():
-            c = httpx.AsyncClient()
+            c = AsyncClient("sk_probe", "http://127.0.0.1:9")
             await c.aclose()
         asyncio.run(make())
     else:

@@ -110,6 +110,7 @@ def run_schedo(n: int, processes: int, timeout: float, workdir: Path) -> dict[st
         "workers_cpu_s": worker_cpu,
         "last_pickup_s": max(late) if late else None,
         "server_cpu_s": cpu,
+        "server_cpu_ms_per_run": cpu / n * 1000,
         "server_peak_rss_mb": sampler.peak_rss_kb / 1024,
     }
 
@@ -253,6 +254,11 @@ def run(
             fmt_s(done) if done is not None else f">{timeout:.0f} s",
             done is not None and done <= 3.0,
         )
+    )
+    per_run = s["server_cpu_ms_per_run"]
+    rep.checks.append(
+        Check("schedo server CPU per run (tick, claim, report)", "≤ 0.1 ms",
+              f"{per_run:.2f} ms", per_run <= 0.1)
     )
     for name in ("apscheduler", "celery"):
         if name in res:

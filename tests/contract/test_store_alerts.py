@@ -138,3 +138,28 @@ async def test_slow_running_runs_alert_once_and_not_for_muted_jobs(world: World)
     assert await s.alert_slow_runs(at(60)) == 0
     await s.complete(world.env, run.id, OK, at(90))  # the end does not alert again
     assert await kinds(world) == [("slowpoke", "slow")]
+
+
+async def test_one_batch_of_reports_writes_each_jobs_own_turn(world: World) -> None:
+    """complete_many over jobs whose turns set different columns (a success, a failure that
+    turns failing, a failure that pauses, a job of another environment): each job gets its
+    own values, written in one statement per set of columns (storage/job_turns.py)."""
+    s = world.store
+    ok = await world.job("ok-job", success_within_seconds=600)
+    bad = await world.job("bad-job", remind_every_seconds=3600)
+    frail = await world.job("frail-job", pause_after_failures=1, alert_after_failures=5)
+    foreign = await world.job("ok-job", env=world.other_env)
+    runs = [await world.claimed(j) for j in (ok, bad, frail)]
+    other = await world.claimed(foreign)
+    got = await s.complete_many(world.env, [(runs[0].id, OK), (runs[1].id, FAIL),
+                                            (runs[2].id, FAIL), (other.id, OK)], at(10))
+    assert [type(r).__name__ for _, r in got] == ["tuple", "tuple", "tuple", "NotFound"]
+    ok, bad, frail = [await s.get_job(world.env, j.id) for j in (ok, bad, frail)]
+    assert ok.consecutive_failures == 0 and ok.last_success_at == at(10)
+    assert not ok.paused and ok.next_run_at == at(300)
+    assert bad.consecutive_failures == 1 and bad.last_success_at is None and not bad.paused
+    assert frail.paused and frail.next_run_at is None and frail.paused_reason
+    assert frail.consecutive_failures == 1
+    untouched = await s.get_job(world.other_env, foreign.id)
+    assert untouched.last_success_at is None and untouched.consecutive_failures == 0
+    assert await kinds(world) == [("bad-job", "failing"), ("frail-job", "paused")]

@@ -355,3 +355,33 @@ async def test_claim_any_takes_at_most_limit_runs_oldest_due_first(
     got = await world.store.claim_any([JobType.PUSH.value], at(10), 1)
     assert [e.id for e, _, _ in got] == [first.id]
     assert (await world.store.get_execution(world.env, second.id)).status == RunStatus.PENDING
+
+
+async def test_a_claim_mirrors_each_job_from_its_latest_run_only(world: World) -> None:
+    """The claim's job status mirror (one statement for the batch, storage/claim_sql.py):
+    a job turns running only when its latest non-skipped run was claimed, with that run's
+    retries; runs of other jobs, environments and codes leave their jobs alone."""
+    s = world.store
+    a = await world.job("a")
+    b = await world.job("b", max_retries=2)
+    c = await world.job("c")
+    a_other = await world.job("a", env=world.other_env)
+    first, second, third = await world.runs(a, 3)
+    await world.runs(a_other)
+    [b1] = await world.runs(b)
+    got = await s.claim(world.env, ["a"], SDK, T0, 2)
+    assert [e.id for e in got] == [first.id, second.id]
+    assert (await s.get_job(world.env, a.id)).status == JobStatus.PENDING  # third is later
+    [b1] = await s.claim(world.env, ["b"], SDK, T0, 1)
+    await s.complete(world.env, b1.id, FAIL, at(1))
+    retry = await s.claim(world.env, ["b"], SDK, at(3600), 5)
+    assert [(e.job_code, e.attempt) for e in retry] == [("b", 2)]
+    job_b = await s.get_job(world.env, b.id)
+    assert (job_b.status, job_b.retry_count) == (JobStatus.RUNNING, 1)
+    # nine codes: bound as one parameter, not an IN list
+    codes = ["a", "c", *(f"z{i}" for i in range(7))]
+    assert [e.id for e in await s.claim(world.env, codes, SDK, T0, 10)] == [third.id]
+    job_a = await s.get_job(world.env, a.id)
+    assert (job_a.status, job_a.retry_count) == (JobStatus.RUNNING, 0)
+    assert (await s.get_job(world.env, c.id)).status != JobStatus.RUNNING
+    assert (await s.get_job(world.other_env, a_other.id)).status != JobStatus.RUNNING

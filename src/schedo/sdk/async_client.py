@@ -11,10 +11,12 @@ import httpx
 
 from . import calls, endpoints
 from .calls import Call
+from .lazy_tls import LazyTLSAsyncTransport
 from .models import ApiKey, Environment, Execution, Job, JobDetail, JobWithConnections, Org
 from .transport import _Base, _failed, _request_args, _user_agent
 
 T = TypeVar("T")
+URL_CACHE_SIZE = 32  # absolute URLs with their query, kept (pulls: one per limit and wait)
 
 
 class AsyncClient(_Base):
@@ -31,20 +33,39 @@ class AsyncClient(_Base):
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._settings = calls.resolve(api_key, base_url, environment_id, timeout)
+        self._urls: dict[tuple[str, tuple[tuple[str, Any], ...]], httpx.URL] = {}
         self._http = httpx.AsyncClient(
             base_url=self._settings.base_url,
             headers=self._settings.headers(_user_agent()),
             timeout=timeout,
-            transport=transport,
+            # TLS is set up only when an https:// URL is first requested
+            transport=transport if transport is not None else LazyTLSAsyncTransport(),
             follow_redirects=False,
         )
 
     async def send(self, call: Call[T]) -> T:
+        args = _request_args(call)
+        url: httpx.URL | str = call.path
+        if call.params:
+            url = self._url_with(call.path, args.pop("params"))
         try:
-            r = await self._http.request(call.method, call.path, **_request_args(call))
+            r = await self._http.request(call.method, url, **args)
         except httpx.RequestError as exc:
             raise _failed(self._settings, call, exc) from exc
         return calls.decode(call, r.status_code, r.headers, r.content, r.reason_phrase)
+
+    def _url_with(self, path: str, params: dict[str, Any]) -> httpx.URL:
+        """The absolute URL of ``path?params``, built once: a worker's pull names thousands
+        of job codes (~30 KB of query), and httpx would encode and parse it again at every
+        pull (a third of a worker's CPU in a herd). A few recent URLs are kept."""
+        key = (path, tuple(params.items()))
+        url = self._urls.pop(key, None)
+        if url is None:
+            url = self._http.build_request("GET", path, params=params).url
+            if len(self._urls) >= URL_CACHE_SIZE:
+                del self._urls[next(iter(self._urls))]  # the least recently used
+        self._urls[key] = url
+        return url
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -17,6 +17,7 @@ import httpx
 
 from . import calls, endpoints
 from .calls import Call
+from .lazy_tls import LazyTLSTransport
 from .models import (
     ApiKey,
     Environment,
@@ -54,7 +55,8 @@ class Client(_Base):
             base_url=self._settings.base_url,
             headers=self._settings.headers(_user_agent()),
             timeout=timeout,
-            transport=transport,
+            # TLS is set up only when an https:// URL is first requested
+            transport=transport if transport is not None else LazyTLSTransport(),
             follow_redirects=False,
         )
 

@@ -291,6 +291,21 @@ class Database:
             return column.in_(listed)
         return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
 
+    def among_bound(self, column: Any, name: str) -> Any:
+        """``column IN :name`` as ``among`` words it for many values, the values one bound
+        parameter named ``name`` (``among_value`` gives its value): for statements built
+        once (``storage/claim_sql.py``)."""
+        if self.is_sqlite:
+            listed: Any = select(literal_column("value")).select_from(
+                func.json_each(bindparam(name, type_=String())))
+            return column.in_(listed)
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+
+    def among_value(self, values: Sequence[Any]) -> Any:
+        """The value of ``among_bound``'s parameter: a JSON array on SQLite, a list (an
+        array) on PostgreSQL."""
+        return json.dumps(list(values)) if self.is_sqlite else list(values)
+
     def not_indexed(self, column: Any) -> Any:
         """``column`` in a condition that must not choose the index (SQLite's planner, without
         statistics, would walk ``(job_type, due_at)`` for a claim of a few job codes in due

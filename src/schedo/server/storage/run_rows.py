@@ -22,6 +22,7 @@ from ..domain.records import Job, Run
 from . import audit_rows, rows
 from .chain_rows import fire_chains
 from .db import Conn, Database
+from .job_turns import write_job_turns
 from .run_insert import ACTIVE_VALUES as ACTIVE_VALUES
 from .run_insert import RUN_KEY as RUN_KEY
 from .run_insert import as_dt as as_dt
@@ -85,6 +86,7 @@ async def record_turns(
         if turn.pause_reason is not None:
             reasons[e.job_id] = turn.pause_reason
         notices.extend(notice_row(job.organization_id, e, kind, now) for kind in turn.notices)
+    changes: list[tuple[int, dict[str, Any]]] = []
     for j, st in state.items():
         if st == start[j]:
             continue
@@ -102,11 +104,12 @@ async def record_turns(
                 r.success_within_seconds, st.last_success_at)
         if j in reasons:
             values.update(paused=True, next_run_at=None, paused_reason=reasons[j])
-        await c.execute(update(jobs).where(jobs.c.id == j).values(**values))
+        changes.append((j, values))
         if j in reasons and not r.paused:  # the audit log: a pause the server made itself
             await audit_rows.record(c, r.environment_id, SYSTEM, now, Action.PAUSED, Kind.JOB,
                                     j, r.name, {"paused": [False, True],
                                                 "paused_reason": [None, reasons[j]]})
+    await write_job_turns(c, changes)  # one statement per set of columns, not per job
     if notices:
         await c.execute(
             db.insert(notifications).on_conflict_do_nothing(

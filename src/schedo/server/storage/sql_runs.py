@@ -29,7 +29,7 @@ from ..domain.model import JobType, RunStatus, Source
 from ..domain.records import Completion, Run
 from ..domain.targets import AgentMatch
 from ..domain.timefmt import to_ms
-from . import audit_rows, rows
+from . import audit_rows, claim_sql, rows
 from .db import Conn, Database
 from .run_rows import (
     after_end,
@@ -177,6 +177,8 @@ class RunSql:
     ) -> list[Run]:
         if (codes is not None and not codes) or limit <= 0:
             return []
+        if agent is None:  # every worker pull: statements built once (claim_sql.py)
+            return await self._claim_cached(env_id, codes, types, now, limit, key_id, worker)
         async with self.db.write() as c:
             q = (
                 select(executions.c.id)
@@ -194,6 +196,18 @@ class RunSql:
             if key_id is not None:
                 q = q.where(_access_alive(key_id, env_id))
             return await self._mark_running(c, self.db.skip_locked(q), now, worker)
+
+    async def _claim_cached(
+        self, env_id: int, codes: Sequence[str] | None, types: Sequence[str], now: datetime,
+        limit: int, key_id: int | None, worker: str | None,
+    ) -> list[Run]:
+        stmt = claim_sql.claim_statement(self.db, codes, types, key_id is not None)
+        params = claim_sql.claim_params(self.db, env_id, codes, now, limit, key_id, worker)
+        async with self.db.write() as c:
+            claimed = sorted((rows.execution(r) for r in await c.execute(stmt, params)),
+                             key=lambda e: (e.due_at, e.id))
+            await claim_sql.mirror_claimed(c, [e.id for e in claimed])
+        return claimed
 
     async def _mark_running(
         self, c: Conn, pick: Any, now: datetime, worker: str | None = None

@@ -1,0 +1,146 @@
+"""The claim of a worker's pull as statements built once (``RunSql.claim``): a herd of 10,000
+runs is handed out in ~100 claims of 100, and building the claim (a SELECT of the pick, the
+compare-and-swap UPDATE, the key check, RETURNING) and its cache key per call cost about as
+much as running it. Every value is a bound parameter; one statement per shape (how the codes
+are bound, with or without a key check, the job types, SQLite or PostgreSQL).
+
+The job status mirror of the claimed runs is one statement too (``mirror_claimed``) instead of
+an ``executemany`` of one correlated UPDATE per run: each job whose latest non-skipped run
+was just claimed becomes ``running``, with that run's retries (``attempt - 1``), exactly what
+``lifecycle.job_mirror`` gives a running run.
+
+Claims of agents (command runs, whose targets depend on what the agent announced) keep the
+statement built per call in ``sql_runs.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from weakref import WeakKeyDictionary
+
+from sqlalchemy import BigInteger, and_, bindparam, exists, select, true, update
+
+from ..domain import policies
+from ..domain.model import JobStatus, JobType, RunStatus
+from ..domain.timefmt import to_ms
+from .db import AMONG_INLINE, Conn, Database
+from .schema import api_keys, environments, executions, jobs
+
+# per Database (its dialect), then per shape; weak: a disposed Database takes its own along
+_CACHE: WeakKeyDictionary[Database, dict[tuple[Any, ...], Any]] = WeakKeyDictionary()
+_MIRROR: dict[str, Any] = {}
+
+
+def _codes_mode(codes: Sequence[str] | None) -> str:
+    if codes is None:
+        return "all"
+    return "inline" if len(codes) <= AMONG_INLINE else "bound"
+
+
+def _codes_filter(db: Database, mode: str) -> Any:
+    """``job_code IN :codes`` as ``Database.among`` words it, with the codes one parameter."""
+    col = executions.c.job_code
+    if mode == "all":
+        return true()
+    if mode == "inline":
+        return col.in_(bindparam("codes", expanding=True))
+    return db.among_bound(col, "codes")
+
+
+def _pick(db: Database, mode: str, keyed: bool, types: tuple[str, ...]) -> Any:
+    job_type = executions.c.job_type if mode == "all" else db.not_indexed(executions.c.job_type)
+    q = (
+        select(executions.c.id)
+        .where(
+            executions.c.status == RunStatus.PENDING.value,
+            executions.c.environment_id == bindparam("env"),
+            _codes_filter(db, mode),
+            executions.c.due_at <= bindparam("due_by", type_=executions.c.due_at.type),
+            job_type.in_(list(types)),
+        )
+        .order_by(executions.c.due_at, executions.c.id)
+        .limit(bindparam("limit"))
+    )
+    if JobType.COMMAND.value in types:  # an agent that announced nothing: untargeted runs
+        q = q.where(executions.c.target_host.is_(None), executions.c.target_tags.is_(None))
+    if keyed:  # the key is unrevoked and the environment exists (two primary-key lookups)
+        q = q.where(and_(
+            exists().where(api_keys.c.id == bindparam("key"), api_keys.c.revoked.is_(False)),
+            exists().where(environments.c.id == bindparam("env")),
+        ))
+    return db.skip_locked(q)
+
+
+def claim_statement(db: Database, codes: Sequence[str] | None, types: Sequence[str],
+                    keyed: bool) -> Any:
+    """``UPDATE executions … WHERE id IN (<pick>) AND status = 'pending' RETURNING *``, built
+    once per shape (``claim_params`` gives its values)."""
+    mode, kinds = _codes_mode(codes), tuple(types)
+    cache = _CACHE.setdefault(db, {})  # the statements depend on the database's dialect
+    key = (mode, kinds, keyed)
+    stmt = cache.get(key)
+    if stmt is None:
+        deadline = bindparam("now_ms", type_=BigInteger()) + (
+            executions.c.timeout_seconds + policies.RUN_GRACE_SECONDS) * 1000
+        stmt = (
+            update(executions)
+            .where(executions.c.id.in_(db.picked(_pick(db, mode, keyed, kinds))),
+                   executions.c.status == RunStatus.PENDING.value)
+            .values(
+                status=RunStatus.RUNNING.value,
+                pick_up_time=bindparam("picked_at", type_=executions.c.pick_up_time.type),
+                start_time=bindparam("started_at", type_=executions.c.start_time.type),
+                run_deadline=deadline,
+                worker=bindparam("worker", type_=executions.c.worker.type),
+            )
+            .returning(*executions.c)
+        )
+        cache[key] = stmt
+    return stmt
+
+
+def claim_params(db: Database, env_id: int, codes: Sequence[str] | None, now: datetime,
+                 limit: int, key_id: int | None, worker: str | None) -> dict[str, Any]:
+    params: dict[str, Any] = {"env": env_id, "due_by": now, "limit": limit,
+                              "picked_at": now, "started_at": now, "now_ms": to_ms(now),
+                              "worker": worker}
+    if key_id is not None:
+        params["key"] = key_id
+    mode = _codes_mode(codes)
+    if mode == "inline":
+        params["codes"] = list(codes or ())
+    elif mode == "bound":
+        params["codes"] = db.among_value(list(codes or ()))
+    return params
+
+
+def _mirror_statement() -> Any:
+    stmt = _MIRROR.get("claimed")
+    if stmt is None:
+        e = executions.alias("e")
+        later = exists().where(
+            executions.c.job_id == e.c.job_id,
+            executions.c.id > e.c.id,
+            executions.c.status != RunStatus.SKIPPED.value,
+        )
+        latest = (
+            select(e.c.job_id, e.c.attempt)
+            .where(e.c.id.in_(bindparam("ids", expanding=True)), ~later)
+            .subquery("claimed")
+        )
+        stmt = (
+            update(jobs)
+            .where(jobs.c.id == latest.c.job_id)
+            .values(status=JobStatus.RUNNING.value, retry_count=latest.c.attempt - 1)
+        )
+        _MIRROR["claimed"] = stmt
+    return stmt
+
+
+async def mirror_claimed(c: Conn, ids: Sequence[int]) -> None:
+    """The jobs of the just-claimed runs ``ids`` whose latest non-skipped run is one of them:
+    status running, retry_count its attempt - 1 (one ``UPDATE … FROM``)."""
+    if ids:
+        await c.execute(_mirror_statement(), {"ids": sorted(ids)})

@@ -1,0 +1,44 @@
+"""Writing the health turns of many jobs at once (``run_rows.record_turns``): the jobs whose
+turn sets the same columns share one ``executemany`` of a statement built once per set of
+columns, instead of one UPDATE built, compiled and run per job. A batch of 100 reports of
+100 jobs (every success moves ``last_success_at``) cost 100 statements; it costs one or two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import bindparam, update
+from sqlalchemy.sql.dml import Update
+
+from .db import Conn
+from .schema import jobs
+
+_BY_COLUMNS: dict[tuple[str, ...], Update] = {}
+
+
+def _statement(columns: tuple[str, ...]) -> Update:
+    """``UPDATE jobs SET <columns> WHERE id = :j``, built once per set of columns."""
+    stmt = _BY_COLUMNS.get(columns)
+    if stmt is None:
+        stmt = (
+            update(jobs)
+            .where(jobs.c.id == bindparam("j"))
+            .values({c: bindparam(f"v_{c}", type_=jobs.c[c].type) for c in columns})
+        )
+        _BY_COLUMNS[columns] = stmt
+    return stmt
+
+
+async def write_job_turns(c: Conn, changes: Sequence[tuple[int, dict[str, Any]]]) -> None:
+    """Set ``values`` on job ``id`` for each ``(id, values)`` in ``changes`` (ids distinct):
+    one statement per distinct set of columns, in the order the sets first appear."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for job_id, values in changes:
+        columns = tuple(sorted(values))
+        params = {f"v_{k}": v for k, v in values.items()}
+        params["j"] = job_id
+        groups.setdefault(columns, []).append(params)
+    for columns, params_list in groups.items():
+        await c.execute(_statement(columns), params_list)
