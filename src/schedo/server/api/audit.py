@@ -12,7 +12,7 @@ from ..domain.audit import AuditEvent, AuditQuery
 from ..domain.errors import InvalidInput
 from ..domain.timefmt import rfc3339
 from ..services import audit
-from .deps import Auth, Svc
+from .deps import CanView, Svc
 from .jobs import parse_instant
 
 router = APIRouter(tags=["audit"])
@@ -46,7 +46,7 @@ def shape(e: AuditEvent) -> dict[str, Any]:
 @router.get("/audit")
 async def list_events(
     svc: Svc,
-    p: Auth,
+    p: CanView,
     job_id: PositiveId = None,
     action: Annotated[str | None, Query(max_length=32)] = None,
     actor_key_id: PositiveId = None,

@@ -23,6 +23,7 @@ class Principal:
     key_env_id: int | None  # the key's own environment (None for admin keys)
     key_name: str = ""  # the key's name (the audit log's actor)
     via: str = Via.API.value  # the way in: "api", or "dashboard" (a dashboard session)
+    grant: str = "full"  # the key's scope or the user's role here (domain/permissions.py)
 
     @property
     def actor(self) -> Actor:

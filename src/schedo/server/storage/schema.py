@@ -28,6 +28,10 @@ from sqlalchemy import (
 from .schema_notify import alert_channels as alert_channels
 from .schema_notify import notification_deliveries as notification_deliveries
 from .schema_notify import notifications as notifications
+from .schema_people import invitations as invitations
+from .schema_people import memberships as memberships
+from .schema_people import user_sessions as user_sessions
+from .schema_people import users as users
 from .schema_types import EpochMs as EpochMs
 from .schema_types import metadata as metadata
 
@@ -112,6 +116,8 @@ api_keys = Table(
     Column("revoked", Boolean, nullable=False),
     Column("created_at", EpochMs, nullable=False),
     Column("revoked_at", EpochMs, nullable=True),
+    # read, operator, editor, worker or full (domain/permissions.py; migration 0010)
+    Column("scope", String(16), nullable=False, server_default="full"),
     sqlite_autoincrement=True,  # ids are never reused (migration 0003)
 )
 

@@ -230,6 +230,7 @@ class TenantSql:
         internal: bool,
         now: datetime,
         actor: Actor | None = None,
+        scope: str = "full",
     ) -> ApiKey:
         async with self.db.write() as c:
             r = (
@@ -245,6 +246,7 @@ class TenantSql:
                         internal=internal,
                         revoked=False,
                         created_at=now,
+                        scope=scope,
                     )
                     .returning(*api_keys.c)
                 )
