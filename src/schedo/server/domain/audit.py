@@ -42,6 +42,9 @@ class Kind(StrEnum):
     API_KEY = "api_key"
     ENVIRONMENT = "environment"
     CHANNEL = "channel"
+    USER = "user"  # issue 22, people
+    SESSION = "session"
+    INVITATION = "invitation"
 
 
 ACTIONS = frozenset(a.value for a in Action)
@@ -66,8 +69,9 @@ class Actor:
     """Who acts: the API key (its id and name) and the way in ("api", "dashboard")."""
 
     key_id: int | None
-    key_name: str
+    key_name: str  # the key's name, or a user's email address
     via: str = Via.API.value
+    user_id: int | None = None  # a user signed in to the dashboard (then key_id is None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +87,7 @@ class AuditEvent:
     object_id: int | None
     object_name: str
     changes: dict[str, list[Any]] = field(default_factory=dict)
+    actor_user_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

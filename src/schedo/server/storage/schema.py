@@ -379,6 +379,7 @@ audit_events = Table(
     Column("environment_id", Integer, nullable=False),
     Column("at", EpochMs, nullable=False),
     Column("actor_key_id", Integer, nullable=True),
+    Column("actor_user_id", Integer, nullable=True),  # a user's change (migration 0010)
     Column("actor_name", String(200), nullable=False),
     Column("via", String(16), nullable=False),
     Column("action", String(32), nullable=False),

@@ -34,6 +34,7 @@ from .ops import (
     RunMark,
     StatsStore,
 )
+from .people import PeopleStore
 from .replay import ReplayStore
 from .runs import (
     ClaimStore,
@@ -79,6 +80,7 @@ __all__ += ["AlertStore", "ChannelStore", "ExplainStore", "PingStore"]  # issue 
 __all__ += ["RunMark"]  # issue 22
 __all__ += ["ChainStore", "JobChain", "RunChain", "collect_chained"]  # issue 21, chains
 __all__ += ["AuditStore"]  # issue 22, the audit log
+__all__ += ["PeopleStore"]  # issue 22, people
 
 
 class Store(
@@ -99,6 +101,7 @@ class Store(
     ReplayStore,
     ChainStore,
     AuditStore,
+    PeopleStore,
     Protocol,
 ):
     async def ping(self) -> None:

@@ -1,5 +1,5 @@
 """people, roles and scoped keys (issue 22): ``api_keys.scope``, users, memberships,
-user sessions, invitations
+user sessions, invitations, and ``audit_events.actor_user_id`` (a user as the actor)
 
 Every existing key keeps today's rights (scope ``full``). Plain ALTER TABLE ADD COLUMN: no
 table rebuild, so SQLite's AUTOINCREMENT (migration 0003) and every row stay as they are.
@@ -38,6 +38,7 @@ def _env() -> sa.Column[int]:
 def upgrade() -> None:
     op.add_column("api_keys", sa.Column("scope", sa.String(16), nullable=False,
                                         server_default="full"))
+    op.add_column("audit_events", sa.Column("actor_user_id", sa.Integer, nullable=True))
     op.create_table(
         "users",
         sa.Column("id", sa.Integer, primary_key=True),
@@ -96,3 +97,4 @@ def downgrade() -> None:
     for table in ("invitations", "user_sessions", "memberships", "users"):
         op.drop_table(table)
     op.drop_column("api_keys", "scope")
+    op.drop_column("audit_events", "actor_user_id")
