@@ -6,6 +6,7 @@ changes nothing."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import subprocess
@@ -15,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.cli.conftest import Cli
 from tests.conftest import PG_URL, _drop_pg_database, _fresh_pg_database
 from tests.support.server import ServerProcess
 
@@ -87,3 +89,18 @@ def test_user_add_on_postgres(tmp_path: Path) -> None:
         _scenario(url, tmp_path)
     finally:
         asyncio.run(_drop_pg_database(url))
+
+
+def test_keys_create_with_a_scope(cli: Cli) -> None:
+    r = cli("keys", "create", "reader", "--scope", "read", "--json")
+    assert r.exit_code == 0, r.output
+    made = json.loads(r.stdout)
+    assert made["scope"] == "read"
+    reader = made["key"]
+    assert cli("jobs", "ls", key=reader).exit_code == 0  # it sees
+    r = cli("keys", "create", "sneaky", key=reader)  # and changes nothing
+    assert r.exit_code != 0 and "permission denied" in r.output
+    r = cli("keys", "create", "bad", "--scope", "root")
+    assert r.exit_code != 0 and "scope: must be one of" in r.output
+    r = cli("keys", "create", "plain")
+    assert r.exit_code == 0 and "scope full" in r.output
