@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Protocol
 
 from ...domain.audit import Actor
-from ...domain.people import Invitation, Membership, Person, User, UserSession
+from ...domain.people import Invitation, Person, User, UserSession
 
 
 class PeopleStore(Protocol):
@@ -96,5 +96,3 @@ class PeopleStore(Protocol):
         in one transaction: NotFound when it is unknown, used or expired (a second use of
         the link finds nothing); Collision when the address became a user meanwhile."""
 
-
-__all__ = ["Membership", "PeopleStore"]
