@@ -183,3 +183,34 @@ def test_every_dashboard_post_names_its_permission() -> None:
              if isinstance(r, APIRoute) and "POST" in r.methods}
     assert posts - public - set(DASHBOARD) == set()
     assert set(DASHBOARD) - posts == set()  # no stale rows
+
+
+async def test_a_user_switches_between_the_environments_of_their_roles(api: Api) -> None:
+    env2 = (await api.client.post("/org/environments", json={"name": "staging"},
+                                  headers=api.admin)).json()["id"]
+    env3 = (await api.client.post("/org/environments", json={"name": "secret"},
+                                  headers=api.admin)).json()["id"]
+    job2 = await api.define(headers={**api.admin, "X-API-ENVIRONMENT": str(env2)},
+                            name="staging-job")
+    job3 = await api.define(headers={**api.admin, "X-API-ENVIRONMENT": str(env3)},
+                            name="secret-job")
+    bob = await add(api, "bob@example.com", "viewer", 1)
+    await api.svc.store.set_role(1, bob, env2, "editor", now=api.clock.now())
+    async with browser(api) as b:
+        await sign_in(b, "bob@example.com")
+        page = await b.get("/ui/jobs")
+        assert 'name="env_id"' in page.text and "staging" in page.text
+        assert "secret" not in page.text
+        r = await b.post("/ui/env", data={"csrf": token(page), "env_id": str(env3)})
+        assert r.status_code == 404
+        assert (await b.get(f"/ui/jobs/{job3['id']}")).status_code == 404
+        r = await b.post("/ui/env", data={"csrf": token(page), "env_id": str(env2),
+                                          "next": "/ui/jobs"})
+        assert r.status_code == 303
+        page = await b.get("/ui/jobs")
+        assert "bob@example.com (editor)" in page.text and "staging-job" in page.text
+        assert (await b.get(f"/ui/jobs/{job2['id']}")).status_code == 200
+        # losing the role there moves the session back to where a role is left
+        await api.svc.store.set_role(1, bob, env2, None, now=api.clock.now())
+        page = await b.get("/ui/jobs")
+        assert "bob@example.com (viewer)" in page.text and "staging-job" not in page.text
