@@ -49,6 +49,8 @@ async def test_password_sign_in_roles_and_revocation(api: Api) -> None:
     job = await api.define(name="nightly")
     await add(api, "alice@example.com", "admin")
     bob = await add(api, "Bob@Example.com", "viewer", 1)
+    [stored] = await api.svc.store.users_by_email("bob@example.com")  # kept lower-cased
+    assert stored.password_hash.startswith("$argon2id$") and PASSWORD not in stored.password_hash
     async with browser(api) as b, browser(api) as admin:
         r = await sign_in(b, "bob@example.com", "wrong password!")
         assert r.status_code == 401 and "do not match an account" in r.text

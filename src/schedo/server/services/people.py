@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import secrets
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +29,9 @@ from . import keys, validation
 from .context import Principal, Services
 
 _HASHER = PasswordHasher()
+# each hash takes 64 MiB and ~0.1-0.3 s of a core: at most two at once per process, so a burst
+# of sign-ins queues instead of exhausting memory (failed ones are also limited per address)
+_SLOTS = threading.BoundedSemaphore(2)
 # verified when the address is unknown, so both answers take the same time
 _DUMMY = _HASHER.hash("schedo-no-such-user")
 
@@ -39,13 +43,18 @@ async def hash_password(password: str) -> str:
     problem = rules.password_problem(password)
     if problem is not None:
         raise InvalidInput(problem)
-    return await asyncio.to_thread(_HASHER.hash, password)
+    def run() -> str:
+        with _SLOTS:
+            return _HASHER.hash(password)
+
+    return await asyncio.to_thread(run)
 
 
 async def _verify(password_hash: str, password: str) -> bool:
     def check() -> bool:
         try:
-            return _HASHER.verify(password_hash, password)
+            with _SLOTS:
+                return _HASHER.verify(password_hash, password)
         except (VerificationError, InvalidHashError):
             return False
 
