@@ -155,3 +155,24 @@ async def test_an_invitation_is_used_once_and_expires(world: World) -> None:
                                                            "carol@example.com")
     [joined] = await s.list_audit(world.env2, AuditQuery())
     assert (joined.action, joined.actor_user_id) == ("created", user.id)
+
+
+async def test_ended_sessions_and_expired_invitations_are_pruned(world: World) -> None:
+    s = world.store
+    bob = await _user(world, "bob@example.com", [(world.env, "viewer")])
+    live = await s.create_session(user_id=bob, secret_digest="a", now=T0, expires_at=at(600),
+                                  user_agent="")
+    await s.create_session(user_id=bob, secret_digest="b", now=T0, expires_at=at(60),
+                           user_agent="")
+    gone = await s.create_session(user_id=bob, secret_digest="c", now=T0,
+                                  expires_at=at(600), user_agent="")
+    await s.revoke_session(world.org, gone.id, None, now=at(10))
+    for token, expires in (("t1", at(60)), ("t2", at(600))):
+        await s.create_invitation(org_id=world.org, env_id=None, email=f"{token}@example.com",
+                                  role="viewer", token_digest=token, invited_by="admin",
+                                  now=T0, expires_at=expires)
+    assert await s.prune_people(at(120)) == 3
+    assert [x.id for x in await s.list_sessions(world.org, None, at(120))] == [live.id]
+    assert await s.resume_session(live.id, at(121), 60_000) is not None
+    assert await s.find_invitation("t1") is None and await s.find_invitation("t2") is not None
+    assert await s.prune_people(at(120)) == 0

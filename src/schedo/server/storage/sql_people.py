@@ -256,6 +256,13 @@ class PeopleSql:
                                         {f"role:{env_id or 'all'}": [None, role]})
         return _invitation(r)
 
+    async def prune_people(self, now: datetime) -> int:
+        async with self.db.write() as c:
+            ended = await c.execute(delete(user_sessions).where(
+                (s_.expires_at <= now) | (s_.revoked_at <= now)))
+            old = await c.execute(delete(invitations).where(i_.expires_at <= now))
+        return int(ended.rowcount or 0) + int(old.rowcount or 0)
+
     async def find_invitation(self, token_digest: str) -> Invitation | None:
         async with self.db.read() as c:
             r = (await c.execute(

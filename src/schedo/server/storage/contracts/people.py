@@ -86,6 +86,10 @@ class PeopleStore(Protocol):
         """An invitation (the token's digest only). NotFound for a foreign environment;
         Collision when the organisation already has a user with that address."""
 
+    async def prune_people(self, now: datetime) -> int:
+        """Delete the dashboard sessions that ended (revoked or expired) and the invitations
+        past their expiry (used or not) before ``now``; how many rows went."""
+
     async def find_invitation(self, token_digest: str) -> Invitation | None:
         """The invitation with this token digest (open or not), or None."""
 
