@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
+import pytest
 from fastapi.routing import APIRoute
 
 from schedo.server.services import people
@@ -216,3 +217,14 @@ async def test_a_user_switches_between_the_environments_of_their_roles(api: Api)
         await api.svc.store.set_role(1, bob, env2, None, now=api.clock.now())
         page = await b.get("/ui/jobs")
         assert "bob@example.com (viewer)" in page.text and "staging-job" not in page.text
+
+
+@pytest.mark.parametrize("settings_overrides", [{"auth_failure_limit": 3}])
+async def test_wrong_passwords_count_toward_the_per_address_limit(api: Api) -> None:
+    await add(api, "bob@example.com", "viewer", 1)
+    async with browser(api) as b:
+        for _ in range(3):
+            assert (await sign_in(b, "bob@example.com", "not the password")).status_code == 401
+        r = await sign_in(b, "bob@example.com")  # the right one too, until the window passes
+        assert r.status_code == 429 and "Too many failed sign-ins" in r.text
+        assert await api.svc.store.list_sessions(1, None, api.clock.now()) == []
