@@ -44,7 +44,8 @@ async def test_every_job_action_is_recorded_with_its_actor(api: Api) -> None:
         "deleted", "changed", "triggered", "unmuted", "muted", "resumed", "paused", "changed",
         "created"]
     key_id = events[0]["actor"]["key_id"]
-    assert all(e["actor"] == {"key_id": key_id, "name": "deployer", "via": "api"}
+    assert all(e["actor"] == {"key_id": key_id, "user_id": None, "name": "deployer",
+                               "via": "api"}
                for e in events)
     assert events[-2]["changes"] == {"cron_expression": ["*/5 * * * *", "0 * * * *"]}
     assert events[-3]["changes"] == {"paused": [False, True]}

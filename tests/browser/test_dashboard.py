@@ -35,7 +35,7 @@ def new_page(browser: Any, viewport: dict[str, int] = DESKTOP) -> Page:
 def sign_in(page: Page, base: str, key: str) -> None:
     page.goto(base + "/ui/login")
     page.get_by_label("API key").fill(key)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in with the key").click()
 
 
 def snap(page: Page, folder: Path, name: str) -> None:
@@ -119,7 +119,7 @@ def test_dashboard_flow(
     expect(page.get_by_label("API key")).to_be_focused()
     snap(page, shots, "login")
     page.get_by_label("API key").fill("sk_not_a_real_key_000000000000000")
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in with the key").click()
     expect(page.get_by_role("alert")).to_contain_text("unknown or has been revoked")
     expect(page).to_have_url(re.compile(r"/ui/login"))
     page.goto(base + "/ui/jobs")

@@ -146,6 +146,8 @@ def keys_create(
     key: KeyOption = None,
     env: EnvOption = None,
     as_json: JsonOption = False,
+    scope: Annotated[str | None, typer.Option(
+        "--scope", help="full (default), editor, operator, read or worker")] = None,
 ) -> None:
     """Create an environment key and print it (the only time it is shown in full).
 
@@ -153,13 +155,14 @@ def keys_create(
     """
     with handled(), Connection(url, key, env).client() as client:
         target = env if env is not None else _default_environment(client)
-        created = client.create_api_key(target, name)
+        created = client.create_api_key(target, name, scope)
         if as_json:
             print_json(created.raw)
             return
         typer.echo(created.key)
         typer.echo(
-            f"Created key {created.name} (id {created.id}) for environment {target}. "
+            f"Created key {created.name} (id {created.id}, scope {created.scope}) for "
+            f"environment {target}. "
             "This is the only time the full key is shown.",
             err=True,
         )

@@ -11,6 +11,7 @@ from .backup_cmd import register as register_backup
 from .commands import register_all
 from .cron_cmd import cron_app
 from .secret_cmd import register as register_secret
+from .user_cmd import register as register_user
 from .worker_cmd import register as register_worker
 
 app = typer.Typer(
@@ -23,6 +24,7 @@ register_worker(app)
 register_backup(app)
 register_secret(app)
 register_admin_key(app)
+register_user(app)
 register_all(app)
 
 

@@ -250,8 +250,10 @@ class AsyncClient(_Base):
         return await self.send(endpoints.append_log(execution_id, lines))
 
     # -- keys, environments, organisation ----------------------------------------------------
-    async def create_api_key(self, environment_id: int, name: str) -> ApiKey:
-        return await self.send(endpoints.create_api_key(environment_id, name))
+    async def create_api_key(
+        self, environment_id: int, name: str, scope: str | None = None
+    ) -> ApiKey:
+        return await self.send(endpoints.create_api_key(environment_id, name, scope))
 
     async def list_api_keys(self) -> list[ApiKey]:
         return await self.send(endpoints.list_api_keys())

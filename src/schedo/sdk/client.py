@@ -253,9 +253,10 @@ class Client(_Base):
         return self.send(endpoints.read_log(execution_id, after, limit))
 
     # -- keys, environments, organisation ----------------------------------------------------
-    def create_api_key(self, environment_id: int, name: str) -> ApiKey:
-        """A new environment key; its full secret is in ``.key`` only in this answer."""
-        return self.send(endpoints.create_api_key(environment_id, name))
+    def create_api_key(self, environment_id: int, name: str, scope: str | None = None) -> ApiKey:
+        """A new environment key; its full secret is in ``.key`` only in this answer.
+        ``scope``: full (default), editor, operator, read or worker (Schedo extension)."""
+        return self.send(endpoints.create_api_key(environment_id, name, scope))
 
     def list_api_keys(self) -> list[ApiKey]:
         return self.send(endpoints.list_api_keys())

@@ -342,13 +342,11 @@ def _num(value: float) -> int | float:
     return int(value) if float(value).is_integer() else float(value)
 
 
-def create_api_key(environment_id: int, name: str) -> Call[ApiKey]:
-    return Call(
-        "POST",
-        "/apikeys",
-        _obj(ApiKey.from_json),
-        body={"environment_id": environment_id, "name": name},
-    )
+def create_api_key(environment_id: int, name: str, scope: str | None = None) -> Call[ApiKey]:
+    body: dict[str, Any] = {"environment_id": environment_id, "name": name}
+    if scope is not None:  # extension (issue 22); absent: full, the hosted service's shape
+        body["scope"] = scope
+    return Call("POST", "/apikeys", _obj(ApiKey.from_json), body=body)
 
 
 def list_api_keys() -> Call[list[ApiKey]]:

@@ -277,6 +277,7 @@ class ApiKey:
     admin: bool = False
     created_at: datetime | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    scope: str = "full"  # Schedo extension (issue 22): full, editor, operator, read, worker
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ApiKey:
@@ -289,6 +290,7 @@ class ApiKey:
             internal=bool(data.get("internal", False)),
             revoked=bool(data.get("revoked", False)),
             admin=bool(data.get("admin", False)),
+            scope=str(data.get("scope") or "full"),
             created_at=_time(data, "created_at"),
             raw=dict(data),
         )

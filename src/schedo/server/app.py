@@ -35,6 +35,7 @@ from .api import (
 from .api import secrets as webhook_secret
 from .api.middleware import BodyLimit, JsonBodies, RetryHint
 from .config import Settings
+from .notify.invitations import mailer_for
 from .notify.sender import Notifier
 from .observability import metrics
 from .observability.metrics_store import MeteredOutboundClient
@@ -104,6 +105,7 @@ def create_app(
         if boot.admin_key and on_admin_key:
             on_admin_key(boot.admin_key)
         app.state.services = svc
+        app.state.mailer = mailer_for(settings)  # invitations (issue 22)
         app.state.loop = asyncio.get_running_loop()
         tasks: list[asyncio.Task[None]] = []
         if run_loops:

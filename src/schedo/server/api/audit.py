@@ -12,7 +12,7 @@ from ..domain.audit import AuditEvent, AuditQuery
 from ..domain.errors import InvalidInput
 from ..domain.timefmt import rfc3339
 from ..services import audit
-from .deps import Auth, Svc
+from .deps import CanView, Svc
 from .jobs import parse_instant
 
 router = APIRouter(tags=["audit"])
@@ -36,7 +36,8 @@ def shape(e: AuditEvent) -> dict[str, Any]:
         "id": e.id,
         "environment_id": e.environment_id,
         "at": rfc3339(e.at),
-        "actor": {"key_id": e.actor_key_id, "name": e.actor_name, "via": e.via},
+        "actor": {"key_id": e.actor_key_id, "user_id": e.actor_user_id, "name": e.actor_name,
+                  "via": e.via},
         "action": e.action,
         "object": {"kind": e.object_kind, "id": e.object_id, "name": e.object_name},
         "changes": e.changes,
@@ -46,7 +47,7 @@ def shape(e: AuditEvent) -> dict[str, Any]:
 @router.get("/audit")
 async def list_events(
     svc: Svc,
-    p: Auth,
+    p: CanView,
     job_id: PositiveId = None,
     action: Annotated[str | None, Query(max_length=32)] = None,
     actor_key_id: PositiveId = None,

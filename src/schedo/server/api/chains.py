@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from ..domain.records import Job
 from ..services import chains
 from . import shapes
-from .deps import Auth, Id, Svc
+from .deps import CanView, CanViewJobs, Id, Svc
 
 router = APIRouter(tags=["jobs"])
 
@@ -44,7 +44,7 @@ def _job(j: Job) -> dict[str, Any]:
 
 
 @router.get("/jobs/{job_id}/chain", response_model=JobChainOut)
-async def job_chain(job_id: Id, svc: Svc, p: Auth) -> dict[str, Any]:
+async def job_chain(job_id: Id, svc: Svc, p: CanViewJobs) -> dict[str, Any]:
     """The jobs this job runs after (``upstream``; ``missing``: names with no job now) and
     the jobs that run after it (``downstream``)."""
     ch = await chains.job_chain(svc, p, job_id)
@@ -53,7 +53,7 @@ async def job_chain(job_id: Id, svc: Svc, p: Auth) -> dict[str, Any]:
 
 
 @router.get("/jobs/executions/{exec_id}/chain", response_model=RunChainOut)
-async def run_chain(exec_id: Id, svc: Svc, p: Auth) -> dict[str, Any]:
+async def run_chain(exec_id: Id, svc: Svc, p: CanView) -> dict[str, Any]:
     """The upstream runs that caused this run (for a retry: those of its first attempt)
     and the downstream runs it caused."""
     ch = await chains.run_chain(svc, p, exec_id)

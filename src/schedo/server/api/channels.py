@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from ..domain.records import Channel
 from ..domain.timefmt import rfc3339
 from ..services import channels
-from .deps import Auth, Id, Svc
+from .deps import CanEdit, CanView, Id, Svc
 from .models import ChannelIn
 
 router = APIRouter(tags=["organization"])
@@ -37,26 +37,26 @@ def shape(c: Channel) -> dict[str, Any]:
 
 
 @router.get("/org/channels", response_model=list[ChannelOut])
-async def list_channels(svc: Svc, p: Auth) -> list[dict[str, Any]]:
+async def list_channels(svc: Svc, p: CanView) -> list[dict[str, Any]]:
     return [shape(c) for c in await channels.list_all(svc, p)]
 
 
 @router.post("/org/channels", response_model=ChannelOut)
-async def create_channel(body: ChannelIn, svc: Svc, p: Auth) -> dict[str, Any]:
+async def create_channel(body: ChannelIn, svc: Svc, p: CanEdit) -> dict[str, Any]:
     return shape(await channels.create(svc, p, body.model_dump()))
 
 
 @router.get("/org/channels/{channel_id}", response_model=ChannelOut)
-async def get_channel(channel_id: Id, svc: Svc, p: Auth) -> dict[str, Any]:
+async def get_channel(channel_id: Id, svc: Svc, p: CanView) -> dict[str, Any]:
     return shape(await channels.get(svc, p, channel_id))
 
 
 @router.put("/org/channels/{channel_id}", response_model=ChannelOut)
-async def replace_channel(channel_id: Id, body: ChannelIn, svc: Svc, p: Auth
+async def replace_channel(channel_id: Id, body: ChannelIn, svc: Svc, p: CanEdit
                           ) -> dict[str, Any]:
     return shape(await channels.replace(svc, p, channel_id, body.model_dump()))
 
 
 @router.delete("/org/channels/{channel_id}", response_model=ChannelOut)
-async def delete_channel(channel_id: Id, svc: Svc, p: Auth) -> dict[str, Any]:
+async def delete_channel(channel_id: Id, svc: Svc, p: CanEdit) -> dict[str, Any]:
     return shape(await channels.delete(svc, p, channel_id))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Path, Request
 
 from ...limits import MAX_ID
 from ..domain.audit import Via
+from ..domain.errors import Forbidden
+from ..domain.permissions import Action, allows, refusal
 from ..services.auth import authenticate
 from ..services.context import Principal, Services
 
@@ -47,4 +49,31 @@ CLIENT_VIAS = (Via.CLI.value, Via.WORKER.value)
 
 Svc = Annotated[Services, Depends(services_dependency)]
 Auth = Annotated[Principal, Depends(principal)]
+
+
+def needs(action: Action) -> Any:
+    """The route's permission (domain/permissions.py): the principal if its key scope or
+    role allows ``action``, else 403 naming what it needs (before any lookup, so a missing
+    and a foreign id answer alike)."""
+
+    async def permitted(p: Auth) -> Principal:
+        if not allows(p.grant, action):
+            raise Forbidden(refusal(p.grant, action))
+        return p
+
+    permitted.action = action  # type: ignore[attr-defined]  # read by tests and docs
+    return Depends(permitted)
+
+
+# One alias per action: a route names its action once, as the type of its principal.
+CanViewJobs = Annotated[Principal, needs(Action.VIEW_JOBS)]
+CanView = Annotated[Principal, needs(Action.VIEW)]
+CanDefine = Annotated[Principal, needs(Action.DEFINE)]
+CanPull = Annotated[Principal, needs(Action.PULL)]
+CanReport = Annotated[Principal, needs(Action.REPORT)]
+CanWriteLog = Annotated[Principal, needs(Action.WRITE_LOG)]
+CanWatchCancel = Annotated[Principal, needs(Action.WATCH_CANCEL)]
+CanOperate = Annotated[Principal, needs(Action.OPERATE)]
+CanEdit = Annotated[Principal, needs(Action.EDIT)]
+CanAdmin = Annotated[Principal, needs(Action.ADMIN)]
 Id = Annotated[int, Path(gt=0, le=MAX_ID, description="A positive integer id")]

@@ -11,7 +11,7 @@ from ..domain.errors import InvalidInput, SchedoError
 from ..domain.records import Completion
 from ..services import runs
 from . import shapes
-from .deps import Auth, Id, Svc
+from .deps import CanReport, CanView, Id, Svc
 from .errors import STATUS
 from .models import BatchCompleteIn, CompleteIn
 
@@ -22,7 +22,7 @@ router = APIRouter(tags=["executions"])
 async def history(
     job_id: Id,
     svc: Svc,
-    p: Auth,
+    p: CanView,
     cursor: Annotated[int | None, Query(gt=0, le=MAX_ID + 1)] = None,
     limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 50,
 ) -> list[dict[str, Any]]:
@@ -40,12 +40,12 @@ def _report(body: CompleteIn) -> Completion:
 
 
 @router.post("/jobs/executions/complete/{exec_id}", response_model=shapes.ExecutionOut)
-async def complete(exec_id: Id, body: CompleteIn, svc: Svc, p: Auth) -> dict[str, Any]:
+async def complete(exec_id: Id, body: CompleteIn, svc: Svc, p: CanReport) -> dict[str, Any]:
     return shapes.execution(await runs.complete(svc, p, exec_id, _report(body)))
 
 
 @router.post("/jobs/executions/complete", response_model=list[shapes.BatchResultOut])
-async def complete_batch(body: BatchCompleteIn, svc: Svc, p: Auth) -> list[dict[str, Any]]:
+async def complete_batch(body: BatchCompleteIn, svc: Svc, p: CanReport) -> list[dict[str, Any]]:
     """Extension: many reports in one request and one transaction. Each result carries its
     own status: 200 with the execution, or 400/404/409 with a message; one bad report never
     affects the others."""

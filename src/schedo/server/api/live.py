@@ -14,7 +14,7 @@ from fastapi.responses import StreamingResponse
 from ..domain.errors import NotFound, Unauthorized
 from ..services import live
 from . import shapes
-from .deps import Auth, Id, Svc
+from .deps import CanOperate, CanView, CanWatchCancel, CanWriteLog, Id, Svc
 from .models import CancelIn, LogIn, WatchIn
 from .pull import _abort_when, _disconnected
 
@@ -22,7 +22,9 @@ router = APIRouter(tags=["executions"])
 
 
 @router.post("/jobs/executions/{exec_id}/cancel", response_model=shapes.ExecutionOut)
-async def cancel(exec_id: Id, svc: Svc, p: Auth, body: CancelIn | None = None) -> dict[str, Any]:
+async def cancel(
+    exec_id: Id, svc: Svc, p: CanOperate, body: CancelIn | None = None
+) -> dict[str, Any]:
     """End a pending or running run as ``cancelled`` (no retry, no alert); its worker or
     agent is told and stops it. 409 when the run already ended."""
     run = await live.cancel(svc, p, exec_id, body.reason if body else None)
@@ -31,7 +33,7 @@ async def cancel(exec_id: Id, svc: Svc, p: Auth, body: CancelIn | None = None) -
 
 @router.post("/jobs/executions/cancelled", response_model=shapes.CancelledOut)
 async def watch(
-    request: Request, body: WatchIn, svc: Svc, p: Auth,
+    request: Request, body: WatchIn, svc: Svc, p: CanWatchCancel,
     wait: Annotated[float, Query(ge=0, le=live.MAX_WAIT)] = 0,
 ) -> dict[str, Any]:
     """A worker's long poll: which of ``ids`` (the runs it holds) are cancelled; waits up to
@@ -42,7 +44,7 @@ async def watch(
 
 
 @router.post("/jobs/executions/{exec_id}/log", response_model=shapes.AppendedOut)
-async def append(exec_id: Id, body: LogIn, svc: Svc, p: Auth) -> dict[str, Any]:
+async def append(exec_id: Id, body: LogIn, svc: Svc, p: CanWriteLog) -> dict[str, Any]:
     """Lines of a run's live output (at most 1,000 per request: more is 413)."""
     got = await live.append(svc, p, exec_id, [(x.at, x.stream, x.text) for x in body.lines])
     return {"kept": got.kept, "dropped": got.dropped, "live": got.live}
@@ -57,7 +59,7 @@ def _page(run: Any, lines: list[Any], after: int) -> dict[str, Any]:
     200: {"content": {"text/event-stream": {}},
           "description": "JSON, or with follow=1 a text/event-stream"}})
 async def read(
-    exec_id: Id, svc: Svc, p: Auth,
+    exec_id: Id, svc: Svc, p: CanView,
     after: Annotated[int, Query(ge=0, le=2**62)] = 0,
     limit: Annotated[int, Query(ge=1, le=live.READ_MAX)] = live.READ_MAX,
     follow: Annotated[bool, Query()] = False,

@@ -152,6 +152,8 @@ class EnvironmentIn(_In):
 class ApiKeyIn(_In):
     environment_id: int
     name: Text
+    # extension (issue 22): read, operator, editor, worker or full (the default)
+    scope: Text | None = None
 
 
 class ChannelIn(_In):

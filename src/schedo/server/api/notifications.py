@@ -16,7 +16,7 @@ from ...limits import MAX_ID, PAGE_MAX
 from ..domain.timefmt import rfc3339
 from ..services import notifications
 from ..services.notifications import Delivery, NotificationRecord
-from .deps import Auth, Svc
+from .deps import CanView, Svc
 
 router = APIRouter(tags=["organization"])
 
@@ -76,7 +76,7 @@ def notification(rec: NotificationRecord) -> dict[str, Any]:
 
 @router.get("/org/notifications", response_model=list[NotificationOut])
 async def list_notifications(
-    svc: Svc, p: Auth, limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 50,
+    svc: Svc, p: CanView, limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 50,
     job_id: Annotated[int | None, Query(gt=0, le=MAX_ID)] = None,
 ) -> list[dict[str, Any]]:
     return [notification(r) for r in await notifications.history(svc, p, limit, job_id)]

@@ -17,7 +17,7 @@ from ..domain.errors import Unauthorized
 from ..domain.model import PullKind
 from ..services import pull
 from . import shapes
-from .deps import Auth, Svc
+from .deps import CanPull, Svc
 
 router = APIRouter(tags=["workers"])
 
@@ -64,7 +64,7 @@ def _worker(request: Request, p: Any, header: str | None) -> str:
 async def long_poll(
     request: Request,
     svc: Svc,
-    p: Auth,
+    p: CanPull,
     jobs: Annotated[str | None, Query(max_length=JOBS_MAX_CHARS)] = None,
     wait: Annotated[float, Query(ge=0, le=pull.MAX_WAIT)] = 0,
     limit: Annotated[int, Query(ge=1, le=pull.MAX_LIMIT)] = 10,
@@ -88,7 +88,7 @@ async def long_poll(
 async def sse(
     request: Request,
     svc: Svc,
-    p: Auth,
+    p: CanPull,
     jobs: Annotated[str | None, Query(max_length=JOBS_MAX_CHARS)] = None,
     limit: Annotated[int, Query(ge=1, le=pull.MAX_LIMIT)] = 10,
     worker_id: WorkerId = None,

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from ..services import replay
 from . import shapes
-from .deps import Auth, Id, Svc
+from .deps import CanOperate, Id, Svc
 from .models import BackfillIn
 
 router = APIRouter(tags=["jobs"])
@@ -23,7 +23,7 @@ class BackfillOut(BaseModel):
 
 
 @router.post("/jobs/{job_id}/backfill", response_model=BackfillOut)
-async def backfill(job_id: Id, body: BackfillIn, svc: Svc, p: Auth) -> dict[str, Any]:
+async def backfill(job_id: Id, body: BackfillIn, svc: Svc, p: CanOperate) -> dict[str, Any]:
     """Runs of every fire instant in [from, to] that has none yet (at most 1,000 instants)."""
     total, created = await replay.backfill(svc, p, job_id, body.from_, body.to)
     return {"job_id": job_id, "instants": total, "created": len(created),
@@ -31,7 +31,7 @@ async def backfill(job_id: Id, body: BackfillIn, svc: Svc, p: Auth) -> dict[str,
 
 
 @router.post("/jobs/executions/{exec_id}/rerun", response_model=shapes.ExecutionOut)
-async def rerun(exec_id: Id, svc: Svc, p: Auth) -> dict[str, Any]:
+async def rerun(exec_id: Id, svc: Svc, p: CanOperate) -> dict[str, Any]:
     """The execution's instant again, as its next attempt (trigger "rerun")."""
     return shapes.execution(await replay.rerun(svc, p, exec_id))
 

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ..domain.timefmt import rfc3339
 from ..services import secrets
-from .deps import Auth, Id, Svc
+from .deps import CanAdmin, Id, Svc
 
 router = APIRouter(tags=["organization"])
 
@@ -37,14 +37,14 @@ def shape(s: secrets.SigningState) -> dict[str, Any]:
 
 
 @router.get("/org/environments/{env_id}/webhook-secret", response_model=WebhookSecretOut)
-async def get_secret(env_id: Id, svc: Svc, p: Auth) -> dict[str, Any]:
+async def get_secret(env_id: Id, svc: Svc, p: CanAdmin) -> dict[str, Any]:
     return shape(await secrets.state(svc, p, env_id))
 
 
 @router.post("/org/environments/{env_id}/webhook-secret/rotate",
              response_model=WebhookSecretOut)
 async def rotate_secret(
-    env_id: Id, svc: Svc, p: Auth, body: RotateIn | None = None
+    env_id: Id, svc: Svc, p: CanAdmin, body: RotateIn | None = None
 ) -> dict[str, Any]:
     overlap = None if body is None else body.overlap_seconds
     return shape(await secrets.rotate(svc, p, env_id, overlap))

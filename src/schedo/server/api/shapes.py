@@ -125,6 +125,7 @@ class ApiKeyOut(BaseModel):
     internal: bool
     revoked: bool
     admin: bool
+    scope: str = "full"
     created_at: str
     edges: dict[str, Any]
 
@@ -241,6 +242,7 @@ def api_key(k: ApiKey, secret: str | None = None) -> dict[str, Any]:
         "internal": k.internal,
         "revoked": k.revoked,
         "admin": k.admin,
+        "scope": k.scope,
         "created_at": rfc3339(k.created_at),
         "edges": {},
     }

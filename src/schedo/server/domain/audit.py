@@ -45,6 +45,9 @@ class Kind(StrEnum):
     ENVIRONMENT = "environment"
     CHANNEL = "channel"
     EMAIL = "email"  # an organisation's notification address
+    USER = "user"  # issue 22, people
+    SESSION = "session"
+    INVITATION = "invitation"
 
 
 ACTIONS = frozenset(a.value for a in Action)
@@ -69,8 +72,9 @@ class Actor:
     """Who acts: the API key (its id and name) and the way in ("api", "dashboard")."""
 
     key_id: int | None
-    key_name: str
+    key_name: str  # the key's name, or a user's email address
     via: str = Via.API.value
+    user_id: int | None = None  # a user signed in to the dashboard (then key_id is None)
 
 
 SYSTEM = Actor(key_id=None, key_name="system", via=Via.SYSTEM.value)
@@ -89,6 +93,7 @@ class AuditEvent:
     object_id: int | None
     object_name: str
     changes: dict[str, list[Any]] = field(default_factory=dict)
+    actor_user_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ class ApiKey:
     internal: bool
     revoked: bool
     created_at: datetime
+    scope: str = "full"  # read, operator, editor, worker or full (domain/permissions.py)
 
 
 @dataclass(frozen=True, slots=True)

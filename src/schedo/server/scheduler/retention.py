@@ -65,6 +65,7 @@ class Retention:
         ex = await self._prune(retention.prune_executions, before)
         no = await self._prune(retention.prune_notifications, before)
         au = await self._prune(retention.prune_audit, before)
+        await retention.prune_people(self.svc, now)
         if ex or no or au:
             log.info("retention.pruned executions=%d notifications=%d audit=%d before=%s",
                      ex, no, au, before.isoformat())

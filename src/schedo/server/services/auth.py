@@ -52,6 +52,7 @@ async def authenticate(svc: Services, api_key: str | None, env_header: str | Non
         admin=stored.admin,
         key_env_id=stored.environment_id,
         key_name=stored.name,
+        grant=stored.scope,
     )
 
 
@@ -108,5 +109,6 @@ async def recheck(
         key_env_id=record.environment_id,
         key_name=record.name,
         via=Via.DASHBOARD.value,
+        grant=record.scope,
     )
     return principal, record

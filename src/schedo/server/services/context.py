@@ -23,10 +23,16 @@ class Principal:
     key_env_id: int | None  # the key's own environment (None for admin keys)
     key_name: str = ""  # the key's name (the audit log's actor)
     via: str = Via.API.value  # the way in: "api", or "dashboard" (a dashboard session)
+    grant: str = "full"  # the key's scope or the user's role here (domain/permissions.py)
+    user_id: int | None = None  # a user's dashboard session (key_id is then 0, no key)
 
     @property
     def actor(self) -> Actor:
-        """Who the audit log records for this caller's changes."""
+        """Who the audit log records for this caller's changes: the key, or the user (by
+        id and email address)."""
+        if self.user_id is not None:
+            return Actor(key_id=None, key_name=self.key_name, via=self.via,
+                         user_id=self.user_id)
         return Actor(key_id=self.key_id, key_name=self.key_name, via=self.via)
 
 

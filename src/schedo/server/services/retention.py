@@ -25,6 +25,11 @@ async def prune_notifications(
     return await svc.store.prune_notifications(before, after_id, limit)
 
 
+async def prune_people(svc: Services, now: datetime) -> int:
+    """Ended dashboard sessions and expired invitations (no history: nothing reads them)."""
+    return await svc.store.prune_people(now)
+
+
 async def prune_audit(svc: Services, before: datetime, after_id: int, limit: int) -> PruneBatch:
     """One window of audit events (kept as long as the runs: ``SCHEDO_RETENTION_DAYS``)."""
     return await svc.store.prune_audit(before, after_id, limit)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..domain.errors import InvalidInput, NotFound
+from ..domain.permissions import Scope, scope_problem
 from ..domain.records import ApiKey, Environment, Organization
 from ..domain.text import text_problem
 from . import keys, validation
@@ -101,9 +102,16 @@ async def delete_environment(svc: Services, p: Principal, env_id: int) -> Enviro
     return env
 
 
-async def create_key(svc: Services, p: Principal, env_id: int, name: str) -> tuple[ApiKey, str]:
-    """A new environment key; returns the record and the full secret (shown once)."""
+async def create_key(
+    svc: Services, p: Principal, env_id: int, name: str, scope: str | None = None
+) -> tuple[ApiKey, str]:
+    """A new environment key with ``scope`` (default full); returns the record and the full
+    secret (shown once)."""
     validation.plain_name(name)
+    scope = Scope.FULL.value if scope is None or scope.strip() == "" else scope.strip()
+    problem = scope_problem(scope)
+    if problem is not None:
+        raise InvalidInput(problem)
     if not p.admin and env_id != p.key_env_id:
         # an environment key sees only its own environment: any other one answers exactly
         # as a missing one (SPEC 2: never reveal that it exists)
@@ -120,6 +128,7 @@ async def create_key(svc: Services, p: Principal, env_id: int, name: str) -> tup
         internal=False,
         now=svc.clock.now(),
         actor=p.actor,
+        scope=scope,
     )
     return record, secret
 

@@ -20,7 +20,7 @@ async def record(
     if actor is None:
         return
     await c.execute(audit_events.insert().values(
-        environment_id=env_id, at=now, actor_key_id=actor.key_id,
+        environment_id=env_id, at=now, actor_key_id=actor.key_id, actor_user_id=actor.user_id,
         actor_name=actor.key_name[:NAME_MAX], via=actor.via, action=action,
         object_kind=kind, object_id=object_id, object_name=object_name[:NAME_MAX],
         changes=changes or {},
@@ -32,4 +32,5 @@ def event(r: Any) -> AuditEvent:
         id=r.id, environment_id=r.environment_id, at=r.at, actor_key_id=r.actor_key_id,
         actor_name=r.actor_name, via=r.via, action=r.action, object_kind=r.object_kind,
         object_id=r.object_id, object_name=r.object_name, changes=dict(r.changes or {}),
+        actor_user_id=r.actor_user_id,
     )

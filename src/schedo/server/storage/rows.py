@@ -35,6 +35,7 @@ def api_key(r: Any) -> ApiKey:
         internal=bool(r.internal),
         revoked=bool(r.revoked),
         created_at=r.created_at,
+        scope=r.scope,
     )
 
 

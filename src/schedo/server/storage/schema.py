@@ -28,6 +28,10 @@ from sqlalchemy import (
 from .schema_notify import alert_channels as alert_channels
 from .schema_notify import notification_deliveries as notification_deliveries
 from .schema_notify import notifications as notifications
+from .schema_people import invitations as invitations
+from .schema_people import memberships as memberships
+from .schema_people import user_sessions as user_sessions
+from .schema_people import users as users
 from .schema_types import EpochMs as EpochMs
 from .schema_types import metadata as metadata
 
@@ -116,6 +120,8 @@ api_keys = Table(
     Column("revoked", Boolean, nullable=False),
     Column("created_at", EpochMs, nullable=False),
     Column("revoked_at", EpochMs, nullable=True),
+    # read, operator, editor, worker or full (domain/permissions.py; migration 0010)
+    Column("scope", String(16), nullable=False, server_default="full"),
     sqlite_autoincrement=True,  # ids are never reused (migration 0003)
 )
 
@@ -377,6 +383,7 @@ audit_events = Table(
     Column("environment_id", Integer, nullable=False),
     Column("at", EpochMs, nullable=False),
     Column("actor_key_id", Integer, nullable=True),
+    Column("actor_user_id", Integer, nullable=True),  # a user's change (migration 0010)
     Column("actor_name", String(200), nullable=False),
     Column("via", String(16), nullable=False),
     Column("action", String(32), nullable=False),

@@ -21,6 +21,7 @@ from .sql_explain import ExplainSql
 from .sql_jobs import JobSql
 from .sql_live import LiveSql
 from .sql_notify import NotifySql
+from .sql_people import PeopleSql
 from .sql_pings import PingSql
 from .sql_replay import ReplaySql
 from .sql_retention import RetentionSql
@@ -39,7 +40,7 @@ KEY_CHECK = "secret_key_check"  # a sealed constant: is this the key the data wa
 class SqlStore(
     TenantSql, JobSql, RunSql, ScheduleSql, WorkerSql, NotifySql, RetentionSql, StatsSql,
     DashboardSql, AlertSql, PingSql, ChannelSql, ExplainSql, LiveSql, ReplaySql, ChainSql,
-    AuditSql, SecretSql,
+    AuditSql, PeopleSql, SecretSql,
 ):
     def __init__(self, db: Database, sealer: Sealer) -> None:
         self.db = db

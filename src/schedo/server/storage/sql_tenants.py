@@ -242,6 +242,7 @@ class TenantSql:
         internal: bool,
         now: datetime,
         actor: Actor | None = None,
+        scope: str = "full",
     ) -> ApiKey:
         async with self.db.write() as c:
             r = (
@@ -257,6 +258,7 @@ class TenantSql:
                         internal=internal,
                         revoked=False,
                         created_at=now,
+                        scope=scope,
                     )
                     .returning(*api_keys.c)
                 )

@@ -6,14 +6,17 @@ import hmac
 import math
 import secrets
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from ..domain.errors import InvalidInput, NotFound, SchedoError, Unauthorized
+from ..domain.permissions import Action, allows
 from ..domain.text import digits
+from ..services import people
 from ..services.auth import authenticate, find_key
+from ..services.context import Services
 from . import session
 from .render import html
 from .routing import (
@@ -36,6 +39,7 @@ REASONS = {
     "expired": "Your session has ended. Sign in again to continue.",
     "signedout": "You are signed out.",
     "revoked": "The key you signed in with was revoked. Sign in with another key.",
+    "session-revoked": "Your session was ended. Sign in again to continue.",
 }
 LOGIN_COOKIE_AGE = 3600
 
@@ -111,7 +115,8 @@ async def login(request: Request) -> Response:
             error="The sign-in form had expired or did not come from this page. Try again.",
         )
     api_key = form.get("api_key", "").strip()
-    if not api_key:
+    with_password = "email" in form
+    if not api_key and not with_password:
         return _login_page(request, next_path, status=400, error="Enter an API key.")
     # the API's limit on failed authentications per address covers this form too
     limiter = getattr(request.app.state, "limiter", None)
@@ -127,6 +132,8 @@ async def login(request: Request) -> Response:
         )
         page.headers["Retry-After"] = str(seconds)
         return page
+    if with_password:
+        return await _password_login(request, form, next_path, limiter, address)
     try:
         principal = await authenticate(svc, api_key, None)
     except Unauthorized:
@@ -145,11 +152,39 @@ async def login(request: Request) -> Response:
         return _login_page(
             request, next_path, status=401, error="That API key is unknown or has been revoked."
         )
+    if not allows(principal.grant, Action.VIEW):
+        return _login_page(request, next_path, status=403, error=(
+            "A worker key cannot sign in to the dashboard: it may only pull and report runs. "
+            "Use a key with scope read or above, or your email and password."))
     token = session.new_token(record, principal.env_id, time.time())
+    return _signed_in(request, svc, next_path, token)
+
+
+def _signed_in(request: Request, svc: Services, next_path: str,
+               token: session.Token) -> Response:
     response = redirect(next_path)
     set_session_cookie(request, response, session.encode(session.secret(svc), token))
     response.delete_cookie(session.LOGIN_COOKIE, path="/ui/login")
     return response
+
+
+async def _password_login(request: Request, form: dict[str, str], next_path: str,
+                          limiter: Any, address: str) -> Response:
+    """Sign in with an email address and a password (a user, issue 22)."""
+    svc = services(request)
+    email, password = form.get("email", "").strip(), form.get("password", "")
+    if not email or not password:
+        return _login_page(request, next_path, status=400,
+                           error="Enter your email address and your password.")
+    agent = request.headers.get("user-agent", "")[:200]
+    signed = await people.sign_in(svc, email, password, agent)
+    if signed is None:
+        if limiter is not None:
+            limiter.failed(address)
+        return _login_page(request, next_path, status=401,
+                           error="That email address and password do not match an account.")
+    token = session.new_user_token(signed.session.id, signed.secret, time.time())
+    return _signed_in(request, svc, next_path, token)
 
 
 @router.post("/ui/logout")
@@ -172,7 +207,8 @@ def _after_switch(next_path: str) -> str:
 async def switch_environment(request: Request, ws: Session) -> Response:
     form = await checked_form(request, ws)
     raw = form.get("env_id", "")
-    if not digits(raw) or not ws.principal.admin:
+    # admins, and users with roles in several environments, switch
+    if not digits(raw) or not (ws.principal.admin or len(ws.environments) > 1):
         raise InvalidInput("environment: choose one of the listed environments")
     env_id = int(raw)
     if env_id not in {e.id for e in ws.environments}:
@@ -185,7 +221,7 @@ async def switch_environment(request: Request, ws: Session) -> Response:
 
 def switch_cookie(request: Request, response: Response, ws: WebSession, env_id: int) -> None:
     """Move an admin's session to another environment (used when a link points there)."""
-    if not ws.principal.admin:
-        raise SchedoError("only admin keys switch environments")
+    if not any(e.id == env_id for e in ws.environments):
+        raise SchedoError("only admins and members of several environments switch")
     token = session.with_env(ws.token, env_id)
     set_session_cookie(request, response, session.encode(ws.secret, token))

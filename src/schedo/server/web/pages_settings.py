@@ -106,11 +106,13 @@ async def create_key(request: Request, ws: Session) -> Response:
     form = await checked_form(request, ws)
     name = form.get("name", "").strip()
     try:
-        record, secret = await tenants.create_key(ws.svc, ws.principal, ws.principal.env_id, name)
+        record, secret = await tenants.create_key(ws.svc, ws.principal, ws.principal.env_id, name,
+                                                  form.get("scope"))
     except Failures as exc:
         return await render_settings(request, ws, errors={"keys": str(exc)}, status=_status(exc))
     # shown once, in this response only (never in a URL or a cookie)
-    new_key = {"name": record.name, "secret": secret, "env": ws.environment.name}
+    new_key = {"name": record.name, "secret": secret, "env": ws.environment.name,
+               "scope": record.scope}
     return await render_settings(request, ws, new_key=new_key)
 
 

@@ -25,10 +25,12 @@ from ..domain.errors import (
     Unauthorized,
     Unavailable,
 )
+from ..domain.permissions import allows, refusal
 from ..domain.records import ApiKey, Environment
 from ..services import tenants
 from ..services.context import Principal, Services
 from . import session
+from .permissions import action_of
 from .render import html
 
 log = logging.getLogger("schedo.web")
@@ -117,8 +119,8 @@ async def current(request: Request) -> WebSession:
     found = await session.resolve(svc, token)
     if found is None:
         raise LoginRequired
-    p, record = found
-    envs = await tenants.visible_environments(svc, p)
+    p, record, user_envs = found
+    envs = user_envs if user_envs is not None else await tenants.visible_environments(svc, p)
     env = next((e for e in envs if e.id == p.env_id), None)
     if env is None:
         raise LoginRequired
@@ -151,9 +153,15 @@ async def read_form(request: Request) -> dict[str, str]:
 
 
 async def checked_form(request: Request, ws: WebSession) -> dict[str, str]:
+    """The form of a POST, after its CSRF token and the permission its route needs
+    (web/permissions.py): 403 naming it, before anything is changed."""
     form = await read_form(request)
     if not session.csrf_ok(ws.secret, ws.token.nonce, form.get("csrf")):
         raise CsrfRejected
+    route = request.scope.get("route")
+    action = action_of(getattr(route, "path", ""), request.path_params)
+    if not allows(ws.principal.grant, action):
+        raise Forbidden(refusal(ws.principal.grant, action))
     return form
 
 

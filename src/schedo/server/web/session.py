@@ -12,6 +12,10 @@ Design (docs/dashboard.md has the long form):
 - Every request re-reads the key by its prefix (one indexed read, the same one the API's
   authentication does) and checks id, digest tag and ``revoked``: revoking a key ends its
   dashboard sessions on their next request.
+- A user's session (issue 22, email and password) is a row of ``user_sessions``: the token
+  holds its id and a random secret whose keyed digest is stored; every request reads the row
+  (``services.people.resume``), so revoking it, removing the user or their last role signs
+  them out on their next request.
 - CSRF: each form carries ``HMAC(secret, "csrf." + nonce)``; every POST is checked against the
   nonce of the session. The sign-in form (no session yet) uses a double-submit cookie. The
   cookies are also ``HttpOnly`` and ``SameSite=Strict``.
@@ -27,8 +31,9 @@ import secrets
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from ..domain.records import ApiKey
-from ..services import auth
+from ..domain.permissions import Action, allows
+from ..domain.records import ApiKey, Environment
+from ..services import auth, people
 from ..services.context import Principal, Services
 
 COOKIE = "schedo_session"
@@ -47,6 +52,8 @@ class Token:
     env_id: int | None  # the environment an admin key works in (None: the org's first)
     nonce: str  # random per sign-in; the CSRF token is derived from it
     expires: int  # Unix seconds
+    user_session: int | None = None  # a user's session (then no key: key_id 0)
+    user_secret: str = ""  # that session's secret (its digest is stored)
 
 
 @lru_cache(maxsize=8)
@@ -84,6 +91,12 @@ def new_token(record: ApiKey, env_id: int | None, now: float) -> Token:
     )
 
 
+def new_user_token(session_id: int, secret: str, now: float) -> Token:
+    return Token(key_id=0, prefix="", digest_tag="", env_id=None,
+                 nonce=secrets.token_urlsafe(16), expires=int(now) + TTL_SECONDS,
+                 user_session=session_id, user_secret=secret)
+
+
 def with_env(token: Token, env_id: int) -> Token:
     return replace(token, env_id=env_id)
 
@@ -98,6 +111,8 @@ def encode(key: bytes, token: Token) -> str:
         "n": token.nonce,
         "x": token.expires,
     }
+    if token.user_session is not None:
+        body["u"], body["s"] = token.user_session, token.user_secret
     payload = _b64(json.dumps(body, separators=(",", ":")).encode())
     return f"{payload}.{_sign(key, 'session', payload)}"
 
@@ -118,6 +133,8 @@ def decode(key: bytes, raw: str | None, now: float) -> Token | None:
             env_id=None if body["e"] is None else int(body["e"]),
             nonce=str(body["n"]),
             expires=int(body["x"]),
+            user_session=None if body.get("u") is None else int(body["u"]),
+            user_secret=str(body.get("s", "")),
         )
     except (ValueError, KeyError, TypeError):
         return None
@@ -134,11 +151,34 @@ def csrf_ok(key: bytes, nonce: str, given: str | None) -> bool:
     return bool(given) and hmac.compare_digest(csrf_for(key, nonce), given or "")
 
 
-async def resolve(svc: Services, token: Token) -> tuple[Principal, ApiKey] | None:
-    """Re-authenticate the token's key (never cached): None if it is gone, revoked or not
-    the key the token was issued for. An admin whose chosen environment was deleted falls back
-    to the organisation's first environment."""
+Resolved = tuple[Principal, ApiKey, list[Environment] | None]
+
+
+async def resolve(svc: Services, token: Token) -> Resolved | None:
+    """Re-authenticate the token's key or user session (never cached): None if it is gone,
+    revoked or not the one the token was issued for, or when it may not see the dashboard
+    (a worker key). An admin whose chosen environment was deleted falls back to the
+    organisation's first environment. The environments are those a user may switch to
+    (None for a key: the caller asks the tenants)."""
+    if token.user_session is not None:
+        return await _resolve_user(svc, token, token.user_session)
     if len(token.digest_tag) != DIGEST_TAG_LEN:
         return None
-    return await auth.recheck(svc, key_id=token.key_id, prefix=token.prefix,
-                              digest_tag=token.digest_tag, env_id=token.env_id)
+    found = await auth.recheck(svc, key_id=token.key_id, prefix=token.prefix,
+                               digest_tag=token.digest_tag, env_id=token.env_id)
+    if found is None or not allows(found[0].grant, Action.VIEW):
+        return None
+    return found[0], found[1], None
+
+
+async def _resolve_user(svc: Services, token: Token, session_id: int) -> Resolved | None:
+    got = await people.resume(svc, session_id, token.user_secret, token.env_id)
+    if got is None:
+        return None
+    p, s = got.principal, got.session
+    # the dashboard's pages know a session by its key: a user's is a stand-in (id 0, never
+    # a real key's id) named after the user
+    stand_in = ApiKey(id=0, organization_id=p.org_id, environment_id=None, name=p.key_name,
+                      prefix="", digest="", admin=p.admin, internal=False, revoked=False,
+                      created_at=s.created_at, scope=p.grant)
+    return p, stand_in, got.environments

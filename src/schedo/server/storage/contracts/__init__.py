@@ -37,6 +37,7 @@ from .ops import (
     RunMark,
     StatsStore,
 )
+from .people import PeopleStore
 from .replay import ReplayStore
 from .runs import (
     ClaimStore,
@@ -84,6 +85,7 @@ __all__ += ["JOB_SORTS", "Attention", "DayCount", "RunMark"]  # issue 22
 __all__ += ["ChainStore", "JobChain", "RunChain", "collect_chained"]  # issue 21, chains
 __all__ += ["AuditStore"]  # issue 22, the audit log
 __all__ += ["SecretStore", "SigningState"]  # issue 22, signature key rotation
+__all__ += ["PeopleStore"]  # issue 22, people
 
 
 class Store(
@@ -105,6 +107,7 @@ class Store(
     ChainStore,
     AuditStore,
     SecretStore,
+    PeopleStore,
     Protocol,
 ):
     async def ping(self) -> None:

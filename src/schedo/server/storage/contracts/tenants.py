@@ -97,6 +97,7 @@ class KeyStore(Protocol):
         internal: bool,
         now: datetime,
         actor: Actor | None = None,
+        scope: str = "full",
     ) -> ApiKey:
         """Store a key (digest only; the secret never reaches storage). With an ``actor``,
         an environment key's creation is recorded in its environment."""

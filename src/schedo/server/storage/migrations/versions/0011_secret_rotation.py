@@ -5,7 +5,7 @@ current one (its own context, ``sealing.previous_context``), still signing besid
 until ``previous_signature_expires_at`` (epoch ms). Both NULL when no rotation ever happened.
 
 Revision ID: 0011
-Revises: 0009 (the integrator chains it after 0010 at merge)
+Revises: 0010
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
