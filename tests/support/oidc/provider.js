@@ -1,7 +1,7 @@
 // A real OpenID Connect provider for Schedo's OIDC sign-in tests (tests/e2e/test_oidc.py):
 // panva's certified oidc-provider, on a loopback port, with one confidential client.
 //
-//   node provider.js PORT CLIENT_ID CLIENT_SECRET REDIRECT_URI
+//   node provider.js PORT CLIENT_ID CLIENT_SECRET REDIRECT_URI[,REDIRECT_URI...]
 //
 // (or OIDC_PORT, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_REDIRECT_URI). Its development
 // sign-in pages accept any login: the login is the account id and, when it holds an "@", the
@@ -25,7 +25,7 @@ const provider = new Provider(issuer, {
   clients: [{
     client_id: clientId,
     client_secret: clientSecret,
-    redirect_uris: [redirectUri],
+    redirect_uris: redirectUri.split(','),
     grant_types: ['authorization_code'],
     response_types: ['code'],
     token_endpoint_auth_method: 'client_secret_basic',

@@ -29,6 +29,8 @@ from . import people
 from .context import Services
 
 with warnings.catch_warnings():  # authlib prefers httpx2 (not installed); httpx works the same
+    import authlib.deprecate  # noqa: F401  (its "always" filter, then ours in front of it)
+
     warnings.simplefilter("ignore")
     from authlib.common.errors import AuthlibBaseError
     from authlib.integrations.httpx_client import AsyncOAuth2Client
