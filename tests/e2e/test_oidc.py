@@ -9,10 +9,8 @@ these tests fail in CI (``CI`` set) and are skipped elsewhere.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import secrets
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,25 +22,12 @@ import httpx
 import pytest
 
 from tests.conftest import PG_URL, _drop_pg_database, _fresh_pg_database
-from tests.support.server import ServerProcess, child_env, free_port, wait_until
+from tests.support.oidc import CALLBACK, running_provider
+from tests.support.server import ServerProcess, child_env, free_port
 
-OIDC_DIR = Path(__file__).resolve().parents[1] / "support" / "oidc"
 CLIENT_ID = "schedo-e2e"
 CLIENT_SECRET = secrets.token_urlsafe(24)
 PASSWORD = "correct horse battery"
-CALLBACK = "/ui/login/oidc/callback"
-
-
-def _need_provider() -> None:
-    missing = None
-    if shutil.which("node") is None:
-        missing = "node is not installed"
-    elif not (OIDC_DIR / "node_modules" / "oidc-provider").is_dir():
-        missing = "run `npm ci` in tests/support/oidc (.ci/run does)"
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"the OIDC tests need a real provider: {missing}")
-        pytest.skip(f"the OIDC tests need a real provider: {missing}")
 
 
 @dataclass
@@ -59,29 +44,10 @@ def ports() -> Ports:
 
 @pytest.fixture(scope="module")
 def issuer(ports: Ports, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    _need_provider()
-    port = free_port()
-    uris = ",".join(f"http://127.0.0.1:{p}{CALLBACK}"
-                    for p in (ports.sqlite, ports.postgres, ports.wrong_secret))
-    log = (tmp_path_factory.mktemp("oidc") / "provider.log").open("w")
-    proc = subprocess.Popen(["node", "provider.js", str(port), CLIENT_ID, CLIENT_SECRET, uris],
-                            cwd=OIDC_DIR, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        assert proc.poll() is None, "the OIDC provider exited"
-        try:
-            return httpx.get(url + "/.well-known/openid-configuration", timeout=1).is_success
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_until(up, 30, what="the OIDC provider")
+    log = tmp_path_factory.mktemp("oidc") / "provider.log"
+    with running_provider(CLIENT_ID, CLIENT_SECRET,
+                          [ports.sqlite, ports.postgres, ports.wrong_secret], log) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        log.close()
 
 
 def _oidc_env(port: int, issuer: str, secret: str = CLIENT_SECRET) -> dict[str, str]:

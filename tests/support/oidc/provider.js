@@ -19,7 +19,8 @@ if (!port || !clientId || !clientSecret || !redirectUri) {
   console.error('usage: node provider.js PORT CLIENT_ID CLIENT_SECRET REDIRECT_URI');
   process.exit(2);
 }
-const issuer = `http://127.0.0.1:${port}`;
+// OIDC_ISSUER: another loopback name (http://localhost:PORT) makes the provider another site
+const issuer = process.env.OIDC_ISSUER ?? `http://127.0.0.1:${port}`;
 
 const provider = new Provider(issuer, {
   clients: [{
