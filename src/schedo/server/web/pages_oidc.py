@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import time
 from typing import Any
 
@@ -27,6 +28,7 @@ from .render import html
 from .routing import WebRoute, safe_next, services, set_session_cookie
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
+log = logging.getLogger("schedo.web.oidc")
 
 COOKIE = "schedo_oidc"
 COOKIE_PATH = "/ui/login/oidc"
@@ -63,6 +65,9 @@ def _open(key: bytes, raw: str | None, now: float) -> dict[str, Any] | None:
 
 
 def _failed(request: Request, exc: oidc.OidcError, next_path: str = "/ui/") -> Response:
+    # the operator sees why (a 502 is usually their settings or the provider)
+    log.log(logging.WARNING if exc.status >= 500 else logging.INFO,
+            "OIDC sign-in refused (%s): %s", exc.status, exc.message)
     page = _login_page(request, next_path, status=exc.status, error=exc.message)
     page.delete_cookie(COOKIE, path=COOKIE_PATH)
     return page
