@@ -6,7 +6,9 @@ Command-line options of ``schedo serve`` override the environment (the CLI build
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -93,3 +95,39 @@ class Settings(BaseSettings):
     )
     retention_interval_seconds: float = Field(default=3600.0, gt=0)
     retention_batch_size: int = Field(default=500, ge=1, le=10_000)
+    # OIDC sign-in to the dashboard (issue 22, docs/dashboard.md "OIDC"): off unless the issuer,
+    # the client id and its secret are all set
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="The provider's issuer URL (its /.well-known/openid-configuration is read); "
+        "https, or http on a loopback address",
+    )
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_name: str = Field(default="SSO", max_length=60,
+                           description="The sign-in button says 'Sign in with <name>'.")
+    oidc_require_verified_email: bool = Field(
+        default=True,
+        description="Refuse ID tokens without email_verified true (turn off only for a "
+        "provider that verifies every address and does not send the claim).",
+    )
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer)
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> Settings:
+        if not self.oidc_issuer:
+            return self
+        if not self.oidc_client_id or not self.oidc_client_secret:
+            raise ValueError("SCHEDO_OIDC_ISSUER needs SCHEDO_OIDC_CLIENT_ID and "
+                             "SCHEDO_OIDC_CLIENT_SECRET")
+        parts = urlsplit(self.oidc_issuer)
+        loopback = parts.hostname in {"127.0.0.1", "::1", "localhost"}
+        if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
+            raise ValueError("SCHEDO_OIDC_ISSUER must be an https:// URL (http only on a "
+                             "loopback address)")
+        if parts.query or parts.fragment:
+            raise ValueError("SCHEDO_OIDC_ISSUER must not have a query or fragment")
+        return self

@@ -74,7 +74,8 @@ def _login_page(
     token = secrets.token_urlsafe(24)
     response = html(
         "login.html",
-        {"csrf": token, "next": next_path, "error": error, "notice": notice},
+        {"csrf": token, "next": next_path, "error": error, "notice": notice,
+         "oidc_name": _oidc_name(request)},
         status=status,
     )
     response.set_cookie(
@@ -87,6 +88,12 @@ def _login_page(
         secure=request.url.scheme == "https",
     )
     return response
+
+
+def _oidc_name(request: Request) -> str | None:
+    """The provider's name for the "Sign in with" button; None when OIDC is off."""
+    settings = services(request).settings
+    return settings.oidc_name if settings.oidc_enabled else None
 
 
 @router.get("/ui/login")
