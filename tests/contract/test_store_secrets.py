@@ -142,3 +142,24 @@ async def _prefix(s: SqlStore, key_id: int) -> str:
     async with s.db.read() as c:
         return str((await c.execute(select(api_keys.c.prefix)
                                     .where(api_keys.c.id == key_id))).scalar_one())
+
+
+async def test_a_rotation_expecting_a_key_that_changed_meanwhile_is_refused(
+    world: World,
+) -> None:
+    """A rotation sent again (a reload, a double submit, a stale tab) names the key it saw by
+    its fingerprint: when that key is no longer current it is a Conflict and nothing changes,
+    so the key receivers still hold is not dropped by a second rotation."""
+    s = world.store
+    seen = (await s.signing_state(world.org, world.env, T0)).fingerprint
+    assert seen and "sig-one" not in seen
+    got = await s.rotate_signature_key(world.org, world.env, "sig-b", T0, at(3600),
+                                       expected=seen, actor=WHO)
+    assert got.key == "sig-b" and got.fingerprint != seen
+    with pytest.raises(Conflict):
+        await s.rotate_signature_key(world.org, world.env, "sig-c", at(1), at(3600),
+                                     expected=seen, actor=WHO)
+    state = await s.signing_state(world.org, world.env, at(2))
+    assert (state.key, state.previous_valid_until) == ("sig-b", at(3600))
+    assert await s.previous_signature_keys([world.env], at(2)) == {world.env: "sig-one"}
+    assert len(await s.list_audit(world.env, AuditQuery())) == 1  # the refused one: nothing

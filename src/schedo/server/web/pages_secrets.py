@@ -12,6 +12,7 @@ value's fragment alone."""
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import replace
 from typing import Annotated, Any
@@ -76,11 +77,25 @@ def _overlap(form: dict[str, str]) -> int:
     return int(text)
 
 
+FINGERPRINT = re.compile(r"[0-9a-f]{16}")
+
+
+def _expected(form: dict[str, str]) -> str | None:
+    """The fingerprint of the secret the form was made for (None: a form without it)."""
+    if "expected" not in form:
+        return None
+    text = form["expected"].strip()
+    if not FINGERPRINT.fullmatch(text):
+        raise InvalidInput("expected: not a secret's fingerprint; reload the page and try again")
+    return text
+
+
 @router.post("/ui/settings/secrets/{env_id}/rotate")
 async def rotate(request: Request, env_id: Id, ws: Session) -> Response:
     form = await checked_form(request, ws)
     try:
-        state = await secrets.rotate(ws.svc, ws.principal, env_id, _overlap(form))
+        state = await secrets.rotate(ws.svc, ws.principal, env_id, _overlap(form),
+                                     _expected(form))
     except Failures as exc:
         return await _page(request, ws, error=str(exc), status=_status(exc))
     return await _page(request, ws, shown={"kind": "signing", "state": state, "fresh": True})
