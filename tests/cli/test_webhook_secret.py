@@ -64,3 +64,12 @@ def test_parse_overlap(text: str, seconds: int) -> None:
 def test_parse_overlap_refuses() -> None:
     with pytest.raises(CliError):
         parse_overlap("1w")
+
+
+@pytest.mark.parametrize("text", ["\u0663", "\uff13h", "\u0663\u0660s", "1\u00b2", "24h\x00"])
+def test_parse_overlap_refuses_digits_of_other_scripts(text: str) -> None:
+    """``\\d`` matches Arabic-Indic or full-width digits, which int() then reads: "٣" was
+    taken as 3 seconds and rotated the secret with an overlap nobody typed."""
+    with pytest.raises(CliError) as caught:
+        parse_overlap(text)
+    assert caught.value.code == 2

@@ -37,7 +37,7 @@ secret_app = typer.Typer(
 )
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_DURATION = re.compile(r"(\d{1,7})([smhd]?)")
+_DURATION = re.compile(r"([0-9]{1,7})([smhd]?)")  # [0-9], not \d (digits of other scripts)
 
 
 def parse_overlap(text: str) -> int:
