@@ -197,7 +197,11 @@ async def run_days(
     return _fold(await svc.store.run_days(p.env_id, job.id, since), first, days)
 
 
-async def day_runs(svc: Services, p: Principal, job: Job, day: date) -> list[Run]:
-    """The job's runs scheduled on the UTC ``day``, newest first (at most ``DAY_RUNS``)."""
+async def day_runs(
+    svc: Services, p: Principal, job: Job, day: date
+) -> tuple[list[Run], bool]:
+    """The job's runs scheduled on the UTC ``day``, newest first (at most ``DAY_RUNS``), and
+    whether the day has more (one more is read to know it)."""
     start = datetime.combine(day, time(), UTC)
-    return await svc.store.runs_between(p.env_id, job.id, start, start + DAY, DAY_RUNS)
+    found = await svc.store.runs_between(p.env_id, job.id, start, start + DAY, DAY_RUNS + 1)
+    return found[:DAY_RUNS], len(found) > DAY_RUNS

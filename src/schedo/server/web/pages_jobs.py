@@ -242,9 +242,9 @@ async def job_day(request: Request, job_id: Id, day: str, ws: Session) -> Respon
     """The job's runs scheduled on one UTC day (the day strip's links)."""
     when = trends.parse_day(day)
     job = await jobs.get(ws.svc, ws.principal, job_id)
-    found = await dashboard.day_runs(ws.svc, ws.principal, job, when)
+    found, more = await dashboard.day_runs(ws.svc, ws.principal, job, when)
     return html("job_day.html", ws.context(
-        request, job=job, day=when, runs=found, limit=dashboard.DAY_RUNS, now=ws.now,
+        request, job=job, day=when, runs=found, more=more, limit=dashboard.DAY_RUNS, now=ws.now,
         prev_day=trends.shift_day(when, -1), next_day=trends.shift_day(when, 1)))
 
 
