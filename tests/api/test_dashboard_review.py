@@ -30,3 +30,21 @@ async def test_a_day_with_exactly_the_listed_number_of_runs_is_not_said_to_have_
         page = (await b.get(f"/ui/jobs/{job['id']}/days/{day}")).text
         assert ">3+ runs<" in page and "Only the latest 3 runs of the day" in page
         assert len(re.findall(r'<tr class="run-', page)) == 3
+
+
+async def test_the_filter_forms_answer_puts_the_filters_in_the_address_bar(api: Api) -> None:
+    """The jobs filters and the phone's Sort by/Order selects answer through htmx at
+    /ui/live/jobs: the answer names the /ui/jobs URL of what it shows (HX-Replace-Url), so a
+    reload or Back does not return to the filters the page was opened with. Values the page
+    ignores are left out of it."""
+    await api.define(name="tagged", command="true", target={"tags": ["db"], "mode": "any"})
+    async with browser(api) as b:
+        r = await b.get("/ui/live/jobs", params={"q": "t a&g", "status": "bogus", "tag": "db",
+                                                "sort": "name", "dir": "desc", "type": ""},
+                        headers={"hx-request": "true"})
+        assert r.status_code == 200
+        assert r.headers["hx-replace-url"] == "/ui/jobs?q=t+a%26g&tag=db&sort=name&dir=desc"
+        r = await b.get("/ui/live/jobs", params={"sort": "\x00", "dir": "up", "tag": "nope"},
+                        headers={"hx-request": "true"})
+        assert r.headers["hx-replace-url"] == "/ui/jobs"
+        assert "hx-replace-url" not in (await b.get("/ui/live/jobs")).headers

@@ -125,10 +125,16 @@ async def jobs_page(
 
 @router.get("/ui/live/jobs")
 async def jobs_live(
-    ws: Session, q: str = "", status: str = "", type: str = "", tag: str = "", sort: str = "",
-    dir: str = "",
+    request: Request, ws: Session, q: str = "", status: str = "", type: str = "", tag: str = "",
+    sort: str = "", dir: str = "",
 ) -> Response:
-    return html("_jobs_table.html", await _jobs_ctx(ws, q, status, type, tag, sort, dir))
+    ctx = await _jobs_ctx(ws, q, status, type, tag, sort, dir)
+    page = html("_jobs_table.html", ctx)
+    if request.headers.get("hx-request"):
+        # the filter form and the refresh answer here: the address bar follows the filters,
+        # so a reload, Back or a shared link shows what the table shows
+        page.headers["HX-Replace-Url"] = ctx["order"].page_href()
+    return page
 
 
 # -- job page ------------------------------------------------------------------------------------
