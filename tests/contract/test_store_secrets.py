@@ -163,3 +163,17 @@ async def test_a_rotation_expecting_a_key_that_changed_meanwhile_is_refused(
     assert (state.key, state.previous_valid_until) == ("sig-b", at(3600))
     assert await s.previous_signature_keys([world.env], at(2)) == {world.env: "sig-one"}
     assert len(await s.list_audit(world.env, AuditQuery())) == 1  # the refused one: nothing
+
+
+async def test_a_rotation_within_an_overlap_records_the_overlap_it_ended(world: World) -> None:
+    """The "rotated" event's previous_valid_until is [before, after]: a second rotation
+    within an overlap ends the running one, which the event said was none ([None, ...])."""
+    s = world.store
+    await s.rotate_signature_key(world.org, world.env, "sig-b", T0, at(3600), actor=WHO)
+    await s.rotate_signature_key(world.org, world.env, "sig-c", at(60), at(7200), actor=WHO)
+    await s.rotate_signature_key(world.org, world.env, "sig-d", at(7300), at(9000), actor=WHO)
+    events = await s.list_audit(world.env, AuditQuery())
+    assert [e.changes["previous_valid_until"] for e in events] == [
+        [None, "2026-11-28T14:30:00Z"],  # the overlap ending at(7200) was over at(7300)
+        ["2026-11-28T13:00:00Z", "2026-11-28T14:00:00Z"],
+        [None, "2026-11-28T13:00:00Z"]]

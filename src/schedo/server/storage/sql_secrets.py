@@ -62,10 +62,11 @@ class SecretSql:
             await c.execute(update(environments).where(environments.c.id == env_id)
                             .values(**values))
             until = previous_valid_until if keep else None
+            ended = self._state(r, current, now).previous_valid_until  # a running overlap
             await audit_rows.record(
                 c, env_id, actor, now, Action.ROTATED, Kind.ENVIRONMENT, env_id, r.name,
                 {"webhook_signature_key": ["changed", "changed"],
-                 "previous_valid_until": [None, plain(until)]},
+                 "previous_valid_until": [plain(ended), plain(until)]},
             )
         return SigningState(environment_id=env_id, environment_name=r.name, key=new_key,
                             previous_valid_until=until)
