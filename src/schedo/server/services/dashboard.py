@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from ..domain.model import JobStatus, RunStatus, Trigger
+from ..domain.model import JobStatus, JobType, RunStatus, Trigger
 from ..domain.records import Job, Run
 from ..storage.contracts import JOB_SORTS, Attention, DayCount, RunMark
 from . import jobs as svc_jobs
@@ -127,9 +127,13 @@ async def needs_you(
                      key=lambda j: (-j.consecutive_failures, j.name))
     late_jobs = [j for j in jobs if not j.paused and j.next_run_at is not None
                  and j.next_run_at < now - LATE_AFTER]
+    # a heartbeat run waits for a ping until its grace ends (then it expires: "missed");
+    # nothing is to take it, so waiting is not being late
+    pinged = {j.id for j in jobs if j.type is JobType.HEARTBEAT}
     return NeedsYou(
         failing=failing[:NEEDS_SHOWN],
-        late_runs=[r for r in runs if r.status == RunStatus.PENDING][:NEEDS_SHOWN],
+        late_runs=[r for r in runs if r.status == RunStatus.PENDING
+                   and r.job_id not in pinged][:NEEDS_SHOWN],
         late_jobs=sorted(late_jobs, key=lambda j: (j.next_run_at or now, j.id))[:NEEDS_SHOWN],
         missed=[r for r in runs if r.status != RunStatus.PENDING][:NEEDS_SHOWN],
         auto_paused=[j for j in jobs if j.paused and j.paused_reason][:NEEDS_SHOWN],
