@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import pytest
 
 from schedo.server.services import dashboard
@@ -48,3 +49,27 @@ async def test_the_filter_forms_answer_puts_the_filters_in_the_address_bar(api: 
                         headers={"hx-request": "true"})
         assert r.headers["hx-replace-url"] == "/ui/jobs"
         assert "hx-replace-url" not in (await b.get("/ui/live/jobs")).headers
+
+
+async def test_the_address_of_a_secret_answer_opened_again_leads_back_to_the_page(
+    api: Api,
+) -> None:
+    """A reveal or a rotation answers at its POST address (/ui/settings/secrets/1/rotate):
+    opening that address again (Enter in the address bar, a new tab, the history) was a bare
+    JSON 405 {"message": "Method Not Allowed"}; it leads to Settings > Secrets, changing
+    nothing and showing no secret."""
+    before = (await api.client.get("/org/environments/1/webhook-secret",
+                                   headers=api.admin)).json()
+    async with browser(api) as b:
+        for path in ("/ui/settings/secrets/1/reveal", "/ui/settings/secrets/1/rotate",
+                     "/ui/settings/admin-key/rotate", "/ui/settings/secrets/999/rotate"):
+            r = await b.get(path)
+            assert r.status_code == 303 and r.headers["location"] == "/ui/settings/secrets", (
+                path, r.status_code, r.text[:200])
+    after = (await api.client.get("/org/environments/1/webhook-secret",
+                                  headers=api.admin)).json()
+    assert after == before
+    async with httpx.AsyncClient(transport=api.client._transport,
+                                 base_url="http://schedo.test") as anonymous:
+        r = await anonymous.get("/ui/settings/secrets/1/rotate?_b=1")  # after the bounce
+        assert r.status_code == 303 and r.headers["location"].startswith("/ui/login")

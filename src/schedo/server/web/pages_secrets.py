@@ -24,7 +24,7 @@ from ..domain.errors import Conflict, Forbidden, InvalidInput, NotFound, SchedoE
 from ..services import secrets
 from . import session
 from .render import html
-from .routing import WebRoute, WebSession, checked_form, current, set_session_cookie
+from .routing import WebRoute, WebSession, checked_form, current, redirect, set_session_cookie
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 Session = Annotated[WebSession, Depends(current)]
@@ -57,6 +57,15 @@ async def secrets_page(request: Request, ws: Session) -> Response:
     if not ws.principal.admin:
         raise Forbidden("the secrets are for admin keys only: sign in with the admin key")
     return await _page(request, ws)
+
+
+@router.get("/ui/settings/secrets/{env_id}/reveal")
+@router.get("/ui/settings/secrets/{env_id}/rotate")
+@router.get("/ui/settings/admin-key/rotate")
+async def back_to_secrets(ws: Session, env_id: str = "") -> Response:
+    """A reveal or a rotation answers at its POST address; opening that address again (the
+    address bar, a new tab, the history) leads to the page, changing and showing nothing."""
+    return redirect("/ui/settings/secrets")
 
 
 @router.post("/ui/settings/secrets/{env_id}/reveal")
