@@ -9,7 +9,9 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from ..domain.model import JobStatus, JobType, RunStatus, Trigger
 from ..domain.records import Job, Run
-from ..storage.contracts import JOB_SORTS, Attention, DayCount, RunMark
+from ..storage.contracts import JOB_SORTS as JOB_SORTS  # re-exported (the web layer)
+from ..storage.contracts import Attention, DayCount
+from ..storage.contracts import RunMark as RunMark  # re-exported (the web layer)
 from . import jobs as svc_jobs
 from .context import Principal, Services
 

@@ -10,8 +10,7 @@ from statistics import median
 from urllib.parse import urlencode
 
 from ..domain.errors import InvalidInput
-from ..services.dashboard import DayRuns
-from ..storage.contracts import JOB_SORTS, RunMark
+from ..services.dashboard import JOB_SORTS, DayRuns, RunMark
 from .render import duration_ms
 
 SORT_LABELS = {"name": "Name", "status": "Status", "last_run": "Last run",
