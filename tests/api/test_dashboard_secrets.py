@@ -148,3 +148,32 @@ async def test_the_new_job_form_reveals_the_secret_in_place(api: Api) -> None:
         assert "Reveal the signing secret" in form.text
         assert 'hx-post="/ui/settings/secrets/1/reveal"' in form.text
         assert await _key(api) not in form.text
+
+
+async def test_a_rotate_form_sent_again_is_a_409_and_keeps_the_old_secret(api: Api) -> None:
+    """Reloading the page a rotation answered (the browser sends the form again), a double
+    click or a second tab's older form must not rotate a second time: that would drop at
+    once the secret every receiver still holds, overlap or not."""
+    old = await _key(api)
+    async with _browser(api) as b:
+        csrf = await _sign_in(b)
+        page = (await b.get("/ui/settings/secrets")).text
+        seen = re.search(r'name="expected" value="([0-9a-f]+)"', page)
+        assert seen and old not in page
+        form = {"csrf": csrf, "overlap_seconds": "3600", "expected": seen.group(1)}
+        r = await b.post("/ui/settings/secrets/1/rotate", data=form)
+        assert r.status_code == 200, r.text
+        new = await _key(api)
+        for again in (form, {**form, "overlap_seconds": "0"}):
+            r = await b.post("/ui/settings/secrets/1/rotate", data=again)
+            assert r.status_code == 409 and 'role="alert"' in r.text, r.text
+            assert "rotated meanwhile" in r.text and new not in r.text
+        for bad in ("", "zz", "\x00", "a" * 5000):
+            r = await b.post("/ui/settings/secrets/1/rotate", data={**form, "expected": bad})
+            assert r.status_code == 400 and "expected" in r.text, bad
+    state = (await api.client.get("/org/environments/1/webhook-secret",
+                                  headers=api.admin)).json()
+    assert state["webhook_signature_key"] == new and state["previous_valid_until"]
+    events = (await api.client.get("/audit", params={"action": "rotated"},
+                                   headers=api.admin)).json()
+    assert len(events) == 1

@@ -220,6 +220,8 @@ async def test_overview_lists_what_needs_you_now(api: Api) -> None:
             assert "late-h" not in page  # nothing is due over a minute ago yet
             missed = needs_section(page, "missed-h")
             assert f'href="/ui/jobs/{expiring["id"]}/runs/{gone}">expiring run #{gone}' in missed
+            # "due 31 s ago", as the late runs say it (it read "for 31 s ago")
+            assert f'run #{gone}</a> <span class="help">due <time' in missed
             paused = needs_section(page, "autopaused-h")
             assert ">self-pausing</a>" in paused and ">broken</a>" not in paused
             assert ">quiet</a>" in needs_section(page, "muted-h")

@@ -64,3 +64,29 @@ def test_parse_overlap(text: str, seconds: int) -> None:
 def test_parse_overlap_refuses() -> None:
     with pytest.raises(CliError):
         parse_overlap("1w")
+
+
+@pytest.mark.parametrize("text", ["\u0663", "\uff13h", "\u0663\u0660s", "1\u00b2", "24h\x00"])
+def test_parse_overlap_refuses_digits_of_other_scripts(text: str) -> None:
+    """``\\d`` matches Arabic-Indic or full-width digits, which int() then reads: "٣" was
+    taken as 3 seconds and rotated the secret with an overlap nobody typed."""
+    with pytest.raises(CliError) as caught:
+        parse_overlap(text)
+    assert caught.value.code == 2
+
+
+def test_a_rotation_during_an_overlap_says_the_oldest_secret_stopped(
+    cli: Cli, client: schedo.Client
+) -> None:
+    """Rotating twice (a script run again, a second person) drops the secret from before the
+    first rotation at once, whatever the overlap: the second run said only that "the
+    previous secret still signs", so nobody learnt that receivers on the oldest one broke."""
+    env = _environment(client)
+    r = cli("secret", "rotate", "--env", str(env["id"]), "--overlap", "1h")
+    assert r.exit_code == 0 and "stopped" not in r.stderr, r.output
+    r = cli("secret", "rotate", "--env", str(env["id"]), "--overlap", "1h")
+    assert r.exit_code == 0, r.output
+    assert "a rotation was under way" in r.stderr and "stopped signing now" in r.stderr
+    r = cli("secret", "rotate", "--env", str(env["id"]), "--overlap", "0", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["previous_valid_until"] is None
+    assert "stopped signing now" in r.stderr  # stdout stays the JSON alone

@@ -142,3 +142,38 @@ async def _prefix(s: SqlStore, key_id: int) -> str:
     async with s.db.read() as c:
         return str((await c.execute(select(api_keys.c.prefix)
                                     .where(api_keys.c.id == key_id))).scalar_one())
+
+
+async def test_a_rotation_expecting_a_key_that_changed_meanwhile_is_refused(
+    world: World,
+) -> None:
+    """A rotation sent again (a reload, a double submit, a stale tab) names the key it saw by
+    its fingerprint: when that key is no longer current it is a Conflict and nothing changes,
+    so the key receivers still hold is not dropped by a second rotation."""
+    s = world.store
+    seen = (await s.signing_state(world.org, world.env, T0)).fingerprint
+    assert seen and "sig-one" not in seen
+    got = await s.rotate_signature_key(world.org, world.env, "sig-b", T0, at(3600),
+                                       expected=seen, actor=WHO)
+    assert got.key == "sig-b" and got.fingerprint != seen
+    with pytest.raises(Conflict):
+        await s.rotate_signature_key(world.org, world.env, "sig-c", at(1), at(3600),
+                                     expected=seen, actor=WHO)
+    state = await s.signing_state(world.org, world.env, at(2))
+    assert (state.key, state.previous_valid_until) == ("sig-b", at(3600))
+    assert await s.previous_signature_keys([world.env], at(2)) == {world.env: "sig-one"}
+    assert len(await s.list_audit(world.env, AuditQuery())) == 1  # the refused one: nothing
+
+
+async def test_a_rotation_within_an_overlap_records_the_overlap_it_ended(world: World) -> None:
+    """The "rotated" event's previous_valid_until is [before, after]: a second rotation
+    within an overlap ends the running one, which the event said was none ([None, ...])."""
+    s = world.store
+    await s.rotate_signature_key(world.org, world.env, "sig-b", T0, at(3600), actor=WHO)
+    await s.rotate_signature_key(world.org, world.env, "sig-c", at(60), at(7200), actor=WHO)
+    await s.rotate_signature_key(world.org, world.env, "sig-d", at(7300), at(9000), actor=WHO)
+    events = await s.list_audit(world.env, AuditQuery())
+    assert [e.changes["previous_valid_until"] for e in events] == [
+        [None, "2026-11-28T14:30:00Z"],  # the overlap ending at(7200) was over at(7300)
+        ["2026-11-28T13:00:00Z", "2026-11-28T14:00:00Z"],
+        [None, "2026-11-28T13:00:00Z"]]

@@ -111,3 +111,21 @@ async def test_unknown_foreign_and_wrong_urls_answer_alike(engine: Engine) -> No
     # each job answers its own uuid only; the other organisation's ping does not touch ours
     assert await ping(engine, f"/ping/{other['ping_uuid']}") == 200
     assert await engine.runs(job["id"]) == []
+
+
+async def test_a_tick_while_a_heartbeat_run_waits_is_skipped(engine: Engine) -> None:
+    """docs/semantics.md: a heartbeat job waits for one ping at a time (it is blocking).
+    Its definition stored overlap "allow" beside blocking true, and the overlap won: every
+    tick made one more waiting run (60 an hour with a 1-hour grace), each expiring as missed."""
+    engine.at("2026-11-28T12:00:30Z")
+    job = await heartbeat(engine, name="hourly-backup", schedule="* * * * *",
+                          grace_seconds=3600)
+    await engine.step_to("2026-11-28T12:03:30Z", step=10)
+    runs = sorted(await engine.runs(job["id"]), key=lambda r: r["scheduled_for"])
+    assert [r["status"] for r in runs] == ["pending", "skipped", "skipped"], runs
+    assert runs[0]["scheduled_for"] == "2026-11-28T12:01:00Z"
+    u = job["ping_uuid"]
+    assert await ping(engine, f"/ping/{u}") == 200  # ends the one waiting run
+    await engine.step_to("2026-11-28T12:04:30Z", step=10)
+    latest = sorted(await engine.runs(job["id"]), key=lambda r: r["scheduled_for"])[-1]
+    assert (latest["scheduled_for"], latest["status"]) == ("2026-11-28T12:04:00Z", "pending")

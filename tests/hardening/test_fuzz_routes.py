@@ -54,6 +54,7 @@ BASE_BODIES: dict[tuple[str, str], Any] = {
     ("post", "/jobs/executions/complete"): {"results": [{"id": 1, "success": True}]},
     ("post", "/apikeys"): {"environment_id": 1, "name": "fuzz"},
     ("post", "/org/environments"): {"name": "fuzz-env"},
+    ("post", "/org/environments/{env_id}/webhook-secret/rotate"): {"overlap_seconds": 60},
     ("post", "/org/emails"): "fuzz@example.com",
     ("delete", "/org/emails"): "fuzz@example.com",
     ("post", "/org/channels"): {"name": "fuzz", "kind": "slack", "url": "https://example.com/s"},

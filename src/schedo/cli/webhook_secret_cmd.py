@@ -37,7 +37,7 @@ secret_app = typer.Typer(
 )
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_DURATION = re.compile(r"(\d{1,7})([smhd]?)")
+_DURATION = re.compile(r"([0-9]{1,7})([smhd]?)")  # [0-9], not \d (digits of other scripts)
 
 
 def parse_overlap(text: str) -> int:
@@ -104,13 +104,17 @@ def secret_rotate(
     with handled():
         seconds = parse_overlap(overlap)
         with Connection(url, key, env).client() as client:
-            state = client.send(Call(
-                "POST", f"/org/environments/{_env_id(client, env)}/webhook-secret/rotate",
-                _one, body={"overlap_seconds": seconds}))
+            path = f"/org/environments/{_env_id(client, env)}/webhook-secret"
+            running = client.send(Call("GET", path, _one)).get("previous_valid_until")
+            state = client.send(Call("POST", path + "/rotate", _one,
+                                     body={"overlap_seconds": seconds}))
     if as_json:
         print_json(state)
     else:
         _print(state, "New")
+    if running:  # two secrets sign at most: the one from before that rotation is gone
+        typer.echo(f"schedo: a rotation was under way (until {running}): the secret from "
+                   "before it stopped signing now", err=True)
 
 
 def register(app: typer.Typer) -> None:

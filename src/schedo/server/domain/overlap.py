@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from . import targets
-from .model import ACTIVE, Overlap, RunStatus
+from .model import ACTIVE, JobType, Overlap, RunStatus
 from .policies import pickup_deadline
 from .records import Job, Run
 
@@ -31,7 +31,11 @@ BUFFER_FULL_ERROR = ("skipped: a run is active and one tick is already buffered 
 
 
 def policy(job: Job) -> Overlap:
-    """The job's policy; rows from before the field say it through ``blocking``."""
+    """The job's policy; rows from before the field say it through ``blocking``. A
+    heartbeat job waits for one ping at a time: skip, whatever its row says (definitions
+    stored overlap "allow" beside blocking true for it)."""
+    if job.type is JobType.HEARTBEAT:
+        return SKIP
     if job.overlap in POLICIES:
         return Overlap(job.overlap)
     return SKIP if job.blocking else ALLOW

@@ -7,11 +7,11 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from ..domain.model import JobStatus, RunStatus, Trigger
+from ..domain.model import JobStatus, JobType, RunStatus, Trigger
 from ..domain.records import Job, Run
-from ..storage.contracts import JOB_SORTS as JOB_SORTS
+from ..storage.contracts import JOB_SORTS as JOB_SORTS  # re-exported (the web layer)
 from ..storage.contracts import Attention, DayCount
-from ..storage.contracts import RunMark as RunMark
+from ..storage.contracts import RunMark as RunMark  # re-exported (the web layer)
 from . import jobs as svc_jobs
 from .context import Principal, Services
 
@@ -129,9 +129,13 @@ async def needs_you(
                      key=lambda j: (-j.consecutive_failures, j.name))
     late_jobs = [j for j in jobs if not j.paused and j.next_run_at is not None
                  and j.next_run_at < now - LATE_AFTER]
+    # a heartbeat run waits for a ping until its grace ends (then it expires: "missed");
+    # nothing is to take it, so waiting is not being late
+    pinged = {j.id for j in jobs if j.type is JobType.HEARTBEAT}
     return NeedsYou(
         failing=failing[:NEEDS_SHOWN],
-        late_runs=[r for r in runs if r.status == RunStatus.PENDING][:NEEDS_SHOWN],
+        late_runs=[r for r in runs if r.status == RunStatus.PENDING
+                   and r.job_id not in pinged][:NEEDS_SHOWN],
         late_jobs=sorted(late_jobs, key=lambda j: (j.next_run_at or now, j.id))[:NEEDS_SHOWN],
         missed=[r for r in runs if r.status != RunStatus.PENDING][:NEEDS_SHOWN],
         auto_paused=[j for j in jobs if j.paused and j.paused_reason][:NEEDS_SHOWN],
@@ -199,7 +203,11 @@ async def run_days(
     return _fold(await svc.store.run_days(p.env_id, job.id, since), first, days)
 
 
-async def day_runs(svc: Services, p: Principal, job: Job, day: date) -> list[Run]:
-    """The job's runs scheduled on the UTC ``day``, newest first (at most ``DAY_RUNS``)."""
+async def day_runs(
+    svc: Services, p: Principal, job: Job, day: date
+) -> tuple[list[Run], bool]:
+    """The job's runs scheduled on the UTC ``day``, newest first (at most ``DAY_RUNS``), and
+    whether the day has more (one more is read to know it)."""
     start = datetime.combine(day, time(), UTC)
-    return await svc.store.runs_between(p.env_id, job.id, start, start + DAY, DAY_RUNS)
+    found = await svc.store.runs_between(p.env_id, job.id, start, start + DAY, DAY_RUNS + 1)
+    return found[:DAY_RUNS], len(found) > DAY_RUNS

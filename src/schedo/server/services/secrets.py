@@ -38,16 +38,20 @@ def overlap_seconds(value: Any) -> int:
     return value
 
 
-async def rotate(svc: Services, p: Principal, env_id: int, overlap: Any = None) -> SigningState:
+async def rotate(
+    svc: Services, p: Principal, env_id: int, overlap: Any = None, expected: str | None = None
+) -> SigningState:
     """A new signature key for environment ``env_id``; the old one signs beside it for
     ``overlap`` seconds (validated first: a bad value changes nothing). Recorded in the audit
-    log of that environment."""
+    log of that environment. ``expected``: the fingerprint of the key the caller saw
+    (``SigningState.fingerprint``, the dashboard's form); Conflict, nothing changed, when the
+    key was rotated since (a form sent twice must not drop the key receivers hold)."""
     require_admin(p)
     seconds = overlap_seconds(overlap)
     now = svc.clock.now()
     return await svc.store.rotate_signature_key(
         p.org_id, env_id, keys.new_secret(), now, now + timedelta(seconds=seconds),
-        actor=p.actor,
+        actor=p.actor, expected=expected,
     )
 
 

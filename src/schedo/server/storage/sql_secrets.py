@@ -6,6 +6,7 @@ the overlap, and seals the new key in its place, in one transaction."""
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Collection
 from datetime import datetime
 from typing import Any
@@ -16,7 +17,7 @@ from ..domain.audit import Action, Actor, Kind, plain
 from ..domain.errors import Conflict, NotFound
 from ..domain.records import ApiKey
 from . import audit_rows, rows
-from .contracts.secrets import SigningState
+from .contracts.secrets import SigningState, key_fingerprint
 from .db import Database
 from .schema import api_keys, environments
 from .sealing import Sealer, env_context, previous_context
@@ -39,6 +40,7 @@ class SecretSql:
     async def rotate_signature_key(
         self, org_id: int, env_id: int, new_key: str, now: datetime,
         previous_valid_until: datetime, *, actor: Actor | None = None,
+        expected: str | None = None,
     ) -> SigningState:
         async with self.db.write() as c:
             r = (await c.execute(self.db.for_update(_ENV.where(
@@ -46,6 +48,10 @@ class SecretSql:
             if r is None:
                 raise NotFound(f"environment {env_id} not found")
             current = self.sealer.signing_key(r.webhook_signature_key, env_id)
+            if expected is not None and not hmac.compare_digest(
+                    key_fingerprint(current), expected):
+                raise Conflict(f"the signing secret of {r.name} was rotated meanwhile (in "
+                               "another tab, or this form was sent twice): nothing changed")
             keep = bool(current) and previous_valid_until > now
             values: dict[str, Any] = {
                 "webhook_signature_key": self.sealer.seal(new_key, env_context(env_id)),
@@ -56,10 +62,11 @@ class SecretSql:
             await c.execute(update(environments).where(environments.c.id == env_id)
                             .values(**values))
             until = previous_valid_until if keep else None
+            ended = self._state(r, current, now).previous_valid_until  # a running overlap
             await audit_rows.record(
                 c, env_id, actor, now, Action.ROTATED, Kind.ENVIRONMENT, env_id, r.name,
                 {"webhook_signature_key": ["changed", "changed"],
-                 "previous_valid_until": [None, plain(until)]},
+                 "previous_valid_until": [plain(ended), plain(until)]},
             )
         return SigningState(environment_id=env_id, environment_name=r.name, key=new_key,
                             previous_valid_until=until)

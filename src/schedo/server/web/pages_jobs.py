@@ -125,10 +125,16 @@ async def jobs_page(
 
 @router.get("/ui/live/jobs")
 async def jobs_live(
-    ws: Session, q: str = "", status: str = "", type: str = "", tag: str = "", sort: str = "",
-    dir: str = "",
+    request: Request, ws: Session, q: str = "", status: str = "", type: str = "", tag: str = "",
+    sort: str = "", dir: str = "",
 ) -> Response:
-    return html("_jobs_table.html", await _jobs_ctx(ws, q, status, type, tag, sort, dir))
+    ctx = await _jobs_ctx(ws, q, status, type, tag, sort, dir)
+    page = html("_jobs_table.html", ctx)
+    if request.headers.get("hx-request"):
+        # the filter form and the refresh answer here: the address bar follows the filters,
+        # so a reload, Back or a shared link shows what the table shows
+        page.headers["HX-Replace-Url"] = ctx["order"].page_href()
+    return page
 
 
 # -- job page ------------------------------------------------------------------------------------
@@ -242,9 +248,9 @@ async def job_day(request: Request, job_id: Id, day: str, ws: Session) -> Respon
     """The job's runs scheduled on one UTC day (the day strip's links)."""
     when = trends.parse_day(day)
     job = await jobs.get(ws.svc, ws.principal, job_id)
-    found = await dashboard.day_runs(ws.svc, ws.principal, job, when)
+    found, more = await dashboard.day_runs(ws.svc, ws.principal, job, when)
     return html("job_day.html", ws.context(
-        request, job=job, day=when, runs=found, limit=dashboard.DAY_RUNS, now=ws.now,
+        request, job=job, day=when, runs=found, more=more, limit=dashboard.DAY_RUNS, now=ws.now,
         prev_day=trends.shift_day(when, -1), next_day=trends.shift_day(when, 1)))
 
 

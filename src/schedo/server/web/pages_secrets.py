@@ -12,6 +12,7 @@ value's fragment alone."""
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import replace
 from typing import Annotated, Any
@@ -23,7 +24,7 @@ from ..domain.errors import Conflict, Forbidden, InvalidInput, NotFound, SchedoE
 from ..services import secrets
 from . import session
 from .render import html
-from .routing import WebRoute, WebSession, checked_form, current, set_session_cookie
+from .routing import WebRoute, WebSession, checked_form, current, redirect, set_session_cookie
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 Session = Annotated[WebSession, Depends(current)]
@@ -58,6 +59,15 @@ async def secrets_page(request: Request, ws: Session) -> Response:
     return await _page(request, ws)
 
 
+@router.get("/ui/settings/secrets/{env_id}/reveal")
+@router.get("/ui/settings/secrets/{env_id}/rotate")
+@router.get("/ui/settings/admin-key/rotate")
+async def back_to_secrets(ws: Session, env_id: str = "") -> Response:
+    """A reveal or a rotation answers at its POST address; opening that address again (the
+    address bar, a new tab, the history) leads to the page, changing and showing nothing."""
+    return redirect("/ui/settings/secrets")
+
+
 @router.post("/ui/settings/secrets/{env_id}/reveal")
 async def reveal(request: Request, env_id: Id, ws: Session) -> Response:
     await checked_form(request, ws)
@@ -76,11 +86,25 @@ def _overlap(form: dict[str, str]) -> int:
     return int(text)
 
 
+FINGERPRINT = re.compile(r"[0-9a-f]{16}")
+
+
+def _expected(form: dict[str, str]) -> str | None:
+    """The fingerprint of the secret the form was made for (None: a form without it)."""
+    if "expected" not in form:
+        return None
+    text = form["expected"].strip()
+    if not FINGERPRINT.fullmatch(text):
+        raise InvalidInput("expected: not a secret's fingerprint; reload the page and try again")
+    return text
+
+
 @router.post("/ui/settings/secrets/{env_id}/rotate")
 async def rotate(request: Request, env_id: Id, ws: Session) -> Response:
     form = await checked_form(request, ws)
     try:
-        state = await secrets.rotate(ws.svc, ws.principal, env_id, _overlap(form))
+        state = await secrets.rotate(ws.svc, ws.principal, env_id, _overlap(form),
+                                     _expected(form))
     except Failures as exc:
         return await _page(request, ws, error=str(exc), status=_status(exc))
     return await _page(request, ws, shown={"kind": "signing", "state": state, "fresh": True})

@@ -31,6 +31,14 @@ class Sorting:
             return None
         return "descending" if self.descending else "ascending"
 
+    def page_href(self) -> str:
+        """The jobs page showing these filters in this order (the address bar's URL after
+        the filter form changed them through htmx)."""
+        params = {k: v for k, v in self.filters.items() if v}
+        if self.key:
+            params.update(sort=self.key, dir="desc" if self.descending else "asc")
+        return "/ui/jobs" + ("?" + urlencode(params) if params else "")
+
     def href(self, key: str) -> str:
         """The header's link: sort by ``key``, ascending, or the other way if already so."""
         flip = key == self.key and not self.descending

@@ -6,6 +6,7 @@ overlap after a rotation, with the previous one too (both valid until the overla
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,11 +26,23 @@ class SigningState:
     key: str  # "" when this server cannot unseal it
     previous_valid_until: datetime | None
 
+    @property
+    def fingerprint(self) -> str:
+        """Names the current key without revealing it (a form that rotates sends the one it
+        saw, so a form sent again rotates nothing: ``rotate_signature_key(expected=...)``)."""
+        return key_fingerprint(self.key)
+
+
+def key_fingerprint(key: str) -> str:
+    """16 hex digits of SHA-256 of ``key``: tells keys apart, tells nothing of a random key."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+
 
 class SecretStore(Protocol):
     async def rotate_signature_key(
         self, org_id: int, env_id: int, new_key: str, now: datetime,
         previous_valid_until: datetime, *, actor: Actor | None = None,
+        expected: str | None = None,
     ) -> SigningState:
         """Make ``new_key`` environment ``env_id``'s key (sealed) and keep its key so far as
         the previous one, valid until ``previous_valid_until`` (``now`` or earlier: not at
@@ -37,7 +50,9 @@ class SecretStore(Protocol):
         dropped: at most two keys sign. NotFound for an environment of another organisation
         or none. With an ``actor``: "rotated" recorded in that environment, the keys only as
         "changed". One transaction: two rotations at once both take effect, one after the
-        other (the later one's previous key is the earlier one's new key)."""
+        other (the later one's previous key is the earlier one's new key). With ``expected`` (a
+        ``key_fingerprint``): Conflict, nothing changed, unless the current key is the one it
+        names, checked under the row's lock (a form sent twice rotates once)."""
 
     async def signing_state(self, org_id: int, env_id: int, now: datetime) -> SigningState:
         """The environment's current key and the end of a running overlap; NotFound for an
