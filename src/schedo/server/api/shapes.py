@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -10,7 +11,7 @@ from ..domain.model import JobType
 from ..domain.overlap import policy as overlap_policy
 from ..domain.records import ApiKey, Environment, Job, LogLine, Organization, Run
 from ..domain.schedules import resolved
-from ..domain.timefmt import format_duration, rfc3339
+from ..domain.timefmt import format_duration, from_ms, rfc3339
 from ..services.keys import shown_prefix
 
 
@@ -217,6 +218,44 @@ def execution(e: Run) -> dict[str, Any]:
         "worker": e.worker,
         "payload": e.payload,  # ext: what a manual trigger carried (null without one)
         "target_host": e.target_host,  # ext: target {"host"} or mode "all": one run per host
+    }
+
+
+def ms_rfc3339(ms: int | None, _from: Any = from_ms) -> str | None:
+    """``rfc3339`` of a stored epoch-millisecond time (hot: five per run in every list)."""
+    if ms is None:
+        return None
+    d = _from(ms)
+    if d.microsecond:
+        return str(d.isoformat(timespec="milliseconds")[:-6] + "Z")
+    return str(d.isoformat(timespec="seconds")[:-6] + "Z")
+
+
+def execution_view(v: Sequence[Any], _t: Any = ms_rfc3339) -> dict[str, Any]:
+    """``execution`` of a row of ``storage/run_views.VIEW_COLUMNS`` (the same answer)."""
+    (id_, job_id, job_code, status, scheduled_for, due_at, attempt, trigger, pick_up_time,
+     start_time, end_time, duration, output, error, exit_code, meta, worker, payload,
+     target_host) = v
+    return {
+        "id": id_,
+        "job_id": job_id,
+        "job_code": job_code,
+        "status": status,
+        "scheduled_for": _t(scheduled_for),
+        "due_at": _t(due_at),
+        "attempt": attempt,
+        "trigger": trigger,
+        "pick_up_time": _t(pick_up_time),
+        "start_time": _t(start_time),
+        "end_time": _t(end_time),
+        "duration": duration,
+        "output": output,
+        "error": error,
+        "exit_code": exit_code,
+        "metadata": meta or {},
+        "worker": worker,
+        "payload": payload,
+        "target_host": target_host,
     }
 
 

@@ -29,7 +29,7 @@ from ..domain.model import JobType, RunStatus, Source
 from ..domain.records import Completion, Run
 from ..domain.targets import AgentMatch
 from ..domain.timefmt import to_ms
-from . import audit_rows, rows
+from . import audit_rows, rows, run_views
 from .db import Conn, Database
 from .run_rows import (
     after_end,
@@ -59,6 +59,20 @@ class RunSql:
                 res = await c.execute(_HISTORY_BELOW, {"job_id": job_id, "limit": limit,
                                                        "cursor": cursor})
             return [rows.execution(r) for r in res]
+
+    async def run_views(
+        self, env_id: int, job_id: int, cursor: int | None, limit: int
+    ) -> list[Sequence[Any]]:
+        async with self.db.read() as c:
+            found = await c.execute(run_views.JOB_EXISTS, {"job_id": job_id, "env_id": env_id})
+            if found.first() is None:
+                raise NotFound(f"job {job_id} not found")
+            if cursor is None:
+                res = await c.execute(run_views.VIEW, {"job_id": job_id, "limit": limit})
+            else:
+                res = await c.execute(run_views.VIEW_BELOW, {"job_id": job_id, "limit": limit,
+                                                             "cursor": cursor})
+            return list(res.all())
 
     async def get_execution(self, env_id: int, exec_id: int) -> Run:
         async with self.db.read() as c:
