@@ -1,7 +1,8 @@
 """Schedo's benchmarks: ``python -m bench <scenario> [--size smoke|default|full] [--json F]``.
 
-Scenarios: herd, precision, scale, api, dashboard, footprint (see bench/README.md). ``smoke()`` runs every
-scenario at its smoke size (seconds each) and raises if one fails; CI calls it from a test.
+Scenarios: herd, precision, scale, api, dashboard, footprint (see bench/README.md).
+``smoke()`` runs every scenario at its smoke size (seconds each) and raises if one fails; CI
+calls it from a test.
 """
 
 from __future__ import annotations
