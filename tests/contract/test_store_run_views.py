@@ -35,6 +35,8 @@ async def test_run_views_answer_like_the_listed_runs(world: World) -> None:
         assert [shapes.execution_view(v) for v in views] == [shapes.execution(r) for r in listed]
     assert len(await s.run_views(world.env, job.id, None, 50)) == 5
     assert await s.run_views(world.env, job.id, runs[0].id, 50) == []
+    empty = await world.job("b")  # a job without runs: none, not "not found"
+    assert await s.run_views(world.env, empty.id, None, 50) == []
 
 
 async def test_run_views_of_another_environment_are_not_found(world: World) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, bindparam, select, type_coerce
+from sqlalchemy import BigInteger, bindparam, select, true, type_coerce
 
 from .schema import executions, jobs
 from .schema_types import EpochMs
@@ -32,14 +32,22 @@ def _raw(name: str) -> Any:
     return type_coerce(col, BigInteger).label(name) if isinstance(col.type, EpochMs) else col
 
 
-_VIEW = (
-    select(*(_raw(n) for n in VIEW_COLUMNS))
-    .where(executions.c.job_id == bindparam("job_id"))
-    .order_by(executions.c.id.desc())
-    .limit(bindparam("limit"))
-)
-VIEW = _VIEW
-VIEW_BELOW = _VIEW.where(executions.c.id < bindparam("cursor"))
-JOB_EXISTS = select(jobs.c.id).where(
-    jobs.c.id == bindparam("job_id"), jobs.c.environment_id == bindparam("env_id")
-)
+def _view(below: bool) -> Any:
+    """The job (tenant check) with its runs, newest first, in one statement: no row when the
+    job is not in the environment, one row of NULL runs when it has none."""
+    runs = select(*(_raw(n) for n in VIEW_COLUMNS)).where(
+        executions.c.job_id == bindparam("job_id")
+    )
+    if below:
+        runs = runs.where(executions.c.id < bindparam("cursor"))
+    page = runs.order_by(executions.c.id.desc()).limit(bindparam("limit")).subquery("page")
+    return (
+        select(jobs.c.id.label("found"), *(page.c[n] for n in VIEW_COLUMNS))
+        .select_from(jobs.outerjoin(page, true()))
+        .where(jobs.c.id == bindparam("job_id"), jobs.c.environment_id == bindparam("env_id"))
+        .order_by(page.c.id.desc())
+    )
+
+
+VIEW = _view(below=False)
+VIEW_BELOW = _view(below=True)

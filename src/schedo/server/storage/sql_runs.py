@@ -63,16 +63,15 @@ class RunSql:
     async def run_views(
         self, env_id: int, job_id: int, cursor: int | None, limit: int
     ) -> list[Sequence[Any]]:
+        params = {"job_id": job_id, "env_id": env_id, "limit": limit}
         async with self.db.read() as c:
-            found = await c.execute(run_views.JOB_EXISTS, {"job_id": job_id, "env_id": env_id})
-            if found.first() is None:
-                raise NotFound(f"job {job_id} not found")
             if cursor is None:
-                res = await c.execute(run_views.VIEW, {"job_id": job_id, "limit": limit})
+                got = (await c.execute(run_views.VIEW, params)).all()
             else:
-                res = await c.execute(run_views.VIEW_BELOW, {"job_id": job_id, "limit": limit,
-                                                             "cursor": cursor})
-            return list(res.all())
+                got = (await c.execute(run_views.VIEW_BELOW, {**params, "cursor": cursor})).all()
+        if not got:
+            raise NotFound(f"job {job_id} not found")
+        return [r[1:] for r in got if r[1] is not None]
 
     async def get_execution(self, env_id: int, exec_id: int) -> Run:
         async with self.db.read() as c:
