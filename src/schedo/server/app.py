@@ -25,6 +25,7 @@ from .api import (
     limits,
     live,
     notifications,
+    openapi_auth,
     openapi_errors,
     ops,
     org,
@@ -144,6 +145,7 @@ def create_app(
     # the body limit, JSON bodies and the retry hint (api/middleware.py) in one layer
     app.add_middleware(ApiGate, max_bytes=settings.max_body_bytes)
     limits.install(app, settings)  # ValueError for a bad SCHEDO_TRUSTED_PROXIES
+    openapi_auth.install(app)  # before openapi_errors, which caches the final document
     openapi_errors.install(app)
     metrics.install(app, settings.metrics_token)  # last: its middleware is the outermost
     return app
