@@ -1,7 +1,8 @@
 """Schedo's benchmarks: ``python -m bench <scenario> [--size smoke|default|full] [--json F]``.
 
-Scenarios: herd, precision, scale, api, footprint (see bench/README.md). ``smoke()`` runs every
-scenario at its smoke size (seconds each) and raises if one fails; CI calls it from a test.
+Scenarios: herd, precision, scale, api, dashboard, footprint (see bench/README.md).
+``smoke()`` runs every scenario at its smoke size (seconds each) and raises if one fails; CI
+calls it from a test.
 """
 
 from __future__ import annotations
@@ -14,18 +15,19 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .common import Report
 
-SCENARIOS = ("herd", "precision", "scale", "api", "footprint")
+SCENARIOS = ("herd", "precision", "scale", "api", "dashboard", "footprint")
 
 
 def run_scenario(name: str, size: str, workdir: Path, **options: object) -> Report:
     """Run one scenario; returns its ``common.Report``."""
-    from . import api, footprint, herd, precision, scale
+    from . import api, dashboard, footprint, herd, precision, scale
 
     module = {
         "herd": herd,
         "precision": precision,
         "scale": scale,
         "api": api,
+        "dashboard": dashboard,
         "footprint": footprint,
     }[name]
     started = time.perf_counter()

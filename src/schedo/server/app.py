@@ -25,6 +25,7 @@ from .api import (
     limits,
     live,
     notifications,
+    openapi_auth,
     openapi_errors,
     ops,
     org,
@@ -33,7 +34,7 @@ from .api import (
     replay,
 )
 from .api import secrets as webhook_secret
-from .api.middleware import BodyLimit, JsonBodies, RetryHint
+from .api.gate import ApiGate
 from .config import Settings
 from .notify.invitations import mailer_for
 from .notify.sender import Notifier
@@ -144,10 +145,10 @@ def create_app(
     for r in API_ROUTERS:
         app.include_router(r, prefix="/api", include_in_schema=False)
     mount_dashboard(app)  # /ui/..., GET / (browsers only), /static
-    app.add_middleware(JsonBodies)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RetryHint)  # outside BodyLimit: its 413 carries the hint too
+    # the body limit, JSON bodies and the retry hint (api/middleware.py) in one layer
+    app.add_middleware(ApiGate, max_bytes=settings.max_body_bytes)
     limits.install(app, settings)  # ValueError for a bad SCHEDO_TRUSTED_PROXIES
+    openapi_auth.install(app)  # before openapi_errors, which caches the final document
     openapi_errors.install(app)
     metrics.install(app, settings.metrics_token)  # last: its middleware is the outermost
     return app

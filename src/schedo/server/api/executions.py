@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from starlette.responses import Response
 
 from ...limits import MAX_ID, PAGE_MAX
 from ..domain.errors import InvalidInput, SchedoError
@@ -12,6 +13,7 @@ from ..domain.records import Completion
 from ..services import runs
 from . import shapes
 from .deps import CanReport, CanView, Id, Svc
+from .encode import answer
 from .errors import STATUS
 from .models import BatchCompleteIn, CompleteIn
 
@@ -25,10 +27,11 @@ async def history(
     p: CanView,
     cursor: Annotated[int | None, Query(gt=0, le=MAX_ID + 1)] = None,
     limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 50,
-) -> list[dict[str, Any]]:
+) -> Response:
     if cursor is not None and cursor > MAX_ID:
         cursor = None  # "ids below 2^31": every id (and no int4 overflow on PostgreSQL)
-    return [shapes.execution(e) for e in await runs.history(svc, p, job_id, cursor, limit)]
+    views = await runs.history_views(svc, p, job_id, cursor, limit)
+    return answer([shapes.execution_view(v) for v in views])
 
 
 def _report(body: CompleteIn) -> Completion:
@@ -40,8 +43,8 @@ def _report(body: CompleteIn) -> Completion:
 
 
 @router.post("/jobs/executions/complete/{exec_id}", response_model=shapes.ExecutionOut)
-async def complete(exec_id: Id, body: CompleteIn, svc: Svc, p: CanReport) -> dict[str, Any]:
-    return shapes.execution(await runs.complete(svc, p, exec_id, _report(body)))
+async def complete(exec_id: Id, body: CompleteIn, svc: Svc, p: CanReport) -> Response:
+    return answer(shapes.execution(await runs.complete(svc, p, exec_id, _report(body))))
 
 
 @router.post("/jobs/executions/complete", response_model=list[shapes.BatchResultOut])

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter
+from starlette.responses import Response
 
 from ..domain.errors import InvalidInput
 from ..domain.text import digits
@@ -14,6 +15,7 @@ from ..services import jobs as svc_jobs
 from ..services import pings as svc_pings
 from . import shapes
 from .deps import CanDefine, CanEdit, CanOperate, CanViewJobs, Id, Svc
+from .encode import answer
 from .models import DefinitionIn, MuteIn, PauseIn, SkipIn, TriggerIn, WebhookIn
 
 router = APIRouter(tags=["jobs"])
@@ -36,8 +38,8 @@ def parse_instant(text: str) -> datetime:
 
 
 @router.post("/jobs/definition", response_model=shapes.JobOut)
-async def define(body: DefinitionIn, svc: Svc, p: CanDefine) -> dict[str, Any]:
-    return shapes.job(await svc_jobs.define(svc, p, body.model_dump(exclude_unset=True)))
+async def define(body: DefinitionIn, svc: Svc, p: CanDefine) -> Response:
+    return answer(shapes.job(await svc_jobs.define(svc, p, body.model_dump(exclude_unset=True))))
 
 
 @router.post("/jobs/definition/internal", response_model=shapes.JobOut)
@@ -46,8 +48,8 @@ async def define_internal(body: DefinitionIn, svc: Svc, p: CanDefine) -> dict[st
 
 
 @router.get("/jobs", response_model=list[shapes.JobOut])
-async def list_jobs(svc: Svc, p: CanViewJobs) -> list[dict[str, Any]]:
-    return [shapes.job(j) for j in await svc_jobs.list_all(svc, p)]
+async def list_jobs(svc: Svc, p: CanViewJobs) -> Response:
+    return answer([shapes.job(j) for j in await svc_jobs.list_all(svc, p)])
 
 
 @router.get("/jobs/list", response_model=list[shapes.JobWithConnections])
@@ -110,14 +112,14 @@ async def explain(job_id: Id, svc: Svc, p: CanViewJobs, at: str | None = None) -
 
 
 @router.get("/jobs/{job_id}", response_model=shapes.JobDetail)
-async def get_job(job_id: Id, svc: Svc, p: CanViewJobs) -> dict[str, Any]:
+async def get_job(job_id: Id, svc: Svc, p: CanViewJobs) -> Response:
     job, last, connections = await svc_jobs.with_last_run(svc, p, job_id)
-    return {
+    return answer({
         "connections_count": connections,
         "job": shapes.job(job),
         "last_run": shapes.execution(last) if last else None,
         "ping": await svc_pings.ping_urls(svc, job),
-    }
+    })
 
 
 @router.delete("/jobs/{job_id}", response_model=str)

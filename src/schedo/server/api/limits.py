@@ -47,6 +47,7 @@ from . import deps
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 MAX_ENTRIES = 100_000
+ADDRESS_CACHE = 4_096  # client addresses remembered by (peer, X-Forwarded-For)
 
 
 def parse_networks(spec: str) -> list[Network]:
@@ -166,6 +167,7 @@ class Limiter:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.trusted = list(trusted)
+        self._addresses: dict[tuple[str | None, str | None], str] = {}
         self.keys = (
             Buckets(max(1.0, float(burst) or per_second), per_second, clock)
             if per_second > 0 else None
@@ -189,7 +191,16 @@ class Limiter:
         client = scope.get("client")
         peer = str(client[0]) if client else None
         xff = [v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"x-forwarded-for"]
-        return client_address(peer, ",".join(xff) if xff else None, self.trusted)
+        forwarded = ",".join(xff) if xff else None
+        # every request asks (before its key is looked at): the parse of a peer seen before
+        # is remembered (bounded; the trusted networks never change for a Limiter)
+        known = self._addresses.get((peer, forwarded))
+        if known is None:
+            known = client_address(peer, forwarded, self.trusted)
+            if len(self._addresses) >= ADDRESS_CACHE:
+                self._addresses.clear()
+            self._addresses[(peer, forwarded)] = known
+        return known
 
     def blocked(self, address: str) -> float:
         """Seconds the address must wait after too many failed authentications (0: none)."""

@@ -10,6 +10,9 @@ later make a response fail (serialisers stop at a few hundred levels).
 ``RetryHint``: every error answer says whether a client should resend (``x-should-retry``,
 the header the hosted API's official clients obey): ``false`` for permanent errors (400,
 401, 403, 404, 409, 413, 422), ``true`` for 429 and 503.
+
+The app installs the three as one layer, ``api/gate.ApiGate`` (the same answers, tested
+against this stack in tests/api/test_gate.py).
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import date, timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -218,6 +220,58 @@ def execution(e: Run) -> dict[str, Any]:
         "worker": e.worker,
         "payload": e.payload,  # ext: what a manual trigger carried (null without one)
         "target_host": e.target_host,  # ext: target {"host"} or mode "all": one run per host
+    }
+
+
+_EPOCH_DAY = date(1970, 1, 1)
+_DAYS: dict[int, str] = {}  # "2026-11-28T" by day since the epoch (a few hundred at most)
+
+
+def ms_rfc3339(ms: int | None) -> str | None:
+    """``rfc3339`` of a stored epoch-millisecond time (hot: five per run in every list):
+    the date part looked up by day, the time of day by arithmetic (2x faster than a
+    datetime and its ``isoformat``; tests/api/test_encode.py compares the two)."""
+    if ms is None:
+        return None
+    day, rem = divmod(ms, 86_400_000)
+    d = _DAYS.get(day)
+    if d is None:
+        if len(_DAYS) > 10_000:
+            _DAYS.clear()
+        d = _DAYS[day] = (_EPOCH_DAY + timedelta(days=day)).isoformat() + "T"
+    h, rem = divmod(rem, 3_600_000)
+    m, rem = divmod(rem, 60_000)
+    sec, milli = divmod(rem, 1000)
+    if milli:
+        return f"{d}{h:02d}:{m:02d}:{sec:02d}.{milli:03d}Z"
+    return f"{d}{h:02d}:{m:02d}:{sec:02d}Z"
+
+
+def execution_view(v: Sequence[Any], _t: Any = ms_rfc3339) -> dict[str, Any]:
+    """``execution`` of a row of ``storage/run_views.VIEW_COLUMNS`` (the same answer)."""
+    (id_, job_id, job_code, status, scheduled_for, due_at, attempt, trigger, pick_up_time,
+     start_time, end_time, duration, output, error, exit_code, meta, worker, payload,
+     target_host) = v
+    return {
+        "id": id_,
+        "job_id": job_id,
+        "job_code": job_code,
+        "status": status,
+        "scheduled_for": _t(scheduled_for),
+        "due_at": _t(due_at),
+        "attempt": attempt,
+        "trigger": trigger,
+        "pick_up_time": _t(pick_up_time),
+        "start_time": _t(start_time),
+        "end_time": _t(end_time),
+        "duration": duration,
+        "output": output,
+        "error": error,
+        "exit_code": exit_code,
+        "metadata": meta or {},
+        "worker": worker,
+        "payload": payload,
+        "target_host": target_host,
     }
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from ...limits import ERROR_MAX_BYTES, OUTPUT_MAX_BYTES
 from ..domain.errors import InvalidInput, SchedoError
 from ..domain.model import RunStatus
@@ -29,6 +32,13 @@ async def history(
     svc: Services, p: Principal, job_id: int, cursor: int | None, limit: int
 ) -> list[Run]:
     return await svc.store.list_executions(p.env_id, job_id, cursor, limit)
+
+
+async def history_views(
+    svc: Services, p: Principal, job_id: int, cursor: int | None, limit: int
+) -> list[Sequence[Any]]:
+    """``history`` as the API lists it: rows of ``storage/run_views.VIEW_COLUMNS``."""
+    return await svc.store.run_views(p.env_id, job_id, cursor, limit)
 
 
 def completion(

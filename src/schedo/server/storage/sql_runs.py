@@ -29,7 +29,7 @@ from ..domain.model import JobType, RunStatus, Source
 from ..domain.records import Completion, Run
 from ..domain.targets import AgentMatch
 from ..domain.timefmt import to_ms
-from . import audit_rows, claim_sql, rows
+from . import audit_rows, claim_sql, rows, run_views
 from .db import Conn, Database
 from .run_rows import (
     after_end,
@@ -59,6 +59,19 @@ class RunSql:
                 res = await c.execute(_HISTORY_BELOW, {"job_id": job_id, "limit": limit,
                                                        "cursor": cursor})
             return [rows.execution(r) for r in res]
+
+    async def run_views(
+        self, env_id: int, job_id: int, cursor: int | None, limit: int
+    ) -> list[Sequence[Any]]:
+        params = {"job_id": job_id, "env_id": env_id, "limit": limit}
+        async with self.db.read() as c:
+            if cursor is None:
+                got = (await c.execute(run_views.VIEW, params)).all()
+            else:
+                got = (await c.execute(run_views.VIEW_BELOW, {**params, "cursor": cursor})).all()
+        if not got:
+            raise NotFound(f"job {job_id} not found")
+        return [r[1:] for r in got if r[1] is not None]
 
     async def get_execution(self, env_id: int, exec_id: int) -> Run:
         async with self.db.read() as c:

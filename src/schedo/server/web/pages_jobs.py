@@ -141,14 +141,16 @@ async def jobs_live(
 
 
 async def _history(ws: WebSession, job: Job, before: int | None) -> dict[str, Any]:
-    page = await runs.history(ws.svc, ws.principal, job.id, before, PAGE + 1)
+    if before is None:  # the newest runs: the page and the chart from one read
+        recent = await runs.history(ws.svc, ws.principal, job.id, None,
+                                    max(PAGE + 1, CHART_RUNS))
+        page = recent[: PAGE + 1]
+        recent = recent[:CHART_RUNS]
+    else:
+        page = await runs.history(ws.svc, ws.principal, job.id, before, PAGE + 1)
+        recent = await runs.history(ws.svc, ws.principal, job.id, None, CHART_RUNS)
     more = len(page) > PAGE
     page = page[:PAGE]
-    recent = (
-        page
-        if before is None and len(page) >= CHART_RUNS
-        else await runs.history(ws.svc, ws.principal, job.id, None, CHART_RUNS)
-    )
     live = before is None
     return {
         "runs": page,

@@ -121,6 +121,14 @@ class ExecutionStore(Protocol):
         """Executions of the job, newest first, ids < cursor. NotFound if the job is not in
         the environment."""
 
+    async def run_views(
+        self, env_id: int, job_id: int, cursor: int | None, limit: int
+    ) -> list[Sequence[Any]]:
+        """The same executions as ``list_executions`` as rows of ``run_views.VIEW_COLUMNS``
+        (the API's list answer, without a ``Run`` per row): stored times as epoch
+        milliseconds (None when unset), JSON columns parsed. NotFound if the job is not in
+        the environment."""
+
     async def get_execution(self, env_id: int, exec_id: int) -> Run:
         """NotFound unless the execution is in the environment."""
 
