@@ -1,7 +1,8 @@
 """Schedo's benchmarks: ``python -m bench <scenario> [--size smoke|default|full] [--json F]``.
 
-Scenarios: herd, precision, scale, api, footprint (see bench/README.md). ``smoke()`` runs every
-scenario at its smoke size (seconds each) and raises if one fails; CI calls it from a test.
+Scenarios: herd, precision, scale, api, footprint, dashpages (see bench/README.md). ``smoke()``
+runs every scenario at its smoke size (seconds each) and raises if one fails; CI calls it from a
+test.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .common import Report
 
-SCENARIOS = ("herd", "precision", "scale", "api", "footprint")
+SCENARIOS = ("herd", "precision", "scale", "api", "footprint", "dashpages")
 
 
 def run_scenario(name: str, size: str, workdir: Path, **options: object) -> Report:
     """Run one scenario; returns its ``common.Report``."""
-    from . import api, footprint, herd, precision, scale
+    from . import api, dashpages, footprint, herd, precision, scale
 
     module = {
         "herd": herd,
@@ -27,6 +28,7 @@ def run_scenario(name: str, size: str, workdir: Path, **options: object) -> Repo
         "scale": scale,
         "api": api,
         "footprint": footprint,
+        "dashpages": dashpages,
     }[name]
     started = time.perf_counter()
     report: Report = module.run(size, workdir, **options)
