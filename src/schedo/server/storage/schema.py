@@ -266,6 +266,16 @@ executions = Table(
         sqlite_where=text("status = 'running'"),
         postgresql_where=text("status = 'running'"),
     ),
+    # The dashboard (migration 0012): the 24-hour counts by status from the index alone, and
+    # the runs expired or missed lately ("what needs you"), a few rows.
+    Index("ix_executions_env_scheduled", "environment_id", "scheduled_for", "status"),
+    Index(
+        "ix_executions_missed",
+        "environment_id",
+        "scheduled_for",
+        sqlite_where=text("status IN ('expired', 'skipped')"),
+        postgresql_where=text("status IN ('expired', 'skipped')"),
+    ),
     sqlite_autoincrement=True,  # ids are never reused (migration 0003)
 )
 
