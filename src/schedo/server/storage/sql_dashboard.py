@@ -23,8 +23,8 @@ DAY_MS = 86_400_000
 SOURCES = tuple(s.value for s in Source)
 # Statuses as SQL literals, not bound parameters: SQLite uses a partial index only when the
 # query's WHERE repeats the index's own condition, which a parameter cannot show at prepare.
-PENDING = literal_column("'pending'")
-MISSED_STATUSES = (literal_column("'expired'"), literal_column("'skipped'"))
+PENDING: Any = literal_column("'pending'")
+MISSED_STATUSES: tuple[Any, ...] = (literal_column("'expired'"), literal_column("'skipped'"))
 
 
 def _latest_duration() -> Any:
