@@ -20,6 +20,7 @@ on PostgreSQL), then each job's status and last run are set from its latest run.
 
 Database: a fresh SQLite file by default; ``BENCH_DASHPAGES_DATABASE=postgresql://…`` runs it
 on PostgreSQL (a fresh database of its own on that loopback server, dropped at the end).
+``BENCH_DASHPAGES_REQUESTS=N``: N requests per page (and 1 warm-up) instead of the size's.
 ``BENCH_PROFILE_DIR`` records each page's loop with py-spy (common.Profiler).
 """
 
@@ -41,6 +42,8 @@ from .common import ADMIN_KEY, BenchError, Check, Profiler, Report, Server, perc
 
 PREFIX = "dash-"
 DATABASE_ENV = "BENCH_DASHPAGES_DATABASE"
+REQUESTS_ENV = "BENCH_DASHPAGES_REQUESTS"  # requests per page instead of the size's (e.g. 5
+# for a version whose pages take seconds)
 SIZES: dict[str, dict[str, int]] = {
     "smoke": {"jobs": 50, "runs": 20_000, "days": 60, "requests": 8, "warmup": 2},
     "default": {"jobs": 500, "runs": 1_000_000, "days": 60, "requests": 60, "warmup": 5},
@@ -180,6 +183,61 @@ def _measure(c: httpx.Client, srv: Server, name: str, path: str, n: int,
             "max": max(times), "cpu_per_request": cpu / n, "bytes": len(r.content)}
 
 
+NEW_INDEXES = ("ix_executions_scheduled", "ix_executions_missed")  # migration 0012
+
+
+def index_cost(workdir: Path, runs: int = 20_000, rounds: int = 3) -> dict[str, float]:
+    """The write-path cost of migration 0012's indexes on SQLite: CPU µs per run to insert ``runs``
+    runs (in batches of 500, as ticks are) and move each through running to completed (two
+    updates by id, as claims and reports do), with and without the indexes; the best of
+    ``rounds`` each."""
+    import subprocess
+    import sys
+
+    path = workdir / "index-cost.db"
+    code = ("import asyncio, sys; from schedo.server.storage.db import Database; "
+            "from schedo.server.storage.migrate import migrate; "
+            "db = Database('sqlite:///' + sys.argv[1]); asyncio.run(migrate(db)); "
+            "asyncio.run(db.dispose())")  # fmt: skip
+    subprocess.run([sys.executable, "-c", code, str(path)], check=True, timeout=120)
+    conn = loader.connect(path)
+    out: dict[str, float] = {}
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        env = 1  # no environment row: plain sqlite3 does not enforce foreign keys
+        loader.insert_jobs(conn, env, [("cost-job", loader.NEVER, loader.never_ms())])
+        jid = loader.job_ids(conn, env, "cost-")["cost-job"]
+        sql = (f"INSERT INTO executions ({', '.join(EXEC_COLUMNS)}) "
+               f"VALUES ({', '.join('?' * len(EXEC_COLUMNS))})").replace('trigger,', '"trigger",')
+        for label in ("with", "without"):
+            best = float("inf")
+            for _ in range(rounds):
+                conn.execute("DELETE FROM executions")
+                rows = [(jid, env, "cost-job", "sdk", "pending", "schedule", 1_000 + i, 1,
+                         "schedule", 1_000 + i, None, None, 60, None, None, None, None, None,
+                         None, None, "{}", 1_000 + i) for i in range(runs)]  # fmt: skip
+                t0 = time.process_time()
+                for i in range(0, runs, 500):
+                    conn.execute("BEGIN IMMEDIATE")
+                    conn.executemany(sql, rows[i:i + 500])
+                    conn.execute("COMMIT")
+                ids = [r[0] for r in conn.execute("SELECT id FROM executions ORDER BY id")]
+                for status in ("running", "completed"):
+                    for i in range(0, runs, 500):
+                        conn.execute("BEGIN IMMEDIATE")
+                        conn.executemany("UPDATE executions SET status = ? WHERE id = ?",
+                                         [(status, x) for x in ids[i:i + 500]])
+                        conn.execute("COMMIT")
+                best = min(best, time.process_time() - t0)
+            out[label] = best / runs * 1e6
+            for name in NEW_INDEXES:
+                conn.execute(f"DROP INDEX IF EXISTS {name}")
+    finally:
+        conn.close()
+    return out
+
+
 def _pages(job_id: int) -> list[tuple[str, str]]:
     return [
         ("healthz", "/healthz"),
@@ -201,7 +259,10 @@ def _ms(v: float) -> str:
 def run(size: str, workdir: Path, database: str | None = None) -> Report:
     """``database``: a postgresql:// URL (default ``$BENCH_DASHPAGES_DATABASE``; unset:
     a fresh SQLite file)."""
-    cfg = SIZES[size]
+    cfg = dict(SIZES[size])
+    if os.environ.get(REQUESTS_ENV):
+        cfg["requests"] = int(os.environ[REQUESTS_ENV])
+        cfg["warmup"] = min(cfg["warmup"], 1)
     if database is None:
         database = os.environ.get(DATABASE_ENV) or None
     rep = Report("dashpages", size, dict(cfg))
@@ -219,6 +280,12 @@ def run(size: str, workdir: Path, database: str | None = None) -> Report:
                 results[name] = _measure(c, srv, name, path, cfg["requests"], cfg["warmup"])
         finally:
             c.close()
+    if pg_url is None:
+        results["index_cost_us_per_run"] = cost = index_cost(workdir)
+        rep.notes.append(
+            f"migration 0012's two indexes, SQLite write path (insert a run, then two status "
+            f"updates): {cost['with']:.1f} µs per run with them, {cost['without']:.1f} µs "
+            f"without")
     rep.results = results
     rep.headers = ["page", "p50", "p95", "max", "server CPU / request", "KB"]
     for name, _ in _pages(0):
