@@ -77,3 +77,37 @@ async def test_the_bounded_reads_answer_as_their_definitions(world: World) -> No
                 assert all(a.job_name.startswith("j") for a in got_n)
                 shown.update(a.status for a in got_n)
     assert shown["pending"] and shown["expired"] and shown["skipped"], shown
+
+
+async def test_jobs_at_glance_is_the_overview_of_all_the_jobs(world: World) -> None:
+    """``jobs_at_glance`` against the same lists taken from every job (``list_jobs``), with
+    jobs of every kind in two tenants."""
+    from sqlalchemy import update
+
+    from schedo.server.storage.schema import jobs as jobs_t
+
+    rnd = random.Random(22)
+    s = world.store
+    made = [await world.job(f"g{i}", env=rnd.choice((world.env, world.env, world.other_env)))
+            for i in range(40)]
+    async with s.db.write() as c:
+        for job in made:
+            await c.execute(update(jobs_t).where(jobs_t.c.id == job.id).values(
+                status=rnd.choice(("pending", "running", "completed", "failed")),
+                retry_count=rnd.choice((0, 0, 1)), paused=rnd.random() < 0.3,
+                muted=rnd.random() < 0.3, paused_reason=rnd.choice((None, "", "5 failures")),
+                next_run_at=rnd.choice((None, at(rnd.randrange(-600, 600) // 60 * 60))),
+            ))  # fmt: skip
+    for env in (world.env, world.other_env, world.env2):
+        every = await s.list_jobs(env)
+        got = await s.jobs_at_glance(env, 10, 4)
+        assert (got.total, got.paused) == (len(every), sum(j.paused for j in every))
+        assert got.failing == [j for j in every if j.status == "failed"
+                               or (j.status == "pending" and j.retry_count > 0)]
+        due = sorted((j for j in every if not j.paused and j.next_run_at is not None),
+                     key=lambda j: (j.next_run_at, j.id))
+        assert got.next_due == due[:10]
+        assert got.auto_paused == [j for j in every if j.paused and j.paused_reason][:4]
+        assert got.muted == [j for j in every if j.muted][:4]
+        assert all(j.environment_id == env for j in [*got.failing, *got.next_due])
+    assert (await s.jobs_at_glance(world.env, 10, 4)).failing  # the lists are not all empty

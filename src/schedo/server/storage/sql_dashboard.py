@@ -7,12 +7,23 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, and_, case, func, literal_column, or_, select, type_coerce
+from sqlalchemy import (
+    BigInteger,
+    and_,
+    case,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
+    true,
+    type_coerce,
+)
 
 from ..domain.model import Source
 from ..domain.records import Run
 from . import rows
-from .contracts.ops import Attention, DayCount, RunMark
+from .contracts.ops import Attention, DayCount, JobsAtGlance, RunMark
 from .db import Database
 from .schema import executions, jobs
 
@@ -74,6 +85,25 @@ class DashboardSql:
         )
         async with self.db.read() as c:
             return {str(s): int(n) for s, n in (await c.execute(q)).all()}
+
+    async def jobs_at_glance(self, env_id: int, due: int, shown: int) -> JobsAtGlance:
+        j = jobs.c
+        mine = j.environment_id == env_id
+        counts = select(func.count(), func.coalesce(func.sum(case((j.paused == true(), 1),
+                                                                  else_=0)), 0)).where(mine)
+        failing = select(jobs).where(mine, or_(j.status == "failed", and_(
+            j.status == "pending", j.retry_count > 0))).order_by(j.id)
+        soonest = (select(jobs).where(mine, j.paused == false(), j.next_run_at.is_not(None))
+                   .order_by(j.next_run_at, j.id).limit(due))
+        reasoned = (select(jobs).where(mine, j.paused == true(), j.paused_reason.is_not(None),
+                                       j.paused_reason != "").order_by(j.id).limit(shown))
+        muted = select(jobs).where(mine, j.muted == true()).order_by(j.id).limit(shown)
+        async with self.db.read() as c:
+            total, paused = (await c.execute(counts)).one()
+            found = [[rows.job(r) for r in (await c.execute(q)).all()]
+                     for q in (failing, soonest, reasoned, muted)]
+        return JobsAtGlance(total=int(total), paused=int(paused), failing=found[0],
+                            next_due=found[1], auto_paused=found[2], muted=found[3])
 
     async def recent_runs(
         self, env_id: int, job_ids: Sequence[int], per_job: int

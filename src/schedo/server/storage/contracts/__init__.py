@@ -31,6 +31,7 @@ from .ops import (
     Attention,
     DashboardStore,
     DayCount,
+    JobsAtGlance,
     LiveCounts,
     PruneBatch,
     RetentionStore,
@@ -82,6 +83,7 @@ __all__ += ["AlertStore", "ChannelStore", "ExplainStore", "PingStore"]  # issue 
 __all__ += ["JOB_SORTS", "Attention", "DayCount", "RunMark"]  # issue 22
 __all__ += ["ChainStore", "JobChain", "RunChain", "collect_chained"]  # issue 21, chains
 __all__ += ["AuditStore"]  # issue 22, the audit log
+__all__ += ["JobsAtGlance"]  # issues 18 + 22, the dashboard at scale
 
 
 class Store(
