@@ -131,13 +131,13 @@ class DashboardSql:
         )
         out: dict[int, list[RunMark]] = {}
         async with self.db.read() as c:
-            for row in (await c.execute(q)).all():
-                mark = RunMark(
-                    id=int(row.id), job_id=int(row.job_id), status=str(row.status),
-                    scheduled_for=row.scheduled_for, attempt=int(row.attempt),
-                    duration=None if row.duration is None else int(row.duration),
-                )  # fmt: skip
-                out.setdefault(mark.job_id, []).append(mark)
+            found = (await c.execute(q)).tuples().all()
+        # ~10,000 marks for a table of 500 jobs: plain tuples, no Row attribute look-ups
+        for run_id, job_id, status, scheduled_for, attempt, duration in found:
+            out.setdefault(job_id, []).append(RunMark(
+                id=int(run_id), job_id=int(job_id), status=str(status),
+                scheduled_for=scheduled_for, attempt=int(attempt),
+                duration=None if duration is None else int(duration)))  # fmt: skip
         return out
 
     async def job_order(self, env_id: int, sort: str, descending: bool) -> list[int]:
