@@ -7,9 +7,11 @@ page ``/ui/jobs/{id}``, and the live fragments the open tabs fetch every ~2 s
 time on one keep-alive connection signed in with the admin key, against the same server's
 ``/healthz`` in the same run (the floor of the HTTP stack and the client).
 
-Server time per page: the median (and p95) wall time of a request on loopback, which includes
-the client's share (``/healthz``'s row shows how much); server CPU per request from /proc.
-Targets (docs/dashboard.md): overview and job page ≤ 20 ms, jobs table ≤ 50 ms at 500 jobs.
+Server time per page: the CPU the server spends per request, from /proc — the ``schedo
+serve`` process, plus on PostgreSQL the database's backends serving it (same machine) —
+checked against the targets (docs/dashboard.md): overview and job page ≤ 20 ms, jobs table
+≤ 50 ms at 500 jobs. The median (and p95) wall time of a request on loopback is shown too; on
+this shared 2-core machine it includes waiting for a core (the load average is in the JSON).
 
 The history: each job has ``runs / jobs`` runs spread over the last ``days`` days (scheduled
 ticks, attempt 1), mostly completed, every 40th failed, every 150th expired, every 250th
@@ -163,14 +165,32 @@ def _sign_in(srv: Server) -> httpx.Client:
     return c
 
 
+def _pg_backends(pg_url: str | None) -> list[int]:
+    """The pids of the PostgreSQL backends serving the bench's database (same machine)."""
+    if pg_url is None:
+        return []
+    from . import pgload
+
+    rows = pgload._run(pgload._fetch(
+        pgload.libpq_url(pg_url),
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+        "AND pid <> pg_backend_pid()"))  # fmt: skip
+    return [int(r[0]) for r in rows]
+
+
+def _cpu(srv: Server, backends: list[int]) -> float:
+    return proc_cpu_s(srv.pid) + sum(proc_cpu_s(pid) for pid in backends)
+
+
 def _measure(c: httpx.Client, srv: Server, name: str, path: str, n: int,
-             warmup: int) -> dict[str, Any]:
+             warmup: int, pg_url: str | None = None) -> dict[str, Any]:
     for _ in range(warmup):
         r = c.get(path)
         if r.status_code != 200:
             raise BenchError(f"dashpages: {path} answered {r.status_code}: {r.text[:300]}")
     times: list[float] = []
-    cpu0 = proc_cpu_s(srv.pid)
+    backends = _pg_backends(pg_url)  # the server's pool is open after the warm-up
+    cpu0 = _cpu(srv, backends)
     with Profiler(srv.pid, "dashpages-" + re.sub(r"\W+", "-", name), n * 0.2):
         for _ in range(n):
             t0 = time.perf_counter()
@@ -178,7 +198,7 @@ def _measure(c: httpx.Client, srv: Server, name: str, path: str, n: int,
             times.append(time.perf_counter() - t0)
             if r.status_code != 200:
                 raise BenchError(f"dashpages: {path} answered {r.status_code}")
-    cpu = proc_cpu_s(srv.pid) - cpu0
+    cpu = _cpu(srv, backends) - cpu0
     return {"path": path, "n": n, "p50": percentile(times, 50), "p95": percentile(times, 95),
             "max": max(times), "cpu_per_request": cpu / n, "bytes": len(r.content)}
 
@@ -277,7 +297,8 @@ def run(size: str, workdir: Path, database: str | None = None) -> Report:
         c = _sign_in(srv)
         try:
             for name, path in _pages(job_id):
-                results[name] = _measure(c, srv, name, path, cfg["requests"], cfg["warmup"])
+                results[name] = _measure(c, srv, name, path, cfg["requests"], cfg["warmup"],
+                                         pg_url)
         finally:
             c.close()
     if pg_url is None:
@@ -287,17 +308,19 @@ def run(size: str, workdir: Path, database: str | None = None) -> Report:
             f"updates): {cost['with']:.1f} µs per run with them, {cost['without']:.1f} µs "
             f"without")
     rep.results = results
-    rep.headers = ["page", "p50", "p95", "max", "server CPU / request", "KB"]
+    rep.headers = ["page", "p50 wall", "p95 wall", "max wall", "server CPU / request", "KB"]
     for name, _ in _pages(0):
         m = results[name]
         rep.rows.append([f"{name} ({m['path']})", _ms(m["p50"]), _ms(m["p95"]), _ms(m["max"]),
                          _ms(m["cpu_per_request"]), f"{m['bytes'] / 1024:.0f}"])
     for page, limit in TARGETS.items():
         names = [n for n, _ in _pages(0) if n.startswith(page)]
-        worst = max(results[n]["p50"] for n in names)
-        rep.checks.append(Check(f"{page} ({', '.join(names)}), worst p50", f"≤ {_ms(limit)}",
-                                _ms(worst), worst <= limit))
+        worst = max(results[n]["cpu_per_request"] for n in names)
+        wall = max(results[n]["p50"] for n in names)
+        rep.checks.append(Check(
+            f"{page} ({', '.join(names)}): server time, worst", f"≤ {_ms(limit)}",
+            f"{_ms(worst)} CPU (p50 wall {_ms(wall)})", worst <= limit))
     rep.notes.append(f"{len(ids)} jobs, {results['runs']:,} runs over {cfg['days']} days, "
-                     f"loaded in {load_s:.0f} s; times are wall times on one loopback "
-                     f"keep-alive connection (healthz: the floor)")
+                     f"loaded in {load_s:.0f} s; one loopback keep-alive connection "
+                     f"(healthz: the floor); server CPU includes PostgreSQL's backends")
     return rep
