@@ -131,8 +131,8 @@ class DashboardSql:
         )
         out: dict[int, list[RunMark]] = {}
         async with self.db.read() as c:
-            found = (await c.execute(q)).tuples().all()
-        # ~10,000 marks for a table of 500 jobs: plain tuples, no Row attribute look-ups
+            found = (await c.execute(q)).all()
+        # ~10,000 marks for a table of 500 jobs: rows unpacked, no attribute look-ups
         for run_id, job_id, status, scheduled_for, attempt, duration in found:
             out.setdefault(job_id, []).append(RunMark(
                 id=int(run_id), job_id=int(job_id), status=str(status),
