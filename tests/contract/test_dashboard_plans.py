@@ -18,15 +18,18 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import asyncpg
+import httpx
 from sqlalchemy import event, func, select
 
 from schedo.server.storage.contracts import JOB_SORTS
 from schedo.server.storage.db import asyncpg_dsn, sqlite_database
 from schedo.server.storage.schema import executions as e
 from schedo.server.storage.sql import SqlStore
+from tests.conftest import ADMIN_KEY, Api
 from tests.contract.kit import FAIL, World, at
 
 RUNS = re.compile(r"\b(executions|latest)\b")
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 # Partial indexes of the live runs only (pending or running): walking one whole is bounded by
 # the runs waiting or running, not by the history (PostgreSQL's planner does so on tiny tables)
 LIVE = ("ix_executions_pending", "ix_executions_pending_type", "ix_executions_active_job",
@@ -244,3 +247,34 @@ async def test_the_dashboard_reads_cost_the_same_with_ten_times_the_history(
              for (q, _), b, a in zip(statements, before, after, strict=True)
              if a > b * 1.2 + 50}
     assert not grown, grown
+
+
+# -- whole pages -----------------------------------------------------------------------------
+
+async def test_the_pages_a_team_keeps_open_never_scan_the_runs(api: Api) -> None:
+    """Every statement the overview, the jobs table (sorted and not), the job page and their
+    live fragments run, served by the app in-process and explained as above: no scan of the
+    runs, whoever's read it is."""
+    h = api.admin
+    ids = []
+    for name in ("page-a", "page-b"):
+        job = await api.define(name=name, max_retries=0)
+        ids.append(job["id"])
+        for _ in range(3):
+            r = await api.client.post(f"/jobs/trigger/{job['id']}", headers=h)
+            assert r.status_code == 200, r.text
+    store = api.svc.store
+    async with httpx.AsyncClient(transport=api.client._transport,
+                                 base_url="http://schedo.test") as b:
+        token = CSRF.search((await b.get("/ui/login")).text)
+        assert token
+        await b.post("/ui/login", data={"api_key": ADMIN_KEY, "csrf": token.group(1)})
+        seen = _capture(store)
+        for url in ("/ui/", "/ui/live/overview", "/ui/jobs", "/ui/jobs?sort=status",
+                    "/ui/jobs?sort=duration&dir=desc", "/ui/live/jobs", f"/ui/jobs/{ids[0]}",
+                    f"/ui/jobs/{ids[0]}/live"):
+            page = await b.get(url)
+            assert page.status_code == 200, (url, page.text[:300])
+    statements = [(q, p) for q, p in seen if RUNS.search(q) and q.lstrip().startswith("SELECT")]
+    assert len(statements) >= 8, seen
+    assert await _scans(store, statements) == {}
