@@ -118,7 +118,7 @@ class DashboardSql:
         pick = (
             select(a.c.id, a.c.job_id, a.c.status, a.c.scheduled_for, a.c.attempt,
                    a.c.duration)
-            .where(a.c.job_id == jobs.c.id)
+            .where(a.c.job_id == jobs.c.id, a.c.environment_id == env_id)
             .order_by(a.c.id.desc())
             .limit(per_job)
         )
