@@ -1,6 +1,6 @@
 """Schedo's benchmarks: ``python -m bench <scenario> [--size smoke|default|full] [--json F]``.
 
-Scenarios: herd, precision, scale, api, dashboard, footprint (see bench/README.md).
+Scenarios: herd, precision, scale, api, dashboard, footprint, dashpages (see bench/README.md).
 ``smoke()`` runs every scenario at its smoke size (seconds each) and raises if one fails; CI
 calls it from a test.
 """
@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .common import Report
 
-SCENARIOS = ("herd", "precision", "scale", "api", "dashboard", "footprint")
+SCENARIOS = ("herd", "precision", "scale", "api", "dashboard", "footprint", "dashpages")
 
 
 def run_scenario(name: str, size: str, workdir: Path, **options: object) -> Report:
     """Run one scenario; returns its ``common.Report``."""
-    from . import api, dashboard, footprint, herd, precision, scale
+    from . import api, dashboard, dashpages, footprint, herd, precision, scale
 
     module = {
         "herd": herd,
@@ -29,6 +29,7 @@ def run_scenario(name: str, size: str, workdir: Path, **options: object) -> Repo
         "api": api,
         "dashboard": dashboard,
         "footprint": footprint,
+        "dashpages": dashpages,
     }[name]
     started = time.perf_counter()
     report: Report = module.run(size, workdir, **options)

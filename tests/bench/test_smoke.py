@@ -20,6 +20,7 @@ def test_every_benchmark_runs_at_smoke_size(capsys: pytest.CaptureFixture[str]) 
         pytest.skip("redis-server (Debian package) is needed for the Celery baseline")
     bench.smoke(baselines=True)
     out = capsys.readouterr().out
-    for scenario in ("herd", "precision", "scale", "api", "dashboard", "footprint"):
+    for scenario in ("herd", "precision", "scale", "api", "dashboard", "footprint",
+                     "dashpages"):
         assert f"== {scenario} (smoke" in out, out[-3000:]
     assert "APScheduler" in out and "Celery" in out

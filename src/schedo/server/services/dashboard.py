@@ -7,10 +7,10 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from ..domain.model import JobStatus, JobType, RunStatus, Trigger
+from ..domain.model import JobStatus, RunStatus, Trigger
 from ..domain.records import Job, Run
 from ..storage.contracts import JOB_SORTS as JOB_SORTS  # re-exported (the web layer)
-from ..storage.contracts import Attention, DayCount
+from ..storage.contracts import Attention, DayCount, JobsAtGlance
 from ..storage.contracts import RunMark as RunMark  # re-exported (the web layer)
 from . import jobs as svc_jobs
 from .context import Principal, Services
@@ -96,50 +96,51 @@ def is_failing(job: Job, retries: dict[int, RetryWait]) -> bool:
     return job.status is JobStatus.FAILED or job.id in retries
 
 
+DUE_SHOWN = 8  # jobs in the overview's "next due"
+
+
 async def overview(svc: Services, p: Principal, now: datetime) -> Overview:
-    jobs = await svc_jobs.list_all(svc, p)
-    retries = await waiting_retries(svc, p, jobs)
+    """The overview's numbers, without loading every job: the counts in SQL and only the jobs
+    shown (failing, due soonest, paused by failures, muted) read (``jobs_at_glance``)."""
+    glance = await svc.store.jobs_at_glance(p.env_id, max(DUE_SHOWN, NEEDS_SHOWN), NEEDS_SHOWN)
+    retries = await waiting_retries(svc, p, glance.failing)
     counts = await run_counts(svc, p, now - DAY)
-    due = sorted(
-        (j for j in jobs if j.next_run_at and not j.paused),
-        key=lambda j: (j.next_run_at or now, j.id),
-    )
     return Overview(
-        total=len(jobs),
-        active=sum(1 for j in jobs if not j.paused),
-        paused=sum(1 for j in jobs if j.paused),
-        failing=[j for j in jobs if is_failing(j, retries)],
+        total=glance.total,
+        active=glance.total - glance.paused,
+        paused=glance.paused,
+        failing=[j for j in glance.failing if is_failing(j, retries)],
         retries=retries,
         runs={k: counts.get(k, 0) for k in OUTCOMES},
         runs_total=sum(counts.values()),
-        next_due=due[:8],
-        needs=await needs_you(svc, p, now, jobs, retries),
+        next_due=glance.next_due[:DUE_SHOWN],
+        needs=await needs_you(svc, p, now, glance, retries),
     )
 
 
 async def needs_you(
-    svc: Services, p: Principal, now: datetime, jobs: list[Job], retries: dict[int, RetryWait]
+    svc: Services, p: Principal, now: datetime, glance: JobsAtGlance,
+    retries: dict[int, RetryWait],
 ) -> NeedsYou:
     """What needs someone now: failing jobs (most failures in a row first), late runs and
-    jobs, runs that expired or were missed in the last 24 hours (one read), jobs paused by
-    failures and muted jobs."""
+    jobs, runs that expired or were missed in the last 24 hours, jobs paused by failures and
+    muted jobs. Late jobs are the first of the jobs due soonest (their next run is the
+    earliest), so the glance's ``next_due`` holds the first ``NEEDS_SHOWN`` of them."""
     runs = await svc.store.needs_attention(p.env_id, now - LATE_AFTER, now - DAY,
                                            2 * NEEDS_SHOWN)
-    failing = sorted((j for j in jobs if is_failing(j, retries)),
+    failing = sorted((j for j in glance.failing if is_failing(j, retries)),
                      key=lambda j: (-j.consecutive_failures, j.name))
-    late_jobs = [j for j in jobs if not j.paused and j.next_run_at is not None
-                 and j.next_run_at < now - LATE_AFTER]
-    # a heartbeat run waits for a ping until its grace ends (then it expires: "missed");
-    # nothing is to take it, so waiting is not being late
-    pinged = {j.id for j in jobs if j.type is JobType.HEARTBEAT}
+    late_jobs = [j for j in glance.next_due
+                 if j.next_run_at is not None and j.next_run_at < now - LATE_AFTER]
     return NeedsYou(
         failing=failing[:NEEDS_SHOWN],
-        late_runs=[r for r in runs if r.status == RunStatus.PENDING
-                   and r.job_id not in pinged][:NEEDS_SHOWN],
-        late_jobs=sorted(late_jobs, key=lambda j: (j.next_run_at or now, j.id))[:NEEDS_SHOWN],
+        # a heartbeat run waits for a ping until its grace ends (then it expires: "missed");
+        # nothing is to take it, so waiting is not being late: needs_attention leaves them out
+        late_runs=[r for r in runs if r.status == RunStatus.PENDING][:NEEDS_SHOWN],
+        late_jobs=late_jobs[:NEEDS_SHOWN],
         missed=[r for r in runs if r.status != RunStatus.PENDING][:NEEDS_SHOWN],
-        auto_paused=[j for j in jobs if j.paused and j.paused_reason][:NEEDS_SHOWN],
-        muted=[j for j in jobs if j.muted][:NEEDS_SHOWN],
+        auto_paused=glance.auto_paused[:NEEDS_SHOWN],
+        muted=glance.muted[:NEEDS_SHOWN],
     )
 
 

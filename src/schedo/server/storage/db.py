@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import ARRAY, Engine, String, any_, bindparam, func, literal_column, select
+from sqlalchemy import ARRAY, Engine, String, any_, bindparam, func, literal_column, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
@@ -341,6 +341,20 @@ class Database:
             await conn.exec_driver_sql(
                 f"SELECT setval(pg_get_serial_sequence('{t}', 'id'), (SELECT max(id) FROM {t}))"
             )
+
+    def top_per(self, parent: Any, child: Any, pick: Any) -> tuple[Any, Any]:
+        """``parent`` joined to the rows of ``child`` that ``pick`` chooses per parent row: a
+        SELECT, on an alias of ``child``, of columns named as ``child``'s (``id`` among them),
+        correlated to ``parent``, with ORDER BY and LIMIT. A top-N per parent through the
+        index the pick orders by, whatever the child table's size. PostgreSQL: ``CROSS JOIN
+        LATERAL``. SQLite (no LATERAL): ``child`` joined on ``child.id IN (the pick's ids)``,
+        a correlated subquery run once per parent row. Returns the FROM clause and what to
+        select the columns from (``.c``)."""
+        if self.is_sqlite:
+            ids = pick.with_only_columns(pick.selected_columns["id"]).correlate(parent)
+            return parent.join(child, child.c.id.in_(ids)), child
+        lateral = pick.correlate(parent).lateral("top")
+        return parent.join(lateral, true()), lateral
 
     def for_update(self, stmt: Any) -> Any:
         """Row locks for a read-then-write check (FOR UPDATE on PostgreSQL; SQLite's

@@ -276,6 +276,17 @@ executions = Table(
         sqlite_where=text("status = 'running'"),
         postgresql_where=text("status = 'running'"),
     ),
+    # The dashboard (migration 0012): the 24-hour counts by status from the index alone (the
+    # instant leads: led by environment_id, SQLite's planner would pick it for any read of an
+    # environment's runs), and the runs expired or missed lately ("what needs you").
+    Index("ix_executions_scheduled", "scheduled_for", "environment_id", "status"),
+    Index(
+        "ix_executions_missed",
+        "environment_id",
+        "scheduled_for",
+        sqlite_where=text("status IN ('expired', 'skipped')"),
+        postgresql_where=text("status IN ('expired', 'skipped')"),
+    ),
     sqlite_autoincrement=True,  # ids are never reused (migration 0003)
 )
 

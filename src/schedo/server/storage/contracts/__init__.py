@@ -31,6 +31,7 @@ from .ops import (
     Attention,
     DashboardStore,
     DayCount,
+    JobsAtGlance,
     LiveCounts,
     PruneBatch,
     RetentionStore,
@@ -86,6 +87,7 @@ __all__ += ["ChainStore", "JobChain", "RunChain", "collect_chained"]  # issue 21
 __all__ += ["AuditStore"]  # issue 22, the audit log
 __all__ += ["SecretStore", "SigningState"]  # issue 22, signature key rotation
 __all__ += ["PeopleStore"]  # issue 22, people
+__all__ += ["JobsAtGlance"]  # issues 18 + 22, the dashboard at scale
 
 
 class Store(

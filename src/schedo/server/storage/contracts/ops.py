@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from ...domain.records import Run
+from ...domain.records import Job, Run
 
 # -- retention and operational statistics (docs/hardening.md) -----------------------------------
 
@@ -110,6 +110,18 @@ class Attention:
     error: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class JobsAtGlance:
+    """The jobs the overview shows, read without loading every job (issues 18 and 22)."""
+
+    total: int
+    paused: int
+    failing: list[Job]  # failed, or pending with a retry counted (a retry may wait): all, by id
+    next_due: list[Job]  # not paused, with a next run: soonest first (then id)
+    auto_paused: list[Job]  # paused with a stored reason, by id
+    muted: list[Job]  # by id
+
+
 class DashboardStore(Protocol):
     async def count_runs_since(self, env_id: int, since: datetime) -> dict[str, int]:
         """How many executions of the environment are scheduled at or after ``since``, by
@@ -119,10 +131,10 @@ class DashboardStore(Protocol):
         self, env_id: int, job_ids: Sequence[int], per_job: int
     ) -> dict[int, list[RunMark]]:
         """The latest ``per_job`` executions (highest ids) of each of ``job_ids`` in the
-        environment, oldest first, in ONE read statement (``ROW_NUMBER()`` over the job's
-        executions by id, on both databases). Jobs without runs, of another environment or
-        unknown are absent; ``job_ids`` empty or ``per_job`` < 1 reads nothing. A mark's
-        ``duration`` is the run's (None while it has none)."""
+        environment, oldest first, in ONE read statement (a top-N per job through the index
+        on (job_id, id): its cost is the marks read, not the history). Jobs without runs, of
+        another environment or unknown are absent; ``job_ids`` empty or ``per_job`` < 1
+        reads nothing. A mark's ``duration`` is the run's (None while it has none)."""
 
     async def job_order(self, env_id: int, sort: str, descending: bool) -> list[int]:
         """The ids of the environment's jobs sorted by ``sort`` (one of ``JOB_SORTS``;
@@ -146,6 +158,17 @@ class DashboardStore(Protocol):
     async def needs_attention(
         self, env_id: int, late_before: datetime, since: datetime, limit: int
     ) -> list[Attention]:
-        """In ONE read: the environment's pending runs due before ``late_before`` (late:
-        nothing took them), and its runs scheduled at or after ``since`` that expired or
-        were skipped as missed (error starting "missed"); newest first, at most ``limit``."""
+        """The environment's pending runs due before ``late_before`` (late: nothing took
+        them; a heartbeat job's runs never: they wait for a ping until their grace ends), and
+        its runs scheduled at or after ``since`` that expired or were skipped as missed (error
+        starting "missed"); newest first (by scheduled time, then id), at most ``limit`` of
+        each kind (so late runs never crowd out a missed one). Two index reads (the pending
+        runs; the expired and skipped ones since ``since``), never a scan of the environment's
+        runs."""
+
+    async def jobs_at_glance(
+        self, env_id: int, due: int, shown: int
+    ) -> JobsAtGlance:
+        """The environment's job counts (all, paused), its failing jobs (all), the ``due``
+        unpaused jobs due soonest, and at most ``shown`` jobs paused with a reason and
+        ``shown`` muted ones: a few small reads, only these jobs loaded."""
