@@ -44,13 +44,12 @@ from ..sdk.errors import (
     Unauthorized,
 )
 from ..sdk.models import Job
-
-EXIT_OK = 0
-EXIT_API = 1
-EXIT_USAGE = 2
-EXIT_NOT_FOUND = 3
-EXIT_AUTH = 4
-EXIT_UNREACHABLE = 5
+from .exit_codes import EXIT_API as EXIT_API  # the exit codes, re-exported for every command
+from .exit_codes import EXIT_AUTH as EXIT_AUTH
+from .exit_codes import EXIT_NOT_FOUND as EXIT_NOT_FOUND
+from .exit_codes import EXIT_OK as EXIT_OK
+from .exit_codes import EXIT_UNREACHABLE as EXIT_UNREACHABLE
+from .exit_codes import EXIT_USAGE as EXIT_USAGE
 
 # -- options shared by every command ------------------------------------------------------------
 
