@@ -1,9 +1,11 @@
-"""What a running ``schedo worker`` process imports (issue 18: worker RSS ≤ 40 MB).
+"""What a running ``schedo worker`` or ``schedo agent`` process imports (issue 18: worker
+RSS ≤ 40 MB; cli/fastpath.py).
 
 A real worker process against the real test server runs one job of an app that records, at
-exit, every module the process loaded; none of the server's dependencies, pydantic, typer,
-rich, click or the other commands may be among them. ``--help`` and bad options still go
-through the full Typer command (its own help and error messages).
+exit, every module the process loaded; a real agent runs one command job and records the
+same. None of the server's dependencies, pydantic, typer, rich, click or the other commands
+may be among them. ``--help`` and bad options still go through the full Typer command (its
+own help and error messages).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from pathlib import Path
 import pytest
 
 import schedo
-from schedo.cli.fastpath import parse_worker
+from schedo.cli.agent import SHUTDOWN_GRACE
+from schedo.cli.fastpath import parse_agent, parse_worker
 from tests.support.server import ADMIN_KEY, ServerProcess, child_env
 from tests.support.worker import ROOT, WorkerProcess, job_ids, wait_status
 
@@ -40,6 +43,17 @@ FORBIDDEN = {"fastapi", "starlette", "sqlalchemy", "uvicorn", "alembic", "pydant
 # the only command-line modules on the worker's path
 CLI_ALLOWED = {"schedo.cli", "schedo.cli.__main__", "schedo.cli.fastpath",
                "schedo.cli.worker_run", "schedo.cli.exit_codes"}  # fmt: skip
+AGENT_ALLOWED = {"schedo.cli", "schedo.cli.fastpath", "schedo.cli.agent", "schedo.cli.agent_exec",
+                 "schedo.cli.plain", "schedo.cli.exit_codes"}  # fmt: skip
+# the agent as the ``schedo`` console script runs it, recording its modules at exit
+AGENT = (
+    "import atexit, sys\n"
+    "out = sys.argv[1]\n"
+    "atexit.register(lambda: open(out, 'w').write('\\n'.join(sys.modules)))\n"
+    "sys.argv = ['schedo', 'agent', *sys.argv[2:]]\n"
+    "from schedo.cli import main\n"
+    "main()\n"
+)
 
 
 @pytest.fixture
@@ -67,7 +81,10 @@ def test_a_running_worker_loads_only_the_sdk(
     assert done.status == "completed", (done, w.log())
     w.send(signal.SIGTERM)
     assert w.wait() == 0, w.log()
-    modules = set(out.read_text().split("\n"))
+    _only_the_sdk(set(out.read_text().split("\n")), CLI_ALLOWED)
+
+
+def _only_the_sdk(modules: set[str], cli_allowed: set[str]) -> None:
     assert "schedo.sdk.runtime" in modules  # the record is of a worker that ran
     loaded = sorted(m for m in modules if m.split(".")[0] in FORBIDDEN)
     assert not loaded, loaded
@@ -75,7 +92,34 @@ def test_a_running_worker_loads_only_the_sdk(
     server = {m for m in modules if m.startswith("schedo.server.")}
     assert all(m.startswith("schedo.server.domain") for m in server), sorted(server)
     cli = {m for m in modules if m == "schedo.cli" or m.startswith("schedo.cli.")}
-    assert cli <= CLI_ALLOWED, sorted(cli - CLI_ALLOWED)
+    assert cli <= cli_allowed, sorted(cli - cli_allowed)
+
+
+def test_a_running_agent_loads_only_the_sdk(
+    server: ServerProcess, client: schedo.Client, tmp_path: Path
+) -> None:
+    name = f"fp-{uuid.uuid4().hex[:6]}"
+    job = client.define_job(name, "0 0 1 1 *", command="echo footprint")
+    out = tmp_path / "modules.txt"
+    log = tmp_path / "agent.log"
+    with open(log, "wb") as sink:
+        agent = subprocess.Popen(
+            [sys.executable, "-c", AGENT, str(out), "--jobs", name, "--tag", "a", "--tag=b",
+             "--grace", "5"],
+            cwd=ROOT, env=child_env(SCHEDO_BASE_URL=server.url, SCHEDO_API_KEY=ADMIN_KEY),
+            stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    try:
+        run = client.trigger_job(job.id)
+        done = wait_status(client, job.id, run.id, {"completed", "failed"}, 30)
+        assert done.status == "completed", (done, log.read_text())
+        agent.send_signal(signal.SIGTERM)
+        assert agent.wait(30) == 0, log.read_text()
+    finally:
+        if agent.poll() is None:
+            agent.kill()
+            agent.wait()
+    _only_the_sdk(set(out.read_text().split("\n")), AGENT_ALLOWED)
 
 
 def _schedo(*args: str) -> subprocess.CompletedProcess[str]:
@@ -83,6 +127,21 @@ def _schedo(*args: str) -> subprocess.CompletedProcess[str]:
         [sys.executable, "-m", "schedo.cli", *args], cwd=ROOT, env=child_env(COLUMNS="200"),
         capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
     )  # fmt: skip
+
+
+def test_agent_help_and_bad_options_are_typers() -> None:
+    helped = _schedo("agent", "--help")
+    assert helped.returncode == 0, helped.stderr
+    for option in ("--jobs", "--concurrency", "--grace", "--tag", "--host", "--url", "--key",
+                   "--env", "SCHEDO_API_KEY"):  # fmt: skip
+        assert option in helped.stdout, option
+    bad = _schedo("agent", "--key", "k", "-c", "101")
+    assert bad.returncode == 2 and "Invalid value for '--concurrency'" in bad.stderr, bad
+    no_key = _schedo("agent", "--jobs", "a")
+    assert no_key.returncode == 2
+    assert no_key.stderr == "schedo: no API key: pass --key or set SCHEDO_API_KEY\n"
+    bad_tag = _schedo("agent", "--key", "k", "--tag", "Not A Tag")
+    assert bad_tag.returncode == 2 and bad_tag.stderr.startswith("schedo: --tag: 'not a tag'")
 
 
 def test_worker_help_and_bad_options_are_typers() -> None:
@@ -121,7 +180,34 @@ def test_the_fast_path_takes_plain_invocations(args: list[str], want: dict[str, 
     "args",
     [[], ["--help"], ["m", "-h"], ["m", "--env", "0"], ["m", "-c", "x"], ["m", "-c", "+3"],
      ["m", "-c", "٣"], ["m", "--url"], ["m", "n"], ["m", "--"], ["m", "--verbose"],
-     ["m", "-c=3"], ["m", "--key", "-k"], ["-x"]],
+     ["m", "-c=3"], ["m", "--key", "-k"], ["-x"], ["m", "-c", "03"]],
 )  # fmt: skip
 def test_anything_else_goes_to_typer(args: list[str]) -> None:
     assert parse_worker(args) is None
+
+
+def test_the_agent_fast_path_reads_options_and_variables_as_typer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for var in ("SCHEDO_BASE_URL", "SCHEDO_API_KEY", "SCHEDO_ENVIRONMENT", "SCHEDO_ENVIRONMENT_ID"):
+        monkeypatch.delenv(var, raising=False)
+    assert parse_agent([]) == {
+        "jobs": None, "concurrency": 4, "grace": SHUTDOWN_GRACE, "tag": None, "host": None,
+        "url": "http://127.0.0.1:8000", "key": None, "env": None,
+    }  # fmt: skip
+    monkeypatch.setenv("SCHEDO_BASE_URL", "http://h:1")
+    monkeypatch.setenv("SCHEDO_API_KEY", "k")
+    monkeypatch.setenv("SCHEDO_ENVIRONMENT", "")  # empty: unset, as for Typer
+    monkeypatch.setenv("SCHEDO_ENVIRONMENT_ID", "3")
+    got = parse_agent(["--tag", "a", "--tag=b", "-c", "100", "--grace", "0.5", "--jobs", "x,y"])
+    assert got == {"jobs": "x,y", "concurrency": 100, "grace": 0.5, "tag": ["a", "b"],
+                   "host": None, "url": "http://h:1", "key": "k", "env": 3}  # fmt: skip
+    assert parse_agent(["--url", "http://o:2", "--key", "o", "--env", "9"]) == {
+        **got, "jobs": None, "concurrency": 4, "grace": SHUTDOWN_GRACE, "tag": None,
+        "url": "http://o:2", "key": "o", "env": 9,
+    }  # fmt: skip
+    for bad in (["-c", "101"], ["-c", "0"], ["--grace", "3601"], ["--grace", "1e3"], ["x"],
+                ["--help"], ["--tag"], ["--verbose"]):  # fmt: skip
+        assert parse_agent(bad) is None, bad
+    monkeypatch.setenv("SCHEDO_ENVIRONMENT_ID", "0")  # Typer's error for a bad variable
+    assert parse_agent([]) is None
