@@ -17,12 +17,13 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 import schedo
 from schedo.cli.agent import SHUTDOWN_GRACE
 from schedo.cli.fastpath import parse_agent, parse_worker
-from tests.support.server import ADMIN_KEY, ServerProcess, child_env
+from tests.support.server import ADMIN_KEY, ServerProcess, child_env, free_port, wait_until
 from tests.support.worker import ROOT, WorkerProcess, job_ids, wait_status
 
 APP = '''
@@ -211,3 +212,51 @@ def test_the_agent_fast_path_reads_options_and_variables_as_typer(
         assert parse_agent(bad) is None, bad
     monkeypatch.setenv("SCHEDO_ENVIRONMENT_ID", "0")  # Typer's error for a bad variable
     assert parse_agent([]) is None
+
+
+# -- schedo serve: its own Typer app, no other command -----------------------------------------
+
+SERVE = AGENT.replace("'agent'", "'serve'")
+
+
+def test_a_serving_server_loads_no_other_command(tmp_path: Path) -> None:
+    """A real ``schedo serve`` answering requests holds none of the other commands (rich and
+    pygments it still loads: structlog's console renderer), and a bad option is still
+    Typer's error."""
+    port = free_port()
+    out = tmp_path / "modules.txt"
+    log = tmp_path / "serve.log"
+    args = ["--port", str(port), "--db", f"sqlite:///{tmp_path / 'fp.db'}"]
+    with open(log, "wb") as sink:
+        srv = subprocess.Popen(
+            [sys.executable, "-c", SERVE, str(out), *args], cwd=ROOT,
+            env=child_env(SCHEDO_ADMIN_KEY=ADMIN_KEY, SCHEDO_HOST="127.0.0.1"),
+            stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+
+        def ready() -> bool:
+            try:
+                return httpx.get(f"{url}/readyz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(ready, 30, what="the server to be ready")
+        with schedo.Client(ADMIN_KEY, url) as c:
+            c.list_jobs()
+        srv.send_signal(signal.SIGTERM)
+        assert srv.wait(30) == 0, log.read_text()
+    finally:
+        if srv.poll() is None:
+            srv.kill()
+            srv.wait()
+    modules = set(out.read_text().split("\n"))
+    assert "schedo.server.app" in modules and "fastapi" in modules  # a server that ran
+    cli = {m for m in modules if m.startswith("schedo.cli.")}
+    allowed = {"schedo.cli.fastpath", "schedo.cli.serve_cmd"}
+    assert cli <= allowed, sorted(cli - allowed)
+    bad = _schedo("serve", "--port", "x")
+    assert bad.returncode == 2 and "Invalid value for '--port'" in bad.stderr, bad.stderr
+    helped = _schedo("serve", "--help")
+    assert helped.returncode == 0 and "--allow-private-webhooks" in helped.stdout

@@ -1,5 +1,5 @@
-"""``schedo worker ...`` and ``schedo agent ...`` without the rest of the command line
-(issue 18: worker RSS ≤ 40 MB).
+"""``schedo worker``, ``schedo agent`` and ``schedo serve`` without the rest of the command
+line (issue 18: worker RSS ≤ 40 MB, idle server RSS).
 
 Building the Typer app imports every command's module (rich, the management client, ...) and
 Typer coerces each option through a pydantic ``TypeAdapter`` (pydantic ~5 MB). A worker or
@@ -12,8 +12,11 @@ directly. Anything else (``--help``, an unknown option, a value out of range or 
 number, a missing or extra argument, shell completion) returns ``None`` and the full Typer
 app handles it, so help and error messages stay Typer's own.
 
+``schedo serve`` (but ``--help``) runs the same Typer command in an app with no other command
+(serve_cmd.serve_app): the server needs typer and pydantic anyway, not the other commands.
+
 httpx imports its own command line (``httpx._main``: click, rich, pygments, ~6 MB) only to
-offer ``httpx.main``; these processes never call it, so this path marks it absent before the
+offer ``httpx.main``; none of these processes calls it, so this path marks it absent before the
 SDK imports httpx (``httpx.main`` then says that the ``httpx[cli]`` extra is missing).
 """
 
@@ -24,6 +27,7 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NoReturn
 
 _WHOLE = re.compile(r"[1-9][0-9]{0,8}")
 _DECIMAL = re.compile(r"(0|[1-9][0-9]{0,3})(\.[0-9]{1,3})?")
@@ -159,11 +163,27 @@ def _no_httpx_cli() -> None:
         sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 
+def _serve(argv: Sequence[str]) -> NoReturn:
+    """``schedo serve`` in a Typer app of its own (serve_cmd.serve_app): the same command, its
+    parsing and messages, without the other commands' modules (``--help`` goes to the full
+    app: ``dispatch``)."""
+    _no_httpx_cli()
+    from .serve_cmd import serve_app
+
+    serve_app()(args=list(argv))  # exits (SystemExit) with the server's status
+    raise SystemExit(0)  # not reached: Typer always exits
+
+
 def dispatch(argv: Sequence[str]) -> int | None:
     """Run ``schedo worker`` or ``schedo agent`` here when ``argv`` (without the program
-    name) is an invocation of one this module understands: its exit status; else ``None``
-    (the full command line handles ``argv``)."""
-    if not argv or argv[0] not in ("worker", "agent") or "_SCHEDO_COMPLETE" in os.environ:
+    name) is an invocation of one this module understands: its exit status; ``schedo serve``
+    (but ``--help``) in a Typer app of its own, never returning; else ``None`` (the full
+    command line handles ``argv``)."""
+    if not argv or argv[0] not in ("worker", "agent", "serve") or "_SCHEDO_COMPLETE" in os.environ:
+        return None
+    if argv[0] == "serve":
+        if "--help" not in argv:
+            _serve(argv)
         return None
     if argv[0] == "worker":
         worker = parse_worker(argv[1:])
