@@ -82,9 +82,18 @@ _IMPORT_STEPS = {
         "sqlalchemy.ext.asyncio",
         "uvicorn",
         "alembic.command",
+        "schedo.cli.serve_cmd",
         "schedo.server.app",
     ],
-    "worker": ["httpx", "schedo", "schedo.cli.app", "schedo.sdk.worker", "<AsyncClient>"],
+    # as ``schedo worker`` loads it (cli/fastpath.py): httpx's own CLI marked absent first
+    "worker": [
+        "<no httpx CLI>",
+        "httpx",
+        "schedo",
+        "schedo.cli.worker_run",
+        "schedo.sdk.worker",
+        "<AsyncClient>",
+    ],
 }
 _IMPORT_PROBE = """
 import asyncio, importlib, json, re, sys
@@ -92,7 +101,9 @@ def rss():
     return int(re.search(r"VmRSS:\\s+(\\d+)", open("/proc/self/status").read()).group(1)) / 1024
 out = [["python (with asyncio)", rss()]]
 for step in sys.argv[1:]:
-    if step == "<AsyncClient>":  # the SDK's client of an http:// server, as a worker makes it
+    if step == "<no httpx CLI>":  # as cli/fastpath.py does before the SDK imports httpx
+        sys.modules.setdefault("httpx._main", None)
+    elif step == "<AsyncClient>":  # the SDK's client of an http:// server, as a worker makes it
         from schedo.sdk.async_client import AsyncClient
         async def make():
             c = AsyncClient("sk_probe", "http://127.0.0.1:9")

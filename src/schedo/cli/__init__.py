@@ -9,6 +9,11 @@ import sys
 
 
 def main() -> None:
+    from .fastpath import dispatch
+
+    code = dispatch(sys.argv[1:])  # ``schedo worker``: without the rest of the command line
+    if code is not None:
+        raise SystemExit(code)
     try:
         from .app import app
     except ImportError as exc:  # a broken install: typer/rich are base dependencies

@@ -34,9 +34,6 @@ import re
 import socket
 import sys
 from collections.abc import Sequence
-from typing import Annotated
-
-import typer
 
 from ..limits import TAGS_MAX
 from ..sdk.async_client import AsyncClient
@@ -56,18 +53,8 @@ from ..sdk.models import Job
 from ..sdk.runtime import PullScope, Runtime, install_signal_handlers
 from ..sdk.voice import Voice
 from .agent_exec import KILL_GRACE, CommandExecutor
-from .support import (
-    DEFAULT_URL,
-    EXIT_API,
-    EXIT_AUTH,
-    EXIT_USAGE,
-    CliError,
-    EnvOption,
-    KeyOption,
-    UrlOption,
-    describe_error,
-    fail,
-)
+from .exit_codes import EXIT_API, EXIT_AUTH, EXIT_USAGE
+from .plain import CliError, describe_error
 
 log = logging.getLogger("schedo.agent")
 TAG = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")  # as the server's domain/targets.TAG
@@ -259,7 +246,7 @@ class Agent(Runtime):
                 raise CliError(f"cannot check the --jobs list: {describe_error(exc)}") from None
 
 
-# -- the command -------------------------------------------------------------------------------
+# -- the command's work (its options: agent_cmd.py) -------------------------------------------
 
 
 def _parse_jobs(raw: str | None) -> list[str] | None:
@@ -267,7 +254,7 @@ def _parse_jobs(raw: str | None) -> list[str] | None:
         return None
     codes = [c.strip() for c in raw.split(",") if c.strip()]
     if not codes:
-        fail("--jobs: name at least one job (--jobs a,b)", EXIT_USAGE)
+        raise CliError("--jobs: name at least one job (--jobs a,b)", EXIT_USAGE)
     return sorted(set(codes))
 
 
@@ -275,53 +262,23 @@ def _parse_tags(raw: list[str]) -> tuple[str, ...]:
     tags = sorted({t.strip().lower() for t in raw})
     bad = [t for t in tags if not TAG.match(t)]
     if bad:
-        fail(f"--tag: {bad[0]!r} is not a tag (1-63 characters: lowercase letters, digits, "
-             "'.', '_' or '-', starting with a letter or digit)", EXIT_USAGE)
+        raise CliError(f"--tag: {bad[0]!r} is not a tag (1-63 characters: lowercase letters, "
+                       "digits, '.', '_' or '-', starting with a letter or digit)", EXIT_USAGE)
     if len(tags) > TAGS_MAX:
-        fail(f"--tag: at most {TAGS_MAX} tags", EXIT_USAGE)
+        raise CliError(f"--tag: at most {TAGS_MAX} tags", EXIT_USAGE)
     return tuple(tags)
 
 
-def agent(
-    jobs: Annotated[
-        str | None,
-        typer.Option(
-            "--jobs", help="Comma-separated job names to run (default: every command job)."
-        ),
-    ] = None,
-    concurrency: Annotated[
-        int, typer.Option("--concurrency", "-c", min=1, max=100, help="Commands run at once.")
-    ] = 4,
-    grace: Annotated[
-        float,
-        typer.Option(
-            "--grace",
-            min=0,
-            max=3600,
-            help="Seconds to let running commands finish on SIGTERM/SIGINT.",
-        ),
-    ] = SHUTDOWN_GRACE,
-    tag: Annotated[
-        list[str] | None,
-        typer.Option("--tag", help="A tag this agent announces (repeat: --tag db --tag eu); "
-                     "it takes runs of jobs whose target names only tags it has."),
-    ] = None,
-    host: Annotated[
-        str | None,
-        typer.Option("--host", help="The host name it announces [default: this host's]."),
-    ] = None,
-    url: UrlOption = DEFAULT_URL,
-    key: KeyOption = None,
-    env: EnvOption = None,
-) -> None:
-    """Run command jobs: pull their runs and execute them with /bin/sh.
-
-    Exits 0 after SIGTERM/SIGINT once running commands finished and were reported.
-    """
+def run_agent(
+    jobs: str | None, concurrency: int, grace: float, tag: list[str] | None, host: str | None,
+    url: str, key: str | None, env: int | None,
+) -> int:
+    """``schedo agent`` with its options parsed: the exit status. Raises ``CliError`` (its
+    one line and exit code) for bad options, a bad ``--jobs`` list or a refused key."""
     codes = _parse_jobs(jobs)
     tags = _parse_tags(tag or [])
     if not key:
-        fail("no API key: pass --key or set SCHEDO_API_KEY", EXIT_USAGE)
+        raise CliError("no API key: pass --key or set SCHEDO_API_KEY", EXIT_USAGE)
     if not logging.getLogger().handlers:
         logging.basicConfig(
             level=logging.INFO, stream=sys.stderr,
@@ -336,14 +293,6 @@ def agent(
                                host=host, tags=tags).run()
 
     try:
-        code = asyncio.run(main())
+        return asyncio.run(main())
     except ConfigurationError as exc:
-        fail(str(exc), EXIT_USAGE)
-    except CliError as exc:  # e.g. a name of --jobs that is not a command job
-        fail(exc.message, exc.code)
-    raise typer.Exit(code)
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``schedo agent`` to ``app``."""
-    app.command("agent")(agent)
+        raise CliError(str(exc), EXIT_USAGE) from None

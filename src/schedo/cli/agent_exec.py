@@ -56,7 +56,7 @@ from ..sdk.errors import ApiError, ConnectionFailed, NotFound, RateLimited, Serv
 from ..sdk.executor import Abort, Outcome
 from ..sdk.live_log import LiveLog
 from ..sdk.models import Execution, Job
-from .support import describe_error, duration, shorten
+from .plain import describe_error, duration, shorten
 
 log = logging.getLogger("schedo.agent")
 

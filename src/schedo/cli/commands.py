@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import typer
 
-from . import agent, channels_cmd, crontab, explain_cmd, manage, webhook_secret_cmd
+from . import agent_cmd, channels_cmd, crontab, explain_cmd, manage, webhook_secret_cmd
 
 
 def register_all(app: typer.Typer) -> None:
     manage.register(app)
-    agent.register(app)
+    agent_cmd.register(app)
     crontab.register(app)
     explain_cmd.register(app)
     channels_cmd.register(app)

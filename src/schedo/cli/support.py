@@ -35,7 +35,6 @@ from rich.text import Text
 from ..sdk.calls import DEFAULT_BASE_URL, VIA_HEADER
 from ..sdk.client import Client
 from ..sdk.errors import (
-    ApiError,
     ConfigurationError,
     ConnectionFailed,
     Forbidden,
@@ -44,13 +43,16 @@ from ..sdk.errors import (
     Unauthorized,
 )
 from ..sdk.models import Job
-
-EXIT_OK = 0
-EXIT_API = 1
-EXIT_USAGE = 2
-EXIT_NOT_FOUND = 3
-EXIT_AUTH = 4
-EXIT_UNREACHABLE = 5
+from .exit_codes import EXIT_API as EXIT_API  # the exit codes, re-exported for every command
+from .exit_codes import EXIT_AUTH as EXIT_AUTH
+from .exit_codes import EXIT_NOT_FOUND as EXIT_NOT_FOUND
+from .exit_codes import EXIT_OK as EXIT_OK
+from .exit_codes import EXIT_UNREACHABLE as EXIT_UNREACHABLE
+from .exit_codes import EXIT_USAGE as EXIT_USAGE
+from .plain import CliError as CliError  # typer- and rich-free, re-exported
+from .plain import describe_error as describe_error
+from .plain import duration as duration
+from .plain import shorten as shorten
 
 # -- options shared by every command ------------------------------------------------------------
 
@@ -90,15 +92,6 @@ JsonOption = Annotated[
 DEFAULT_URL = DEFAULT_BASE_URL
 
 
-class CliError(Exception):
-    """A failure the command line reports as one line with a given exit code."""
-
-    def __init__(self, message: str, code: int = EXIT_API) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-
-
 @dataclass(frozen=True, slots=True)
 class Connection:
     """Where and as whom to talk to the server (the ``--url/--key/--env`` options)."""
@@ -134,15 +127,6 @@ def exit_code_for(exc: BaseException) -> int:
     if isinstance(exc, ConnectionFailed):
         return EXIT_UNREACHABLE
     return EXIT_API
-
-
-def describe_error(exc: BaseException) -> str:
-    """One line for an error: the server's message and status, or the SDK's text."""
-    if isinstance(exc, CliError):
-        return exc.message
-    if isinstance(exc, ApiError):
-        return f"{exc.message} (HTTP {exc.status})"
-    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 @contextmanager
@@ -262,33 +246,6 @@ def when(value: datetime | None) -> str:
     if value is None:
         return "-"
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-
-
-def duration(ms: int | None) -> str:
-    """Milliseconds for people: ``350ms``, ``4.2s``, ``3m07s``, ``2h05m``."""
-    if ms is None:
-        return "-"
-    if ms < 1000:
-        return f"{ms}ms"
-    seconds = ms / 1000
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, sec = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{sec:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
-
-
-def shorten(text: str | None, limit: int = 60) -> str:
-    """The first line of ``text``, cut to ``limit`` characters."""
-    if not text:
-        return ""
-    first = text.strip().splitlines()[0] if text.strip() else ""
-    more = len(text.strip().splitlines()) > 1
-    if len(first) > limit:
-        return first[: limit - 1] + "…"
-    return first + (" …" if more else "")
 
 
 def resolve_job(client: Client, ref: str) -> Job:

@@ -14,13 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from typing import Any
-
-from jinja2 import Environment, StrictUndefined
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from ..domain.model import NoticeKind
 from ..domain.timefmt import rfc3339
 from ..services.notifications import Notification
+
+if TYPE_CHECKING:
+    from jinja2 import Template
 
 ERROR_MAX = 4000  # characters of the error shown in a mail (the stored one may be 16 KiB)
 OUTPUT_MAX = 2000  # the stored output head is at most this long already
@@ -75,10 +77,17 @@ stop its notifications.</p>
 </body></html>
 """
 
-_text_env = Environment(autoescape=False, undefined=StrictUndefined, keep_trailing_newline=True)
-_html_env = Environment(autoescape=True, undefined=StrictUndefined, keep_trailing_newline=True)
-_text_template = _text_env.from_string(_TEXT)
-_html_template = _html_env.from_string(_HTML)
+
+
+@cache
+def _templates() -> tuple[Template, Template]:
+    """The text and HTML templates, compiled at the first mail: a server that sends none
+    never loads Jinja2 for them (issue 18, idle RSS)."""
+    from jinja2 import Environment, StrictUndefined
+
+    text = Environment(autoescape=False, undefined=StrictUndefined, keep_trailing_newline=True)
+    markup = Environment(autoescape=True, undefined=StrictUndefined, keep_trailing_newline=True)
+    return text.from_string(_TEXT), markup.from_string(_HTML)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +159,7 @@ def context(n: Notification, environment_name: str | None, public_url: str) -> d
 def render(n: Notification, environment_name: str | None, public_url: str) -> Rendered:
     ctx = context(n, environment_name, public_url)
     return Rendered(
-        subject=ctx["subject"], text=_text_template.render(ctx), html=_html_template.render(ctx)
+        subject=ctx["subject"], text=_templates()[0].render(ctx), html=_templates()[1].render(ctx)
     )
 
 

@@ -26,8 +26,6 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-import aiosmtplib
-
 from . import SENT, Outcome
 
 DEFAULT_TIMEOUT = 20.0
@@ -119,6 +117,8 @@ def _cap(text: str) -> str:
 
 async def send(cfg: SmtpConfig, message: EmailMessage, sender: str, recipient: str) -> Outcome:
     """Send ``message`` to one recipient (one connection); never raises for SMTP trouble."""
+    import aiosmtplib  # at the first mail: a server that sends none never loads it (issue 18)
+
     try:
         await aiosmtplib.send(
             message,

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from ..domain.model import JobStatus, RunStatus
 from ..domain.timefmt import format_duration
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
@@ -127,7 +130,12 @@ def status_of(value: RunStatus | JobStatus | str) -> tuple[str, str, str]:
     return STATUS.get(key, ("•", key.capitalize(), "muted"))
 
 
-def _environment() -> Environment:
+@cache
+def templates() -> Environment:
+    """The dashboard's Jinja2 environment, made at the first page: a server whose dashboard
+    is not used never loads Jinja2 (issue 18, idle RSS; templates compile at first use)."""
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES)),
         autoescape=select_autoescape(["html"]),
@@ -149,14 +157,11 @@ def _environment() -> Environment:
     return env
 
 
-templates = _environment()
-
-
 def html(
     name: str,
     context: dict[str, Any],
     status: int = 200,
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    body = templates.get_template(name).render(**context)
+    body = templates().get_template(name).render(**context)
     return HTMLResponse(body, status_code=status, headers={**SECURITY_HEADERS, **(headers or {})})
