@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -51,17 +52,65 @@ def _watch_temp_logs(tmp_path_factory: pytest.TempPathFactory) -> None:
     secret_watch.WATCH.roots.append(tmp_path_factory.getbasetemp())
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+# Under pytest-xdist each worker watches its own tests and hands its totals to the controller
+# (``workeroutput``), which judges the sum: one verdict for the run, as without xdist.
+_WORKER_WATCHES: list[dict[str, Any]] = []
+
+
+def _own_watch() -> dict[str, Any]:
     w = secret_watch.WATCH
-    leaks, in_errors = w.leaks(), w.error_leaks()
-    line = (f"secret watch: {w.records:,} log lines at DEBUG and {w.errors:,} error bodies, "
-            f"{len(w.secrets) + len(w.literal):,} secrets tracked; in the logs: {leaks or 0}, "
+    return {"records": w.records, "errors": w.errors, "tracked": len(w.secrets) + len(w.literal),
+            "leaks": list(w.leaks()), "in_errors": list(w.error_leaks())}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    watch = getattr(node, "workeroutput", {}).get("secret_watch")
+    if watch is not None:
+        _WORKER_WATCHES.append(watch)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    own = _own_watch()
+    if hasattr(session.config, "workerinput"):  # an xdist worker: the controller judges
+        session.config.workeroutput["secret_watch"] = own  # type: ignore[attr-defined]
+        return
+    parts = [own, *_WORKER_WATCHES]
+    records = sum(p["records"] for p in parts)
+    errors = sum(p["errors"] for p in parts)
+    tracked = max(p["tracked"] for p in parts)
+    leaks = [x for p in parts for x in p["leaks"]]
+    in_errors = [x for p in parts for x in p["in_errors"]]
+    line = (f"secret watch: {records:,} log lines at DEBUG and {errors:,} error bodies, "
+            f"{tracked:,} secrets tracked; in the logs: {leaks or 0}, "
             f"in error bodies: {in_errors or 0}")
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         reporter.write_line(line)
-    if (leaks or in_errors or w.records == 0) and session.testscollected:
+    ran = session.testscollected or _WORKER_WATCHES
+    if (leaks or in_errors or records == 0) and ran:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# Tests that start real processes (servers, workers, agents, browsers, benchmarks) and wait on
+# real time run one after another on one xdist worker (``--dist loadgroup``), beside the
+# in-process tests on the other, so two of them never compete for the machine's cores at once.
+_HEAVY_DIRS = ("e2e", "browser", "bench", "install")
+_PROCESS_NAMES = ("ServerProcess", "subprocess", "Popen", "sync_playwright", "Worker")
+
+
+def _starts_processes(item: pytest.Item) -> bool:
+    parts = Path(str(item.fspath)).parts
+    if "tests" in parts and parts[parts.index("tests") + 1] in _HEAVY_DIRS:
+        return True
+    module = getattr(item, "module", None)
+    return any(hasattr(module, name) for name in _PROCESS_NAMES)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if _starts_processes(item):
+            item.add_marker(pytest.mark.xdist_group("heavy"))
 
 
 def _backends() -> list[str]:
