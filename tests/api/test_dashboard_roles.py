@@ -134,6 +134,7 @@ async def test_each_page_offers_only_what_the_role_may_do(api: Api, who: str) ->
         assert (f'action="/ui/jobs/{jid}/delete"' in job) is allows(grant, Action.EDIT)
         assert (f'action="/ui/jobs/{w.push["id"]}/webhook"' in push) is allows(
             grant, Action.EDIT)
+        assert ("Use “Trigger now”" in push) is operate  # its empty history's hint
         assert ('href="/ui/new"' in seen["/ui/jobs"]) is define
         assert ('action="/ui/new"' in seen["/ui/new"]) is define
         assert (f'action="/ui/jobs/{w.push["id"]}/edit"' in

@@ -173,6 +173,7 @@ async def _job_ctx(ws: WebSession, job_id: int, before: int | None) -> dict[str,
         "resolved_cron": queries.resolved_cron(job),
         "next_times": queries.next_fire_times(job, ws.now),
         "now": ws.now,
+        "grant": ws.principal.grant,
         **await _history(ws, job, before),
     }
 
