@@ -45,7 +45,7 @@ DONE = {
 async def _overview_ctx(ws: WebSession) -> dict[str, Any]:
     data = await dashboard.overview(ws.svc, ws.principal, ws.now)
     return {"ov": data, "retries": data.retries, "now": ws.now, "describe": queries.describe,
-            "live": LIVE_SLOW}
+            "live": LIVE_SLOW, "grant": ws.principal.grant}
 
 
 @router.get("/ui/")
@@ -104,6 +104,7 @@ async def _jobs_ctx(
         "live": LIVE_SLOW,
         "status_filters": queries.STATUS_FILTERS,
         "type_filters": queries.TYPE_FILTERS,
+        "grant": ws.principal.grant,
     }
 
 
@@ -172,6 +173,7 @@ async def _job_ctx(ws: WebSession, job_id: int, before: int | None) -> dict[str,
         "resolved_cron": queries.resolved_cron(job),
         "next_times": queries.next_fire_times(job, ws.now),
         "now": ws.now,
+        "grant": ws.principal.grant,
         **await _history(ws, job, before),
     }
 

@@ -6,9 +6,12 @@ cannot sign in)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
-from ..domain.permissions import Action
+from starlette.routing import compile_path
+
+from ..domain.permissions import Action, allows
 
 A = Action
 JOB_ACTIONS: dict[str, Action] = {
@@ -47,3 +50,38 @@ def action_of(route_path: str, params: Mapping[str, object]) -> Action:
     if isinstance(entry, dict):
         return entry.get(str(params.get("action", "")), A.ADMIN)
     return entry
+
+
+def can_post(grant: str, route_path: str, action: str | None = None) -> bool:
+    """May ``grant`` POST to this route of :data:`DASHBOARD` (``action``: the job action of
+    ``/ui/jobs/{job_id}/{action}``)? What the pages ask before they offer a button or a form,
+    read from the same table ``checked_form`` enforces, so the two cannot disagree."""
+    if route_path not in DASHBOARD:
+        raise KeyError(f"not a dashboard POST route: {route_path!r}")
+    params = {} if action is None else {"action": action}
+    return allows(grant, action_of(route_path, params))
+
+
+_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    (compile_path(path)[0], path) for path in DASHBOARD
+]
+
+
+def route_of(url: str) -> tuple[str, dict[str, str]] | None:
+    """The route of :data:`DASHBOARD` a concrete form action (``/ui/jobs/7/pause``) posts to,
+    with its path parameters; None for a URL that is none of them. Routes without parameters
+    win over patterns (``/ui/jobs/7/edit`` is the edit route, not a job action)."""
+    path = url.split("?", 1)[0]
+    if path in DASHBOARD:
+        return path, {}
+    for pattern, route in _PATTERNS:
+        if "{action}" in route:
+            continue
+        found = pattern.match(path)
+        if found:
+            return route, found.groupdict()
+    for pattern, route in _PATTERNS:
+        found = pattern.match(path)
+        if found:
+            return route, found.groupdict()
+    return None

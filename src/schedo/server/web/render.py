@@ -12,10 +12,13 @@ from zoneinfo import ZoneInfo
 from fastapi.responses import HTMLResponse
 
 from ..domain.model import JobStatus, RunStatus
+from ..domain.permissions import LEAST_ROLE, Action, Role
 from ..domain.timefmt import format_duration
+from .permissions import DASHBOARD, can_post
 
 if TYPE_CHECKING:
     from jinja2 import Environment
+    from jinja2.runtime import Context
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
@@ -130,11 +133,47 @@ def status_of(value: RunStatus | JobStatus | str) -> tuple[str, str, str]:
     return STATUS.get(key, ("•", key.capitalize(), "muted"))
 
 
+def grant_in(ctx: Context | dict[str, Any]) -> str | None:
+    """The grant of the page's viewer: ``grant`` (fragments), else the principal ``p``."""
+    grant = ctx.get("grant")
+    if isinstance(grant, str):
+        return grant
+    p = ctx.get("p")
+    return getattr(p, "grant", None)
+
+
+def can(ctx: Context, route_path: str, action: str | None = None) -> bool:
+    """``{% if can("/ui/jobs/{job_id}/{action}", "pause") %}``: may the person looking at
+    this page POST there (web/permissions.py)? False on a page without a signed-in viewer."""
+    grant = grant_in(ctx)
+    return grant is not None and can_post(grant, route_path, action)
+
+
+def role_words(grant: str) -> str:
+    """``the viewer role`` / ``a read key``: what the page's viewer holds, in words."""
+    if grant in Role.__members__.values():
+        return f"the {grant} role"
+    return f"a key with the {grant} scope"
+
+
+def needs_role(route_path: str, action: str | None = None) -> str:
+    """The least role a POST route needs (``operator``), for the line shown instead of it."""
+    entry = DASHBOARD[route_path]
+    act = entry.get(action or "", Action.ADMIN) if isinstance(entry, dict) else entry
+    return LEAST_ROLE[act].value
+
+
 @cache
 def templates() -> Environment:
     """The dashboard's Jinja2 environment, made at the first page: a server whose dashboard
     is not used never loads Jinja2 (issue 18, idle RSS; templates compile at first use)."""
-    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+    from jinja2 import (
+        Environment,
+        FileSystemLoader,
+        StrictUndefined,
+        pass_context,
+        select_autoescape,
+    )
 
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES)),
@@ -153,7 +192,10 @@ def templates() -> Environment:
         secs=seconds_text,
         pretty_json=pretty_json,
     )
-    env.globals.update(status_of=status_of, static_version=STATIC_VERSION, relative=relative)
+    # ``can`` reads the page's context (jinja2's pass_context, applied here: Jinja2 is
+    # imported at the first page, not at start)
+    env.globals.update(status_of=status_of, static_version=STATIC_VERSION, relative=relative,
+                       can=pass_context(can), role_words=role_words, needs_role=needs_role)
     return env
 
 
