@@ -101,7 +101,7 @@ def test_every_page_passes_axe(
         page.goto(server.url + "/ui/login")
         problems += axe_problems(page, f"login ({size})")
         page.get_by_label("API key").fill("sk_wrong_key_0000000000000000000")
-        page.get_by_role("button", name="Sign in", exact=True).click()
+        page.get_by_role("button", name="Sign in with the key").click()
         expect(page.get_by_role("alert")).to_be_visible()
         problems += axe_problems(page, f"login-error ({size})")
         sign_in(page, server.url, server.admin_key or "")

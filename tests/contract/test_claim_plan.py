@@ -10,10 +10,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.dialects import sqlite
 
+from schedo.server.storage.claim_filters import codes_filter, types_filter
 from schedo.server.storage.db import Database
 from schedo.server.storage.migrate import migrate
 from schedo.server.storage.schema import executions
-from schedo.server.storage.sql_runs import _codes_filter, _types_filter
 
 
 async def test_a_claim_of_named_codes_searches_the_codes_index(tmp_path: Path) -> None:
@@ -24,8 +24,8 @@ async def test_a_claim_of_named_codes_searches_the_codes_index(tmp_path: Path) -
         q = (
             select(executions.c.id)
             .where(executions.c.status == "pending", executions.c.environment_id == 1,
-                   _codes_filter(db, ["a"]), executions.c.due_at <= 5,
-                   _types_filter(db, ["a"], ["sdk"]))
+                   codes_filter(db, ["a"]), executions.c.due_at <= 5,
+                   types_filter(db, ["a"], ["sdk"]))
             .order_by(executions.c.due_at, executions.c.id)
             .limit(10)
         )

@@ -23,6 +23,8 @@ from sqlalchemy import (
     text,
 )
 
+from .schema_audit import audit_events as audit_events
+
 # the notification outbox and alert channels, declared on the same metadata (a module of
 # their own for size); their names are importable from here as from every other table
 from .schema_notify import alert_channels as alert_channels
@@ -381,28 +383,4 @@ worker_heartbeats = Table(
     # NULL for sdk workers. Target mode "all" runs once per connected host (domain/targets).
     Column("agent_host", String(255), nullable=True),
     Column("agent_tags", String(1000), nullable=True),
-)
-
-# The audit log (issue 22; migration 0009; domain/audit.py): who (the API key, by id and
-# name, and the way in) did what to which object, with the changed fields' before/after
-# (JSON {field: [before, after]}). Written in the transaction of the change; deleted with its
-# environment; pruned with the runs' retention. No foreign keys: an event outlives its job.
-audit_events = Table(
-    "audit_events",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("environment_id", Integer, nullable=False),
-    Column("at", EpochMs, nullable=False),
-    Column("actor_key_id", Integer, nullable=True),
-    Column("actor_user_id", Integer, nullable=True),  # a user's change (migration 0010)
-    Column("actor_name", String(200), nullable=False),
-    Column("via", String(16), nullable=False),
-    Column("action", String(32), nullable=False),
-    Column("object_kind", String(32), nullable=False),
-    Column("object_id", Integer, nullable=True),
-    Column("object_name", String(200), nullable=False),
-    Column("changes", JSON, nullable=False),
-    Index("ix_audit_events_environment_id_id", "environment_id", "id"),
-    Index("ix_audit_events_object", "object_kind", "object_id", "id"),
-    sqlite_autoincrement=True,  # ids are never reused (migration 0003)
 )

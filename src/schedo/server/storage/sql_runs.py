@@ -11,25 +11,22 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
-    and_,
     bindparam,
-    exists,
     func,
     literal,
-    or_,
     select,
-    true,
     update,
 )
 
 from ..domain import lifecycle, policies
 from ..domain.audit import Action, Actor, Kind
 from ..domain.errors import Collision, Conflict, NotFound
-from ..domain.model import JobType, RunStatus, Source
+from ..domain.model import RunStatus, Source
 from ..domain.records import Completion, Run
 from ..domain.targets import AgentMatch
 from ..domain.timefmt import to_ms
 from . import audit_rows, claim_sql, rows, run_views
+from .claim_filters import access_alive, codes_filter, target_filter, types_filter
 from .db import Conn, Database
 from .run_rows import (
     after_end,
@@ -39,7 +36,7 @@ from .run_rows import (
     manual_drafts,
     mirror_on_jobs,
 )
-from .schema import api_keys, environments, executions, jobs
+from .schema import environments, executions, jobs
 from .sealing import Sealer
 
 
@@ -198,16 +195,16 @@ class RunSql:
                 .where(
                     executions.c.status == RunStatus.PENDING.value,
                     executions.c.environment_id == env_id,
-                    _codes_filter(self.db, codes),
+                    codes_filter(self.db, codes),
                     executions.c.due_at <= now,
-                    _types_filter(self.db, codes, types),
-                    _target_filter(types, agent),
+                    types_filter(self.db, codes, types),
+                    target_filter(types, agent),
                 )
                 .order_by(executions.c.due_at, executions.c.id)
                 .limit(limit)
             )
             if key_id is not None:
-                q = q.where(_access_alive(key_id, env_id))
+                q = q.where(access_alive(key_id, env_id))
             return await self._mark_running(c, self.db.skip_locked(q), now, worker)
 
     async def _claim_cached(
@@ -314,42 +311,15 @@ class RunSql:
                     select(func.min(executions.c.due_at)).where(
                         executions.c.status == RunStatus.PENDING.value,
                         executions.c.environment_id == env_id,
-                        _codes_filter(self.db, codes),
-                        _types_filter(self.db, codes, types),
-                        _target_filter(types, agent),
+                        codes_filter(self.db, codes),
+                        types_filter(self.db, codes, types),
+                        target_filter(types, agent),
                     )
                 )
             ).scalar_one_or_none()
         return as_dt(v)
 
 
-def _access_alive(key_id: int, env_id: int) -> Any:
-    """SQL: the key is unrevoked and the environment exists (two primary-key lookups)."""
-    return and_(
-        exists().where(api_keys.c.id == key_id, api_keys.c.revoked.is_(False)),
-        exists().where(environments.c.id == env_id),
-    )
-
-
-def _target_filter(types: Sequence[str], agent: AgentMatch | None) -> Any:
-    """Command runs an agent may take (domain/targets.py): no target, or its host, or tags
-    that are a subset of its tags. An agent that announced nothing takes untargeted runs."""
-    if JobType.COMMAND.value not in types:
-        return true()
-    host_ok: Any = executions.c.target_host.is_(None)
-    tags_ok: Any = executions.c.target_tags.is_(None)
-    if agent is not None and agent.host:
-        host_ok = or_(host_ok, executions.c.target_host == agent.host)
-    if agent is not None and agent.tag_keys:
-        tags_ok = or_(tags_ok, executions.c.target_tags.in_(list(agent.tag_keys)))
-    return and_(host_ok, tags_ok)
-
-
-def _types_filter(db: Database, codes: Sequence[str] | None, types: Sequence[str]) -> Any:
-    """``job_type IN types``; with codes named, kept off the index (``Database.not_indexed``):
-    the codes' index finds their runs."""
-    column = executions.c.job_type if codes is None else db.not_indexed(executions.c.job_type)
-    return column.in_(list(types))
 
 
 # built once: a job's runs, newest first, below a cursor (statement construction cost more
@@ -361,11 +331,6 @@ _HISTORY = (
     .limit(bindparam("limit"))
 )
 _HISTORY_BELOW = _HISTORY.where(executions.c.id < bindparam("cursor"))
-
-
-def _codes_filter(db: Database, codes: Sequence[str] | None) -> Any:
-    """``job_code IN codes``; None means every job code of the environment."""
-    return true() if codes is None else db.among(executions.c.job_code, codes)
 
 
 _END_RUN = (
