@@ -49,7 +49,8 @@ FORMS: dict[str, dict[str, str]] = {
 }
 QUERIES = ["/ui/jobs/{job}?before=", "/ui/jobs/{job}/explain?at=", "/ui/jobs/{job}/live?before=",
            "/ui/new/preview?schedule=", "/ui/new/preview?schedule=*+*+*+*+*&timezone=",
-           "/ui/login?next=", "/ui/jobs/", "/ui/jobs/{job}/runs/", "/ui/settings?done="]
+           "/ui/login?next=", "/ui/jobs/", "/ui/jobs?page=", "/ui/live/jobs?page=",
+           "/ui/jobs/{job}/runs/", "/ui/settings?done="]
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ DAY = timedelta(hours=24)
 OUTCOMES = (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.EXPIRED, RunStatus.RUNNING,
             RunStatus.PENDING, RunStatus.SKIPPED)
 STRIP_RUNS = 20  # runs in a job's strip on the jobs table
+JOBS_PAGE = 50  # jobs per page of the jobs table
 HEAT_DAYS = 30  # days in a job's day strip (UTC days, today included)
 DAY_RUNS = 500  # runs a day page lists at most
 EPOCH = date(1970, 1, 1)
