@@ -96,3 +96,35 @@ async def test_readyz_says_not_ready_when_the_database_does_not_answer(
     assert r.status_code == 503 and "no answer within 0.2 s" in r.json()["message"]
     monkeypatch.undo()
     assert (await api.client.get("/readyz")).status_code == 200
+
+
+async def test_readyz_answers_in_time_when_the_driver_is_slow_to_cancel(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A driver cancelled mid-connect on a cut network may take seconds to give up (the pool
+    closing a half-open connection): /readyz still answers at READY_TIMEOUT, not when the
+    cancelled check ends (``asyncio.wait_for`` waited for it: a 5-second probe timed out)."""
+    from schedo.server.services import ops
+
+    ended = asyncio.Event()
+
+    async def slow_to_cancel() -> None:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            await asyncio.sleep(2)  # the driver's cleanup, longer than the probe may wait
+            ended.set()
+            raise
+
+    monkeypatch.setattr(ops, "READY_TIMEOUT", 0.2)
+    monkeypatch.setattr(api.svc.store, "ping", slow_to_cancel)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    r = await asyncio.wait_for(api.client.get("/readyz"), 10)
+    took = loop.time() - started
+    assert r.status_code == 503 and "no answer within 0.2 s" in r.json()["message"]
+    assert took < 1.5, took  # not the 2 s of the cancelled check's cleanup
+    assert not ended.is_set()
+    await asyncio.wait_for(ended.wait(), 10)  # the abandoned check still ends, in the background
+    monkeypatch.undo()
+    assert (await api.client.get("/readyz")).status_code == 200

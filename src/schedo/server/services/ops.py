@@ -25,10 +25,27 @@ async def not_ready(svc: Services) -> str | None:
     SQLITE_FULL: …"), or None when it can. A database that stopped answering (a cut network,
     a full backlog) is not ready either: said within ``READY_TIMEOUT`` instead of hanging
     until the driver's connect timeout."""
-    try:
-        return await asyncio.wait_for(_check(svc), READY_TIMEOUT)
-    except TimeoutError:
-        return f"database: no answer within {READY_TIMEOUT:g} s"
+    # not asyncio.wait_for: on timeout it cancels the check and then waits for the
+    # cancellation to finish, and a driver cancelled mid-connect on a cut network (the pool
+    # closing a half-open connection) can take longer than the probe's caller waits. The check
+    # is left to end in the background; the probe answers at READY_TIMEOUT.
+    check = asyncio.ensure_future(_check(svc))
+    done, _ = await asyncio.wait({check}, timeout=READY_TIMEOUT)
+    if check in done:
+        return check.result()
+    check.cancel()
+    _PENDING.add(check)
+    check.add_done_callback(_forget)
+    return f"database: no answer within {READY_TIMEOUT:g} s"
+
+
+_PENDING: set[asyncio.Future[str | None]] = set()  # abandoned checks, kept until they end
+
+
+def _forget(task: asyncio.Future[str | None]) -> None:
+    _PENDING.discard(task)
+    if not task.cancelled():
+        task.exception()  # retrieved: an abandoned check's error is not an unhandled one
 
 
 async def _check(svc: Services) -> str | None:
