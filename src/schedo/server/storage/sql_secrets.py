@@ -16,10 +16,10 @@ from sqlalchemy import select, update
 from ..domain.audit import Action, Actor, Kind, plain
 from ..domain.errors import Conflict, NotFound
 from ..domain.records import ApiKey
-from . import audit_rows, rows
+from . import admin_key_rows, audit_rows, rows
 from .contracts.secrets import SigningState, key_fingerprint
 from .db import Database
-from .schema import api_keys, environments
+from .schema import environments
 from .sealing import Sealer, env_context, previous_context
 
 _ENV = select(environments.c.id, environments.c.name, environments.c.webhook_signature_key,
@@ -98,26 +98,10 @@ class SecretSql:
         *, actor: Actor | None = None, record_in: int | None = None,
     ) -> tuple[ApiKey, int]:
         async with self.db.write() as c:
-            gone = (await c.execute(
-                update(api_keys)
-                .where(api_keys.c.organization_id == org_id, api_keys.c.admin.is_(True),
-                       api_keys.c.revoked.is_(False))
-                .values(revoked=True, revoked_at=now)
-                .returning(api_keys.c.id, api_keys.c.name)
-            )).all()
+            gone, r = await admin_key_rows.swap(c, org_id, prefix, digest, now)
             if acting_key_id not in {k.id for k in gone}:
                 # revoked meanwhile (a rotation in another tab): refused, nothing changes
                 raise Conflict("this admin key was revoked meanwhile: sign in with the new one")
-            r = (await c.execute(
-                api_keys.insert().values(
-                    organization_id=org_id, environment_id=None, name="admin (rotated)",
-                    prefix=prefix, digest=digest, admin=True, internal=True, revoked=False,
-                    created_at=now,
-                ).returning(*api_keys.c)
-            )).one()
             if record_in is not None:
-                for key_id, name, action in [*((k.id, k.name, Action.REVOKED) for k in gone),
-                                             (r.id, r.name, Action.CREATED)]:
-                    await audit_rows.record(c, record_in, actor, now, action, Kind.API_KEY,
-                                            key_id, name)
+                await admin_key_rows.record_swap(c, record_in, actor, now, gone, r)
         return rows.api_key(r), len(gone)

@@ -10,7 +10,7 @@ from sqlalchemy import Select, bindparam, exists, func, literal, select, update
 from ..domain.audit import Action, Actor, Kind
 from ..domain.errors import Collision, Conflict, NotFound
 from ..domain.records import ApiKey, Environment, Organization
-from . import audit_rows, cascade, rows
+from . import admin_key_rows, audit_rows, cascade, rows
 from .db import Conn, Database
 from .schema import EpochMs, api_keys, environments, org_emails, organizations, server_meta
 from .sealing import Sealer, env_context
@@ -319,30 +319,12 @@ class TenantSql:
         revocations and the creation are recorded in the organisation's first environment."""
         async with self.db.write() as c:
             await self.db.refuse_while_serving(c)
-            res = await c.execute(
-                update(api_keys)
-                .where(api_keys.c.organization_id == org_id, api_keys.c.admin.is_(True),
-                       api_keys.c.revoked.is_(False))
-                .values(revoked=True, revoked_at=now)
-                .returning(api_keys.c.id, api_keys.c.name)
-            )
-            gone = res.all()
-            revoked = len(gone)
-            r = (await c.execute(
-                api_keys.insert().values(
-                    organization_id=org_id, environment_id=None, name="admin (rotated)",
-                    prefix=prefix, digest=digest, admin=True, internal=True, revoked=False,
-                    created_at=now,
-                ).returning(*api_keys.c)
-            )).one()
+            gone, r = await admin_key_rows.swap(c, org_id, prefix, digest, now)
             first = (await c.execute(select(func.min(environments.c.id)).where(
                 environments.c.organization_id == org_id))).scalar_one_or_none()
-            for key_id, name, action in [*((k.id, k.name, Action.REVOKED) for k in gone),
-                                         (r.id, r.name, Action.CREATED)]:
-                if first is not None:
-                    await audit_rows.record(c, first, actor, now, action, Kind.API_KEY,
-                                            key_id, name)
-        return rows.api_key(r), revoked
+            if first is not None:
+                await admin_key_rows.record_swap(c, first, actor, now, gone, r)
+        return rows.api_key(r), len(gone)
 
     async def list_keys(self, org_id: int, env_id: int) -> list[ApiKey]:
         async with self.db.read() as c:
