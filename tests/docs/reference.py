@@ -27,7 +27,9 @@ OBJECTS: list[tuple[Any, list[str]]] = [
     (schedo.Schedo, ["job", "run", "run_async", "stop"]),
     (context.JobContext, ["cancelled", "raise_if_cancelled", "cancel", "local"]),
     (context.RunCancelled, []),
-    (schedo.Client, ["cancel_execution", "read_log"]),
+    (schedo.Client, ["cancel_execution", "read_log", "complete_executions", "watch_cancelled",
+                     "append_log", "webhook_secret", "rotate_webhook_secret", "create_channel",
+                     "list_audit", "explain_job"]),
     (models.RunLog, []),
     (models.LogLine, []),
 ]

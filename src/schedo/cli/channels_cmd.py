@@ -13,7 +13,6 @@ from typing import Annotated, Any
 
 import typer
 
-from ..sdk.calls import Call
 from ..sdk.client import Client
 from ..sdk.errors import NotFound
 from ..sdk.models import parse_time
@@ -39,14 +38,6 @@ channels_app = typer.Typer(
 )
 
 
-def _one(data: Any) -> dict[str, Any]:
-    return dict(data)
-
-
-def _many(data: Any) -> list[dict[str, Any]]:
-    return [dict(c) for c in data]
-
-
 def _destination(c: dict[str, Any]) -> str:
     return ", ".join(c.get("addresses") or []) if c["kind"] == "email" else str(c.get("url"))
 
@@ -60,7 +51,7 @@ def channels_list(
 ) -> None:
     """List the alert channels of the environment."""
     with handled(), Connection(url, key, env).client() as client:
-        listed = sorted(client.send(Call("GET", "/org/channels", _many)), key=lambda c: c["id"])
+        listed = sorted(client.list_channels(), key=lambda c: c["id"])
     if as_json:
         print_json(listed)
         return
@@ -93,13 +84,12 @@ def channels_add(
         if len(given) != 1:
             raise CliError("give exactly one of --email, --webhook or --slack"
                            + (f" (got {', '.join(given)})" if given else ""), EXIT_USAGE)
-        body: dict[str, Any] = {"name": name}
-        if email:
-            body.update(kind="email", addresses=list(email))
-        else:
-            body.update(kind="webhook" if webhook else "slack", url=webhook or slack)
         with Connection(url, key, env).client() as client:
-            created = client.send(Call("POST", "/org/channels", _one, body=body))
+            if email:
+                created = client.create_channel(name, "email", addresses=list(email))
+            else:
+                created = client.create_channel(name, "webhook" if webhook else "slack",
+                                                url=webhook or slack)
     if as_json:
         print_json(created)
     else:
@@ -112,10 +102,10 @@ def _resolve(client: Client, ref: str) -> dict[str, Any]:
         raise CliError("CHANNEL: give a channel id or a channel name", EXIT_USAGE)
     if text.isascii() and text.isdigit() and 0 < int(text) < 2**63:
         try:
-            return client.send(Call("GET", f"/org/channels/{int(text)}", _one))
+            return client.get_channel(int(text))
         except NotFound:
             pass
-    for c in client.send(Call("GET", "/org/channels", _many)):
+    for c in client.list_channels():
         if c["name"] == text:
             return c
     raise CliError(f"no channel with id or name {text!r}", EXIT_NOT_FOUND)
@@ -132,7 +122,7 @@ def channels_remove(
     """Remove a channel (by id or name)."""
     with handled(), Connection(url, key, env).client() as client:
         target = _resolve(client, channel)
-        deleted = client.send(Call("DELETE", f"/org/channels/{target['id']}", _one))
+        deleted = client.delete_channel(target["id"])
     if as_json:
         print_json(deleted)
     else:

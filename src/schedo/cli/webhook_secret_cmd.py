@@ -14,7 +14,6 @@ from typing import Annotated, Any
 
 import typer
 
-from ..sdk.calls import Call
 from ..sdk.client import Client
 from ..sdk.models import parse_time
 from .support import (
@@ -50,15 +49,10 @@ def parse_overlap(text: str) -> int:
     return int(found.group(1)) * UNITS[found.group(2) or "s"]
 
 
-def _one(data: Any) -> dict[str, Any]:
-    return dict(data)
-
-
 def _env_id(client: Client, env: int | None) -> int:
     if env is not None:
         return env
-    envs = client.send(Call("GET", "/org/environments", lambda d: [dict(e) for e in d]))
-    return min(int(e["id"]) for e in envs)
+    return min(e.id for e in client.list_environments())
 
 
 def _print(state: dict[str, Any], verb: str) -> None:
@@ -82,8 +76,7 @@ def secret_show(
 ) -> None:
     """Print the environment's webhook signing secret and a running overlap's end."""
     with handled(), Connection(url, key, env).client() as client:
-        state = client.send(Call("GET", f"/org/environments/{_env_id(client, env)}"
-                                        "/webhook-secret", _one))
+        state = client.webhook_secret(_env_id(client, env))
     if as_json:
         print_json(state)
     else:
@@ -104,10 +97,9 @@ def secret_rotate(
     with handled():
         seconds = parse_overlap(overlap)
         with Connection(url, key, env).client() as client:
-            path = f"/org/environments/{_env_id(client, env)}/webhook-secret"
-            running = client.send(Call("GET", path, _one)).get("previous_valid_until")
-            state = client.send(Call("POST", path + "/rotate", _one,
-                                     body={"overlap_seconds": seconds}))
+            env_id = _env_id(client, env)
+            running = client.webhook_secret(env_id).get("previous_valid_until")
+            state = client.rotate_webhook_secret(env_id, seconds)
     if as_json:
         print_json(state)
     else:

@@ -9,10 +9,19 @@ from typing import Any, Self, TypeVar
 
 import httpx
 
-from . import calls, endpoints
+from . import admin_endpoints, calls, endpoints
 from .calls import Call
 from .lazy_tls import LazyTLSAsyncTransport
-from .models import ApiKey, Environment, Execution, Job, JobDetail, JobWithConnections, Org
+from .models import (
+    ApiKey,
+    Environment,
+    Execution,
+    Job,
+    JobDetail,
+    JobWithConnections,
+    Org,
+    RunLog,
+)
 from .transport import _Base, _failed, _request_args, _user_agent
 
 T = TypeVar("T")
@@ -249,6 +258,9 @@ class AsyncClient(_Base):
     ) -> dict[str, Any]:
         return await self.send(endpoints.append_log(execution_id, lines))
 
+    async def read_log(self, execution_id: int, after: int = 0, limit: int = 1000) -> RunLog:
+        return await self.send(endpoints.read_log(execution_id, after, limit))
+
     # -- keys, environments, organisation ----------------------------------------------------
     async def create_api_key(
         self, environment_id: int, name: str, scope: str | None = None
@@ -281,3 +293,55 @@ class AsyncClient(_Base):
 
     async def remove_email(self, address: str) -> list[str]:
         return await self.send(endpoints.remove_email(address))
+
+    # -- organisation extensions: signing secret, channels, audit, explanations, chains ------
+    async def webhook_secret(self, environment_id: int) -> dict[str, Any]:
+        return await self.send(admin_endpoints.webhook_secret(environment_id))
+
+    async def rotate_webhook_secret(
+        self, environment_id: int, overlap_seconds: int | None = None
+    ) -> dict[str, Any]:
+        return await self.send(admin_endpoints.rotate_webhook_secret(
+            environment_id, overlap_seconds))
+
+    async def list_channels(self) -> list[dict[str, Any]]:
+        return await self.send(admin_endpoints.list_channels())
+
+    async def get_channel(self, channel_id: int) -> dict[str, Any]:
+        return await self.send(admin_endpoints.get_channel(channel_id))
+
+    async def create_channel(
+        self, name: str, kind: str, *, addresses: Sequence[str] | None = None,
+        url: str | None = None,
+    ) -> dict[str, Any]:
+        return await self.send(admin_endpoints.create_channel(
+            name, kind, addresses=addresses, url=url))
+
+    async def replace_channel(
+        self, channel_id: int, name: str, kind: str, *,
+        addresses: Sequence[str] | None = None, url: str | None = None,
+    ) -> dict[str, Any]:
+        return await self.send(admin_endpoints.replace_channel(
+            channel_id, name, kind, addresses=addresses, url=url))
+
+    async def delete_channel(self, channel_id: int) -> dict[str, Any]:
+        return await self.send(admin_endpoints.delete_channel(channel_id))
+
+    async def list_audit(self, **filters: Any) -> list[dict[str, Any]]:
+        return await self.send(admin_endpoints.list_audit(**filters))
+
+    async def list_notifications(
+        self, *, job_id: int | None = None, limit: int = 50
+    ) -> list[dict[str, Any]]:
+        return await self.send(admin_endpoints.list_notifications(job_id=job_id, limit=limit))
+
+    async def explain_job(
+        self, job_id: int, at: str | int | datetime | None = None
+    ) -> dict[str, Any]:
+        return await self.send(admin_endpoints.explain_job(job_id, at))
+
+    async def job_chain(self, job_id: int) -> dict[str, Any]:
+        return await self.send(admin_endpoints.job_chain(job_id))
+
+    async def run_chain(self, execution_id: int) -> dict[str, Any]:
+        return await self.send(admin_endpoints.run_chain(execution_id))

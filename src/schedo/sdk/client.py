@@ -15,7 +15,7 @@ from typing import Any, Self, TypeVar
 
 import httpx
 
-from . import calls, endpoints
+from . import admin_endpoints, calls, endpoints
 from .calls import Call
 from .lazy_tls import LazyTLSTransport
 from .models import (
@@ -228,6 +228,12 @@ class Client(_Base):
             )
         )
 
+    def complete_executions(
+        self, reports: Sequence[endpoints.Report]
+    ) -> list[endpoints.ReportResult]:
+        """Many reports in one request and one server transaction (extension)."""
+        return self.send(endpoints.complete_executions(reports))
+
     def pull_executions(
         self,
         jobs: Sequence[str] | str | None,
@@ -247,6 +253,16 @@ class Client(_Base):
         """End a pending or running run as ``cancelled`` (extension); its worker or agent is
         told and stops it. ``Conflict`` when it already ended."""
         return self.send(endpoints.cancel_execution(execution_id, reason))
+
+    def watch_cancelled(self, ids: Sequence[int], wait: float = 25) -> list[int]:
+        """Which of ``ids`` are cancelled, waiting up to ``wait`` seconds for one (extension)."""
+        return self.send(endpoints.watch_cancelled(ids, wait))
+
+    def append_log(
+        self, execution_id: int, lines: Sequence[tuple[int | None, str, str]]
+    ) -> dict[str, Any]:
+        """Add ``(at_ms or None, stream, text)`` lines to a run's live output (extension)."""
+        return self.send(endpoints.append_log(execution_id, lines))
 
     def read_log(self, execution_id: int, after: int = 0, limit: int = 1000) -> RunLog:
         """A run's live output lines after the line id ``after`` (extension)."""
@@ -286,4 +302,59 @@ class Client(_Base):
     def remove_email(self, address: str) -> list[str]:
         return self.send(endpoints.remove_email(address))
 
+    # -- organisation extensions: signing secret, channels, audit, explanations, chains ------
+    def webhook_secret(self, environment_id: int) -> dict[str, Any]:
+        """The environment's webhook signing key (admin keys; ``previous_valid_until`` during a
+        rotation's overlap)."""
+        return self.send(admin_endpoints.webhook_secret(environment_id))
 
+    def rotate_webhook_secret(
+        self, environment_id: int, overlap_seconds: int | None = None
+    ) -> dict[str, Any]:
+        """A new webhook signing key; the old one signs beside it for ``overlap_seconds``
+        (0 to 7 days; default 24 h). The new key is in ``webhook_signature_key``."""
+        return self.send(admin_endpoints.rotate_webhook_secret(environment_id, overlap_seconds))
+
+    def list_channels(self) -> list[dict[str, Any]]:
+        return self.send(admin_endpoints.list_channels())
+
+    def get_channel(self, channel_id: int) -> dict[str, Any]:
+        return self.send(admin_endpoints.get_channel(channel_id))
+
+    def create_channel(
+        self, name: str, kind: str, *, addresses: Sequence[str] | None = None,
+        url: str | None = None,
+    ) -> dict[str, Any]:
+        """An alert channel: ``kind`` email (``addresses``), webhook or slack (``url``)."""
+        return self.send(admin_endpoints.create_channel(name, kind, addresses=addresses, url=url))
+
+    def replace_channel(
+        self, channel_id: int, name: str, kind: str, *,
+        addresses: Sequence[str] | None = None, url: str | None = None,
+    ) -> dict[str, Any]:
+        return self.send(admin_endpoints.replace_channel(
+            channel_id, name, kind, addresses=addresses, url=url))
+
+    def delete_channel(self, channel_id: int) -> dict[str, Any]:
+        return self.send(admin_endpoints.delete_channel(channel_id))
+
+    def list_audit(self, **filters: Any) -> list[dict[str, Any]]:
+        """The environment's audit events, newest first; ``filters``: job_id, action,
+        actor_key_id, since, until, cursor (the last id of the previous page), limit."""
+        return self.send(admin_endpoints.list_audit(**filters))
+
+    def list_notifications(
+        self, *, job_id: int | None = None, limit: int = 50
+    ) -> list[dict[str, Any]]:
+        return self.send(admin_endpoints.list_notifications(job_id=job_id, limit=limit))
+
+    def explain_job(self, job_id: int, at: str | int | datetime | None = None) -> dict[str, Any]:
+        """Whether the job's schedule fires at ``at`` (default now) and what happened or will
+        happen then."""
+        return self.send(admin_endpoints.explain_job(job_id, at))
+
+    def job_chain(self, job_id: int) -> dict[str, Any]:
+        return self.send(admin_endpoints.job_chain(job_id))
+
+    def run_chain(self, execution_id: int) -> dict[str, Any]:
+        return self.send(admin_endpoints.run_chain(execution_id))
