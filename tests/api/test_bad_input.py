@@ -107,6 +107,31 @@ async def test_bad_ids_are_4xx(api: Api, path: str) -> None:
     assert r.json()["message"]
 
 
+@pytest.mark.parametrize("written", ["{id}.0", "+{id}", "0{id}", " {id}", "{id} ", "{id}e0",
+                                     "{id}_0", "\uff11"])
+async def test_an_id_has_one_spelling(api: Api, written: str) -> None:
+    """An existing id written any other way than its digits is refused (pydantic alone read
+    "1.0", "+1", "01" and " 1" as 1, and "1_0" as 10): in paths and in query filters."""
+    job = await api.define(name="one-spelling")
+    for n in range(12):  # job 10 exists, so "1_0" would have named it
+        await api.define(name=f"one-spelling-{n}")
+    run = (await api.client.post(f"/jobs/trigger/{job['id']}", headers=api.admin)).json()
+    before = await _snapshot(api)
+    text = written.format(id=job["id"])
+    for method, path in (("GET", f"/jobs/{text}"), ("GET", f"/jobs/executions/{text}"),
+                         ("DELETE", f"/jobs/{text}"), ("PATCH", f"/jobs/pause/{text}"),
+                         ("POST", f"/jobs/executions/{text}/cancel"),
+                         ("GET", f"/audit?job_id={text}"),
+                         ("GET", f"/jobs/executions/{job['id']}?cursor={text}")):
+        r = await api.client.request(method, path, headers=api.admin)
+        assert r.status_code == 400, (path, r.text)
+        assert "positive integer in digits" in r.json()["message"], r.text
+    assert await _snapshot(api) == before
+    r = await api.client.get(f"/jobs/{job['id']}", headers=api.admin)  # the digits still work
+    assert r.status_code == 200 and r.json()["job"]["id"] == job["id"]
+    assert run["id"] > 0
+
+
 async def test_body_over_one_mebibyte_is_413(api: Api) -> None:
     before = await _snapshot(api)
     big = b'{"name": "big-body", "schedule": "* * * * *", "metadata": {"x": "' + \

@@ -12,12 +12,11 @@ from ..domain.audit import AuditEvent, AuditQuery
 from ..domain.errors import InvalidInput
 from ..domain.timefmt import rfc3339
 from ..services import audit
-from .deps import CanView, Svc
+from .deps import CanView, Digits, QueryId, Svc
 from .jobs import parse_instant
 
 router = APIRouter(tags=["audit"])
 
-PositiveId = Annotated[int | None, Query(gt=0, le=MAX_ID)]
 
 
 def _instant(name: str, text: str | None) -> datetime | None:
@@ -48,12 +47,12 @@ def shape(e: AuditEvent) -> dict[str, Any]:
 async def list_events(
     svc: Svc,
     p: CanView,
-    job_id: PositiveId = None,
+    job_id: QueryId = None,
     action: Annotated[str | None, Query(max_length=32)] = None,
-    actor_key_id: PositiveId = None,
+    actor_key_id: QueryId = None,
     since: Annotated[str | None, Query(max_length=64)] = None,
     until: Annotated[str | None, Query(max_length=64)] = None,
-    cursor: Annotated[int | None, Query(gt=0, le=MAX_ID + 1)] = None,
+    cursor: Annotated[int | None, Digits, Query(gt=0, le=MAX_ID + 1)] = None,
     limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 50,
 ) -> list[dict[str, Any]]:
     """The environment's audit events, newest first; ``cursor``: ids below it (the last id

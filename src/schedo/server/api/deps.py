@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Query, Request
+from pydantic import BeforeValidator
+from pydantic_core import PydanticCustomError
 
 from ...limits import MAX_ID
 from ..domain.audit import Via
@@ -78,4 +81,19 @@ CanWatchCancel = Annotated[Principal, needs(Action.WATCH_CANCEL)]
 CanOperate = Annotated[Principal, needs(Action.OPERATE)]
 CanEdit = Annotated[Principal, needs(Action.EDIT)]
 CanAdmin = Annotated[Principal, needs(Action.ADMIN)]
-Id = Annotated[int, Path(gt=0, le=MAX_ID, description="A positive integer id")]
+_DIGITS = re.compile(r"[1-9][0-9]{0,18}")
+
+
+def _written_in_digits(value: object) -> object:
+    """An id in a path or a query is its decimal digits and nothing else. pydantic's lax
+    integers also read "1.0", "+1", " 1", "01" and "1_0" (as 10): one thing with many names,
+    and a typo that names another thing. (JSON bodies keep pydantic's rules: the hosted
+    service's clients send ids there.)"""
+    if isinstance(value, str) and _DIGITS.fullmatch(value) is None:
+        raise PydanticCustomError("id_digits", "must be a positive integer in digits, as 42")
+    return value
+
+
+Digits = BeforeValidator(_written_in_digits)
+Id = Annotated[int, Digits, Path(gt=0, le=MAX_ID, description="A positive integer id")]
+QueryId = Annotated[int | None, Digits, Query(gt=0, le=MAX_ID)]  # an optional id filter

@@ -12,7 +12,7 @@ from ..domain.errors import InvalidInput, SchedoError
 from ..domain.records import Completion
 from ..services import runs
 from . import shapes
-from .deps import CanReport, CanView, Id, Svc
+from .deps import CanReport, CanView, Digits, Id, Svc
 from .encode import answer
 from .errors import STATUS
 from .models import BatchCompleteIn, CompleteIn
@@ -25,7 +25,7 @@ async def history(
     job_id: Id,
     svc: Svc,
     p: CanView,
-    cursor: Annotated[int | None, Query(gt=0, le=MAX_ID + 1)] = None,
+    cursor: Annotated[int | None, Digits, Query(gt=0, le=MAX_ID + 1)] = None,
     limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 50,
 ) -> Response:
     if cursor is not None and cursor > MAX_ID:

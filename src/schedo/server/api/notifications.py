@@ -12,11 +12,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from ...limits import MAX_ID, PAGE_MAX
+from ...limits import PAGE_MAX
 from ..domain.timefmt import rfc3339
 from ..services import notifications
 from ..services.notifications import Delivery, NotificationRecord
-from .deps import CanView, Svc
+from .deps import CanView, QueryId, Svc
 
 router = APIRouter(tags=["organization"])
 
@@ -77,6 +77,6 @@ def notification(rec: NotificationRecord) -> dict[str, Any]:
 @router.get("/org/notifications", response_model=list[NotificationOut])
 async def list_notifications(
     svc: Svc, p: CanView, limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 50,
-    job_id: Annotated[int | None, Query(gt=0, le=MAX_ID)] = None,
+    job_id: QueryId = None,
 ) -> list[dict[str, Any]]:
     return [notification(r) for r in await notifications.history(svc, p, limit, job_id)]
