@@ -69,15 +69,12 @@ def test_database_outage_not_ready_then_recovers_and_catches_up(
         proxy.cut()
 
         def not_ready() -> bool:
-            # /readyz answers 503 after READY_TIMEOUT (3 s); under a loaded CI machine a probe
-            # right after the cut has been seen to take over 5 s (cause not found yet): such a
-            # probe counts as "not yet", the deadline bounds the whole wait
-            try:
-                return httpx.get(srv.url + "/readyz", timeout=10).status_code == 503
-            except httpx.TimeoutException:
-                return False
+            # /readyz says 503 within READY_TIMEOUT (3 s); a probe that times out fails the
+            # test (it did in CI while every failing loop rendered a rich traceback on the
+            # event loop: fixed by plain tracebacks and one traceback per repeated error)
+            return httpx.get(srv.url + "/readyz", timeout=10).status_code == 503
 
-        assert wait_until(not_ready, 40, what="not ready")
+        assert wait_until(not_ready, 20, what="not ready")
         assert httpx.get(srv.url + "/healthz", timeout=5).status_code == 200
         time.sleep(3)  # ticks come due while the database is away
         proxy.restore()

@@ -102,3 +102,54 @@ async def test_an_error_is_logged_under_its_name_and_retried(
                 await task
     assert [r.getMessage() for r in caplog.records] == ["t.error"]
     assert caplog.records[0].exc_info is not None
+
+
+async def test_a_repeated_error_is_logged_once_with_its_traceback_then_counted(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import schedo.server.runtime.loop as loop_module
+
+    calls: list[int] = []
+
+    async def step() -> float | None:
+        calls.append(1)
+        if len(calls) <= 6:
+            raise ConnectionResetError("the database went away")
+        if len(calls) == 7:
+            raise ValueError("another error")
+        return 600.0
+
+    monkeypatch.setattr(loop_module, "REPEAT_LOG_EVERY", 0.0)  # every repeat gets its line
+    caplog.set_level(logging.INFO, logger="tests.loop")
+    task = asyncio.create_task(run_loop(step, None, max_idle=60, name="t.error", log=log,
+                                        retry_after=0.001))
+    try:
+        await _until(lambda: len(calls) >= 8)
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    records = [r for r in caplog.records if r.name == "tests.loop"]
+    with_traceback = [r for r in records if r.exc_info]
+    # one traceback per distinct error, not one per failure
+    assert [r.exc_info[1].__class__ for r in with_traceback if r.exc_info] == [
+        ConnectionResetError, ValueError]
+    repeats = [r.getMessage() for r in records if "the same error again" in r.getMessage()]
+    assert len(repeats) == 5 and all("1 times" in m for m in repeats), repeats
+    assert "ConnectionResetError: the database went away" in repeats[0]
+    assert any("working again after 7 failed attempts" in r.getMessage() for r in records)
+
+
+def test_console_tracebacks_are_plain_text_without_locals() -> None:
+    from schedo.server.observability import logs
+
+    secret = "sk_local_value_never_logged"  # noqa: F841 (a local of the failing frame)
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        record = logging.LogRecord("t", logging.ERROR, __file__, 1, "failed", None,
+                                   exc_info=__import__("sys").exc_info())
+    text = logs.formatter("console").format(record)
+    assert "Traceback (most recent call last)" in text and "RuntimeError: boom" in text
+    assert "╭" not in text  # not rich's boxed, highlighted rendering
+    assert "sk_local_value_never_logged" not in text  # no frame's locals
