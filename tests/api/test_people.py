@@ -92,7 +92,7 @@ async def test_password_sign_in_roles_and_revocation(api: Api) -> None:
         r = await b.get("/ui/jobs")
         assert r.status_code in (302, 303, 307) and "/ui/login" in r.headers["location"]
     events = (await api.client.get("/audit", headers=api.admin)).json()
-    revoked = next(e for e in events if e["object"]["kind"] == "session")
+    revoked = next(e for e in events if e["action"] == "revoked")
     assert revoked["action"] == "revoked" and revoked["object"]["name"] == "bob@example.com"
     assert revoked["actor"]["name"] == "alice@example.com"
     assert revoked["actor"]["user_id"] is not None and revoked["actor"]["key_id"] is None
@@ -100,6 +100,43 @@ async def test_password_sign_in_roles_and_revocation(api: Api) -> None:
     assert changed["changes"] == {"role:1": ["viewer", "operator"]}
     triggered = next(e for e in events if e["action"] == "triggered")
     assert triggered["actor"]["name"] == "bob@example.com"
+
+
+async def test_sign_in_and_out_are_audited_and_sign_out_ends_the_session(api: Api) -> None:
+    env2 = (await api.client.post("/org/environments", json={"name": "staging"},
+                                  headers=api.admin)).json()["id"]
+    await add(api, "alice@example.com", "admin")  # every environment
+    await add(api, "bob@example.com", "viewer", 1)
+    async with browser(api) as b, browser(api) as thief:
+        assert (await sign_in(b, "bob@example.com", "wrong password!")).status_code == 401
+        assert (await sign_in(b, "bob@example.com")).status_code == 303
+        page = await b.get("/ui/jobs")
+        assert page.status_code == 200
+        thief.cookies.update(b.cookies)  # a copy of the signed-in cookie
+        assert (await thief.get("/ui/jobs")).status_code == 200
+        r = await b.post("/ui/logout", data={"csrf": token(page)})
+        assert r.status_code == 303 and "signedout" in r.headers["location"]
+        # the copied cookie no longer signs anyone in: the session ended on the server
+        r = await thief.get("/ui/jobs")
+        assert r.status_code in (302, 303, 307) and "/ui/login" in r.headers["location"]
+        r = await thief.post("/ui/logout", data={"csrf": token(page)})  # again: no error
+        assert r.status_code in (302, 303, 307)
+        assert (await sign_in(b, "alice@example.com")).status_code == 303
+    one = [e for e in (await api.client.get("/audit", headers=api.admin)).json()
+           if e["object"]["kind"] == "session"]
+    two = [e for e in (await api.client.get("/audit", headers={
+        **api.admin, "x-api-environment": str(env2)})).json() if e["object"]["kind"] == "session"]
+    assert [(e["action"], e["actor"]["name"]) for e in one] == [
+        ("signed_in", "alice@example.com"), ("signed_out", "bob@example.com"),
+        ("signed_in", "bob@example.com")]
+    assert one[2]["changes"] == {"with": [None, "password"]}
+    assert one[2]["actor"]["via"] == "dashboard" and one[2]["actor"]["key_id"] is None
+    assert one[1]["object"]["id"] == one[2]["object"]["id"]  # the same session
+    # bob has no role in staging: only alice's sign-in is recorded there
+    assert [(e["action"], e["actor"]["name"]) for e in two] == [
+        ("signed_in", "alice@example.com")]
+    r = await api.client.get("/audit?action=signed_in", headers=api.admin)
+    assert [e["actor"]["name"] for e in r.json()] == ["alice@example.com", "bob@example.com"]
 
 
 async def test_people_page_refuses_bad_input_and_keeps_the_last_admin(api: Api) -> None:

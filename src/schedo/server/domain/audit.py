@@ -29,6 +29,8 @@ class Action(StrEnum):
     DELETED = "deleted"
     REVOKED = "revoked"
     ROTATED = "rotated"  # an environment's webhook signature key
+    SIGNED_IN = "signed_in"  # a user's new dashboard session (password or OIDC)
+    SIGNED_OUT = "signed_out"  # a user ended their own session (Sign out)
 
 
 class Via(StrEnum):

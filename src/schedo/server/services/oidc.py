@@ -259,11 +259,11 @@ async def sign_in(svc: Services, email: str, user_agent: str, name: str) -> peop
             continue
         person = await svc.store.get_person(user.organization_id, user.id)
         if person.memberships:
-            eligible.append(user)
+            eligible.append(person)
     if not eligible:
         raise OidcError(403, f"No Schedo account with a role has the address {email} that "
                              f"{name} confirmed. Ask an admin to invite you.")
     if len(eligible) > 1:
         raise OidcError(403, f"The address {email} has accounts in several organisations; "
                              "sign in with your password to choose one.")
-    return await people._new_session(svc, eligible[0], user_agent)
+    return await people.new_session(svc, eligible[0], user_agent, name)

@@ -9,6 +9,7 @@ tokens are random 256-bit values: only their keyed SHA-256 is stored (as API key
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import secrets
 import threading
@@ -20,7 +21,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from ..domain import people as rules
-from ..domain.audit import Via
+from ..domain.audit import Action as AuditAction
+from ..domain.audit import Actor, Via
 from ..domain.errors import Forbidden, InvalidInput, NotFound
 from ..domain.people import Invitation, Person, User, UserSession
 from ..domain.permissions import Action, Role, allows, refusal
@@ -169,18 +171,37 @@ async def sign_in(svc: Services, email: str, password: str, user_agent: str) -> 
             person = await svc.store.get_person(user.organization_id, user.id)
             if not person.memberships:
                 return None
-            return await _new_session(svc, user, user_agent)
+            return await new_session(svc, person, user_agent, "password")
     return None
 
 
-async def _new_session(svc: Services, user: User, user_agent: str) -> SignedIn:
+async def new_session(svc: Services, person: Person, user_agent: str, how: str) -> SignedIn:
+    """A session for a user allowed in; recorded as "signed_in" (``how``: password or the
+    OIDC provider's name) in the audit log of every environment the user has a role in."""
+    user = person.user
     secret = keys.new_secret()
     now = svc.clock.now()
+    envs = [e.id for e in await svc.store.list_environments(user.organization_id)
+            if rules.role_in(person.memberships, e.id) is not None]
     session = await svc.store.create_session(
         user_id=user.id, secret_digest=keys.digest(svc.pepper, secret), now=now,
         expires_at=now + rules.SESSION_TTL, user_agent=user_agent,
+        actor=Actor(key_id=None, key_name=user.email, via=Via.DASHBOARD.value,
+                    user_id=user.id),
+        record_in=envs, how=how,
     )
     return SignedIn(session, secret)
+
+
+async def sign_out(svc: Services, p: Principal, session_id: int) -> None:
+    """End the caller's own session (Sign out): its cookie no longer signs anyone in, even
+    if it was copied. Recorded as "signed_out". A session already ended is no error."""
+    if p.user_id is None:
+        return
+    with contextlib.suppress(NotFound):
+        await svc.store.revoke_session(p.org_id, session_id, p.user_id, now=svc.clock.now(),
+                                       actor=p.actor, record_in=p.env_id,
+                                       action=AuditAction.SIGNED_OUT)
 
 
 @dataclass(frozen=True)
@@ -313,7 +334,8 @@ async def accept(
         token_digest=_token_digest(svc, token), name=_name(name, inv.email),
         password_hash=digest, now=svc.clock.now(),
     )
-    return await _new_session(svc, user, user_agent)
+    person = await svc.store.get_person(user.organization_id, user.id)
+    return await new_session(svc, person, user_agent, "invitation")
 
 
 __all__ = ["Mailer", "Role"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -175,13 +175,18 @@ class PeopleSql:
 
     async def create_session(
         self, *, user_id: int, secret_digest: str, now: datetime, expires_at: datetime,
-        user_agent: str,
+        user_agent: str, actor: Actor | None = None, record_in: Sequence[int] = (),
+        how: str = "",
     ) -> UserSession:
         async with self.db.write() as c:
             r = (await c.execute(user_sessions.insert().values(
                 user_id=user_id, secret_digest=secret_digest, created_at=now,
                 last_seen_at=now, expires_at=expires_at, revoked_at=None,
                 user_agent=user_agent[:200]).returning(*user_sessions.c))).one()
+            for env_id in record_in:
+                await audit_rows.record(c, env_id, actor, now, Action.SIGNED_IN, Kind.SESSION,
+                                        r.id, actor.key_name if actor else "",
+                                        {"with": [None, how]} if how else None)
         return _session(r)
 
     async def resume_session(
@@ -221,6 +226,7 @@ class PeopleSql:
     async def revoke_session(
         self, org_id: int, session_id: int, user_id: int | None, *, now: datetime,
         actor: Actor | None = None, record_in: int | None = None,
+        action: Action = Action.REVOKED,
     ) -> UserSession:
         q = (select(user_sessions, u_.email).join(users, u_.id == s_.user_id)
              .where(s_.id == session_id, u_.organization_id == org_id,
@@ -234,8 +240,8 @@ class PeopleSql:
             await c.execute(update(user_sessions).where(s_.id == session_id)
                             .values(revoked_at=now))
             if record_in is not None:
-                await audit_rows.record(c, record_in, actor, now, Action.REVOKED,
-                                        Kind.SESSION, session_id, r.email)
+                await audit_rows.record(c, record_in, actor, now, action, Kind.SESSION,
+                                        session_id, r.email)
         return replace(_session(r, r.email), revoked_at=now)
 
     async def create_invitation(

@@ -197,6 +197,8 @@ async def _password_login(request: Request, form: dict[str, str], next_path: str
 @router.post("/ui/logout")
 async def logout(request: Request, ws: Session) -> Response:
     await checked_form(request, ws)
+    if ws.token.user_session is not None:  # a user's session ends on the server too
+        await people.sign_out(ws.svc, ws.principal, ws.token.user_session)
     response = redirect("/ui/login?reason=signedout")
     clear_session_cookie(request, response)
     return response

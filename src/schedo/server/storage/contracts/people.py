@@ -9,10 +9,11 @@ environment the caller acts in), in the transaction of the change.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from ...domain.audit import Actor
+from ...domain.audit import Action, Actor
 from ...domain.people import Invitation, Person, User, UserSession
 
 
@@ -54,9 +55,12 @@ class PeopleStore(Protocol):
 
     async def create_session(
         self, *, user_id: int, secret_digest: str, now: datetime, expires_at: datetime,
-        user_agent: str,
+        user_agent: str, actor: Actor | None = None, record_in: Sequence[int] = (),
+        how: str = "",
     ) -> UserSession:
-        """A new dashboard session of the user."""
+        """A new dashboard session of the user, recorded as "signed_in" by ``actor`` (with
+        ``how`` as the change of field ``with``) in each environment of ``record_in``, in the
+        same transaction."""
 
     async def resume_session(
         self, session_id: int, now: datetime, seen_every_ms: int,
@@ -74,9 +78,11 @@ class PeopleStore(Protocol):
     async def revoke_session(
         self, org_id: int, session_id: int, user_id: int | None, *, now: datetime,
         actor: Actor | None = None, record_in: int | None = None,
+        action: Action = Action.REVOKED,
     ) -> UserSession:
-        """Revoke a live session of the organisation (of ``user_id`` only, when given);
-        NotFound for one already ended, missing or foreign."""
+        """Revoke a live session of the organisation (of ``user_id`` only, when given),
+        recorded as ``action`` (revoked, or signed_out for one's own Sign out) in
+        ``record_in``; NotFound for one already ended, missing or foreign."""
 
     async def create_invitation(
         self, *, org_id: int, env_id: int | None, email: str, role: str, token_digest: str,
