@@ -76,7 +76,11 @@ def create_app(
     *,
     run_loops: bool = True,
     on_admin_key: Callable[[str], None] | None = None,
+    sealing_checked: bool = False,
 ) -> FastAPI:
+    """``sealing_checked``: the caller ran ``prepare_sealing`` with these settings just
+    before (``schedo serve`` does, in its start-up child), so the lifespan does not check the
+    key again, which would load cryptography for nothing (storage/sealing.py)."""
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         sealer = sealer_for(settings)  # before the database: a key problem is one clear error
@@ -98,7 +102,7 @@ def create_app(
             bridge.install()
             loops.append(bridge.run)
         store = MeteredStore(db, app.state.metrics, sealer)
-        resealed = await store.prepare_sealing()
+        resealed = 0 if sealing_checked else await store.prepare_sealing()
         if resealed:
             log.info("sealing.resealed environments=%d", resealed)
         svc = Services(store=store, clock=the_clock, settings=settings, bus=bus)

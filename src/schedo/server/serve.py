@@ -120,6 +120,52 @@ def _describe(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
+def _checked(settings: Settings) -> str:
+    """``_preflight``'s outcome: "" when it passed, else the one line to stop with."""
+    try:
+        asyncio.run(_preflight(settings))
+    except ServeError as exc:
+        return str(exc)
+    except Exception as exc:
+        shown = make_url(settings.database_url).render_as_string(hide_password=True)
+        return f"database: cannot open {shown!r}: {_describe(exc)}"
+    return ""
+
+
+def _preflight_in_child(settings: Settings) -> None:
+    """``_preflight`` in a forked child process; ServeError with its message if it failed.
+
+    Migrating loads Alembic and Mako (~11 MB) and checking the sealing key loads cryptography
+    (~7 MB); modules stay loaded once imported, so the server process would keep them for its
+    whole life although it needs neither again (issue 18, idle RSS). A forked child costs
+    no second interpreter start: it shares what is loaded so far and ends with its imports.
+    The migration's own locks (PostgreSQL's advisory lock, SQLite's write transaction) work
+    from the child as from the server itself."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report, then end without running the parent's exit handlers
+        status = 1
+        try:
+            os.close(read_end)
+            message = _checked(settings)
+            with os.fdopen(write_end, "wb") as out:
+                out.write(b"ok" if not message else b"error:" + message.encode())
+            status = 0
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(status)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as answer:
+        reply = answer.read()
+    _, wait_status = os.waitpid(pid, 0)
+    if reply.startswith(b"error:"):
+        raise ServeError(reply[len(b"error:"):].decode(errors="replace"))
+    if reply != b"ok" or os.waitstatus_to_exitcode(wait_status) != 0:
+        raise ServeError("the start-up checks (migrations, secret key) ended unexpectedly "
+                         f"(exit status {os.waitstatus_to_exitcode(wait_status)})")
+
+
 def _server_class() -> type:
     import uvicorn
 
@@ -153,13 +199,7 @@ def serve(settings: Settings) -> int:
         path = sqlite_path(settings.database_url)
         lock = lock_sqlite(path) if path is not None else None
         sock = _bind(settings.host, settings.port)
-        try:
-            asyncio.run(_preflight(settings))
-        except ServeError:
-            raise
-        except Exception as exc:
-            shown = make_url(settings.database_url).render_as_string(hide_password=True)
-            raise ServeError(f"database: cannot open {shown!r}: {_describe(exc)}") from None
+        _preflight_in_child(settings)
     except ServeError as exc:
         print(f"schedo: {exc}", file=sys.stderr)
         return 1
@@ -173,7 +213,7 @@ def serve(settings: Settings) -> int:
         )
 
     try:
-        app = create_app(settings, on_admin_key=show_key)
+        app = create_app(settings, on_admin_key=show_key, sealing_checked=True)
     except ValueError as exc:  # a setting only the app can check (SCHEDO_TRUSTED_PROXIES)
         print(f"schedo: {exc}", file=sys.stderr)
         sock.close()

@@ -5,9 +5,25 @@ from __future__ import annotations
 import logging
 import sys
 
-import structlog
-
 from .logs_hardening import quiet_secret_loggers
+
+
+def _import_structlog() -> None:
+    """structlog imports rich and pygments (~3-6 MB, issue 18: idle RSS) when it is first
+    imported, only for its console tracebacks; imported here with rich marked absent, it does
+    without (the console renderer prints plain tracebacks, see ``formatter``). rich stays
+    importable for everything else."""
+    if "structlog" in sys.modules or "rich" in sys.modules:
+        return
+    sys.modules["rich"] = None  # type: ignore[assignment]
+    try:
+        import structlog  # noqa: F401
+    finally:
+        del sys.modules["rich"]
+
+
+_import_structlog()
+import structlog  # noqa: E402  (after _import_structlog, on purpose)
 
 SHARED: list[structlog.types.Processor] = [
     structlog.stdlib.add_log_level,

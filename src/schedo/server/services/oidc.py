@@ -16,24 +16,31 @@ import secrets
 import time
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-from joserfc import jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
 
 from ..config import Settings
 from ..domain import people as rules
 from . import people
 from .context import Services
 
-with warnings.catch_warnings():  # authlib prefers httpx2 (not installed); httpx works the same
-    import authlib.deprecate  # noqa: F401  (its "always" filter, then ours in front of it)
-
-    warnings.simplefilter("ignore")
-    from authlib.common.errors import AuthlibBaseError
+# joserfc and authlib (with the cryptography they load: ~11 MB) are imported by the functions
+# that use them, at the first OIDC sign-in, so a server does not hold them until then
+# (issue 18, idle RSS).
+if TYPE_CHECKING:
     from authlib.integrations.httpx_client import AsyncOAuth2Client
+    from joserfc.jwk import KeySet
+
+
+def _authlib() -> tuple[type[AsyncOAuth2Client], type[Exception]]:
+    with warnings.catch_warnings():  # authlib prefers httpx2 (not installed); httpx works the same
+        import authlib.deprecate  # noqa: F401  (its "always" filter, then ours in front of it)
+
+        warnings.simplefilter("ignore")
+        from authlib.common.errors import AuthlibBaseError
+        from authlib.integrations.httpx_client import AsyncOAuth2Client
+    return AsyncOAuth2Client, AuthlibBaseError
 
 SCOPE = "openid email profile"
 CALLBACK_PATH = "/ui/login/oidc/callback"
@@ -139,6 +146,9 @@ async def discover(cfg: Config, *, fresh: bool = False) -> Provider:
                    for e in endpoints):
             raise OidcError(502, f"{cfg.name}'s discovery document lacks an endpoint.")
         jwks = await _get_json(client, str(endpoints[2]), cfg.name)
+    from joserfc.errors import JoseError
+    from joserfc.jwk import KeySet
+
     try:
         keys = KeySet.import_key_set(jwks)  # type: ignore[arg-type]
     except (JoseError, ValueError, KeyError, TypeError):
@@ -149,7 +159,7 @@ async def discover(cfg: Config, *, fresh: bool = False) -> Provider:
 
 
 def _client(cfg: Config) -> AsyncOAuth2Client:
-    return AsyncOAuth2Client(
+    return _authlib()[0](
         client_id=cfg.client_id, client_secret=cfg.client_secret, scope=SCOPE,
         redirect_uri=cfg.redirect_uri, code_challenge_method="S256",
         token_endpoint_auth_method="client_secret_basic", timeout=TIMEOUT_SECONDS,
@@ -170,6 +180,7 @@ async def start(cfg: Config) -> tuple[str, Pending]:
 
 async def _exchange(cfg: Config, provider: Provider, code: str, pending: Pending) -> str:
     """The ID token the provider gives for this code (the code works once)."""
+    AuthlibBaseError = _authlib()[1]  # a class, imported at first use (see the top)
     async with _client(cfg) as client:
         try:
             token = await client.fetch_token(provider.token_endpoint, code=code,
@@ -197,6 +208,9 @@ async def _exchange(cfg: Config, provider: Provider, code: str, pending: Pending
 def verify_id_token(raw: str, keys: KeySet, cfg: Config, nonce: str,
                     now: float | None = None) -> dict[str, Any]:
     """The ID token's claims once its signature and claims check out, else OidcError 401."""
+    from joserfc import jwt
+    from joserfc.errors import JoseError
+
     try:
         token = jwt.decode(raw, keys, algorithms=ALGORITHMS)
     except (JoseError, ValueError, TypeError) as exc:

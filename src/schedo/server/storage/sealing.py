@@ -51,11 +51,12 @@ import stat
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from typing import TYPE_CHECKING
 
 from .db import MEMORY, sqlite_database
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 PREFIX = "v1:"
 NONCE = 12
@@ -89,13 +90,25 @@ class Sealer:
     def __init__(self, key: bytes, source: KeySource = KeySource("memory")) -> None:
         if len(key) != KEY_BYTES:
             raise SealError(f"the secret key must be {KEY_BYTES} bytes, not {len(key)}")
-        self._aead = AESGCM(key)
+        self._key = key
+        self._cipher: AESGCM | None = None
         self.source = source
         self._missing: Path | None = None  # a key file to read or make once it is needed
 
+    @property
+    def _aead(self) -> AESGCM:
+        # cryptography (its Rust library and libcrypto: ~7 MB) is loaded at the first seal or
+        # open, not at import: `schedo serve` checks the key in its start-up child process
+        # (server/serve.py), so a server that signs nothing never holds it (issue 18)
+        if self._cipher is None:
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+            self._cipher = AESGCM(self._key)
+        return self._cipher
+
     @classmethod
     def random(cls) -> Sealer:
-        return cls(AESGCM.generate_key(bit_length=KEY_BYTES * 8))
+        return cls(os.urandom(KEY_BYTES))  # what AESGCM.generate_key does
 
     @classmethod
     def awaiting(cls, path: Path) -> Sealer:
@@ -114,7 +127,7 @@ class Sealer:
             return True
         if not create and not path.exists():
             return False
-        self._aead = AESGCM(_read_or_create(path))
+        self._key, self._cipher = _read_or_create(path), None
         self._missing = None
         return True
 
@@ -135,9 +148,12 @@ class Sealer:
         if not is_sealed(stored):
             return stored
         self._require_key()
+        aead = self._aead
+        from cryptography.exceptions import InvalidTag  # loaded with the cipher above
+
         try:
             raw = base64.b64decode(stored[len(PREFIX):], validate=True)
-            return self._aead.decrypt(raw[:NONCE], raw[NONCE:], _aad(context)).decode()
+            return aead.decrypt(raw[:NONCE], raw[NONCE:], _aad(context)).decode()
         except (InvalidTag, binascii.Error, ValueError, UnicodeDecodeError):
             raise SealError(
                 "a sealed secret in the database does not open with this server's secret key "

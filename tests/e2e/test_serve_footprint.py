@@ -1,0 +1,70 @@
+"""What a running ``schedo serve`` process keeps imported (issue 18: idle server RSS).
+
+A real server on a SQLite file records, at exit, every module it loaded. The start-up
+migrations and the sealing-key check run in a forked child (server/serve.py), so Alembic,
+Mako and cryptography never reach the server process on an existing database; OIDC's
+libraries wait for the first sign-in (services/oidc.py) and structlog is imported without
+rich (observability/logs.py). On a new database the server still migrates it (the child) and
+bootstraps organisation 1 (which seals its first signature key: cryptography is then loaded).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from tests.support.server import ADMIN_KEY, child_env, free_port, wait_until
+from tests.support.worker import ROOT
+
+SERVE = (
+    "import atexit, sys\n"
+    "out = sys.argv[1]\n"
+    "atexit.register(lambda: open(out, 'w').write('\\n'.join(sys.modules)))\n"
+    "sys.argv = ['schedo', 'serve', *sys.argv[2:]]\n"
+    "from schedo.cli import main\n"
+    "main()\n"
+)
+# loaded by the start-up child or at first use only
+NOT_AT_START = {"alembic", "mako", "cryptography", "joserfc", "authlib", "rich", "pygments"}
+NOT_ON_A_NEW_DATABASE = {"alembic", "mako", "joserfc", "authlib", "rich", "pygments"}
+
+
+def _serve(tmp_path: Path, db: Path, name: str) -> set[str]:
+    """Start a server on ``db``, make a few API requests, stop it: its top-level modules."""
+    out, port = tmp_path / f"{name}.modules", free_port()
+    env = child_env(SCHEDO_ADMIN_KEY=ADMIN_KEY, PYTHONPATH=str(ROOT / "src"))
+    with open(tmp_path / f"{name}.log", "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", SERVE, str(out), "--port", str(port), "--db",
+             f"sqlite:///{db}"],
+            cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        def ready() -> bool:
+            assert proc.poll() is None, (tmp_path / f"{name}.log").read_text()
+            try:
+                return httpx.get(url + "/readyz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(ready, 30, what="server ready")
+        with httpx.Client(base_url=url, headers={"x-api-key": ADMIN_KEY}) as c:
+            assert c.get("/org").status_code == 200
+            assert c.get("/jobs/1").status_code == 404
+    finally:
+        proc.terminate()
+        assert proc.wait(30) == 0
+    return {m.split(".")[0] for m in out.read_text().split()}
+
+
+def test_server_does_not_keep_start_up_modules(tmp_path: Path) -> None:
+    db = tmp_path / "schedo.db"
+    new = _serve(tmp_path, db, "new")
+    assert {"sqlalchemy", "fastapi", "structlog"} <= new  # the probe sees the server's modules
+    assert not new & NOT_ON_A_NEW_DATABASE
+    existing = _serve(tmp_path, db, "existing")
+    assert not existing & NOT_AT_START
