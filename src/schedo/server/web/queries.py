@@ -10,10 +10,9 @@ from datetime import datetime
 from statistics import median
 
 from ..domain import cron
-from ..domain.model import JobStatus, RunStatus
+from ..domain.model import RunStatus
 from ..domain.records import Job, Run
 from ..domain.schedules import of_job, resolved
-from ..services.dashboard import RetryWait, is_failing
 from .render import duration_ms, status_of, utc_text
 
 STATUS_FILTERS = {
@@ -27,35 +26,6 @@ STATUS_FILTERS = {
     "active": "Not paused",
 }
 TYPE_FILTERS = {"": "Any type", "push": "Push (webhook)", "sdk": "SDK worker", "command": "Command"}
-
-
-def filter_jobs(
-    jobs: list[Job], q: str, status: str, kind: str, retries: dict[int, RetryWait] | None = None
-) -> list[Job]:
-    """``status`` filters by the status the dashboard shows: a job whose retry waits is
-    "failed" (Failing), not "pending"."""
-    waiting = retries or {}
-    needle = q.strip().lower()
-    out = []
-    for j in jobs:
-        if needle and needle not in j.name.lower() and needle not in (j.webhook_url or "").lower():
-            continue
-        if kind and j.type.value != kind:
-            continue
-        if status == "paused" and not j.paused:
-            continue
-        if status == "active" and j.paused:
-            continue
-        if status == "muted" and not j.muted:
-            continue
-        if status == "failed" and not is_failing(j, waiting):
-            continue
-        if status == "pending" and (j.status is not JobStatus.PENDING or j.id in waiting):
-            continue
-        if status in (JobStatus.COMPLETED, JobStatus.RUNNING) and j.status != status:
-            continue
-        out.append(j)
-    return out
 
 
 def resolved_cron(job: Job) -> str:
