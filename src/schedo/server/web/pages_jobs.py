@@ -14,6 +14,7 @@ from ..domain.model import JobType
 from ..domain.records import Job, Run
 from ..services import audit, chains, dashboard, jobs, live, notifications, runs
 from . import queries, trends
+from . import strips as strips_html
 from .pages_auth import switch_cookie
 from .paging import Paging, page_number
 from .render import html
@@ -91,6 +92,7 @@ async def _jobs_ctx(
         "strips": strips,
         "sparks": {job_id: trends.sparkline(marks) for job_id, marks in strips.items()},
         "strip_runs": dashboard.STRIP_RUNS,
+        "run_strip": strips_html.run_strip,
         "retries": table.retries,
         "total": table.total,
         "conns": conns,
