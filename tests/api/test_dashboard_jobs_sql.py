@@ -95,10 +95,10 @@ class Oracle:
 
 async def new_table(svc: Services, q: str, status: str, kind: str, tag: str, sort: str,
                     desc: bool, page: str) -> tuple[Any, ...]:
-    tag = tag if tag in await dashboard.job_tags(svc, ME) else ""
     t = await dashboard.jobs_table(
         svc, ME, q=q[:200], status=status, kind=kind, tag=tag, sort=sort, descending=desc,
         page_of=lambda matched: page_number(page, matched, SIZE), size=SIZE)
+    assert t.tags == ["any", "db", "eu"]  # the tag filter's options, whatever the filters
     return t.total, t.matched, t.number, [j.id for j in t.jobs], t.retries
 
 
@@ -174,7 +174,7 @@ async def test_the_sql_jobs_table_matches_the_python_one(api: Api) -> None:
     await oracle.load()
     assert oracle.retries.keys() == {j.id for j in oracle.all
                                      if j.name in ("éclair", "İstanbul")}  # the seed works
-    assert await dashboard.job_tags(api.svc, ME) == oracle.tags == ["any", "db", "eu"]
+    assert oracle.tags == ["any", "db", "eu"]
     seen: set[tuple[int, ...]] = set()
     cases = [(q, st, k, tag, "", False, "") for q, st, k, tag in
              product(("", "alpha", "i", "é"), STATUS_FILTERS, TYPE_FILTERS, TAGS)]

@@ -125,7 +125,7 @@ async def _some_history(world: World) -> list[int]:
 
 # the jobs table's filters: none, failing (two waiting retries), and all of them at once
 FILTERS = (JobFilter(), JobFilter(status="failed", waiting=(1, 2)),
-           JobFilter(status="pending", kind="sdk", tag="db", ids=tuple(range(1, 400))))
+           JobFilter(status="pending", kind="sdk", ids=tuple(range(1, 400))))
 
 
 async def test_the_dashboard_reads_search_indexes_never_scan_the_runs(world: World) -> None:
@@ -141,11 +141,11 @@ async def test_the_dashboard_reads_search_indexes_never_scan_the_runs(world: Wor
         lambda: s.runs_between(world.env, ids[0], at(-86_400), at(86_400), 500),
         *[(lambda k=k, d=d: s.job_order(world.env, k, d))  # type: ignore[misc]
           for k in JOB_SORTS for d in (False, True)],
-        # the jobs table's page (issue 18): filters, sort and page in SQL
+        # the jobs table's page (issue 18): status and type filters, sort and page in SQL
         *[(lambda k=k, f=f: s.job_page(world.env, f, k, True, 50, 50))  # type: ignore[misc]
           for k in JOB_SORTS for f in FILTERS],
         *[(lambda f=f: s.job_counts(world.env, f)) for f in FILTERS],  # type: ignore[misc]
-        lambda: s.job_tags(world.env),
+        lambda: s.job_targets(world.env),
         lambda: s.job_namings(world.env),
         lambda: s.retrying_jobs(world.env),
     ]

@@ -4,9 +4,10 @@ for. The pages (``web``) only present them."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from ..domain.model import JobStatus, RunStatus, Trigger
 from ..domain.records import Job, Run
@@ -163,11 +164,18 @@ class JobsTable:
     number: int  # the page shown, 1-based
     jobs: list[Job]  # its jobs (at most JOBS_PAGE)
     retries: dict[int, RetryWait]  # the retries the page's failing jobs wait for
+    tags: list[str]  # the tags the environment's job targets name, sorted (the filter's options)
+    tag: str  # the tag filtered on: one of ``tags``, or "" (none, or one no job has)
 
 
-async def job_tags(svc: Services, p: Principal) -> list[str]:
-    """The tags the environment's job targets name, sorted (the tag filter's options)."""
-    return await svc.store.job_tags(p.env_id)
+def tags_of(targets: Iterable[dict[str, Any]]) -> list[str]:
+    """The tags ``targets`` name, sorted, without repeats."""
+    found: set[str] = set()
+    for target in targets:
+        tags = target.get("tags")
+        if isinstance(tags, list):
+            found.update(str(t) for t in tags)
+    return sorted(found)
 
 
 def name_matches(needle: str, naming: JobNaming) -> bool:
@@ -176,27 +184,41 @@ def name_matches(needle: str, naming: JobNaming) -> bool:
     return needle in naming.name.lower() or needle in (naming.webhook_url or "").lower()
 
 
+async def _only(svc: Services, p: Principal, q: str, tag: str,
+                targets: dict[int, dict[str, Any]]) -> tuple[int, ...] | None:
+    """The ids the name and tag filters leave (None: both off)."""
+    ids: set[int] | None = None
+    needle = q.strip().lower()
+    if needle:
+        ids = {n.id for n in await svc.store.job_namings(p.env_id) if name_matches(needle, n)}
+    if tag:
+        tagged = {i for i, t in targets.items() if tag in (t.get("tags") or [])}
+        ids = tagged if ids is None else ids & tagged
+    return None if ids is None else tuple(sorted(ids))
+
+
 async def jobs_table(
     svc: Services, p: Principal, *, q: str, status: str, kind: str, tag: str, sort: str,
     descending: bool, page_of: Callable[[int], int], size: int = JOBS_PAGE,
 ) -> JobsTable:
     """The jobs ``q`` (name or webhook URL), ``status`` (as the dashboard shows it: a job
-    whose retry waits is failing, not pending), ``kind`` and ``tag`` select, sorted by
-    ``sort`` (not one of ``JOB_SORTS``: by id), page ``page_of(matched)`` of ``size``.
+    whose retry waits is failing, not pending), ``kind`` and ``tag`` (a target tag; one no
+    job has: ignored) select, sorted by ``sort`` (not one of ``JOB_SORTS``: by id), page
+    ``page_of(matched)`` of ``size``.
 
-    The filters, the sort and the page run in SQL (one COUNT, one read of the page's rows);
-    only a name filter first reads every job's name and URL (a narrow read) to match them as
-    Python lowercases, and only the "failed" and "pending" filters read the jobs whose retry
+    The status and type filters, the sort and the page run in SQL (one COUNT, one read of
+    the page's rows). The name and tag filters choose ids first, to match exactly as the
+    table always did: the name filter from a narrow read of every job's name and URL,
+    lowercased as Python does; the tag filter from the targets (few: command jobs), read
+    anyway for the filter's options. Only "failed" and "pending" read the jobs whose retry
     may wait (pending with a retry counted: few)."""
+    targets = await svc.store.job_targets(p.env_id)
+    tags = tags_of(targets.values())
+    tag = tag if tag in tags else ""
     waiting: dict[int, RetryWait] | None = None
     if status in (JobStatus.FAILED, JobStatus.PENDING):
         waiting = await waiting_retries(svc, p, await svc.store.retrying_jobs(p.env_id))
-    needle = q.strip().lower()
-    ids = None
-    if needle:
-        ids = tuple(n.id for n in await svc.store.job_namings(p.env_id)
-                    if name_matches(needle, n))
-    flt = JobFilter(status=status, kind=kind, tag=tag, ids=ids,
+    flt = JobFilter(status=status, kind=kind, ids=await _only(svc, p, q, tag, targets),
                     waiting=tuple(sorted(waiting or {})))
     total, matched = await svc.store.job_counts(p.env_id, flt)
     number = page_of(matched)
@@ -206,7 +228,8 @@ async def jobs_table(
         retries = await waiting_retries(svc, p, shown)
     else:
         retries = {j.id: waiting[j.id] for j in shown if j.id in waiting}
-    return JobsTable(total=total, matched=matched, number=number, jobs=shown, retries=retries)
+    return JobsTable(total=total, matched=matched, number=number, jobs=shown, retries=retries,
+                     tags=tags, tag=tag)
 
 
 @dataclass(frozen=True)

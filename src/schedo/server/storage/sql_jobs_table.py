@@ -1,17 +1,16 @@
 """The jobs table's reads (``contracts.DashboardStore``: ``job_counts``, ``job_page``,
-``job_tags``, ``job_namings``, ``retrying_jobs``): its filters, sort and page in SQL, so a
+``job_targets``, ``job_namings``, ``retrying_jobs``): its filters, sort and page in SQL, so a
 page of 50 reads 50 job rows however many jobs the environment has.
 
-A job's target tags live in its JSON ``target`` column: the two reads of them are the one
-place here where the dialects differ (``json_each`` on SQLite, ``jsonb`` operators on
-PostgreSQL), written side by side in ``_has_tag`` and ``_tags``."""
+A job's target tags live in its JSON ``target`` column: the tag filter reads the few targets
+(``job_targets``: only command jobs have one) and passes the matching ids, rather than a JSON
+query that differs between the dialects."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, case, cast, false, func, literal, not_, or_, select, true
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import and_, case, false, func, not_, or_, select, true
 
 from ..domain.records import Job
 from . import rows
@@ -58,31 +57,8 @@ def sort_key(sort: str) -> Any:
     }.get(sort)
 
 
-def _pg_tags() -> Any:
-    return cast(jobs.c.target, JSONB)["tags"]
-
-
 class JobsTableSql:
     db: Database
-
-    def _has_tag(self, tag: str) -> Any:
-        """The job's target names ``tag`` among its tags."""
-        if self.db.is_sqlite:
-            each = func.json_each(jobs.c.target, "$.tags").table_valued("value")
-            return select(literal(1)).select_from(each).where(each.c.value == tag).exists()
-        return _pg_tags().has_key(tag)
-
-    def _tags(self, env_id: int) -> Any:
-        """The distinct tags of the environment's job targets (a list of strings each)."""
-        mine = jobs.c.environment_id == env_id
-        if self.db.is_sqlite:
-            each = func.json_each(jobs.c.target, "$.tags").table_valued("value")
-            return (select(each.c.value).select_from(jobs).join(each, true())
-                    .where(mine, func.json_type(jobs.c.target, "$.tags") == "array")
-                    .distinct())
-        tags = _pg_tags()
-        return (select(func.jsonb_array_elements_text(tags).label("value"))
-                .where(mine, func.jsonb_typeof(tags) == "array").distinct())
 
     def _selects(self, flt: JobFilter) -> list[Any]:
         """The conditions of ``flt`` (none: every job of the environment)."""
@@ -104,8 +80,6 @@ class JobsTableSql:
                        if flt.waiting else j.status == "pending")
         elif status in ("completed", "running"):
             out.append(j.status == status)
-        if flt.tag:
-            out.append(self._has_tag(flt.tag))
         return out
 
     async def job_counts(self, env_id: int, flt: JobFilter) -> tuple[int, int]:
@@ -133,10 +107,11 @@ class JobsTableSql:
         async with self.db.read() as c:
             return [rows.job(r) for r in (await c.execute(q)).all()]
 
-    async def job_tags(self, env_id: int) -> list[str]:
+    async def job_targets(self, env_id: int) -> dict[int, dict[str, Any]]:
+        j = jobs.c
+        q = select(j.id, j.target).where(j.environment_id == env_id, j.target.is_not(None))
         async with self.db.read() as c:
-            found = (await c.execute(self._tags(env_id))).scalars().all()
-        return sorted({str(t) for t in found})
+            return {int(i): t for i, t in (await c.execute(q)).all() if isinstance(t, dict)}
 
     async def job_namings(self, env_id: int) -> list[JobNaming]:
         j = jobs.c

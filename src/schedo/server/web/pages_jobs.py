@@ -72,15 +72,15 @@ async def _jobs_ctx(
     direction: str = "", page: str = "",
 ) -> dict[str, Any]:
     status, kind = _clip(status, queries.STATUS_FILTERS), _clip(kind, queries.TYPE_FILTERS)
-    tags = await dashboard.job_tags(ws.svc, ws.principal)
-    tag = tag if tag in tags else ""
-    order = trends.sorting(sort, direction,
-                           {"q": q[:200], "status": status, "type": kind, "tag": tag})
+    key = trends.sorting(sort, direction, {})
     # filters, sort and page in SQL: only the page's rows are read (and their strips,
     # connections and waiting retries), whatever the number of jobs
     table = await dashboard.jobs_table(
-        ws.svc, ws.principal, q=q[:200], status=status, kind=kind, tag=tag, sort=order.key,
-        descending=order.descending, page_of=lambda matched: page_number(page, matched))
+        ws.svc, ws.principal, q=q[:200], status=status, kind=kind, tag=tag, sort=key.key,
+        descending=key.descending, page_of=lambda matched: page_number(page, matched))
+    tag, tags = table.tag, table.tags
+    order = trends.sorting(sort, direction,
+                           {"q": q[:200], "status": status, "type": kind, "tag": tag})
     paging = Paging(table.number, table.matched, order)
     shown = table.jobs
     conns = await jobs.connections(ws.svc, ws.principal, shown) if shown else {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from ...domain.records import Job, Run
 
@@ -92,14 +92,12 @@ class JobFilter:
 
     ``status``: "failed" (failing: status failed, or one of ``waiting``), "pending" (pending
     and not one of ``waiting``), "completed", "running", "paused", "muted", "active" (not
-    paused); anything else: any. ``kind``: a job type ("" any). ``tag``: one of the tags of
-    the job's target ("" any). ``ids``: only these jobs (None: any; the name filter's matches,
-    chosen by the service). ``waiting``: the jobs whose retry waits (the dashboard shows them
-    failing, not pending)."""
+    paused); anything else: any. ``kind``: a job type ("" any). ``ids``: only these jobs
+    (None: any; the name and tag filters' matches, chosen by the service). ``waiting``: the
+    jobs whose retry waits (the dashboard shows them failing, not pending)."""
 
     status: str = ""
     kind: str = ""
-    tag: str = ""
     ids: tuple[int, ...] | None = None
     waiting: tuple[int, ...] = ()
 
@@ -183,9 +181,9 @@ class DashboardStore(Protocol):
         created), rows ``offset`` to ``offset + limit``: ONE statement, filters, sort and page
         in SQL, only the page's rows read. ``limit`` < 1: nothing."""
 
-    async def job_tags(self, env_id: int) -> list[str]:
-        """Every tag the targets of the environment's jobs name, sorted, without repeats: ONE
-        statement."""
+    async def job_targets(self, env_id: int) -> dict[int, dict[str, Any]]:
+        """The targets of the environment's jobs that have one, by job id: ONE narrow read
+        (command jobs only have targets; the tag filter and its options come from them)."""
 
     async def job_namings(self, env_id: int) -> list[JobNaming]:
         """Every job's id, name and webhook URL (by id): ONE narrow read, for a name filter
