@@ -1,7 +1,8 @@
 """dashpages: the dashboard pages a team keeps open, at scale (issues 18 and 22).
 
 An environment of 500 jobs with ~1,000,000 runs of history (default size): the overview
-``/ui/``, the jobs table ``/ui/jobs`` (unsorted, sorted by status and by duration), the job
+``/ui/``, the jobs table ``/ui/jobs`` (unsorted, sorted by status and by duration, filtered by
+status and type on its third page, by name), the job
 page ``/ui/jobs/{id}``, and the live fragments the open tabs fetch every ~2 s
 (``/ui/live/overview``, ``/ui/live/jobs``, ``/ui/jobs/{id}/live``), each requested one at a
 time on one keep-alive connection signed in with the admin key, against the same server's
@@ -267,6 +268,8 @@ def _pages(job_id: int) -> list[tuple[str, str]]:
         ("jobs by status", "/ui/jobs?sort=status"),
         ("jobs by duration", "/ui/jobs?sort=duration&dir=desc"),
         ("jobs live", "/ui/live/jobs"),
+        ("jobs filtered", "/ui/jobs?status=completed&type=sdk&sort=last_run&dir=desc&page=3"),
+        ("jobs by name", "/ui/jobs?q=dash-01&sort=next_run"),
         ("job page", f"/ui/jobs/{job_id}"),
         ("job live", f"/ui/jobs/{job_id}/live"),
     ]

@@ -21,7 +21,7 @@ import asyncpg
 import httpx
 from sqlalchemy import event, func, select
 
-from schedo.server.storage.contracts import JOB_SORTS
+from schedo.server.storage.contracts import JOB_SORTS, JobFilter
 from schedo.server.storage.db import asyncpg_dsn, sqlite_database
 from schedo.server.storage.schema import executions as e
 from schedo.server.storage.sql import SqlStore
@@ -123,6 +123,11 @@ async def _some_history(world: World) -> list[int]:
     return ids
 
 
+# the jobs table's filters: none, failing (two waiting retries), and all of them at once
+FILTERS = (JobFilter(), JobFilter(status="failed", waiting=(1, 2)),
+           JobFilter(status="pending", kind="sdk", ids=tuple(range(1, 400))))
+
+
 async def test_the_dashboard_reads_search_indexes_never_scan_the_runs(world: World) -> None:
     s = world.store
     ids = await _some_history(world)
@@ -136,12 +141,19 @@ async def test_the_dashboard_reads_search_indexes_never_scan_the_runs(world: Wor
         lambda: s.runs_between(world.env, ids[0], at(-86_400), at(86_400), 500),
         *[(lambda k=k, d=d: s.job_order(world.env, k, d))  # type: ignore[misc]
           for k in JOB_SORTS for d in (False, True)],
+        # the jobs table's page (issue 18): status and type filters, sort and page in SQL
+        *[(lambda k=k, f=f: s.job_page(world.env, f, k, True, 50, 50))  # type: ignore[misc]
+          for k in JOB_SORTS for f in FILTERS],
+        *[(lambda f=f: s.job_counts(world.env, f)) for f in FILTERS],  # type: ignore[misc]
+        lambda: s.job_targets(world.env),
+        lambda: s.job_namings(world.env),
+        lambda: s.retrying_jobs(world.env),
     ]
     seen = _capture(s)
     for read in reads:
         await read()
     statements = [(q, p) for q, p in seen if RUNS.search(q)]
-    assert len(statements) >= 7, seen  # the reads of runs were captured
+    assert len(statements) >= 7 + len(FILTERS), seen  # the reads of runs were captured
     assert await _scans(s, statements) == {}
 
 
@@ -235,6 +247,7 @@ async def test_the_dashboard_reads_cost_the_same_with_ten_times_the_history(
         lambda: s.needs_attention(world.env, at(-60), at(-86_400), 20),
         lambda: s.run_days(world.env, ids[0], at(-30 * 86_400)),
         lambda: s.runs_between(world.env, ids[0], at(-86_400), at(86_400), 500),
+        lambda: s.job_page(world.env, FILTERS[1], "duration", True, 0, 50),
     ]
     seen = _capture(s)
     for read in reads:
@@ -272,6 +285,8 @@ async def test_the_pages_a_team_keeps_open_never_scan_the_runs(api: Api) -> None
         seen = _capture(store)
         for url in ("/ui/", "/ui/live/overview", "/ui/jobs", "/ui/jobs?sort=status",
                     "/ui/jobs?sort=duration&dir=desc", "/ui/live/jobs", f"/ui/jobs/{ids[0]}",
+                    "/ui/jobs?status=failed&type=sdk&sort=duration&page=2",
+                    "/ui/live/jobs?q=PAGE&status=pending&tag=db&sort=last_run&dir=desc",
                     f"/ui/jobs/{ids[0]}/live"):
             page = await b.get(url)
             assert page.status_code == 200, (url, page.text[:300])

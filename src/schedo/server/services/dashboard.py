@@ -4,13 +4,15 @@ for. The pages (``web``) only present them."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from ..domain.model import JobStatus, RunStatus, Trigger
 from ..domain.records import Job, Run
 from ..storage.contracts import JOB_SORTS as JOB_SORTS  # re-exported (the web layer)
-from ..storage.contracts import Attention, DayCount, JobsAtGlance
+from ..storage.contracts import Attention, DayCount, JobFilter, JobNaming, JobsAtGlance
 from ..storage.contracts import RunMark as RunMark  # re-exported (the web layer)
 from . import jobs as svc_jobs
 from .context import Principal, Services
@@ -153,17 +155,81 @@ async def run_strips(
     return await svc.store.recent_runs(p.env_id, [j.id for j in jobs], per_job)
 
 
-async def sorted_jobs(
-    svc: Services, p: Principal, jobs: list[Job], sort: str, descending: bool
-) -> list[Job]:
-    """``jobs`` in the order the store sorts the environment's jobs by ``sort`` (one read;
-    ``sort`` not one of ``JOB_SORTS``: unchanged). A job the read did not see (defined
-    meanwhile) goes last."""
-    if sort not in JOB_SORTS:
-        return jobs
-    place = {job_id: i for i, job_id in enumerate(await svc.store.job_order(p.env_id, sort,
-                                                                            descending))}
-    return sorted(jobs, key=lambda j: (place.get(j.id, len(place)), j.id))
+@dataclass(frozen=True)
+class JobsTable:
+    """One page of the jobs table: the jobs the filters select, in the order asked for."""
+
+    total: int  # the environment's jobs
+    matched: int  # those the filters select
+    number: int  # the page shown, 1-based
+    jobs: list[Job]  # its jobs (at most JOBS_PAGE)
+    retries: dict[int, RetryWait]  # the retries the page's failing jobs wait for
+    tags: list[str]  # the tags the environment's job targets name, sorted (the filter's options)
+    tag: str  # the tag filtered on: one of ``tags``, or "" (none, or one no job has)
+
+
+def tags_of(targets: Iterable[dict[str, Any]]) -> list[str]:
+    """The tags ``targets`` name, sorted, without repeats."""
+    found: set[str] = set()
+    for target in targets:
+        tags = target.get("tags")
+        if isinstance(tags, list):
+            found.update(str(t) for t in tags)
+    return sorted(found)
+
+
+def name_matches(needle: str, naming: JobNaming) -> bool:
+    """The name filter: ``needle`` (lowercase) in the job's name or webhook URL, both
+    lowercased as Python does (SQL's ``lower`` differs on non-ASCII text)."""
+    return needle in naming.name.lower() or needle in (naming.webhook_url or "").lower()
+
+
+async def _only(svc: Services, p: Principal, q: str, tag: str,
+                targets: dict[int, dict[str, Any]]) -> tuple[int, ...] | None:
+    """The ids the name and tag filters leave (None: both off)."""
+    ids: set[int] | None = None
+    needle = q.strip().lower()
+    if needle:
+        ids = {n.id for n in await svc.store.job_namings(p.env_id) if name_matches(needle, n)}
+    if tag:
+        tagged = {i for i, t in targets.items() if tag in (t.get("tags") or [])}
+        ids = tagged if ids is None else ids & tagged
+    return None if ids is None else tuple(sorted(ids))
+
+
+async def jobs_table(
+    svc: Services, p: Principal, *, q: str, status: str, kind: str, tag: str, sort: str,
+    descending: bool, page_of: Callable[[int], int], size: int = JOBS_PAGE,
+) -> JobsTable:
+    """The jobs ``q`` (name or webhook URL), ``status`` (as the dashboard shows it: a job
+    whose retry waits is failing, not pending), ``kind`` and ``tag`` (a target tag; one no
+    job has: ignored) select, sorted by ``sort`` (not one of ``JOB_SORTS``: by id), page
+    ``page_of(matched)`` of ``size``.
+
+    The status and type filters, the sort and the page run in SQL (one COUNT, one read of
+    the page's rows). The name and tag filters choose ids first, to match exactly as the
+    table always did: the name filter from a narrow read of every job's name and URL,
+    lowercased as Python does; the tag filter from the targets (few: command jobs), read
+    anyway for the filter's options. Only "failed" and "pending" read the jobs whose retry
+    may wait (pending with a retry counted: few)."""
+    targets = await svc.store.job_targets(p.env_id)
+    tags = tags_of(targets.values())
+    tag = tag if tag in tags else ""
+    waiting: dict[int, RetryWait] | None = None
+    if status in (JobStatus.FAILED, JobStatus.PENDING):
+        waiting = await waiting_retries(svc, p, await svc.store.retrying_jobs(p.env_id))
+    flt = JobFilter(status=status, kind=kind, ids=await _only(svc, p, q, tag, targets),
+                    waiting=tuple(sorted(waiting or {})))
+    total, matched = await svc.store.job_counts(p.env_id, flt)
+    number = page_of(matched)
+    shown = (await svc.store.job_page(p.env_id, flt, sort, descending, (number - 1) * size,
+                                      size) if matched else [])
+    if waiting is None:
+        retries = await waiting_retries(svc, p, shown)
+    else:
+        retries = {j.id: waiting[j.id] for j in shown if j.id in waiting}
+    return JobsTable(total=total, matched=matched, number=number, jobs=shown, retries=retries,
+                     tags=tags, tag=tag)
 
 
 @dataclass(frozen=True)

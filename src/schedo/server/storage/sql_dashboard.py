@@ -26,6 +26,7 @@ from . import rows
 from .contracts.ops import Attention, DayCount, JobsAtGlance, RunMark
 from .db import Database
 from .schema import executions, jobs
+from .sql_jobs_table import JobsTableSql, sort_key
 
 DAY_MS = 86_400_000
 # Every source a run can have: ``source IN (all of them)`` changes no answer, and lets a read
@@ -38,43 +39,7 @@ PENDING: Any = literal_column("'pending'")
 MISSED_STATUSES: tuple[Any, ...] = (literal_column("'expired'"), literal_column("'skipped'"))
 
 
-def _latest_duration() -> Any:
-    """The duration of the job's latest execution that has one (a correlated subquery,
-    served by ``ix_executions_job_id_id``)."""
-    e = executions.c
-    return (
-        select(e.duration)
-        .where(e.job_id == jobs.c.id, e.duration.is_not(None))
-        .order_by(e.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-
-
-def _status_rank() -> Any:
-    j = jobs.c
-    return case(
-        (j.status == "failed", 0),
-        (and_(j.status == "pending", j.retry_count > 0), 0),
-        (j.status == "running", 1),
-        (j.status == "pending", 2),
-        (j.status == "completed", 3),
-        else_=4,
-    )
-
-
-def _sort_key(sort: str) -> Any:
-    j = jobs.c
-    return {
-        "name": j.name,
-        "status": _status_rank(),
-        "last_run": j.last_run_at,
-        "next_run": j.next_run_at,
-        "duration": _latest_duration(),
-    }.get(sort)
-
-
-class DashboardSql:
+class DashboardSql(JobsTableSql):
     db: Database
 
     async def count_runs_since(self, env_id: int, since: datetime) -> dict[str, int]:
@@ -142,7 +107,7 @@ class DashboardSql:
 
     async def job_order(self, env_id: int, sort: str, descending: bool) -> list[int]:
         j = jobs.c
-        key = _sort_key(sort)
+        key = sort_key(sort)
         order: list[Any] = []
         if key is not None:
             order = [key.is_(None), key.desc() if descending else key.asc()]

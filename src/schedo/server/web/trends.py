@@ -86,16 +86,6 @@ def sparkline(marks: list[RunMark], width: int = 80, height: int = 20) -> Spark 
     )
 
 
-def tags_of(jobs_targets: list[dict[str, object] | None]) -> list[str]:
-    """The target tags the environment's command jobs use, sorted (the tag filter's options)."""
-    found: set[str] = set()
-    for target in jobs_targets:
-        tags = (target or {}).get("tags")
-        if isinstance(tags, list):
-            found.update(str(t) for t in tags)
-    return sorted(found)
-
-
 @dataclass(frozen=True)
 class DayCell:
     """One day of the job page's day strip: its runs by outcome, a colour class and the

@@ -31,6 +31,8 @@ from .ops import (
     Attention,
     DashboardStore,
     DayCount,
+    JobFilter,
+    JobNaming,
     JobsAtGlance,
     LiveCounts,
     PruneBatch,
@@ -82,7 +84,7 @@ __all__ = [
     "WorkerStore",
 ]
 __all__ += ["AlertStore", "ChannelStore", "ExplainStore", "PingStore"]  # issue 19
-__all__ += ["JOB_SORTS", "Attention", "DayCount", "RunMark"]  # issue 22
+__all__ += ["JOB_SORTS", "Attention", "DayCount", "JobFilter", "JobNaming", "RunMark"]  # issue 22
 __all__ += ["ChainStore", "JobChain", "RunChain", "collect_chained"]  # issue 21, chains
 __all__ += ["AuditStore"]  # issue 22, the audit log
 __all__ += ["SecretStore", "SigningState"]  # issue 22, signature key rotation

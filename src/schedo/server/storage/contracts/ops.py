@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from ...domain.records import Job, Run
 
@@ -87,6 +87,31 @@ JOB_SORTS = ("name", "status", "last_run", "next_run", "duration")
 
 
 @dataclass(frozen=True, slots=True)
+class JobFilter:
+    """Which of an environment's jobs the jobs table lists (every field empty: all of them).
+
+    ``status``: "failed" (failing: status failed, or one of ``waiting``), "pending" (pending
+    and not one of ``waiting``), "completed", "running", "paused", "muted", "active" (not
+    paused); anything else: any. ``kind``: a job type ("" any). ``ids``: only these jobs
+    (None: any; the name and tag filters' matches, chosen by the service). ``waiting``: the
+    jobs whose retry waits (the dashboard shows them failing, not pending)."""
+
+    status: str = ""
+    kind: str = ""
+    ids: tuple[int, ...] | None = None
+    waiting: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class JobNaming:
+    """What the jobs table's name filter searches in: a job's name and webhook URL."""
+
+    id: int
+    name: str
+    webhook_url: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class DayCount:
     """How many runs of a job were scheduled on one UTC day (``day``: days since 1970-01-01)
     with one status (``DashboardStore.run_days``)."""
@@ -144,6 +169,30 @@ class DashboardStore(Protocol):
         the duration of the job's latest run that has one. Jobs with no value (never run, no
         next run, no duration) come last in both directions; ties by name then id, always
         ascending, so the order is stable."""
+
+    async def job_counts(self, env_id: int, flt: JobFilter) -> tuple[int, int]:
+        """(the environment's jobs, those ``flt`` selects), in ONE statement (a COUNT)."""
+
+    async def job_page(
+        self, env_id: int, flt: JobFilter, sort: str, descending: bool, offset: int, limit: int
+    ) -> list[Job]:
+        """The environment's jobs ``flt`` selects, in the order ``job_order`` gives for
+        ``sort`` (anything else but one of ``JOB_SORTS``: by id, the order jobs were
+        created), rows ``offset`` to ``offset + limit``: ONE statement, filters, sort and page
+        in SQL, only the page's rows read. ``limit`` < 1: nothing."""
+
+    async def job_targets(self, env_id: int) -> dict[int, dict[str, Any]]:
+        """The targets of the environment's jobs that have one, by job id: ONE narrow read
+        (command jobs only have targets; the tag filter and its options come from them)."""
+
+    async def job_namings(self, env_id: int) -> list[JobNaming]:
+        """Every job's id, name and webhook URL (by id): ONE narrow read, for a name filter
+        that matches exactly as Python's ``str.lower`` does (SQL's ``lower`` differs on
+        non-ASCII text, and from SQLite to PostgreSQL)."""
+
+    async def retrying_jobs(self, env_id: int) -> list[Job]:
+        """The environment's pending jobs with a retry counted (``retry_count`` > 0): those
+        whose retry may wait, by id. ONE statement."""
 
     async def run_days(self, env_id: int, job_id: int, since: datetime) -> list[DayCount]:
         """The job's executions scheduled at or after ``since`` counted per UTC day and
