@@ -22,6 +22,7 @@ from ..domain.records import Job, Run
 from . import audit_rows, rows
 from .chain_rows import fire_chains
 from .db import Conn, Database
+from .driver_many import DriverMany
 from .job_turns import write_job_turns
 from .run_insert import ACTIVE_VALUES as ACTIVE_VALUES
 from .run_insert import RUN_KEY as RUN_KEY
@@ -34,27 +35,27 @@ from .sql_workers import connected_agents
 NOTIFY_OUTPUT_HEAD = 2000
 
 
-async def mirror_on_jobs(c: Conn, runs: Sequence[Run]) -> None:
+_MIRROR = DriverMany(
+    update(jobs)
+    .where(jobs.c.id == bindparam("j"), ~exists().where(
+        executions.c.job_id == bindparam("j"),
+        executions.c.id > bindparam("e"),
+        executions.c.status != RunStatus.SKIPPED.value,
+    ))
+    .values(status=bindparam("s"), retry_count=bindparam("rc")),
+    ("j", "e", "s", "rc"),
+)
+
+
+async def mirror_on_jobs(db: Database, c: Conn, runs: Sequence[Run]) -> None:
     """Each run's status on its job, if it is still the job's latest non-skipped run (a
     later run owns the status otherwise)."""
     params = []
     for e in runs:
         mirror = lifecycle.job_mirror(e)
         if mirror is not None:
-            params.append({"j": e.job_id, "e": e.id, "s": mirror[0].value, "rc": mirror[1]})
-    if not params:
-        return
-    later = exists().where(
-        executions.c.job_id == bindparam("j"),
-        executions.c.id > bindparam("e"),
-        executions.c.status != RunStatus.SKIPPED.value,
-    )
-    await c.execute(
-        update(jobs)
-        .where(jobs.c.id == bindparam("j"), ~later)
-        .values(status=bindparam("s"), retry_count=bindparam("rc")),
-        params,
-    )
+            params.append((e.job_id, e.id, mirror[0].value, mirror[1]))
+    await _MIRROR.run(db, c, params)
 
 
 async def record_turns(
@@ -109,7 +110,7 @@ async def record_turns(
             await audit_rows.record(c, r.environment_id, SYSTEM, now, Action.PAUSED, Kind.JOB,
                                     j, r.name, {"paused": [False, True],
                                                 "paused_reason": [None, reasons[j]]})
-    await write_job_turns(c, changes)  # one statement per set of columns, not per job
+    await write_job_turns(db, c, changes)  # one statement per set of columns, not per job
     if notices:
         await c.execute(
             db.insert(notifications).on_conflict_do_nothing(
@@ -190,7 +191,7 @@ async def after_end(
     """Everything an end of runs brings, in the transaction that ended them: the job status
     mirror, the health turns, the retries, and the runs of jobs chained after them
     (``chain_rows.fire_chains``)."""
-    await mirror_on_jobs(c, ended)
+    await mirror_on_jobs(db, c, ended)
     await record_turns(db, c, ended, now)
     await create_retries(db, c, ended, now)
     await release_buffered(c, ended, now)
