@@ -243,9 +243,6 @@ def _aware_utc(value: datetime, name: str) -> datetime:
     return value.astimezone(UTC)
 
 
-_MEMO_MAX = 64
-
-
 @dataclass(frozen=True, slots=True)
 class CronSchedule:
     """An immutable, validated schedule; build it with :func:`parse`.
@@ -259,10 +256,6 @@ class CronSchedule:
     timezone: str
     has_seconds: bool
     _rule: _CronRule | _EveryRule | _AtRule | _NeverRule = field(repr=False)
-    # the last answers by instant: parsed schedules are shared (schedules.schedule_for), and
-    # a herd of jobs of one expression, due at one instant, asks the same question each
-    _memo: dict[datetime, datetime] = field(
-        default_factory=dict, repr=False, compare=False, hash=False)
 
     def next_after(self, after: datetime) -> datetime:
         """The first fire instant strictly after ``after`` (aware), as an aware UTC datetime.
@@ -271,16 +264,9 @@ class CronSchedule:
         instant left before the year 10000.
         """
         a = _aware_utc(after, "after")
-        got = self._memo.get(a)
-        if got is not None:
-            return got
         try:
             if a < _LAST_START:
-                got = self._rule.next_after(a)
-                if len(self._memo) >= _MEMO_MAX:
-                    self._memo.clear()
-                self._memo[a] = got
-                return got
+                return self._rule.next_after(a)
         except (NoFire, OverflowError):
             pass
         raise CronError(f"schedule: {self.expression!r} does not fire after {a.isoformat()}")
