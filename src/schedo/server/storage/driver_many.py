@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from operator import itemgetter
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from ..domain.timefmt import to_ms
 from .db import Conn, Database
@@ -38,17 +39,18 @@ class DriverMany:
     def __init__(self, stmt: Any, names: Sequence[str]) -> None:
         self.stmt = stmt
         self.names = tuple(names)
-        self._by_dialect: dict[str, tuple[str, Any, tuple[Any, ...]]] = {}
+        # per Database (its dialect); weak: a disposed Database takes its own along
+        self._by_db: WeakKeyDictionary[Database, tuple[str, Any, tuple[Any, ...]]] = (
+            WeakKeyDictionary())
 
     def compiled(self, db: Database) -> tuple[str, Any, tuple[Any, ...]]:
         """(SQL text, a getter of the positional values from ``row + constants``, constants)."""
-        dialect = db.write_engine.dialect
-        got = self._by_dialect.get(dialect.name)
+        got = self._by_db.get(db)
         if got is None:
-            comp = self.stmt.compile(dialect=dialect)
+            comp = db.compiled(self.stmt)
             order = comp.positiontup
             if order is None:
-                raise TypeError(f"{dialect.name}: a positional paramstyle is needed")
+                raise TypeError("driver_many: a positional paramstyle is needed")
             consts: list[Any] = []
             index: list[int] = []
             given = {n: i for i, n in enumerate(self.names)}
@@ -65,7 +67,7 @@ class DriverMany:
             getter = itemgetter(*index) if len(index) > 1 else (
                 lambda row, i=index[0]: (row[i],))
             got = (comp.string, getter, tuple(consts))
-            self._by_dialect[dialect.name] = got
+            self._by_db[db] = got
         return got
 
     async def run(self, db: Database, c: Conn, rows: Sequence[tuple[Any, ...]]) -> None:
