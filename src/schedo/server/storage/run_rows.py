@@ -66,11 +66,7 @@ async def record_turns(
     outbox row per notice (inserted once per run and kind, whatever replays the end)."""
     if not ended:
         return
-    res = await c.execute(
-        select(*_ALERT_COLUMNS, environments.c.organization_id)
-        .join(environments, environments.c.id == jobs.c.environment_id)
-        .where(jobs.c.id.in_({e.job_id for e in ended}))
-    )
+    res = await c.execute(_ALERT_READ, {"ids": sorted({e.job_id for e in ended})})
     rows_ = {r.id: r for r in res}
     start = {j: alert_state(r) for j, r in rows_.items()}
     state = dict(start)
@@ -126,6 +122,14 @@ _ALERT_COLUMNS = (
     jobs.c.alert_after_failures, jobs.c.max_duration_seconds, jobs.c.success_within_seconds,
     jobs.c.pause_after_failures, jobs.c.consecutive_failures, jobs.c.last_success_at,
     jobs.c.remind_every_seconds,
+)
+
+
+# built once: the alert state and rules of the jobs of ended runs (every report batch)
+_ALERT_READ = (
+    select(*_ALERT_COLUMNS, environments.c.organization_id)
+    .join(environments, environments.c.id == jobs.c.environment_id)
+    .where(jobs.c.id.in_(bindparam("ids", expanding=True)))
 )
 
 
