@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import fcntl
+import gc
 import logging
 import os
 import socket
@@ -172,6 +173,18 @@ def _server_class() -> type:
     class Server(uvicorn.Server):
         """uvicorn re-raises SIGTERM/SIGINT after a graceful shutdown (so the process dies of
         the signal); a finished graceful shutdown is a normal exit for us: status 0."""
+
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets=sockets)
+            # what startup built (modules, the app, the schema, the compiled statements)
+            # lives as long as the process: frozen out of the collector's generations, a
+            # full collection walks only what requests made; and the youngest generation is
+            # collected every 10,000 net allocations, not 700 (a claim or a report batch
+            # makes thousands of objects that live until its answer). In the herd (10,000
+            # runs, ~5 s of server CPU) the collector's CPU went 0.78 -> 0.35 s.
+            gc.collect()
+            gc.freeze()
+            gc.set_threshold(10_000, 10, 10)
 
         def handle_exit(self, sig: int, frame: Any) -> None:
             super().handle_exit(sig, frame)

@@ -87,12 +87,26 @@ def of_job(job: Job) -> cron.CronSchedule | UnionSchedule:
                        hashed.seed_of(job.environment_id, job.name))
 
 
+# the last answers by (schedule, instant): parsed schedules are shared (``schedule_for``),
+# and a herd of jobs of one expression, due at one instant, asks each the same question
+_NEXT: dict[tuple[int, datetime], tuple[Schedule, datetime]] = {}
+_NEXT_MAX = 4096
+
+
 def next_or_none(schedule: Schedule, after: datetime) -> datetime | None:
     """The first instant after ``after``; None when the schedule has none left."""
+    key = (id(schedule), after)
+    hit = _NEXT.get(key)
+    if hit is not None and hit[0] is schedule:  # the entry keeps its schedule (and id) alive
+        return hit[1]
     try:
-        return schedule.next_after(after)
+        t = schedule.next_after(after)
     except cron.CronError:
         return None
+    if len(_NEXT) >= _NEXT_MAX:
+        _NEXT.clear()
+    _NEXT[key] = (schedule, t)
+    return t
 
 
 def fires(schedule: Schedule, after: datetime) -> Iterator[datetime]:

@@ -273,6 +273,11 @@ class Database:
             raise
         self.write_failure = None
 
+    def compiled(self, stmt: Any) -> Any:
+        """``stmt`` compiled for this database's dialect (``driver_many.py`` sends its SQL to
+        the driver as it is)."""
+        return stmt.compile(dialect=self.write_engine.dialect)
+
     def insert(self, table: Any) -> Any:
         """A dialect insert that supports ``on_conflict_do_nothing``."""
         return sqlite.insert(table) if self.is_sqlite else postgresql.insert(table)

@@ -10,35 +10,38 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, update
-from sqlalchemy.sql.dml import Update
 
-from .db import Conn
+from .db import Conn, Database
+from .driver_many import DriverMany, driver_value
 from .schema import jobs
 
-_BY_COLUMNS: dict[tuple[str, ...], Update] = {}
+_BY_COLUMNS: dict[tuple[str, ...], DriverMany] = {}
 
 
-def _statement(columns: tuple[str, ...]) -> Update:
-    """``UPDATE jobs SET <columns> WHERE id = :j``, built once per set of columns."""
+def _statement(columns: tuple[str, ...]) -> DriverMany:
+    """``UPDATE jobs SET <columns> WHERE id = :j``, built once per set of columns (sent to the
+    driver as it is: ``driver_many.py``)."""
     stmt = _BY_COLUMNS.get(columns)
     if stmt is None:
-        stmt = (
+        stmt = DriverMany(
             update(jobs)
             .where(jobs.c.id == bindparam("j"))
-            .values({c: bindparam(f"v_{c}", type_=jobs.c[c].type) for c in columns})
+            .values({c: bindparam(f"v_{c}", type_=jobs.c[c].type) for c in columns}),
+            ("j", *(f"v_{c}" for c in columns)),
         )
         _BY_COLUMNS[columns] = stmt
     return stmt
 
 
-async def write_job_turns(c: Conn, changes: Sequence[tuple[int, dict[str, Any]]]) -> None:
+async def write_job_turns(
+    db: Database, c: Conn, changes: Sequence[tuple[int, dict[str, Any]]]
+) -> None:
     """Set ``values`` on job ``id`` for each ``(id, values)`` in ``changes`` (ids distinct):
     one statement per distinct set of columns, in the order the sets first appear."""
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
     for job_id, values in changes:
         columns = tuple(sorted(values))
-        params = {f"v_{k}": v for k, v in values.items()}
-        params["j"] = job_id
-        groups.setdefault(columns, []).append(params)
-    for columns, params_list in groups.items():
-        await c.execute(_statement(columns), params_list)
+        groups.setdefault(columns, []).append(
+            (job_id, *(driver_value(values[k]) for k in columns)))
+    for columns, rows in groups.items():
+        await _statement(columns).run(db, c, rows)

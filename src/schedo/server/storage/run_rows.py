@@ -22,6 +22,7 @@ from ..domain.records import Job, Run
 from . import audit_rows, rows
 from .chain_rows import fire_chains
 from .db import Conn, Database
+from .driver_many import DriverMany
 from .job_turns import write_job_turns
 from .run_insert import ACTIVE_VALUES as ACTIVE_VALUES
 from .run_insert import RUN_KEY as RUN_KEY
@@ -34,27 +35,27 @@ from .sql_workers import connected_agents
 NOTIFY_OUTPUT_HEAD = 2000
 
 
-async def mirror_on_jobs(c: Conn, runs: Sequence[Run]) -> None:
+_MIRROR = DriverMany(
+    update(jobs)
+    .where(jobs.c.id == bindparam("j"), ~exists().where(
+        executions.c.job_id == bindparam("j"),
+        executions.c.id > bindparam("e"),
+        executions.c.status != RunStatus.SKIPPED.value,
+    ))
+    .values(status=bindparam("s"), retry_count=bindparam("rc")),
+    ("j", "e", "s", "rc"),
+)
+
+
+async def mirror_on_jobs(db: Database, c: Conn, runs: Sequence[Run]) -> None:
     """Each run's status on its job, if it is still the job's latest non-skipped run (a
     later run owns the status otherwise)."""
     params = []
     for e in runs:
         mirror = lifecycle.job_mirror(e)
         if mirror is not None:
-            params.append({"j": e.job_id, "e": e.id, "s": mirror[0].value, "rc": mirror[1]})
-    if not params:
-        return
-    later = exists().where(
-        executions.c.job_id == bindparam("j"),
-        executions.c.id > bindparam("e"),
-        executions.c.status != RunStatus.SKIPPED.value,
-    )
-    await c.execute(
-        update(jobs)
-        .where(jobs.c.id == bindparam("j"), ~later)
-        .values(status=bindparam("s"), retry_count=bindparam("rc")),
-        params,
-    )
+            params.append((e.job_id, e.id, mirror[0].value, mirror[1]))
+    await _MIRROR.run(db, c, params)
 
 
 async def record_turns(
@@ -65,11 +66,7 @@ async def record_turns(
     outbox row per notice (inserted once per run and kind, whatever replays the end)."""
     if not ended:
         return
-    res = await c.execute(
-        select(*_ALERT_COLUMNS, environments.c.organization_id)
-        .join(environments, environments.c.id == jobs.c.environment_id)
-        .where(jobs.c.id.in_({e.job_id for e in ended}))
-    )
+    res = await c.execute(_ALERT_READ, {"ids": sorted({e.job_id for e in ended})})
     rows_ = {r.id: r for r in res}
     start = {j: alert_state(r) for j, r in rows_.items()}
     state = dict(start)
@@ -109,7 +106,7 @@ async def record_turns(
             await audit_rows.record(c, r.environment_id, SYSTEM, now, Action.PAUSED, Kind.JOB,
                                     j, r.name, {"paused": [False, True],
                                                 "paused_reason": [None, reasons[j]]})
-    await write_job_turns(c, changes)  # one statement per set of columns, not per job
+    await write_job_turns(db, c, changes)  # one statement per set of columns, not per job
     if notices:
         await c.execute(
             db.insert(notifications).on_conflict_do_nothing(
@@ -125,6 +122,14 @@ _ALERT_COLUMNS = (
     jobs.c.alert_after_failures, jobs.c.max_duration_seconds, jobs.c.success_within_seconds,
     jobs.c.pause_after_failures, jobs.c.consecutive_failures, jobs.c.last_success_at,
     jobs.c.remind_every_seconds,
+)
+
+
+# built once: the alert state and rules of the jobs of ended runs (every report batch)
+_ALERT_READ = (
+    select(*_ALERT_COLUMNS, environments.c.organization_id)
+    .join(environments, environments.c.id == jobs.c.environment_id)
+    .where(jobs.c.id.in_(bindparam("ids", expanding=True)))
 )
 
 
@@ -190,7 +195,7 @@ async def after_end(
     """Everything an end of runs brings, in the transaction that ended them: the job status
     mirror, the health turns, the retries, and the runs of jobs chained after them
     (``chain_rows.fire_chains``)."""
-    await mirror_on_jobs(c, ended)
+    await mirror_on_jobs(db, c, ended)
     await record_turns(db, c, ended, now)
     await create_retries(db, c, ended, now)
     await release_buffered(c, ended, now)

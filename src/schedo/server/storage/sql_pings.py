@@ -114,7 +114,7 @@ class PingSql:
         await c.execute(update(executions).where(executions.c.id == run.id).values(
             status=started.status.value, pick_up_time=now, start_time=now,
             run_deadline=started.run_deadline, metadata=meta))
-        await mirror_on_jobs(c, [started])
+        await mirror_on_jobs(self.db, c, [started])
         return started
 
     async def _end(self, c: Conn, run: Run, ping: Ping, now: datetime) -> Run:

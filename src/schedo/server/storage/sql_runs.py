@@ -28,6 +28,7 @@ from ..domain.timefmt import to_ms
 from . import audit_rows, claim_sql, rows, run_views
 from .claim_filters import access_alive, codes_filter, target_filter, types_filter
 from .db import Conn, Database
+from .driver_many import DriverMany, ms_or_none
 from .run_rows import (
     after_end,
     as_dt,
@@ -156,7 +157,7 @@ class RunSql:
                     .order_by(executions.c.id)  # locks taken in one order: no deadlock
                 )
                 rows_ = await c.execute(self.db.for_update(q))
-                current.update((e.id, e) for e in map(rows.execution, rows_))
+                current.update((e.id, e) for e in map(rows.full_execution, rows_))
             ended: list[Run] = []
             for exec_id, report in reports:
                 ex = current.get(exec_id)
@@ -173,7 +174,7 @@ class RunSql:
                 if changed:
                     ended.append(done)
             if ended:
-                await c.execute(_END_RUN, [_end_params(e) for e in ended])
+                await _END_RUN.run(self.db, c, [_end_params(e) for e in ended])
                 await after_end(self.db, c, ended, now)
         return out
 
@@ -214,7 +215,7 @@ class RunSql:
         stmt = claim_sql.claim_statement(self.db, codes, types, key_id is not None)
         params = claim_sql.claim_params(self.db, env_id, codes, now, limit, key_id, worker)
         async with self.db.write() as c:
-            claimed = sorted((rows.execution(r) for r in await c.execute(stmt, params)),
+            claimed = sorted(map(rows.full_execution, await c.execute(stmt, params)),
                              key=lambda e: (e.due_at, e.id))
             await claim_sql.mirror_claimed(c, [e.id for e in claimed])
         return claimed
@@ -238,7 +239,7 @@ class RunSql:
             .returning(*executions.c)
         )
         claimed = sorted((rows.execution(r) for r in res), key=lambda e: (e.due_at, e.id))
-        await mirror_on_jobs(c, claimed)
+        await mirror_on_jobs(self.db, c, claimed)
         return claimed
 
     async def release(self, env_id: int, ids: Sequence[int], now: datetime) -> list[Run]:
@@ -255,7 +256,7 @@ class RunSql:
             if not released:
                 return []
             await c.execute(_RELEASED, [{"i": e.id, "d": e.pickup_deadline} for e in released])
-            await mirror_on_jobs(c, released)
+            await mirror_on_jobs(self.db, c, released)
             return released
 
     async def claim_any(
@@ -333,7 +334,7 @@ _HISTORY = (
 _HISTORY_BELOW = _HISTORY.where(executions.c.id < bindparam("cursor"))
 
 
-_END_RUN = (
+_END_RUN = DriverMany(
     update(executions)
     .where(executions.c.id == bindparam("i"))
     .values(
@@ -344,7 +345,8 @@ _END_RUN = (
         output=bindparam("o"),
         error=bindparam("er"),
         exit_code=bindparam("x"),
-    )
+    ),
+    ("i", "st", "s", "e", "d", "o", "er", "x"),
 )
 _RELEASED = (
     update(executions)
@@ -355,9 +357,10 @@ _RELEASED = (
 )
 
 
-def _end_params(e: Run) -> dict[str, Any]:
-    return {"i": e.id, "st": e.status.value, "s": e.start_time, "e": e.end_time,
-            "d": e.duration, "o": e.output, "er": e.error, "x": e.exit_code}
+def _end_params(e: Run) -> tuple[Any, ...]:
+    return (e.id, e.status.value, ms_or_none(e.start_time), ms_or_none(e.end_time),
+            e.duration, e.output, e.error, e.exit_code)
+
 
 
 async def _get_exec(c: Conn, env_id: int, exec_id: int) -> Run:

@@ -20,13 +20,14 @@ from ..domain.records import Job, Run
 from . import rows
 from .contracts import Planner, TickResult
 from .db import Conn, Database
+from .driver_many import DriverMany, ms_or_none
 from .run_rows import ACTIVE_VALUES, after_end, as_dt, draft_row, insert_runs
 from .schema import executions, jobs
 from .sql_workers import connected_agents
 
 REAP_BATCH = 1000
 
-_JOB_TICKED = (
+_JOB_TICKED = DriverMany(
     update(jobs)
     .where(jobs.c.id == bindparam("j"))
     .values(
@@ -36,14 +37,14 @@ _JOB_TICKED = (
         last_run_at=bindparam("lra", type_=jobs.c.last_run_at.type),
         skip_next=bindparam("sk"),
         paused_until=bindparam("pu", type_=jobs.c.paused_until.type),
-    )
+    ),
+    ("j", "nra", "st", "rc", "lra", "sk", "pu"),
 )
 
 
-def _ticked(job_id: int, out: lifecycle.TickOutcome) -> dict[str, Any]:
-    return {"j": job_id, "nra": out.next_run_at, "st": out.status.value,
-            "rc": out.retry_count, "lra": out.last_run_at, "sk": out.skip_next,
-            "pu": out.paused_until}
+def _ticked(job_id: int, out: lifecycle.TickOutcome) -> tuple[Any, ...]:
+    return (job_id, ms_or_none(out.next_run_at), out.status.value, out.retry_count,
+            ms_or_none(out.last_run_at), out.skip_next, ms_or_none(out.paused_until))
 
 
 # compare-and-swap: a run that changed since it was read is left alone
@@ -60,7 +61,7 @@ def _readable_job(r: Any) -> Job:
     """The due job of row ``r``; ``UnreadableRow`` (naming its id, so that the ticker sets it
     aside) when this version cannot read it."""
     try:
-        return rows.job(r)
+        return rows.ordered_job(r)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise UnreadableRow("jobs", int(r.id), exc) from exc
 
@@ -81,7 +82,7 @@ class ScheduleSql:
     ) -> TickResult:
         async with self.db.write() as c:
             q = (
-                select(jobs)
+                select(*rows.JOB_FIELDS)
                 .where(jobs.c.next_run_at <= now, jobs.c.paused.is_(False))
                 .order_by(jobs.c.next_run_at)
                 .limit(limit)
@@ -113,11 +114,11 @@ class ScheduleSql:
                 # INSERTs from one cached compiled statement, in batches under the drivers'
                 # parameter limits; conflicting rows (a tick made before) return nothing
                 res = await c.execute(insert_runs(self.db), new_rows)
-                created.extend(rows.execution(r) for r in res)
+                created.extend(map(rows.full_execution, res))
             made: dict[int, list[Run]] = {}
             for e in created:
                 made.setdefault(e.job_id, []).append(e)
-            await c.execute(_JOB_TICKED, [
+            await _JOB_TICKED.run(self.db, c, [
                 _ticked(job.id, lifecycle.tick_written(job, out, made.get(job.id, ())))
                 for job, out in zip(due, outcomes, strict=True)])
             cancelled = await self._cancel_others(c, due, created, now)
