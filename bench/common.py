@@ -283,7 +283,12 @@ class Profiler:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Profiler:
-        spy = shutil.which("py-spy")
+        # on PATH, or beside this interpreter (a venv's bin, not on PATH when not activated)
+        beside = str(Path(sys.executable).parent)
+        spy = shutil.which("py-spy") or shutil.which("py-spy", path=beside)
+        if self.out_dir and not spy:
+            print("BENCH_PROFILE_DIR is set but py-spy was not found: no profile recorded",
+                  file=sys.stderr)
         if self.out_dir and spy:
             Path(self.out_dir).mkdir(parents=True, exist_ok=True)
             out = Path(self.out_dir) / f"{self.name}-{time.strftime('%H%M%S')}.txt"
