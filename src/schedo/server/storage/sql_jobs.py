@@ -17,6 +17,7 @@ from ..domain.records import Job, JobSpec, Run
 from ..domain.timefmt import to_ms
 from . import audit_rows, cascade, rows
 from .db import Database
+from .prepared import Prepared
 from .schema import executions, jobs, worker_connections, worker_heartbeats
 
 _RUN = "run_"  # prefix of the run's columns beside the job's in one row
@@ -51,7 +52,7 @@ def _job_with_last_run() -> Any:
     )
 
 
-_JOB_WITH_LAST_RUN = _job_with_last_run()
+_JOB_WITH_LAST_RUN = Prepared(_job_with_last_run())  # a driver statement on SQLite
 # built once (their construction cost more than running them on a definition or a GET)
 _JOB_BY_ID = select(jobs).where(jobs.c.id == bindparam("job_id"),
                                 jobs.c.environment_id == bindparam("env_id"))
@@ -193,7 +194,7 @@ class JobSql:
         # GET /jobs/{id})
         params = {"job_id": job_id, "env_id": env_id, "since": connections_since}
         async with self.db.read() as c:
-            r = (await c.execute(_JOB_WITH_LAST_RUN, params)).first()
+            r = await _JOB_WITH_LAST_RUN.first(c, params)
         if r is None:
             raise NotFound(f"job {job_id} not found")
         m = r._mapping
