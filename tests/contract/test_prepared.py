@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import bindparam, literal_column, select
 
 from schedo.server.domain.errors import SchedoError
-from schedo.server.storage import sql_jobs, sql_tenants
+from schedo.server.storage import run_views, sql_jobs, sql_tenants
 from schedo.server.storage.prepared import Prepared
 from schedo.server.storage.schema import executions, jobs
 from tests.contract.kit import T0, World, at
@@ -61,6 +61,28 @@ async def test_job_with_its_last_run_answers_as_core(world: World) -> None:
     assert mine[0].run_id == run.id and mine[0].live_connections == 1
     assert mine[0].metadata == {"team": "ops", "n": [1, 2]}
     _same(*await _both(world, sql_jobs._JOB_WITH_LAST_RUN, {**params, "env_id": world.env2}))
+
+
+async def test_job_reads_and_run_views_answer_as_core(world: World) -> None:
+    job = await world.job("a")
+    await world.job("b", metadata={})
+    await world.job("c", env=world.env2)
+    first = await world.claimed(job)
+    await world.runs(job, 3)
+    for p, params in [
+        (sql_jobs._JOBS_OF_ENV, {"env_id": world.env}),
+        (sql_jobs._JOBS_OF_ENV, {"env_id": world.other_env}),
+        (sql_jobs._JOB_BY_NAME, {"env_id": world.env, "name": "a"}),
+        (sql_jobs._CURRENT, {"env_id": world.env, "name": "b"}),
+        (sql_jobs._CURRENT, {"env_id": world.env2, "name": "a"}),
+        (run_views.VIEW, {"job_id": job.id, "env_id": world.env, "limit": 3}),
+        (run_views.VIEW, {"job_id": job.id, "env_id": world.env2, "limit": 3}),
+        (run_views.VIEW_BELOW,
+         {"job_id": job.id, "env_id": world.env, "limit": 10, "cursor": first.id + 2}),
+    ]:
+        core, mine = await _both(world, p, params)
+        _same(core, mine)
+    assert len((await _both(world, sql_jobs._JOBS_OF_ENV, {"env_id": world.env}))[1]) == 2
 
 
 async def test_many_rows_literals_and_defaults_answer_as_core(world: World) -> None:

@@ -13,7 +13,9 @@ Contract:
   context (cache key, compiled-cache lookup, parameter processing, result metadata: about
   half the CPU of a one-row read) is skipped. A driver error is raised as SQLAlchemy's own
   ``DBAPIError`` subclass, so ``Database.read()``/``write()`` treat it as before.
-- Elsewhere (PostgreSQL's ``AsyncConnection``) the Core statement runs as before.
+- Elsewhere (PostgreSQL's ``AsyncConnection``) the Core statement runs as before, or
+  ``elsewhere`` when given (e.g. the same read ``FOR UPDATE``: SQLite's writers are serialised
+  by ``BEGIN IMMEDIATE`` already).
 
 Why our own: SQLAlchemy has no public "run this compiled statement without an execution
 context"; the per-request key lookup and the job read are most of a GET's database CPU.
@@ -97,10 +99,11 @@ class _Form:
 class Prepared:
     """A Core statement run as a pre-compiled driver statement on SQLite (module doc)."""
 
-    __slots__ = ("_form", "stmt")
+    __slots__ = ("_form", "elsewhere", "stmt")
 
-    def __init__(self, stmt: Any) -> None:
+    def __init__(self, stmt: Any, elsewhere: Any = None) -> None:
         self.stmt = stmt
+        self.elsewhere = stmt if elsewhere is None else elsewhere
         self._form: _Form | None = None
 
     def _sqlite(self, conn: InlineConnection) -> _Form:
@@ -112,10 +115,10 @@ class Prepared:
     async def all(self, c: Any, params: dict[str, Any]) -> list[Any]:
         if isinstance(c, InlineConnection):
             return self._sqlite(c).run(c, params)
-        return list((await c.execute(self.stmt, params)).all())
+        return list((await c.execute(self.elsewhere, params)).all())
 
     async def first(self, c: Any, params: dict[str, Any]) -> Any | None:
         if isinstance(c, InlineConnection):
             found = self._sqlite(c).run(c, params)
             return found[0] if found else None
-        return (await c.execute(self.stmt, params)).first()
+        return (await c.execute(self.elsewhere, params)).first()
