@@ -53,6 +53,9 @@ def _job_with_last_run() -> Any:
 
 
 _JOB_WITH_LAST_RUN = Prepared(_job_with_last_run())  # a driver statement on SQLite
+_RUN_NAMES = tuple(c.name for c in executions.c)
+_RUN_FROM = len(jobs.c)
+_RUN_TO = _RUN_FROM + len(_RUN_NAMES)  # then the live connections
 # built once (their construction cost more than running them on a definition or a GET)
 _JOB_BY_ID = select(jobs).where(jobs.c.id == bindparam("job_id"),
                                 jobs.c.environment_id == bindparam("env_id"))
@@ -199,12 +202,12 @@ class JobSql:
             r = await _JOB_WITH_LAST_RUN.first(c, params)
         if r is None:
             raise NotFound(f"job {job_id} not found")
-        m = r._mapping
+        # the run's columns by position: after the job's, in the table's order
+        run_values = r[_RUN_FROM:_RUN_TO]
         run = None
-        if m[_RUN + "id"] is not None:
-            run = rows.execution(SimpleNamespace(
-                **{col.name: m[_RUN + col.name] for col in executions.c}))
-        return rows.job(r), run, int(m[_CONNECTIONS])
+        if run_values[0] is not None:  # its id
+            run = rows.execution(SimpleNamespace(**dict(zip(_RUN_NAMES, run_values, strict=True))))
+        return rows.job(r), run, int(r[_RUN_TO])
 
     async def get_job_by_name(self, env_id: int, name: str) -> Job | None:
         async with self.db.read() as c:
