@@ -1,6 +1,7 @@
 """storage/prepared.py: a statement run as a pre-compiled driver statement answers what the
-same Core statement answers through SQLAlchemy (both databases: PostgreSQL keeps the Core
-path), and a driver error leaves ``Database.read()`` as SQLAlchemy's would."""
+same Core statement answers through SQLAlchemy, on both databases (PostgreSQL: on asyncpg in
+an autocommit read, through Core inside a write transaction), and a driver error leaves
+``Database.read()`` as SQLAlchemy's would."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ async def _both(world: World, p: Prepared, params: dict[str, Any]) -> tuple[Any,
         mine = await p.all(c, params)
         first = await p.first(c, params)
     assert first == (mine[0] if mine else None)
+    if not world.store.db.is_sqlite:  # the driver's own path was taken (compiled once)
+        assert p._pg_form is not None
     return core, mine
 
 
@@ -115,3 +118,18 @@ async def test_a_driver_error_leaves_read_as_through_core(world: World) -> None:
     assert raised[0] == raised[1]
     async with world.store.db.read() as c:  # and the next read works
         assert (await sql_tenants._RESOLVE_FIRST_ENV.first(c, {"prefix": "x"})) is None
+
+
+async def test_a_write_transaction_reads_through_its_transaction(world: World) -> None:
+    """Inside ``write()`` a read, even the first statement, runs in the transaction: on
+    PostgreSQL through Core (the driver path is for autocommit reads only), so a
+    ``FOR UPDATE`` holds its lock to the commit."""
+    p = Prepared(sql_jobs._CURRENT_READ, sql_jobs._CURRENT_READ.with_for_update())
+    job = await world.job("a")
+    async with world.store.db.write() as c:
+        first = await p.first(c, {"env_id": world.env, "name": "a"})
+        await c.execute(jobs.update().where(jobs.c.id == job.id).values(command="inside"))
+        got = await p.all(c, {"env_id": world.env, "name": "a"})
+    assert first is not None and first.id == job.id
+    assert [r.command for r in got] == ["inside"]
+    assert p._pg_form is None

@@ -13,12 +13,17 @@ Contract:
   context (cache key, compiled-cache lookup, parameter processing, result metadata: about
   half the CPU of a one-row read) is skipped. A driver error is raised as SQLAlchemy's own
   ``DBAPIError`` subclass, so ``Database.read()``/``write()`` treat it as before.
-- Elsewhere (PostgreSQL's ``AsyncConnection``) the Core statement runs as before, or
-  ``elsewhere`` when given (e.g. the same read ``FOR UPDATE``: SQLite's writers are serialised
-  by ``BEGIN IMMEDIATE`` already).
+- On PostgreSQL a read in autocommit (``Database.read()``) runs the text compiled once for
+  the asyncpg dialect (``elsewhere``, when given: e.g. the same read ``FOR UPDATE``) with
+  ``fetch`` on the asyncpg connection under SQLAlchemy's adapter, skipping the execution
+  context and the greenlet hop. Inside a write transaction (the adapter begins it lazily)
+  the Core statement runs as before; so does any statement the driver refused, again, so
+  that SQLAlchemy translates the error and invalidates a lost connection as always.
 
 Why our own: SQLAlchemy has no public "run this compiled statement without an execution
 context"; the per-request key lookup and the job read are most of a GET's database CPU.
+Rows are read by attribute or ``_mapping`` only: ``first`` reads every row of the statement
+(each here has at most one).
 """
 
 from __future__ import annotations
@@ -76,14 +81,7 @@ class _Form:
             out.append(v if proc is None or v is None else proc(v))
         return out
 
-    def run(self, conn: InlineConnection, params: dict[str, Any]) -> list[Any]:
-        args = self.args(params)
-        raw = conn.sync_connection.connection.dbapi_connection
-        assert raw is not None
-        try:
-            found = raw.execute(self.sql, args).fetchall()
-        except sqlite3.Error as exc:
-            raise DBAPIError.instance(self.sql, args, exc, sqlite3.Error) from exc
+    def rows(self, found: list[Any]) -> list[Any]:
         procs, make = self.procs, self.row
         if not procs:
             return [make(r) for r in found]
@@ -95,16 +93,38 @@ class _Form:
             out.append(make(vals))
         return out
 
+    def run(self, conn: InlineConnection, params: dict[str, Any]) -> list[Any]:
+        args = self.args(params)
+        raw = conn.sync_connection.connection.dbapi_connection
+        assert raw is not None
+        try:
+            found = raw.execute(self.sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(self.sql, args, exc, sqlite3.Error) from exc
+        return self.rows(found)
+
+    async def run_asyncpg(self, adapted: Any, params: dict[str, Any]) -> list[Any] | None:
+        """On the asyncpg connection under SQLAlchemy's adapter (``adapted``), in
+        autocommit. None when the driver raised: the caller runs the statement again
+        through SQLAlchemy, which translates the error and invalidates a lost connection
+        as it always does (a read only: running it twice changes nothing)."""
+        try:
+            found = await adapted.driver_connection.fetch(self.sql, *self.args(params))
+        except Exception:
+            return None
+        return self.rows(found)
+
 
 class Prepared:
     """A Core statement run as a pre-compiled driver statement on SQLite (module doc)."""
 
-    __slots__ = ("_form", "elsewhere", "stmt")
+    __slots__ = ("_form", "_pg_form", "elsewhere", "stmt")
 
     def __init__(self, stmt: Any, elsewhere: Any = None) -> None:
         self.stmt = stmt
         self.elsewhere = stmt if elsewhere is None else elsewhere
         self._form: _Form | None = None
+        self._pg_form: _Form | None = None
 
     def _sqlite(self, conn: InlineConnection) -> _Form:
         form = self._form
@@ -112,13 +132,31 @@ class Prepared:
             form = self._form = _Form(self.stmt, conn.sync_connection.dialect)
         return form
 
+    def _autocommit_asyncpg(self, c: Any) -> Any | None:
+        """The asyncpg adapter under ``c`` when ``c`` is PostgreSQL's autocommit reader (a
+        write transaction keeps SQLAlchemy's path: the adapter begins it lazily)."""
+        sync = getattr(c, "sync_connection", None)
+        if sync is None or sync.dialect.driver != "asyncpg":
+            return None
+        fairy = sync._dbapi_connection  # checked out already by AsyncConnection.start()
+        adapted = None if fairy is None else fairy.dbapi_connection
+        if adapted is None or not adapted.autocommit or adapted._transaction is not None:
+            return None
+        if self._pg_form is None:
+            self._pg_form = _Form(self.elsewhere, sync.dialect)
+        return adapted
+
     async def all(self, c: Any, params: dict[str, Any]) -> list[Any]:
         if isinstance(c, InlineConnection):
             return self._sqlite(c).run(c, params)
+        adapted = self._autocommit_asyncpg(c)
+        if adapted is not None:
+            assert self._pg_form is not None
+            found = await self._pg_form.run_asyncpg(adapted, params)
+            if found is not None:
+                return found
         return list((await c.execute(self.elsewhere, params)).all())
 
     async def first(self, c: Any, params: dict[str, Any]) -> Any | None:
-        if isinstance(c, InlineConnection):
-            found = self._sqlite(c).run(c, params)
-            return found[0] if found else None
-        return (await c.execute(self.elsewhere, params)).first()
+        found = await self.all(c, params)
+        return found[0] if found else None
