@@ -35,6 +35,7 @@ from typing import Any
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 
+from .db import driver_dialect
 from .sqlite_inline import InlineConnection
 
 
@@ -129,21 +130,21 @@ class Prepared:
     def _sqlite(self, conn: InlineConnection) -> _Form:
         form = self._form
         if form is None:  # every SQLite engine has the same (pysqlite, qmark) dialect
-            form = self._form = _Form(self.stmt, conn.sync_connection.dialect)
+            form = self._form = _Form(self.stmt, driver_dialect(conn))
         return form
 
     def _autocommit_asyncpg(self, c: Any) -> Any | None:
         """The asyncpg adapter under ``c`` when ``c`` is PostgreSQL's autocommit reader (a
         write transaction keeps SQLAlchemy's path: the adapter begins it lazily)."""
         sync = getattr(c, "sync_connection", None)
-        if sync is None or sync.dialect.driver != "asyncpg":
+        if sync is None or driver_dialect(c).driver != "asyncpg":
             return None
         fairy = sync._dbapi_connection  # checked out already by AsyncConnection.start()
         adapted = None if fairy is None else fairy.dbapi_connection
         if adapted is None or not adapted.autocommit or adapted._transaction is not None:
             return None
         if self._pg_form is None:
-            self._pg_form = _Form(self.elsewhere, sync.dialect)
+            self._pg_form = _Form(self.elsewhere, driver_dialect(c))
         return adapted
 
     async def all(self, c: Any, params: dict[str, Any]) -> list[Any]:
