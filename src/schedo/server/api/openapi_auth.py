@@ -41,7 +41,8 @@ def declared_parameters() -> list[dict[str, Any]]:
 
 
 def _authenticates(dependant: Any) -> bool:
-    return any(d.call is principal or _authenticates(d) for d in dependant.dependencies)
+    return any(d.call is principal or getattr(d.call, "authenticates", False)
+               or _authenticates(d) for d in dependant.dependencies)
 
 
 def _operations(routes: list[Any], prefix: str = "") -> set[tuple[str, str]]:

@@ -83,6 +83,11 @@ def asyncpg_dsn(sqlalchemy_url: str) -> str:
     return u.render_as_string(hide_password=False)
 
 
+def driver_dialect(conn: Any) -> Any:
+    """The dialect a ``read()``/``write()`` connection runs (prepared.py compiles for it)."""
+    return conn.sync_connection.dialect
+
+
 log = logging.getLogger("schedo.storage")
 
 # SQLite result codes (sqlite3.Error.sqlite_errorname) and PostgreSQL SQLSTATE classes that

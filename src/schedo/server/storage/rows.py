@@ -46,11 +46,11 @@ def job(r: Any) -> Job:
         id=r.id,
         environment_id=r.environment_id,
         name=r.name,
-        type=JobType(r.type),
+        type=_JOB_TYPE[r.type],
         cron_expression=r.cron_expression,
         timezone=r.timezone,
         anchor_at=r.anchor_at,
-        catch_up=CatchUp(r.catch_up),
+        catch_up=_CATCH_UP[r.catch_up],
         paused=bool(r.paused),
         muted=bool(r.muted),
         blocking=bool(r.blocking),
@@ -60,7 +60,7 @@ def job(r: Any) -> Job:
         metadata=r.metadata or {},
         webhook_url=r.webhook_url,
         command=r.command,
-        status=JobStatus(r.status),
+        status=_JOB_STATUS[r.status],
         last_run_at=r.last_run_at,
         next_run_at=r.next_run_at,
         created_at=r.created_at,
@@ -92,6 +92,8 @@ _JOB_TYPE = {m.value: m for m in JobType}
 _RUN_STATUS = {m.value: m for m in RunStatus}
 _SOURCE = {m.value: m for m in Source}
 _TRIGGER = {m.value: m for m in Trigger}
+_CATCH_UP = {m.value: m for m in CatchUp}
+_JOB_STATUS = {m.value: m for m in JobStatus}
 
 
 def execution(r: Any) -> Run:

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import BigInteger, bindparam, select, true, type_coerce
 
+from .prepared import Prepared
 from .schema import executions, jobs
 from .schema_types import EpochMs
 
@@ -49,5 +50,6 @@ def _view(below: bool) -> Any:
     )
 
 
-VIEW = _view(below=False)
-VIEW_BELOW = _view(below=True)
+# driver statements on SQLite (prepared.py)
+VIEW = Prepared(_view(below=False))
+VIEW_BELOW = Prepared(_view(below=True))

@@ -17,6 +17,7 @@ from ..domain.records import Job, JobSpec, Run
 from ..domain.timefmt import to_ms
 from . import audit_rows, cascade, rows
 from .db import Database
+from .prepared import Prepared
 from .schema import executions, jobs, worker_connections, worker_heartbeats
 
 _RUN = "run_"  # prefix of the run's columns beside the job's in one row
@@ -51,17 +52,23 @@ def _job_with_last_run() -> Any:
     )
 
 
-_JOB_WITH_LAST_RUN = _job_with_last_run()
+_JOB_WITH_LAST_RUN = Prepared(_job_with_last_run())  # a driver statement on SQLite
+_RUN_NAMES = tuple(c.name for c in executions.c)
+_RUN_FROM = len(jobs.c)
+_RUN_TO = _RUN_FROM + len(_RUN_NAMES)  # then the live connections
 # built once (their construction cost more than running them on a definition or a GET)
 _JOB_BY_ID = select(jobs).where(jobs.c.id == bindparam("job_id"),
                                 jobs.c.environment_id == bindparam("env_id"))
-_JOB_BY_NAME = select(jobs).where(jobs.c.name == bindparam("name"),
-                                  jobs.c.environment_id == bindparam("env_id"))
+_JOB_BY_NAME = Prepared(select(jobs).where(jobs.c.name == bindparam("name"),
+                                           jobs.c.environment_id == bindparam("env_id")))
+_JOBS_OF_ENV = Prepared(
+    select(jobs).where(jobs.c.environment_id == bindparam("env_id")).order_by(jobs.c.id))
 # the stored job in full: the audit log's before (domain/audit.py); locked on PostgreSQL,
 # so two concurrent defines of one job each record what they changed (SQLite's writers are
 # serialised already)
-_CURRENT = select(jobs).where(
+_CURRENT_READ = select(jobs).where(
     jobs.c.environment_id == bindparam("env_id"), jobs.c.name == bindparam("name"))
+_CURRENT = Prepared(_CURRENT_READ, _CURRENT_READ.with_for_update())
 _UPDATE_JOB = update(jobs).where(jobs.c.id == bindparam("jid")).returning(*jobs.c)
 
 
@@ -124,8 +131,7 @@ class JobSql:
     ) -> tuple[Job, bool]:
         values = _spec_values(spec)
         async with self.db.write() as c:
-            cur = (await c.execute(self.db.for_update(_CURRENT),
-                                   {"env_id": env_id, "name": spec.name})).first()
+            cur = await _CURRENT.first(c, {"env_id": env_id, "name": spec.name})
             if cur is None:
                 r = (
                     await c.execute(
@@ -193,27 +199,24 @@ class JobSql:
         # GET /jobs/{id})
         params = {"job_id": job_id, "env_id": env_id, "since": connections_since}
         async with self.db.read() as c:
-            r = (await c.execute(_JOB_WITH_LAST_RUN, params)).first()
+            r = await _JOB_WITH_LAST_RUN.first(c, params)
         if r is None:
             raise NotFound(f"job {job_id} not found")
-        m = r._mapping
+        # the run's columns by position: after the job's, in the table's order
+        run_values = r[_RUN_FROM:_RUN_TO]
         run = None
-        if m[_RUN + "id"] is not None:
-            run = rows.execution(SimpleNamespace(
-                **{col.name: m[_RUN + col.name] for col in executions.c}))
-        return rows.job(r), run, int(m[_CONNECTIONS])
+        if run_values[0] is not None:  # its id
+            run = rows.execution(SimpleNamespace(**dict(zip(_RUN_NAMES, run_values, strict=True))))
+        return rows.job(r), run, int(r[_RUN_TO])
 
     async def get_job_by_name(self, env_id: int, name: str) -> Job | None:
         async with self.db.read() as c:
-            r = (await c.execute(_JOB_BY_NAME, {"name": name, "env_id": env_id})).first()
+            r = await _JOB_BY_NAME.first(c, {"name": name, "env_id": env_id})
         return None if r is None else rows.job(r)
 
     async def list_jobs(self, env_id: int) -> list[Job]:
         async with self.db.read() as c:
-            res = await c.execute(
-                select(jobs).where(jobs.c.environment_id == env_id).order_by(jobs.c.id)
-            )
-            return [rows.job(r) for r in res]
+            return [rows.job(r) for r in await _JOBS_OF_ENV.all(c, {"env_id": env_id})]
 
     async def delete_job(
         self, env_id: int, job_id: int, actor: Actor | None = None,

@@ -64,9 +64,9 @@ class RunSql:
         params = {"job_id": job_id, "env_id": env_id, "limit": limit}
         async with self.db.read() as c:
             if cursor is None:
-                got = (await c.execute(run_views.VIEW, params)).all()
+                got = await run_views.VIEW.all(c, params)
             else:
-                got = (await c.execute(run_views.VIEW_BELOW, {**params, "cursor": cursor})).all()
+                got = await run_views.VIEW_BELOW.all(c, {**params, "cursor": cursor})
         if not got:
             raise NotFound(f"job {job_id} not found")
         return [r[1:] for r in got if r[1] is not None]

@@ -12,6 +12,7 @@ from ..domain.errors import Collision, Conflict, NotFound
 from ..domain.records import ApiKey, Environment, Organization
 from . import admin_key_rows, audit_rows, cascade, rows
 from .db import Conn, Database
+from .prepared import Prepared
 from .schema import EpochMs, api_keys, environments, org_emails, organizations, server_meta
 from .sealing import Sealer, env_context
 
@@ -34,8 +35,9 @@ def _resolve_statement(wanted: bool) -> Select[Any]:
     )
 
 
-_RESOLVE_ENV = _resolve_statement(True)
-_RESOLVE_FIRST_ENV = _resolve_statement(False)
+# the key lookup of every request: driver statements on SQLite (prepared.py)
+_RESOLVE_ENV = Prepared(_resolve_statement(True))
+_RESOLVE_FIRST_ENV = Prepared(_resolve_statement(False))
 
 
 class TenantSql:
@@ -278,10 +280,9 @@ class TenantSql:
     ) -> tuple[ApiKey, int | None] | None:
         async with self.db.read() as c:
             if wanted_env is None:
-                res = await c.execute(_RESOLVE_FIRST_ENV, {"prefix": prefix})
+                r = await _RESOLVE_FIRST_ENV.first(c, {"prefix": prefix})
             else:
-                res = await c.execute(_RESOLVE_ENV, {"prefix": prefix, "wanted": wanted_env})
-            r = res.first()
+                r = await _RESOLVE_ENV.first(c, {"prefix": prefix, "wanted": wanted_env})
         return None if r is None else (rows.api_key(r), r.resolved_env)
 
     async def access_alive(self, key_id: int, env_id: int) -> bool:

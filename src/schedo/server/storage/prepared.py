@@ -1,0 +1,163 @@
+"""Hot reads as driver statements compiled once (SQLite).
+
+Contract:
+- ``Prepared(stmt)`` wraps a Core statement built once at import (bound parameters by name,
+  no expanding ``IN`` lists, no literal-execute parameters). ``await p.first(c, params)``
+  and ``await p.all(c, params)`` answer what ``(await c.execute(stmt, params)).first()`` /
+  ``.all()`` would: rows whose values went through the same result processors (the same
+  Python values: datetimes of ``EpochMs``, booleans, JSON), read by attribute and by
+  ``row._mapping[name]``; parameters go through the same bind processors, unnamed literal
+  parameters keep their value.
+- On SQLite (an ``InlineConnection``) the statement's text is compiled once per dialect and
+  run on the stdlib cursor under the connection: SQLAlchemy's per-statement execution
+  context (cache key, compiled-cache lookup, parameter processing, result metadata: about
+  half the CPU of a one-row read) is skipped. A driver error is raised as SQLAlchemy's own
+  ``DBAPIError`` subclass, so ``Database.read()``/``write()`` treat it as before.
+- On PostgreSQL a read in autocommit (``Database.read()``) runs the text compiled once for
+  the asyncpg dialect (``elsewhere``, when given: e.g. the same read ``FOR UPDATE``) with
+  ``fetch`` on the asyncpg connection under SQLAlchemy's adapter, skipping the execution
+  context and the greenlet hop. Inside a write transaction (the adapter begins it lazily)
+  the Core statement runs as before; so does any statement the driver refused, again, so
+  that SQLAlchemy translates the error and invalidates a lost connection as always.
+
+Why our own: SQLAlchemy has no public "run this compiled statement without an execution
+context"; the per-request key lookup and the job read are most of a GET's database CPU.
+Rows are read by attribute or ``_mapping`` only: ``first`` reads every row of the statement
+(each here has at most one).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from operator import itemgetter
+from typing import Any
+
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+
+from .db import driver_dialect
+from .sqlite_inline import InlineConnection
+
+
+def _row_class(names: list[str]) -> type[tuple[Any, ...]]:
+    """A tuple with each column by attribute (as SQLAlchemy's ``Row``) and ``_mapping``."""
+    ns: dict[str, Any] = {"__slots__": (), "_fields": tuple(names)}
+    for i, name in enumerate(names):
+        ns[name] = property(itemgetter(i))
+    ns["_mapping"] = property(lambda self: dict(zip(self._fields, self, strict=True)))
+    return type("PreparedRow", (tuple,), ns)
+
+
+class _Form:
+    """The statement compiled for one dialect: its text, its parameters in order, its
+    columns' result processors and row class."""
+
+    __slots__ = ("params", "procs", "row", "sql")
+
+    def __init__(self, stmt: Any, dialect: Dialect) -> None:
+        compiled = stmt.compile(dialect=dialect)
+        if compiled.literal_execute_params or compiled.post_compile_params:
+            raise ValueError("Prepared: expanding or literal-execute parameters")
+        self.sql: str = compiled.string
+        by_name = {name: bp for bp, name in compiled.bind_names.items()}
+        processors = compiled._bind_processors
+        # (name, whether the caller must give it, its literal value, its bind processor)
+        self.params: list[tuple[str, bool, Any, Any]] = []
+        for name in compiled.positiontup or ():
+            bp = by_name[name]
+            self.params.append(
+                (name, bp.required or bp.value is None, bp.value, processors.get(name)))
+        columns = compiled._result_columns
+        self.procs: list[tuple[int, Any]] = []
+        for i, col in enumerate(columns):
+            proc = col.type._cached_result_processor(dialect, None)
+            if proc is not None:
+                self.procs.append((i, proc))
+        self.row = _row_class([col.keyname for col in columns])
+
+    def args(self, params: dict[str, Any]) -> list[Any]:
+        out: list[Any] = []
+        for name, needed, value, proc in self.params:
+            v = params[name] if needed or name in params else value
+            out.append(v if proc is None or v is None else proc(v))
+        return out
+
+    def rows(self, found: list[Any]) -> list[Any]:
+        procs, make = self.procs, self.row
+        if not procs:
+            return [make(r) for r in found]
+        out = []
+        for r in found:
+            vals = list(r)
+            for i, proc in procs:
+                vals[i] = proc(vals[i])
+            out.append(make(vals))
+        return out
+
+    def run(self, conn: InlineConnection, params: dict[str, Any]) -> list[Any]:
+        args = self.args(params)
+        raw = conn.sync_connection.connection.dbapi_connection
+        assert raw is not None
+        try:
+            found = raw.execute(self.sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(self.sql, args, exc, sqlite3.Error) from exc
+        return self.rows(found)
+
+    async def run_asyncpg(self, adapted: Any, params: dict[str, Any]) -> list[Any] | None:
+        """On the asyncpg connection under SQLAlchemy's adapter (``adapted``), in
+        autocommit. None when the driver raised: the caller runs the statement again
+        through SQLAlchemy, which translates the error and invalidates a lost connection
+        as it always does (a read only: running it twice changes nothing)."""
+        try:
+            found = await adapted.driver_connection.fetch(self.sql, *self.args(params))
+        except Exception:
+            return None
+        return self.rows(found)
+
+
+class Prepared:
+    """A Core statement run as a pre-compiled driver statement on SQLite (module doc)."""
+
+    __slots__ = ("_form", "_pg_form", "elsewhere", "stmt")
+
+    def __init__(self, stmt: Any, elsewhere: Any = None) -> None:
+        self.stmt = stmt
+        self.elsewhere = stmt if elsewhere is None else elsewhere
+        self._form: _Form | None = None
+        self._pg_form: _Form | None = None
+
+    def _sqlite(self, conn: InlineConnection) -> _Form:
+        form = self._form
+        if form is None:  # every SQLite engine has the same (pysqlite, qmark) dialect
+            form = self._form = _Form(self.stmt, driver_dialect(conn))
+        return form
+
+    def _autocommit_asyncpg(self, c: Any) -> Any | None:
+        """The asyncpg adapter under ``c`` when ``c`` is PostgreSQL's autocommit reader (a
+        write transaction keeps SQLAlchemy's path: the adapter begins it lazily)."""
+        sync = getattr(c, "sync_connection", None)
+        if sync is None or driver_dialect(c).driver != "asyncpg":
+            return None
+        fairy = sync._dbapi_connection  # checked out already by AsyncConnection.start()
+        adapted = None if fairy is None else fairy.dbapi_connection
+        if adapted is None or not adapted.autocommit or adapted._transaction is not None:
+            return None
+        if self._pg_form is None:
+            self._pg_form = _Form(self.elsewhere, driver_dialect(c))
+        return adapted
+
+    async def all(self, c: Any, params: dict[str, Any]) -> list[Any]:
+        if isinstance(c, InlineConnection):
+            return self._sqlite(c).run(c, params)
+        adapted = self._autocommit_asyncpg(c)
+        if adapted is not None:
+            assert self._pg_form is not None
+            found = await self._pg_form.run_asyncpg(adapted, params)
+            if found is not None:
+                return found
+        return list((await c.execute(self.elsewhere, params)).all())
+
+    async def first(self, c: Any, params: dict[str, Any]) -> Any | None:
+        found = await self.all(c, params)
+        return found[0] if found else None

@@ -1,0 +1,135 @@
+"""storage/prepared.py: a statement run as a pre-compiled driver statement answers what the
+same Core statement answers through SQLAlchemy, on both databases (PostgreSQL: on asyncpg in
+an autocommit read, through Core inside a write transaction), and a driver error leaves
+``Database.read()`` as SQLAlchemy's would."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import bindparam, literal_column, select
+
+from schedo.server.domain.errors import SchedoError
+from schedo.server.storage import run_views, sql_jobs, sql_tenants
+from schedo.server.storage.prepared import Prepared
+from schedo.server.storage.schema import executions, jobs
+from tests.contract.kit import T0, World, at
+
+
+async def _both(world: World, p: Prepared, params: dict[str, Any]) -> tuple[Any, Any]:
+    async with world.store.db.read() as c:
+        core = (await c.execute(p.stmt, params)).all()
+        mine = await p.all(c, params)
+        first = await p.first(c, params)
+    assert first == (mine[0] if mine else None)
+    if not world.store.db.is_sqlite:  # the driver's own path was taken (compiled once)
+        assert p._pg_form is not None
+    return core, mine
+
+
+def _same(core: list[Any], mine: list[Any]) -> None:
+    assert [tuple(r) for r in mine] == [tuple(r) for r in core]
+    assert [dict(r._mapping) for r in mine] == [dict(r._mapping) for r in core]
+    for got, want in zip(mine, core, strict=True):
+        for name in want._mapping:
+            assert getattr(got, name) == getattr(want, name)
+            assert type(getattr(got, name)) is type(getattr(want, name))
+
+
+async def test_key_lookup_answers_as_core(world: World) -> None:
+    key = await world.key(name="worker")
+    await world.store.revoke_key(world.org, key.id, None, T0)
+    for p, params in [
+        (sql_tenants._RESOLVE_FIRST_ENV, {"prefix": world.admin.prefix}),
+        (sql_tenants._RESOLVE_ENV, {"prefix": world.admin.prefix, "wanted": world.env2}),
+        (sql_tenants._RESOLVE_ENV, {"prefix": world.admin.prefix, "wanted": world.other_env}),
+        (sql_tenants._RESOLVE_FIRST_ENV, {"prefix": key.prefix}),  # revoked: still the row
+        (sql_tenants._RESOLVE_FIRST_ENV, {"prefix": "nosuchprefix"}),
+    ]:
+        core, mine = await _both(world, p, params)
+        _same(core, mine)
+    core, mine = await _both(world, sql_tenants._RESOLVE_FIRST_ENV, {"prefix": key.prefix})
+    assert mine[0].revoked is True and core[0].revoked is True
+
+
+async def test_job_with_its_last_run_answers_as_core(world: World) -> None:
+    job = await world.job("a", metadata={"team": "ops", "n": [1, 2]})
+    params = {"job_id": job.id, "env_id": world.env, "since": at(5)}
+    _same(*await _both(world, sql_jobs._JOB_WITH_LAST_RUN, params))  # no run: NULL columns
+    run = await world.claimed(job)
+    await world.store.touch_connections(world.env, ["a"], "w1", at(10))
+    core, mine = await _both(world, sql_jobs._JOB_WITH_LAST_RUN, params)
+    _same(core, mine)
+    assert mine[0].run_id == run.id and mine[0].live_connections == 1
+    assert mine[0].metadata == {"team": "ops", "n": [1, 2]}
+    _same(*await _both(world, sql_jobs._JOB_WITH_LAST_RUN, {**params, "env_id": world.env2}))
+
+
+async def test_job_reads_and_run_views_answer_as_core(world: World) -> None:
+    job = await world.job("a")
+    await world.job("b", metadata={})
+    await world.job("c", env=world.env2)
+    first = await world.claimed(job)
+    await world.runs(job, 3)
+    for p, params in [
+        (sql_jobs._JOBS_OF_ENV, {"env_id": world.env}),
+        (sql_jobs._JOBS_OF_ENV, {"env_id": world.other_env}),
+        (sql_jobs._JOB_BY_NAME, {"env_id": world.env, "name": "a"}),
+        (sql_jobs._CURRENT, {"env_id": world.env, "name": "b"}),
+        (sql_jobs._CURRENT, {"env_id": world.env2, "name": "a"}),
+        (run_views.VIEW, {"job_id": job.id, "env_id": world.env, "limit": 3}),
+        (run_views.VIEW, {"job_id": job.id, "env_id": world.env2, "limit": 3}),
+        (run_views.VIEW_BELOW,
+         {"job_id": job.id, "env_id": world.env, "limit": 10, "cursor": first.id + 2}),
+    ]:
+        core, mine = await _both(world, p, params)
+        _same(core, mine)
+    assert len((await _both(world, sql_jobs._JOBS_OF_ENV, {"env_id": world.env}))[1]) == 2
+
+
+async def test_many_rows_literals_and_defaults_answer_as_core(world: World) -> None:
+    job = await world.job("a")
+    await world.runs(job, 3)
+    stmt = (select(executions.c.id, executions.c.due_at, jobs.c.paused, executions.c.metadata)
+            .join(jobs, jobs.c.id == executions.c.job_id)
+            .where(executions.c.job_id == bindparam("jid"), executions.c.status == "pending",
+                   executions.c.attempt >= bindparam("least", 0))
+            .order_by(executions.c.id))
+    p = Prepared(stmt)
+    core, mine = await _both(world, p, {"jid": job.id})
+    _same(core, mine)
+    assert len(mine) == 3
+    _same(*await _both(world, p, {"jid": job.id, "least": 5}))
+
+
+async def test_a_driver_error_leaves_read_as_through_core(world: World) -> None:
+    p = Prepared(select(literal_column("no_such_column")).select_from(jobs))
+    raised = []
+    for use_core in (True, False):
+        with pytest.raises(SchedoError) as info:
+            async with world.store.db.read() as c:
+                if use_core:
+                    await c.execute(p.stmt)
+                else:
+                    await p.all(c, {})
+        raised.append((type(info.value), info.value.status if hasattr(info.value, "status")
+                       else None))
+    assert raised[0] == raised[1]
+    async with world.store.db.read() as c:  # and the next read works
+        assert (await sql_tenants._RESOLVE_FIRST_ENV.first(c, {"prefix": "x"})) is None
+
+
+async def test_a_write_transaction_reads_through_its_transaction(world: World) -> None:
+    """Inside ``write()`` a read, even the first statement, runs in the transaction: on
+    PostgreSQL through Core (the driver path is for autocommit reads only), so a
+    ``FOR UPDATE`` holds its lock to the commit."""
+    p = Prepared(sql_jobs._CURRENT_READ, sql_jobs._CURRENT_READ.with_for_update())
+    job = await world.job("a")
+    async with world.store.db.write() as c:
+        first = await p.first(c, {"env_id": world.env, "name": "a"})
+        await c.execute(jobs.update().where(jobs.c.id == job.id).values(command="inside"))
+        got = await p.all(c, {"env_id": world.env, "name": "a"})
+    assert first is not None and first.id == job.id
+    assert [r.command for r in got] == ["inside"]
+    assert p._pg_form is None
