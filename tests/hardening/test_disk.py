@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from schedo.server.storage.db import storage_failure
+from schedo.server.storage.db_errors import storage_failure
 from tests.support.server import ServerProcess, wait_until
 
 
