@@ -7,25 +7,17 @@ sends them: these shapes are Schedo's own (docs/api.md), not the hosted service'
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from .calls import Call, _id
+from .calls import Call, _id, _list, _obj
 
 JSON = dict[str, Any]
 
 
-def _one(data: Any) -> JSON:
-    if not isinstance(data, Mapping):
-        raise TypeError(f"expected an object, got {type(data).__name__}")
-    return dict(data)
-
-
-def _many(data: Any) -> list[JSON]:
-    if not isinstance(data, list):
-        raise TypeError(f"expected a list, got {type(data).__name__}")
-    return [_one(x) for x in data]
+_one = _obj(dict)  # an object, as the server sent it
+_many = _list(_one)
 
 
 def _query(**values: Any) -> dict[str, str | int | float]:

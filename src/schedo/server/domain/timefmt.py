@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from .text import digits
 
@@ -31,26 +32,19 @@ def from_ms(ms: int, _epoch: datetime = _EPOCH, _td: type[timedelta] = timedelta
     return _epoch + _td(0, 0, 0, ms)
 
 
-_SHOWN: dict[datetime, str] = {}  # the last instants shown (a herd's runs share them)
-
-
 def rfc3339(dt: datetime | None) -> str | None:
     """``2026-11-28T12:00:00Z`` (milliseconds shown only when non-zero)."""
-    if dt is None:
-        return None
-    got = _SHOWN.get(dt)  # equal aware datetimes are the same instant: the same text
-    if got is not None:
-        return got
+    return None if dt is None else _rfc3339(dt)
+
+
+@lru_cache(maxsize=4096)  # a herd's runs share their due and pick-up instants
+def _rfc3339(dt: datetime) -> str:
+    # equal aware datetimes are the same instant, so one key gives one text
     d = dt if dt.tzinfo is UTC else utc(dt)
     # hot (four per run in every list): isoformat is C, and ends in "+00:00" for UTC
     if d.microsecond:
-        got = d.isoformat(timespec="milliseconds")[:-6] + "Z"
-    else:
-        got = d.isoformat(timespec="seconds")[:-6] + "Z"
-    if len(_SHOWN) >= 4096:
-        _SHOWN.clear()
-    _SHOWN[dt] = got
-    return got
+        return d.isoformat(timespec="milliseconds")[:-6] + "Z"
+    return d.isoformat(timespec="seconds")[:-6] + "Z"
 
 
 def format_duration(seconds: int) -> str:
