@@ -546,7 +546,7 @@ DIALECT_ALLOWED: dict[str, str] = {
 """Modules (or packages) outside ``storage/db.py`` that may branch on the database."""
 
 DIALECT_NAMES = {"sqlite", "postgresql", "postgres"}
-DIALECT_ATTRIBUTES = {"is_sqlite", "get_backend_name", "dialect"}
+DIALECT_ATTRIBUTES = {"is_sqlite", "get_backend_name", "dialect", "driver"}
 
 
 def _dialect_checks(tree: ast.AST) -> Iterator[tuple[int, str]]:

@@ -35,7 +35,7 @@ from typing import Any
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 
-from .db import driver_dialect
+from .db import driver_dialect, on_asyncpg
 from .sqlite_inline import InlineConnection
 
 
@@ -136,10 +136,10 @@ class Prepared:
     def _autocommit_asyncpg(self, c: Any) -> Any | None:
         """The asyncpg adapter under ``c`` when ``c`` is PostgreSQL's autocommit reader (a
         write transaction keeps SQLAlchemy's path: the adapter begins it lazily)."""
-        sync = getattr(c, "sync_connection", None)
-        if sync is None or driver_dialect(c).driver != "asyncpg":
+        if not on_asyncpg(c):
             return None
-        fairy = sync._dbapi_connection  # checked out already by AsyncConnection.start()
+        # checked out already by AsyncConnection.start()
+        fairy = c.sync_connection._dbapi_connection
         adapted = None if fairy is None else fairy.dbapi_connection
         if adapted is None or not adapted.autocommit or adapted._transaction is not None:
             return None
