@@ -43,7 +43,16 @@ from pathlib import Path
 from typing import Any
 
 from . import loader, loadgen, sseload
-from .common import ADMIN_KEY, BenchError, Report, Server, fmt_ratio, fresh_db, proc_cpu_s
+from .common import (
+    ADMIN_KEY,
+    BenchError,
+    Profiler,
+    Report,
+    Server,
+    fmt_ratio,
+    fresh_db,
+    proc_cpu_s,
+)
 
 PREFIX = "api-"
 DATABASE_ENV = "BENCH_API_DATABASE"
@@ -492,21 +501,23 @@ def _measure(
 ) -> dict[str, Any]:
     cpu0, t0 = time.process_time(), time.perf_counter()
     srv_cpu0, db0 = proc_cpu_s(srv.pid), db.read()
+    profile = Profiler(srv.pid, f"api-{key}", float(p["duration"]) + float(p["warmup"]))
     # the batch extension gets 8 connections: 64 in-flight batches of 50 would only
     # queue on the single SQLite writer (and take seconds to drain at the end); one
     # row shows GET /jobs/{id} without concurrency, for comparison
     conns = {"complete_batch": BATCH_CONNECTIONS, "get_job_1conn": 1}.get(
         key, int(p["connections"])
     )
-    res = loadgen.run(
-        srv.port,
-        make,
-        conns,
-        float(p["duration"]),
-        float(p["warmup"]),
-        limit,
-        check,
-    )
+    with profile:
+        res = loadgen.run(
+            srv.port,
+            make,
+            conns,
+            float(p["duration"]),
+            float(p["warmup"]),
+            limit,
+            check,
+        )
     elapsed = time.perf_counter() - t0
     client_cpu = (time.process_time() - cpu0) / elapsed
     server_cpu = (proc_cpu_s(srv.pid) - srv_cpu0) / elapsed
@@ -539,9 +550,15 @@ def _measure_sse(
     paths = [f"/jobs/executions/sse?jobs={c}&limit=10" for c in codes]
     cpu0, t0 = time.process_time(), time.perf_counter()
     srv_cpu0, db0 = proc_cpu_s(srv.pid), db.read()
-    res = sseload.run(
-        srv.port, paths, auth, [per_code] * len(paths), float(p["duration"]), float(p["warmup"])
-    )
+    with Profiler(srv.pid, "api-sse", float(p["duration"]) + float(p["warmup"])):
+        res = sseload.run(
+            srv.port,
+            paths,
+            auth,
+            [per_code] * len(paths),
+            float(p["duration"]),
+            float(p["warmup"]),
+        )
     elapsed = time.perf_counter() - t0
     server_cpu_s = proc_cpu_s(srv.pid) - srv_cpu0
     if res.errors or res.duplicates:
