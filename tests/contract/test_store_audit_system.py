@@ -45,3 +45,21 @@ async def test_email_changes_are_recorded_once_each(world: World) -> None:
     assert len(await s.list_audit(world.env, AuditQuery())) == 2
     assert await s.list_audit(world.env2, AuditQuery()) == []
     assert await s.list_audit(world.other_env, AuditQuery()) == []
+
+
+async def test_an_address_is_one_whatever_its_case(world: World) -> None:
+    """``Ops@Example.com`` and ``ops@example.com`` reach one mailbox: adding the second
+    spelling changes nothing (the first stays, no audit event), and removing in any case
+    removes it."""
+    s = world.store
+    assert await s.add_email(world.org, "Ops@Example.com", at(1), actor=WHO,
+                             record_in=world.env) == ["Ops@Example.com"]
+    assert await s.add_email(world.org, "ops@example.COM", at(2), actor=WHO,
+                             record_in=world.env) == ["Ops@Example.com"]
+    assert await s.add_email(world.org, "dev@example.com", at(3)) == [
+        "Ops@Example.com", "dev@example.com"]
+    assert await s.remove_email(world.org, "OPS@EXAMPLE.COM", at(4), actor=WHO,
+                                record_in=world.env) == ["dev@example.com"]
+    got = await s.list_audit(world.env, AuditQuery())
+    assert [(e.action, e.object_name, e.at) for e in got] == [
+        ("deleted", "Ops@Example.com", at(4)), ("created", "Ops@Example.com", at(1))]

@@ -126,6 +126,8 @@ class TenantSql:
         actor: Actor | None = None, record_in: int | None = None,
     ) -> list[str]:
         async with self.db.write() as c:
+            if _spelled(await _emails(c, org_id), email):  # there already, in some case
+                return await _emails(c, org_id)
             res = await c.execute(
                 self.db.insert(org_emails)
                 .values(organization_id=org_id, email=email, created_at=now)
@@ -141,14 +143,16 @@ class TenantSql:
         actor: Actor | None = None, record_in: int | None = None,
     ) -> list[str]:
         async with self.db.write() as c:
+            gone = _spelled(await _emails(c, org_id), email)
             res = await c.execute(
                 org_emails.delete().where(
-                    org_emails.c.organization_id == org_id, org_emails.c.email == email
+                    org_emails.c.organization_id == org_id, org_emails.c.email.in_(gone)
                 )
             )
             if res.rowcount and record_in is not None and now is not None:  # it was there
-                await audit_rows.record(c, record_in, actor, now, Action.DELETED, Kind.EMAIL,
-                                        None, email)
+                for spelling in gone:  # as it was stored
+                    await audit_rows.record(c, record_in, actor, now, Action.DELETED,
+                                            Kind.EMAIL, None, spelling)
             return await _emails(c, org_id)
 
     # -- environments ------------------------------------------------------------------------
@@ -367,6 +371,13 @@ class TenantSql:
         if r is None:
             raise NotFound(f"api key {key_id} not found")
         return rows.api_key(r)
+
+
+def _spelled(stored: list[str], email: str) -> list[str]:
+    """The stored spellings of ``email``: addresses compare without regard to case (mail
+    systems deliver ``Ops@Example.com`` and ``ops@example.com`` to one mailbox)."""
+    key = email.casefold()
+    return [e for e in stored if e.casefold() == key]
 
 
 async def _emails(c: Conn, org_id: int) -> list[str]:

@@ -48,7 +48,8 @@ class OrgStore(Protocol):
         self, org_id: int, email: str, now: datetime,
         actor: Actor | None = None, record_in: int | None = None,
     ) -> list[str]:
-        """Add the address (no-op if present); return the list. With an ``actor`` and
+        """Add the address (no-op if present: addresses compare without regard to case,
+        ``casefold``, and the first spelling stays); return the list. With an ``actor`` and
         ``record_in``: "created" (kind "email", the address as the name) recorded in that
         environment when it was added, nothing for an address already there."""
 
@@ -56,7 +57,8 @@ class OrgStore(Protocol):
         self, org_id: int, email: str, now: datetime | None = None,
         actor: Actor | None = None, record_in: int | None = None,
     ) -> list[str]:
-        """Remove the address (no-op if absent); return the list. With an ``actor``,
+        """Remove the address in any spelling of its case (no-op if absent); return the
+        list. With an ``actor``,
         ``record_in`` and ``now``: "deleted" recorded there when it was removed."""
 
 
