@@ -139,6 +139,25 @@ async def test_sign_in_and_out_are_audited_and_sign_out_ends_the_session(api: Ap
     assert [e["actor"]["name"] for e in r.json()] == ["alice@example.com", "bob@example.com"]
 
 
+async def test_a_refused_sign_in_of_a_known_address_is_audited(api: Api) -> None:
+    env2 = (await api.client.post("/org/environments", json={"name": "staging"},
+                                  headers=api.admin)).json()["id"]
+    bob = await add(api, "bob@example.com", "viewer", 1)
+    async with browser(api) as b:
+        assert (await sign_in(b, "BOB@example.com", "wrong password!")).status_code == 401
+        assert (await sign_in(b, "nobody@example.com", "wrong password!")).status_code == 401
+        assert (await sign_in(b, "bob@example.com")).status_code == 303
+    [ev] = (await api.client.get("/audit?action=sign_in_refused", headers=api.admin)).json()
+    assert ev["object"] == {"kind": "user", "id": bob, "name": "bob@example.com"}
+    assert ev["changes"] == {"reason": [None, "wrong password"]}
+    # the caller proved no identity: the actor is the client's address, no key, no user
+    assert ev["actor"] == {"key_id": None, "user_id": None, "name": "127.0.0.1",
+                           "via": "dashboard"}
+    # bob has no role in staging; an unknown address is recorded nowhere
+    assert (await api.client.get("/audit?action=sign_in_refused", headers={
+        **api.admin, "x-api-environment": str(env2)})).json() == []
+
+
 async def test_people_page_refuses_bad_input_and_keeps_the_last_admin(api: Api) -> None:
     alice = await add(api, "alice@example.com", "admin")
     carol = await add(api, "carol@example.com", "editor", 1)

@@ -31,6 +31,7 @@ class Action(StrEnum):
     ROTATED = "rotated"  # an environment's webhook signature key
     SIGNED_IN = "signed_in"  # a user's new dashboard session (password or OIDC)
     SIGNED_OUT = "signed_out"  # a user ended their own session (Sign out)
+    SIGN_IN_REFUSED = "sign_in_refused"  # a known address with a wrong password, or disabled
 
 
 class Via(StrEnum):

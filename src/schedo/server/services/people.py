@@ -156,9 +156,13 @@ class SignedIn:
     secret: str  # goes into the signed cookie; only its digest is stored
 
 
-async def sign_in(svc: Services, email: str, password: str, user_agent: str) -> SignedIn | None:
+async def sign_in(
+    svc: Services, email: str, password: str, user_agent: str, client: str = ""
+) -> SignedIn | None:
     """A new session for the user with this address and password, or None (unknown
-    address, wrong password, disabled, or no role anywhere: one answer for all)."""
+    address, wrong password, disabled, or no role anywhere: one answer for all). A refusal
+    for a known address is in the audit log of the environments its user has a role in
+    ("sign_in_refused", with the reason and ``client``, the client's address)."""
     address = rules.normal_email(email)
     if rules.email_problem(address) or rules.password_problem(password):
         return None
@@ -166,12 +170,22 @@ async def sign_in(svc: Services, email: str, password: str, user_agent: str) -> 
     if not found:
         await _verify(_DUMMY, password)
         return None
+    refused: list[tuple[User, str]] = []
     for user in found:
-        if await _verify(user.password_hash, password) and not user.disabled:
+        if not await _verify(user.password_hash, password):
+            refused.append((user, "wrong password"))
+        elif user.disabled:
+            refused.append((user, "disabled"))
+        else:
             person = await svc.store.get_person(user.organization_id, user.id)
             if not person.memberships:
                 return None
             return await new_session(svc, person, user_agent, "password")
+    for user, reason in refused:
+        person = await svc.store.get_person(user.organization_id, user.id)
+        await svc.store.record_sign_in_refused(
+            user_id=user.id, email=user.email, now=svc.clock.now(), reason=reason,
+            client=client, record_in=await _environments_of(svc, person))
     return None
 
 
@@ -181,8 +195,7 @@ async def new_session(svc: Services, person: Person, user_agent: str, how: str) 
     user = person.user
     secret = keys.new_secret()
     now = svc.clock.now()
-    envs = [e.id for e in await svc.store.list_environments(user.organization_id)
-            if rules.role_in(person.memberships, e.id) is not None]
+    envs = await _environments_of(svc, person)
     session = await svc.store.create_session(
         user_id=user.id, secret_digest=keys.digest(svc.pepper, secret), now=now,
         expires_at=now + rules.SESSION_TTL, user_agent=user_agent,
@@ -191,6 +204,12 @@ async def new_session(svc: Services, person: Person, user_agent: str, how: str) 
         record_in=envs, how=how,
     )
     return SignedIn(session, secret)
+
+
+async def _environments_of(svc: Services, person: Person) -> list[int]:
+    """The ids of the environments where ``person`` has a role."""
+    return [e.id for e in await svc.store.list_environments(person.user.organization_id)
+            if rules.role_in(person.memberships, e.id) is not None]
 
 
 async def sign_out(svc: Services, p: Principal, session_id: int) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
-from ..domain.audit import Action, Actor, Kind
+from ..domain.audit import Action, Actor, Kind, Via
 from ..domain.errors import Conflict, NotFound
 from ..domain.people import Invitation, Membership, Person, User, UserSession
 from ..domain.permissions import Role
@@ -188,6 +188,19 @@ class PeopleSql:
                                         r.id, actor.key_name if actor else "",
                                         {"with": [None, how]} if how else None)
         return _session(r)
+
+    async def record_sign_in_refused(
+        self, *, user_id: int, email: str, now: datetime, reason: str, client: str,
+        record_in: Sequence[int],
+    ) -> None:
+        if not record_in:
+            return
+        actor = Actor(key_id=None, key_name=client or "unknown", via=Via.DASHBOARD.value)
+        async with self.db.write() as c:
+            for env_id in record_in:
+                await audit_rows.record(c, env_id, actor, now, Action.SIGN_IN_REFUSED,
+                                        Kind.USER, user_id, email,
+                                        {"reason": [None, reason]})
 
     async def resume_session(
         self, session_id: int, now: datetime, seen_every_ms: int,

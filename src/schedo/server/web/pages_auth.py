@@ -184,7 +184,8 @@ async def _password_login(request: Request, form: dict[str, str], next_path: str
         return _login_page(request, next_path, status=400,
                            error="Enter your email address and your password.")
     agent = request.headers.get("user-agent", "")[:200]
-    signed = await people.sign_in(svc, email, password, agent)
+    client = address or (request.client.host if request.client else "")
+    signed = await people.sign_in(svc, email, password, agent, client)
     if signed is None:
         if limiter is not None:
             limiter.failed(address)

@@ -62,6 +62,16 @@ class PeopleStore(Protocol):
         ``how`` as the change of field ``with``) in each environment of ``record_in``, in the
         same transaction."""
 
+    async def record_sign_in_refused(
+        self, *, user_id: int, email: str, now: datetime, reason: str, client: str,
+        record_in: Sequence[int],
+    ) -> None:
+        """A refused dashboard sign-in for the user (``reason``: "wrong password" or
+        "disabled"; ``client``: the client's address as the server saw it), recorded as
+        "sign_in_refused" (kind user, the user's address as the name, via dashboard, no key
+        and no user as the actor: the caller was not proven to be anyone) in each environment
+        of ``record_in``."""
+
     async def resume_session(
         self, session_id: int, now: datetime, seen_every_ms: int,
     ) -> tuple[UserSession, Person] | None:
