@@ -241,6 +241,30 @@ async def test_metadata_nested_to_the_limit_is_stored_and_served(api: Api) -> No
     assert job["metadata"]["s"].startswith("[[[")
 
 
+@pytest.mark.parametrize("field", ["max_retries", "timeout_seconds", "metadata"])
+async def test_an_integer_too_long_for_python_is_a_clear_400(api: Api, field: str) -> None:
+    """Python reads no integer of more than 4,300 digits: a clear 400 naming it (not
+    FastAPI's bare "error parsing the body"), nothing changed."""
+    before = await _snapshot(api)
+    value = b"9" * 5000 if field != "metadata" else b'{"n": -' + b"9" * 5000 + b"}"
+    raw = b'{"name":"long-number","schedule":"* * * * *","' + field.encode() + b'":' + \
+        value + b"}"
+    r = await api.client.post("/jobs/definition", content=raw, headers=_h(api))
+    assert r.status_code == 400, r.text
+    assert r.json()["message"] == "body: a number longer than 4300 digits"
+    assert await _snapshot(api) == before
+
+
+async def test_long_digit_runs_in_text_and_fractions_are_no_long_integer(api: Api) -> None:
+    meta = b'{"s": "' + b"7" * 5000 + b'", "f": 1.' + b"5" * 5000 + b', "e": 1' + \
+        b"0" * 4400 + b"e-4400}"
+    raw = b'{"name":"digits-ok","schedule":"* * * * *","metadata":' + meta + b"}"
+    r = await api.client.post("/jobs/definition", content=raw, headers=_h(api))
+    assert r.status_code == 200, r.text
+    assert r.json()["metadata"]["s"] == "7" * 5000
+    assert str(r.json()["metadata"]["f"]).startswith("1.555")
+
+
 async def test_metadata_with_too_many_keys_is_refused(api: Api) -> None:
     before = await _snapshot(api)
     many = {"a": {f"k{i}": i for i in range(600)}, "b": [{f"j{i}": i} for i in range(400)]}

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -112,6 +113,22 @@ def json_depth(body: bytes, limit: int = MAX_JSON_DEPTH) -> int:
     return deepest
 
 
+# Python refuses to read an integer of more digits than this (CVE-2020-10735); FastAPI then
+# answers a bare "There was an error parsing the body"
+INT_DIGITS_MAX = sys.get_int_max_str_digits()
+_DIGITS = re.compile(rb"\d{%d}" % (INT_DIGITS_MAX + 1))
+# a whole integer literal: not part of a longer number, a fraction or an exponent
+_LONG_INT = re.compile(rb"(?<![\d.eE+-])-?\d{%d,}(?![\d.eE])" % (INT_DIGITS_MAX + 1))
+
+
+def long_integer(body: bytes) -> bool:
+    """Whether ``body`` holds an integer literal (outside strings) longer than Python reads:
+    no cost for a body without such a run of digits anywhere."""
+    if _DIGITS.search(body) is None:
+        return False
+    return _LONG_INT.search(_STRING.sub(b"", body)) is not None
+
+
 class JsonBodies:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -147,6 +164,9 @@ class JsonBodies:
         body = b"".join(chunks)
         if first is None and json_depth(body) > MAX_JSON_DEPTH:
             await _reply(send, 400, f"body: JSON nested deeper than {MAX_JSON_DEPTH} levels")
+            return None
+        if first is None and long_integer(body):
+            await _reply(send, 400, f"body: a number longer than {INT_DIGITS_MAX} digits")
             return None
         replayed = False
 
