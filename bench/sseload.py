@@ -6,8 +6,9 @@ bench/loadgen.py cannot drive this route: it sends a request and waits for a who
 and an SSE response never ends. A stream claims and sends what is due as fast as it can, then
 waits for more, so what is measured is the claim rate: runs delivered per second over all
 streams, with a pool of pending runs loaded beforehand. Each stream stops when it has received
-its share of the pool or when the time is up; the measured window ends when the last stream
-got its share, if that comes before the end. Every event's run id is kept: a run delivered
+its share of the pool or when the time is up; the measured window opens after the warm-up (or
+at the first event, if later) and ends when the last stream got its share, if that comes
+before the end. Every event's run id is kept: a run delivered
 twice is an error. Loopback only; bounded by the duration.
 """
 
@@ -19,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .common import HOST
+
+FIRST_EVENT_GRACE = 10.0  # seconds the streams wait for a first event beyond warm-up + duration
 
 
 @dataclass
@@ -68,6 +71,18 @@ async def _body_part(reader: asyncio.StreamReader, chunked: bool) -> bytes:
     return (await reader.readexactly(size + 2))[:-2]
 
 
+def _window(
+    stamps: Sequence[float], start: float, warmup: float, duration: float
+) -> tuple[float, float]:
+    """The measured window: ``duration`` seconds from the end of the warm-up, or from the
+    first event if that comes later (a loaded server may take a while to answer 64 streams);
+    until the first event, the streams wait up to ``FIRST_EVENT_GRACE`` more."""
+    if not stamps:
+        return start + warmup, start + warmup + duration + FIRST_EVENT_GRACE
+    opened = max(start + warmup, stamps[0])
+    return opened, opened + duration
+
+
 async def _run(
     port: int,
     paths: Sequence[str],
@@ -79,9 +94,10 @@ async def _run(
     loop = asyncio.get_running_loop()
     res = SseResult()
     start = loop.time()
-    measure_from = start + warmup
-    end = measure_from + duration
     stamps: list[float] = []  # loop time of each event
+
+    def window() -> tuple[float, float]:
+        return _window(stamps, start, warmup, duration)
     seen: set[int] = set()
     finished: list[float] = []
     first: list[float] = []  # seconds from the start to each stream's response head
@@ -94,7 +110,7 @@ async def _run(
             lines.append(f"x-schedo-worker-id: bench-sse-{k}")
             writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
             try:
-                status, chunked = await asyncio.wait_for(_head(reader), end - loop.time())
+                status, chunked = await asyncio.wait_for(_head(reader), window()[1] - loop.time())
             except TimeoutError:
                 return  # not served before the end: counted in streams_started
             first.append(loop.time() - start)
@@ -104,7 +120,7 @@ async def _run(
             buf = b""
             got = 0
             while got < expect[k]:
-                left = end - loop.time()
+                left = window()[1] - loop.time()
                 if left <= 0:
                     return
                 try:
@@ -138,6 +154,7 @@ async def _run(
     res.drained = len(finished) == len(paths)
     res.streams_started = len(first)
     res.head_max_s = max(first, default=0.0)
+    measure_from, end = window()
     stop = min(end, max(finished)) if res.drained and finished else end
     res.events = sum(1 for t in stamps if measure_from <= t <= stop)
     res.seconds = max(0.0, stop - measure_from)
