@@ -240,6 +240,9 @@ def serve(settings: Settings) -> int:
     config = uvicorn.Config(
         app,
         http=GuardedHttpTools,
+        # no websocket route: an upgrade request is answered as the plain HTTP request it
+        # also is, and uvicorn imports no websocket library (issue 18, idle RSS)
+        ws="none",
         timeout_keep_alive=int(max(1, settings.keep_alive_seconds)),
         log_level=settings.log_level.lower(),
         access_log=False,
