@@ -167,7 +167,22 @@ def _preflight_in_child(settings: Settings) -> None:
                          f"(exit status {os.waitstatus_to_exitcode(wait_status)})")
 
 
+def _import_uvicorn() -> None:
+    """uvicorn imports its reloader's file watcher (watchfiles, a Rust library, ~0.6 MB) at
+    its own import; a server never reloads (issue 18, idle RSS). Imported with watchfiles
+    marked absent, uvicorn falls back to its stat-based reloader class (never used either);
+    watchfiles stays importable for everything else."""
+    if "uvicorn" in sys.modules or "watchfiles" in sys.modules:
+        return
+    sys.modules["watchfiles"] = None  # type: ignore[assignment]
+    try:
+        import uvicorn  # noqa: F401
+    finally:
+        del sys.modules["watchfiles"]
+
+
 def _server_class() -> type:
+    _import_uvicorn()
     import uvicorn
 
     class Server(uvicorn.Server):
@@ -199,6 +214,7 @@ def _server_class() -> type:
 
 
 def serve(settings: Settings) -> int:
+    _import_uvicorn()
     import uvicorn
 
     _Server = _server_class()
