@@ -163,9 +163,9 @@ def _preflight_in_child(settings: Settings) -> str | None:
         status = 1
         try:
             os.close(read_end)
-            answer = _checked(settings)
+            outcome = _checked(settings)
             with os.fdopen(write_end, "wb") as out:
-                out.write(answer)
+                out.write(outcome)
             status = 0
         finally:
             sys.stdout.flush()
@@ -177,8 +177,8 @@ def _preflight_in_child(settings: Settings) -> str | None:
     _, wait_status = os.waitpid(pid, 0)
     if reply.startswith(b"error:"):
         raise ServeError(reply[len(b"error:"):].decode(errors="replace"))
-    status, ok, key = reply.partition(b":")
-    if status != b"ok" or os.waitstatus_to_exitcode(wait_status) != 0:
+    head, ok, key = reply.partition(b":")
+    if head != b"ok" or os.waitstatus_to_exitcode(wait_status) != 0:
         raise ServeError("the start-up checks (migrations, secret key) ended unexpectedly "
                          f"(exit status {os.waitstatus_to_exitcode(wait_status)})")
     return key.decode() if ok else None
@@ -233,6 +233,10 @@ def _server_class() -> type:
 def serve(settings: Settings) -> int:
     _import_uvicorn()
     import uvicorn
+
+    # FastAPI imports pydantic.v1 (~1 MB) only to refuse pydantic.v1 models, which no route
+    # uses: absent for this process's life, its check answers "not a v1 model" (issue 18)
+    sys.modules.setdefault("pydantic.v1", None)  # type: ignore[arg-type]
 
     _Server = _server_class()
 
