@@ -184,11 +184,18 @@ def _preflight_in_child(settings: Settings) -> str | None:
     return key.decode() if ok else None
 
 
-def _import_uvicorn() -> None:
-    """uvicorn imports its reloader's file watcher (watchfiles, a Rust library, ~0.6 MB) at
-    its own import; a server never reloads (issue 18, idle RSS). Imported with watchfiles
-    marked absent, uvicorn falls back to its stat-based reloader class (never used either);
-    watchfiles stays importable for everything else."""
+def prepare_imports() -> None:
+    """Leave out what the server's libraries import but a server never uses (issue 18, idle
+    RSS); called before uvicorn and the app are imported (bench/footprint.py too).
+
+    - uvicorn imports its reloader's file watcher (watchfiles, a Rust library, ~0.6 MB) at
+      its own import; a server never reloads. Imported with watchfiles marked absent, uvicorn
+      falls back to its stat-based reloader class (never used either); watchfiles stays
+      importable for everything else.
+    - FastAPI imports pydantic.v1 (~1 MB) only to refuse pydantic.v1 models, which no route
+      uses: absent for the process's life, its check answers "not a v1 model".
+    """
+    sys.modules.setdefault("pydantic.v1", None)  # type: ignore[arg-type]
     if "uvicorn" in sys.modules or "watchfiles" in sys.modules:
         return
     sys.modules["watchfiles"] = None  # type: ignore[assignment]
@@ -199,7 +206,7 @@ def _import_uvicorn() -> None:
 
 
 def _server_class() -> type:
-    _import_uvicorn()
+    prepare_imports()
     import uvicorn
 
     class Server(uvicorn.Server):
@@ -231,12 +238,8 @@ def _server_class() -> type:
 
 
 def serve(settings: Settings) -> int:
-    _import_uvicorn()
+    prepare_imports()
     import uvicorn
-
-    # FastAPI imports pydantic.v1 (~1 MB) only to refuse pydantic.v1 models, which no route
-    # uses: absent for this process's life, its check answers "not a v1 model" (issue 18)
-    sys.modules.setdefault("pydantic.v1", None)  # type: ignore[arg-type]
 
     _Server = _server_class()
 
