@@ -77,12 +77,14 @@ def _start_times(
 
 # RSS after each step, in a fresh interpreter: where the footprint comes from
 _IMPORT_STEPS = {
+    # as ``schedo serve`` loads it: cli/serve_run.py, then server/serve.py (which leaves out
+    # watchfiles and pydantic.v1: ``prepare_imports``); Alembic only in its start-up child
     "server": [
         "fastapi",
         "sqlalchemy.ext.asyncio",
-        "uvicorn",
-        "alembic.command",
-        "schedo.cli.serve_cmd",
+        "schedo.cli.serve_run",
+        "schedo.server.serve",
+        "<prepare_imports: uvicorn>",
         "schedo.server.app",
     ],
     # as ``schedo worker`` loads it (cli/fastpath.py): httpx's own CLI marked absent first
@@ -103,6 +105,9 @@ out = [["python (with asyncio)", rss()]]
 for step in sys.argv[1:]:
     if step == "<no httpx CLI>":  # as cli/fastpath.py does before the SDK imports httpx
         sys.modules.setdefault("httpx._main", None)
+    elif step == "<prepare_imports: uvicorn>":
+        from schedo.server.serve import prepare_imports
+        prepare_imports()
     elif step == "<AsyncClient>":  # the SDK's client of an http:// server, as a worker makes it
         from schedo.sdk.async_client import AsyncClient
         async def make():

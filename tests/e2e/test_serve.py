@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 
 from tests.support.server import ServerProcess, free_port, wait_until
+from tests.support.worker import ROOT
 
 
 def test_full_flow_with_restart_on_same_file(tmp_path: Path) -> None:
@@ -90,6 +91,21 @@ def test_bad_database_is_one_clear_line(tmp_path: Path) -> None:
     garbage.write_bytes(b"this is not a sqlite database" * 100)
     r = _serve(["--port", port, "--db", f"sqlite:///{garbage}"], tmp_path)
     assert r.returncode != 0 and "cannot open" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_bad_admin_key_on_a_new_database_is_one_clear_line(tmp_path: Path) -> None:
+    """The bootstrap runs in the start-up child (server/serve.py): its refusal of
+    SCHEDO_ADMIN_KEY is the one line, before the server listens."""
+    r = subprocess.run(
+        [sys.executable, "-m", "schedo.cli", "serve", "--port", str(free_port()), "--db",
+         f"sqlite:///{tmp_path / 'new.db'}"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=30,
+        env={"PATH": "/usr/bin:/bin", "SCHEDO_ADMIN_KEY": "short", "HOME": str(tmp_path),
+             "SCHEDO_SECRET_KEY_FILE": str(tmp_path / "k.key"), "PYTHONPATH": str(ROOT / "src")},
+    )
+    assert r.returncode == 1, r.stderr
+    assert "schedo: SCHEDO_ADMIN_KEY: must be" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr + r.stdout, r.stderr
 
 
 def test_second_server_on_same_sqlite_file_is_refused(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ import pytest
 
 import schedo
 from schedo.cli.agent import SHUTDOWN_GRACE
-from schedo.cli.fastpath import parse_agent, parse_worker
+from schedo.cli.fastpath import parse_agent, parse_serve, parse_worker
 from tests.support.server import ADMIN_KEY, ServerProcess, child_env, free_port, wait_until
 from tests.support.worker import ROOT, WorkerProcess, job_ids, wait_status
 
@@ -214,15 +214,14 @@ def test_the_agent_fast_path_reads_options_and_variables_as_typer(
     assert parse_agent([]) is None
 
 
-# -- schedo serve: its own Typer app, no other command -----------------------------------------
+# -- schedo serve: no Typer for a plain invocation, no other command ---------------------------
 
 SERVE = AGENT.replace("'agent'", "'serve'")
 
 
 def test_a_serving_server_loads_no_other_command(tmp_path: Path) -> None:
-    """A real ``schedo serve`` answering requests holds none of the other commands (rich and
-    pygments it still loads: structlog's console renderer), and a bad option is still
-    Typer's error."""
+    """A real ``schedo serve`` answering requests holds none of the other commands nor typer
+    (cli/serve_run.py), and a bad option is still Typer's error."""
     port = free_port()
     out = tmp_path / "modules.txt"
     log = tmp_path / "serve.log"
@@ -254,9 +253,23 @@ def test_a_serving_server_loads_no_other_command(tmp_path: Path) -> None:
     modules = set(out.read_text().split("\n"))
     assert "schedo.server.app" in modules and "fastapi" in modules  # a server that ran
     cli = {m for m in modules if m.startswith("schedo.cli.")}
-    allowed = {"schedo.cli.fastpath", "schedo.cli.serve_cmd"}
+    allowed = {"schedo.cli.fastpath", "schedo.cli.serve_run"}
     assert cli <= allowed, sorted(cli - allowed)
+    assert "typer" not in modules
     bad = _schedo("serve", "--port", "x")
     assert bad.returncode == 2 and "Invalid value for '--port'" in bad.stderr, bad.stderr
     helped = _schedo("serve", "--help")
     assert helped.returncode == 0 and "--allow-private-webhooks" in helped.stdout
+
+
+def test_the_serve_fast_path_takes_plain_invocations() -> None:
+    none = {"host": None, "port": None, "db": None, "allow_private_webhooks": None}
+    assert parse_serve([]) == none
+    args = ["--port=8001", "--db", "sqlite:///x.db", "--allow-private-webhooks", "--host", "h"]
+    assert parse_serve(args) == {
+        "host": "h", "port": 8001, "db": "sqlite:///x.db", "allow_private_webhooks": True,
+    }
+    for typers in (["--port", "x"], ["--port", "0"], ["--port", "08000"], ["--db"],
+                   ["--allow-private-webhooks=1"], ["--help"], ["extra"], ["--host", "-h"],
+                   ["--verbose"]):  # fmt: skip
+        assert parse_serve(typers) is None, typers

@@ -12,8 +12,10 @@ directly. Anything else (``--help``, an unknown option, a value out of range or 
 number, a missing or extra argument, shell completion) returns ``None`` and the full Typer
 app handles it, so help and error messages stay Typer's own.
 
-``schedo serve`` (but ``--help``) runs the same Typer command in an app with no other command
-(serve_cmd.serve_app): the server needs typer and pydantic anyway, not the other commands.
+``schedo serve`` runs ``serve_run.run_serve`` directly for an invocation it understands (its
+four options, ``--allow-private-webhooks`` as a flag), so a server process never imports typer
+(~1 MB); anything else but ``--help`` runs the same Typer command in an app with no other
+command (serve_cmd.serve_app), ``--help`` goes to the full app.
 
 httpx imports its own command line (``httpx._main``: click, rich, pygments, ~6 MB) only to
 offer ``httpx.main``; none of these processes calls it, so this path marks it absent before the
@@ -60,6 +62,7 @@ class _Spec:
     defaults: dict[str, object]
     target: bool  # takes one positional argument (``target``)
     lists: frozenset[str] = frozenset()
+    flags: dict[str, str] | None = None  # flag -> parameter set to True (takes no value)
 
 
 _WORKER = _Spec(
@@ -78,12 +81,23 @@ _AGENT = _Spec(
     target=False,
     lists=frozenset({"tag"}),
 )  # fmt: skip
+_SERVE = _Spec(
+    {"--host": ("host", _text), "--port": ("port", _whole(1, None)), "--db": ("db", _text)},
+    {"host": None, "port": None, "db": None, "allow_private_webhooks": None},
+    target=False,
+    flags={"--allow-private-webhooks": "allow_private_webhooks"},
+)  # fmt: skip
 
 
 def _option(spec: _Spec, arg: str, rest: Sequence[str], out: dict[str, object]) -> int | None:
     """Take the option ``arg`` (and its value from ``rest``): how many of ``rest`` it used,
     or ``None`` when Typer should handle the arguments."""
     flag, eq, value = arg.partition("=")
+    if spec.flags and flag in spec.flags:
+        if eq:
+            return None
+        out[spec.flags[flag]] = True
+        return 0
     known = spec.options.get(flag)
     if known is None or (eq and not flag.startswith("--")):
         return None
@@ -163,11 +177,21 @@ def _no_httpx_cli() -> None:
         sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 
+def parse_serve(args: Sequence[str]) -> dict[str, object] | None:
+    """The ``run_serve`` arguments of ``schedo serve <args>`` (or ``None``: Typer's)."""
+    return parse(_SERVE, args)
+
+
 def _serve(argv: Sequence[str]) -> NoReturn:
-    """``schedo serve`` in a Typer app of its own (serve_cmd.serve_app): the same command, its
-    parsing and messages, without the other commands' modules (``--help`` goes to the full
-    app: ``dispatch``)."""
+    """``schedo serve``: ``serve_run.run_serve`` for a plain invocation, else the Typer
+    command in a Typer app of its own (serve_cmd.serve_app): its parsing and messages,
+    without the other commands' modules (``--help`` goes to the full app: ``dispatch``)."""
     _no_httpx_cli()
+    options = parse_serve(argv[1:])
+    if options is not None:
+        from .serve_run import run_serve
+
+        raise SystemExit(run_serve(**options))  # type: ignore[arg-type]
     from .serve_cmd import serve_app
 
     serve_app()(args=list(argv))  # exits (SystemExit) with the server's status

@@ -1,8 +1,10 @@
-"""``schedo serve``: the Typer command that starts the server (server/serve.py).
+"""``schedo serve``: the Typer command that starts the server (serve_run.py, then
+server/serve.py).
 
-cli/fastpath.py runs it in a Typer app of its own (``serve_app``) so that a server process
-does not import the other commands (rich, the management client, ...: issue 18, idle RSS);
-``schedo serve --help`` goes through the full app as before.
+cli/fastpath.py runs a plain invocation through ``serve_run.run_serve`` without Typer, and
+anything else it does not understand but ``--help`` in a Typer app of its own
+(``serve_app``), so that a server process does not import the other commands (rich, the
+management client, ...: issue 18, idle RSS); ``schedo serve --help`` goes through the full app.
 """
 
 from __future__ import annotations
@@ -27,31 +29,9 @@ def serve(
     ] = None,
 ) -> None:
     """Run the API, the scheduler and the dashboard in one process."""
-    try:
-        from ..server.config import Settings
-        from ..server.serve import serve as run_server
-    except ImportError as exc:
-        typer.echo(
-            f"schedo: the server needs the 'server' extra ({exc.name} is missing): "
-            "pip install 'schedo[server]'",
-            err=True,
-        )
-        raise typer.Exit(2) from None
-    overrides: dict[str, object] = {}
-    if host is not None:
-        overrides["host"] = host
-    if port is not None:
-        overrides["port"] = port
-    if db is not None:
-        overrides["database_url"] = db
-    if allow_private_webhooks:
-        overrides["allow_private_webhooks"] = True
-    try:
-        settings = Settings(**overrides)  # type: ignore[arg-type]
-    except Exception as exc:  # pydantic ValidationError: bad SCHEDO_* value
-        typer.echo(f"schedo: invalid setting: {exc}", err=True)
-        raise typer.Exit(2) from None
-    raise typer.Exit(run_server(settings))
+    from .serve_run import run_serve
+
+    raise typer.Exit(run_serve(host, port, db, allow_private_webhooks))
 
 
 def register(app: typer.Typer) -> None:

@@ -90,9 +90,17 @@ def lock_sqlite(path: Path) -> IO[str]:
     return fh
 
 
-async def _preflight(settings: Settings) -> None:
+async def _preflight(settings: Settings) -> str | None:
+    """Check the SMTP URL, migrate, check the sealing key, bootstrap organisation 1 (which
+    seals its first signature key: cryptography, on a new database): the admin key to show
+    once when one was generated."""
     from .app import sealer_for
+    from .domain.errors import InvalidInput
     from .notify.smtp import parse_smtp_url
+    from .runtime.bus import Bus
+    from .runtime.clock import SystemClock
+    from .services.context import Services
+    from .services.tenants import bootstrap
     from .storage.db import Database
     from .storage.migrate import migrate
     from .storage.sealing import SealError
@@ -109,8 +117,11 @@ async def _preflight(settings: Settings) -> None:
     db = Database(settings.database_url, pool_size=1)
     try:
         await migrate(db)  # first: a bad URL or an unreachable database is the first message
-        await SqlStore(db, sealer_for(settings)).prepare_sealing()
-    except SealError as exc:
+        store = SqlStore(db, sealer_for(settings))
+        await store.prepare_sealing()
+        svc = Services(store=store, clock=SystemClock(), settings=settings, bus=Bus())
+        return (await bootstrap(svc, settings.admin_key)).admin_key
+    except (SealError, InvalidInput) as exc:  # InvalidInput: a bad SCHEDO_ADMIN_KEY
         raise ServeError(str(exc)) from None
     finally:
         await db.dispose()
@@ -121,24 +132,28 @@ def _describe(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def _checked(settings: Settings) -> str:
-    """``_preflight``'s outcome: "" when it passed, else the one line to stop with."""
+def _checked(settings: Settings) -> bytes:
+    """``_preflight``'s outcome as the child's answer: ``ok`` (then ``:`` and the generated
+    admin key, if any) or ``error:`` and the one line to stop with."""
     try:
-        asyncio.run(_preflight(settings))
+        key = asyncio.run(_preflight(settings))
     except ServeError as exc:
-        return str(exc)
+        return b"error:" + str(exc).encode()
     except Exception as exc:
         shown = make_url(settings.database_url).render_as_string(hide_password=True)
-        return f"database: cannot open {shown!r}: {_describe(exc)}"
-    return ""
+        return f"error:database: cannot open {shown!r}: {_describe(exc)}".encode()
+    return b"ok" if key is None else b"ok:" + key.encode()
 
 
-def _preflight_in_child(settings: Settings) -> None:
-    """``_preflight`` in a forked child process; ServeError with its message if it failed.
+def _preflight_in_child(settings: Settings) -> str | None:
+    """``_preflight`` in a forked child process: the admin key it generated, if any;
+    ServeError with its message if it failed.
 
     Migrating loads Alembic and Mako (~11 MB) and checking the sealing key loads cryptography
     (~7 MB); modules stay loaded once imported, so the server process would keep them for its
-    whole life although it needs neither again (issue 18, idle RSS). A forked child costs
+    whole life although it needs neither again (issue 18, idle RSS); on a new database the
+    bootstrap seals organisation 1's first signature key (cryptography again), so it runs
+    here too and the lifespan's bootstrap finds it done. A forked child costs
     no second interpreter start: it shares what is loaded so far and ends with its imports.
     The migration's own locks (PostgreSQL's advisory lock, SQLite's write transaction) work
     from the child as from the server itself."""
@@ -148,9 +163,9 @@ def _preflight_in_child(settings: Settings) -> None:
         status = 1
         try:
             os.close(read_end)
-            message = _checked(settings)
+            outcome = _checked(settings)
             with os.fdopen(write_end, "wb") as out:
-                out.write(b"ok" if not message else b"error:" + message.encode())
+                out.write(outcome)
             status = 0
         finally:
             sys.stdout.flush()
@@ -162,12 +177,36 @@ def _preflight_in_child(settings: Settings) -> None:
     _, wait_status = os.waitpid(pid, 0)
     if reply.startswith(b"error:"):
         raise ServeError(reply[len(b"error:"):].decode(errors="replace"))
-    if reply != b"ok" or os.waitstatus_to_exitcode(wait_status) != 0:
+    head, ok, key = reply.partition(b":")
+    if head != b"ok" or os.waitstatus_to_exitcode(wait_status) != 0:
         raise ServeError("the start-up checks (migrations, secret key) ended unexpectedly "
                          f"(exit status {os.waitstatus_to_exitcode(wait_status)})")
+    return key.decode() if ok else None
+
+
+def prepare_imports() -> None:
+    """Leave out what the server's libraries import but a server never uses (issue 18, idle
+    RSS); called before uvicorn and the app are imported (bench/footprint.py too).
+
+    - uvicorn imports its reloader's file watcher (watchfiles, a Rust library, ~0.6 MB) at
+      its own import; a server never reloads. Imported with watchfiles marked absent, uvicorn
+      falls back to its stat-based reloader class (never used either); watchfiles stays
+      importable for everything else.
+    - FastAPI imports pydantic.v1 (~1 MB) only to refuse pydantic.v1 models, which no route
+      uses: absent for the process's life, its check answers "not a v1 model".
+    """
+    sys.modules.setdefault("pydantic.v1", None)  # type: ignore[arg-type]
+    if "uvicorn" in sys.modules or "watchfiles" in sys.modules:
+        return
+    sys.modules["watchfiles"] = None  # type: ignore[assignment]
+    try:
+        import uvicorn  # noqa: F401
+    finally:
+        del sys.modules["watchfiles"]
 
 
 def _server_class() -> type:
+    prepare_imports()
     import uvicorn
 
     class Server(uvicorn.Server):
@@ -199,6 +238,7 @@ def _server_class() -> type:
 
 
 def serve(settings: Settings) -> int:
+    prepare_imports()
     import uvicorn
 
     _Server = _server_class()
@@ -212,7 +252,7 @@ def serve(settings: Settings) -> int:
         path = sqlite_path(settings.database_url)
         lock = lock_sqlite(path) if path is not None else None
         sock = _bind(settings.host, settings.port)
-        _preflight_in_child(settings)
+        generated = _preflight_in_child(settings)
     except ServeError as exc:
         print(f"schedo: {exc}", file=sys.stderr)
         return 1
@@ -224,6 +264,9 @@ def serve(settings: Settings) -> int:
             "  Set SCHEDO_ADMIN_KEY to choose it yourself on a new database.\n",
             flush=True,
         )
+
+    if generated is not None:
+        show_key(generated)
 
     try:
         app = create_app(settings, on_admin_key=show_key, sealing_checked=True)
@@ -240,6 +283,9 @@ def serve(settings: Settings) -> int:
     config = uvicorn.Config(
         app,
         http=GuardedHttpTools,
+        # no websocket route: an upgrade request is answered as the plain HTTP request it
+        # also is, and uvicorn imports no websocket library (issue 18, idle RSS)
+        ws="none",
         timeout_keep_alive=int(max(1, settings.keep_alive_seconds)),
         log_level=settings.log_level.lower(),
         access_log=False,

@@ -155,6 +155,12 @@ class GuardedHttpTools(HttpToolsProtocol):
         self._body_done()
         super().connection_lost(exc)
 
+    def _unsupported_upgrade_warning(self) -> None:
+        # serve.py runs uvicorn with ws="none" (no websocket route, no websocket library
+        # loaded): an upgrade request gets the plain HTTP answer of its path, not a warning
+        # that a library is missing
+        log.debug("upgrade request answered as plain HTTP")
+
     def send_400_response(self, msg: str) -> None:
         self._send_error(400, "Bad Request", f"request: {msg}")
 

@@ -7,19 +7,30 @@ import sys
 
 from .logs_hardening import quiet_secret_loggers
 
+# what structlog imports at its own import but the server never uses (issue 18: idle RSS)
+_ABSENT_FOR_STRUCTLOG = (
+    # rich and pygments (~3-6 MB), only for its console tracebacks: the console renderer
+    # prints plain tracebacks without them (see ``formatter``)
+    "rich",
+    # greenlet (~1 MB), only for the thread-local context of its deprecated
+    # ``structlog.threadlocal`` (which then uses ``threading.local``), which the server does
+    # not use. SQLAlchemy still imports greenlet for PostgreSQL (its asyncio engine)
+    "structlog._greenlets",
+)
+
 
 def _import_structlog() -> None:
-    """structlog imports rich and pygments (~3-6 MB, issue 18: idle RSS) when it is first
-    imported, only for its console tracebacks; imported here with rich marked absent, it does
-    without (the console renderer prints plain tracebacks, see ``formatter``). rich stays
-    importable for everything else."""
-    if "structlog" in sys.modules or "rich" in sys.modules:
+    """structlog imported with the modules of ``_ABSENT_FOR_STRUCTLOG`` marked absent; they
+    stay importable for everything else."""
+    if "structlog" in sys.modules or any(m in sys.modules for m in _ABSENT_FOR_STRUCTLOG):
         return
-    sys.modules["rich"] = None  # type: ignore[assignment]
+    for name in _ABSENT_FOR_STRUCTLOG:
+        sys.modules[name] = None  # type: ignore[assignment]
     try:
         import structlog  # noqa: F401
     finally:
-        del sys.modules["rich"]
+        for name in _ABSENT_FOR_STRUCTLOG:
+            del sys.modules[name]
 
 
 _import_structlog()

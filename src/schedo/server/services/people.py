@@ -2,7 +2,9 @@
 that can be revoked, and invitations by email.
 
 Passwords are hashed with argon2id (argon2-cffi's defaults, RFC 9106's low-memory profile),
-in a worker thread so a sign-in does not hold the event loop. Session secrets and invitation
+in a worker thread so a sign-in does not hold the event loop; argon2-cffi is imported at the
+first password hashed or checked (issue 18: a server that nobody signs in to never loads it,
+nor hashes the dummy password at start). Session secrets and invitation
 tokens are random 256-bit values: only their keyed SHA-256 is stored (as API keys).
 """
 
@@ -10,15 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hmac
 import secrets
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
+from typing import TYPE_CHECKING
 
 from ..domain import people as rules
 from ..domain.audit import Action as AuditAction
@@ -30,12 +31,26 @@ from ..domain.records import Environment
 from . import keys, validation
 from .context import Principal, Services
 
-_HASHER = PasswordHasher()
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
 # each hash takes 64 MiB and ~0.1-0.3 s of a core: at most two at once per process, so a burst
 # of sign-ins queues instead of exhausting memory (failed ones are also limited per address)
 _SLOTS = threading.BoundedSemaphore(2)
-# verified when the address is unknown, so both answers take the same time
-_DUMMY = _HASHER.hash("schedo-no-such-user")
+
+
+@functools.cache
+def _hasher() -> PasswordHasher:
+    from argon2 import PasswordHasher
+
+    return PasswordHasher()
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified when the address is unknown, so both answers take the same time (made by the
+    first sign-in, whichever its answer, in a worker thread)."""
+    with _SLOTS:
+        return _hasher().hash("schedo-no-such-user")
 
 # (to, subject, text) -> None when sent, else why not; set by the app when SMTP is configured
 Mailer = Callable[[str, str, str], Awaitable[str | None]]
@@ -47,16 +62,18 @@ async def hash_password(password: str) -> str:
         raise InvalidInput(problem)
     def run() -> str:
         with _SLOTS:
-            return _HASHER.hash(password)
+            return _hasher().hash(password)
 
     return await asyncio.to_thread(run)
 
 
 async def _verify(password_hash: str, password: str) -> bool:
     def check() -> bool:
+        from argon2.exceptions import InvalidHashError, VerificationError
+
         try:
             with _SLOTS:
-                return _HASHER.verify(password_hash, password)
+                return _hasher().verify(password_hash, password)
         except (VerificationError, InvalidHashError):
             return False
 
@@ -166,9 +183,10 @@ async def sign_in(
     address = rules.normal_email(email)
     if rules.email_problem(address) or rules.password_problem(password):
         return None
+    dummy = await asyncio.to_thread(_dummy_hash)  # made once, before the answer is known
     found = await svc.store.users_by_email(address)
     if not found:
-        await _verify(_DUMMY, password)
+        await _verify(dummy, password)
         return None
     refused: list[tuple[User, str]] = []
     for user in found:

@@ -22,7 +22,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import ARRAY, Engine, String, any_, bindparam, func, literal_column, select, true
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import StaticPool
@@ -129,6 +129,10 @@ class Database:
         else:
             from sqlalchemy.ext.asyncio import create_async_engine
 
+            from .schema_types import with_postgresql_options
+
+            with_postgresql_options()  # the partial indexes' conditions (schema_types.py)
+
             # every connection kept (2 x pool_size, as docs/operations.md counts them): an
             # overflow connection would be closed at its return and opened again by the next
             # request (657 new sessions in 9 s of 64 concurrent GET /jobs/{id}, bench api)
@@ -225,7 +229,11 @@ class Database:
 
     def insert(self, table: Any) -> Any:
         """A dialect insert that supports ``on_conflict_do_nothing``."""
-        return sqlite.insert(table) if self.is_sqlite else postgresql.insert(table)
+        if self.is_sqlite:
+            return sqlite.insert(table)
+        from sqlalchemy.dialects import postgresql  # not loaded on SQLite (issue 18, RSS)
+
+        return postgresql.insert(table)
 
     def among(self, column: Any, values: Sequence[Any]) -> Any:
         """``column IN values`` with one bound parameter however many values there are (a

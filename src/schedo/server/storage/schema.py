@@ -36,6 +36,7 @@ from .schema_people import user_sessions as user_sessions
 from .schema_people import users as users
 from .schema_types import EpochMs as EpochMs
 from .schema_types import metadata as metadata
+from .schema_types import partial_index
 
 # Server-wide key/value facts (the API key pepper, the schema's owner process, …).
 server_meta = Table(
@@ -200,11 +201,11 @@ jobs = Table(
     Index("ix_jobs_success_due_at", "success_due_at"),
     Index("ix_jobs_remind_at", "remind_at"),
     # every end of a run looks up the jobs that run after others (few): a small index
-    Index(
+    partial_index(
         "ix_jobs_after",
         "environment_id",
-        sqlite_where=text("after IS NOT NULL"),
-        postgresql_where=text("after IS NOT NULL"),
+        sqlite_where="after IS NOT NULL",
+        postgresql_where="after IS NOT NULL",
     ),
     sqlite_autoincrement=True,  # ids are never reused (migration 0003)
 )
@@ -245,49 +246,49 @@ executions = Table(
     Column("payload", JSON, nullable=True),
     Index("ix_executions_job_id_id", "job_id", "id"),
     # Claims and the reaper look only at live rows; partial indexes keep them small.
-    Index(
+    partial_index(
         "ix_executions_pending",
         "environment_id",
         "job_code",
         "due_at",
-        sqlite_where=text("status = 'pending'"),
-        postgresql_where=text("status = 'pending'"),
+        sqlite_where="status = 'pending'",
+        postgresql_where="status = 'pending'",
     ),
-    Index(
+    partial_index(
         "ix_executions_pending_type",
         "job_type",
         "due_at",
-        sqlite_where=text("status = 'pending'"),
-        postgresql_where=text("status = 'pending'"),
+        sqlite_where="status = 'pending'",
+        postgresql_where="status = 'pending'",
     ),
-    Index(
+    partial_index(
         "ix_executions_active_job",
         "job_id",
-        sqlite_where=text("status IN ('pending', 'running')"),
-        postgresql_where=text("status IN ('pending', 'running')"),
+        sqlite_where="status IN ('pending', 'running')",
+        postgresql_where="status IN ('pending', 'running')",
     ),
-    Index(
+    partial_index(
         "ix_executions_pickup_deadline",
         "pickup_deadline",
-        sqlite_where=text("status = 'pending'"),
-        postgresql_where=text("status = 'pending'"),
+        sqlite_where="status = 'pending'",
+        postgresql_where="status = 'pending'",
     ),
-    Index(
+    partial_index(
         "ix_executions_run_deadline",
         "run_deadline",
-        sqlite_where=text("status = 'running'"),
-        postgresql_where=text("status = 'running'"),
+        sqlite_where="status = 'running'",
+        postgresql_where="status = 'running'",
     ),
     # The dashboard (migration 0012): the 24-hour counts by status from the index alone (the
     # instant leads: led by environment_id, SQLite's planner would pick it for any read of an
     # environment's runs), and the runs expired or missed lately ("what needs you").
     Index("ix_executions_scheduled", "scheduled_for", "environment_id", "status"),
-    Index(
+    partial_index(
         "ix_executions_missed",
         "environment_id",
         "scheduled_for",
-        sqlite_where=text("status IN ('expired', 'skipped')"),
-        postgresql_where=text("status IN ('expired', 'skipped')"),
+        sqlite_where="status IN ('expired', 'skipped')",
+        postgresql_where="status IN ('expired', 'skipped')",
     ),
     sqlite_autoincrement=True,  # ids are never reused (migration 0003)
 )

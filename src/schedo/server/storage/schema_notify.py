@@ -14,10 +14,9 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    text,
 )
 
-from .schema_types import EpochMs, metadata
+from .schema_types import EpochMs, metadata, partial_index
 
 # The notification outbox (SPEC 4): one row per turn of a job (failing / recovered), written in
 # the transaction that ended the run; deliveries are fanned out and sent by notify/.
@@ -40,11 +39,11 @@ notifications = Table(
     Column("created_at", EpochMs, nullable=False),
     UniqueConstraint("execution_id", "kind"),
     Index("ix_notifications_org_id", "organization_id", "id"),
-    Index(
+    partial_index(
         "ix_notifications_pending_fanout",
         "id",
-        sqlite_where=text("fanned_out = 0"),
-        postgresql_where=text("fanned_out = false"),
+        sqlite_where="fanned_out = 0",
+        postgresql_where="fanned_out = false",
     ),
     sqlite_autoincrement=True,  # ids are never reused (migration 0003)
 )
@@ -67,11 +66,11 @@ notification_deliveries = Table(
     Column("last_error", Text, nullable=True),
     Column("sent_at", EpochMs, nullable=True),
     UniqueConstraint("notification_id", "channel", "target"),
-    Index(
+    partial_index(
         "ix_notification_deliveries_due",
         "next_attempt_at",
-        sqlite_where=text("status = 'pending'"),
-        postgresql_where=text("status = 'pending'"),
+        sqlite_where="status = 'pending'",
+        postgresql_where="status = 'pending'",
     ),
     sqlite_autoincrement=True,  # ids are never reused (migration 0003)
 )
