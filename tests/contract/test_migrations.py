@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -17,6 +18,7 @@ def _diff(sync_conn: Any) -> list[Any]:
     return list(compare_metadata(ctx, metadata))
 
 
+@pytest.mark.empty_database
 async def test_migrations_give_the_declared_schema(db_url: str) -> None:
     db = Database(db_url)
     try:
