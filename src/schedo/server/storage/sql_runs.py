@@ -215,7 +215,7 @@ class RunSql:
         stmt = claim_sql.claim_statement(self.db, codes, types, key_id is not None)
         params = claim_sql.claim_params(self.db, env_id, codes, now, limit, key_id, worker)
         async with self.db.write() as c:
-            claimed = sorted(map(rows.full_execution, await c.execute(stmt, params)),
+            claimed = sorted(map(rows.full_execution, await claim_sql.run_claim(c, stmt, params)),
                              key=lambda e: (e.due_at, e.id))
             await claim_sql.mirror_claimed(c, [e.id for e in claimed])
         return claimed

@@ -14,6 +14,7 @@ from sqlalchemy import bindparam, func, select, union_all, update
 
 from ..domain import lifecycle, overlap, targets
 from ..domain.errors import UnreadableRow
+from ..domain.lifecycle import RunDraft
 from ..domain.model import RunStatus
 from ..domain.overlap import HELD, Slots
 from ..domain.records import Job, Run
@@ -21,7 +22,8 @@ from . import rows
 from .contracts import Planner, TickResult
 from .db import Conn, Database
 from .driver_many import DriverMany, ms_or_none
-from .run_rows import ACTIVE_VALUES, after_end, as_dt, draft_row, insert_runs
+from .run_insert import insert_drafts
+from .run_rows import ACTIVE_VALUES, after_end, as_dt
 from .schema import executions, jobs
 from .sql_workers import connected_agents
 
@@ -98,7 +100,7 @@ class ScheduleSql:
             agents = await connected_agents(c, {j.environment_id for j in fanned},
                                             now - targets.CONNECTED_WITHIN)
             per_host = await self._live_runs_by_host(c, [j.id for j in fanned])
-            new_rows: list[dict[str, Any]] = []
+            drafts: list[RunDraft] = []
             outcomes: list[lifecycle.TickOutcome] = []
             for job in due:
                 n, held = live.get(job.id, (0, 0))
@@ -107,14 +109,10 @@ class ScheduleSql:
                 outcomes.append(lifecycle.tick_runs(job, planner(job), now, n > 0,
                                                     Slots(active=n, held=held > 0), lanes,
                                                     by_host))
-                new_rows.extend(draft_row(d) for d in outcomes[-1].runs)
-            created: list[Run] = []
-            if new_rows:
-                # executemany with RETURNING: SQLAlchemy's "insertmanyvalues" sends multi-row
-                # INSERTs from one cached compiled statement, in batches under the drivers'
-                # parameter limits; conflicting rows (a tick made before) return nothing
-                res = await c.execute(insert_runs(self.db), new_rows)
-                created.extend(map(rows.full_execution, res))
+                drafts.extend(outcomes[-1].runs)
+            # multi-row INSERTs compiled once, at the driver (run_insert.insert_drafts);
+            # conflicting rows (a tick made before) return nothing
+            created = await insert_drafts(self.db, c, drafts)
             made: dict[int, list[Run]] = {}
             for e in created:
                 made.setdefault(e.job_id, []).append(e)
