@@ -169,3 +169,19 @@ async def mirror_claimed(c: Conn, ids: Sequence[int]) -> None:
     status running, retry_count its attempt - 1 (one ``UPDATE … FROM``)."""
     if ids:
         await c.execute(_mirror_statement(), {"ids": sorted(ids)})
+
+
+_REPORTED: WeakKeyDictionary[Database, Prepared] = WeakKeyDictionary()
+
+
+def reported_statement(db: Database) -> Prepared:
+    """The runs a batch of reports names (``:ids``, ``among_value`` of their ids) in one
+    environment (``:env``), in id order, locked on PostgreSQL: built once per database."""
+    got = _REPORTED.get(db)
+    if got is None:
+        q = (select(executions)
+             .where(db.among_bound(executions.c.id, "ids"),
+                    executions.c.environment_id == bindparam("env"))
+             .order_by(executions.c.id))  # locks taken in one order: no deadlock
+        got = _REPORTED[db] = Prepared(q, db.for_update(q))
+    return got

@@ -73,9 +73,9 @@ _JSON = ("metadata", "payload")
 # the RETURNING: the id and the unique key (which draft it is; a conflicting one returns none)
 _RETURNED = (executions.c.id, executions.c.job_id, executions.c.source,
              executions.c.scheduled_for, executions.c.attempt, executions.c.target_host)
-# rows per statement: a few forms compiled once (a 200-row form takes ~60 ms to compile),
+# rows per statement: a few forms compiled once (a 100-row form takes ~50 ms to compile),
 # each under both drivers' parameter limits (25 per row)
-CHUNKS = (200, 40, 8, 1)
+CHUNKS = (100, 20, 4, 1)
 _FORMS: WeakKeyDictionary[Database, dict[int, tuple[str, Any, tuple[Any, Any]]]] = (
     WeakKeyDictionary())
 

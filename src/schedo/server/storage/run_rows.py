@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import bindparam, exists, select, update
 
@@ -24,6 +25,7 @@ from .chain_rows import fire_chains
 from .db import Conn, Database
 from .driver_many import DriverMany
 from .job_turns import write_job_turns
+from .prepared import Prepared
 from .run_insert import ACTIVE_VALUES as ACTIVE_VALUES
 from .run_insert import RUN_KEY as RUN_KEY
 from .run_insert import as_dt as as_dt
@@ -66,7 +68,7 @@ async def record_turns(
     outbox row per notice (inserted once per run and kind, whatever replays the end)."""
     if not ended:
         return
-    res = await c.execute(_ALERT_READ, {"ids": sorted({e.job_id for e in ended})})
+    res = await _alert_read(db).all(c, {"ids": db.among_value(sorted({e.job_id for e in ended}))})
     rows_ = {r.id: r for r in res}
     start = {j: alert_state(r) for j, r in rows_.items()}
     state = dict(start)
@@ -125,12 +127,19 @@ _ALERT_COLUMNS = (
 )
 
 
-# built once: the alert state and rules of the jobs of ended runs (every report batch)
-_ALERT_READ = (
-    select(*_ALERT_COLUMNS, environments.c.organization_id)
-    .join(environments, environments.c.id == jobs.c.environment_id)
-    .where(jobs.c.id.in_(bindparam("ids", expanding=True)))
-)
+# built once per database: the alert state and rules of the jobs of ended runs (every
+# report batch), a driver statement on SQLite (prepared.py), the ids one parameter
+_ALERT_READ: WeakKeyDictionary[Database, Prepared] = WeakKeyDictionary()
+
+
+def _alert_read(db: Database) -> Prepared:
+    got = _ALERT_READ.get(db)
+    if got is None:
+        got = _ALERT_READ[db] = Prepared(
+            select(*_ALERT_COLUMNS, environments.c.organization_id)
+            .join(environments, environments.c.id == jobs.c.environment_id)
+            .where(db.among_bound(jobs.c.id, "ids")))
+    return got
 
 
 def alert_state(r: Any) -> alerts.AlertState:

@@ -147,16 +147,10 @@ class RunSql:
         async with self.db.write() as c:
             wanted = sorted({exec_id for exec_id, _ in reports})
             current: dict[int, Run] = {}
+            read = claim_sql.reported_statement(self.db)
             for i in range(0, len(wanted), 500):
-                q = (
-                    select(executions)
-                    .where(
-                        executions.c.id.in_(wanted[i : i + 500]),
-                        executions.c.environment_id == env_id,
-                    )
-                    .order_by(executions.c.id)  # locks taken in one order: no deadlock
-                )
-                rows_ = await c.execute(self.db.for_update(q))
+                rows_ = await read.all(c, {"ids": self.db.among_value(wanted[i : i + 500]),
+                                           "env": env_id})
                 current.update((e.id, e) for e in map(rows.full_execution, rows_))
             ended: list[Run] = []
             for exec_id, report in reports:

@@ -59,6 +59,26 @@ _EXPIRED = (
 )
 
 
+_LIVE_DEADLINES = ((RunStatus.PENDING, executions.c.pickup_deadline),
+                   (RunStatus.RUNNING, executions.c.run_deadline))
+_EARLIEST: dict[tuple[RunStatus, bool], Any] = {}
+_OVERDUE: dict[bool, Any] = {}
+
+
+def _overdue_statement(held: bool) -> Any:
+    """``ScheduleSql._overdue`` without ``skip`` or ``only``, its values bound (``:now``,
+    ``:hb`` when ``held``, ``:limit``)."""
+    parts = []
+    for status, deadline in _LIVE_DEADLINES:
+        q = select(executions.c.id).where(
+            executions.c.status == status.value,
+            deadline <= bindparam("now", type_=deadline.type))
+        if held:
+            q = q.where(deadline >= bindparam("hb", type_=deadline.type))
+        parts.append(q)
+    return union_all(*parts).limit(bindparam("limit"))
+
+
 def _readable_job(r: Any) -> Job:
     """The due job of row ``r``; ``UnreadableRow`` (naming its id, so that the ticker sets it
     aside) when this version cannot read it."""
@@ -182,9 +202,17 @@ class ScheduleSql:
     def _overdue(
         now: datetime, held_before: datetime | None, skip: Collection[int], limit: int,
         only: Sequence[int] | None = None,
-    ) -> Any:
+    ) -> tuple[Any, dict[str, Any]]:
         """Ids of live executions past a deadline (``held_before``: deadlines earlier than
-        it are left alone; ``skip``: ids set aside; ``only``: just these)."""
+        it are left alone; ``skip``: ids set aside; ``only``: just these): the statement and
+        its parameters (built once without ``skip`` and ``only``: the reaper's every pass)."""
+        params = {"now": now, "hb": held_before, "limit": limit}
+        if not skip and only is None:
+            key = held_before is not None
+            stmt = _OVERDUE.get(key)
+            if stmt is None:
+                stmt = _OVERDUE[key] = _overdue_statement(key)
+            return stmt, params
         parts = []
         for status, deadline in (
             (RunStatus.PENDING, executions.c.pickup_deadline),
@@ -199,7 +227,7 @@ class ScheduleSql:
             if only is not None:
                 q = q.where(executions.c.id.in_(list(only)))
             parts.append(q)
-        return union_all(*parts).limit(limit)
+        return union_all(*parts).limit(limit), {}
 
     async def overdue_ids(
         self,
@@ -209,8 +237,9 @@ class ScheduleSql:
         skip: Collection[int] = (),
         limit: int = REAP_BATCH,
     ) -> list[int]:
+        stmt, params = self._overdue(now, held_before, skip, limit)
         async with self.db.read() as c:
-            return [r[0] for r in await c.execute(self._overdue(now, held_before, skip, limit))]
+            return [r[0] for r in await c.execute(stmt, params)]
 
     async def expire_overdue(
         self,
@@ -220,9 +249,9 @@ class ScheduleSql:
         skip: Collection[int] = (),
         only: Sequence[int] | None = None,
     ) -> list[Run]:
+        stmt, params = self._overdue(now, held_before, skip, REAP_BATCH, only)
         async with self.db.write() as c:
-            ids = [r[0] for r in await c.execute(self._overdue(now, held_before, skip,
-                                                              REAP_BATCH, only))]
+            ids = [r[0] for r in await c.execute(stmt, params)]
             if not ids:
                 return []
             q = select(executions).where(executions.c.id.in_(ids)).order_by(executions.c.id)
@@ -243,15 +272,22 @@ class ScheduleSql:
     ) -> datetime | None:
         found: list[Any] = []
         async with self.db.read() as c:
-            for status, deadline in (
-                (RunStatus.PENDING, executions.c.pickup_deadline),
-                (RunStatus.RUNNING, executions.c.run_deadline),
-            ):
-                q = select(func.min(deadline)).where(executions.c.status == status.value)
-                if not_before is not None:
-                    q = q.where(deadline >= not_before)
+            for status, deadline in _LIVE_DEADLINES:
                 if skip:
+                    q = select(func.min(deadline)).where(executions.c.status == status.value)
+                    if not_before is not None:
+                        q = q.where(deadline >= not_before)
                     q = q.where(executions.c.id.not_in(list(skip)))
-                found.append((await c.execute(q)).scalar_one_or_none())
+                    found.append((await c.execute(q)).scalar_one_or_none())
+                    continue
+                key = (status, not_before is not None)
+                built = _EARLIEST.get(key)
+                if built is None:  # built once (the reaper asks after every claim)
+                    built = select(func.min(deadline)).where(
+                        executions.c.status == status.value)
+                    if not_before is not None:
+                        built = built.where(deadline >= bindparam("nb", type_=deadline.type))
+                    _EARLIEST[key] = built
+                found.append((await c.execute(built, {"nb": not_before})).scalar_one_or_none())
         vals = [v for v in (as_dt(found[0]), as_dt(found[1])) if v is not None]
         return min(vals) if vals else None
