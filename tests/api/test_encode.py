@@ -90,3 +90,21 @@ async def test_a_foreign_job_answers_like_a_missing_one(api: Api) -> None:
             assert foreign.headers["x-should-retry"] == "false"
         mine = await api.client.get(path.format(job["id"]), headers=env2)
         assert mine.status_code == 200
+
+
+async def test_the_batch_reports_answer_is_the_models_bytes(api: Api) -> None:
+    job = await api.define(name="enc-batch", metadata=ODD)
+    r = await api.client.post(f"/jobs/trigger/{job['id']}", headers=api.admin, json={})
+    assert r.status_code == 200, r.text
+    run = r.json()["id"]
+    body = {"results": [
+        {"id": run, "success": True, "output": "ü"},
+        {"id": run + 1000, "success": True},
+        {"id": 0, "success": False},
+        {"id": run, "success": False},
+    ]}
+    r = await api.client.post("/jobs/executions/complete", json=body, headers=api.admin)
+    assert r.status_code == 200, r.text
+    assert [x["status"] for x in r.json()] == [200, 404, 400, 409]
+    assert r.content == _through_model(list[shapes.BatchResultOut], r.json())
+    assert r.headers["content-type"] == "application/json"

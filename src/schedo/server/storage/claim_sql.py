@@ -83,24 +83,48 @@ def claim_statement(db: Database, codes: Sequence[str] | None, types: Sequence[s
     key = (mode, kinds, keyed)
     stmt = cache.get(key)
     if stmt is None:
-        deadline = bindparam("now_ms", type_=BigInteger()) + (
-            executions.c.timeout_seconds + policies.RUN_GRACE_SECONDS) * 1000
-        stmt = (
-            update(executions)
-            .where(executions.c.id.in_(db.picked(_pick(db, mode, keyed, kinds))),
-                   executions.c.status == RunStatus.PENDING.value)
-            .values(
-                status=RunStatus.RUNNING.value,
-                pick_up_time=bindparam("picked_at", type_=executions.c.pick_up_time.type),
-                start_time=bindparam("started_at", type_=executions.c.start_time.type),
-                run_deadline=deadline,
-                worker=bindparam("worker", type_=executions.c.worker.type),
-            )
-            .returning(*executions.c)
-        )
+        stmt = _claimed(db, _pick(db, mode, keyed, kinds))
         if mode != "inline":  # no expanding parameter: a driver statement on SQLite
             stmt = Prepared(stmt)
         cache[key] = stmt
+    return stmt
+
+
+def _claimed(db: Database, pick: Any) -> Any:
+    """``UPDATE executions … WHERE id IN (<pick>) AND status = 'pending' RETURNING *``."""
+    deadline = bindparam("now_ms", type_=BigInteger()) + (
+        executions.c.timeout_seconds + policies.RUN_GRACE_SECONDS) * 1000
+    return (
+        update(executions)
+        .where(executions.c.id.in_(db.picked(pick)),
+               executions.c.status == RunStatus.PENDING.value)
+        .values(
+            status=RunStatus.RUNNING.value,
+            pick_up_time=bindparam("picked_at", type_=executions.c.pick_up_time.type),
+            start_time=bindparam("started_at", type_=executions.c.start_time.type),
+            run_deadline=deadline,
+            worker=bindparam("worker", type_=executions.c.worker.type),
+        )
+        .returning(*executions.c)
+    )
+
+
+def claim_any_statement(db: Database, types: Sequence[str]) -> Prepared:
+    """The push dispatcher's claim (``RunSql.claim_any``): due pending runs of ``types`` in
+    any environment, built once per set of types (``claim_params`` without environment,
+    codes or key give its values; the dispatcher looks after every batch of reports)."""
+    cache = _CACHE.setdefault(db, {})
+    key = ("any", tuple(types))
+    stmt = cache.get(key)
+    if stmt is None:
+        pick = db.skip_locked(
+            select(executions.c.id)
+            .where(executions.c.status == RunStatus.PENDING.value,
+                   executions.c.job_type.in_([literal(t, String()) for t in types]),
+                   executions.c.due_at <= bindparam("due_by", type_=executions.c.due_at.type))
+            .order_by(executions.c.due_at, executions.c.id)
+            .limit(bindparam("limit")))
+        stmt = cache[key] = Prepared(_claimed(db, pick))
     return stmt
 
 
@@ -111,7 +135,7 @@ async def run_claim(c: Conn, stmt: Any, params: dict[str, Any]) -> list[Any]:
     return list(await c.execute(stmt, params))
 
 
-def claim_params(db: Database, env_id: int, codes: Sequence[str] | None, now: datetime,
+def claim_params(db: Database, env_id: int | None, codes: Sequence[str] | None, now: datetime,
                  limit: int, key_id: int | None, worker: str | None) -> dict[str, Any]:
     params: dict[str, Any] = {"env": env_id, "due_by": now, "limit": limit,
                               "picked_at": now, "started_at": now, "now_ms": to_ms(now),

@@ -258,20 +258,14 @@ class RunSql:
     ) -> list[tuple[Run, str | None, str]]:
         if limit <= 0:
             return []
+        stmt = claim_sql.claim_any_statement(self.db, types)
+        params = claim_sql.claim_params(self.db, None, None, now, limit, None, None)
         async with self.db.write() as c:
-            pick = self.db.skip_locked(
-                select(executions.c.id)
-                .where(
-                    executions.c.status == RunStatus.PENDING.value,
-                    executions.c.job_type.in_(list(types)),
-                    executions.c.due_at <= now,
-                )
-                .order_by(executions.c.due_at, executions.c.id)
-                .limit(limit)
-            )
-            claimed = await self._mark_running(c, pick, now)
+            claimed = sorted(map(rows.full_execution, await claim_sql.run_claim(c, stmt, params)),
+                             key=lambda e: (e.due_at, e.id))
             if not claimed:
                 return []
+            await claim_sql.mirror_claimed(c, [e.id for e in claimed])
             res = await c.execute(
                 select(jobs.c.id, jobs.c.webhook_url, environments.c.webhook_signature_key,
                        environments.c.id.label("env_id"))
