@@ -149,22 +149,16 @@ class Metrics:
                 self.ended.labels(e.job_type.value, "skipped").inc()
 
     def runs_claimed(self, claimed: Iterable[Run]) -> None:
-        # grouped: a claim hands out up to 100 runs, mostly of one type and trigger and
-        # picked up at one instant (a label lookup costs more than the increment)
-        counts: dict[tuple[str, str], int] = {}
-        late: dict[tuple[str, float], int] = {}
+        by: dict[tuple[str, str], list[float | None]] = {}  # a label lookup per label, not run
         for e in claimed:
-            key = (e.job_type.value, e.trigger.value)
-            counts[key] = counts.get(key, 0) + 1
-            if e.pick_up_time is not None:
-                k = (key[0], max(0.0, (e.pick_up_time - e.due_at).total_seconds()))
-                late[k] = late.get(k, 0) + 1
-        for (t, tr), n in counts.items():
-            self.claimed.labels(t, tr).inc(n)
-        for (t, seconds), n in late.items():
-            child = self.lateness.labels(t)
-            for _ in range(n):
-                child.observe(seconds)
+            by.setdefault((e.job_type.value, e.trigger.value), []).append(None if e.pick_up_time
+                is None else max(0.0, (e.pick_up_time - e.due_at).total_seconds()))
+        for (t, tr), lates in by.items():
+            self.claimed.labels(t, tr).inc(len(lates))
+            observe = self.lateness.labels(t).observe
+            for late in lates:
+                if late is not None:
+                    observe(late)
 
     def runs_ended(self, ended: Iterable[Run]) -> None:
         for e in ended:

@@ -207,25 +207,37 @@ async def after_end(
     await mirror_on_jobs(db, c, ended)
     await record_turns(db, c, ended, now)
     await create_retries(db, c, ended, now)
-    await release_buffered(c, ended, now)
+    await release_buffered(db, c, ended, now)
     await fire_chains(db, c, ended, now)
 
 
-_BUFFERED = select(executions).where(
-    executions.c.job_id.in_(bindparam("job_ids", expanding=True)),
-    executions.c.status == RunStatus.PENDING.value, executions.c.due_at >= HELD)
+_BUFFERED: WeakKeyDictionary[Database, Prepared] = WeakKeyDictionary()
+
+
+def _buffered(db: Database) -> Prepared:
+    """The buffered runs of ``:job_ids`` (``among_value``): built once per database, a
+    driver statement on SQLite (every report batch asks, and mostly finds none)."""
+    got = _BUFFERED.get(db)
+    if got is None:
+        got = _BUFFERED[db] = Prepared(select(executions).where(
+            db.among_bound(executions.c.job_id, "job_ids"),
+            executions.c.status == RunStatus.PENDING.value, executions.c.due_at >= HELD))
+    return got
+
+
 _BLOCKING = select(executions).where(
     executions.c.job_id.in_(bindparam("job_ids", expanding=True)),
     executions.c.status.in_(ACTIVE_VALUES), executions.c.due_at < HELD)
 
 
-async def release_buffered(c: Conn, ended: Sequence[Run], now: datetime) -> None:
+async def release_buffered(db: Database, c: Conn, ended: Sequence[Run], now: datetime) -> None:
     """overlap=buffer_one: the buffered runs of the ended runs' jobs that
     ``overlap.released`` makes due now (one read when there are none)."""
     job_ids = sorted({e.job_id for e in ended})
     if not job_ids:
         return
-    held = [rows.execution(r) for r in await c.execute(_BUFFERED, {"job_ids": job_ids})]
+    held = [rows.execution(r)
+            for r in await _buffered(db).all(c, {"job_ids": db.among_value(job_ids)})]
     if not held:
         return
     live = [rows.execution(r) for r in await c.execute(
