@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import bindparam, func, select, union_all, update
 
@@ -22,6 +23,7 @@ from . import rows
 from .contracts import Planner, TickResult
 from .db import Conn, Database
 from .driver_many import DriverMany, ms_or_none
+from .prepared import Prepared
 from .run_insert import insert_drafts
 from .run_rows import ACTIVE_VALUES, after_end, as_dt
 from .schema import executions, jobs
@@ -79,6 +81,24 @@ def _overdue_statement(held: bool) -> Any:
     return union_all(*parts).limit(bindparam("limit"))
 
 
+_DUE: WeakKeyDictionary[Database, Prepared] = WeakKeyDictionary()
+
+
+def _due(db: Database) -> Prepared:
+    """The due unpaused jobs (``:now``, ``:limit``), oldest first, as ``rows.JOB_FIELDS``:
+    built once per database, a driver statement on SQLite (locked, skipping locked rows,
+    on PostgreSQL)."""
+    got = _DUE.get(db)
+    if got is None:
+        q = (select(*rows.JOB_FIELDS)
+             .where(jobs.c.next_run_at <= bindparam("now", type_=jobs.c.next_run_at.type),
+                    jobs.c.paused.is_(False))
+             .order_by(jobs.c.next_run_at)
+             .limit(bindparam("limit")))
+        got = _DUE[db] = Prepared(q, db.skip_locked(q))
+    return got
+
+
 def _readable_job(r: Any) -> Job:
     """The due job of row ``r``; ``UnreadableRow`` (naming its id, so that the ticker sets it
     aside) when this version cannot read it."""
@@ -103,15 +123,18 @@ class ScheduleSql:
         self, now: datetime, limit: int, planner: Planner, skip: Collection[int] = ()
     ) -> TickResult:
         async with self.db.write() as c:
-            q = (
-                select(*rows.JOB_FIELDS)
-                .where(jobs.c.next_run_at <= now, jobs.c.paused.is_(False))
-                .order_by(jobs.c.next_run_at)
-                .limit(limit)
-            )
             if skip:
-                q = q.where(jobs.c.id.not_in(list(skip)))
-            due = [_readable_job(r) for r in await c.execute(self.db.skip_locked(q))]
+                q = (
+                    select(*rows.JOB_FIELDS)
+                    .where(jobs.c.next_run_at <= now, jobs.c.paused.is_(False),
+                           jobs.c.id.not_in(list(skip)))
+                    .order_by(jobs.c.next_run_at)
+                    .limit(limit)
+                )
+                found: Any = await c.execute(self.db.skip_locked(q))
+            else:
+                found = await _due(self.db).all(c, {"now": now, "limit": limit})
+            due = [_readable_job(r) for r in found]
             if not due:
                 return TickResult(jobs=0, created=[])
             live = await self._live_runs(c, [j.id for j in due if overlap.counts_live_runs(j)])
