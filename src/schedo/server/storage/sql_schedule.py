@@ -24,7 +24,7 @@ from .contracts import Planner, TickResult
 from .db import Conn, Database
 from .driver_many import DriverMany, ms_or_none
 from .prepared import Prepared
-from .run_insert import insert_drafts
+from .run_insert import insert_drafts, status_is
 from .run_rows import ACTIVE_VALUES, after_end, as_dt
 from .schema import executions, jobs
 from .sql_workers import connected_agents
@@ -73,7 +73,7 @@ def _overdue_statement(held: bool) -> Any:
     parts = []
     for status, deadline in _LIVE_DEADLINES:
         q = select(executions.c.id).where(
-            executions.c.status == status.value,
+            executions.c.status == status_is(status),
             deadline <= bindparam("now", type_=deadline.type))
         if held:
             q = q.where(deadline >= bindparam("hb", type_=deadline.type))
@@ -307,7 +307,7 @@ class ScheduleSql:
                 built = _EARLIEST.get(key)
                 if built is None:  # built once (the reaper asks after every claim)
                     built = select(func.min(deadline)).where(
-                        executions.c.status == status.value)
+                        executions.c.status == status_is(status))
                     if not_before is not None:
                         built = built.where(deadline >= bindparam("nb", type_=deadline.type))
                     _EARLIEST[key] = built
