@@ -20,7 +20,18 @@ from datetime import datetime
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import BigInteger, String, and_, bindparam, exists, literal, select, true, update
+from sqlalchemy import (
+    BigInteger,
+    String,
+    and_,
+    bindparam,
+    exists,
+    func,
+    literal,
+    select,
+    true,
+    update,
+)
 
 from ..domain import policies
 from ..domain.model import JobStatus, JobType, RunStatus
@@ -210,3 +221,18 @@ def reported_statement(db: Database) -> Prepared:
              .order_by(executions.c.id))  # locks taken in one order: no deadlock
         got = _REPORTED[db] = Prepared(q, db.for_update(q))
     return got
+
+
+_EARLIEST: dict[tuple[str, ...], Any] = {}
+
+
+def earliest_due_statement(types: Sequence[str]) -> Any:
+    """The earliest due time of a pending run of ``types`` (the push dispatcher asks after
+    every batch of reports), built once per set of types."""
+    key = tuple(types)
+    stmt = _EARLIEST.get(key)
+    if stmt is None:
+        stmt = _EARLIEST[key] = select(func.min(executions.c.due_at)).where(
+            executions.c.status == status_is(RunStatus.PENDING),
+            executions.c.job_type.in_([literal(t, String()) for t in key]))
+    return stmt

@@ -280,12 +280,7 @@ class RunSql:
 
     async def earliest_due_of_types(self, types: Sequence[str]) -> datetime | None:
         async with self.db.read() as c:
-            v = (await c.execute(
-                select(func.min(executions.c.due_at)).where(
-                    executions.c.status == RunStatus.PENDING.value,
-                    executions.c.job_type.in_(list(types)),
-                )
-            )).scalar_one_or_none()
+            v = (await c.execute(claim_sql.earliest_due_statement(types))).scalar_one_or_none()
         return as_dt(v)
 
     async def earliest_pending_due(
