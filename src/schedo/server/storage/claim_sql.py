@@ -102,26 +102,21 @@ def claim_statement(db: Database, codes: Sequence[str] | None, types: Sequence[s
     return stmt
 
 
-def claimed_values() -> dict[str, Any]:
-    """What a claim sets (``:picked_at``, ``:started_at``, ``:now_ms``, ``:worker``)."""
-    deadline = bindparam("now_ms", type_=BigInteger()) + (
-        executions.c.timeout_seconds + policies.RUN_GRACE_SECONDS) * 1000
-    return {
-        "status": RunStatus.RUNNING.value,
-        "pick_up_time": bindparam("picked_at", type_=executions.c.pick_up_time.type),
-        "start_time": bindparam("started_at", type_=executions.c.start_time.type),
-        "run_deadline": deadline,
-        "worker": bindparam("worker", type_=executions.c.worker.type),
-    }
-
-
 def _claimed(db: Database, pick: Any) -> Any:
     """``UPDATE executions … WHERE id IN (<pick>) AND status = 'pending' RETURNING *``."""
+    deadline = bindparam("now_ms", type_=BigInteger()) + (
+        executions.c.timeout_seconds + policies.RUN_GRACE_SECONDS) * 1000
     return (
         update(executions)
         .where(executions.c.id.in_(db.picked(pick)),
                executions.c.status == status_is(RunStatus.PENDING))
-        .values(**claimed_values())
+        .values(
+            status=RunStatus.RUNNING.value,
+            pick_up_time=bindparam("picked_at", type_=executions.c.pick_up_time.type),
+            start_time=bindparam("started_at", type_=executions.c.start_time.type),
+            run_deadline=deadline,
+            worker=bindparam("worker", type_=executions.c.worker.type),
+        )
         .returning(*executions.c)
     )
 

@@ -256,14 +256,6 @@ class Database:
         array) on PostgreSQL."""
         return json.dumps(list(values)) if self.is_sqlite else list(values)
 
-    @property
-    def claims_read_ahead(self) -> bool:
-        """Whether a claim of many job codes first reads the earliest due pending runs in due
-        order (``claim_ahead.py``): on SQLite, whose planner has no statistics and would
-        search the codes' index once per code; PostgreSQL's planner chooses itself (and a
-        read ahead would have to lock other workers' rows)."""
-        return self.is_sqlite
-
     def not_indexed(self, column: Any) -> Any:
         """``column`` in a condition that must not choose the index (SQLite's planner, without
         statistics, would walk ``(job_type, due_at)`` for a claim of a few job codes in due

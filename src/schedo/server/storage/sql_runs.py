@@ -21,13 +21,13 @@ from sqlalchemy import (
 from ..domain import lifecycle, policies
 from ..domain.audit import Action, Actor, Kind
 from ..domain.errors import Collision, Conflict, NotFound
-from ..domain.model import JobType, RunStatus, Source
+from ..domain.model import RunStatus, Source
 from ..domain.records import Completion, Run
 from ..domain.targets import AgentMatch
 from ..domain.timefmt import to_ms
-from . import audit_rows, claim_ahead, claim_sql, rows, run_views
+from . import audit_rows, claim_sql, rows, run_views
 from .claim_filters import access_alive, codes_filter, target_filter, types_filter
-from .db import AMONG_INLINE, Conn, Database
+from .db import Conn, Database
 from .driver_many import DriverMany, ms_or_none
 from .run_rows import (
     after_end,
@@ -39,8 +39,6 @@ from .run_rows import (
 )
 from .schema import environments, executions, jobs
 from .sealing import Sealer
-
-SDK_ONLY = (JobType.SDK.value,)
 
 
 class RunSql:
@@ -210,16 +208,9 @@ class RunSql:
     ) -> list[Run]:
         stmt = claim_sql.claim_statement(self.db, codes, types, key_id is not None)
         params = claim_sql.claim_params(self.db, env_id, codes, now, limit, key_id, worker)
-        ahead = (self.db.claims_read_ahead and codes is not None
-                 and len(codes) > AMONG_INLINE and tuple(types) == SDK_ONLY)
         async with self.db.write() as c:
-            ids = (await claim_ahead.picked_ahead(self.db, c, env_id, codes, types, now, limit)
-                   if ahead and codes is not None else None)
-            if ids is None:
-                found = await claim_sql.run_claim(c, stmt, params)
-            else:  # read ahead in due order (claim_ahead.py)
-                found = await claim_ahead.claim_ids(self.db, c, ids, params) if ids else []
-            claimed = sorted(map(rows.full_execution, found), key=lambda e: (e.due_at, e.id))
+            claimed = sorted(map(rows.full_execution, await claim_sql.run_claim(c, stmt, params)),
+                             key=lambda e: (e.due_at, e.id))
             await claim_sql.mirror_claimed(c, [e.id for e in claimed])
         return claimed
 
