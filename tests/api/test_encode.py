@@ -90,3 +90,25 @@ async def test_a_foreign_job_answers_like_a_missing_one(api: Api) -> None:
             assert foreign.headers["x-should-retry"] == "false"
         mine = await api.client.get(path.format(job["id"]), headers=env2)
         assert mine.status_code == 200
+
+
+async def test_the_pull_and_batch_reports_answers_are_the_models_bytes(api: Api) -> None:
+    job = await api.define(name="enc-batch", metadata=ODD)
+    r = await api.client.post(f"/jobs/trigger/{job['id']}", headers=api.admin, json={})
+    assert r.status_code == 200, r.text
+    run = r.json()["id"]
+    pulled = await api.client.get("/jobs/executions?jobs=enc-batch&wait=0", headers=api.admin)
+    assert pulled.status_code == 200 and [e["id"] for e in pulled.json()] == [run]
+    assert pulled.content == _through_model(list[shapes.ExecutionOut], pulled.json())
+    assert pulled.headers["content-type"] == "application/json"
+    body = {"results": [
+        {"id": run, "success": True, "output": "ü"},
+        {"id": run + 1000, "success": True},
+        {"id": 0, "success": False},
+        {"id": run, "success": False},
+    ]}
+    r = await api.client.post("/jobs/executions/complete", json=body, headers=api.admin)
+    assert r.status_code == 200, r.text
+    assert [x["status"] for x in r.json()] == [200, 404, 400, 409]
+    assert r.content == _through_model(list[shapes.BatchResultOut], r.json())
+    assert r.headers["content-type"] == "application/json"

@@ -251,6 +251,23 @@ async def test_claim_and_earliest_due_with_many_codes_match_exactly(world: World
     assert [e.job_code for e in await s.claim(world.env, None, SDK, T0, 10)] == ["left"]
 
 
+async def test_a_claim_of_many_codes_behind_other_jobs_runs_takes_its_own_earliest(
+    world: World,
+) -> None:
+    """A worker naming many codes while hundreds of other jobs' runs are due earlier: its
+    own earliest runs, in due order, whatever the limit."""
+    s = world.store
+    other, mine = await world.job("other"), await world.job("mine")
+    await world.runs(other, 300, now=T0 - timedelta(seconds=10))  # due earlier
+    own = await world.runs(mine, 4, now=T0)
+    many = [f"code-{i}" for i in range(20)] + ["mine"]
+    assert [e.id for e in await s.claim(world.env, many, SDK, T0, 2)] == [r.id for r in own[:2]]
+    assert [e.id for e in await s.claim(world.env, many, SDK, T0, 40)] == [
+        r.id for r in own[2:]]
+    assert await s.claim(world.env, many, SDK, T0, 40) == []
+    assert len(await s.claim(world.env, ["other"], SDK, T0, 500)) == 300
+
+
 async def test_claim_never_returns_an_execution_to_two_callers(stores: Stores) -> None:
     world = await build_world(await stores.open())
     other_process = await stores.open()

@@ -86,6 +86,26 @@ async def test_tick_is_idempotent_per_instant(world: World) -> None:
     assert manual.scheduled_for == T0 and manual.source == Source.MANUAL
 
 
+async def test_a_tick_of_many_jobs_returns_its_runs_as_stored(world: World) -> None:
+    """The tick inserts in chunks (run_insert.CHUNKS) and builds the runs it returns from
+    what it wrote: every one equals its stored row (times in whole milliseconds), a run
+    that existed already is not returned, and the others still are."""
+    s = world.store
+    jobs = [await world.job(f"m{i}", next_run_at=T0, metadata={"i": i, "ü": [None]})
+            for i in range(127)]  # 100 + 20 + 4 + 1 + 1 + 1
+    taken = planner({jobs[5].id: plan(T0, next_run_at=T0)})
+    others = [j.id for j in jobs if j is not jobs[5]]
+    [before] = (await s.tick(at(0), 500, taken, skip=others)).created  # made before
+    now = at(1) + timedelta(microseconds=123_456)
+    res = await s.tick(now, 500, planner({j.id: plan(T0, next_run_at=at(300)) for j in jobs}))
+    assert res.jobs == 127
+    assert sorted(e.job_id for e in res.created) == sorted(others)
+    for run in res.created:
+        assert await s.get_execution(world.env, run.id) == run
+        assert run.created_at == at(1) + timedelta(milliseconds=123)
+    assert before.id not in {e.id for e in res.created}
+
+
 async def test_concurrent_schedulers_never_create_a_tick_twice(stores: Stores) -> None:
     world = await build_world(await stores.open())
     procs = [world.store, await stores.open(), await stores.open()]

@@ -48,10 +48,11 @@ async def complete(exec_id: Id, body: CompleteIn, svc: Svc, p: CanReport) -> Res
 
 
 @router.post("/jobs/executions/complete", response_model=list[shapes.BatchResultOut])
-async def complete_batch(body: BatchCompleteIn, svc: Svc, p: CanReport) -> list[dict[str, Any]]:
+async def complete_batch(body: BatchCompleteIn, svc: Svc, p: CanReport) -> Response:
     """Extension: many reports in one request and one transaction. Each result carries its
     own status: 200 with the execution, or 400/404/409 with a message; one bad report never
-    affects the others."""
+    affects the others. Encoded once (``encode.answer``): every key of ``BatchResultOut``,
+    in its order, as its model dump gives them."""
     results: dict[int, dict[str, Any]] = {}
     valid: list[tuple[int, Completion]] = []
     for item in body.results:
@@ -60,7 +61,7 @@ async def complete_batch(body: BatchCompleteIn, svc: Svc, p: CanReport) -> list[
                 raise InvalidInput("id: must be a positive integer")
             valid.append((item.id, _report(item)))
         except InvalidInput as exc:
-            results[id(item)] = {"id": item.id, "status": 400, "message": str(exc)}
+            results[id(item)] = _result(item.id, 400, str(exc))
     done = iter(await runs.complete_batch(svc, p, valid)) if valid else iter(())
     out: list[dict[str, Any]] = []
     for item in body.results:
@@ -69,8 +70,13 @@ async def complete_batch(body: BatchCompleteIn, svc: Svc, p: CanReport) -> list[
             continue
         exec_id, result = next(done)
         if isinstance(result, SchedoError):
-            out.append({"id": exec_id, "status": STATUS.get(type(result), 400),
-                        "message": str(result)})
+            out.append(_result(exec_id, STATUS.get(type(result), 400), str(result)))
         else:
-            out.append({"id": exec_id, "status": 200, "execution": shapes.execution(result)})
-    return out
+            out.append(_result(exec_id, 200, None, shapes.execution(result)))
+    return answer(out)
+
+
+def _result(exec_id: int, status: int, message: str | None,
+            execution: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One ``BatchResultOut``."""
+    return {"id": exec_id, "status": status, "message": message, "execution": execution}

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
+from starlette.responses import Response
 
 from ...limits import PULL_JOBS_MAX_CHARS
 from ..domain.errors import Unauthorized
@@ -18,6 +19,7 @@ from ..domain.model import PullKind
 from ..services import pull
 from . import shapes
 from .deps import CanPull, Svc
+from .encode import answer
 
 router = APIRouter(tags=["workers"])
 
@@ -72,7 +74,7 @@ async def long_poll(
     kind: Kind = PullKind.SDK.value,
     agent_host: AgentHost = None,
     agent_tags: AgentTags = None,
-) -> list[dict[str, Any]]:
+) -> Response:
     types = pull.types_for(kind)
     codes = pull.parse_codes(jobs, optional=kind == PullKind.COMMAND)
     agent = pull.parse_agent(kind, agent_host, agent_tags)
@@ -81,7 +83,7 @@ async def long_poll(
     async with _abort_when(_disconnected(request), svc.bus.stopping.wait()) as abort:
         got = await pull.long_poll(svc, p, codes, wait, limit, _worker(request, p, worker_id),
                                    types, abort, agent)
-    return [shapes.execution(e) for e in got]
+    return answer([shapes.execution(e) for e in got])  # encoded once (encode.py)
 
 
 @router.get("/jobs/executions/sse", response_class=StreamingResponse)

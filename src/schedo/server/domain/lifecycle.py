@@ -40,7 +40,7 @@ from .policies import (
     retry_delay,
     will_retry,
 )
-from .records import Completion, Job, Run
+from .records import Completion, Job, Run, run_with
 from .timefmt import from_ms, to_ms
 
 SKIP_NEXT_ERROR = "skipped: skip_next"
@@ -55,7 +55,7 @@ def transition(ex: Run, new: RunStatus, **changes: Any) -> Run:
         raise Conflict(
             f"execution {ex.id} is {ex.status.value}: it cannot become {new.value}"
         )
-    return replace(ex, status=new, **changes)
+    return run_with(ex, status=new, **changes)
 
 
 # -- new runs ------------------------------------------------------------------------------

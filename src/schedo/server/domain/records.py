@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from .model import CatchUp, JobStatus, JobType, RunStatus, Source, Trigger
@@ -163,6 +164,21 @@ class Run:
     target_host: str | None = None  # its job's target when it was created (domain/targets)
     target_tags: str | None = None
     payload: dict[str, Any] | None = None  # what a manual trigger carried (its retries too)
+
+
+# ``dataclasses.replace`` walks the fields and their metadata at every call (every report
+# ends a run through ``lifecycle.transition``): the values by position instead
+_RUN_FIELDS = tuple(f.name for f in fields(Run))
+_RUN_AT = {name: i for i, name in enumerate(_RUN_FIELDS)}
+_RUN_VALUES = attrgetter(*_RUN_FIELDS)
+
+
+def run_with(ex: Run, **changes: Any) -> Run:
+    """``dataclasses.replace(ex, **changes)``, faster."""
+    values = list(_RUN_VALUES(ex))
+    for name, value in changes.items():
+        values[_RUN_AT[name]] = value
+    return Run(*values)
 
 
 @dataclass(frozen=True, slots=True)

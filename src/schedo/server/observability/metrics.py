@@ -149,12 +149,16 @@ class Metrics:
                 self.ended.labels(e.job_type.value, "skipped").inc()
 
     def runs_claimed(self, claimed: Iterable[Run]) -> None:
+        by: dict[tuple[str, str], list[float | None]] = {}  # a label lookup per label, not run
         for e in claimed:
-            t = e.job_type.value
-            self.claimed.labels(t, e.trigger.value).inc()
-            if e.pick_up_time is not None:
-                late = (e.pick_up_time - e.due_at).total_seconds()
-                self.lateness.labels(t).observe(max(0.0, late))
+            by.setdefault((e.job_type.value, e.trigger.value), []).append(None if e.pick_up_time
+                is None else max(0.0, (e.pick_up_time - e.due_at).total_seconds()))
+        for (t, tr), lates in by.items():
+            self.claimed.labels(t, tr).inc(len(lates))
+            observe = self.lateness.labels(t).observe
+            for late in lates:
+                if late is not None:
+                    observe(late)
 
     def runs_ended(self, ended: Iterable[Run]) -> None:
         for e in ended:

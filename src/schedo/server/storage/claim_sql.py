@@ -20,12 +20,25 @@ from datetime import datetime
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import BigInteger, and_, bindparam, exists, select, true, update
+from sqlalchemy import (
+    BigInteger,
+    String,
+    and_,
+    bindparam,
+    exists,
+    func,
+    literal,
+    select,
+    true,
+    update,
+)
 
 from ..domain import policies
 from ..domain.model import JobStatus, JobType, RunStatus
 from ..domain.timefmt import to_ms
 from .db import AMONG_INLINE, Conn, Database
+from .prepared import Prepared
+from .run_insert import status_is
 from .schema import api_keys, environments, executions, jobs
 
 # per Database (its dialect), then per shape; weak: a disposed Database takes its own along
@@ -54,11 +67,11 @@ def _pick(db: Database, mode: str, keyed: bool, types: tuple[str, ...]) -> Any:
     q = (
         select(executions.c.id)
         .where(
-            executions.c.status == RunStatus.PENDING.value,
+            executions.c.status == status_is(RunStatus.PENDING),
             executions.c.environment_id == bindparam("env"),
             _codes_filter(db, mode),
             executions.c.due_at <= bindparam("due_by", type_=executions.c.due_at.type),
-            job_type.in_(list(types)),
+            job_type.in_([literal(t, String()) for t in types]),  # not expanding: Prepared
         )
         .order_by(executions.c.due_at, executions.c.id)
         .limit(bindparam("limit"))
@@ -82,26 +95,59 @@ def claim_statement(db: Database, codes: Sequence[str] | None, types: Sequence[s
     key = (mode, kinds, keyed)
     stmt = cache.get(key)
     if stmt is None:
-        deadline = bindparam("now_ms", type_=BigInteger()) + (
-            executions.c.timeout_seconds + policies.RUN_GRACE_SECONDS) * 1000
-        stmt = (
-            update(executions)
-            .where(executions.c.id.in_(db.picked(_pick(db, mode, keyed, kinds))),
-                   executions.c.status == RunStatus.PENDING.value)
-            .values(
-                status=RunStatus.RUNNING.value,
-                pick_up_time=bindparam("picked_at", type_=executions.c.pick_up_time.type),
-                start_time=bindparam("started_at", type_=executions.c.start_time.type),
-                run_deadline=deadline,
-                worker=bindparam("worker", type_=executions.c.worker.type),
-            )
-            .returning(*executions.c)
-        )
+        stmt = _claimed(db, _pick(db, mode, keyed, kinds))
+        if mode != "inline":  # no expanding parameter: a driver statement on SQLite
+            stmt = Prepared(stmt)
         cache[key] = stmt
     return stmt
 
 
-def claim_params(db: Database, env_id: int, codes: Sequence[str] | None, now: datetime,
+def _claimed(db: Database, pick: Any) -> Any:
+    """``UPDATE executions … WHERE id IN (<pick>) AND status = 'pending' RETURNING *``."""
+    deadline = bindparam("now_ms", type_=BigInteger()) + (
+        executions.c.timeout_seconds + policies.RUN_GRACE_SECONDS) * 1000
+    return (
+        update(executions)
+        .where(executions.c.id.in_(db.picked(pick)),
+               executions.c.status == status_is(RunStatus.PENDING))
+        .values(
+            status=RunStatus.RUNNING.value,
+            pick_up_time=bindparam("picked_at", type_=executions.c.pick_up_time.type),
+            start_time=bindparam("started_at", type_=executions.c.start_time.type),
+            run_deadline=deadline,
+            worker=bindparam("worker", type_=executions.c.worker.type),
+        )
+        .returning(*executions.c)
+    )
+
+
+def claim_any_statement(db: Database, types: Sequence[str]) -> Prepared:
+    """The push dispatcher's claim (``RunSql.claim_any``): due pending runs of ``types`` in
+    any environment, built once per set of types (``claim_params`` without environment,
+    codes or key give its values; the dispatcher looks after every batch of reports)."""
+    cache = _CACHE.setdefault(db, {})
+    key = ("any", tuple(types))
+    stmt = cache.get(key)
+    if stmt is None:
+        pick = db.skip_locked(
+            select(executions.c.id)
+            .where(executions.c.status == status_is(RunStatus.PENDING),
+                   executions.c.job_type.in_([literal(t, String()) for t in types]),
+                   executions.c.due_at <= bindparam("due_by", type_=executions.c.due_at.type))
+            .order_by(executions.c.due_at, executions.c.id)
+            .limit(bindparam("limit")))
+        stmt = cache[key] = Prepared(_claimed(db, pick))
+    return stmt
+
+
+async def run_claim(c: Conn, stmt: Any, params: dict[str, Any]) -> list[Any]:
+    """The rows (every executions column, in order) ``claim_statement``'s statement claimed."""
+    if isinstance(stmt, Prepared):
+        return await stmt.all(c, params)
+    return list(await c.execute(stmt, params))
+
+
+def claim_params(db: Database, env_id: int | None, codes: Sequence[str] | None, now: datetime,
                  limit: int, key_id: int | None, worker: str | None) -> dict[str, Any]:
     params: dict[str, Any] = {"env": env_id, "due_by": now, "limit": limit,
                               "picked_at": now, "started_at": now, "now_ms": to_ms(now),
@@ -112,8 +158,23 @@ def claim_params(db: Database, env_id: int, codes: Sequence[str] | None, now: da
     if mode == "inline":
         params["codes"] = list(codes or ())
     elif mode == "bound":
-        params["codes"] = db.among_value(list(codes or ()))
+        params["codes"] = _among_value(db, tuple(codes or ()))
     return params
+
+
+_AMONG: WeakKeyDictionary[Database, dict[tuple[str, ...], Any]] = WeakKeyDictionary()
+
+
+def _among_value(db: Database, codes: tuple[str, ...]) -> Any:
+    """``db.among_value(codes)``, remembered for the last few lists: a worker names the same
+    thousands of codes at every pull (their JSON cost ~1 % of a herd's server CPU)."""
+    seen = _AMONG.setdefault(db, {})
+    got = seen.get(codes)
+    if got is None:
+        if len(seen) >= 32:
+            seen.clear()
+        got = seen[codes] = db.among_value(codes)
+    return got
 
 
 def _mirror_statement() -> Any:
@@ -123,7 +184,7 @@ def _mirror_statement() -> Any:
         later = exists().where(
             executions.c.job_id == e.c.job_id,
             executions.c.id > e.c.id,
-            executions.c.status != RunStatus.SKIPPED.value,
+            executions.c.status != status_is(RunStatus.SKIPPED),
         )
         latest = (
             select(e.c.job_id, e.c.attempt)
@@ -144,3 +205,34 @@ async def mirror_claimed(c: Conn, ids: Sequence[int]) -> None:
     status running, retry_count its attempt - 1 (one ``UPDATE … FROM``)."""
     if ids:
         await c.execute(_mirror_statement(), {"ids": sorted(ids)})
+
+
+_REPORTED: WeakKeyDictionary[Database, Prepared] = WeakKeyDictionary()
+
+
+def reported_statement(db: Database) -> Prepared:
+    """The runs a batch of reports names (``:ids``, ``among_value`` of their ids) in one
+    environment (``:env``), in id order, locked on PostgreSQL: built once per database."""
+    got = _REPORTED.get(db)
+    if got is None:
+        q = (select(executions)
+             .where(db.among_bound(executions.c.id, "ids"),
+                    executions.c.environment_id == bindparam("env"))
+             .order_by(executions.c.id))  # locks taken in one order: no deadlock
+        got = _REPORTED[db] = Prepared(q, db.for_update(q))
+    return got
+
+
+_EARLIEST: dict[tuple[str, ...], Any] = {}
+
+
+def earliest_due_statement(types: Sequence[str]) -> Any:
+    """The earliest due time of a pending run of ``types`` (the push dispatcher asks after
+    every batch of reports), built once per set of types."""
+    key = tuple(types)
+    stmt = _EARLIEST.get(key)
+    if stmt is None:
+        stmt = _EARLIEST[key] = select(func.min(executions.c.due_at)).where(
+            executions.c.status == status_is(RunStatus.PENDING),
+            executions.c.job_type.in_([literal(t, String()) for t in key]))
+    return stmt

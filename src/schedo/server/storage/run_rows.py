@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import bindparam, exists, select, update
 
@@ -24,11 +25,13 @@ from .chain_rows import fire_chains
 from .db import Conn, Database
 from .driver_many import DriverMany
 from .job_turns import write_job_turns
+from .prepared import Prepared
 from .run_insert import ACTIVE_VALUES as ACTIVE_VALUES
 from .run_insert import RUN_KEY as RUN_KEY
 from .run_insert import as_dt as as_dt
 from .run_insert import draft_row as draft_row
 from .run_insert import insert_runs as insert_runs
+from .run_insert import status_is
 from .schema import environments, executions, jobs, notifications
 from .sql_workers import connected_agents
 
@@ -40,7 +43,7 @@ _MIRROR = DriverMany(
     .where(jobs.c.id == bindparam("j"), ~exists().where(
         executions.c.job_id == bindparam("j"),
         executions.c.id > bindparam("e"),
-        executions.c.status != RunStatus.SKIPPED.value,
+        executions.c.status != status_is(RunStatus.SKIPPED),
     ))
     .values(status=bindparam("s"), retry_count=bindparam("rc")),
     ("j", "e", "s", "rc"),
@@ -66,7 +69,7 @@ async def record_turns(
     outbox row per notice (inserted once per run and kind, whatever replays the end)."""
     if not ended:
         return
-    res = await c.execute(_ALERT_READ, {"ids": sorted({e.job_id for e in ended})})
+    res = await _alert_read(db).all(c, {"ids": db.among_value(sorted({e.job_id for e in ended}))})
     rows_ = {r.id: r for r in res}
     start = {j: alert_state(r) for j, r in rows_.items()}
     state = dict(start)
@@ -125,12 +128,19 @@ _ALERT_COLUMNS = (
 )
 
 
-# built once: the alert state and rules of the jobs of ended runs (every report batch)
-_ALERT_READ = (
-    select(*_ALERT_COLUMNS, environments.c.organization_id)
-    .join(environments, environments.c.id == jobs.c.environment_id)
-    .where(jobs.c.id.in_(bindparam("ids", expanding=True)))
-)
+# built once per database: the alert state and rules of the jobs of ended runs (every
+# report batch), a driver statement on SQLite (prepared.py), the ids one parameter
+_ALERT_READ: WeakKeyDictionary[Database, Prepared] = WeakKeyDictionary()
+
+
+def _alert_read(db: Database) -> Prepared:
+    got = _ALERT_READ.get(db)
+    if got is None:
+        got = _ALERT_READ[db] = Prepared(
+            select(*_ALERT_COLUMNS, environments.c.organization_id)
+            .join(environments, environments.c.id == jobs.c.environment_id)
+            .where(db.among_bound(jobs.c.id, "ids")))
+    return got
 
 
 def alert_state(r: Any) -> alerts.AlertState:
@@ -198,25 +208,37 @@ async def after_end(
     await mirror_on_jobs(db, c, ended)
     await record_turns(db, c, ended, now)
     await create_retries(db, c, ended, now)
-    await release_buffered(c, ended, now)
+    await release_buffered(db, c, ended, now)
     await fire_chains(db, c, ended, now)
 
 
-_BUFFERED = select(executions).where(
-    executions.c.job_id.in_(bindparam("job_ids", expanding=True)),
-    executions.c.status == RunStatus.PENDING.value, executions.c.due_at >= HELD)
+_BUFFERED: WeakKeyDictionary[Database, Prepared] = WeakKeyDictionary()
+
+
+def _buffered(db: Database) -> Prepared:
+    """The buffered runs of ``:job_ids`` (``among_value``): built once per database, a
+    driver statement on SQLite (every report batch asks, and mostly finds none)."""
+    got = _BUFFERED.get(db)
+    if got is None:
+        got = _BUFFERED[db] = Prepared(select(executions).where(
+            db.among_bound(executions.c.job_id, "job_ids"),
+            executions.c.status == status_is(RunStatus.PENDING), executions.c.due_at >= HELD))
+    return got
+
+
 _BLOCKING = select(executions).where(
     executions.c.job_id.in_(bindparam("job_ids", expanding=True)),
     executions.c.status.in_(ACTIVE_VALUES), executions.c.due_at < HELD)
 
 
-async def release_buffered(c: Conn, ended: Sequence[Run], now: datetime) -> None:
+async def release_buffered(db: Database, c: Conn, ended: Sequence[Run], now: datetime) -> None:
     """overlap=buffer_one: the buffered runs of the ended runs' jobs that
     ``overlap.released`` makes due now (one read when there are none)."""
     job_ids = sorted({e.job_id for e in ended})
     if not job_ids:
         return
-    held = [rows.execution(r) for r in await c.execute(_BUFFERED, {"job_ids": job_ids})]
+    held = [rows.execution(r)
+            for r in await _buffered(db).all(c, {"job_ids": db.among_value(job_ids)})]
     if not held:
         return
     live = [rows.execution(r) for r in await c.execute(

@@ -147,16 +147,10 @@ class RunSql:
         async with self.db.write() as c:
             wanted = sorted({exec_id for exec_id, _ in reports})
             current: dict[int, Run] = {}
+            read = claim_sql.reported_statement(self.db)
             for i in range(0, len(wanted), 500):
-                q = (
-                    select(executions)
-                    .where(
-                        executions.c.id.in_(wanted[i : i + 500]),
-                        executions.c.environment_id == env_id,
-                    )
-                    .order_by(executions.c.id)  # locks taken in one order: no deadlock
-                )
-                rows_ = await c.execute(self.db.for_update(q))
+                rows_ = await read.all(c, {"ids": self.db.among_value(wanted[i : i + 500]),
+                                           "env": env_id})
                 current.update((e.id, e) for e in map(rows.full_execution, rows_))
             ended: list[Run] = []
             for exec_id, report in reports:
@@ -215,7 +209,7 @@ class RunSql:
         stmt = claim_sql.claim_statement(self.db, codes, types, key_id is not None)
         params = claim_sql.claim_params(self.db, env_id, codes, now, limit, key_id, worker)
         async with self.db.write() as c:
-            claimed = sorted(map(rows.full_execution, await c.execute(stmt, params)),
+            claimed = sorted(map(rows.full_execution, await claim_sql.run_claim(c, stmt, params)),
                              key=lambda e: (e.due_at, e.id))
             await claim_sql.mirror_claimed(c, [e.id for e in claimed])
         return claimed
@@ -264,20 +258,14 @@ class RunSql:
     ) -> list[tuple[Run, str | None, str]]:
         if limit <= 0:
             return []
+        stmt = claim_sql.claim_any_statement(self.db, types)
+        params = claim_sql.claim_params(self.db, None, None, now, limit, None, None)
         async with self.db.write() as c:
-            pick = self.db.skip_locked(
-                select(executions.c.id)
-                .where(
-                    executions.c.status == RunStatus.PENDING.value,
-                    executions.c.job_type.in_(list(types)),
-                    executions.c.due_at <= now,
-                )
-                .order_by(executions.c.due_at, executions.c.id)
-                .limit(limit)
-            )
-            claimed = await self._mark_running(c, pick, now)
+            claimed = sorted(map(rows.full_execution, await claim_sql.run_claim(c, stmt, params)),
+                             key=lambda e: (e.due_at, e.id))
             if not claimed:
                 return []
+            await claim_sql.mirror_claimed(c, [e.id for e in claimed])
             res = await c.execute(
                 select(jobs.c.id, jobs.c.webhook_url, environments.c.webhook_signature_key,
                        environments.c.id.label("env_id"))
@@ -292,12 +280,7 @@ class RunSql:
 
     async def earliest_due_of_types(self, types: Sequence[str]) -> datetime | None:
         async with self.db.read() as c:
-            v = (await c.execute(
-                select(func.min(executions.c.due_at)).where(
-                    executions.c.status == RunStatus.PENDING.value,
-                    executions.c.job_type.in_(list(types)),
-                )
-            )).scalar_one_or_none()
+            v = (await c.execute(claim_sql.earliest_due_statement(types))).scalar_one_or_none()
         return as_dt(v)
 
     async def earliest_pending_due(

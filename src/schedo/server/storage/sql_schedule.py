@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import bindparam, func, select, union_all, update
 
 from ..domain import lifecycle, overlap, targets
 from ..domain.errors import UnreadableRow
+from ..domain.lifecycle import RunDraft
 from ..domain.model import RunStatus
 from ..domain.overlap import HELD, Slots
 from ..domain.records import Job, Run
@@ -21,7 +23,9 @@ from . import rows
 from .contracts import Planner, TickResult
 from .db import Conn, Database
 from .driver_many import DriverMany, ms_or_none
-from .run_rows import ACTIVE_VALUES, after_end, as_dt, draft_row, insert_runs
+from .prepared import Prepared
+from .run_insert import insert_drafts, status_is
+from .run_rows import ACTIVE_VALUES, after_end, as_dt
 from .schema import executions, jobs
 from .sql_workers import connected_agents
 
@@ -57,6 +61,44 @@ _EXPIRED = (
 )
 
 
+_LIVE_DEADLINES = ((RunStatus.PENDING, executions.c.pickup_deadline),
+                   (RunStatus.RUNNING, executions.c.run_deadline))
+_EARLIEST: dict[tuple[RunStatus, bool], Any] = {}
+_OVERDUE: dict[bool, Any] = {}
+
+
+def _overdue_statement(held: bool) -> Any:
+    """``ScheduleSql._overdue`` without ``skip`` or ``only``, its values bound (``:now``,
+    ``:hb`` when ``held``, ``:limit``)."""
+    parts = []
+    for status, deadline in _LIVE_DEADLINES:
+        q = select(executions.c.id).where(
+            executions.c.status == status_is(status),
+            deadline <= bindparam("now", type_=deadline.type))
+        if held:
+            q = q.where(deadline >= bindparam("hb", type_=deadline.type))
+        parts.append(q)
+    return union_all(*parts).limit(bindparam("limit"))
+
+
+_DUE: WeakKeyDictionary[Database, Prepared] = WeakKeyDictionary()
+
+
+def _due(db: Database) -> Prepared:
+    """The due unpaused jobs (``:now``, ``:limit``), oldest first, as ``rows.JOB_FIELDS``:
+    built once per database, a driver statement on SQLite (locked, skipping locked rows,
+    on PostgreSQL)."""
+    got = _DUE.get(db)
+    if got is None:
+        q = (select(*rows.JOB_FIELDS)
+             .where(jobs.c.next_run_at <= bindparam("now", type_=jobs.c.next_run_at.type),
+                    jobs.c.paused.is_(False))
+             .order_by(jobs.c.next_run_at)
+             .limit(bindparam("limit")))
+        got = _DUE[db] = Prepared(q, db.skip_locked(q))
+    return got
+
+
 def _readable_job(r: Any) -> Job:
     """The due job of row ``r``; ``UnreadableRow`` (naming its id, so that the ticker sets it
     aside) when this version cannot read it."""
@@ -81,15 +123,18 @@ class ScheduleSql:
         self, now: datetime, limit: int, planner: Planner, skip: Collection[int] = ()
     ) -> TickResult:
         async with self.db.write() as c:
-            q = (
-                select(*rows.JOB_FIELDS)
-                .where(jobs.c.next_run_at <= now, jobs.c.paused.is_(False))
-                .order_by(jobs.c.next_run_at)
-                .limit(limit)
-            )
             if skip:
-                q = q.where(jobs.c.id.not_in(list(skip)))
-            due = [_readable_job(r) for r in await c.execute(self.db.skip_locked(q))]
+                q = (
+                    select(*rows.JOB_FIELDS)
+                    .where(jobs.c.next_run_at <= now, jobs.c.paused.is_(False),
+                           jobs.c.id.not_in(list(skip)))
+                    .order_by(jobs.c.next_run_at)
+                    .limit(limit)
+                )
+                found: Any = await c.execute(self.db.skip_locked(q))
+            else:
+                found = await _due(self.db).all(c, {"now": now, "limit": limit})
+            due = [_readable_job(r) for r in found]
             if not due:
                 return TickResult(jobs=0, created=[])
             live = await self._live_runs(c, [j.id for j in due if overlap.counts_live_runs(j)])
@@ -98,7 +143,7 @@ class ScheduleSql:
             agents = await connected_agents(c, {j.environment_id for j in fanned},
                                             now - targets.CONNECTED_WITHIN)
             per_host = await self._live_runs_by_host(c, [j.id for j in fanned])
-            new_rows: list[dict[str, Any]] = []
+            drafts: list[RunDraft] = []
             outcomes: list[lifecycle.TickOutcome] = []
             for job in due:
                 n, held = live.get(job.id, (0, 0))
@@ -107,14 +152,10 @@ class ScheduleSql:
                 outcomes.append(lifecycle.tick_runs(job, planner(job), now, n > 0,
                                                     Slots(active=n, held=held > 0), lanes,
                                                     by_host))
-                new_rows.extend(draft_row(d) for d in outcomes[-1].runs)
-            created: list[Run] = []
-            if new_rows:
-                # executemany with RETURNING: SQLAlchemy's "insertmanyvalues" sends multi-row
-                # INSERTs from one cached compiled statement, in batches under the drivers'
-                # parameter limits; conflicting rows (a tick made before) return nothing
-                res = await c.execute(insert_runs(self.db), new_rows)
-                created.extend(map(rows.full_execution, res))
+                drafts.extend(outcomes[-1].runs)
+            # multi-row INSERTs compiled once, at the driver (run_insert.insert_drafts);
+            # conflicting rows (a tick made before) return nothing
+            created = await insert_drafts(self.db, c, drafts)
             made: dict[int, list[Run]] = {}
             for e in created:
                 made.setdefault(e.job_id, []).append(e)
@@ -184,9 +225,17 @@ class ScheduleSql:
     def _overdue(
         now: datetime, held_before: datetime | None, skip: Collection[int], limit: int,
         only: Sequence[int] | None = None,
-    ) -> Any:
+    ) -> tuple[Any, dict[str, Any]]:
         """Ids of live executions past a deadline (``held_before``: deadlines earlier than
-        it are left alone; ``skip``: ids set aside; ``only``: just these)."""
+        it are left alone; ``skip``: ids set aside; ``only``: just these): the statement and
+        its parameters (built once without ``skip`` and ``only``: the reaper's every pass)."""
+        params = {"now": now, "hb": held_before, "limit": limit}
+        if not skip and only is None:
+            key = held_before is not None
+            stmt = _OVERDUE.get(key)
+            if stmt is None:
+                stmt = _OVERDUE[key] = _overdue_statement(key)
+            return stmt, params
         parts = []
         for status, deadline in (
             (RunStatus.PENDING, executions.c.pickup_deadline),
@@ -201,7 +250,7 @@ class ScheduleSql:
             if only is not None:
                 q = q.where(executions.c.id.in_(list(only)))
             parts.append(q)
-        return union_all(*parts).limit(limit)
+        return union_all(*parts).limit(limit), {}
 
     async def overdue_ids(
         self,
@@ -211,8 +260,9 @@ class ScheduleSql:
         skip: Collection[int] = (),
         limit: int = REAP_BATCH,
     ) -> list[int]:
+        stmt, params = self._overdue(now, held_before, skip, limit)
         async with self.db.read() as c:
-            return [r[0] for r in await c.execute(self._overdue(now, held_before, skip, limit))]
+            return [r[0] for r in await c.execute(stmt, params)]
 
     async def expire_overdue(
         self,
@@ -222,9 +272,9 @@ class ScheduleSql:
         skip: Collection[int] = (),
         only: Sequence[int] | None = None,
     ) -> list[Run]:
+        stmt, params = self._overdue(now, held_before, skip, REAP_BATCH, only)
         async with self.db.write() as c:
-            ids = [r[0] for r in await c.execute(self._overdue(now, held_before, skip,
-                                                              REAP_BATCH, only))]
+            ids = [r[0] for r in await c.execute(stmt, params)]
             if not ids:
                 return []
             q = select(executions).where(executions.c.id.in_(ids)).order_by(executions.c.id)
@@ -245,15 +295,22 @@ class ScheduleSql:
     ) -> datetime | None:
         found: list[Any] = []
         async with self.db.read() as c:
-            for status, deadline in (
-                (RunStatus.PENDING, executions.c.pickup_deadline),
-                (RunStatus.RUNNING, executions.c.run_deadline),
-            ):
-                q = select(func.min(deadline)).where(executions.c.status == status.value)
-                if not_before is not None:
-                    q = q.where(deadline >= not_before)
+            for status, deadline in _LIVE_DEADLINES:
                 if skip:
+                    q = select(func.min(deadline)).where(executions.c.status == status.value)
+                    if not_before is not None:
+                        q = q.where(deadline >= not_before)
                     q = q.where(executions.c.id.not_in(list(skip)))
-                found.append((await c.execute(q)).scalar_one_or_none())
+                    found.append((await c.execute(q)).scalar_one_or_none())
+                    continue
+                key = (status, not_before is not None)
+                built = _EARLIEST.get(key)
+                if built is None:  # built once (the reaper asks after every claim)
+                    built = select(func.min(deadline)).where(
+                        executions.c.status == status_is(status))
+                    if not_before is not None:
+                        built = built.where(deadline >= bindparam("nb", type_=deadline.type))
+                    _EARLIEST[key] = built
+                found.append((await c.execute(built, {"nb": not_before})).scalar_one_or_none())
         vals = [v for v in (as_dt(found[0]), as_dt(found[1])) if v is not None]
         return min(vals) if vals else None
