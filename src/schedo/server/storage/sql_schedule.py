@@ -67,9 +67,11 @@ _EARLIEST: dict[tuple[RunStatus, bool], Any] = {}
 _OVERDUE: dict[bool, Any] = {}
 
 
-def _overdue_statement(held: bool) -> Any:
-    """``ScheduleSql._overdue`` without ``skip`` or ``only``, its values bound (``:now``,
-    ``:hb`` when ``held``, ``:limit``)."""
+def _overdue_statement(
+    held: bool, skip: Collection[int] = (), only: Sequence[int] | None = None
+) -> Any:
+    """``ScheduleSql._overdue``'s statement, its values bound (``:now``, ``:hb`` when
+    ``held``, ``:limit``); ``skip`` and ``only`` (ids) are written into it."""
     parts = []
     for status, deadline in _LIVE_DEADLINES:
         q = select(executions.c.id).where(
@@ -77,6 +79,10 @@ def _overdue_statement(held: bool) -> Any:
             deadline <= bindparam("now", type_=deadline.type))
         if held:
             q = q.where(deadline >= bindparam("hb", type_=deadline.type))
+        if skip:
+            q = q.where(executions.c.id.not_in(list(skip)))
+        if only is not None:
+            q = q.where(executions.c.id.in_(list(only)))
         parts.append(q)
     return union_all(*parts).limit(bindparam("limit"))
 
@@ -90,13 +96,19 @@ def _due(db: Database) -> Prepared:
     on PostgreSQL)."""
     got = _DUE.get(db)
     if got is None:
-        q = (select(*rows.JOB_FIELDS)
-             .where(jobs.c.next_run_at <= bindparam("now", type_=jobs.c.next_run_at.type),
-                    jobs.c.paused.is_(False))
-             .order_by(jobs.c.next_run_at)
-             .limit(bindparam("limit")))
+        q = _due_query()
         got = _DUE[db] = Prepared(q, db.skip_locked(q))
     return got
+
+
+def _due_query(skip: Collection[int] = ()) -> Any:
+    """``_due``'s query; ``skip`` (job ids set aside by the ticker) written into it."""
+    q = (select(*rows.JOB_FIELDS)
+         .where(jobs.c.next_run_at <= bindparam("now", type_=jobs.c.next_run_at.type),
+                jobs.c.paused.is_(False))
+         .order_by(jobs.c.next_run_at)
+         .limit(bindparam("limit")))
+    return q.where(jobs.c.id.not_in(list(skip))) if skip else q
 
 
 def _readable_job(r: Any) -> Job:
@@ -123,17 +135,11 @@ class ScheduleSql:
         self, now: datetime, limit: int, planner: Planner, skip: Collection[int] = ()
     ) -> TickResult:
         async with self.db.write() as c:
+            params = {"now": now, "limit": limit}
             if skip:
-                q = (
-                    select(*rows.JOB_FIELDS)
-                    .where(jobs.c.next_run_at <= now, jobs.c.paused.is_(False),
-                           jobs.c.id.not_in(list(skip)))
-                    .order_by(jobs.c.next_run_at)
-                    .limit(limit)
-                )
-                found: Any = await c.execute(self.db.skip_locked(q))
+                found: Any = await c.execute(self.db.skip_locked(_due_query(skip)), params)
             else:
-                found = await _due(self.db).all(c, {"now": now, "limit": limit})
+                found = await _due(self.db).all(c, params)
             due = [_readable_job(r) for r in found]
             if not due:
                 return TickResult(jobs=0, created=[])
@@ -230,27 +236,13 @@ class ScheduleSql:
         it are left alone; ``skip``: ids set aside; ``only``: just these): the statement and
         its parameters (built once without ``skip`` and ``only``: the reaper's every pass)."""
         params = {"now": now, "hb": held_before, "limit": limit}
-        if not skip and only is None:
-            key = held_before is not None
-            stmt = _OVERDUE.get(key)
-            if stmt is None:
-                stmt = _OVERDUE[key] = _overdue_statement(key)
-            return stmt, params
-        parts = []
-        for status, deadline in (
-            (RunStatus.PENDING, executions.c.pickup_deadline),
-            (RunStatus.RUNNING, executions.c.run_deadline),
-        ):
-            q = select(executions.c.id).where(executions.c.status == status.value,
-                                              deadline <= now)
-            if held_before is not None:
-                q = q.where(deadline >= held_before)
-            if skip:
-                q = q.where(executions.c.id.not_in(list(skip)))
-            if only is not None:
-                q = q.where(executions.c.id.in_(list(only)))
-            parts.append(q)
-        return union_all(*parts).limit(limit), {}
+        held = held_before is not None
+        if skip or only is not None:
+            return _overdue_statement(held, skip, only), params
+        stmt = _OVERDUE.get(held)
+        if stmt is None:
+            stmt = _OVERDUE[held] = _overdue_statement(held)
+        return stmt, params
 
     async def overdue_ids(
         self,
