@@ -26,7 +26,7 @@ from ..domain.records import Job, Run
 from . import rows
 from .contracts.chains import report_chained
 from .db import Conn, Database
-from .run_insert import ACTIVE_VALUES, as_dt, draft_row, insert_runs
+from .run_insert import as_dt, draft_row, insert_runs, is_active
 from .schema import execution_causes, executions, jobs
 
 causes = execution_causes
@@ -141,7 +141,7 @@ async def _create(db: Database, c: Conn, job: Job, chosen: list[End],
         instant = last + timedelta(milliseconds=1)
     live = (await c.execute(select(func.count(), func.count().filter(executions.c.due_at >= HELD))
                             .where(executions.c.job_id == job.id,
-                                   executions.c.status.in_(ACTIVE_VALUES)))).one()
+                                   is_active()))).one()
     run, hold, error = Slots(active=live[0], held=live[1] > 0).decide(job)
     d = lifecycle.draft(job, status=RunStatus.PENDING if run else RunStatus.SKIPPED,
                         source=Source.CHAIN, scheduled_for=instant, trigger=Trigger.CHAIN,

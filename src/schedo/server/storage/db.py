@@ -16,16 +16,13 @@ both databases: it awaits ``execute`` on what ``read()`` and ``write()`` yield.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import (
     ARRAY,
-    Connection,
     Engine,
     String,
     any_,
@@ -125,8 +122,7 @@ class Database:
         self._write_lock = asyncio.Lock()
         self._reader: InlineConnection | None = None
         self._reader_free = True
-        self._writer: Connection | None = None  # SQLite: the kept writer (``write()``)
-        self._writer_free = True
+        self._writer = sqlite_inline.KeptWriter()  # SQLite (``write()``)
         if self.dialect == "sqlite":
             path = make_url(self.url).database
             if not path or path == ":memory:":  # one connection, or each would be its own db
@@ -224,7 +220,7 @@ class Database:
                 await asyncio.sleep(0)
                 # one writer at a time, queued on the loop (the pool of one would block it)
                 async with self._write_lock:
-                    async with self._kept_writer(engine) as conn:
+                    with self._writer.transaction(engine) as conn:
                         yield conn
         except BaseException as exc:
             reason = storage_failure(exc)
@@ -236,54 +232,6 @@ class Database:
                 raise driver_failure(exc) from exc
             raise
         self.write_failure = None
-
-    @asynccontextmanager
-    async def _kept_writer(self, engine: Engine) -> AsyncIterator[InlineConnection]:
-        """A write transaction on the kept writer (SQLite; under the write lock): one
-        connection held for the process's life, its BEGIN IMMEDIATE and COMMIT sent to the
-        driver. ``engine.begin()`` took the connection from the pool and gave it back, with
-        its events and a BEGIN through SQLAlchemy's execution context, on every write: about
-        a third of a one-run completion's CPU (issue 18). SQLAlchemy's own transaction on it
-        is bookkeeping only (``MANUAL_BEGIN``): it commits or rolls back with the driver's."""
-        conn = self._writer
-        if conn is None or conn.invalidated or conn.engine is not engine:
-            self._drop_writer()
-            conn = self._writer = engine.connect().execution_options(**{MANUAL_BEGIN: True})
-        raw = conn.connection.dbapi_connection
-        assert raw is not None
-        try:
-            raw.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise DBAPIError.instance("BEGIN IMMEDIATE", (), exc, sqlite3.Error) from exc
-        self._writer_free = False
-        try:
-            yield InlineConnection(conn)
-        except BaseException:
-            self._end_writer(conn, raw, commit=False)
-            raise
-        else:
-            self._end_writer(conn, raw, commit=True)
-        finally:
-            self._writer_free = True
-
-    def _end_writer(self, conn: Connection, raw: Any, *, commit: bool) -> None:
-        try:
-            if conn.in_transaction():  # SQLAlchemy's: ends the driver's with it
-                conn.commit() if commit else conn.rollback()
-            if raw.in_transaction:  # statements sent to the driver alone (prepared.py)
-                raw.commit() if commit else raw.rollback()
-        except sqlite3.Error as exc:
-            self._drop_writer()
-            raise DBAPIError.instance("COMMIT", (), exc, sqlite3.Error) from exc
-        except BaseException:
-            self._drop_writer()
-            raise
-
-    def _drop_writer(self) -> None:
-        kept, self._writer = self._writer, None
-        if kept is not None:
-            with contextlib.suppress(Exception):
-                kept.close()
 
     def compiled(self, stmt: Any) -> Any:
         """``stmt`` compiled for this database's dialect (``driver_many.py`` sends its SQL to
@@ -403,11 +351,11 @@ class Database:
         for engine in {id(e): e for e in (self.read_engine, self.write_engine)}.values():
             total += engine.pool.checkedout()  # type: ignore[attr-defined]
         return (total - (self._reader is not None and self._reader_free)
-                - (self._writer is not None and self._writer_free))
+                - self._writer.idle)
 
     async def dispose(self) -> None:
         self._drop_reader()
-        self._drop_writer()
+        self._writer.close()
         engines = [self.write_engine]
         if self.is_sqlite and self.read_engine is not self.write_engine:
             engines.append(self.read_engine)  # on PostgreSQL it shares the writer's pool

@@ -40,6 +40,16 @@ def status_is(status: RunStatus) -> Any:
     return literal_column(f"'{status.value}'")
 
 
+def is_active() -> Any:
+    """``status IN ('pending', 'running')``: the condition of the partial index
+    ``ix_executions_active_job`` (job_id, status), word for word, its values in the text.
+    SQLite uses a partial index only for a query whose WHERE holds the index's own condition,
+    which bound values (``IN (?, ?)``) are not; the read of a job's live runs then walked the
+    job's whole history (``ix_executions_job_id_id``), on every end of a run and every tick of
+    a job an overlap policy limits (migration 0013)."""
+    return executions.c.status.in_([status_is(RunStatus.PENDING), status_is(RunStatus.RUNNING)])
+
+
 def draft_row(d: RunDraft) -> dict[str, Any]:
     """The executions row of a drafted run."""
     job = d.job

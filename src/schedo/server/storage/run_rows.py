@@ -31,6 +31,7 @@ from .run_insert import RUN_KEY as RUN_KEY
 from .run_insert import as_dt as as_dt
 from .run_insert import draft_row as draft_row
 from .run_insert import insert_runs as insert_runs
+from .run_insert import is_active as is_active
 from .run_insert import status_is
 from .schema import environments, executions, jobs, notifications
 from .sql_workers import connected_agents
@@ -222,13 +223,14 @@ def _buffered(db: Database) -> Prepared:
     if got is None:
         got = _BUFFERED[db] = Prepared(select(executions).where(
             db.among_bound(executions.c.job_id, "job_ids"),
-            executions.c.status == status_is(RunStatus.PENDING), executions.c.due_at >= HELD))
+            executions.c.status == status_is(RunStatus.PENDING), is_active(),
+            executions.c.due_at >= HELD))
     return got
 
 
 _BLOCKING = select(executions).where(
     executions.c.job_id.in_(bindparam("job_ids", expanding=True)),
-    executions.c.status.in_(ACTIVE_VALUES), executions.c.due_at < HELD)
+    is_active(), executions.c.due_at < HELD)
 
 
 async def release_buffered(db: Database, c: Conn, ended: Sequence[Run], now: datetime) -> None:
@@ -264,7 +266,7 @@ async def has_active(c: Conn, job_id: int) -> bool:
     r = (
         await c.execute(
             select(executions.c.id)
-            .where(executions.c.job_id == job_id, executions.c.status.in_(ACTIVE_VALUES))
+            .where(executions.c.job_id == job_id, is_active())
             .limit(1)
         )
     ).first()
@@ -284,6 +286,6 @@ async def manual_drafts(c: Conn, job: Job, last_manual: datetime | None, now: da
     if job.blocking:
         busy = {r[0] for r in await c.execute(
             select(executions.c.target_host).where(executions.c.job_id == job.id,
-                                                   executions.c.status.in_(ACTIVE_VALUES)))}
+                                                   is_active()))}
     lanes = targets.lanes(job.target, agents.get(job.environment_id, ()))
     return lifecycle.manual_fan_out(job, last_manual, now, busy, lanes, payload)

@@ -264,6 +264,7 @@ executions = Table(
     partial_index(
         "ix_executions_active_job",
         "job_id",
+        "status",  # two columns: SQLite's planner then prefers it to (job_id, id) (0013)
         sqlite_where="status IN ('pending', 'running')",
         postgresql_where="status IN ('pending', 'running')",
     ),

@@ -18,7 +18,7 @@ from ..domain.pings import Ping, PingKind
 from ..domain.records import Job, Run
 from . import rows
 from .db import Conn, Database
-from .run_rows import ACTIVE_VALUES, after_end, as_dt, draft_row, insert_runs, mirror_on_jobs
+from .run_rows import after_end, as_dt, draft_row, insert_runs, is_active, mirror_on_jobs
 from .schema import environments, executions, jobs
 
 _HEARTBEAT = JobType.HEARTBEAT.value
@@ -71,7 +71,7 @@ class PingSql:
                 raise NotFound(f"job {job_id} not found")
             job = rows.job(r)
             q = (select(executions)
-                 .where(executions.c.job_id == job.id, executions.c.status.in_(ACTIVE_VALUES))
+                 .where(executions.c.job_id == job.id, is_active())
                  .order_by(executions.c.id))
             live = [rows.execution(x) for x in await c.execute(self.db.for_update(q))]
             run = pings.target(live, ping)

@@ -24,8 +24,8 @@ from .contracts import Planner, TickResult
 from .db import Conn, Database
 from .driver_many import DriverMany, ms_or_none
 from .prepared import Prepared
-from .run_insert import insert_drafts, status_is
-from .run_rows import ACTIVE_VALUES, after_end, as_dt
+from .run_insert import insert_drafts, is_active, status_is
+from .run_rows import after_end, as_dt
 from .schema import executions, jobs
 from .sql_workers import connected_agents
 
@@ -182,7 +182,7 @@ class ScheduleSql:
             return []
         res = await c.execute(self.db.for_update(
             select(executions).where(executions.c.job_id.in_(ids),
-                                     executions.c.status.in_(ACTIVE_VALUES))
+                                     is_active())
             .order_by(executions.c.id)))
         live = [rows.execution(x) for x in res]
         ended = [lifecycle.cancel(r, now, overlap.CANCELLED_BY_TICK)
@@ -205,7 +205,7 @@ class ScheduleSql:
         res = await c.execute(
             select(executions.c.job_id, executions.c.target_host, func.count(),
                    func.count().filter(executions.c.due_at >= HELD))
-            .where(executions.c.job_id.in_(job_ids), executions.c.status.in_(ACTIVE_VALUES))
+            .where(executions.c.job_id.in_(job_ids), is_active())
             .group_by(executions.c.job_id, executions.c.target_host)
         )
         out: dict[int, dict[str | None, Slots]] = {}
@@ -222,7 +222,7 @@ class ScheduleSql:
         res = await c.execute(
             select(executions.c.job_id, func.count(),
                    func.count().filter(executions.c.due_at >= HELD))
-            .where(executions.c.job_id.in_(job_ids), executions.c.status.in_(ACTIVE_VALUES))
+            .where(executions.c.job_id.in_(job_ids), is_active())
             .group_by(executions.c.job_id)
         )
         return {r[0]: (int(r[1]), int(r[2])) for r in res}
