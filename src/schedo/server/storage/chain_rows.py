@@ -26,14 +26,16 @@ from ..domain.records import Job, Run
 from . import rows
 from .contracts.chains import report_chained
 from .db import Conn, Database
+from .prepared import Prepared
 from .run_insert import as_dt, draft_row, insert_runs, is_active
 from .schema import execution_causes, executions, jobs
 
 causes = execution_causes
 ENDED = [RunStatus.COMPLETED.value, RunStatus.FAILED.value, RunStatus.EXPIRED.value]
 CANDIDATES = 50  # newest ends of an upstream job looked at per firing
-CHAINED = select(jobs.c.id, jobs.c.environment_id, jobs.c.name, jobs.c.after).where(
-    jobs.c.environment_id.in_(bindparam("envs", expanding=True)), jobs.c.after.is_not(None))
+# every end of a run asks (and mostly finds none): a driver statement, one per environment
+CHAINED = Prepared(select(jobs.c.id, jobs.c.environment_id, jobs.c.name, jobs.c.after).where(
+    jobs.c.environment_id == bindparam("env"), jobs.c.after.is_not(None)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,12 +50,12 @@ async def fire_chains(db: Database, c: Conn, ended: Sequence[Run], now: datetime
     finals = [e for e in ended if e.status.value in ENDED and e.end_time is not None]
     if not finals:
         return []
-    envs = sorted({e.environment_id for e in finals})
     downstream: dict[tuple[int, str], list[int]] = {}
-    for r in await c.execute(CHAINED, {"envs": envs}):
-        spec = chains.from_json(r.after)
-        for up in spec.jobs if spec else ():
-            downstream.setdefault((r.environment_id, up), []).append(r.id)
+    for env in sorted({e.environment_id for e in finals}):
+        for r in await CHAINED.all(c, {"env": env}):
+            spec = chains.from_json(r.after)
+            for up in spec.jobs if spec else ():
+                downstream.setdefault((r.environment_id, up), []).append(r.id)
     hits = [(e, d) for e in finals for d in downstream.get((e.environment_id, e.job_code), ())]
     if not hits:
         return []

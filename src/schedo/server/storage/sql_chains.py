@@ -33,7 +33,7 @@ class ChainSql:
 
     async def chain_graph(self, env_id: int) -> dict[str, list[str]]:
         async with self.db.read() as c:
-            res = await c.execute(CHAINED, {"envs": [env_id]})
+            res = await CHAINED.all(c, {"env": env_id})
             out = {}
             for r in res:
                 spec = chains.from_json(r.after)
@@ -48,7 +48,7 @@ class ChainSql:
             names = list(spec.jobs) if spec else []
             ups = {j.name: j for j in map(rows.job, await c.execute(select(jobs).where(
                 jobs.c.environment_id == env_id, jobs.c.name.in_(names))))} if names else {}
-            down_ids = _downstream_of(await c.execute(CHAINED, {"envs": [env_id]}), job.name)
+            down_ids = _downstream_of(await CHAINED.all(c, {"env": env_id}), job.name)
             down = [rows.job(r) for r in await c.execute(
                 select(jobs).where(jobs.c.id.in_(down_ids)).order_by(jobs.c.name))
             ] if down_ids else []
