@@ -207,10 +207,16 @@ class RunSql:
         limit: int, key_id: int | None, worker: str | None,
     ) -> list[Run]:
         stmt = claim_sql.claim_statement(self.db, codes, types, key_id is not None)
+        window = claim_sql.window_statement(self.db, codes, types, key_id is not None)
         params = claim_sql.claim_params(self.db, env_id, codes, now, limit, key_id, worker)
         async with self.db.write() as c:
-            claimed = sorted(map(rows.full_execution, await claim_sql.run_claim(c, stmt, params)),
-                             key=lambda e: (e.due_at, e.id))
+            got = []
+            if window is not None:  # many codes, SQLite: the earliest runs first (claim_sql)
+                got = await claim_sql.run_claim(
+                    c, window, {**params, "window": claim_sql.window_size(limit)})
+            if len(got) < limit:
+                got += await claim_sql.run_claim(c, stmt, {**params, "limit": limit - len(got)})
+            claimed = sorted(map(rows.full_execution, got), key=lambda e: (e.due_at, e.id))
             await claim_sql.mirror_claimed(c, [e.id for e in claimed])
         return claimed
 
