@@ -125,7 +125,7 @@ def window_statement(db: Database, codes: Sequence[str] | None, types: Sequence[
     is in it. ``RunSql.claim`` claims the rest, when the window gave fewer than ``limit``,
     with ``claim_statement`` (the runs already claimed are no longer pending), so the runs
     claimed and their order are those of ``claim_statement`` alone."""
-    if not db.is_sqlite or _codes_mode(codes) != "bound":
+    if not db.windows_claims or _codes_mode(codes) != "bound":
         return None
     kinds = tuple(types)
     cache = _CACHE.setdefault(db, {})

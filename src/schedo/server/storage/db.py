@@ -275,6 +275,13 @@ class Database:
         array) on PostgreSQL."""
         return json.dumps(list(values)) if self.is_sqlite else list(values)
 
+    @property
+    def windows_claims(self) -> bool:
+        """Whether a claim naming many codes looks first among the earliest pending runs
+        (``claim_sql.window_statement``): on SQLite, whose planner has no statistics and
+        would probe the codes' index once per code; PostgreSQL's planner chooses itself."""
+        return self.is_sqlite
+
     def not_indexed(self, column: Any) -> Any:
         """``column`` in a condition that must not choose the index (SQLite's planner, without
         statistics, would walk ``(job_type, due_at)`` for a claim of a few job codes in due
