@@ -75,7 +75,8 @@ def run_schedo(n: int, processes: int, timeout: float, workdir: Path) -> dict[st
         if time.time() > due - 0.2:
             raise BenchError("rescheduling the herd took longer than its lead time")
         timeline: list[tuple[float, int, int, int]] = []
-        with Sampler(srv.pid) as sampler, Profiler(srv.pid, "herd-server", timeout + 2):
+        with Sampler(srv.pid) as sampler, Profiler(srv.pid, "herd-server", timeout + 2), \
+                Profiler(procs[0].pid, "herd-worker", timeout + 2):
             deadline = due + timeout
             while time.time() < deadline:
                 created, picked, done = loader.progress(conn, PREFIX, due * 1000)

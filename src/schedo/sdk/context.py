@@ -94,10 +94,23 @@ class _RunLogger(logging.LoggerAdapter[logging.Logger]):
     """``ctx.log``: a logger adapter (``ctx.log.info(...)``), and callable:
     ``ctx.log("text")`` sends a line to the run's live output (and logs it at INFO)."""
 
-    def __init__(self, logger: logging.Logger, extra: dict[str, Any],
-                 sink: Sink | None = None) -> None:
-        super().__init__(logger, extra)
+    def __init__(self, name: str, extra: dict[str, Any], sink: Sink | None = None) -> None:
+        self._name = name
+        self._logger: logging.Logger | None = None
+        super().__init__(None, extra)  # type: ignore[arg-type]  # the logger comes on first use
         self.sink = sink
+
+    # The logger is looked up (``logging.getLogger``, made and kept the first time a name is
+    # seen) when the handler first logs: a run that does not log costs no lookup.
+    @property  # type: ignore[override]
+    def logger(self) -> logging.Logger:
+        if self._logger is None:
+            self._logger = logging.getLogger(self._name)
+        return self._logger
+
+    @logger.setter
+    def logger(self, value: logging.Logger | None) -> None:
+        self._logger = value
 
     def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
         extra = self.extra or {}
@@ -116,7 +129,7 @@ class _RunLogger(logging.LoggerAdapter[logging.Logger]):
 def run_logger(job_code: str, execution_id: int,
                sink: Sink | None = None) -> logging.LoggerAdapter[logging.Logger]:
     return _RunLogger(
-        logging.getLogger(f"schedo.job.{job_code}"),
+        f"schedo.job.{job_code}",
         {"execution_id": execution_id, "job_code": job_code},
         sink,
     )

@@ -10,6 +10,7 @@ concurrency limit, reporting, the shutdown) is the runtime's, the same for both.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -50,12 +51,15 @@ class Abort:
         self.reason = "the worker stopped"
         self.cancelled = False
         self._children: set[Abort] = set()
+        self._callbacks: list[Callable[[], None]] = []
 
     def set(self, reason: str) -> None:
         """The first reason given is the one kept."""
         if not self.event.is_set():
             self.reason = reason
             self.event.set()
+            for callback in list(self._callbacks):
+                callback()
             for child in list(self._children):
                 child.set(reason)
 
@@ -78,6 +82,13 @@ class Abort:
 
     def is_set(self) -> bool:
         return self.event.is_set()
+
+    def on_set(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback`` (on the event loop, without arguments) when this is set; returns
+        the function that takes it back. A run's wait for its handler uses it instead of a
+        task per run waiting on the event."""
+        self._callbacks.append(callback)
+        return lambda: self._callbacks.remove(callback)
 
     async def wait(self) -> None:
         await self.event.wait()

@@ -123,7 +123,7 @@ class HandlerExecutor:
                 args,
                 is_async=definition.is_async,
                 seconds=definition.timeout,
-                abort=abort.event,
+                abort=abort,
                 thread_name=f"schedo-{ctx.job_code}-{ctx.execution_id}",
             )
         except HandlerTimeout:

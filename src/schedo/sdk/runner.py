@@ -22,7 +22,7 @@ from typing import Any
 from ..limits import ERROR_MAX_BYTES as ERROR_MAX_BYTES  # re-exported: the worker's fallbacks
 from ..limits import OUTPUT_MAX_BYTES as OUTPUT_MAX_BYTES
 from .calls import clean_text
-from .executor import Outcome
+from .executor import Abort, Outcome
 from .executor import format_seconds as format_seconds  # re-exported
 
 log = logging.getLogger("schedo.worker")
@@ -140,7 +140,7 @@ async def run_handler(
     *,
     is_async: bool,
     seconds: float,
-    abort: asyncio.Event,
+    abort: Abort,
     thread_name: str,
 ) -> Any:
     """Run ``fn(*args)`` and return its value. Raises ``HandlerTimeout`` past ``seconds``,
@@ -158,26 +158,41 @@ async def run_handler(
     return result
 
 
+async def _first_of(work: asyncio.Future[Any], deadline: float, abort: Abort) -> None:
+    """Until ``work`` is done, ``deadline`` (loop time) passes or ``abort`` is set: one future
+    woken by callbacks (no task per run waiting on the abort, no ``asyncio.wait``)."""
+    if work.done() or abort.is_set():
+        return
+    loop = asyncio.get_running_loop()
+    woken: asyncio.Future[None] = loop.create_future()
+
+    def wake(*_: object) -> None:
+        if not woken.done():
+            woken.set_result(None)
+
+    work.add_done_callback(wake)
+    timer = loop.call_at(deadline, wake)
+    take_back = abort.on_set(wake)
+    try:
+        await woken
+    finally:
+        timer.cancel()
+        work.remove_done_callback(wake)
+        take_back()
+
+
 async def _wait(
     work: asyncio.Future[Any],
     deadline: float,
-    abort: asyncio.Event,
+    abort: Abort,
     cancellable: bool,
     thread_name: str,
 ) -> Any:
-    loop = asyncio.get_running_loop()
-    aborter = asyncio.ensure_future(abort.wait())
     try:
-        await asyncio.wait(
-            {work, aborter},
-            timeout=max(0.0, deadline - loop.time()),
-            return_when=asyncio.FIRST_COMPLETED,
-        )
+        await _first_of(work, deadline, abort)
     except asyncio.CancelledError:
         work.cancel()
         raise
-    finally:
-        aborter.cancel()
     if work.done():
         return work.result()
     reason: Exception = Aborted() if abort.is_set() else HandlerTimeout()
