@@ -43,7 +43,7 @@ from .schema import api_keys, environments, executions, jobs
 
 # per Database (its dialect), then per shape; weak: a disposed Database takes its own along
 _CACHE: WeakKeyDictionary[Database, dict[tuple[Any, ...], Any]] = WeakKeyDictionary()
-_MIRROR: dict[str, Any] = {}
+_MIRROR: WeakKeyDictionary[Database, Prepared] = WeakKeyDictionary()
 
 
 def _codes_mode(codes: Sequence[str] | None) -> str:
@@ -238,8 +238,8 @@ def _among_value(db: Database, codes: tuple[str, ...]) -> Any:
     return got
 
 
-def _mirror_statement() -> Any:
-    stmt = _MIRROR.get("claimed")
+def _mirror_statement(db: Database) -> Prepared:
+    stmt = _MIRROR.get(db)
     if stmt is None:
         e = executions.alias("e")
         later = exists().where(
@@ -249,23 +249,24 @@ def _mirror_statement() -> Any:
         )
         latest = (
             select(e.c.job_id, e.c.attempt)
-            .where(e.c.id.in_(bindparam("ids", expanding=True)), ~later)
+            .where(db.among_bound(e.c.id, "ids"), ~later)
             .subquery("claimed")
         )
-        stmt = (
+        stmt = _MIRROR[db] = Prepared(
             update(jobs)
             .where(jobs.c.id == latest.c.job_id)
             .values(status=JobStatus.RUNNING.value, retry_count=latest.c.attempt - 1)
+            .returning(jobs.c.id)  # rows, so that it runs as a driver statement (prepared.py)
         )
-        _MIRROR["claimed"] = stmt
     return stmt
 
 
-async def mirror_claimed(c: Conn, ids: Sequence[int]) -> None:
+async def mirror_claimed(db: Database, c: Conn, ids: Sequence[int]) -> None:
     """The jobs of the just-claimed runs ``ids`` whose latest non-skipped run is one of them:
-    status running, retry_count its attempt - 1 (one ``UPDATE … FROM``)."""
+    status running, retry_count its attempt - 1 (one ``UPDATE … FROM``, built once per
+    database, the ids one parameter: a driver statement on SQLite)."""
     if ids:
-        await c.execute(_mirror_statement(), {"ids": sorted(ids)})
+        await _mirror_statement(db).all(c, {"ids": db.among_value(sorted(ids))})
 
 
 _REPORTED: WeakKeyDictionary[Database, Prepared] = WeakKeyDictionary()

@@ -217,7 +217,7 @@ class RunSql:
             if len(got) < limit:
                 got += await claim_sql.run_claim(c, stmt, {**params, "limit": limit - len(got)})
             claimed = sorted(map(rows.full_execution, got), key=lambda e: (e.due_at, e.id))
-            await claim_sql.mirror_claimed(c, [e.id for e in claimed])
+            await claim_sql.mirror_claimed(self.db, c, [e.id for e in claimed])
         return claimed
 
     async def _mark_running(
@@ -271,7 +271,7 @@ class RunSql:
                              key=lambda e: (e.due_at, e.id))
             if not claimed:
                 return []
-            await claim_sql.mirror_claimed(c, [e.id for e in claimed])
+            await claim_sql.mirror_claimed(self.db, c, [e.id for e in claimed])
             res = await c.execute(
                 select(jobs.c.id, jobs.c.webhook_url, environments.c.webhook_signature_key,
                        environments.c.id.label("env_id"))
