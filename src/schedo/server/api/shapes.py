@@ -225,12 +225,18 @@ def execution(e: Run) -> dict[str, Any]:
 
 _EPOCH_DAY = date(1970, 1, 1)
 _DAYS: dict[int, str] = {}  # "2026-11-28T" by day since the epoch (a few hundred at most)
+# the rest of the text by table, "14:05:" by minute of the day, "07" by second, ".250Z" / "Z"
+# by millisecond (~150 kB in all)
+_HH_MM = [f"{h:02d}:{m:02d}:" for h in range(24) for m in range(60)]
+_SS = [f"{s:02d}" for s in range(60)]
+_MILLI = ["Z", *(f".{i:03d}Z" for i in range(1, 1000))]
 
 
 def ms_rfc3339(ms: int | None) -> str | None:
     """``rfc3339`` of a stored epoch-millisecond time (hot: five per run in every list):
-    the date part looked up by day, the time of day by arithmetic (2x faster than a
-    datetime and its ``isoformat``; tests/api/test_encode.py compares the two)."""
+    the date part looked up by day, the time of day from three tables (3x faster than
+    formatting each field, 6x faster than a datetime and its ``isoformat``;
+    tests/api/test_encode.py compares the two)."""
     if ms is None:
         return None
     day, rem = divmod(ms, 86_400_000)
@@ -239,12 +245,9 @@ def ms_rfc3339(ms: int | None) -> str | None:
         if len(_DAYS) > 10_000:
             _DAYS.clear()
         d = _DAYS[day] = (_EPOCH_DAY + timedelta(days=day)).isoformat() + "T"
-    h, rem = divmod(rem, 3_600_000)
-    m, rem = divmod(rem, 60_000)
     sec, milli = divmod(rem, 1000)
-    if milli:
-        return f"{d}{h:02d}:{m:02d}:{sec:02d}.{milli:03d}Z"
-    return f"{d}{h:02d}:{m:02d}:{sec:02d}Z"
+    minute, s = divmod(sec, 60)
+    return d + _HH_MM[minute] + _SS[s] + _MILLI[milli]
 
 
 def execution_view(v: Sequence[Any], _t: Any = ms_rfc3339) -> dict[str, Any]:
