@@ -2,7 +2,9 @@
 runs is handed out in ~100 claims of 100, and building the claim (a SELECT of the pick, the
 compare-and-swap UPDATE, the key check, RETURNING) and its cache key per call cost about as
 much as running it. Every value is a bound parameter; one statement per shape (how the codes
-are bound, with or without a key check, the job types, SQLite or PostgreSQL).
+are bound: one parameter each for up to ``AMONG_INLINE`` codes, one for all beyond; with or
+without a key check; the job types; SQLite or PostgreSQL), none with an expanding list, so
+each runs as a driver statement on SQLite (``prepared.py``).
 
 The job status mirror of the claimed runs is one statement too (``mirror_claimed``) instead of
 an ``executemany`` of one correlated UPDATE per run: each job whose latest non-skipped run
@@ -47,19 +49,22 @@ _MIRROR: WeakKeyDictionary[Database, Prepared] = WeakKeyDictionary()
 
 
 def _codes_mode(codes: Sequence[str] | None) -> str:
+    """``all`` (no codes named), ``bound`` (many: one parameter) or ``in<n>`` (a few: ``n``
+    parameters, one statement per count)."""
     if codes is None:
         return "all"
-    return "inline" if len(codes) <= AMONG_INLINE else "bound"
+    return f"in{len(codes)}" if len(codes) <= AMONG_INLINE else "bound"
 
 
 def _codes_filter(db: Database, mode: str) -> Any:
-    """``job_code IN :codes`` as ``Database.among`` words it, with the codes one parameter."""
+    """``job_code IN :codes`` as ``Database.among`` words it: a few codes as a plain ``IN``
+    list of parameters ``code0``, ``code1``, …; many as one parameter ``codes``."""
     col = executions.c.job_code
     if mode == "all":
         return true()
-    if mode == "inline":
-        return col.in_(bindparam("codes", expanding=True))
-    return db.among_bound(col, "codes")
+    if mode == "bound":
+        return db.among_bound(col, "codes")
+    return col.in_([bindparam(f"code{i}", type_=col.type) for i in range(int(mode[2:]))])
 
 
 def _pick(db: Database, mode: str, keyed: bool, types: tuple[str, ...]) -> Any:
@@ -87,7 +92,7 @@ def _pick(db: Database, mode: str, keyed: bool, types: tuple[str, ...]) -> Any:
 
 
 def claim_statement(db: Database, codes: Sequence[str] | None, types: Sequence[str],
-                    keyed: bool) -> Any:
+                    keyed: bool) -> Prepared:
     """``UPDATE executions … WHERE id IN (<pick>) AND status = 'pending' RETURNING *``, built
     once per shape (``claim_params`` gives its values)."""
     mode, kinds = _codes_mode(codes), tuple(types)
@@ -95,10 +100,8 @@ def claim_statement(db: Database, codes: Sequence[str] | None, types: Sequence[s
     key = (mode, kinds, keyed)
     stmt = cache.get(key)
     if stmt is None:
-        stmt = _claimed(db, _pick(db, mode, keyed, kinds))
-        if mode != "inline":  # no expanding parameter: a driver statement on SQLite
-            stmt = Prepared(stmt)
-        cache[key] = stmt
+        # no expanding parameter: a driver statement on SQLite (prepared.py)
+        stmt = cache[key] = Prepared(_claimed(db, _pick(db, mode, keyed, kinds)))
     return stmt
 
 
@@ -216,10 +219,10 @@ def claim_params(db: Database, env_id: int | None, codes: Sequence[str] | None, 
     if key_id is not None:
         params["key"] = key_id
     mode = _codes_mode(codes)
-    if mode == "inline":
-        params["codes"] = list(codes or ())
-    elif mode == "bound":
+    if mode == "bound":
         params["codes"] = _among_value(db, tuple(codes or ()))
+    elif mode != "all":
+        params.update((f"code{i}", code) for i, code in enumerate(codes or ()))
     return params
 
 
