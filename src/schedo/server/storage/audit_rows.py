@@ -5,11 +5,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import bindparam, insert
+
 from ..domain.audit import Actor, AuditEvent
 from .db import Conn
+from .prepared import Prepared
 from .schema import audit_events
 
 NAME_MAX = 200
+
+_COLUMNS = ("environment_id", "at", "actor_key_id", "actor_user_id", "actor_name", "via",
+            "action", "object_kind", "object_id", "object_name", "changes")
+# built once, every value bound (RETURNING: a row-returning driver statement on SQLite,
+# prepared.py); was an insert built and compiled per event
+_INSERT = Prepared(
+    insert(audit_events)
+    .values({c: bindparam(f"v_{c}", type_=audit_events.c[c].type) for c in _COLUMNS})
+    .returning(audit_events.c.id)
+)
 
 
 async def record(
@@ -19,12 +32,13 @@ async def record(
     """One event in the caller's transaction; nothing without an actor (internal calls)."""
     if actor is None:
         return
-    await c.execute(audit_events.insert().values(
-        environment_id=env_id, at=now, actor_key_id=actor.key_id, actor_user_id=actor.user_id,
-        actor_name=actor.key_name[:NAME_MAX], via=actor.via, action=action,
-        object_kind=kind, object_id=object_id, object_name=object_name[:NAME_MAX],
-        changes=changes or {},
-    ))
+    await _INSERT.all(c, {
+        "v_environment_id": env_id, "v_at": now, "v_actor_key_id": actor.key_id,
+        "v_actor_user_id": actor.user_id, "v_actor_name": actor.key_name[:NAME_MAX],
+        "v_via": actor.via, "v_action": action, "v_object_kind": kind,
+        "v_object_id": object_id, "v_object_name": object_name[:NAME_MAX],
+        "v_changes": changes or {},
+    })
 
 
 def event(r: Any) -> AuditEvent:

@@ -69,7 +69,19 @@ _JOBS_OF_ENV = Prepared(
 _CURRENT_READ = select(jobs).where(
     jobs.c.environment_id == bindparam("env_id"), jobs.c.name == bindparam("name"))
 _CURRENT = Prepared(_CURRENT_READ, _CURRENT_READ.with_for_update())
-_UPDATE_JOB = update(jobs).where(jobs.c.id == bindparam("jid")).returning(*jobs.c)
+_UPDATE_JOB: dict[tuple[str, ...], Prepared] = {}
+
+
+def _update_job(columns: tuple[str, ...]) -> Prepared:
+    """``UPDATE jobs SET <columns> WHERE id = :jid RETURNING *``, each value ``v_<column>``:
+    built once per set of columns (a driver statement on SQLite, prepared.py)."""
+    got = _UPDATE_JOB.get(columns)
+    if got is None:
+        got = _UPDATE_JOB[columns] = Prepared(
+            update(jobs).where(jobs.c.id == bindparam("jid"))
+            .values({c: bindparam(f"v_{c}", type_=jobs.c[c].type) for c in columns})
+            .returning(*jobs.c))
+    return got
 
 
 def _spec_values(spec: JobSpec) -> dict[str, Any]:
@@ -175,9 +187,12 @@ class JobSql:
                                      ) != (spec.cron_expression, spec.timezone, list(spec.crons)):
                 values["anchor_at"] = now
                 values["next_run_at"] = None if cur.paused else next_run_at
-            # the SET list is the parameters' keys: one cached statement per set of changes
-            r = (await c.execute(_UPDATE_JOB, {"jid": cur.id, "updated_at": now, **values})
-                 ).one()
+            # one statement per set of changed columns
+            values["updated_at"] = now
+            columns = tuple(sorted(values))
+            r = await _update_job(columns).first(
+                c, {"jid": cur.id, **{f"v_{k}": values[k] for k in columns}})
+            assert r is not None  # the row read above, locked by this write transaction
             job = rows.job(r)
             changes = job_changes(rows.job(cur), job)
             if changes:  # an identical redefinition (a worker's start) records nothing
