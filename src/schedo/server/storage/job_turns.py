@@ -18,18 +18,21 @@ from .schema import jobs
 _BY_COLUMNS: dict[tuple[str, ...], DriverMany] = {}
 
 
+def set_columns(columns: tuple[str, ...]) -> Any:
+    """``UPDATE jobs SET <column> = :v_<column>, … WHERE id = :j`` (Core): the one shape of a
+    job's update by id with its changed columns as parameters (here, and a redefinition's in
+    ``sql_jobs.py`` with RETURNING)."""
+    return (update(jobs).where(jobs.c.id == bindparam("j"))
+            .values({c: bindparam(f"v_{c}", type_=jobs.c[c].type) for c in columns}))
+
+
 def _statement(columns: tuple[str, ...]) -> DriverMany:
-    """``UPDATE jobs SET <columns> WHERE id = :j``, built once per set of columns (sent to the
-    driver as it is: ``driver_many.py``)."""
+    """``set_columns(columns)``, built once per set of columns (sent to the driver as it is:
+    ``driver_many.py``)."""
     stmt = _BY_COLUMNS.get(columns)
     if stmt is None:
-        stmt = DriverMany(
-            update(jobs)
-            .where(jobs.c.id == bindparam("j"))
-            .values({c: bindparam(f"v_{c}", type_=jobs.c[c].type) for c in columns}),
-            ("j", *(f"v_{c}" for c in columns)),
-        )
-        _BY_COLUMNS[columns] = stmt
+        stmt = _BY_COLUMNS[columns] = DriverMany(
+            set_columns(columns), ("j", *(f"v_{c}" for c in columns)))
     return stmt
 
 

@@ -17,6 +17,7 @@ from ..domain.records import Job, JobSpec, Run
 from ..domain.timefmt import to_ms
 from . import audit_rows, cascade, rows
 from .db import Database
+from .job_turns import set_columns
 from .prepared import Prepared
 from .schema import executions, jobs, worker_connections, worker_heartbeats
 
@@ -73,14 +74,11 @@ _UPDATE_JOB: dict[tuple[str, ...], Prepared] = {}
 
 
 def _update_job(columns: tuple[str, ...]) -> Prepared:
-    """``UPDATE jobs SET <columns> WHERE id = :jid RETURNING *``, each value ``v_<column>``:
-    built once per set of columns (a driver statement on SQLite, prepared.py)."""
+    """``job_turns.set_columns(columns)`` returning the job: built once per set of columns (a
+    driver statement on SQLite, prepared.py)."""
     got = _UPDATE_JOB.get(columns)
     if got is None:
-        got = _UPDATE_JOB[columns] = Prepared(
-            update(jobs).where(jobs.c.id == bindparam("jid"))
-            .values({c: bindparam(f"v_{c}", type_=jobs.c[c].type) for c in columns})
-            .returning(*jobs.c))
+        got = _UPDATE_JOB[columns] = Prepared(set_columns(columns).returning(*jobs.c))
     return got
 
 
@@ -191,7 +189,7 @@ class JobSql:
             values["updated_at"] = now
             columns = tuple(sorted(values))
             r = await _update_job(columns).first(
-                c, {"jid": cur.id, **{f"v_{k}": values[k] for k in columns}})
+                c, {"j": cur.id, **{f"v_{k}": values[k] for k in columns}})
             assert r is not None  # the row read above, locked by this write transaction
             job = rows.job(r)
             changes = job_changes(rows.job(cur), job)
