@@ -157,8 +157,16 @@ class Sampler:
 
 
 # -- the server ------------------------------------------------------------------------------
+SERVER_ENV_PREFIX = "BENCH_SERVER_"
+
+
 def clean_env(**extra: str) -> dict[str, str]:
+    """This environment without its ``SCHEDO_*`` settings; ``BENCH_SERVER_SCHEDO_X=v`` gives
+    the benchmarked processes ``SCHEDO_X=v`` (an A/B of one setting in one session, e.g.
+    ``BENCH_SERVER_SCHEDO_EXPRESS_LANE=0``)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDO_")}
+    env.update({k[len(SERVER_ENV_PREFIX):]: v for k, v in os.environ.items()
+                if k.startswith(SERVER_ENV_PREFIX + "SCHEDO_")})
     env["PYTHONPATH"] = os.pathsep.join(
         [str(ROOT), *([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])]
     )

@@ -23,6 +23,7 @@ from .api import (
     channels,
     errors,
     executions,
+    express,
     jobs,
     limits,
     live,
@@ -166,5 +167,7 @@ def create_app(
     limits.install(app, settings)  # ValueError for a bad SCHEDO_TRUSTED_PROXIES
     openapi_auth.install(app)  # before openapi_errors, which caches the final document
     openapi_errors.install(app)
-    metrics.install(app, settings.metrics_token)  # last: its middleware is the outermost
+    metrics.install(app, settings.metrics_token)  # its middleware is the outermost
+    if settings.express_lane:  # the hot routes beside FastAPI's router, innermost
+        express.install(app)
     return app

@@ -74,6 +74,10 @@ class Settings(BaseSettings):
         default=10_000, ge=16,
         description="Open connections at most (also capped below the descriptor limit).",
     )
+    express_lane: bool = Field(
+        default=True,
+        description="Answer the hottest API routes beside FastAPI's router (api/express.py).",
+    )
     # Hardening (docs/hardening.md): metrics, abuse limits, retention
     metrics_token: str | None = Field(
         default=None, description="If set, GET /metrics needs 'Authorization: Bearer <token>'."
