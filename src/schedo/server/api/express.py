@@ -184,6 +184,10 @@ class _Table:
                 else:
                     self.fixed[(method, ln.route.path)] = ln
 
+    def all(self) -> list[_Lane]:
+        lanes = [*self.fixed.values(), *(ln for lns in self.patterns.values() for ln in lns)]
+        return list({id(ln): ln for ln in lanes}.values())
+
     def find(self, method: str, path: str) -> tuple[_Lane, dict[str, Any]] | None:
         if path.startswith(API_PREFIX + "/"):
             path = path[len(API_PREFIX):]
@@ -238,6 +242,7 @@ class ExpressLane:
         self.api = api
         self.table = _Table(lane(_route_of(e)) for e in endpoints)
         self.served: dict[str, int] = {}  # requests answered here, by route (tests read it)
+        api.state.express_lane = self
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         found = None
