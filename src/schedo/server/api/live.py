@@ -38,7 +38,7 @@ async def watch(
 ) -> dict[str, Any]:
     """A worker's long poll: which of ``ids`` (the runs it holds) are cancelled; waits up to
     ``wait`` seconds (max 30) for one."""
-    async with _abort_when(_disconnected(request), svc.bus.stopping.wait()) as abort:
+    with _abort_when(lambda: _disconnected(request), svc.bus.stopping.wait) as abort:
         got = await live.watch_cancelled(svc, p, body.ids, wait, abort)
     return {"cancelled": got}
 
@@ -76,7 +76,7 @@ async def read(
 
     async def events() -> AsyncIterator[bytes]:
         yield b": connected\n\n"
-        async with _abort_when(svc.bus.stopping.wait()) as abort:
+        with _abort_when(svc.bus.stopping.wait) as abort:
             stream = live.follow(svc, p, exec_id, after, abort=abort)
             last = None
             try:
