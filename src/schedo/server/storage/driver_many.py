@@ -2,6 +2,11 @@
 per dialect: the hot ``executemany`` writes of a herd (a report batch's run ends, a tick's job
 updates, the health turns, the status mirror), one row of values per run or job.
 
+On SQLite (an ``InlineConnection``) the rows go to the stdlib cursor's ``executemany`` under
+the connection, as ``prepared.py``'s reads do (SQLAlchemy's execution context was half of a
+one-run completion's ``executemany``); a driver error is raised as SQLAlchemy's
+``DBAPIError``, as before.
+
 SQLAlchemy's ``executemany`` of a compiled statement processes every parameter of every row
 (the bind processors, the positional tuple built by name): in the herd's profile that cost
 more than the statements themselves (~7 % of the server's CPU for 10,000 runs). Here the
@@ -13,14 +18,18 @@ compiled form once.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from operator import itemgetter
 from typing import Any
 from weakref import WeakKeyDictionary
 
+from sqlalchemy.exc import DBAPIError
+
 from ..domain.timefmt import to_ms
 from .db import Conn, Database
+from .sqlite_inline import InlineConnection
 
 
 def ms_or_none(t: datetime | None) -> int | None:
@@ -78,4 +87,12 @@ class DriverMany:
             params = [getter(r + consts) for r in rows]
         else:
             params = [getter(r) for r in rows]
+        if isinstance(c, InlineConnection):  # SQLite: on the stdlib cursor (prepared.py)
+            raw = c.sync_connection.connection.dbapi_connection
+            assert raw is not None
+            try:
+                raw.executemany(sql, params)
+            except sqlite3.Error as exc:
+                raise DBAPIError.instance(sql, params, exc, sqlite3.Error) from exc
+            return
         await c.exec_driver_sql(sql, params)
