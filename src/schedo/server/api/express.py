@@ -52,9 +52,10 @@ from pydantic import BaseModel
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import executions, jobs, pull
+from .middleware import buffered
 
 # The routes served here: the worker loop (pull, completion) and the management reads and
 # writes clients make most (bench/api.py measures each).
@@ -255,8 +256,8 @@ class ExpressLane:
         values: dict[str, Any] = {}
         body_receive = receive
         if ln.body is not None:
-            body, body_receive = await _read(receive)
-            parsed = _json(scope, body)
+            body, whole, body_receive = await buffered(receive)
+            parsed = _json(scope, body) if whole else _FALLBACK
             if parsed is _FALLBACK:
                 await self.app(scope, body_receive, send)
                 return
@@ -329,33 +330,6 @@ def _json(scope: Scope, body: bytes) -> Any:
         return json.loads(body)
     except ValueError:  # JSONDecodeError, and bytes that are no text
         return _FALLBACK
-
-
-async def _read(receive: Receive) -> tuple[bytes, Receive]:
-    """The whole body, and a receive that gives it again then goes on as ``receive``."""
-    chunks: list[bytes] = []
-    first: Message | None = None
-    while True:
-        msg = await receive()
-        if msg["type"] != "http.request":
-            first = msg
-            break
-        chunks.append(msg.get("body", b""))
-        if not msg.get("more_body", False):
-            break
-    body = b"".join(chunks)
-    replayed = False
-
-    async def replay() -> Message:
-        nonlocal replayed
-        if not replayed:
-            replayed = True
-            if first is not None:
-                return first
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return (body if first is None else b""), replay
 
 
 def install(app: FastAPI) -> None:

@@ -151,35 +151,43 @@ class JsonBodies:
     async def _checked(receive: Receive, send: Send) -> Receive | None:
         """Read the whole body (BodyLimit has capped it), refuse one nested too deep, and
         hand the app a receive that replays it. None when the answer was sent."""
-        chunks: list[bytes] = []
-        while True:
-            msg = await receive()
-            if msg["type"] != "http.request":
-                first: Message | None = msg
-                break
-            chunks.append(msg.get("body", b""))
-            if not msg.get("more_body", False):
-                first = None
-                break
-        body = b"".join(chunks)
-        if first is None and json_depth(body) > MAX_JSON_DEPTH:
+        body, whole, replay = await buffered(receive)
+        if whole and json_depth(body) > MAX_JSON_DEPTH:
             await _reply(send, 400, f"body: JSON nested deeper than {MAX_JSON_DEPTH} levels")
             return None
-        if first is None and long_integer(body):
+        if whole and long_integer(body):
             await _reply(send, 400, f"body: a number longer than {INT_DIGITS_MAX} digits")
             return None
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                if first is not None:
-                    return first
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
         return replay
+
+
+async def buffered(receive: Receive) -> tuple[bytes, bool, Receive]:
+    """The request's body read whole, whether it arrived whole (False: a disconnect or
+    another message came first), and a receive that gives the same again (the body in one
+    message, or that other message), then goes on as ``receive``."""
+    chunks: list[bytes] = []
+    first: Message | None = None
+    while True:
+        msg = await receive()
+        if msg["type"] != "http.request":
+            first = msg
+            break
+        chunks.append(msg.get("body", b""))
+        if not msg.get("more_body", False):
+            break
+    body = b"".join(chunks)
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            if first is not None:
+                return first
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return body, first is None, replay
 
 
 PERMANENT = frozenset({400, 401, 403, 404, 409, 413, 422})
