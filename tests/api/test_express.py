@@ -13,12 +13,14 @@ import contextlib
 import json
 import re
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import APIRouter, Cookie, Depends, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from schedo.server.api.express import ExpressLane, LaneError, lane
 from schedo.server.config import Settings
@@ -318,18 +320,79 @@ async def test_the_limits_count_each_request_once(pair: tuple[str, str],
         assert any(status == 429 for status, _ in results[0])
 
 
-def test_a_route_the_lane_cannot_serve_exactly_is_refused_at_build() -> None:
-    from fastapi import APIRouter, Cookie
+async def test_what_the_lane_skips_is_left_to_fastapi(db_url: str) -> None:
+    """Dependency overrides and handlers by status code are FastAPI's: with either, the
+    answer is what FastAPI makes of it."""
+    from schedo.server.api import deps
 
+    async def teapot(request: Request) -> Any:
+        raise HTTPException(418, "overridden")
+
+    async def by_status(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"message": "the app's own 429"}, status_code=429)
+
+    async with _server(db_url, True, rate_limit_per_second=0.001, rate_limit_burst=2) as (
+            api, app):
+        app.add_exception_handler(429, by_status)
+        job = await api.define(name="skipped")  # the burst's first request
+        app.dependency_overrides[deps.services_dependency] = teapot
+        r = await api.client.get(f"/jobs/{job['id']}", headers=api.admin)
+        assert (r.status_code, r.json()) == (418, {"message": "overridden"})
+        assert _served(app) == 1  # FastAPI's: the override ran (before the key was checked)
+        app.dependency_overrides.clear()
+        r = await api.client.get(f"/jobs/{job['id']}", headers=api.admin)  # the second
+        assert r.status_code == 200
+        r = await api.client.get(f"/jobs/{job['id']}", headers=api.admin)
+        assert (r.status_code, r.json()) == (429, {"message": "the app's own 429"})
+        assert _served(app) == 3  # the lane's, the 429 by the app's handler of 429s
+
+
+def test_the_lane_is_off_with_opentelemetry(monkeypatch: pytest.MonkeyPatch,
+                                           tmp_path: Path) -> None:
+    """FastAPI makes its spans in its router and dependency solver: with OpenTelemetry
+    configured, every request goes through them."""
+    from schedo.server.app import create_app
+
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'otel.db'}", admin_key=ADMIN_KEY)
+    assert any(m.cls is ExpressLane for m in create_app(settings, run_loops=False).user_middleware)
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "schedo-test")
+    app = create_app(settings, run_loops=False)
+    assert not any(m.cls is ExpressLane for m in app.user_middleware)
+
+
+def test_a_route_the_lane_cannot_serve_exactly_is_refused_at_build() -> None:
     router = APIRouter()
+
+    async def with_response(request: Request, response: Response) -> int:
+        return 1
+
+    async def of_request(request: Request) -> int:
+        return 1
 
     @router.get("/dict")
     async def answers_a_dict() -> dict[str, int]:
         return {}
 
     @router.get("/cookie")
-    async def reads_a_cookie(session: str | None = Cookie(default=None)) -> Any:
-        return None
+    async def reads_a_cookie(session: str | None = Cookie(default=None)) -> Response:
+        return Response()
+
+    @router.get("/iterable")
+    async def reads_an_iterable(x: Iterable[int] = Query(default=())) -> Response:
+        return Response()
+
+    @router.get("/factory")
+    async def a_made_default(x: str = Query(default_factory=str)) -> Response:
+        return Response()
+
+    @router.get("/dependency")
+    async def a_dependency_of_the_response(x: int = Depends(with_response)) -> Response:
+        return Response()
+
+    @router.get("/twice")
+    async def one_dependency_twice(a: int = Depends(of_request),
+                                   b: int = Depends(of_request)) -> Response:
+        return Response()
 
     for route in router.routes:
         with pytest.raises(LaneError):

@@ -147,12 +147,13 @@ def create_app(
                     await t
             await db.dispose()
 
+    telemetry = _telemetry()
     app = FastAPI(
         title="Schedo",
         version="0.1.0",
         description="Self-hostable cron-job service, compatible with the Schedo HTTP API.",
         lifespan=lifespan,
-        telemetry=_telemetry(),
+        telemetry=telemetry,
     )
     errors.install(app)
     app.include_router(ops.router)
@@ -168,6 +169,8 @@ def create_app(
     openapi_auth.install(app)  # before openapi_errors, which caches the final document
     openapi_errors.install(app)
     metrics.install(app, settings.metrics_token)  # its middleware is the outermost
-    if settings.express_lane:  # the hot routes beside FastAPI's router, innermost
+    # the hot routes beside FastAPI's router, innermost; not with OpenTelemetry on, whose
+    # spans FastAPI makes in its router and dependency solver
+    if settings.express_lane and telemetry is not None:
         express.install(app)
     return app

@@ -20,20 +20,25 @@ analysed at start-up (each route's ``dependant``), and calls the same endpoint f
 4. the route's dependencies (the services, then the principal with the route's permission,
    ``deps.needs``) run in FastAPI's order, then the endpoint;
 5. an exception one of the app's exception handlers answers (``SchedoError``, the limits'
-   429) is answered by that handler, as FastAPI's exception middleware would; any other
+   429) is answered by that handler, found as Starlette's exception middleware finds it (an
+   ``HTTPException``'s status first, then the exception's classes); any other
    propagates as it does from FastAPI (ServerErrorMiddleware: a logged 500).
 
 FastAPI validates parameters after the dependencies; here they are validated before. The
 answers agree: when a parameter is invalid nothing is run here, and FastAPI then runs the
 dependencies (authentication, with its side effects on the abuse limits) exactly once.
 
-The lane sets ``scope["route"]``, ``scope["endpoint"]`` and ``scope["path_params"]`` as the
-router would, so metrics name the route alike. A route the lane cannot serve exactly (a
-dependency that takes more than the request, a cookie, a list parameter, an answer that is not
-a ``Response``) is refused when the app is built (``LaneError``), not served differently.
-``SCHEDO_EXPRESS_LANE=0`` sends every request through FastAPI; tests/api/test_express.py sends
-a corpus of good and bad requests both ways and compares the answers, the stored rows and the
-metrics.
+The lane sets ``scope["route"]``, ``scope["endpoint"]``, ``scope["path_params"]`` and
+``scope["router"]`` as the router would, so metrics name the route alike. A route the lane
+cannot serve exactly (a dependency that takes more than the request or is used twice, a
+cookie, a parameter that is not a plain int, float, str or bool, a default made by a factory,
+an answer that is not a ``Response``, dependencies on the app's router) is refused when the
+app is built (``LaneError``), not served differently. FastAPI answers everything, the lane
+being off, where what the lane skips matters: with OpenTelemetry configured (app.py: FastAPI
+makes its spans in the router and the dependency solver), under a root path (a proxy prefix),
+and while ``app.dependency_overrides`` holds anything. ``SCHEDO_EXPRESS_LANE=0`` turns it off;
+tests/api/test_express.py sends a corpus of good and bad requests both ways and compares the
+answers, the stored rows and the metrics.
 """
 
 from __future__ import annotations
@@ -44,11 +49,12 @@ import json
 import typing
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, get_args, get_origin
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
-from pydantic import BaseModel
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
@@ -69,7 +75,7 @@ ENDPOINTS: tuple[Callable[..., Any], ...] = (
 )
 ROUTERS = (pull.router, executions.router, jobs.router)
 API_PREFIX = "/api"  # app.py includes every API router at / and at /api
-_SEQUENCES = (list, tuple, set, frozenset)
+_SCALARS = (int, float, str, bool, type(None))
 
 
 class LaneError(RuntimeError):
@@ -102,13 +108,12 @@ class _Lane:
 
 
 def _scalar(annotation: Any) -> bool:
-    """Neither a sequence (FastAPI reads every repeated value) nor a model of parameters."""
-    for a in (annotation, *get_args(annotation)):
-        if get_origin(a) in _SEQUENCES or a in _SEQUENCES:
-            return False
-        if isinstance(a, type) and issubclass(a, BaseModel):
-            return False
-    return True
+    """An int, float, str or bool, or an optional one: not a sequence (FastAPI reads every
+    repeated value), nor a model of parameters, nor anything else FastAPI might read
+    otherwise."""
+    members = get_args(annotation) if get_origin(annotation) in (Union, UnionType) \
+        else (annotation,)
+    return all(m in _SCALARS for m in members)
 
 
 def _params(fields: Iterable[Any], where: str) -> tuple[_Param, ...]:
@@ -117,11 +122,9 @@ def _params(fields: Iterable[Any], where: str) -> tuple[_Param, ...]:
         info = f.field_info
         if info.validation_alias not in (None, f.alias) or not _scalar(info.annotation):
             raise LaneError(f"{where} parameter {f.name!r}: not a plain scalar")
-        if where == "header" and f.alias == f.name and "_" in f.name:
-            raise LaneError(f"header {f.name!r}: name converted by FastAPI; give an alias")
         required = info.is_required()
-        if not required and info.validate_default:
-            raise LaneError(f"{where} parameter {f.name!r}: its default is validated")
+        if not required and (info.validate_default or info.default_factory is not None):
+            raise LaneError(f"{where} parameter {f.name!r}: a validated or made default")
         out.append(_Param(f.name, f.alias, f, (where, f.alias), required,
                           None if required else info.default))
     return tuple(out)
@@ -131,20 +134,30 @@ def _dependency(sub: Any) -> tuple[str, _Dep, str]:
     """A dependency that takes the request and nothing else, awaited (``deps.py``'s)."""
     takes_only_request = not (
         sub.path_params or sub.query_params or sub.header_params or sub.cookie_params
-        or sub.body_params or sub.dependencies
+        or sub.body_params or sub.dependencies or _takes_more(sub)
+        or getattr(sub, "concurrency", None) is not None
     ) and sub.request_param_name is not None
     if not (takes_only_request and inspect.iscoroutinefunction(sub.call) and sub.name):
         raise LaneError(f"dependency {sub.call!r}: not an async function of the request")
     return sub.name, sub.call, sub.request_param_name
 
 
+def _takes_more(d: Any) -> bool:
+    """Whether a dependant takes what the lane does not give (a cookie, the response, the
+    background tasks, security scopes, the connection, a websocket)."""
+    return bool(d.cookie_params or d.background_tasks_param_name or d.response_param_name
+                or d.security_scopes_param_name or d.http_connection_param_name
+                or d.websocket_param_name)
+
+
 def lane(route: APIRoute) -> _Lane:
     """What the lane needs of ``route``, or LaneError when it cannot serve it exactly."""
     d = route.dependant
-    if (d.cookie_params or d.background_tasks_param_name or d.response_param_name
-            or d.security_scopes_param_name or d.http_connection_param_name
-            or d.websocket_param_name):
+    if _takes_more(d):
         raise LaneError(f"{route.path}: takes what the lane does not give")
+    calls = [sub.call for sub in d.dependencies]
+    if len(set(calls)) != len(calls):
+        raise LaneError(f"{route.path}: a dependency used twice (FastAPI caches it)")
     answer = typing.get_type_hints(route.endpoint).get("return")
     if not (isinstance(answer, type) and issubclass(answer, Response)):
         raise LaneError(f"{route.path}: answers {answer!r}, not a Response (FastAPI would "
@@ -236,18 +249,26 @@ def _once(source: Iterable[tuple[Any, Any]], params: tuple[_Param, ...]) -> bool
     return True
 
 
+def table(api: FastAPI, endpoints: Iterable[Callable[..., Any]] = ENDPOINTS) -> _Table:
+    """The lanes of ``endpoints``; LaneError for one the lane cannot serve exactly."""
+    if api.router.dependencies:
+        raise LaneError("the app's router has dependencies of its own")
+    return _Table(lane(_route_of(e)) for e in endpoints)
+
+
 class ExpressLane:
-    def __init__(self, app: ASGIApp, api: FastAPI,
-                 endpoints: Iterable[Callable[..., Any]] = ENDPOINTS) -> None:
+    def __init__(self, app: ASGIApp, api: FastAPI, lanes: _Table) -> None:
         self.app = app
         self.api = api
-        self.table = _Table(lane(_route_of(e)) for e in endpoints)
+        self.table = lanes
         self.served: dict[str, int] = {}  # requests answered here, by route (tests read it)
         api.state.express_lane = self
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         found = None
-        if scope["type"] == "http" and not scope.get("root_path"):  # (mounted: FastAPI's)
+        # (under a root path, or with dependency overrides (tests): FastAPI's, as they are)
+        if scope["type"] == "http" and not scope.get("root_path") \
+                and not self.api.dependency_overrides:
             found = self.table.find(scope["method"], scope["path"])
         if found is None:
             await self.app(scope, receive, send)
@@ -273,6 +294,7 @@ class ExpressLane:
         scope["route"] = ln.route
         scope["endpoint"] = ln.endpoint
         scope["path_params"] = path_params
+        scope.setdefault("router", self.api.router)  # as the router sets it (url_for)
         self.served[ln.route.path] = self.served.get(ln.route.path, 0) + 1
         try:
             for name, call, request_name in ln.deps:
@@ -280,6 +302,9 @@ class ExpressLane:
             if ln.request_name is not None:
                 values[ln.request_name] = request
             response = await ln.endpoint(**values)
+            if not isinstance(response, Response):  # the route's annotation said it would be
+                raise TypeError(f"{ln.route.path}: answered {type(response).__name__}, "
+                                "not a Response")
         except Exception as exc:
             handler = self._handler(exc)
             if handler is None:
@@ -310,6 +335,8 @@ class ExpressLane:
         """The app's handler for ``exc`` as Starlette's exception middleware finds it (the
         handler of Exception itself belongs to ServerErrorMiddleware, outside)."""
         handlers = self.api.exception_handlers
+        if isinstance(exc, HTTPException) and exc.status_code in handlers:
+            return handlers[exc.status_code]  # Starlette looks at the status first
         for cls in type(exc).__mro__:
             if cls is Exception:
                 return None
@@ -334,6 +361,7 @@ def _json(scope: Scope, body: bytes) -> Any:
 
 def install(app: FastAPI) -> None:
     """The lane as the app's innermost middleware (after metrics.install: inside its route
-    capture, which reads the route the lane sets)."""
-    app.user_middleware.append(Middleware(ExpressLane, api=app))
+    capture, which reads the route the lane sets). Its routes are checked here: LaneError
+    while the app is built, not at its first request."""
+    app.user_middleware.append(Middleware(ExpressLane, api=app, lanes=table(app)))
 
