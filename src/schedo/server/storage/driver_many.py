@@ -18,14 +18,11 @@ compiled form once.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from operator import itemgetter
 from typing import Any
 from weakref import WeakKeyDictionary
-
-from sqlalchemy.exc import DBAPIError
 
 from ..domain.timefmt import to_ms
 from .db import Conn, Database
@@ -88,11 +85,6 @@ class DriverMany:
         else:
             params = [getter(r) for r in rows]
         if isinstance(c, InlineConnection):  # SQLite: on the stdlib cursor (prepared.py)
-            raw = c.sync_connection.connection.dbapi_connection
-            assert raw is not None
-            try:
-                raw.executemany(sql, params)
-            except sqlite3.Error as exc:
-                raise DBAPIError.instance(sql, params, exc, sqlite3.Error) from exc
+            c.on_driver(sql, params, many=True)
             return
         await c.exec_driver_sql(sql, params)

@@ -28,12 +28,10 @@ Rows are read by attribute or ``_mapping`` only: ``first`` reads every row of th
 
 from __future__ import annotations
 
-import sqlite3
 from operator import itemgetter
 from typing import Any
 
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError
 
 from .db import driver_dialect, on_asyncpg
 from .sqlite_inline import InlineConnection
@@ -95,14 +93,7 @@ class _Form:
         return out
 
     def run(self, conn: InlineConnection, params: dict[str, Any]) -> list[Any]:
-        args = self.args(params)
-        raw = conn.sync_connection.connection.dbapi_connection
-        assert raw is not None
-        try:
-            found = raw.execute(self.sql, args).fetchall()
-        except sqlite3.Error as exc:
-            raise DBAPIError.instance(self.sql, args, exc, sqlite3.Error) from exc
-        return self.rows(found)
+        return self.rows(conn.on_driver(self.sql, self.args(params)).fetchall())
 
     async def run_asyncpg(self, adapted: Any, params: dict[str, Any]) -> list[Any] | None:
         """On the asyncpg connection under SQLAlchemy's adapter (``adapted``), in

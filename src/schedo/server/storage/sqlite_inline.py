@@ -118,6 +118,17 @@ class InlineConnection:
     async def run_sync(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
         return fn(self.sync_connection, *args, **kw)
 
+    def on_driver(self, sql: str, params: Any, *, many: bool = False) -> Any:
+        """``sql`` on the stdlib cursor under the connection (no SQLAlchemy execution
+        context: prepared.py, driver_many.py), its rows buffered; a driver error raised as
+        SQLAlchemy's ``DBAPIError``, as SQLAlchemy would."""
+        raw = self.sync_connection.connection.dbapi_connection
+        assert raw is not None
+        try:
+            return raw.executemany(sql, params) if many else raw.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(sql, params, exc, sqlite3.Error) from exc
+
 
 class KeptWriter:
     """The writer connection, kept (module doc). ``engine.begin()`` took the connection from
