@@ -2,7 +2,8 @@
 server's ``/healthz`` (the ceiling of the HTTP stack) measured in the same run, and p99 latency.
 
 Routes: ``POST /jobs/definition`` (update of an existing job, same schedule),
-``GET /jobs/{id}``, ``GET /jobs/executions/{id}?limit=20`` (20 runs of history each; before
+``GET /jobs/{id}``, ``GET /jobs`` of an environment with one job (its own environment and
+key, made through the API), ``GET /jobs/executions/{id}?limit=20`` (20 runs of history each; before
 2026-12-07 (4) the bench asked without ``limit`` and got the API's page of 50, as the second
 row of the run list still does), completion
 ``POST /jobs/executions/complete/{id}`` (one report per request, each of a distinct running
@@ -215,6 +216,23 @@ def _server(
         yield srv, url, info
 
 
+def _environment_with_one_job(srv: Server) -> str:
+    """A new environment with one job defined in it; the key of that environment."""
+    with srv.client() as c:
+        env = c.post("/org/environments", json={"name": "bench-one-job"})
+        env.raise_for_status()
+        made = c.post("/apikeys", json={"environment_id": env.json()["id"], "name": "bench"})
+        made.raise_for_status()
+        key = str(made.json()["key"])
+        job = c.post("/jobs/definition", headers={"x-api-key": key},
+                     json={"name": "only-job", "schedule": loader.NEVER})
+        job.raise_for_status()
+        listed = c.get("/jobs", headers={"x-api-key": key})
+        if [j["name"] for j in listed.json()] != ["only-job"]:
+            raise BenchError(f"GET /jobs of the one-job environment: {listed.text[:200]}")
+    return key
+
+
 def _ok_pull(counter: list[int]) -> Callable[[int, bytes], bool]:
     """Check of a pull response: at least one run claimed; counts the claimed runs."""
 
@@ -270,6 +288,10 @@ def run(
         get_runs_50 = [
             loadgen.request("GET", f"/jobs/executions/{j}", port, auth) for j in job_id_list
         ]
+        # GET /jobs as issue 18 measures it: the list of an environment with one job (an
+        # environment and key of its own, made through the API as a user would)
+        one_key = _environment_with_one_job(srv)
+        list_one = loadgen.request("GET", "/jobs", port, {"x-api-key": one_key})
         define = [
             loadgen.request(
                 "POST",
@@ -332,6 +354,7 @@ def run(
                 None,
                 1,
             ),
+            ("list_one", "GET /jobs (one job)", lambda i: list_one, 10**7, None, 1),
             (
                 "get_executions",
                 "GET /jobs/executions/{id}?limit=20",
