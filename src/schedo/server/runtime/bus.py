@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from datetime import datetime
 
 # What a notification is about: environment id -> job codes (None: anything)
 Topics = Mapping[int, Collection[str]]
@@ -141,6 +142,24 @@ class Bus:
             "access_changed", wakes=[self.runs_ready, self.runs_cancelled, self.log_appended])
         # set when the server begins a graceful shutdown: long polls and streams end at once
         self.stopping = asyncio.Event()
+        # when this process's reaper next wakes by itself (its clock); None while it is
+        # between two waits (a pass running, a failure) or when no reaper runs here
+        self.reaper_wakes_at: datetime | None = None
+
+    def deadlines_added(self, deadlines: Iterable[datetime | None]) -> None:
+        """Runs got these deadlines (claimed runs: their run deadline): wake the reaper, and
+        every loop waiting on ``deadlines_changed``, unless this process's reaper already
+        wakes by itself no later than the earliest of them. Then its next pass reads the
+        new deadlines from the database as it would after the wake-up, and a claim does not
+        cost a reaper pass and a notifier pass (the notifier is waited on for new alerts,
+        which a claim does not write). The reaper resets ``reaper_wakes_at`` to None
+        before each pass, so a deadline committed while it reads is never missed."""
+        earliest = min((d for d in deadlines if d is not None), default=None)
+        if earliest is None:
+            return
+        wakes = self.reaper_wakes_at
+        if wakes is None or earliest < wakes:
+            self.deadlines_changed.notify()
 
     def signals(self) -> dict[str, Signal]:
         return {

@@ -100,6 +100,7 @@ class Reaper:
     async def step(self) -> float | None:
         """One pass of the loop: expire what is overdue; return in how many seconds the
         nearest deadline passes (None: no live run)."""
+        self.svc.bus.reaper_wakes_at = None  # unknown until this pass ends (bus.py)
         now = self.svc.clock.now()
         await self.reap_once(now)
         held = self.held_before(now)
@@ -108,7 +109,11 @@ class Reaper:
         if held is not None:
             nearest = min(nearest or self.resume_at, self.resume_at)
         nearest = min(nearest or self.windows_at, self.windows_at)
-        return seconds_until(self.svc.clock, nearest)
+        due_in = seconds_until(self.svc.clock, nearest)
+        # when run_loop wakes this loop by itself: the nearest, at most MAX_IDLE from now
+        self.svc.bus.reaper_wakes_at = min(nearest, self.svc.clock.now()
+                                           + timedelta(seconds=MAX_IDLE))
+        return due_in
 
     async def run(self) -> None:
         if self.resume_at > self.svc.clock.now():

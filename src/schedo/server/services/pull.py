@@ -122,8 +122,7 @@ async def long_poll(
                                         p.key_id, worker, agent)
             remaining = deadline - loop.time()
             if got or remaining <= 0:
-                if got:
-                    svc.bus.deadlines_changed.notify()
+                svc.bus.deadlines_added(e.run_deadline for e in got)
                 return got
             await _wait_for_runs(svc, p, codes, types, watch, remaining, abort, agent)
 
@@ -156,7 +155,7 @@ async def stream(
                     p.env_id, codes, types, svc.clock.now(), limit, p.key_id, worker, agent
                 ), svc, p.env_id)
                 if got:
-                    svc.bus.deadlines_changed.notify()
+                    svc.bus.deadlines_added(e.run_deadline for e in got)
                     unsent = list(got)
                     while unsent:
                         # handed over counts as sent (it may reach the client even if the

@@ -25,11 +25,12 @@ class PushRun:
 
 async def claim_due(svc: Services, now: datetime, limit: int) -> list[PushRun]:
     """Claim up to ``limit`` due push runs (the workers' atomic claim, over every
-    environment); their run deadlines start now, so the reaper is woken."""
+    environment); their run deadlines start now, so the reaper is woken if it would sleep
+    past them."""
     claimed = await svc.store.claim_any(PUSH_TYPES, now, limit)
     if not claimed:
         return []
-    svc.bus.deadlines_changed.notify()
+    svc.bus.deadlines_added(ex.run_deadline for ex, _url, _secret in claimed)
     previous = await svc.store.previous_signature_keys(
         {ex.environment_id for ex, _url, _secret in claimed}, now)
     return [PushRun(ex, url, secret, previous.get(ex.environment_id, ""))
