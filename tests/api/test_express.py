@@ -111,7 +111,18 @@ CORPUS: list[Req] = [
     get("/jobs/abc", lane=False),
     get("/jobs/list", lane=False),
     get("/jobs/1/", lane=False),
-    get("/jobs", lane=False),
+    # the job list
+    get("/jobs"),
+    get("/api/jobs"),
+    get("/jobs", "foo=bar"),
+    get("/jobs", role="reader"),
+    get("/jobs", role="worker"),
+    get("/jobs", role="foreign"),
+    get("/jobs", role="none"),
+    get("/jobs", role="revoked"),
+    get("/jobs", headers={"x-api-environment": "nowhere"}),
+    get("/jobs/", lane=False),
+    Req("POST", "/jobs", lane=False),
     Req("HEAD", "/jobs/1", lane=False),
     Req("DELETE", "/jobs/4", lane=False),  # gamma: a route beside the lane's
     get("/jobs/4"),  # gone: 404

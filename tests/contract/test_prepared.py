@@ -1,7 +1,7 @@
 """storage/prepared.py: a statement run as a pre-compiled driver statement answers what the
-same Core statement answers through SQLAlchemy, on both databases (PostgreSQL: on asyncpg in
-an autocommit read, through Core inside a write transaction), and a driver error leaves
-``Database.read()`` as SQLAlchemy's would."""
+same Core statement answers through SQLAlchemy, on both databases (PostgreSQL: on asyncpg,
+in an autocommit read and inside a write transaction, pg_driver.py), and a driver error
+leaves ``Database.read()`` and ``Database.write()`` as SQLAlchemy's would."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import bindparam, literal_column, select
 
-from schedo.server.domain.errors import SchedoError
+from schedo.server.domain.errors import Collision, SchedoError, Unavailable
 from schedo.server.storage import run_views, sql_jobs, sql_tenants
 from schedo.server.storage.prepared import Prepared
 from schedo.server.storage.schema import executions, jobs
@@ -121,15 +121,94 @@ async def test_a_driver_error_leaves_read_as_through_core(world: World) -> None:
 
 
 async def test_a_write_transaction_reads_through_its_transaction(world: World) -> None:
-    """Inside ``write()`` a read, even the first statement, runs in the transaction: on
-    PostgreSQL through Core (the driver path is for autocommit reads only), so a
-    ``FOR UPDATE`` holds its lock to the commit."""
+    """Inside ``write()`` a read, even the first statement, runs in the transaction (on
+    PostgreSQL on asyncpg, the adapter's transaction begun first), so a write made inside
+    is seen and a ``FOR UPDATE`` holds its lock to the commit."""
     p = Prepared(sql_jobs._CURRENT_READ, sql_jobs._CURRENT_READ.with_for_update())
     job = await world.job("a")
-    async with world.store.db.write() as c:
+    db = world.store.db
+    async with db.write() as c:
         first = await p.first(c, {"env_id": world.env, "name": "a"})
+        if not db.is_sqlite:  # the row is locked by this transaction until it ends
+            with pytest.raises(SchedoError, match="lock"):
+                async with db.read() as other:
+                    await other.execute(select(jobs.c.id).where(jobs.c.id == job.id)
+                                        .with_for_update(nowait=True))
         await c.execute(jobs.update().where(jobs.c.id == job.id).values(command="inside"))
         got = await p.all(c, {"env_id": world.env, "name": "a"})
     assert first is not None and first.id == job.id
     assert [r.command for r in got] == ["inside"]
-    assert p._pg_form is None
+    assert (p._pg_form is None) == db.is_sqlite
+
+
+_SET_COMMAND = Prepared(jobs.update().where(jobs.c.id == bindparam("jid"))
+                        .values(command=bindparam("cmd")).returning(jobs.c.command))
+
+
+async def test_a_write_on_the_driver_commits_and_rolls_back_with_its_transaction(
+    world: World,
+) -> None:
+    job = await world.job("a")
+    db = world.store.db
+    with pytest.raises(RuntimeError):
+        async with db.write() as c:  # the driver's statement is the transaction's first
+            assert [r.command for r in await _SET_COMMAND.all(c, {"jid": job.id,
+                                                                  "cmd": "gone"})] == ["gone"]
+            raise RuntimeError("rolled back")
+    async with db.read() as c:
+        assert (await c.execute(select(jobs.c.command).where(jobs.c.id == job.id))
+                ).scalar() == job.command
+    async with db.write() as c:
+        await _SET_COMMAND.all(c, {"jid": job.id, "cmd": "kept"})
+    async with db.read() as c:
+        assert (await c.execute(select(jobs.c.command).where(jobs.c.id == job.id))
+                ).scalar() == "kept"
+
+
+async def test_a_driver_error_in_a_write_leaves_it_as_through_core(world: World) -> None:
+    """A refused statement inside ``write()`` gives the error Core would (a duplicate key:
+    ``Collision``; any other: the database's error), rolls back what the transaction wrote,
+    and the next write works."""
+    a = await world.job("a")
+    b = await world.job("b")
+    duplicate = Prepared(jobs.update().where(jobs.c.id == bindparam("jid"))
+                         .values(name=bindparam("name")).returning(jobs.c.id))
+    broken = Prepared(select(literal_column("no_such_column")).select_from(jobs))
+    db = world.store.db
+    for p, params, want in [(duplicate, {"jid": b.id, "name": "a"}, Collision),
+                            (broken, {}, Unavailable)]:
+        raised = []
+        for use_core in (True, False):
+            with pytest.raises(SchedoError) as info:
+                async with db.write() as c:
+                    await _SET_COMMAND.all(c, {"jid": a.id, "cmd": "lost"})
+                    if use_core:
+                        await c.execute(p.elsewhere, params)
+                    else:
+                        await p.all(c, params)
+            raised.append(type(info.value))
+        assert raised == [want, want]
+    async with db.write() as c:
+        await _SET_COMMAND.all(c, {"jid": a.id, "cmd": "after"})
+    async with db.read() as c:
+        assert (await c.execute(select(jobs.c.command).where(jobs.c.id == a.id))
+                ).scalar() == "after"
+
+
+async def test_a_connection_lost_in_a_write_is_replaced(world: World) -> None:
+    """PostgreSQL: the server ends the write connection's session mid-transaction; the
+    write fails as the database being away, and the next one gets a new connection."""
+    db = world.store.db
+    if db.is_sqlite:
+        pytest.skip("PostgreSQL's sessions")
+    job = await world.job("a")
+    with pytest.raises(Unavailable):
+        async with db.write() as c:
+            await _SET_COMMAND.all(c, {"jid": job.id, "cmd": "lost"})
+            pid = (await c.exec_driver_sql("SELECT pg_backend_pid()")).scalar()
+            async with db.read() as other:
+                await other.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+            await _SET_COMMAND.all(c, {"jid": job.id, "cmd": "lost again"})
+    async with db.write() as c:
+        assert [r.command for r in await _SET_COMMAND.all(
+            c, {"jid": job.id, "cmd": "after"})] == ["after"]

@@ -67,6 +67,7 @@ from .middleware import buffered
 # writes clients make most (bench/api.py measures each).
 ENDPOINTS: tuple[Callable[..., Any], ...] = (
     jobs.get_job,
+    jobs.list_jobs,
     jobs.define,
     executions.history,
     executions.complete,

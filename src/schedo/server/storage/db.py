@@ -98,13 +98,6 @@ def driver_dialect(conn: Any) -> Any:
     return conn.sync_connection.dialect
 
 
-def on_asyncpg(conn: Any) -> bool:
-    """Whether a ``read()``/``write()`` connection is PostgreSQL's (asyncpg under SQLAlchemy's
-    adapter): prepared.py then reads through asyncpg itself."""
-    sync = getattr(conn, "sync_connection", None)
-    return sync is not None and sync.dialect.driver == "asyncpg"
-
-
 # PostgreSQL advisory lock held shared by every serving process (pgbridge) and taken
 # exclusively by offline commands that must not run beside a server (reset-signature-keys)
 SERVING_LOCK_ID = 0x5C4ED1

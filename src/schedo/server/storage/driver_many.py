@@ -4,7 +4,8 @@ updates, the health turns, the status mirror), one row of values per run or job.
 
 On SQLite (an ``InlineConnection``) the rows go to the stdlib cursor's ``executemany`` under
 the connection, as ``prepared.py``'s reads do (SQLAlchemy's execution context was half of a
-one-run completion's ``executemany``); a driver error is raised as SQLAlchemy's
+one-run completion's ``executemany``); on PostgreSQL, inside a write transaction, to
+asyncpg's ``executemany`` (``pg_driver.py``). A driver error is raised as SQLAlchemy's
 ``DBAPIError``, as before.
 
 SQLAlchemy's ``executemany`` of a compiled statement processes every parameter of every row
@@ -25,6 +26,7 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from ..domain.timefmt import to_ms
+from . import pg_driver
 from .db import Conn, Database
 from .sqlite_inline import InlineConnection
 
@@ -87,4 +89,12 @@ class DriverMany:
         if isinstance(c, InlineConnection):  # SQLite: on the stdlib cursor (prepared.py)
             c.on_driver(sql, params, many=True)
             return
-        await c.exec_driver_sql(sql, params)
+        adapted = pg_driver.adapter(c)
+        if adapted is None or adapted.autocommit:
+            await c.exec_driver_sql(sql, params)
+            return
+        await pg_driver.begun(c, adapted)  # PostgreSQL: asyncpg's own executemany
+        try:
+            await adapted.driver_connection.executemany(sql, params)
+        except Exception as exc:
+            raise await pg_driver.translated(c, adapted, exc, sql, params) from exc

@@ -13,12 +13,15 @@ Contract:
   context (cache key, compiled-cache lookup, parameter processing, result metadata: about
   half the CPU of a one-row read) is skipped. A driver error is raised as SQLAlchemy's own
   ``DBAPIError`` subclass, so ``Database.read()``/``write()`` treat it as before.
-- On PostgreSQL a read in autocommit (``Database.read()``) runs the text compiled once for
-  the asyncpg dialect (``elsewhere``, when given: e.g. the same read ``FOR UPDATE``) with
-  ``fetch`` on the asyncpg connection under SQLAlchemy's adapter, skipping the execution
-  context and the greenlet hop. Inside a write transaction (the adapter begins it lazily)
-  the Core statement runs as before; so does any statement the driver refused, again, so
-  that SQLAlchemy translates the error and invalidates a lost connection as always.
+- On PostgreSQL the text compiled once for the asyncpg dialect (``elsewhere``, when given:
+  e.g. the same read ``FOR UPDATE``) runs with ``fetch`` on the asyncpg connection under
+  SQLAlchemy's adapter (``pg_driver.py``), skipping the execution context and the greenlet
+  hop. In autocommit (``Database.read()``) a statement the driver refused runs again through
+  SQLAlchemy, which translates the error and invalidates a lost connection as always (a
+  read: running it twice changes nothing). Inside a write transaction the adapter's
+  transaction is begun first if no statement began it yet, and a driver error is raised
+  as SQLAlchemy would raise it (``pg_driver.translated``): a transaction cannot run a
+  statement twice.
 
 Why our own: SQLAlchemy has no public "run this compiled statement without an execution
 context"; the per-request key lookup and the job read are most of a GET's database CPU.
@@ -33,7 +36,8 @@ from typing import Any
 
 from sqlalchemy.engine import Dialect
 
-from .db import driver_dialect, on_asyncpg
+from . import pg_driver
+from .db import driver_dialect
 from .sqlite_inline import InlineConnection
 
 
@@ -106,6 +110,16 @@ class _Form:
             return None
         return self.rows(found)
 
+    async def run_in_transaction(self, c: Any, adapted: Any, params: dict[str, Any]
+                                 ) -> list[Any]:
+        """On the asyncpg connection inside ``c``'s write transaction (begun already)."""
+        args = self.args(params)
+        try:
+            found = await adapted.driver_connection.fetch(self.sql, *args)
+        except Exception as exc:
+            raise await pg_driver.translated(c, adapted, exc, self.sql, args) from exc
+        return self.rows(found)
+
 
 class Prepared:
     """A Core statement run as a pre-compiled driver statement on SQLite (module doc)."""
@@ -124,29 +138,24 @@ class Prepared:
             form = self._form = _Form(self.stmt, driver_dialect(conn))
         return form
 
-    def _autocommit_asyncpg(self, c: Any) -> Any | None:
-        """The asyncpg adapter under ``c`` when ``c`` is PostgreSQL's autocommit reader (a
-        write transaction keeps SQLAlchemy's path: the adapter begins it lazily)."""
-        if not on_asyncpg(c):
-            return None
-        # checked out already by AsyncConnection.start()
-        fairy = c.sync_connection._dbapi_connection
-        adapted = None if fairy is None else fairy.dbapi_connection
-        if adapted is None or not adapted.autocommit or adapted._transaction is not None:
-            return None
-        if self._pg_form is None:
-            self._pg_form = _Form(self.elsewhere, driver_dialect(c))
-        return adapted
+    def _pg(self, c: Any) -> _Form:
+        form = self._pg_form
+        if form is None:
+            form = self._pg_form = _Form(self.elsewhere, driver_dialect(c))
+        return form
 
     async def all(self, c: Any, params: dict[str, Any]) -> list[Any]:
         if isinstance(c, InlineConnection):
             return self._sqlite(c).run(c, params)
-        adapted = self._autocommit_asyncpg(c)
+        adapted = pg_driver.adapter(c)
         if adapted is not None:
-            assert self._pg_form is not None
-            found = await self._pg_form.run_asyncpg(adapted, params)
-            if found is not None:
-                return found
+            if adapted.autocommit:
+                found = await self._pg(c).run_asyncpg(adapted, params)
+                if found is not None:
+                    return found
+            else:
+                await pg_driver.begun(c, adapted)
+                return await self._pg(c).run_in_transaction(c, adapted, params)
         return list((await c.execute(self.elsewhere, params)).all())
 
     async def first(self, c: Any, params: dict[str, Any]) -> Any | None:
