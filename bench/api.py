@@ -1,7 +1,9 @@
 """api: requests per second with 64 concurrent keep-alive connections, as a ratio to the same
 server's ``/healthz`` (the ceiling of the HTTP stack) measured in the same run, and p99 latency.
 
-Routes: ``POST /jobs/definition`` (update of an existing job, same schedule),
+Routes: ``POST /jobs/definition`` (update of an existing job, same schedule: after the
+first request of each job an unchanged redefinition, as a worker's start sends, which writes
+nothing; and again with ``metadata`` changed at every request, which writes),
 ``GET /jobs/{id}``, ``GET /jobs`` of an environment with one job (its own environment and
 key, made through the API), ``GET /jobs/executions/{id}?limit=20`` (20 runs of history each; before
 2026-12-07 (4) the bench asked without ``limit`` and got the API's page of 50, as the second
@@ -216,6 +218,16 @@ def _server(
         yield srv, url, info
 
 
+def _changing_definitions(names: list[str], port: int, auth: dict[str, str]
+                          ) -> Callable[[int], bytes]:
+    """Request ``i`` redefines one of the jobs with ``metadata`` changed: the write path."""
+    def make(i: int) -> bytes:
+        body = {"name": names[i % len(names)], "schedule": loader.NEVER, "metadata": {"v": i}}
+        return loadgen.request("POST", "/jobs/definition", port, auth, json.dumps(body).encode())
+
+    return make
+
+
 def _environment_with_one_job(srv: Server) -> str:
     """A new environment with one job defined in it; the key of that environment."""
     with srv.client() as c:
@@ -302,6 +314,7 @@ def run(
             )
             for nm in names
         ]
+        define_changed = _changing_definitions(names, port, auth)
         ok = json.dumps({"success": True}).encode()
 
         def complete(i: int) -> bytes:
@@ -373,8 +386,16 @@ def run(
             ),
             (
                 "define_update",
-                "POST /jobs/definition (update)",
+                "POST /jobs/definition (update, unchanged)",
                 lambda i: define[i % len(define)],
+                10**7,
+                None,
+                1,
+            ),
+            (
+                "define_changed",
+                "POST /jobs/definition (update, a field changed)",
+                define_changed,
                 10**7,
                 None,
                 1,

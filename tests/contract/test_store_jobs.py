@@ -28,6 +28,31 @@ async def test_upsert_job_creates_then_updates_the_job_of_that_name(world: World
     assert await s.list_jobs(world.env) == [again]
 
 
+async def test_an_identical_redefinition_writes_nothing(world: World) -> None:
+    """What is stored already is not written again: ``updated_at`` stays the last real
+    change. A value of another JSON type or a new key order is a change."""
+    s = world.store
+    meta = {"a": 1, "b": [1, 2]}
+    job, _ = await s.upsert_job(world.env, spec("a", metadata=meta, crons=("0 3 * * *",),
+                                                channels=["ops"]), T0, at(300), True)
+    same, created = await s.upsert_job(world.env, spec("a", metadata=dict(meta),
+                                                       crons=("0 3 * * *",), channels=["ops"]),
+                                       at(10), at(900), False)
+    assert not created and same == job and same.updated_at == T0
+    assert await s.list_jobs(world.env) == [job]
+    for n, changed in enumerate([{"a": True, "b": [1, 2]}, {"b": [1, 2], "a": True},
+                                 {"b": [1, 2], "a": 1.0}]):
+        moved, _ = await s.upsert_job(world.env, spec("a", metadata=changed,
+                                                      crons=("0 3 * * *",), channels=["ops"]),
+                                      at(20 + n), None, False)
+        assert moved.metadata == changed and list(moved.metadata) == list(changed)
+        assert moved.updated_at == at(20 + n)
+    timed, _ = await s.upsert_job(world.env, spec("a", metadata={"b": [1, 2], "a": 1.0},
+                                                  crons=("0 3 * * *",), channels=["ops"],
+                                                  timeout_seconds=61), at(30), None, False)
+    assert (timed.timeout_seconds, timed.updated_at) == (61, at(30))
+
+
 async def test_upsert_job_keeps_paused_muted_and_history(world: World) -> None:
     s = world.store
     job = await world.job("a")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
@@ -110,6 +111,24 @@ def _spec_values(spec: JobSpec) -> dict[str, Any]:
     }
 
 
+def _stored_already(cur: Any, values: dict[str, Any]) -> bool:
+    """Whether every column of ``values`` holds that very value in the stored row ``cur``
+    (same type, and for JSON the same text: ``{"a": 1}`` is not ``{"a": true}``, nor is a
+    new key order the same). Then a redefinition writes nothing and ``updated_at`` stays
+    (docs/api.md): a worker's start redefines its jobs unchanged every time."""
+    stored = cur._mapping
+    for name, value in values.items():
+        old = stored[name]
+        if type(old) is not type(value):
+            return False
+        if isinstance(value, (dict, list)):
+            if json.dumps(old) != json.dumps(value):
+                return False
+        elif old != value:
+            return False
+    return True
+
+
 class JobSql:
     db: Database
 
@@ -185,6 +204,8 @@ class JobSql:
                                      ) != (spec.cron_expression, spec.timezone, list(spec.crons)):
                 values["anchor_at"] = now
                 values["next_run_at"] = None if cur.paused else next_run_at
+            if _stored_already(cur, values):  # an identical redefinition: nothing to write
+                return rows.job(cur), False
             # one statement per set of changed columns
             values["updated_at"] = now
             columns = tuple(sorted(values))
