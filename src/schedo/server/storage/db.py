@@ -38,7 +38,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import StaticPool
 
 from ..domain.errors import Collision, Conflict, InvalidInput
-from . import sqlite_inline
+from . import pg_driver, sqlite_inline
 from .db_errors import driver_failure, storage_failure
 from .sqlite_inline import InlineConnection
 
@@ -116,6 +116,7 @@ class Database:
         self._reader: InlineConnection | None = None
         self._reader_free = True
         self._writer = sqlite_inline.KeptWriter()  # SQLite (``write()``)
+        self._pg_readers = pg_driver.KeptReaders(keep=pool_size // 2)  # PostgreSQL (``read()``)
         if self.dialect == "sqlite":
             path = make_url(self.url).database
             if not path or path == ":memory:":  # one connection, or each would be its own db
@@ -168,7 +169,7 @@ class Database:
         try:
             engine = self.read_engine
             if not isinstance(engine, Engine):  # PostgreSQL's AsyncEngine
-                async with engine.connect() as conn:
+                async with self._pg_readers.connection(engine) as conn:
                     yield conn
             elif engine is self.write_engine:  # in-memory: the one connection, as a writer
                 async with self.write() as conn:
@@ -348,13 +349,16 @@ class Database:
     def checked_out(self) -> int:
         """Connections taken from the pools and not given back, the kept reader aside."""
         total = 0
-        for engine in {id(e): e for e in (self.read_engine, self.write_engine)}.values():
-            total += engine.pool.checkedout()  # type: ignore[attr-defined]
+        # one pool each on SQLite; PostgreSQL's read engine shares the writer's
+        pools = {id(e.pool): e.pool for e in (self.read_engine, self.write_engine)}
+        for pool in pools.values():
+            total += pool.checkedout()  # type: ignore[attr-defined]
         return (total - (self._reader is not None and self._reader_free)
-                - self._writer.idle)
+                - self._writer.idle - len(self._pg_readers.idle))
 
     async def dispose(self) -> None:
         self._drop_reader()
+        await self._pg_readers.close()
         self._writer.close()
         engines = [self.write_engine]
         if self.is_sqlite and self.read_engine is not self.write_engine:

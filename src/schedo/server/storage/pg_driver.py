@@ -14,6 +14,9 @@ Contract:
   subclass of the same name, e.g. ``IntegrityError``), with the connection invalidated when
   the error means it was lost, as SQLAlchemy does, so the pool opens a new one.
 
+- ``KeptReaders``: the autocommit connections of ``Database.read()``, kept checked out
+  between reads instead of going back to the pool after each (module doc of the class).
+
 Why: each statement of a write transaction through SQLAlchemy's execution context and the
 greenlet hop cost about as much CPU as asyncpg's own work for it (py-spy of a completion:
 the greenlet path 28 % of the request, asyncpg 20 %); issue 18. The attributes reached are
@@ -23,9 +26,15 @@ SQLAlchemy 2.x's (``_dbapi_connection``, ``_transaction``, ``_start_transaction`
 
 from __future__ import annotations
 
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
+
+KEEP_SECONDS = 60.0  # a kept reader goes back to the pool after this (its recycling, its checks)
 
 
 def adapter(c: Any) -> Any | None:
@@ -61,3 +70,50 @@ async def translated(c: Any, adapted: Any, exc: Exception, sql: str, args: Any) 
     wrapped: Exception = DBAPIError.instance(sql, args, dbapi_error,
                                              dialect.loaded_dbapi.Error, dialect=dialect)
     return wrapped
+
+
+class KeptReaders:
+    """PostgreSQL's autocommit readers kept checked out, at most ``keep`` idle ones.
+
+    Each ``Database.read()`` took a connection from SQLAlchemy's pool and gave it back:
+    the checkout, the isolation level set to autocommit and reset at the return, and the
+    return run in a task of its own were ~17 % of a ``GET /jobs/{id}``. A reader that ends
+    without an error is kept for the next read instead (a plain autocommit session with no
+    transaction open: nothing carries over), up to ``KEEP_SECONDS`` after it was taken
+    from the pool, which then recycles and checks it as always. A read that fails closes
+    its connection and every idle one, as SQLAlchemy invalidates its pool when the database
+    went away. ``idle`` counts in ``Database.checked_out()`` as given back."""
+
+    def __init__(self, keep: int) -> None:
+        self.keep = keep
+        self.idle: list[tuple[Any, float]] = []  # (AsyncConnection, taken from the pool at)
+
+    @asynccontextmanager
+    async def connection(self, engine: Any) -> AsyncIterator[Any]:
+        if self.idle:
+            conn, taken = self.idle.pop()
+        else:
+            conn, taken = await engine.connect(), time.monotonic()
+        try:
+            yield conn
+        except BaseException:
+            await self._close(conn)
+            await self.close()
+            raise
+        if conn.in_transaction():  # Core statements begin SQLAlchemy's own (no BEGIN sent)
+            await conn.rollback()
+        if (len(self.idle) < self.keep and not conn.invalidated
+                and time.monotonic() - taken < KEEP_SECONDS):
+            self.idle.append((conn, taken))
+        else:
+            await conn.close()
+
+    @staticmethod
+    async def _close(conn: Any) -> None:
+        with contextlib.suppress(Exception):  # a lost connection: the pool replaces it
+            await conn.close()
+
+    async def close(self) -> None:
+        idle, self.idle = self.idle, []
+        for conn, _taken in idle:
+            await self._close(conn)

@@ -129,6 +129,27 @@ def _stored_already(cur: Any, values: dict[str, Any]) -> bool:
     return True
 
 
+def _over(values: dict[str, Any], cur: Any, spec: JobSpec, now: datetime,
+          next_run_at: datetime | None, schedule_changed: bool) -> None:
+    """``values`` (``_spec_values``) with what redefining the stored row ``cur`` also moves."""
+    if spec.ping_uuid is not None and cur.ping_uuid is None:
+        values["ping_uuid"] = spec.ping_uuid  # kept once set: crontabs use it
+    if cur.remind_every_seconds != spec.remind_every_seconds:
+        values["remind_at"] = (
+            alerts.remind_due(spec.remind_every_seconds, now)
+            if cur.health == Health.FAILING.value else None)
+    if cur.success_within_seconds != spec.success_within_seconds:
+        values["success_due_at"] = success_due(
+            spec.success_within_seconds, cur.last_success_at or now)
+    # the caller's "changed" was judged on a read before this transaction: a concurrent
+    # define of the same name may have stored this very schedule since, and re-anchoring
+    # it would drop the ticks not yet made (never without a record)
+    if schedule_changed and (cur.cron_expression, cur.timezone, list(cur.crons or ())
+                             ) != (spec.cron_expression, spec.timezone, list(spec.crons)):
+        values["anchor_at"] = now
+        values["next_run_at"] = None if cur.paused else next_run_at
+
+
 class JobSql:
     db: Database
 
@@ -141,6 +162,15 @@ class JobSql:
         schedule_changed: bool,
         actor: Actor | None = None,
     ) -> tuple[Job, bool]:
+        # an identical redefinition (every worker start) is answered from a read, without
+        # a write transaction: a define that changes the job meanwhile comes after it
+        async with self.db.read() as c:  # no lock (_CURRENT takes one on PostgreSQL)
+            cur = await _JOB_BY_NAME.first(c, {"env_id": env_id, "name": spec.name})
+        if cur is not None:
+            values = _spec_values(spec)
+            _over(values, cur, spec, now, next_run_at, schedule_changed)
+            if _stored_already(cur, values):
+                return rows.job(cur), False
         args = (env_id, spec, now, next_run_at, schedule_changed, actor)
         for _ in range(3):  # a concurrent create of the same name: retry as an update
             try:
@@ -188,22 +218,7 @@ class JobSql:
                 await audit_rows.record(c, env_id, actor, now, Action.CREATED, Kind.JOB,
                                         made.id, made.name, job_changes(None, made))
                 return made, True
-            if spec.ping_uuid is not None and cur.ping_uuid is None:
-                values["ping_uuid"] = spec.ping_uuid  # kept once set: crontabs use it
-            if cur.remind_every_seconds != spec.remind_every_seconds:
-                values["remind_at"] = (
-                    alerts.remind_due(spec.remind_every_seconds, now)
-                    if cur.health == Health.FAILING.value else None)
-            if cur.success_within_seconds != spec.success_within_seconds:
-                values["success_due_at"] = success_due(
-                    spec.success_within_seconds, cur.last_success_at or now)
-            # the caller's "changed" was judged on a read before this transaction: a
-            # concurrent define of the same name may have stored this very schedule since,
-            # and re-anchoring it would drop the ticks not yet made (never without a record)
-            if schedule_changed and (cur.cron_expression, cur.timezone, list(cur.crons or ())
-                                     ) != (spec.cron_expression, spec.timezone, list(spec.crons)):
-                values["anchor_at"] = now
-                values["next_run_at"] = None if cur.paused else next_run_at
+            _over(values, cur, spec, now, next_run_at, schedule_changed)
             if _stored_already(cur, values):  # an identical redefinition: nothing to write
                 return rows.job(cur), False
             # one statement per set of changed columns
