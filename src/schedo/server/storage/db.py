@@ -116,7 +116,9 @@ class Database:
         self._reader: InlineConnection | None = None
         self._reader_free = True
         self._writer = sqlite_inline.KeptWriter()  # SQLite (``write()``)
-        self._pg_readers = pg_driver.KeptReaders(keep=pool_size // 2)  # PostgreSQL (``read()``)
+        # PostgreSQL: connections kept between reads, and between writes (pg_driver.py)
+        self._pg_readers = pg_driver.KeptConnections(keep=pool_size // 2)
+        self._pg_writers = pg_driver.KeptConnections(keep=pool_size // 2)
         if self.dialect == "sqlite":
             path = make_url(self.url).database
             if not path or path == ":memory:":  # one connection, or each would be its own db
@@ -169,7 +171,7 @@ class Database:
         try:
             engine = self.read_engine
             if not isinstance(engine, Engine):  # PostgreSQL's AsyncEngine
-                async with self._pg_readers.connection(engine) as conn:
+                async with self._pg_readers.reader(engine) as conn:
                     yield conn
             elif engine is self.write_engine:  # in-memory: the one connection, as a writer
                 async with self.write() as conn:
@@ -204,7 +206,7 @@ class Database:
         try:
             engine = self.write_engine
             if not isinstance(engine, Engine):  # PostgreSQL's AsyncEngine
-                async with engine.begin() as conn:
+                async with self._pg_writers.transaction(engine) as conn:
                     yield conn
             else:
                 # inline statements never yield, so a loop of writes (the ticker's batches,
@@ -354,11 +356,12 @@ class Database:
         for pool in pools.values():
             total += pool.checkedout()  # type: ignore[attr-defined]
         return (total - (self._reader is not None and self._reader_free)
-                - self._writer.idle - len(self._pg_readers.idle))
+                - self._writer.idle - len(self._pg_readers.idle) - len(self._pg_writers.idle))
 
     async def dispose(self) -> None:
         self._drop_reader()
         await self._pg_readers.close()
+        await self._pg_writers.close()
         self._writer.close()
         engines = [self.write_engine]
         if self.is_sqlite and self.read_engine is not self.write_engine:

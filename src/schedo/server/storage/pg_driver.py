@@ -14,8 +14,9 @@ Contract:
   subclass of the same name, e.g. ``IntegrityError``), with the connection invalidated when
   the error means it was lost, as SQLAlchemy does, so the pool opens a new one.
 
-- ``KeptReaders``: the autocommit connections of ``Database.read()``, kept checked out
-  between reads instead of going back to the pool after each (module doc of the class).
+- ``KeptConnections``: the connections of ``Database.read()`` and ``Database.write()``,
+  kept checked out between uses instead of going back to the pool after each (the class's
+  doc).
 
 Why: each statement of a write transaction through SQLAlchemy's execution context and the
 greenlet hop cost about as much CPU as asyncpg's own work for it (py-spy of a completion:
@@ -72,24 +73,38 @@ async def translated(c: Any, adapted: Any, exc: Exception, sql: str, args: Any) 
     return wrapped
 
 
-class KeptReaders:
-    """PostgreSQL's autocommit readers kept checked out, at most ``keep`` idle ones.
+class KeptConnections:
+    """PostgreSQL connections kept checked out between uses, at most ``keep`` idle: the
+    autocommit readers of ``Database.read()`` (``reader()``) or the connections of
+    ``Database.write()`` (``transaction()``), one instance each.
 
-    Each ``Database.read()`` took a connection from SQLAlchemy's pool and gave it back:
-    the checkout, the isolation level set to autocommit and reset at the return, and the
-    return run in a task of its own were ~17 % of a ``GET /jobs/{id}``. A reader that ends
-    without an error is kept for the next read instead (a plain autocommit session with no
-    transaction open: nothing carries over), up to ``KEEP_SECONDS`` after it was taken
-    from the pool, which then recycles and checks it as always. A read that fails closes
-    its connection and every idle one, as SQLAlchemy invalidates its pool when the database
-    went away. ``idle`` counts in ``Database.checked_out()`` as given back."""
+    Each ``read()`` and ``write()`` took a connection from SQLAlchemy's pool and gave it
+    back: the checkout, the isolation level set and reset, and the return run in a task of
+    its own were ~17 % of a ``GET /jobs/{id}``. A connection whose use ends without an error
+    is kept for the next one instead (no transaction left open: nothing carries over), up to
+    ``KEEP_SECONDS`` after it was taken from the pool, which then recycles and checks it as
+    always. A use that fails closes its connection and gives every idle one back to the
+    pool, as SQLAlchemy invalidates its pool when the database went away. ``idle`` counts
+    in ``Database.checked_out()`` as given back."""
 
     def __init__(self, keep: int) -> None:
         self.keep = keep
         self.idle: list[tuple[Any, float]] = []  # (AsyncConnection, taken from the pool at)
 
     @asynccontextmanager
-    async def connection(self, engine: Any) -> AsyncIterator[Any]:
+    async def reader(self, engine: Any) -> AsyncIterator[Any]:
+        async with self._kept(engine) as conn:
+            yield conn
+            if conn.in_transaction():  # Core statements begin SQLAlchemy's own (no BEGIN)
+                await conn.rollback()
+
+    @asynccontextmanager
+    async def transaction(self, engine: Any) -> AsyncIterator[Any]:
+        async with self._kept(engine) as conn, conn.begin():
+            yield conn
+
+    @asynccontextmanager
+    async def _kept(self, engine: Any) -> AsyncIterator[Any]:
         if self.idle:
             conn, taken = self.idle.pop()
         else:
@@ -100,8 +115,6 @@ class KeptReaders:
             await self._close(conn)
             await self.close()
             raise
-        if conn.in_transaction():  # Core statements begin SQLAlchemy's own (no BEGIN sent)
-            await conn.rollback()
         if (len(self.idle) < self.keep and not conn.invalidated
                 and time.monotonic() - taken < KEEP_SECONDS):
             self.idle.append((conn, taken))
