@@ -1,7 +1,7 @@
-"""PostgreSQL: the connections of ``Database.read()`` and ``Database.write()`` are kept
-between uses (storage/pg_driver.KeptConnections): a read or a write reuses the last one's
-session, a failure gives every kept one back to the pool, a session the server ended fails
-one read and is replaced, at most ``keep`` wait idle, and none counts as checked out."""
+"""PostgreSQL: the autocommit connections of ``Database.read()`` are kept between reads
+(storage/pg_driver.KeptConnections): a read reuses the last one's session, a failure gives
+every kept one back to the pool, a session the server ended fails one read and is
+replaced, at most ``keep`` wait idle, and none counts as checked out."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import asyncio
 
 import pytest
 
-from schedo.server.domain.errors import Collision, Unavailable
+from schedo.server.domain.errors import Unavailable
 from schedo.server.storage import pg_driver
 from schedo.server.storage.sql import SqlStore
 
@@ -29,30 +29,6 @@ async def test_a_read_reuses_the_last_readers_session(store: SqlStore) -> None:
     _db(store)
     first = await _pid(store)
     assert await _pid(store) == first
-    assert store.db.checked_out() == 0
-
-
-async def _write_pid(store: SqlStore) -> int:
-    async with store.db.write() as c:
-        return int((await c.exec_driver_sql("SELECT pg_backend_pid()")).scalar())
-
-
-async def test_a_write_reuses_the_last_writers_session_in_a_new_transaction(
-        store: SqlStore) -> None:
-    _db(store)
-    first = await _write_pid(store)
-    assert await _write_pid(store) == first
-    async with store.db.write() as c:  # a transaction of its own: txid differs
-        one = (await c.exec_driver_sql("SELECT txid_current()")).scalar()
-    async with store.db.write() as c:
-        two = (await c.exec_driver_sql("SELECT txid_current()")).scalar()
-    assert one != two
-    with pytest.raises(Collision):
-        async with store.db.write() as c:
-            await c.exec_driver_sql("CREATE TEMP TABLE t (x int primary key)")
-            await c.exec_driver_sql("INSERT INTO t VALUES (1), (1)")
-    assert store.db._pg_writers.idle == []
-    assert isinstance(await _write_pid(store), int)
     assert store.db.checked_out() == 0
 
 

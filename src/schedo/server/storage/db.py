@@ -116,9 +116,8 @@ class Database:
         self._reader: InlineConnection | None = None
         self._reader_free = True
         self._writer = sqlite_inline.KeptWriter()  # SQLite (``write()``)
-        # PostgreSQL: connections kept between reads, and between writes (pg_driver.py)
+        # PostgreSQL: connections kept between reads (pg_driver.py)
         self._pg_readers = pg_driver.KeptConnections(keep=pool_size // 2)
-        self._pg_writers = pg_driver.KeptConnections(keep=pool_size // 2)
         if self.dialect == "sqlite":
             path = make_url(self.url).database
             if not path or path == ":memory:":  # one connection, or each would be its own db
@@ -206,7 +205,7 @@ class Database:
         try:
             engine = self.write_engine
             if not isinstance(engine, Engine):  # PostgreSQL's AsyncEngine
-                async with self._pg_writers.transaction(engine) as conn:
+                async with engine.begin() as conn:
                     yield conn
             else:
                 # inline statements never yield, so a loop of writes (the ticker's batches,
@@ -356,12 +355,11 @@ class Database:
         for pool in pools.values():
             total += pool.checkedout()  # type: ignore[attr-defined]
         return (total - (self._reader is not None and self._reader_free)
-                - self._writer.idle - len(self._pg_readers.idle) - len(self._pg_writers.idle))
+                - self._writer.idle - len(self._pg_readers.idle))
 
     async def dispose(self) -> None:
         self._drop_reader()
         await self._pg_readers.close()
-        await self._pg_writers.close()
         self._writer.close()
         engines = [self.write_engine]
         if self.is_sqlite and self.read_engine is not self.write_engine:

@@ -14,9 +14,8 @@ Contract:
   subclass of the same name, e.g. ``IntegrityError``), with the connection invalidated when
   the error means it was lost, as SQLAlchemy does, so the pool opens a new one.
 
-- ``KeptConnections``: the connections of ``Database.read()`` and ``Database.write()``,
-  kept checked out between uses instead of going back to the pool after each (the class's
-  doc).
+- ``KeptConnections``: the autocommit connections of ``Database.read()``, kept checked
+  out between reads instead of going back to the pool after each (the class's doc).
 
 Why: each statement of a write transaction through SQLAlchemy's execution context and the
 greenlet hop cost about as much CPU as asyncpg's own work for it (py-spy of a completion:
@@ -75,8 +74,9 @@ async def translated(c: Any, adapted: Any, exc: Exception, sql: str, args: Any) 
 
 class KeptConnections:
     """PostgreSQL connections kept checked out between uses, at most ``keep`` idle: the
-    autocommit readers of ``Database.read()`` (``reader()``) or the connections of
-    ``Database.write()`` (``transaction()``), one instance each.
+    autocommit readers of ``Database.read()`` (``reader()``). The same for the write
+    transactions was measured (2026-12-07 (5), bench/README.md) and gave nothing
+    measurable: ``write()`` takes its connection from the pool.
 
     Each ``read()`` and ``write()`` took a connection from SQLAlchemy's pool and gave it
     back: the checkout, the isolation level set and reset, and the return run in a task of
@@ -97,11 +97,6 @@ class KeptConnections:
             yield conn
             if conn.in_transaction():  # Core statements begin SQLAlchemy's own (no BEGIN)
                 await conn.rollback()
-
-    @asynccontextmanager
-    async def transaction(self, engine: Any) -> AsyncIterator[Any]:
-        async with self._kept(engine) as conn, conn.begin():
-            yield conn
 
     @asynccontextmanager
     async def _kept(self, engine: Any) -> AsyncIterator[Any]:
