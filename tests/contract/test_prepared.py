@@ -145,6 +145,18 @@ _SET_COMMAND = Prepared(jobs.update().where(jobs.c.id == bindparam("jid"))
                         .values(command=bindparam("cmd")).returning(jobs.c.command))
 
 
+async def _command(world: World, job_id: int) -> Any:
+    async with world.store.db.read() as c:
+        return (await c.execute(select(jobs.c.command).where(jobs.c.id == job_id))).scalar()
+
+
+async def _write_command(world: World, job_id: int, command: str) -> None:
+    """A write of its own that sets the job's command on the driver; read back after."""
+    async with world.store.db.write() as c:
+        await _SET_COMMAND.all(c, {"jid": job_id, "cmd": command})
+    assert await _command(world, job_id) == command
+
+
 async def test_a_write_on_the_driver_commits_and_rolls_back_with_its_transaction(
     world: World,
 ) -> None:
@@ -155,14 +167,8 @@ async def test_a_write_on_the_driver_commits_and_rolls_back_with_its_transaction
             assert [r.command for r in await _SET_COMMAND.all(c, {"jid": job.id,
                                                                   "cmd": "gone"})] == ["gone"]
             raise RuntimeError("rolled back")
-    async with db.read() as c:
-        assert (await c.execute(select(jobs.c.command).where(jobs.c.id == job.id))
-                ).scalar() == job.command
-    async with db.write() as c:
-        await _SET_COMMAND.all(c, {"jid": job.id, "cmd": "kept"})
-    async with db.read() as c:
-        assert (await c.execute(select(jobs.c.command).where(jobs.c.id == job.id))
-                ).scalar() == "kept"
+    assert await _command(world, job.id) == job.command
+    await _write_command(world, job.id, "kept")
 
 
 async def test_a_driver_error_in_a_write_leaves_it_as_through_core(world: World) -> None:
@@ -188,11 +194,7 @@ async def test_a_driver_error_in_a_write_leaves_it_as_through_core(world: World)
                         await p.all(c, params)
             raised.append(type(info.value))
         assert raised == [want, want]
-    async with db.write() as c:
-        await _SET_COMMAND.all(c, {"jid": a.id, "cmd": "after"})
-    async with db.read() as c:
-        assert (await c.execute(select(jobs.c.command).where(jobs.c.id == a.id))
-                ).scalar() == "after"
+    await _write_command(world, a.id, "after")
 
 
 async def test_a_connection_lost_in_a_write_is_replaced(world: World) -> None:
