@@ -1,5 +1,5 @@
 """PostgreSQL: the autocommit connections of ``Database.read()`` are kept between reads
-(storage/pg_driver.KeptConnections): a read reuses the last one's session, a failure gives
+(storage/pg_kept.KeptConnections): a read reuses the last one's session, a failure gives
 every kept one back to the pool, a session the server ended fails one read and is
 replaced, at most ``keep`` wait idle, and none counts as checked out."""
 
@@ -10,7 +10,7 @@ import asyncio
 import pytest
 
 from schedo.server.domain.errors import Unavailable
-from schedo.server.storage import pg_driver
+from schedo.server.storage import pg_kept
 from schedo.server.storage.sql import SqlStore
 
 
@@ -76,8 +76,8 @@ async def test_a_reader_goes_back_to_the_pool_after_its_time(
         store: SqlStore, monkeypatch: pytest.MonkeyPatch) -> None:
     _db(store)
     first = await _pid(store)
-    monkeypatch.setattr(pg_driver, "KEEP_SECONDS", 0.0)
+    monkeypatch.setattr(pg_kept, "KEEP_SECONDS", 0.0)
     await _pid(store)  # kept too long: given back to the pool at its end
     assert store.db._pg_readers.idle == []
-    monkeypatch.setattr(pg_driver, "KEEP_SECONDS", 60.0)
+    monkeypatch.setattr(pg_kept, "KEEP_SECONDS", 60.0)
     assert isinstance(first, int)

@@ -38,7 +38,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import StaticPool
 
 from ..domain.errors import Collision, Conflict, InvalidInput
-from . import pg_driver, sqlite_inline
+from . import pg_kept, sqlite_inline
 from .db_errors import driver_failure, storage_failure
 from .sqlite_inline import InlineConnection
 
@@ -98,6 +98,14 @@ def driver_dialect(conn: Any) -> Any:
     return conn.sync_connection.dialect
 
 
+def on_asyncpg(conn: Any) -> bool:
+    """Whether a ``read()``/``write()`` connection is PostgreSQL's (asyncpg under SQLAlchemy's
+    adapter): prepared.py and driver_many.py then run statements on asyncpg itself
+    (pg_driver.py)."""
+    sync = getattr(conn, "sync_connection", None)
+    return sync is not None and sync.dialect.driver == "asyncpg"
+
+
 # PostgreSQL advisory lock held shared by every serving process (pgbridge) and taken
 # exclusively by offline commands that must not run beside a server (reset-signature-keys)
 SERVING_LOCK_ID = 0x5C4ED1
@@ -116,8 +124,8 @@ class Database:
         self._reader: InlineConnection | None = None
         self._reader_free = True
         self._writer = sqlite_inline.KeptWriter()  # SQLite (``write()``)
-        # PostgreSQL: connections kept between reads (pg_driver.py)
-        self._pg_readers = pg_driver.KeptConnections(keep=pool_size // 2)
+        # PostgreSQL: connections kept between reads (pg_kept.py)
+        self._pg_readers = pg_kept.KeptConnections(keep=pool_size // 2)
         if self.dialect == "sqlite":
             path = make_url(self.url).database
             if not path or path == ":memory:":  # one connection, or each would be its own db
