@@ -213,3 +213,18 @@ def test_the_cli_client_says_it_is_the_cli() -> None:
         assert client._http.headers["x-schedo-via"] == "cli"
     finally:
         client.close()
+
+
+async def test_a_change_of_json_type_is_written_and_recorded(api: Api) -> None:
+    """metadata ``{"a": 1}`` then ``{"a": true}``: equal in Python, another value in JSON.
+    The job is written and the audit log says what changed; the same again writes nothing."""
+    job = await api.define(name="typed-meta", metadata={"a": 1})
+    api.clock.advance(5)
+    moved = await api.define(name="typed-meta", metadata={"a": True})
+    api.clock.advance(5)
+    again = await api.define(name="typed-meta", metadata={"a": True})
+    assert moved["metadata"] == {"a": True} and again == moved
+    assert moved["updated_at"] != job["updated_at"]
+    events = await _audit(api, job_id=job["id"])
+    assert [e["action"] for e in events] == ["changed", "created"]
+    assert events[0]["changes"] == {"metadata": [{"a": 1}, {"a": True}]}

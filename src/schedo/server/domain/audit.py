@@ -13,6 +13,7 @@ from datetime import datetime
 from enum import Enum, StrEnum
 from typing import Any
 
+from .definitions import same
 from .records import Channel, Job
 
 
@@ -140,10 +141,12 @@ def diff(
 
 
 def _same(a: Any, b: Any) -> bool:
-    # () and None, [] and None are the same "nothing" for optional lists (crons, channels)
+    # () and None, [] and None are the same "nothing" for optional lists (crons, channels);
+    # otherwise as strict as what a redefinition writes (definitions.same: {"a": 1} is not
+    # {"a": true}), so a write always records what it changed
     if (a in ((), []) and b is None) or (b in ((), []) and a is None):
         return True
-    return bool(a == b)
+    return same(a, b)
 
 
 def channel_changes(before: Channel | None, after: Channel | None) -> dict[str, list[Any]]:

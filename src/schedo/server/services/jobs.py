@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from ..domain import definitions
 from ..domain.cron import NEVER
 from ..domain.errors import InvalidInput
 from ..domain.explain import Explanation
@@ -55,6 +56,22 @@ async def define(svc: Services, p: Principal, body: dict[str, Any]) -> Job:
     now = svc.clock.now()
     wanted = controls.from_definition(body, now)
     existing = await svc.store.get_job_by_name(p.env_id, spec.name)
+    if existing is not None and definitions.redefines_nothing(existing, spec):
+        # every worker's start: answered from this read, nothing written (docs/api.md, Jobs)
+        job, changed = existing, False
+    else:
+        job, changed = await _store_definition(svc, p, spec, existing, wanted, now)
+    if spec.ping_uuid is not None:  # the environment's slug ping URLs need its ping key
+        await svc.store.ensure_ping_key(p.env_id, secrets.token_urlsafe(16))
+    if changed:
+        svc.bus.jobs_changed.notify()
+    return await controls.apply(svc, p, job, wanted, now)
+
+
+async def _store_definition(svc: Services, p: Principal, spec: JobSpec, existing: Job | None,
+                            wanted: controls.Controls, now: datetime) -> tuple[Job, bool]:
+    """The create or update of ``spec``, with its next fire (recomputed only when the
+    schedule changed); whether the schedule changed."""
     changed = (
         existing is None
         or existing.cron_expression != spec.cron_expression
@@ -70,11 +87,7 @@ async def define(svc: Services, p: Principal, body: dict[str, Any]) -> Job:
         raise InvalidInput("schedule: has no fire instant after now (an @at in the past?)")
     job, _created = await svc.store.upsert_job(p.env_id, spec, now, nra, changed,
                                                actor=p.actor)
-    if spec.ping_uuid is not None:  # the environment's slug ping URLs need its ping key
-        await svc.store.ensure_ping_key(p.env_id, secrets.token_urlsafe(16))
-    if changed:
-        svc.bus.jobs_changed.notify()
-    return await controls.apply(svc, p, job, wanted, now)
+    return job, changed
 
 
 async def get(svc: Services, p: Principal, job_id: int) -> Job:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
@@ -12,6 +11,7 @@ from sqlalchemy import BigInteger, bindparam, case, func, literal, select, updat
 from ..domain import alerts
 from ..domain.alerts import success_due
 from ..domain.audit import Action, Actor, Kind, job_changes
+from ..domain.definitions import same
 from ..domain.errors import Collision, NotFound
 from ..domain.model import Health, JobStatus, JobType, RunStatus
 from ..domain.records import Job, JobSpec, Run
@@ -113,20 +113,12 @@ def _spec_values(spec: JobSpec) -> dict[str, Any]:
 
 def _stored_already(cur: Any, values: dict[str, Any]) -> bool:
     """Whether every column of ``values`` holds that very value in the stored row ``cur``
-    (same type, and for JSON the same text: ``{"a": 1}`` is not ``{"a": true}``, nor is a
-    new key order the same). Then a redefinition writes nothing and ``updated_at`` stays
-    (docs/api.md): a worker's start redefines its jobs unchanged every time."""
+    (``definitions.same``: same type, JSON by its text). Then a redefinition writes nothing
+    and ``updated_at`` stays (docs/api.md). The service skips the write transaction when its
+    own read says so already (``definitions.redefines_nothing``); this is the check under
+    the write lock, for a define that raced another."""
     stored = cur._mapping
-    for name, value in values.items():
-        old = stored[name]
-        if type(old) is not type(value):
-            return False
-        if isinstance(value, (dict, list)):
-            if json.dumps(old) != json.dumps(value):
-                return False
-        elif old != value:
-            return False
-    return True
+    return all(same(stored[name], value) for name, value in values.items())
 
 
 def _over(values: dict[str, Any], cur: Any, spec: JobSpec, now: datetime,
@@ -162,15 +154,6 @@ class JobSql:
         schedule_changed: bool,
         actor: Actor | None = None,
     ) -> tuple[Job, bool]:
-        # an identical redefinition (every worker start) is answered from a read, without
-        # a write transaction: a define that changes the job meanwhile comes after it
-        async with self.db.read() as c:  # no lock (_CURRENT takes one on PostgreSQL)
-            cur = await _JOB_BY_NAME.first(c, {"env_id": env_id, "name": spec.name})
-        if cur is not None:
-            values = _spec_values(spec)
-            _over(values, cur, spec, now, next_run_at, schedule_changed)
-            if _stored_already(cur, values):
-                return rows.job(cur), False
         args = (env_id, spec, now, next_run_at, schedule_changed, actor)
         for _ in range(3):  # a concurrent create of the same name: retry as an update
             try:
