@@ -1,6 +1,7 @@
 """Schedo's benchmarks: ``python -m bench <scenario> [--size smoke|default|full] [--json F]``.
 
-Scenarios: herd, precision, scale, api, dashboard, footprint, dashpages (see bench/README.md).
+Scenarios: herd, precision, scale, api, dashboard, footprint, dashpages, interleave (see
+bench/README.md).
 ``smoke()`` runs every scenario at its smoke size (seconds each) and raises if one fails; CI
 calls it from a test.
 """
@@ -15,12 +16,13 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .common import Report
 
-SCENARIOS = ("herd", "precision", "scale", "api", "dashboard", "footprint", "dashpages")
+SCENARIOS = ("herd", "precision", "scale", "api", "dashboard", "footprint", "dashpages",
+             "interleave")
 
 
 def run_scenario(name: str, size: str, workdir: Path, **options: object) -> Report:
     """Run one scenario; returns its ``common.Report``."""
-    from . import api, dashboard, dashpages, footprint, herd, precision, scale
+    from . import api, dashboard, dashpages, footprint, herd, interleave, precision, scale
 
     module = {
         "herd": herd,
@@ -30,6 +32,7 @@ def run_scenario(name: str, size: str, workdir: Path, **options: object) -> Repo
         "dashboard": dashboard,
         "footprint": footprint,
         "dashpages": dashpages,
+        "interleave": interleave,
     }[name]
     started = time.perf_counter()
     report: Report = module.run(size, workdir, **options)

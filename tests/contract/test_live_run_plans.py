@@ -31,7 +31,7 @@ def _plan(path: str, statement: str, parameters: Any) -> list[str]:
 
 def _prepared(stmt: Any) -> tuple[str, list[Any]]:
     compiled = stmt.compile(dialect=sqlite_dialect.dialect())
-    values = {"job_ids": "[1, 2]", "held": 0}
+    values = {"job_ids": "[1, 2]", "ids": "[1, 2]", "held": 0}
     return compiled.string, [values.get(n, 0) for n in compiled.positiontup or ()]
 
 
@@ -62,7 +62,10 @@ async def test_every_read_of_a_jobs_live_runs_uses_the_live_run_index(world: Wor
     finally:
         event.remove(engine, "before_cursor_execute", grab)
     reads = [(st, p) for st, p in seen if ACTIVE in st and st.lstrip().upper().startswith("SELECT")]
-    reads.append(_prepared(run_rows._buffered(db).stmt))  # a driver statement: not seen above
+    # driver statements, not seen above: the buffered runs, and the ended runs' jobs with
+    # whether any run of theirs is buffered (run_rows._ended_jobs)
+    reads.append(_prepared(run_rows._buffered(db).stmt))
+    reads.append(_prepared(run_rows._ended_jobs(db).stmt))
     assert len(reads) >= 2, seen
     for statement, parameters in reads:
         plan = _plan(path, statement, parameters)

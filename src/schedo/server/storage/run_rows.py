@@ -24,7 +24,7 @@ from . import audit_rows, rows
 from .chain_rows import fire_chains
 from .db import Conn, Database
 from .driver_many import DriverMany
-from .job_turns import write_job_turns
+from .job_turns import write_job_ends
 from .prepared import Prepared
 from .run_insert import ACTIVE_VALUES as ACTIVE_VALUES
 from .run_insert import RUN_KEY as RUN_KEY
@@ -62,24 +62,35 @@ async def mirror_on_jobs(db: Database, c: Conn, runs: Sequence[Run]) -> None:
     await _MIRROR.run(db, c, params)
 
 
-async def record_turns(
+async def end_on_jobs(
     db: Database, c: Conn, ended: Sequence[Run], now: datetime
-) -> None:
-    """The alert turns of ``ended`` (``alerts.after_run``): the job's new health, failure
-    count, last success and no-success due time, a pause after repeated failures, and one
-    outbox row per notice (inserted once per run and kind, whatever replays the end)."""
+) -> dict[int, Any]:
+    """What the ends in ``ended`` write on their jobs, one read and one ``UPDATE jobs`` per
+    job (statements shared by the jobs of one shape): the status mirror of each job's
+    latest ended run while no later non-skipped run exists (``lifecycle.job_mirror``; as
+    ``mirror_on_jobs``), the alert turns (``alerts.after_run``: the new health, failure
+    count, last success and no-success due time, a pause after repeated failures), one
+    outbox row per notice (once per run and kind, whatever replays the end) and the server's
+    own pause in the audit log. Returns the jobs' rows as read (``_ended_jobs``: with
+    whether any run of theirs is buffered and any job of their environment is chained);
+    a job deleted meanwhile is not among them."""
     if not ended:
-        return
-    res = await _alert_read(db).all(c, {"ids": db.among_value(sorted({e.job_id for e in ended}))})
+        return {}
+    res = await _ended_jobs(db).all(c, {"ids": db.among_value(sorted({e.job_id for e in ended}))})
     rows_ = {r.id: r for r in res}
     start = {j: alert_state(r) for j, r in rows_.items()}
     state = dict(start)
     reasons: dict[int, str] = {}
     notices: list[dict[str, Any]] = []
+    mirrors: dict[int, tuple[int, str, int]] = {}  # job: (run id, status, retry count)
     for e in ended:
         job = rows_.get(e.job_id)
         if job is None:
             continue
+        mirror = lifecycle.job_mirror(e)
+        # of a job's ended runs only the latest can be its latest non-skipped run
+        if mirror is not None and (e.job_id not in mirrors or e.id > mirrors[e.job_id][0]):
+            mirrors[e.job_id] = (e.id, mirror[0].value, mirror[1])
         turn = alerts.after_run(e, state[e.job_id], alert_rules(job))
         if turn is None:
             continue
@@ -87,30 +98,20 @@ async def record_turns(
         if turn.pause_reason is not None:
             reasons[e.job_id] = turn.pause_reason
         notices.extend(notice_row(job.organization_id, e, kind, now) for kind in turn.notices)
-    changes: list[tuple[int, dict[str, Any]]] = []
-    for j, st in state.items():
-        if st == start[j]:
-            continue
-        r = rows_[j]
-        values: dict[str, Any] = {
-            "health": st.health.value if st.health else None,
-            "consecutive_failures": st.failures,
-            "last_success_at": st.last_success_at,
-        }
-        if st.health != start[j].health:  # reminders run while failing, from the turn
-            values["remind_at"] = (alerts.remind_due(r.remind_every_seconds, now)
-                                   if st.health is Health.FAILING else None)
-        if st.last_success_at != start[j].last_success_at:
-            values["success_due_at"] = alerts.success_due(
-                r.success_within_seconds, st.last_success_at)
-        if j in reasons:
-            values.update(paused=True, next_run_at=None, paused_reason=reasons[j])
-        changes.append((j, values))
-        if j in reasons and not r.paused:  # the audit log: a pause the server made itself
-            await audit_rows.record(c, r.environment_id, SYSTEM, now, Action.PAUSED, Kind.JOB,
-                                    j, r.name, {"paused": [False, True],
-                                                "paused_reason": [None, reasons[j]]})
-    await write_job_turns(db, c, changes)  # one statement per set of columns, not per job
+    changes: list[tuple[int, dict[str, Any], tuple[int, str, int] | None]] = []
+    for j, r in rows_.items():
+        st = state[j]
+        values: dict[str, Any] = {}
+        if st != start[j]:
+            values = _turn_values(r, start[j], st, now, reasons.get(j))
+            if j in reasons and not r.paused:  # the audit log: a pause the server made
+                await audit_rows.record(c, r.environment_id, SYSTEM, now, Action.PAUSED,
+                                        Kind.JOB, j, r.name,
+                                        {"paused": [False, True],
+                                         "paused_reason": [None, reasons[j]]})
+        if values or j in mirrors:
+            changes.append((j, values, mirrors.get(j)))
+    await write_job_ends(db, c, changes)  # one statement per shape of change, not per job
     if notices:
         await c.execute(
             db.insert(notifications).on_conflict_do_nothing(
@@ -118,6 +119,26 @@ async def record_turns(
             ),
             notices,
         )
+    return rows_
+
+
+def _turn_values(r: Any, before: alerts.AlertState, st: alerts.AlertState, now: datetime,
+                 reason: str | None) -> dict[str, Any]:
+    """The job columns an alert turn from ``before`` to ``st`` sets on job row ``r``."""
+    values: dict[str, Any] = {
+        "health": st.health.value if st.health else None,
+        "consecutive_failures": st.failures,
+        "last_success_at": st.last_success_at,
+    }
+    if st.health != before.health:  # reminders run while failing, from the turn
+        values["remind_at"] = (alerts.remind_due(r.remind_every_seconds, now)
+                               if st.health is Health.FAILING else None)
+    if st.last_success_at != before.last_success_at:
+        values["success_due_at"] = alerts.success_due(
+            r.success_within_seconds, st.last_success_at)
+    if reason is not None:
+        values.update(paused=True, next_run_at=None, paused_reason=reason)
+    return values
 
 
 _ALERT_COLUMNS = (
@@ -130,17 +151,30 @@ _ALERT_COLUMNS = (
 
 
 # built once per database: the alert state and rules of the jobs of ended runs (every
-# report batch), a driver statement on SQLite (prepared.py), the ids one parameter
-_ALERT_READ: WeakKeyDictionary[Database, Prepared] = WeakKeyDictionary()
+# report batch), a driver statement (prepared.py), the ids one parameter
+_ENDED_JOBS: WeakKeyDictionary[Database, Prepared] = WeakKeyDictionary()
 
 
-def _alert_read(db: Database) -> Prepared:
-    got = _ALERT_READ.get(db)
+def _ended_jobs(db: Database) -> Prepared:
+    """The jobs ``:ids`` (``among_value``) whose runs ended: their alert state and rules,
+    their organisation, ``buffered`` (a run of theirs is held by overlap=buffer_one) and
+    ``chained`` (a job of their environment runs after others), in id order; locked on
+    PostgreSQL (``FOR UPDATE OF jobs``), as the UPDATE that follows would lock them, so a
+    concurrent end of the same job reads the turns this one writes."""
+    got = _ENDED_JOBS.get(db)
     if got is None:
-        got = _ALERT_READ[db] = Prepared(
-            select(*_ALERT_COLUMNS, environments.c.organization_id)
-            .join(environments, environments.c.id == jobs.c.environment_id)
-            .where(db.among_bound(jobs.c.id, "ids")))
+        chained_jobs = jobs.alias("chained")
+        q = (select(*_ALERT_COLUMNS, environments.c.organization_id,
+                    exists().where(executions.c.job_id == jobs.c.id,
+                                   executions.c.status == status_is(RunStatus.PENDING),
+                                   is_active(), executions.c.due_at >= HELD
+                                   ).label("buffered"),
+                    exists().where(chained_jobs.c.environment_id == jobs.c.environment_id,
+                                   chained_jobs.c.after.is_not(None)).label("chained"))
+             .join(environments, environments.c.id == jobs.c.environment_id)
+             .where(db.among_bound(jobs.c.id, "ids"))
+             .order_by(jobs.c.id))
+        got = _ENDED_JOBS[db] = Prepared(q, q.with_for_update(of=jobs))
     return got
 
 
@@ -180,16 +214,16 @@ def notice_row(org_id: int, e: Run, kind: NoticeKind, now: datetime,
 
 async def create_retries(
     db: Database, c: Conn, ended: Sequence[Run], now: datetime
-) -> None:
+) -> bool:
     """The next attempts of ``ended`` (``lifecycle.retries``), and their jobs' status
-    (``lifecycle.retry_mirror``)."""
+    (``lifecycle.retry_mirror``); whether there were any."""
     failed = [e for e in ended if lifecycle.retryable(e)]
     if not failed:
-        return
+        return False
     res = await c.execute(select(jobs).where(jobs.c.id.in_({e.job_id for e in failed})))
     drafts = lifecycle.retries(failed, {j.id: j for j in (rows.job(r) for r in res)}, now)
     if not drafts:
-        return
+        return False
     await c.execute(insert_runs(db, returning=False), [draft_row(d) for d in drafts])
     mirrors = [(d.job.id, lifecycle.retry_mirror(d)) for d in drafts]
     await c.execute(
@@ -198,19 +232,23 @@ async def create_retries(
         .values(status=bindparam("s"), retry_count=bindparam("rc")),
         [{"j": j, "s": st.value, "rc": rc} for j, (st, rc) in mirrors],
     )
+    return True
 
 
 async def after_end(
     db: Database, c: Conn, ended: Sequence[Run], now: datetime
 ) -> None:
     """Everything an end of runs brings, in the transaction that ended them: the job status
-    mirror, the health turns, the retries, and the runs of jobs chained after them
-    (``chain_rows.fire_chains``)."""
-    await mirror_on_jobs(db, c, ended)
-    await record_turns(db, c, ended, now)
-    await create_retries(db, c, ended, now)
-    await release_buffered(db, c, ended, now)
-    await fire_chains(db, c, ended, now)
+    mirror and the health turns (``end_on_jobs``), the retries, the buffered runs released
+    and the runs of jobs chained after them (``chain_rows.fire_chains``). The jobs' read
+    says whether there are buffered or chained ones to look for: most ends have neither."""
+    read = await end_on_jobs(db, c, ended, now)
+    retried = await create_retries(db, c, ended, now)
+    gone = any(e.job_id not in read for e in ended)  # deleted meanwhile: look as before
+    await release_buffered(db, c, [e for e in ended if retried or gone
+                                   or read[e.job_id].buffered], now)
+    if gone or any(r.chained for r in read.values()):
+        await fire_chains(db, c, ended, now)
 
 
 _BUFFERED: WeakKeyDictionary[Database, Prepared] = WeakKeyDictionary()

@@ -1,0 +1,169 @@
+"""interleave: two builds of the server side by side, their requests in alternating bursts, so
+that a noisy shared machine slows both alike (what ``api`` run twice, one build after the
+other, cannot give: on 2026-12-07 a route's CPU per request moved 30 % between two runs of
+the same build).
+
+``BENCH_AB_TREES="before=/path/a/src,after=/path/b/src"``: the source folders (on
+``PYTHONPATH`` ahead of the installed package) of the two builds; unset, both are this
+checkout (a check of the method: the ratios should be ~1.0). Each build gets its own server
+and database (a fresh SQLite file, or with ``BENCH_API_DATABASE`` a fresh PostgreSQL
+database each, as ``api``), the same jobs and runs. For each route, the two servers take
+turns: a burst of ``burst`` seconds on one, then on the other, ``rounds`` times each (the
+first build first in odd rounds, second in even ones); each server's CPU is read from /proc
+around its own bursts only. The table gives server CPU per request of each build and the
+second's over the first's, with ``/healthz`` of each as its floor.
+
+Routes: ``GET /healthz``, ``GET /jobs/{id}``, ``POST /jobs/definition`` unchanged and with a
+field changed, and ``POST /jobs/executions/complete/{id}`` (distinct running runs); 16
+keep-alive connections (bench/loadgen.py in this process).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from . import api, loader, loadgen
+from .common import ADMIN_KEY, BenchError, Report, Server, proc_cpu_s
+
+TREES_ENV = "BENCH_AB_TREES"
+SIZES: dict[str, dict[str, Any]] = {
+    "smoke": {"jobs": 100, "burst": 0.3, "rounds": 2, "connections": 16, "running": 20_000},
+    "default": {"jobs": 1_000, "burst": 1.0, "rounds": 8, "connections": 16,
+                "running": 120_000},
+    "full": {"jobs": 1_000, "burst": 1.5, "rounds": 16, "connections": 16,
+             "running": 300_000},
+}
+
+
+def _trees() -> list[tuple[str, str | None]]:
+    """(label, source folder or None for this checkout) of the two builds."""
+    text = os.environ.get(TREES_ENV, "").strip()
+    if not text:
+        return [("this", None), ("this again", None)]
+    out: list[tuple[str, str | None]] = []
+    for part in text.split(","):
+        label, sep, path = part.partition("=")
+        if not sep or not Path(path).is_dir():
+            raise BenchError(f"{TREES_ENV}: {part!r} is not label=/existing/src/folder")
+        out.append((label.strip(), path))
+    if len(out) != 2:
+        raise BenchError(f"{TREES_ENV}: give two builds, label=folder,label=folder")
+    return out
+
+
+class _Build:
+    """One build's server with its jobs and runs, and its requests per route."""
+
+    def __init__(self, srv: Server, pg_url: str | None, p: dict[str, Any]) -> None:
+        self.srv = srv
+        rows = api._Rows(srv, pg_url)
+        names = [f"{api.PREFIX}{i:05d}" for i in range(int(p["jobs"]))]
+        ids = rows.jobs(names, api.PREFIX)
+        per_job = -(-int(p["running"]) // len(names))
+        rows.executions(ids, per_job, "running", loader.now_ms() - 3_600_000)
+        self.running = rows.running_ids()
+        self.used = 0  # running runs completed so far (each is completed once)
+        port, auth = srv.port, {"x-api-key": ADMIN_KEY}
+        healthz = loadgen.request("GET", "/healthz", port)
+        get_job = [loadgen.request("GET", f"/jobs/{j}", port, auth) for j in ids.values()]
+        define = [loadgen.request("POST", "/jobs/definition", port, auth, json.dumps(
+            {"name": nm, "schedule": loader.NEVER}).encode()) for nm in names]
+        changed = api._changing_definitions(names, port, auth)
+        ok = json.dumps({"success": True}).encode()
+
+        def complete(i: int) -> bytes:
+            return loadgen.request("POST", f"/jobs/executions/complete/{self.running[i]}",
+                                   port, auth, ok)
+
+        self.makes: dict[str, Callable[[int], bytes]] = {
+            "healthz": lambda i: healthz,
+            "get_job": lambda i: get_job[i % len(get_job)],
+            "define_update": lambda i: define[i % len(define)],
+            "define_changed": changed,
+            "complete": complete,
+        }
+        self.cpu: dict[str, float] = {}
+        self.requests: dict[str, int] = {}
+
+    def burst(self, route: str, p: dict[str, Any]) -> None:
+        make = self.makes[route]
+        offset = 0
+        if route == "complete":  # each running run once: go on after the last burst's
+            offset = self.used
+            if offset >= len(self.running):
+                raise BenchError("interleave: out of running runs; raise 'running'")
+            inner = make
+            make = lambda i: inner(offset + i)  # noqa: E731
+        before = proc_cpu_s(self.srv.pid)
+        res = loadgen.run(self.srv.port, make, connections=int(p["connections"]),
+                          duration=float(p["burst"]), warmup=0.0,
+                          max_requests=len(self.running) - offset if route == "complete"
+                          else 10**7)
+        self.cpu[route] = self.cpu.get(route, 0.0) + proc_cpu_s(self.srv.pid) - before
+        if res.errors:
+            raise BenchError(f"interleave: {route}: {res.errors} failed requests")
+        # every request sent was answered (warm-up 0: the burst's requests are all counted)
+        self.requests[route] = self.requests.get(route, 0) + res.requests
+        if route == "complete":
+            self.used += res.requests
+
+    def per_request_ms(self, route: str) -> float:
+        n = self.requests.get(route, 0)
+        return 1000 * self.cpu[route] / n if n else float("nan")
+
+
+@contextlib.contextmanager
+def _builds(workdir: Path, p: dict[str, Any]) -> Iterator[list[tuple[str, _Build]]]:
+    database = os.environ.get(api.DATABASE_ENV) or None
+    with contextlib.ExitStack() as stack:
+        out = []
+        for n, (label, src) in enumerate(_trees()):
+            sub = workdir / f"build{n}"
+            sub.mkdir(parents=True, exist_ok=True)
+            old = os.environ.get("PYTHONPATH")
+            if src is not None:  # the server process takes it from this environment
+                os.environ["PYTHONPATH"] = os.pathsep.join([src, *([old] if old else [])])
+            try:
+                srv, pg_url, _info = stack.enter_context(api._server(sub, database))
+            finally:
+                if old is None:
+                    os.environ.pop("PYTHONPATH", None)
+                else:
+                    os.environ["PYTHONPATH"] = old
+            out.append((label, _Build(srv, pg_url, p)))
+        yield out
+
+
+def run(size: str, workdir: Path) -> Report:
+    p = dict(SIZES[size])
+    rep = Report("interleave", size, p)
+    routes = ["healthz", "get_job", "define_update", "define_changed", "complete"]
+    with _builds(workdir, p) as builds:
+        (la, a), (lb, b) = builds
+        for route in routes:
+            for _warm in (a, b):
+                _warm.burst(route, {**p, "burst": min(0.3, float(p["burst"]))})
+                _warm.cpu.pop(route), _warm.requests.pop(route)
+            for r in range(int(p["rounds"])):
+                for build in ((a, b) if r % 2 == 0 else (b, a)):
+                    build.burst(route, p)
+        rep.headers = ["route", f"{la}: CPU/req", f"{lb}: CPU/req", f"{lb} / {la}",
+                       f"{la}: vs /healthz", f"{lb}: vs /healthz", "requests"]
+        ha, hb = a.per_request_ms("healthz"), b.per_request_ms("healthz")
+        for route in routes:
+            ca, cb = a.per_request_ms(route), b.per_request_ms(route)
+            rep.rows.append([route, f"{ca:.3f} ms", f"{cb:.3f} ms", f"{cb / ca:.2f}",
+                             f"{ha / ca:.2f}x", f"{hb / cb:.2f}x",
+                             f"{a.requests[route]} / {b.requests[route]}"])
+            rep.results[route] = {la: {"cpu_ms": ca, "requests": a.requests[route]},
+                                  lb: {"cpu_ms": cb, "requests": b.requests[route]}}
+        rep.database = {"kind": "postgresql" if os.environ.get(api.DATABASE_ENV) else "sqlite"}
+        rep.notes.append(f"builds: {dict(_trees())}; {p['rounds']} bursts of {p['burst']} s "
+                         f"per build and route, alternating, {p['connections']} connections; "
+                         "vs /healthz is CPU per request of /healthz over the route's")
+    return rep
