@@ -13,9 +13,14 @@ first build first in odd rounds, second in even ones); each server's CPU is read
 around its own bursts only. The table gives server CPU per request of each build and the
 second's over the first's, with ``/healthz`` of each as its floor.
 
-Routes: ``GET /healthz``, ``GET /jobs/{id}``, ``POST /jobs/definition`` unchanged and with a
-field changed, and ``POST /jobs/executions/complete/{id}`` (distinct running runs); 16
-keep-alive connections (bench/loadgen.py in this process).
+``BENCH_AB_DATABASES="tcp=postgresql://…@127.0.0.1/db,socket=postgresql://…@/db?host=/run/…"``
+instead compares one build on two databases (or two ways to reach one): each server gets its
+own fresh database on the server of its URL, as ``BENCH_API_DATABASE`` would.
+
+Routes: ``GET /healthz``, ``GET /jobs/{id}``, ``POST /jobs/definition`` unchanged (each job
+is defined once before) and with ``metadata`` changed at every request, and
+``POST /jobs/executions/complete/{id}`` (distinct running runs); 16 keep-alive connections
+(bench/loadgen.py in this process).
 """
 
 from __future__ import annotations
@@ -27,10 +32,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from . import api, loader, loadgen
+from . import api, loader, loadgen, pgload
 from .common import ADMIN_KEY, BenchError, Report, Server, proc_cpu_s
 
 TREES_ENV = "BENCH_AB_TREES"
+DATABASES_ENV = "BENCH_AB_DATABASES"
 SIZES: dict[str, dict[str, Any]] = {
     "smoke": {"jobs": 100, "burst": 0.3, "rounds": 2, "connections": 16, "running": 20_000},
     "default": {"jobs": 1_000, "burst": 1.0, "rounds": 8, "connections": 16,
@@ -40,20 +46,31 @@ SIZES: dict[str, dict[str, Any]] = {
 }
 
 
-def _trees() -> list[tuple[str, str | None]]:
-    """(label, source folder or None for this checkout) of the two builds."""
-    text = os.environ.get(TREES_ENV, "").strip()
+def _pairs(name: str) -> list[tuple[str, str]] | None:
+    """The two ``label=value`` entries of ``$name`` (None: unset)."""
+    text = os.environ.get(name, "").strip()
     if not text:
-        return [("this", None), ("this again", None)]
-    out: list[tuple[str, str | None]] = []
-    for part in text.split(","):
-        label, sep, path = part.partition("=")
-        if not sep or not Path(path).is_dir():
-            raise BenchError(f"{TREES_ENV}: {part!r} is not label=/existing/src/folder")
-        out.append((label.strip(), path))
-    if len(out) != 2:
-        raise BenchError(f"{TREES_ENV}: give two builds, label=folder,label=folder")
-    return out
+        return None
+    out = [tuple(part.split("=", 1)) for part in text.split(",")]
+    if len(out) != 2 or any(len(o) != 2 for o in out):
+        raise BenchError(f"{name}: give two builds, label=value,label=value")
+    return [(a.strip(), b) for a, b in out]
+
+
+def _trees() -> list[tuple[str, str | None, str | None]]:
+    """(label, source folder or None for this checkout, database URL or None for
+    ``$BENCH_API_DATABASE``) of the two builds."""
+    trees, dbs = _pairs(TREES_ENV), _pairs(DATABASES_ENV)
+    if trees is not None and dbs is not None:
+        raise BenchError(f"interleave: set {TREES_ENV} or {DATABASES_ENV}, not both")
+    if trees is not None:
+        for _label, path in trees:
+            if not Path(path).is_dir():
+                raise BenchError(f"{TREES_ENV}: {path!r} is not a source folder")
+        return [(label, path, None) for label, path in trees]
+    if dbs is not None:
+        return [(label, None, url) for label, url in dbs]
+    return [("this", None, None), ("this again", None, None)]
 
 
 class _Build:
@@ -74,6 +91,13 @@ class _Build:
         define = [loadgen.request("POST", "/jobs/definition", port, auth, json.dumps(
             {"name": nm, "schedule": loader.NEVER}).encode()) for nm in names]
         changed = api._changing_definitions(names, port, auth)
+        # each job defined once through the API before any burst: the loader's rows differ
+        # from what a definition stores, so a job's first redefinition writes; the unchanged
+        # route measures the ones after it
+        with srv.client() as client:
+            for nm in names:
+                client.post("/jobs/definition", json={"name": nm, "schedule": loader.NEVER}
+                            ).raise_for_status()
         ok = json.dumps({"success": True}).encode()
 
         def complete(i: int) -> bytes:
@@ -122,14 +146,14 @@ def _builds(workdir: Path, p: dict[str, Any]) -> Iterator[list[tuple[str, _Build
     database = os.environ.get(api.DATABASE_ENV) or None
     with contextlib.ExitStack() as stack:
         out = []
-        for n, (label, src) in enumerate(_trees()):
+        for n, (label, src, url) in enumerate(_trees()):
             sub = workdir / f"build{n}"
             sub.mkdir(parents=True, exist_ok=True)
             old = os.environ.get("PYTHONPATH")
             if src is not None:  # the server process takes it from this environment
                 os.environ["PYTHONPATH"] = os.pathsep.join([src, *([old] if old else [])])
             try:
-                srv, pg_url, _info = stack.enter_context(api._server(sub, database))
+                srv, pg_url, _info = stack.enter_context(api._server(sub, url or database))
             finally:
                 if old is None:
                     os.environ.pop("PYTHONPATH", None)
@@ -162,8 +186,11 @@ def run(size: str, workdir: Path) -> Report:
                              f"{a.requests[route]} / {b.requests[route]}"])
             rep.results[route] = {la: {"cpu_ms": ca, "requests": a.requests[route]},
                                   lb: {"cpu_ms": cb, "requests": b.requests[route]}}
-        rep.database = {"kind": "postgresql" if os.environ.get(api.DATABASE_ENV) else "sqlite"}
-        rep.notes.append(f"builds: {dict(_trees())}; {p['rounds']} bursts of {p['burst']} s "
-                         f"per build and route, alternating, {p['connections']} connections; "
+        on_pg = os.environ.get(api.DATABASE_ENV) or os.environ.get(DATABASES_ENV)
+        rep.database = {"kind": "postgresql" if on_pg else "sqlite"}
+        shown = {label: [src, url and pgload.shown(url)] for label, src, url in _trees()}
+        rep.notes.append(f"builds (source, database): {shown}; {p['rounds']} bursts of "
+                         f"{p['burst']} s per build and route, alternating, "
+                         f"{p['connections']} connections; "
                          "vs /healthz is CPU per request of /healthz over the route's")
     return rep
