@@ -19,8 +19,9 @@ own fresh database on the server of its URL, as ``BENCH_API_DATABASE`` would.
 
 Routes: ``GET /healthz``, ``GET /jobs/{id}``, ``POST /jobs/definition`` unchanged (each job
 is defined once before) and with ``metadata`` changed at every request, and
-``POST /jobs/executions/complete/{id}`` (distinct running runs); 16 keep-alive connections
-(bench/loadgen.py in this process).
+``POST /jobs/executions/complete/{id}`` (distinct running runs) and the pull of one
+``GET /jobs/executions?jobs=<code>&wait=0&limit=1`` (64 codes in turn, a pool of pending runs
+each); 16 keep-alive connections (bench/loadgen.py in this process).
 """
 
 from __future__ import annotations
@@ -38,11 +39,12 @@ from .common import ADMIN_KEY, BenchError, Report, Server, proc_cpu_s
 TREES_ENV = "BENCH_AB_TREES"
 DATABASES_ENV = "BENCH_AB_DATABASES"
 SIZES: dict[str, dict[str, Any]] = {
-    "smoke": {"jobs": 100, "burst": 0.3, "rounds": 2, "connections": 16, "running": 20_000},
+    "smoke": {"jobs": 100, "burst": 0.3, "rounds": 2, "connections": 16, "running": 20_000,
+              "pull_pool": 100},
     "default": {"jobs": 1_000, "burst": 1.0, "rounds": 8, "connections": 16,
-                "running": 120_000},
+                "running": 120_000, "pull_pool": 400},
     "full": {"jobs": 1_000, "burst": 1.5, "rounds": 16, "connections": 16,
-             "running": 300_000},
+             "running": 300_000, "pull_pool": 1_000},
 }
 
 
@@ -84,6 +86,10 @@ class _Build:
         per_job = -(-int(p["running"]) // len(names))
         rows.executions(ids, per_job, "running", loader.now_ms() - 3_600_000)
         self.running = rows.running_ids()
+        # the pull's pool: 64 job codes with ``pull_pool`` pending runs each, due already
+        codes = [f"pull-{i:03d}" for i in range(api.CLAIM_CODES)]
+        rows.executions(rows.jobs(codes, "pull-", api.CLAIM_TIMEOUT_S), int(p["pull_pool"]),
+                        "pending", loader.now_ms() - 3_600_000)
         self.used = 0  # running runs completed so far (each is completed once)
         port, auth = srv.port, {"x-api-key": ADMIN_KEY}
         healthz = loadgen.request("GET", "/healthz", port)
@@ -104,12 +110,16 @@ class _Build:
             return loadgen.request("POST", f"/jobs/executions/complete/{self.running[i]}",
                                    port, auth, ok)
 
+        pulls = [loadgen.request("GET", f"/jobs/executions?jobs={c}&wait=0&limit=1", port,
+                                 {**auth, "x-schedo-worker-id": f"bench-{c}"}) for c in codes]
+        self.claimed = [0]
         self.makes: dict[str, Callable[[int], bytes]] = {
             "healthz": lambda i: healthz,
             "get_job": lambda i: get_job[i % len(get_job)],
             "define_update": lambda i: define[i % len(define)],
             "define_changed": changed,
             "complete": complete,
+            "pull_1": lambda i: pulls[i % len(pulls)],
         }
         self.cpu: dict[str, float] = {}
         self.requests: dict[str, int] = {}
@@ -127,10 +137,12 @@ class _Build:
         res = loadgen.run(self.srv.port, make, connections=int(p["connections"]),
                           duration=float(p["burst"]), warmup=0.0,
                           max_requests=len(self.running) - offset if route == "complete"
-                          else 10**7)
+                          else 10**7,
+                          check=api._ok_pull(self.claimed) if route == "pull_1" else None)
         self.cpu[route] = self.cpu.get(route, 0.0) + proc_cpu_s(self.srv.pid) - before
-        if res.errors:
-            raise BenchError(f"interleave: {route}: {res.errors} failed requests")
+        if res.errors:  # a pull that claimed nothing counts: the pool ran dry
+            raise BenchError(f"interleave: {route}: {res.errors} failed requests "
+                             f"({res.sample_error}); raise 'pull_pool' or 'running'")
         # every request sent was answered (warm-up 0: the burst's requests are all counted)
         self.requests[route] = self.requests.get(route, 0) + res.requests
         if route == "complete":
@@ -166,7 +178,7 @@ def _builds(workdir: Path, p: dict[str, Any]) -> Iterator[list[tuple[str, _Build
 def run(size: str, workdir: Path) -> Report:
     p = dict(SIZES[size])
     rep = Report("interleave", size, p)
-    routes = ["healthz", "get_job", "define_update", "define_changed", "complete"]
+    routes = ["healthz", "get_job", "define_update", "define_changed", "complete", "pull_1"]
     with _builds(workdir, p) as builds:
         (la, a), (lb, b) = builds
         for route in routes:

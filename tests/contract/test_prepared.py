@@ -214,3 +214,40 @@ async def test_a_connection_lost_in_a_write_is_replaced(world: World) -> None:
     async with db.write() as c:
         assert [r.command for r in await _SET_COMMAND.all(
             c, {"jid": job.id, "cmd": "after"})] == ["after"]
+
+
+_SET_COMMAND_ALONE = Prepared(_SET_COMMAND.stmt, writes=True)
+
+
+async def test_a_statement_of_its_own_commits_alone_and_fails_as_a_write(
+    world: World, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``one_statement()`` with ``Prepared(..., writes=True)`` (a PostgreSQL claim with its
+    mirror): committed by itself, seen by the next read; a refused statement gives the
+    error ``write()`` gives (a duplicate key: ``Collision``; any other: ``Unavailable``) and
+    is never run a second time through SQLAlchemy, as an autocommit read would be."""
+    db = world.store.db
+    if not db.claims_alone:
+        pytest.skip("PostgreSQL's claims (SQLite claims in a write transaction)")
+    a = await world.job("a")
+    b = await world.job("b")
+    async with db.one_statement() as c:
+        assert [r.command for r in await _SET_COMMAND_ALONE.all(
+            c, {"jid": a.id, "cmd": "alone"})] == ["alone"]
+    assert await _command(world, a.id) == "alone"
+    duplicate = Prepared(jobs.update().where(jobs.c.id == bindparam("jid"))
+                         .values(name=bindparam("name")).returning(jobs.c.id), writes=True)
+    broken = Prepared(select(literal_column("no_such_column")).select_from(jobs), writes=True)
+    for p, params, want in [(duplicate, {"jid": b.id, "name": "a"}, Collision),
+                            (broken, {}, Unavailable)]:
+        with pytest.raises(want), monkeypatch.context() as patched:
+            async with db.one_statement() as c:
+                # the driver's error, not a second run through Core
+                patched.setattr(type(c), "execute", _never)
+                await p.all(c, params)
+    assert [j.name for j in await world.store.list_jobs(world.env)] == ["a", "b"]
+    await _write_command(world, a.id, "after")
+
+
+async def _never(*_: Any, **__: Any) -> Any:
+    raise AssertionError("a statement that writes ran a second time through SQLAlchemy")

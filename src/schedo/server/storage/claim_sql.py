@@ -100,8 +100,13 @@ def claim_statement(db: Database, codes: Sequence[str] | None, types: Sequence[s
     key = (mode, kinds, keyed)
     stmt = cache.get(key)
     if stmt is None:
-        # no expanding parameter: a driver statement on SQLite (prepared.py)
-        stmt = cache[key] = Prepared(_claimed(db, _pick(db, mode, keyed, kinds)))
+        # no expanding parameter: a driver statement on SQLite (prepared.py); PostgreSQL
+        # claims and mirrors in one statement, a transaction of its own (one_statement)
+        pick = _pick(db, mode, keyed, kinds)
+        if db.claims_alone:
+            stmt = cache[key] = Prepared(_claimed_and_mirrored(db, pick), writes=True)
+        else:
+            stmt = cache[key] = Prepared(_claimed(db, pick))
     return stmt
 
 
@@ -183,6 +188,22 @@ def _claimed(db: Database, pick: Any) -> Any:
         )
         .returning(*executions.c)
     )
+
+
+def _claimed_and_mirrored(db: Database, pick: Any) -> Any:
+    """PostgreSQL: ``_claimed`` and ``mirror_claimed`` in one statement, ``WITH claimed AS
+    (UPDATE executions … RETURNING *), mirrored AS (UPDATE jobs … FROM claimed) SELECT * FROM
+    claimed``. The mirror reads the statement's snapshot: a later non-skipped run of the
+    job, the same test as ``mirror_claimed`` (a claim changes no run's skipped-ness); rows
+    are locked runs first, then jobs, as in the two statements it replaces."""
+    claimed = _claimed(db, pick).cte("claimed")
+    x = executions.alias("x")
+    later = exists().where(x.c.job_id == claimed.c.job_id, x.c.id > claimed.c.id,
+                           x.c.status != status_is(RunStatus.SKIPPED))
+    mirror = (update(jobs).where(jobs.c.id == claimed.c.job_id, ~later)
+              .values(status=JobStatus.RUNNING.value, retry_count=claimed.c.attempt - 1)
+              .cte("mirrored"))
+    return select(claimed).add_cte(mirror)
 
 
 def claim_any_statement(db: Database, types: Sequence[str]) -> Prepared:

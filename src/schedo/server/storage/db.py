@@ -37,9 +37,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import StaticPool
 
-from ..domain.errors import Collision, Conflict, InvalidInput
+from ..domain.errors import Conflict, InvalidInput
 from . import pg_kept, sqlite_inline
-from .db_errors import driver_failure, storage_failure
+from .db_errors import driver_failure, instead_of_write_error, storage_failure
 from .sqlite_inline import InlineConnection
 
 if TYPE_CHECKING:  # imported when a PostgreSQL URL is used: it pulls in the ORM (~8 MB)
@@ -206,6 +206,20 @@ class Database:
             raise driver_failure(exc) from exc
 
     @asynccontextmanager
+    async def one_statement(self) -> AsyncIterator[Conn]:
+        """PostgreSQL: autocommit for one statement that writes, a transaction of its own (no
+        BEGIN, no COMMIT), run as ``Prepared(..., writes=True)``. Errors as ``write()``."""
+        try:
+            async with self._pg_readers.reader(self.read_engine) as conn:
+                yield conn
+        except BaseException as exc:
+            other = self._write_error(exc)
+            if other is None:
+                raise
+            raise other from exc
+        self.write_failure = None
+
+    @asynccontextmanager
     async def write(self) -> AsyncIterator[Conn]:
         """A write transaction. A failure of the storage itself (disk full, read-only file,
         I/O error) is remembered in ``write_failure`` until a later write commits.
@@ -226,15 +240,17 @@ class Database:
                     with self._writer.transaction(engine) as conn:
                         yield conn
         except BaseException as exc:
-            reason = storage_failure(exc)
-            if reason is not None:
-                self.write_failure = reason
-            if isinstance(exc, IntegrityError):
-                raise Collision("a concurrent write took the same key; try again") from exc
-            if isinstance(exc, (DBAPIError, OverflowError)):
-                raise driver_failure(exc) from exc
-            raise
+            other = self._write_error(exc)
+            if other is None:
+                raise
+            raise other from exc
         self.write_failure = None
+
+    def _write_error(self, exc: BaseException) -> BaseException | None:
+        """``db_errors.instead_of_write_error``; a failure of the storage itself (disk full,
+        read-only file, I/O error) is remembered in ``write_failure``."""
+        self.write_failure = storage_failure(exc) or self.write_failure
+        return instead_of_write_error(exc)
 
     def compiled(self, stmt: Any) -> Any:
         """``stmt`` compiled for this database's dialect (``driver_many.py`` sends its SQL to
@@ -277,6 +293,11 @@ class Database:
         """The value of ``among_bound``'s parameter: a JSON array on SQLite, a list (an
         array) on PostgreSQL."""
         return json.dumps(list(values)) if self.is_sqlite else list(values)
+
+    @property
+    def claims_alone(self) -> bool:
+        """A claim and its job mirror are one statement in ``one_statement()`` (PostgreSQL)."""
+        return not self.is_sqlite
 
     @property
     def windows_claims(self) -> bool:

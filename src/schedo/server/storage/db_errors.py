@@ -8,9 +8,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
-from sqlalchemy.exc import DataError, DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
-from ..domain.errors import InvalidInput, SchedoError, Unavailable
+from ..domain.errors import Collision, InvalidInput, SchedoError, Unavailable
 
 log = logging.getLogger("schedo.storage")
 
@@ -77,3 +77,14 @@ def driver_failure(exc: BaseException) -> SchedoError:
                             "the database cannot store")
     assert isinstance(exc, DBAPIError)
     return unavailable(exc)
+
+
+def instead_of_write_error(exc: BaseException) -> BaseException | None:
+    """What a failed write raises instead of ``exc`` (None: ``exc`` itself): Collision for an
+    IntegrityError (a concurrent insert of the same key: the caller may try again),
+    Unavailable for another driver error (``driver_failure``)."""
+    if isinstance(exc, IntegrityError):
+        return Collision("a concurrent write took the same key; try again")
+    if isinstance(exc, (DBAPIError, OverflowError)):
+        return driver_failure(exc)
+    return None

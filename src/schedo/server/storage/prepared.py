@@ -18,7 +18,9 @@ Contract:
   SQLAlchemy's adapter (``pg_driver.py``), skipping the execution context and the greenlet
   hop. In autocommit (``Database.read()``) a statement the driver refused runs again through
   SQLAlchemy, which translates the error and invalidates a lost connection as always (a
-  read: running it twice changes nothing). Inside a write transaction the adapter's
+  read: running it twice changes nothing); a statement that writes (``writes=True``, run
+  in ``Database.one_statement()``) is never run twice: its driver error is raised as inside
+  a transaction. Inside a write transaction the adapter's
   transaction is begun first if no statement began it yet, and a driver error is raised
   as SQLAlchemy would raise it (``pg_driver.translated``): a transaction cannot run a
   statement twice.
@@ -112,7 +114,8 @@ class _Form:
 
     async def run_in_transaction(self, c: Any, adapted: Any, params: dict[str, Any]
                                  ) -> list[Any]:
-        """On the asyncpg connection inside ``c``'s write transaction (begun already)."""
+        """On the asyncpg connection inside ``c``'s write transaction (begun already), or
+        in autocommit as a transaction of its own; a driver error raised as SQLAlchemy's."""
         args = self.args(params)
         try:
             found = await adapted.driver_connection.fetch(self.sql, *args)
@@ -124,11 +127,12 @@ class _Form:
 class Prepared:
     """A Core statement run as a pre-compiled driver statement on SQLite (module doc)."""
 
-    __slots__ = ("_form", "_pg_form", "elsewhere", "stmt")
+    __slots__ = ("_form", "_pg_form", "elsewhere", "stmt", "writes")
 
-    def __init__(self, stmt: Any, elsewhere: Any = None) -> None:
+    def __init__(self, stmt: Any, elsewhere: Any = None, writes: bool = False) -> None:
         self.stmt = stmt
         self.elsewhere = stmt if elsewhere is None else elsewhere
+        self.writes = writes
         self._form: _Form | None = None
         self._pg_form: _Form | None = None
 
@@ -149,6 +153,8 @@ class Prepared:
             return self._sqlite(c).run(c, params)
         adapted = pg_driver.adapter(c)
         if adapted is not None:
+            if adapted.autocommit and self.writes:  # its own transaction: never twice
+                return await self._pg(c).run_in_transaction(c, adapted, params)
             if adapted.autocommit:
                 found = await self._pg(c).run_asyncpg(adapted, params)
                 if found is not None:
