@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import (
@@ -205,52 +205,47 @@ class Database:
         except (DBAPIError, OverflowError) as exc:
             raise driver_failure(exc) from exc
 
-    @asynccontextmanager
-    async def one_statement(self) -> AsyncIterator[Conn]:
+    def one_statement(self) -> AbstractAsyncContextManager[Conn]:
         """PostgreSQL: autocommit for one statement that writes, a transaction of its own (no
         BEGIN, no COMMIT), run as ``Prepared(..., writes=True)``. Errors as ``write()``."""
-        try:
-            async with self._pg_readers.reader(self.read_engine) as conn:
-                yield conn
-        except BaseException as exc:
-            other = self._write_error(exc)
-            if other is None:
-                raise
-            raise other from exc
-        self.write_failure = None
+        return self._writing(self._pg_readers.reader(self.read_engine))
 
-    @asynccontextmanager
-    async def write(self) -> AsyncIterator[Conn]:
+    def write(self) -> AbstractAsyncContextManager[Conn]:
         """A write transaction. A failure of the storage itself (disk full, read-only file,
         I/O error) is remembered in ``write_failure`` until a later write commits.
-        Unavailable as above."""
+        Unavailable as above, Collision for an IntegrityError
+        (``db_errors.instead_of_write_error``)."""
+        return self._writing(self._transaction())
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[Conn]:
+        engine = self.write_engine
+        if not isinstance(engine, Engine):  # PostgreSQL's AsyncEngine
+            async with engine.begin() as conn:
+                yield conn
+            return
+        # inline statements never yield, so a loop of writes (the ticker's batches, the
+        # reaper's) would hold the loop to its end: every write lets the others that are
+        # ready go first (a woken long poll claims the runs of the first batch while the
+        # ticker makes the next)
+        await asyncio.sleep(0)
+        # one writer at a time, queued on the loop (the pool of one would block it)
+        async with self._write_lock:
+            with self._writer.transaction(engine) as conn:
+                yield conn
+
+    @asynccontextmanager
+    async def _writing(self, conns: AbstractAsyncContextManager[Conn]) -> AsyncIterator[Conn]:
         try:
-            engine = self.write_engine
-            if not isinstance(engine, Engine):  # PostgreSQL's AsyncEngine
-                async with engine.begin() as conn:
-                    yield conn
-            else:
-                # inline statements never yield, so a loop of writes (the ticker's batches,
-                # the reaper's) would hold the loop to its end: every write lets the others
-                # that are ready go first (a woken long poll claims the runs of the first
-                # batch while the ticker makes the next)
-                await asyncio.sleep(0)
-                # one writer at a time, queued on the loop (the pool of one would block it)
-                async with self._write_lock:
-                    with self._writer.transaction(engine) as conn:
-                        yield conn
+            async with conns as conn:
+                yield conn
         except BaseException as exc:
-            other = self._write_error(exc)
+            self.write_failure = storage_failure(exc) or self.write_failure
+            other = instead_of_write_error(exc)
             if other is None:
                 raise
             raise other from exc
         self.write_failure = None
-
-    def _write_error(self, exc: BaseException) -> BaseException | None:
-        """``db_errors.instead_of_write_error``; a failure of the storage itself (disk full,
-        read-only file, I/O error) is remembered in ``write_failure``."""
-        self.write_failure = storage_failure(exc) or self.write_failure
-        return instead_of_write_error(exc)
 
     def compiled(self, stmt: Any) -> Any:
         """``stmt`` compiled for this database's dialect (``driver_many.py`` sends its SQL to
