@@ -40,7 +40,7 @@ from ..domain.model import JobStatus, JobType, RunStatus
 from ..domain.timefmt import to_ms
 from .db import AMONG_INLINE, Conn, Database
 from .prepared import Prepared
-from .run_insert import status_is
+from .run_insert import later_run, status_is
 from .schema import api_keys, environments, executions, jobs
 
 # per Database (its dialect), then per shape; weak: a disposed Database takes its own along
@@ -197,10 +197,8 @@ def _claimed_and_mirrored(db: Database, pick: Any) -> Any:
     job, the same test as ``mirror_claimed`` (a claim changes no run's skipped-ness); rows
     are locked runs first, then jobs, as in the two statements it replaces."""
     claimed = _claimed(db, pick).cte("claimed")
-    x = executions.alias("x")
-    later = exists().where(x.c.job_id == claimed.c.job_id, x.c.id > claimed.c.id,
-                           x.c.status != status_is(RunStatus.SKIPPED))
-    mirror = (update(jobs).where(jobs.c.id == claimed.c.job_id, ~later)
+    mirror = (update(jobs).where(jobs.c.id == claimed.c.job_id,
+                                 ~later_run(claimed.c.job_id, claimed.c.id))
               .values(status=JobStatus.RUNNING.value, retry_count=claimed.c.attempt - 1)
               .cte("mirrored"))
     return select(claimed).add_cte(mirror)
@@ -266,14 +264,9 @@ def _mirror_statement(db: Database) -> Prepared:
     stmt = _MIRROR.get(db)
     if stmt is None:
         e = executions.alias("e")
-        later = exists().where(
-            executions.c.job_id == e.c.job_id,
-            executions.c.id > e.c.id,
-            executions.c.status != status_is(RunStatus.SKIPPED),
-        )
         latest = (
             select(e.c.job_id, e.c.attempt)
-            .where(db.among_bound(e.c.id, "ids"), ~later)
+            .where(db.among_bound(e.c.id, "ids"), ~later_run(e.c.job_id, e.c.id))
             .subquery("claimed")
         )
         stmt = _MIRROR[db] = Prepared(

@@ -11,20 +11,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, case, exists, update
+from sqlalchemy import bindparam, case, update
 
-from ..domain.model import RunStatus
 from .db import Conn, Database
 from .driver_many import DriverMany, driver_value
-from .run_insert import status_is
-from .schema import executions, jobs
+from .run_insert import later_run
+from .schema import jobs
 
 _BY_SHAPE: dict[tuple[tuple[str, ...], bool], DriverMany] = {}
 # the mirror's condition: no run of the job later than the ended one (``:e``) but skipped
 # ones, which never drive the status (``lifecycle.job_mirror``)
-_LATER = exists().where(executions.c.job_id == bindparam("j"),
-                        executions.c.id > bindparam("e"),
-                        executions.c.status != status_is(RunStatus.SKIPPED))
+_LATER = later_run(bindparam("j"), bindparam("e"))
 
 
 def set_columns(columns: tuple[str, ...]) -> Any:

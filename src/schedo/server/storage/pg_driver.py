@@ -14,7 +14,6 @@ Contract:
   subclass of the same name, e.g. ``IntegrityError``), with the connection invalidated when
   the error means it was lost, as SQLAlchemy does, so the pool opens a new one.
 
-
 Why: each statement of a write transaction through SQLAlchemy's execution context and the
 greenlet hop cost about as much CPU as asyncpg's own work for it (py-spy of a completion:
 the greenlet path 28 % of the request, asyncpg 20 %); issue 18. The attributes reached are

@@ -18,7 +18,7 @@ from operator import itemgetter
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import bindparam, literal_column
+from sqlalchemy import bindparam, exists, literal_column
 
 from ..domain.lifecycle import RunDraft
 from ..domain.model import ACTIVE, RunStatus
@@ -38,6 +38,15 @@ def status_is(status: RunStatus) -> Any:
     (every live-run index is one: ``status = 'pending'``) may be used (~0.1 ms each; a
     claim of 100 runs 4.5 → 3.8 ms, an empty claim 120 → 10 µs)."""
     return literal_column(f"'{status.value}'")
+
+
+def later_run(job_id: Any, run_id: Any) -> Any:
+    """``EXISTS`` a run of job ``job_id`` later than run ``run_id`` that is not skipped: the
+    test of every job status mirror (a run drives its job's status only while it is the
+    job's latest non-skipped run, ``lifecycle.job_mirror``)."""
+    x = executions.alias("later")
+    return exists().where(x.c.job_id == job_id, x.c.id > run_id,
+                          x.c.status != status_is(RunStatus.SKIPPED))
 
 
 def is_active() -> Any:

@@ -32,7 +32,7 @@ from .run_insert import as_dt as as_dt
 from .run_insert import draft_row as draft_row
 from .run_insert import insert_runs as insert_runs
 from .run_insert import is_active as is_active
-from .run_insert import status_is
+from .run_insert import later_run, status_is
 from .schema import environments, executions, jobs, notifications
 from .sql_workers import connected_agents
 
@@ -41,11 +41,7 @@ NOTIFY_OUTPUT_HEAD = 2000
 
 _MIRROR = DriverMany(
     update(jobs)
-    .where(jobs.c.id == bindparam("j"), ~exists().where(
-        executions.c.job_id == bindparam("j"),
-        executions.c.id > bindparam("e"),
-        executions.c.status != status_is(RunStatus.SKIPPED),
-    ))
+    .where(jobs.c.id == bindparam("j"), ~later_run(bindparam("j"), bindparam("e")))
     .values(status=bindparam("s"), retry_count=bindparam("rc")),
     ("j", "e", "s", "rc"),
 )

@@ -207,12 +207,12 @@ class RunSql:
         limit: int, key_id: int | None, worker: str | None,
     ) -> list[Run]:
         stmt = claim_sql.claim_statement(self.db, codes, types, key_id is not None)
-        window = claim_sql.window_statement(self.db, codes, types, key_id is not None)
         params = claim_sql.claim_params(self.db, env_id, codes, now, limit, key_id, worker)
         if self.db.claims_alone:  # PostgreSQL: the claim and its mirror one statement
             async with self.db.one_statement() as c:
-                got = await claim_sql.run_claim(c, stmt, {**params, "limit": limit})
+                got = await claim_sql.run_claim(c, stmt, params)
             return sorted(map(rows.full_execution, got), key=lambda e: (e.due_at, e.id))
+        window = claim_sql.window_statement(self.db, codes, types, key_id is not None)
         async with self.db.write() as c:
             got = []
             if window is not None:  # many codes, SQLite: the earliest runs first (claim_sql)
