@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 from schedo.server.domain.audit import SECRET, diff, job_changes, job_fields
 from schedo.server.domain.model import CatchUp, JobStatus, JobType
@@ -53,3 +57,25 @@ def test_a_new_job_lists_what_it_was_made_with() -> None:
     assert made["cron_expression"] == [None, "0 2 * * *"]
     assert "webhook_url" not in made  # None before, None after
     assert set(made) <= set(job_fields(JOB))
+
+
+_VALUES: dict[str, list[Any]] = {
+    "type": [JobType.SDK, JobType.PUSH], "cron_expression": ["0 2 * * *", "0 3 * * *"],
+    "crons": [(), ("5 4 * * *",), None], "catch_up": [CatchUp.LATEST, CatchUp.ALL],
+    "metadata": [{"team": "ops"}, {"team": "ops", "n": 1}, {"n": True, "team": "ops"}, None],
+    "channels": [None, [], ["ops"]], "timeout_seconds": [60, 61, None],
+    "paused_until": [None, T, datetime(2026, 3, 1, tzinfo=UTC)], "paused": [False, True],
+    "target": [None, {"url": "http://a"}, {"url": "http://b", "headers": {"x": "1"}}],
+}
+
+
+@given(st.fixed_dictionaries({}, optional={k: st.sampled_from(v) for k, v in _VALUES.items()}),
+       st.fixed_dictionaries({}, optional={k: st.sampled_from(v) for k, v in _VALUES.items()}))
+def test_job_changes_is_the_diff_of_the_two_definitions(a: dict[str, Any],
+                                                        b: dict[str, Any]) -> None:
+    """``job_changes`` skips the fields that are the same before making them plain; it must
+    answer what ``diff`` of both jobs' ``job_fields`` answers, order of keys included."""
+    before, after = replace(JOB, **a), replace(JOB, **b)
+    got = job_changes(before, after)
+    want = diff(job_fields(before), job_fields(after))
+    assert got == want and list(got) == list(want)

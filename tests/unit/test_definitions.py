@@ -3,11 +3,14 @@ strict sameness the audit log's diff shares with it."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from schedo.server.domain.audit import diff
 from schedo.server.domain.definitions import redefines_nothing, same
@@ -73,6 +76,35 @@ def test_same_is_strict_about_types_and_json_text() -> None:
     assert same({"a": [1, 2]}, {"a": [1, 2]}) and same(("x",), ("x",)) and same(None, None)
     assert not same(1, True) and not same(1, 1.0) and not same([1], (1,))
     assert not same({"a": 1, "b": 2}, {"b": 2, "a": 1})
+
+
+_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.floats(allow_nan=True),
+                    st.sampled_from([0.0, -0.0, 1.0]), st.sampled_from(["a", "b", "1"]))
+_JSONISH = st.recursive(
+    _SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=3),
+                            st.lists(inner, max_size=3).map(tuple),
+                            st.dictionaries(st.sampled_from(["a", "b", "c"]), inner, max_size=3)),
+    max_leaves=8)
+
+
+@given(_JSONISH, _JSONISH)
+@example([0.0], [-0.0])
+@example({"a": float("nan")}, {"a": float("nan")})
+@example([1, (2,)], [1, [2]])
+@example({"a": 1}, {"a": 1.0})
+def test_same_answers_as_the_json_text_of_values_of_one_type(a: Any, b: Any) -> None:
+    """The rule's first form compared the JSON text of two values of the same type; walking
+    them must answer the same for every JSON value (lists and tuples inside alike)."""
+    assert same(a, b) == (type(a) is type(b) and json.dumps(a) == json.dumps(b))
+    assert same(a, a)
+
+
+@given(_JSONISH)
+def test_a_copy_through_json_is_the_same(a: Any) -> None:
+    copied = json.loads(json.dumps(a))
+    if type(copied) is type(a):
+        assert same(a, copied) == (json.dumps(a) == json.dumps(copied))
 
 
 def test_the_audit_diff_records_a_change_of_json_type() -> None:

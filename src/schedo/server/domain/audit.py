@@ -70,6 +70,8 @@ JOB_FIELDS = (
     "remind_every_seconds", "after", "paused", "paused_until", "skip_next", "muted",
 )
 
+_SORTED_JOB_FIELDS = tuple(sorted(JOB_FIELDS))  # diff's order
+
 
 @dataclass(frozen=True, slots=True)
 class Actor:
@@ -166,6 +168,18 @@ def job_fields(job: Job) -> dict[str, Any]:
 def job_changes(before: Job | None, after: Job | None) -> dict[str, list[Any]]:
     """The fields of the definition that changed (all of them for a new job, as [None,
     value] with None-valued fields left out)."""
-    old = job_fields(before) if before is not None else {}
-    new = job_fields(after) if after is not None else {}
-    return diff(old, new)
+    if before is None or after is None:
+        return diff(job_fields(before) if before is not None else {},
+                    job_fields(after) if after is not None else {})
+    # what ``diff`` of the two ``job_fields`` gives, without making either: a field whose
+    # values are already the same (most of them: a redefinition changes one or two) is
+    # skipped before its values are made plain
+    out: dict[str, list[Any]] = {}
+    for name in _SORTED_JOB_FIELDS:
+        a, b = getattr(before, name), getattr(after, name)
+        if same(a, b):
+            continue
+        old, new = plain(a), plain(b)
+        if not _same(old, new):
+            out[name] = [SECRET, SECRET] if name in SECRET_FIELDS else [old, new]
+    return out

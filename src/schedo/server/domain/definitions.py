@@ -2,14 +2,14 @@
 SDK worker's start) writes nothing, and the strict sameness the audit log's diff uses too.
 
 Pure. "The same" is stricter than Python's ``==``: the same type (``True`` is not ``1``), and
-for JSON values (``metadata``, ``target``, ``after``, ``channels``) the same JSON text, so
-``{"a": 1}`` is not ``{"a": true}`` and a new key order counts as a change (docs/api.md,
-Jobs). A redefinition the storage writes therefore always records what it changed.
+for JSON values (``metadata``, ``target``, ``after``, ``channels``) what their JSON text would
+tell apart, so ``{"a": 1}`` is not ``{"a": true}`` and a new key order counts as a change
+(docs/api.md, Jobs). A redefinition the storage writes therefore always records what it
+changed.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import fields
 from typing import Any
 
@@ -21,12 +21,33 @@ _COMPARED = tuple(f.name for f in fields(JobSpec) if f.name not in ("name", "pin
 
 
 def same(a: Any, b: Any) -> bool:
-    """``a`` and ``b`` are the same value of the same type; lists, tuples and dicts by their
-    JSON text (so key order and ``1`` against ``true`` count)."""
+    """``a`` and ``b`` are the same value of the same type; inside lists, tuples and dicts as
+    their JSON text would compare them: key order and ``1`` against ``true`` or ``1.0``
+    count, a list and a tuple of the same items do not (the JSON text was the rule's first
+    form; walking the values gives the same answers without encoding both, tests/unit/
+    test_definitions.py)."""
     if type(a) is not type(b):
         return False
-    if isinstance(a, (dict, list, tuple)):
-        return json.dumps(a) == json.dumps(b)
+    return _json_same(a, b)
+
+
+def _json_same(a: Any, b: Any) -> bool:
+    if a is b:
+        return True
+    t = type(a)
+    if t is dict:
+        if type(b) is not dict or len(a) != len(b):
+            return False
+        return all(ka == kb and type(ka) is type(kb) and _json_same(va, vb)
+                   for (ka, va), (kb, vb) in zip(a.items(), b.items(), strict=True))
+    if t is list or t is tuple:
+        if (type(b) is not list and type(b) is not tuple) or len(a) != len(b):
+            return False
+        return all(_json_same(x, y) for x, y in zip(a, b, strict=True))
+    if t is not type(b):
+        return False
+    if t is float:  # by its JSON text: -0.0 is not 0.0, and NaN is NaN
+        return repr(a) == repr(b)
     return bool(a == b)
 
 
