@@ -1,7 +1,7 @@
 """Schedo's benchmarks: ``python -m bench <scenario> [--size smoke|default|full] [--json F]``.
 
-Scenarios: herd, precision, scale, api, dashboard, footprint, dashpages, interleave (see
-bench/README.md).
+Scenarios: herd, precision, scale, api, dashboard, footprint, dashpages, interleave,
+pgdrivers (see bench/README.md).
 ``smoke()`` runs every scenario at its smoke size (seconds each) and raises if one fails; CI
 calls it from a test.
 """
@@ -17,12 +17,22 @@ if TYPE_CHECKING:
     from .common import Report
 
 SCENARIOS = ("herd", "precision", "scale", "api", "dashboard", "footprint", "dashpages",
-             "interleave")
+             "interleave", "pgdrivers")
 
 
 def run_scenario(name: str, size: str, workdir: Path, **options: object) -> Report:
     """Run one scenario; returns its ``common.Report``."""
-    from . import api, dashboard, dashpages, footprint, herd, interleave, precision, scale
+    from . import (
+        api,
+        dashboard,
+        dashpages,
+        footprint,
+        herd,
+        interleave,
+        pgdrivers,
+        precision,
+        scale,
+    )
 
     module = {
         "herd": herd,
@@ -33,6 +43,7 @@ def run_scenario(name: str, size: str, workdir: Path, **options: object) -> Repo
         "footprint": footprint,
         "dashpages": dashpages,
         "interleave": interleave,
+        "pgdrivers": pgdrivers,
     }[name]
     started = time.perf_counter()
     report: Report = module.run(size, workdir, **options)

@@ -21,6 +21,6 @@ def test_every_benchmark_runs_at_smoke_size(capsys: pytest.CaptureFixture[str]) 
     bench.smoke(baselines=True)
     out = capsys.readouterr().out
     for scenario in ("herd", "precision", "scale", "api", "dashboard", "footprint",
-                     "dashpages", "interleave"):
+                     "dashpages", "interleave", "pgdrivers"):
         assert f"== {scenario} (smoke" in out, out[-3000:]
     assert "APScheduler" in out and "Celery" in out
