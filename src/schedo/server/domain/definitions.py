@@ -21,14 +21,16 @@ _COMPARED = tuple(f.name for f in fields(JobSpec) if f.name not in ("name", "pin
 
 
 def same(a: Any, b: Any) -> bool:
-    """``a`` and ``b`` are the same value of the same type; inside lists, tuples and dicts as
-    their JSON text would compare them: key order and ``1`` against ``true`` or ``1.0``
+    """``a`` and ``b`` are the same value of the same type; lists, tuples and dicts as their
+    JSON text would compare them: key order and ``1`` against ``true`` or ``1.0``
     count, a list and a tuple of the same items do not (the JSON text was the rule's first
     form; walking the values gives the same answers without encoding both, tests/unit/
     test_definitions.py)."""
     if type(a) is not type(b):
         return False
-    return _json_same(a, b)
+    if isinstance(a, (dict, list, tuple)):
+        return _json_same(a, b)
+    return bool(a == b)
 
 
 def _json_same(a: Any, b: Any) -> bool:
