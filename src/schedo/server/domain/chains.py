@@ -113,8 +113,14 @@ def check_graph(name: str, after: After | None, known: Collection[str],
     for up in after.jobs:
         if up not in known:
             raise InvalidInput(f"after.jobs: no job named {up!r} in this environment")
-    edges = {**graph, name: after.jobs}
-    loop = find_cycle(name, edges)
+    refuse_cycle(name, after, graph)
+
+
+def refuse_cycle(name: str, after: After, graph: Mapping[str, Sequence[str]]) -> None:
+    """InvalidInput naming the loop if job ``name`` waiting for ``after.jobs`` closes a
+    cycle in ``graph`` (every job's upstream names; ``name``'s own entry is replaced). The
+    storage asks again under the environment's lock, for two definitions that race."""
+    loop = find_cycle(name, {**graph, name: after.jobs})
     if loop is not None:
         raise InvalidInput("after: the jobs would wait for each other in a cycle: "
                            + " -> ".join(loop))

@@ -26,8 +26,10 @@ from .schema import (
 )
 
 
-async def delete_job(c: Conn, job_id: int) -> None:
-    """The job, its runs, and its notifications with their deliveries (its history)."""
+async def delete_job(c: Conn, job_id: int) -> bool:
+    """The job, its runs, and its notifications with their deliveries (its history);
+    whether this transaction deleted the job's row (False: a concurrent delete did, on
+    PostgreSQL, while this one waited for the rows it shared)."""
     owned = select(notifications.c.id).where(notifications.c.job_id == job_id)
     await c.execute(
         delete(notification_deliveries).where(notification_deliveries.c.notification_id.in_(owned))
@@ -36,7 +38,7 @@ async def delete_job(c: Conn, job_id: int) -> None:
     await c.execute(delete(execution_causes).where(
         (execution_causes.c.job_id == job_id) | (execution_causes.c.cause_job_id == job_id)))
     await c.execute(delete(executions).where(executions.c.job_id == job_id))
-    await c.execute(delete(jobs).where(jobs.c.id == job_id))
+    return bool((await c.execute(delete(jobs).where(jobs.c.id == job_id))).rowcount)
 
 
 async def delete_environment(c: Conn, env_id: int) -> None:

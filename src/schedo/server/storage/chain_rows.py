@@ -23,7 +23,7 @@ from ..domain.chains import End
 from ..domain.model import JobStatus, RunStatus, Source, Trigger
 from ..domain.overlap import HELD, Slots
 from ..domain.records import Job, Run
-from . import rows
+from . import locks, rows
 from .contracts.chains import report_chained
 from .db import Conn, Database
 from .prepared import Prepared
@@ -36,6 +36,23 @@ CANDIDATES = 50  # newest ends of an upstream job looked at per firing
 # every end of a run asks (and mostly finds none): a driver statement, one per environment
 CHAINED = Prepared(select(jobs.c.id, jobs.c.environment_id, jobs.c.name, jobs.c.after).where(
     jobs.c.environment_id == bindparam("env"), jobs.c.after.is_not(None)))
+
+
+async def refuse_cycle(db: Database, c: Conn, env_id: int, name: str,
+                       after: dict[str, Any]) -> None:
+    """``chains.refuse_cycle`` for job ``name`` waiting for ``after`` (its stored form), on
+    the environment's chain graph as committed, under the environment's lock: of two
+    definitions that would close a cycle together, the second to take the lock sees the
+    first and is refused (the service's check ran on an earlier read)."""
+    await locks.environment(db, c, env_id)
+    graph: dict[str, list[str]] = {}
+    for r in await CHAINED.all(c, {"env": env_id}):
+        spec = chains.from_json(r.after)
+        if spec is not None:
+            graph[r.name] = list(spec.jobs)
+    wanted = chains.from_json(after)
+    if wanted is not None:
+        chains.refuse_cycle(name, wanted, graph)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from ..domain.errors import Collision, NotFound
 from ..domain.model import Health, JobStatus, JobType, RunStatus
 from ..domain.records import Job, JobSpec, Run
 from ..domain.timefmt import to_ms
-from . import audit_rows, cascade, rows
+from . import audit_rows, cascade, chain_rows, rows
 from .db import Database
 from .job_turns import set_columns
 from .prepared import Prepared
@@ -173,6 +173,8 @@ class JobSql:
     ) -> tuple[Job, bool]:
         values = _spec_values(spec)
         async with self.db.write() as c:
+            if spec.after is not None:  # the environment's row first (storage/locks.py)
+                await chain_rows.refuse_cycle(self.db, c, env_id, spec.name, spec.after)
             cur = await _CURRENT.first(c, {"env_id": env_id, "name": spec.name})
             if cur is None:
                 r = (
@@ -259,9 +261,8 @@ class JobSql:
                 await c.execute(select(jobs.c.id, jobs.c.name)
                                 .where(jobs.c.id == job_id, jobs.c.environment_id == env_id))
             ).first()
-            if found is None:
-                raise NotFound(f"job {job_id} not found")
-            await cascade.delete_job(c, job_id)
+            if found is None or not await cascade.delete_job(c, job_id):
+                raise NotFound(f"job {job_id} not found")  # (or deleted by a racer meanwhile)
             if now is not None:
                 await audit_rows.record(c, env_id, actor, now, Action.DELETED, Kind.JOB,
                                         job_id, found.name)

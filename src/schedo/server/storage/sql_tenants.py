@@ -10,7 +10,7 @@ from sqlalchemy import Select, bindparam, exists, func, literal, select, update
 from ..domain.audit import Action, Actor, Kind
 from ..domain.errors import Collision, Conflict, NotFound
 from ..domain.records import ApiKey, Environment, Organization
-from . import admin_key_rows, audit_rows, cascade, rows
+from . import admin_key_rows, audit_rows, cascade, locks, rows
 from .db import Conn, Database
 from .prepared import Prepared
 from .schema import EpochMs, api_keys, environments, org_emails, organizations, server_meta
@@ -126,6 +126,7 @@ class TenantSql:
         actor: Actor | None = None, record_in: int | None = None,
     ) -> list[str]:
         async with self.db.write() as c:
+            await locks.organization(self.db, c, org_id)  # one spelling check at a time
             if _spelled(await _emails(c, org_id), email):  # there already, in some case
                 return await _emails(c, org_id)
             res = await c.execute(
@@ -143,6 +144,7 @@ class TenantSql:
         actor: Actor | None = None, record_in: int | None = None,
     ) -> list[str]:
         async with self.db.write() as c:
+            await locks.organization(self.db, c, org_id)
             gone = _spelled(await _emails(c, org_id), email)
             res = await c.execute(
                 org_emails.delete().where(
@@ -210,6 +212,7 @@ class TenantSql:
         now: datetime | None = None, record_in: int | None = None,
     ) -> Environment:
         async with self.db.write() as c:
+            await locks.organization(self.db, c, org_id)  # one delete counts at a time
             r = (
                 await c.execute(
                     select(environments).where(
