@@ -47,6 +47,8 @@ async def test_storage_raises_unavailable_for_driver_errors(api: Api, tmp_path: 
             await api.svc.store.list_jobs(1)
         except Unavailable as exc:
             assert exc.error == "OperationalError" and str(exc)
+            # the log line of the 503 names the driver's class and code (it said "Error")
+            assert exc.driver_error == "OperationalError (SQLITE_CANTOPEN)"
         else:
             raise AssertionError("no Unavailable")
 

@@ -51,7 +51,18 @@ def unavailable(exc: DBAPIError) -> Unavailable:
     orig = exc.orig if exc.orig is not None else exc
     text = str(orig).strip()
     return Unavailable(text or type(exc).__name__, error=type(exc).__name__,
-                       driver_error=type(orig).__name__)
+                       driver_error=_named(exc, type(orig).__name__))
+
+
+def _named(exc: BaseException, default: str) -> str:
+    """The driver's own error class and code, for the log line of a 503 (the adapter's class
+    alone, ``Error``, said nothing): e.g. ``DeadlockDetectedError (SQLSTATE 40P01)``."""
+    for e in _wrapped(exc):
+        state = getattr(e, "sqlstate", None) or getattr(e, "sqlite_errorname", None)
+        if isinstance(state, str) and state:
+            code = f"SQLSTATE {state}" if getattr(e, "sqlstate", None) else state
+            return f"{type(e).__name__} ({code})"
+    return default
 
 
 def data_problem(exc: BaseException) -> str | None:
