@@ -117,6 +117,18 @@ def test_bad_input_is_one_line_on_stderr_and_exit_2(args: list[str], message: st
     assert "Traceback" not in result.output
 
 
+def test_a_schedule_that_runs_out_shows_the_instants_it_has_left() -> None:
+    """An @at fires once: ``cron next`` shows it (it said "does not fire after" unless asked
+    for exactly one); past its last instant the error stands."""
+    one = run("next", "@at 2027-01-01T00:00:00Z", "--from", "2026-06-01T00:00:00Z", "--json")
+    assert one.exit_code == 0, one.output
+    assert [n["utc"] for n in json.loads(one.stdout)["next"]] == ["2027-01-01T00:00:00Z"]
+    table = run("next", "@at 2027-01-01T00:00:00Z", "--from", "2026-06-01T00:00:00Z")
+    assert table.exit_code == 0 and "2027-01-01" in table.stdout, table.output
+    after = run("next", "@at 2027-01-01T00:00:00Z", "--from", "2027-02-01T00:00:00Z")
+    assert after.exit_code == 2 and "does not fire after" in after.stderr
+
+
 @pytest.mark.parametrize("count", ["0", "1001", "many"])
 def test_count_out_of_range_is_a_usage_error(count: str) -> None:
     result = runner.invoke(cron_app, ["next", "* * * * *", "--count", count])

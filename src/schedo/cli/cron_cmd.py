@@ -90,10 +90,15 @@ def next_command(
     except CronError as exc:
         raise _fail(str(exc)) from None
     start = _start(from_, tz)
-    try:
-        instants = [t for _, t in zip(range(count), schedule.iter_after(start), strict=False)]
+    instants: list[datetime] = []
+    try:  # a schedule that runs out (an @at, the year 9999) shows the instants it has left
+        for t in schedule.iter_after(start):
+            instants.append(t)
+            if len(instants) == count:
+                break
     except CronError as exc:
-        raise _fail(str(exc)) from None
+        if not instants:
+            raise _fail(str(exc)) from None
     if as_json:
         _print_json(schedule, instants, expression)
     else:
