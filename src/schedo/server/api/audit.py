@@ -52,7 +52,7 @@ async def list_events(
     actor_key_id: QueryId = None,
     since: Annotated[str | None, Query(max_length=64)] = None,
     until: Annotated[str | None, Query(max_length=64)] = None,
-    cursor: Annotated[int | None, Digits, Query(gt=0, le=MAX_ID + 1)] = None,
+    cursor: Annotated[int | None, Digits, Query(gt=0)] = None,
     limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 50,
 ) -> list[dict[str, Any]]:
     """The environment's audit events, newest first; ``cursor``: ids below it (the last id

@@ -25,7 +25,7 @@ async def history(
     job_id: Id,
     svc: Svc,
     p: CanView,
-    cursor: Annotated[int | None, Digits, Query(gt=0, le=MAX_ID + 1)] = None,
+    cursor: Annotated[int | None, Digits, Query(gt=0)] = None,
     limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 50,
 ) -> Response:
     if cursor is not None and cursor > MAX_ID:
