@@ -130,9 +130,13 @@ def webhook_url(value: str, field: str = "webhook_url", *, allow_private: bool =
     return value
 
 
+LOCAL_PART_MAX = 64  # RFC 5321, 4.5.3.1.1: no mail server takes a longer one
+
+
 def email(value: str) -> str:
     v = value.strip()
-    if len(v) > EMAIL_MAX or not _EMAIL.match(v):
+    if (len(v) > EMAIL_MAX or not _EMAIL.match(v)
+            or len(v.rpartition("@")[0]) > LOCAL_PART_MAX):
         raise InvalidInput(f"email: {value[:100]!r} is not a well-formed email address")
     return v
 
