@@ -41,6 +41,13 @@ async def test_environment_key_sees_only_its_environment(api: Api) -> None:
     for bad in ("abc", "-1", "0", "99999"):
         r = await api.client.get("/jobs", headers={**api.admin, "X-API-ENVIRONMENT": bad})
         assert r.status_code in (400, 404), bad
+    # one spelling, as ids in paths: "02" or "2_0" would name environment 2 or 20
+    for spelled in ("02", "+2", "2_0", "2.0", " 2x"):
+        r = await api.client.get("/jobs", headers={**api.admin, "X-API-ENVIRONMENT": spelled})
+        assert r.status_code == 400 and "X-API-ENVIRONMENT" in r.json()["message"], spelled
+    for absent in ("", "  "):  # empty: as without the header, the first environment
+        r = await api.client.get("/jobs", headers={**api.admin, "X-API-ENVIRONMENT": absent})
+        assert [j["id"] for j in r.json()] == [j1["id"]]
 
 
 async def test_environment_key_cannot_use_admin_routes(api: Api) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import re
 
 from ...limits import MAX_ID
 from ..domain.audit import Via
@@ -10,6 +11,8 @@ from ..domain.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from ..domain.records import ApiKey
 from . import keys
 from .context import Principal, Services
+
+_ID = re.compile(r"[1-9][0-9]{0,18}")
 
 
 async def authenticate(svc: Services, api_key: str | None, env_header: str | None) -> Principal:
@@ -20,12 +23,14 @@ async def authenticate(svc: Services, api_key: str | None, env_header: str | Non
     wanted: int | None = None
     bad_header: str | None = None
     if env_header is not None and env_header.strip() != "":
-        try:
-            wanted = int(env_header.strip())
-        except ValueError:
-            bad_header = "X-API-ENVIRONMENT: must be an environment id (integer)"
+        text = env_header.strip()
+        if _ID.fullmatch(text) is None:  # one spelling, as ids in paths ("02", "2_0": 400)
+            bad_header = ("X-API-ENVIRONMENT: must be a positive environment id"
+                          if text.lstrip("+-").isdigit() and int(text) <= 0
+                          else "X-API-ENVIRONMENT: must be an environment id (integer)")
         else:
-            if wanted <= 0 or wanted > MAX_ID:
+            wanted = int(text)
+            if wanted > MAX_ID:
                 wanted, bad_header = None, "X-API-ENVIRONMENT: must be a positive environment id"
     found = await svc.store.resolve_key(keys.lookup_prefix(api_key), wanted)
     if found is None or not keys.matches(svc.pepper, api_key, found[0].digest) or found[0].revoked:
