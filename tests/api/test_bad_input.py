@@ -155,3 +155,72 @@ async def test_unknown_route_and_method(api: Api) -> None:
     assert r.status_code == 404 and r.json()["message"]
     r = await api.client.put("/jobs/1", headers=api.admin)
     assert r.status_code == 405 and r.json()["message"]
+
+
+@pytest.mark.parametrize(("method", "path", "allowed"), [
+    ("GET", "/jobs/definition", "POST"), ("DELETE", "/jobs/definition", "POST"),
+    ("DELETE", "/jobs/list", "GET"), ("GET", "/jobs/executions/complete", "POST"),
+    ("PUT", "/jobs/executions", "GET"), ("GET", "/api/jobs/definition", "POST"),
+])
+async def test_a_fixed_path_with_another_method_is_405(api: Api, method: str, path: str,
+                                                       allowed: str) -> None:
+    """``GET /jobs/definition`` matched ``GET /jobs/{job_id}`` and answered a 400 about
+    ``job_id``; the path exists, for POST: 405 with ``Allow`` (SPEC 2.2)."""
+    r = await api.client.request(method, path, headers=api.admin)
+    assert r.status_code == 405, r.text
+    assert allowed in r.headers["allow"].split(", ") and r.json()["message"]
+
+
+async def test_a_trailing_slash_is_not_redirected(api: Api) -> None:
+    """No 307 to the same path without its slash: Starlette built its Location from the
+    Host header, always http://, and a client following it would resend its key there."""
+    r = await api.client.get("/jobs/", headers={**api.admin, "Host": "evil.example"})
+    assert r.status_code == 404 and "location" not in r.headers
+    assert (await api.client.get("/jobs", headers=api.admin)).status_code == 200
+
+
+async def test_a_route_without_a_body_refuses_one_and_changes_nothing(api: Api) -> None:
+    """``PATCH /jobs/resume/{id}`` and the other routes that take no body answered 200 to
+    ``{"x": 1}`` or to garbage and went ahead; a body with content is now a 400 (docs/api.md:
+    an unknown field is a 400 on every body), while none, ``{}`` and ``null`` still work."""
+    job = await api.define(name="no-body")
+    await api.client.patch(f"/jobs/pause/{job['id']}", headers=api.admin)
+    run = (await api.client.post(f"/jobs/trigger/{job['id']}", headers=api.admin)).json()
+    await api.client.get("/jobs/executions", params={"jobs": "no-body", "wait": "0"},
+                         headers=api.admin)
+    r = await api.client.post(f"/jobs/executions/complete/{run['id']}", json={"success": False},
+                              headers=api.admin)
+    assert r.status_code == 200, r.text  # an ended run can be re-run
+    env = (await api.client.post("/org/environments", json={"name": "spare"},
+                                 headers=api.admin)).json()
+    routes = [("PATCH", f"/jobs/resume/{job['id']}"),
+              ("POST", f"/jobs/executions/{run['id']}/rerun"),
+              ("DELETE", f"/org/environments/{env['id']}"), ("DELETE", f"/jobs/{job['id']}")]
+    before = await _snapshot(api)
+    for method, path in routes:
+        for body, says in ((b'{"x": 1}', "unknown field 'x'"), (b"garbage", "no body"),
+                           (b"[1]", "no body")):
+            r = await api.client.request(method, path, content=body,
+                                         headers={**api.admin, "content-type": "application/json"})
+            assert r.status_code == 400 and says in r.json()["message"], (path, body, r.text)
+    assert await _snapshot(api) == before
+    for (method, path), body in zip(routes, (b"{}", b"null", b"", b" {} "), strict=True):
+        r = await api.client.request(method, path, content=body,
+                                     headers={**api.admin, "content-type": "application/json"})
+        assert r.status_code == 200, (path, body, r.text)
+
+
+async def test_an_unknown_field_is_guessed_among_the_fields_where_it_sits(api: Api) -> None:
+    """The guess came from every field some body knows, so a route's unknown ``overlap``
+    got "did you mean 'overlap'?" (a definition's field, not this route's)."""
+    r = await api.client.post("/org/environments/1/webhook-secret/rotate",
+                              json={"overlap": 1}, headers=api.admin)
+    assert r.status_code == 400, r.text
+    assert r.json()["message"] == "body: unknown field 'overlap'"
+    r = await api.client.post("/org/environments/1/webhook-secret/rotate",
+                              json={"overlap_second": 1}, headers=api.admin)
+    assert "did you mean 'overlap_seconds'?" in r.json()["message"], r.text
+    r = await api.client.post("/jobs/definition", json={**OK, "max_retires": 1},
+                              headers=api.admin)
+    assert r.json()["message"] == "body: unknown field 'max_retires' (did you mean " \
+                                  "'max_retries'?)"

@@ -154,6 +154,10 @@ def create_app(
         description="Self-hostable cron-job service, compatible with the Schedo HTTP API.",
         lifespan=lifespan,
         telemetry=telemetry,
+        # no 307 from /jobs/ to /jobs: Starlette builds that Location from the Host header,
+        # always http:// (a client following it behind a TLS proxy would resend its key in
+        # clear); a path with a trailing slash is a 404 like any other unknown path
+        redirect_slashes=False,
     )
     errors.install(app)
     app.include_router(ops.router)

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from ..domain.records import Channel
 from ..domain.timefmt import rfc3339
 from ..services import channels
-from .deps import CanEdit, CanView, Id, Svc
+from .deps import CanEdit, CanView, Id, NoBody, Svc
 from .models import ChannelIn
 
 router = APIRouter(tags=["organization"])
@@ -58,5 +58,5 @@ async def replace_channel(channel_id: Id, body: ChannelIn, svc: Svc, p: CanEdit
 
 
 @router.delete("/org/channels/{channel_id}", response_model=ChannelOut)
-async def delete_channel(channel_id: Id, svc: Svc, p: CanEdit) -> dict[str, Any]:
+async def delete_channel(channel_id: Id, svc: Svc, p: CanEdit, _: NoBody) -> dict[str, Any]:
     return shape(await channels.delete(svc, p, channel_id))

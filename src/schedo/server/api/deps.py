@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
 from typing import Annotated, Any
@@ -12,7 +13,7 @@ from pydantic_core import PydanticCustomError
 
 from ...limits import MAX_ID
 from ..domain.audit import Via
-from ..domain.errors import Forbidden
+from ..domain.errors import Forbidden, InvalidInput
 from ..domain.permissions import Action, allows, refusal
 from ..services.auth import authenticate
 from ..services.context import Principal, Services
@@ -102,3 +103,25 @@ def _written_in_digits(value: object) -> object:
 Digits = BeforeValidator(_written_in_digits)
 Id = Annotated[int, Digits, Path(gt=0, le=MAX_ID, description="A positive integer id")]
 QueryId = Annotated[int | None, Digits, Query(gt=0, le=MAX_ID)]  # an optional id filter
+
+
+async def _no_body(request: Request) -> None:
+    """A route that takes no body refuses one with content (docs/api.md: an unknown field
+    is a 400 on every body): none, ``{}`` or ``null`` is fine (clients send ``{}`` with a
+    PATCH), ``{"x": 1}`` names its field, anything else is refused as not a body."""
+    raw = (await request.body()).strip()
+    if not raw:
+        return
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = ...
+    if value is None or value == {}:
+        return
+    if isinstance(value, dict):
+        raise InvalidInput(f"body: unknown field {next(iter(value))!r} (this route takes no "
+                           "body)")
+    raise InvalidInput("body: this route takes no body (send none, or {})")
+
+
+NoBody = Annotated[None, Depends(_no_body)]

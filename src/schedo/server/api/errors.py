@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import difflib
 import logging
-from typing import Any
+from typing import Any, get_args
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..domain.errors import (
@@ -48,6 +49,29 @@ SHAPE_TYPES = {
 }
 
 
+def fixed_path_methods(app: Any) -> dict[str, frozenset[str]]:
+    """The methods of each route path without parameters (``/jobs/definition``: POST),
+    collected once per app."""
+    got: dict[str, frozenset[str]] | None = getattr(app.state, "fixed_path_methods", None)
+    if got is None:
+        found: dict[str, set[str]] = {}
+
+        def walk(routes: list[Any], prefix: str) -> None:
+            for route in routes:  # included routers: FastAPI's ``_IncludedRouter`` entries
+                context = getattr(route, "include_context", None)
+                if context is not None:
+                    walk(route.original_router.routes, prefix + context.prefix)
+                    continue
+                path, methods = prefix + getattr(route, "path", ""), getattr(route, "methods",
+                                                                             None)
+                if methods and "{" not in path:
+                    found.setdefault(path, set()).update(methods)
+
+        walk(app.routes, "")
+        got = app.state.fixed_path_methods = {k: frozenset(v) for k, v in found.items()}
+    return got
+
+
 def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"message": message}, status_code=status, headers=headers)
 
@@ -59,9 +83,42 @@ def _where(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
-def _unknown_fields(errors: list[dict[str, Any]]) -> str | None:
+def _body_model(r: Request) -> Any:
+    """The pydantic model of the matched route's body, or None."""
+    field = getattr(r.scope.get("route"), "body_field", None)
+    return _inner_model(getattr(getattr(field, "field_info", None), "annotation", None))
+
+
+def _fields_at(model: Any, path: tuple[Any, ...]) -> list[str] | None:
+    """The field names of the model found at ``path`` (names and list indexes) below
+    ``model``, or None when the path leaves the models."""
+    for step in path:
+        if isinstance(step, int):
+            continue
+        fields = getattr(model, "model_fields", None)
+        if not fields or step not in fields:
+            return None
+        model = _inner_model(fields[step].annotation)
+    names = getattr(model, "model_fields", None)
+    return list(names) if names else None
+
+
+def _inner_model(annotation: Any) -> Any:
+    """``list[X]``, ``X | None``, ``X`` -> X when X is a model."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _unknown_fields(errors: list[dict[str, Any]], model: Any = None) -> str | None:
     """"unknown field 'max_retires' (did you mean 'max_retries'?)" for every field the
-    body's model does not know, or None."""
+    body's model does not know, or None. The guess is among the fields of the model where
+    the unknown one sits (``model``: the route's body model), else among every field some
+    body knows; never the name itself."""
     extra = [e for e in errors if e.get("type") == "extra_forbidden"]
     if not extra:
         return None
@@ -70,14 +127,18 @@ def _unknown_fields(errors: list[dict[str, Any]]) -> str | None:
         loc = tuple(e.get("loc", ()))
         name = str(loc[-1]) if loc else "?"
         where = ".".join(str(p) for p in loc[1:-1])
-        known = [str(k) for k in (e.get("ctx") or {}).get("known", [])]
-        guess = difflib.get_close_matches(name, known, n=1, cutoff=0.7)
+        here = _fields_at(model, loc[1:-1]) if model is not None else None
+        known = here if here is not None else [
+            str(k) for k in (e.get("ctx") or {}).get("known", [])]
+        guess = difflib.get_close_matches(name, [k for k in known if k != name], n=1,
+                                          cutoff=0.7)
         hint = f" (did you mean {guess[0]!r}?)" if guess else ""
         notes.append(f"{where + '.' if where else ''}{name!r}{hint}")
     return f"unknown field{'s' if len(notes) > 1 else ''} " + ", ".join(notes)
 
 
-def classify(errors: list[dict[str, Any]], known: list[str] | None = None) -> tuple[int, str]:
+def classify(errors: list[dict[str, Any]], known: list[str] | None = None,
+             model: Any = None) -> tuple[int, str]:
     first = errors[0]
     loc = tuple(first.get("loc", ()))
     if any(e.get("type") == "json_invalid" for e in errors):
@@ -86,7 +147,7 @@ def classify(errors: list[dict[str, Any]], known: list[str] | None = None) -> tu
         for e in errors:
             if e.get("type") == "extra_forbidden":
                 e["ctx"] = {**(e.get("ctx") or {}), "known": known}
-    unknown = _unknown_fields(errors)
+    unknown = _unknown_fields(errors, model)
     if unknown is not None:
         return 400, f"body: {unknown}"
     if loc and loc[0] in ("path", "query", "header"):
@@ -107,8 +168,14 @@ def install(app: FastAPI) -> None:
         return error(STATUS.get(type(exc), 400), str(exc))
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_r: Request, exc: RequestValidationError) -> JSONResponse:
-        status, msg = classify(list(exc.errors()), models.KNOWN_FIELDS)
+    async def _validation(r: Request, exc: RequestValidationError) -> JSONResponse:
+        allowed = fixed_path_methods(r.app).get(r.scope["path"])
+        if allowed and r.method not in allowed:
+            # GET /jobs/definition matched GET /jobs/{job_id}: the fixed path exists, for
+            # other methods (SPEC 2.2: fixed paths take precedence), so 405, not "job_id"
+            return error(405, "Method Not Allowed", {"Allow": ", ".join(sorted(allowed))})
+        errors = list(exc.errors())
+        status, msg = classify(errors, models.KNOWN_FIELDS, _body_model(r))
         return error(status, msg)
 
     @app.exception_handler(StarletteHTTPException)

@@ -14,7 +14,7 @@ from ..services import controls
 from ..services import jobs as svc_jobs
 from ..services import pings as svc_pings
 from . import shapes
-from .deps import CanDefine, CanEdit, CanOperate, CanViewJobs, Id, Svc
+from .deps import CanDefine, CanEdit, CanOperate, CanViewJobs, Id, NoBody, Svc
 from .encode import answer
 from .models import DefinitionIn, MuteIn, PauseIn, SkipIn, TriggerIn, WebhookIn
 
@@ -80,7 +80,7 @@ async def skip(job_id: Id, body: SkipIn, svc: Svc, p: CanOperate) -> dict[str, A
 
 
 @router.patch("/jobs/resume/{job_id}", response_model=shapes.JobOut)
-async def resume(job_id: Id, svc: Svc, p: CanOperate) -> dict[str, Any]:
+async def resume(job_id: Id, svc: Svc, p: CanOperate, _: NoBody) -> dict[str, Any]:
     return shapes.job(await svc_jobs.resume(svc, p, job_id))
 
 
@@ -123,6 +123,6 @@ async def get_job(job_id: Id, svc: Svc, p: CanViewJobs) -> Response:
 
 
 @router.delete("/jobs/{job_id}", response_model=str)
-async def delete_job(job_id: Id, svc: Svc, p: CanEdit) -> str:
+async def delete_job(job_id: Id, svc: Svc, p: CanEdit, _: NoBody) -> str:
     await svc_jobs.delete(svc, p, job_id)
     return f"Job {job_id} deleted"

@@ -10,7 +10,7 @@ from ...limits import MAX_ID
 from ..domain.errors import InvalidInput
 from ..services import tenants
 from . import shapes
-from .deps import CanAdmin, CanView, Id, Svc
+from .deps import CanAdmin, CanView, Id, NoBody, Svc
 from .models import ApiKeyIn, EnvironmentIn
 
 router = APIRouter(tags=["organization"])
@@ -47,7 +47,7 @@ async def list_environments(svc: Svc, p: CanAdmin) -> list[dict[str, Any]]:
 
 
 @router.delete("/org/environments/{env_id}", response_model=shapes.EnvironmentOut)
-async def delete_environment(env_id: Id, svc: Svc, p: CanAdmin) -> dict[str, Any]:
+async def delete_environment(env_id: Id, svc: Svc, p: CanAdmin, _: NoBody) -> dict[str, Any]:
     return shapes.environment(await tenants.delete_environment(svc, p, env_id))
 
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from ..services import replay
 from . import shapes
-from .deps import CanOperate, Id, Svc
+from .deps import CanOperate, Id, NoBody, Svc
 from .models import BackfillIn
 
 router = APIRouter(tags=["jobs"])
@@ -31,7 +31,7 @@ async def backfill(job_id: Id, body: BackfillIn, svc: Svc, p: CanOperate) -> dic
 
 
 @router.post("/jobs/executions/{exec_id}/rerun", response_model=shapes.ExecutionOut)
-async def rerun(exec_id: Id, svc: Svc, p: CanOperate) -> dict[str, Any]:
+async def rerun(exec_id: Id, svc: Svc, p: CanOperate, _: NoBody) -> dict[str, Any]:
     """The execution's instant again, as its next attempt (trigger "rerun")."""
     return shapes.execution(await replay.rerun(svc, p, exec_id))
 
