@@ -69,3 +69,17 @@ async def test_dst_rule_in_the_answer(engine: Engine) -> None:
     # 28 Mar 2027: 02:30 does not exist; the run is at 03:00 CEST (01:00Z)
     gap = await explain(engine, job["id"], "2027-03-28T01:00:00Z")
     assert gap["fires"] is True and "first instant after the gap" in gap["dst_note"]
+
+
+async def test_a_backfilled_instant_is_not_called_missed_while_down(engine: Engine) -> None:
+    """A backfill makes past instants on request, late by design: explain said "missed while
+    the scheduler was not running, caught up" for them."""
+    engine.at("2026-11-28T12:00:30Z")
+    job = await engine.api.define(name="filled-job", schedule="*/10 * * * *")
+    r = await engine.api.client.post(
+        f"/jobs/{job['id']}/backfill", headers=engine.api.admin,
+        json={"from": "2026-11-28T10:00:00Z", "to": "2026-11-28T10:20:00Z"})
+    assert r.status_code == 200, r.text
+    got = await explain(engine, job["id"], "2026-11-28T10:10:00Z")
+    assert got["verdict"] == "pending", got
+    assert "backfill" in got["message"] and "not running" not in got["message"]

@@ -21,7 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from .lifecycle import BLOCKED_ERROR
-from .model import RunStatus, Source
+from .model import RunStatus, Source, Trigger
 from .records import Job, Run
 from .schedules import for_job
 from .timefmt import rfc3339
@@ -118,7 +118,9 @@ def _recorded(own: Sequence[Run], base: dict[str, Any], grace: float) -> Explana
                                        "of this blocking job was still pending or running")
         return Explanation(**base, verdict="missed_skipped", executions=list(own),
                            message=f"recorded as execution {first.id}: {first.error}")
-    late = (first.created_at - first.scheduled_for).total_seconds() > grace
+    # a backfill makes past instants on request: late by design, not missed while down
+    backfilled = first.trigger is Trigger.BACKFILL
+    late = not backfilled and (first.created_at - first.scheduled_for).total_seconds() > grace
     tries = f" after {len(own)} attempts" if len(own) > 1 else ""
     if last.status in (RunStatus.PENDING, RunStatus.RUNNING):
         verdict, what = last.status.value, f"is {last.status.value}"
@@ -127,6 +129,7 @@ def _recorded(own: Sequence[Run], base: dict[str, Any], grace: float) -> Explana
     if late:
         verdict = "missed_caught_up"
         what = f"was missed while the scheduler was not running, caught up and {what}"
+    how = " (a backfill, made on request)" if backfilled else ""
     return Explanation(**base, verdict=verdict, executions=list(own),
-                       message=f"ran as execution {first.id}: {what}"
+                       message=f"ran as execution {first.id}{how}: {what}"
                        if not late else f"execution {first.id} {what}")
