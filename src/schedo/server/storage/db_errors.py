@@ -90,12 +90,20 @@ def driver_failure(exc: BaseException) -> SchedoError:
     return unavailable(exc)
 
 
+# PostgreSQL gave up this transaction for a concurrent one: a deadlock, a serialization
+# failure. Nothing was written; the same call again sees what the other one wrote.
+_GAVE_WAY = ("40P01", "40001")
+
+
 def instead_of_write_error(exc: BaseException) -> BaseException | None:
     """What a failed write raises instead of ``exc`` (None: ``exc`` itself): Collision for an
-    IntegrityError (a concurrent insert of the same key: the caller may try again),
-    Unavailable for another driver error (``driver_failure``)."""
+    IntegrityError (a concurrent insert of the same key) or a deadlock (the caller may try
+    again: storage methods retry where that makes sense), Unavailable for another driver
+    error (``driver_failure``)."""
     if isinstance(exc, IntegrityError):
         return Collision("a concurrent write took the same key; try again")
+    if any(getattr(e, "sqlstate", None) in _GAVE_WAY for e in _wrapped(exc)):
+        return Collision("a concurrent write on the same rows got in the way; try again")
     if isinstance(exc, (DBAPIError, OverflowError)):
         return driver_failure(exc)
     return None

@@ -256,6 +256,18 @@ class JobSql:
         self, env_id: int, job_id: int, actor: Actor | None = None,
         now: datetime | None = None,
     ) -> None:
+        for _ in range(3):
+            try:
+                return await self._delete_once(env_id, job_id, actor, now)
+            except Collision:
+                # PostgreSQL: two deletes of one job while triggers add runs can deadlock
+                # on the runs the job's delete cascades to; again, the loser finds it gone
+                continue
+        return await self._delete_once(env_id, job_id, actor, now)
+
+    async def _delete_once(
+        self, env_id: int, job_id: int, actor: Actor | None, now: datetime | None,
+    ) -> None:
         async with self.db.write() as c:
             found = (
                 await c.execute(select(jobs.c.id, jobs.c.name)
