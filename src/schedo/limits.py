@@ -15,6 +15,9 @@ from __future__ import annotations
 
 MAX_ID = 2**31 - 1
 """The largest id of any record: ids are 32-bit integer columns on PostgreSQL."""
+ID_DIGITS = r"[1-9][0-9]{0,18}"
+"""How an id is written in a path, a query or ``X-API-ENVIRONMENT``: its digits alone (no sign,
+no leading zero, no ``_``); a pattern for ``re.fullmatch``."""
 
 # -- a job definition ----------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from fastapi import Depends, Path, Query, Request
 from pydantic import BeforeValidator
 from pydantic_core import PydanticCustomError
 
-from ...limits import MAX_ID
+from ...limits import ID_DIGITS, MAX_ID
 from ..domain.audit import Via
 from ..domain.errors import Forbidden, InvalidInput
 from ..domain.permissions import Action, allows, refusal
@@ -87,7 +87,7 @@ CanWatchCancel = Annotated[Principal, needs(Action.WATCH_CANCEL)]
 CanOperate = Annotated[Principal, needs(Action.OPERATE)]
 CanEdit = Annotated[Principal, needs(Action.EDIT)]
 CanAdmin = Annotated[Principal, needs(Action.ADMIN)]
-_DIGITS = re.compile(r"[1-9][0-9]{0,18}")
+_DIGITS = re.compile(ID_DIGITS)
 
 
 def _written_in_digits(value: object) -> object:

@@ -28,6 +28,7 @@ from ..domain.errors import (
     Unavailable,
 )
 from . import models
+from .route_walk import routes_of
 
 log = logging.getLogger("schedo.api")
 
@@ -55,19 +56,10 @@ def fixed_path_methods(app: Any) -> dict[str, frozenset[str]]:
     got: dict[str, frozenset[str]] | None = getattr(app.state, "fixed_path_methods", None)
     if got is None:
         found: dict[str, set[str]] = {}
-
-        def walk(routes: list[Any], prefix: str) -> None:
-            for route in routes:  # included routers: FastAPI's ``_IncludedRouter`` entries
-                context = getattr(route, "include_context", None)
-                if context is not None:
-                    walk(route.original_router.routes, prefix + context.prefix)
-                    continue
-                path, methods = prefix + getattr(route, "path", ""), getattr(route, "methods",
-                                                                             None)
-                if methods and "{" not in path:
-                    found.setdefault(path, set()).update(methods)
-
-        walk(app.routes, "")
+        for prefix, route in routes_of(app.routes):
+            path, methods = prefix + getattr(route, "path", ""), getattr(route, "methods", None)
+            if methods and "{" not in path:
+                found.setdefault(path, set()).update(methods)
         got = app.state.fixed_path_methods = {k: frozenset(v) for k, v in found.items()}
     return got
 

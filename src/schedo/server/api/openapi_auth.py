@@ -19,6 +19,7 @@ from fastapi import Depends, FastAPI, Header
 from fastapi.routing import APIRoute
 
 from .deps import principal
+from .route_walk import routes_of
 
 
 async def _declared(
@@ -45,17 +46,12 @@ def _authenticates(dependant: Any) -> bool:
                or _authenticates(d) for d in dependant.dependencies)
 
 
-def _operations(routes: list[Any], prefix: str = "") -> set[tuple[str, str]]:
-    """(path, method) of every documented operation that authenticates, through included
-    routers (FastAPI keeps them as ``_IncludedRouter`` entries with their include context)."""
+def _operations(routes: list[Any]) -> set[tuple[str, str]]:
+    """(path, method) of every documented operation that authenticates."""
     out: set[tuple[str, str]] = set()
-    for route in routes:
-        context = getattr(route, "include_context", None)
-        if context is not None:
-            if context.include_in_schema:
-                out |= _operations(route.original_router.routes, prefix + context.prefix)
-        elif (isinstance(route, APIRoute) and route.include_in_schema
-              and _authenticates(route.dependant)):
+    for prefix, route in routes_of(routes, schema_only=True):
+        if (isinstance(route, APIRoute) and route.include_in_schema
+                and _authenticates(route.dependant)):
             out |= {(prefix + route.path_format, m.lower()) for m in route.methods or ()}
     return out
 

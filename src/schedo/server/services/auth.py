@@ -5,14 +5,14 @@ from __future__ import annotations
 import hmac
 import re
 
-from ...limits import MAX_ID
+from ...limits import ID_DIGITS, MAX_ID
 from ..domain.audit import Via
 from ..domain.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from ..domain.records import ApiKey
 from . import keys
 from .context import Principal, Services
 
-_ID = re.compile(r"[1-9][0-9]{0,18}")
+_ID = re.compile(ID_DIGITS)
 
 
 async def authenticate(svc: Services, api_key: str | None, env_header: str | None) -> Principal:
@@ -24,14 +24,11 @@ async def authenticate(svc: Services, api_key: str | None, env_header: str | Non
     bad_header: str | None = None
     if env_header is not None and env_header.strip() != "":
         text = env_header.strip()
-        if _ID.fullmatch(text) is None:  # one spelling, as ids in paths ("02", "2_0": 400)
-            bad_header = ("X-API-ENVIRONMENT: must be a positive environment id"
-                          if text.lstrip("+-").isdigit() and int(text) <= 0
-                          else "X-API-ENVIRONMENT: must be an environment id (integer)")
+        # one spelling, as ids in paths ("0", "02", "2_0", "-1": 400)
+        if _ID.fullmatch(text) is None or int(text) > MAX_ID:
+            bad_header = "X-API-ENVIRONMENT: must be an environment id (integer)"
         else:
             wanted = int(text)
-            if wanted > MAX_ID:
-                wanted, bad_header = None, "X-API-ENVIRONMENT: must be a positive environment id"
     found = await svc.store.resolve_key(keys.lookup_prefix(api_key), wanted)
     if found is None or not keys.matches(svc.pepper, api_key, found[0].digest) or found[0].revoked:
         raise Unauthorized("x-api-key: unknown or revoked API key")

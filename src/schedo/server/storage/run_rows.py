@@ -289,8 +289,12 @@ _JOB_IN_ENV = select(jobs).where(jobs.c.id == bindparam("job_id"),
                                  jobs.c.environment_id == bindparam("env_id"))
 
 
-async def job_in_env(c: Conn, env_id: int, job_id: int) -> Job:
-    r = (await c.execute(_JOB_IN_ENV, {"job_id": job_id, "env_id": env_id})).first()
+async def job_in_env(c: Conn, env_id: int, job_id: int, lock: Database | None = None) -> Job:
+    """The job; NotFound unless it is in ``env_id``. With ``lock`` (the database), its row
+    locked until the transaction ends (storage/locks.py: a job deleted by a racer that held
+    the lock first is not found either)."""
+    stmt = _JOB_IN_ENV if lock is None else lock.for_update(_JOB_IN_ENV)
+    r = (await c.execute(stmt, {"job_id": job_id, "env_id": env_id})).first()
     if r is None:
         raise NotFound(f"job {job_id} not found")
     return rows.job(r)

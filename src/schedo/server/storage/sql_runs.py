@@ -25,7 +25,7 @@ from ..domain.model import RunStatus, Source
 from ..domain.records import Completion, Run
 from ..domain.targets import AgentMatch
 from ..domain.timefmt import to_ms
-from . import audit_rows, claim_sql, locks, rows, run_views
+from . import audit_rows, claim_sql, rows, run_views
 from .claim_filters import access_alive, codes_filter, target_filter, types_filter
 from .db import Conn, Database
 from .driver_many import DriverMany, ms_or_none
@@ -110,7 +110,7 @@ class RunSql:
         async with self.db.write() as c:
             # the job's row first: a blocking job's "no run active" check and this insert
             # hold together against a concurrent trigger (storage/locks.py)
-            job = await locks.job(self.db, c, env_id, job_id)
+            job = await job_in_env(c, env_id, job_id, lock=self.db)
             last = as_dt((await c.execute(
                 select(func.max(executions.c.scheduled_for))
                 .where(executions.c.job_id == job.id,
